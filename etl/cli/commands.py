@@ -1,0 +1,22 @@
+"""Registers every command group; each group lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from etl.cli import source_commands
+
+SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def register_all(subparsers: Any) -> None:
+    for group in (source_commands,):
+        group.register(subparsers)
+
+
+def add_format_argument(parser: argparse.ArgumentParser, default: str = "table") -> None:
+    parser.add_argument(
+        "--format", choices=("table", "csv", "json"), default=default,
+        help=f"output format (default: {default}); csv and json are for machines",
+    )

@@ -1,0 +1,78 @@
+"""``almamirror source …``: the stand-in source database (never ALMA's own)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from etl.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    source = subparsers.add_parser(
+        "source", help="create and fill the ALMA source stand-in",
+        description="Create the ALMA contract tables in a PostgreSQL stand-in and fill them with a "
+        "deterministic demo archive. Refuses to write to an Oracle (ALMA) source.",
+    )
+    actions = source.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    init = actions.add_parser(
+        "init", help="create the contract tables, empty (idempotent)",
+        description="Create the schema and every contract table that is missing, empty.",
+    )
+    init.set_defaults(run=run_init)
+
+    demo = actions.add_parser(
+        "demo", help="fill the stand-in with a deterministic synthetic ALMA archive",
+        description="Replace the stand-in's contents with a synthetic ALMA archive. The same scale "
+        "and seed always give the same rows.",
+    )
+    add_demo_arguments(demo)
+    demo.set_defaults(run=run_demo)
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    from etl.source.demo import DEFAULT_SEED, SCALES
+
+    parser.add_argument(
+        "--scale", choices=tuple(SCALES), default="small",
+        help="small ≈ 40 MOUSes (seconds), medium ≈ 2,000, alma ≈ 50,000 MOUSes / 150,000 EBs / "
+        "1.5 million product files (minutes) (default: small)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})"
+    )
+
+
+def run_init(_args: argparse.Namespace, settings: Settings) -> int:
+    from etl.database import create_source_engine, mask_url, source_url
+    from etl.source.admin import init_source
+    from etl.source.contract import build_contract
+
+    url = source_url(settings)
+    engine = create_source_engine(url, settings)
+    try:
+        created = init_source(engine, build_contract(settings.source.column_names), settings.source.schema)
+    finally:
+        engine.dispose()
+    what = f"created {len(created)} table(s)" if created else "all contract tables already present"
+    print(f"source init: {what} in {mask_url(url)} schema {settings.source.schema}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.database import create_source_engine, mask_url, source_url
+    from etl.source.contract import build_contract
+    from etl.source.demo import fill_demo_archive
+
+    url = source_url(settings)
+    engine = create_source_engine(url, settings)
+    try:
+        summary = fill_demo_archive(
+            engine, build_contract(settings.source.column_names), settings.source.schema,
+            scale=args.scale, seed=args.seed,
+        )
+    finally:
+        engine.dispose()
+    print(f"source demo: {summary.describe()} in {mask_url(url)}")
+    return 0

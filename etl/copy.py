@@ -1,0 +1,45 @@
+"""Bulk loading into PostgreSQL with COPY, on the caller's SQLAlchemy connection and transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from psycopg import sql
+from sqlalchemy import Connection, Table
+
+
+def copy_rows(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    schema: str | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    batch_rows: int = 10_000,
+) -> int:
+    """COPY ``rows`` (tuples in ``columns`` order) into ``table``; returns the number of rows written.
+
+    Runs inside the connection's current transaction, so a failure later in the same transaction
+    takes the copied rows back with it. ``on_batch`` is called with the running total every
+    ``batch_rows`` rows and at the end, for progress displays.
+    """
+    target_schema = schema if schema is not None else table.schema
+    target = (
+        sql.Identifier(target_schema, table.name) if target_schema else sql.Identifier(table.name)
+    )
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        target, sql.SQL(", ").join(sql.Identifier(table.c[key].name) for key in columns)
+    )
+    dbapi_connection = connection.connection.driver_connection
+    assert dbapi_connection is not None
+    count = 0
+    with dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+            if on_batch is not None and count % batch_rows == 0:
+                on_batch(count)
+    if on_batch is not None:
+        on_batch(count)
+    return count

@@ -1,0 +1,70 @@
+"""The embedded PostgreSQL: started on demand under ``ALMAMIRROR_HOME`` when no URL is configured.
+
+``pgserver`` ships the server binaries and shares one server between processes: each process registers
+itself, and the last one to exit stops the server. A server is reached over a Unix socket in its data
+directory, so it never takes a TCP port.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL, make_url
+
+from etl.errors import MirrorUnavailable
+
+log = logging.getLogger(__name__)
+
+_servers: dict[Path, Any] = {}
+
+
+def data_directory(home: Path) -> Path:
+    return home / "pgdata"
+
+
+def start_server(home: Path) -> Any:
+    """Start (or join) the embedded server for ``home``; it stays up while this process lives."""
+    pgdata = data_directory(home).resolve()
+    if pgdata in _servers:
+        return _servers[pgdata]
+    home.mkdir(parents=True, exist_ok=True)
+    # pgserver warns at import when XDG_RUNTIME_DIR is unset, and narrates every step at INFO.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    try:
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+    except Exception as exc:  # pgserver raises assorted subprocess and OS errors
+        raise MirrorUnavailable(
+            f"cannot start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
+        ) from exc
+    log.info("embedded.started pgdata=%s", pgdata)
+    _servers[pgdata] = server
+    return server
+
+
+def database_url(home: Path, database: str) -> URL:
+    """SQLAlchemy URL of ``database`` on the embedded server, creating the database if missing."""
+    server = start_server(home)
+    admin_uri: str = server.get_uri("postgres")
+    ensure_database(admin_uri, database)
+    return make_url(server.get_uri(database)).set(drivername="postgresql+psycopg")
+
+
+def ensure_database(admin_uri: str, database: str) -> None:
+    """Create ``database`` if it does not exist; safe when several processes race to create it."""
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if exists:
+            return
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+            log.info("embedded.database_created database=%s", database)
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            pass  # another process created it between our check and our CREATE

@@ -1,0 +1,40 @@
+"""Logging: module loggers writing an event name followed by key=value fields, one line per event."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class _UtcFormatter(logging.Formatter):
+    """ISO 8601 UTC timestamps: logs from several sites and hosts sort and compare as written."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802, ARG002
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z"
+
+
+def configure_logging(level: str) -> None:
+    """Send log lines to stderr (stdout is for command output such as reports and JSON)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_UtcFormatter(_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Library chatter that says nothing an operator acts on.
+    for noisy in ("pgserver", "alembic.runtime.migration", "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def fields(**values: object) -> str:
+    """Render ``key=value`` pairs; values with spaces are quoted so lines stay machine-splittable."""
+    parts = []
+    for key, value in values.items():
+        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        if not text or any(ch.isspace() for ch in text) or '"' in text:
+            text = '"' + text.replace('"', '\\"') + '"'
+        parts.append(f"{key}={text}")
+    return " ".join(parts)

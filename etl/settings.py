@@ -1,0 +1,263 @@
+"""One typed settings object, loaded once per process.
+
+Precedence, lowest first: ``config/almamirror.toml`` (the defaults, every key present), a site file given
+with ``--config`` or ``ALMAMIRROR_CONFIG``, then environment variables. Every problem found is reported
+together, one line each, in a single ``ConfigurationError``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from etl.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_FILE = PROJECT_ROOT / "config" / "almamirror.toml"
+
+ENV_CONFIG = "ALMAMIRROR_CONFIG"
+# Environment variable -> (section, key) it overrides.
+ENV_OVERRIDES: Mapping[str, tuple[str | None, str]] = {
+    "ALMAMIRROR_SOURCE_URL": ("source", "url"),
+    "ALMAMIRROR_MIRROR_URL": ("mirror", "url"),
+    "ALMAMIRROR_HOME": ("embedded", "home"),
+    "ALMAMIRROR_LOG_LEVEL": (None, "log_level"),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    url: str | None
+    schema: str
+    arraysize: int
+    batch_rows: int
+    column_names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MirrorSettings:
+    url: str | None
+
+
+@dataclass(frozen=True)
+class EmbeddedSettings:
+    home: Path
+    mirror_database: str
+    source_database: str
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    cron: str
+    timezone: str
+    misfire_grace_seconds: int
+
+
+@dataclass(frozen=True)
+class PprSettings:
+    processing_site: str
+    operator: str
+    mode: str
+    version: str
+    root_directory: str
+    procedure_title: str
+    pipeline_operator_address: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    log_level: str
+    source: SourceSettings
+    mirror: MirrorSettings
+    embedded: EmbeddedSettings
+    schedule: ScheduleSettings
+    ppr: PprSettings
+    config_files: tuple[Path, ...] = ()
+
+
+def load_settings(
+    config_file: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Load defaults, then the site file (argument, else ``ALMAMIRROR_CONFIG``), then the environment."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    merged = _read_toml(DEFAULTS_FILE, problems)
+    files = [DEFAULTS_FILE]
+    site_file = config_file or env.get(ENV_CONFIG) or None
+    if site_file:
+        site_path = Path(site_file).expanduser()
+        site = _read_toml(site_path, problems)
+        _check_known_keys(site, merged, str(site_path), problems)
+        merged = _deep_merge(merged, site)
+        files.append(site_path)
+    _apply_environment(merged, env)
+    settings = _build(merged, env, problems)
+    if problems or settings is None:
+        raise ConfigurationError(problems)
+    return Settings(**{**settings.__dict__, "config_files": tuple(files)})
+
+
+def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        problems.append(f"config file {path}: not found")
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"config file {path}: not valid TOML ({exc})")
+    except OSError as exc:
+        problems.append(f"config file {path}: cannot be read ({exc.strerror})")
+    return {}
+
+
+def _check_known_keys(
+    site: Mapping[str, Any], defaults: Mapping[str, Any], where: str, problems: list[str]
+) -> None:
+    """Unknown keys are typos that would otherwise be silently ignored."""
+    for key, value in site.items():
+        if key not in defaults:
+            problems.append(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(defaults))})")
+        elif isinstance(value, dict) and isinstance(defaults[key], dict) and key != "column_names":
+            _check_known_keys(value, defaults[key], f"{where} [{key}]", problems)
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _apply_environment(merged: dict[str, Any], env: Mapping[str, str]) -> None:
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if variable in env:
+            target = merged if section is None else merged.setdefault(section, {})
+            target[key] = env[variable]
+
+
+def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str]) -> Settings | None:
+    reader = _Reader(merged, problems)
+    log_level = reader.text(None, "log_level").upper()
+    if log_level not in LOG_LEVELS:
+        problems.append(f"log_level: '{log_level}' is not one of {', '.join(LOG_LEVELS)}")
+    source = SourceSettings(
+        url=reader.optional_text("source", "url"),
+        schema=reader.text("source", "schema"),
+        arraysize=reader.positive_int("source", "arraysize"),
+        batch_rows=reader.positive_int("source", "batch_rows"),
+        column_names=reader.text_table("source", "column_names"),
+    )
+    mirror = MirrorSettings(url=reader.optional_text("mirror", "url"))
+    embedded = EmbeddedSettings(
+        home=_embedded_home(reader.optional_text("embedded", "home"), env),
+        mirror_database=reader.text("embedded", "mirror_database"),
+        source_database=reader.text("embedded", "source_database"),
+    )
+    schedule = ScheduleSettings(
+        cron=reader.text("schedule", "cron"),
+        timezone=reader.text("schedule", "timezone"),
+        misfire_grace_seconds=reader.positive_int("schedule", "misfire_grace_seconds"),
+    )
+    _check_cron(schedule, problems)
+    ppr = PprSettings(
+        **{key: reader.text("ppr", key) for key in PprSettings.__dataclass_fields__}
+    )
+    _check_column_names(source.column_names, problems)
+    if problems:
+        return None
+    return Settings(
+        log_level=log_level, source=source, mirror=mirror, embedded=embedded, schedule=schedule,
+        ppr=ppr,
+    )
+
+
+def _embedded_home(configured: str | None, env: Mapping[str, str]) -> Path:
+    if configured:
+        return Path(configured).expanduser()
+    data_home = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
+    return Path(data_home) / "almamirror"
+
+
+def _check_cron(schedule: ScheduleSettings, problems: list[str]) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone)
+    except (ValueError, LookupError) as exc:
+        problems.append(
+            f"schedule.cron/timezone: '{schedule.cron}' in '{schedule.timezone}' is not a valid "
+            f"five-field cron expression and time zone ({exc})"
+        )
+
+
+def _check_column_names(column_names: Mapping[str, str], problems: list[str]) -> None:
+    from etl.source.contract import STAND_IN_COLUMNS
+
+    for name in column_names:
+        if name not in STAND_IN_COLUMNS:
+            problems.append(
+                f"source.column_names: '{name}' is not a stand-in column; remappable: "
+                f"{', '.join(sorted(STAND_IN_COLUMNS))}"
+            )
+
+
+class _Reader:
+    """Typed access to the merged settings tree that records, rather than raises, each problem."""
+
+    def __init__(self, tree: Mapping[str, Any], problems: list[str]) -> None:
+        self.tree = tree
+        self.problems = problems
+
+    def _value(self, section: str | None, key: str) -> Any:
+        node = self.tree if section is None else self.tree.get(section, {})
+        return node.get(key) if isinstance(node, Mapping) else None
+
+    @staticmethod
+    def _name(section: str | None, key: str) -> str:
+        return key if section is None else f"{section}.{key}"
+
+    def text(self, section: str | None, key: str) -> str:
+        value = self._value(section, key)
+        if not isinstance(value, str) or not value.strip():
+            self.problems.append(f"{self._name(section, key)}: expected a non-empty string, got {value!r}")
+            return ""
+        return value.strip()
+
+    def optional_text(self, section: str | None, key: str) -> str | None:
+        value = self._value(section, key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            self.problems.append(f"{self._name(section, key)}: expected a string, got {value!r}")
+            return None
+        return value.strip()
+
+    def positive_int(self, section: str | None, key: str) -> int:
+        value = self._value(section, key)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self.problems.append(f"{self._name(section, key)}: expected a positive integer, got {value!r}")
+            return 1
+        return value
+
+    def text_table(self, section: str, key: str) -> dict[str, str]:
+        value = self._value(section, key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping) or not all(
+            isinstance(v, str) and v.strip() for v in value.values()
+        ):
+            self.problems.append(
+                f"{self._name(section, key)}: expected a table of non-empty strings, got {value!r}"
+            )
+            return {}
+        return {str(k).lower(): str(v).strip() for k, v in value.items()}

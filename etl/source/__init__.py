@@ -1,0 +1,1 @@
+"""The ALMA source: its table contract, the stand-in's administration and the demo archive."""

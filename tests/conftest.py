@@ -1,0 +1,142 @@
+"""Shared fixtures: a real PostgreSQL for every test.
+
+By default the tests start their own embedded PostgreSQL (pgserver) in a temporary directory; set
+``ALMAMIRROR_TEST_DATABASE_URL`` to an admin URL of a running server (one that may CREATE DATABASE),
+e.g. ``postgresql://postgres@localhost/postgres``, to use that instead. Every database a test run creates
+is named ``amt_<pid>_<name>`` and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL, make_url
+
+from etl import embedded
+from etl.database import create_mirror_engine
+from etl.settings import Settings, load_settings
+
+TEST_DATABASE_ENV = "ALMAMIRROR_TEST_DATABASE_URL"
+
+
+class DatabaseFactory:
+    """Creates (and at the end drops) databases on the test server, optionally from a template."""
+
+    def __init__(self, admin_url: URL) -> None:
+        self.admin_url = admin_url
+        self.prefix = f"amt_{os.getpid()}_"
+        self.created: list[str] = []
+
+    def _admin(self) -> psycopg.Connection[tuple[object, ...]]:
+        url = self.admin_url.set(drivername="postgresql")
+        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+    def url(self, name: str) -> URL:
+        return self.admin_url.set(database=self.prefix + name, drivername="postgresql+psycopg")
+
+    def create(self, name: str, template: str | None = None) -> URL:
+        """A new empty database (or a copy of ``template``, a name given to this factory earlier)."""
+        full = self.prefix + name
+        with self._admin() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(full)))
+            if template is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(full)))
+            else:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(full), sql.Identifier(self.prefix + template)
+                    )
+                )
+        if full not in self.created:
+            self.created.append(full)
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        full = self.prefix + name
+        with self._admin() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(full)))
+
+    def drop_all(self) -> None:
+        with self._admin() as conn:
+            for full in reversed(self.created):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(full))
+                )
+
+
+@pytest.fixture(scope="session")
+def test_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ALMAMIRROR_HOME for the test run (embedded server data, when it is used)."""
+    return tmp_path_factory.mktemp("almamirror-home")
+
+
+@pytest.fixture(scope="session")
+def admin_url(test_home: Path) -> URL:
+    configured = os.environ.get(TEST_DATABASE_ENV)
+    if configured:
+        return make_url(configured)
+    server = embedded.start_server(test_home)
+    return make_url(server.get_uri("postgres")).set(drivername="postgresql+psycopg")
+
+
+@pytest.fixture(scope="session")
+def databases(admin_url: URL) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(admin_url)
+    yield factory
+    factory.drop_all()
+
+
+def settings_for(
+    source_url: URL | None, mirror_url: URL | None, home: Path, extra: dict[str, str] | None = None
+) -> Settings:
+    """Settings as a user would get them from the environment, pointed at test databases."""
+    environ = {"ALMAMIRROR_HOME": str(home)}
+    if source_url is not None:
+        environ["ALMAMIRROR_SOURCE_URL"] = source_url.render_as_string(hide_password=False)
+    if mirror_url is not None:
+        environ["ALMAMIRROR_MIRROR_URL"] = mirror_url.render_as_string(hide_password=False)
+    environ.update(extra or {})
+    return load_settings(environ=environ)
+
+
+def cli_environment(
+    monkeypatch: pytest.MonkeyPatch, source_url: URL | None, mirror_url: URL | None, home: Path
+) -> None:
+    """Point an in-process CLI call (which reads os.environ) at test databases."""
+    monkeypatch.delenv("ALMAMIRROR_CONFIG", raising=False)
+    monkeypatch.setenv("ALMAMIRROR_HOME", str(home))
+    if source_url is not None:
+        monkeypatch.setenv("ALMAMIRROR_SOURCE_URL", source_url.render_as_string(hide_password=False))
+    if mirror_url is not None:
+        monkeypatch.setenv("ALMAMIRROR_MIRROR_URL", mirror_url.render_as_string(hide_password=False))
+
+
+def open_engine(url: URL) -> Engine:
+    return create_mirror_engine(url, application_name="almamirror-tests")
+
+
+@pytest.fixture(scope="session")
+def demo_source(databases: DatabaseFactory, test_home: Path) -> URL:
+    """The stand-in source, created and filled with the ``small`` demo archive once per test run.
+
+    Tests must not write to it; a test that changes the source works on a copy:
+    ``databases.create("my_source", template="source_small")``.
+    """
+    from etl.database import create_source_engine
+    from etl.source.contract import CONTRACT
+    from etl.source.demo import fill_demo_archive
+
+    url = databases.create("source_small")
+    settings = settings_for(url, None, test_home)
+    engine = create_source_engine(url, settings)
+    try:
+        fill_demo_archive(engine, CONTRACT, settings.source.schema, scale="small")
+    finally:
+        engine.dispose()
+    return url
