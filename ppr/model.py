@@ -1,0 +1,54 @@
+"""What a restore request is made of, as read from the mirror: plain immutable values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+ArrayFamily = Literal["12m", "7m", "TP"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """One SESSION_n of the restore mapping: its QA0 Pass EBs in observation order; () when empty."""
+
+    number: int
+    eb_uids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProductFile:
+    """An archived product file of the MOUS that a restore needs in ``products/``."""
+
+    archived_name: str
+    kind: str  # caltables, calapply, flagversions, manifest (the kinds a restore fetches)
+    session_number: int | None
+    size_bytes: int | None
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """Everything a restore PPR and its directory need for one member OUS."""
+
+    mous_uid: str
+    project_code: str
+    project_title: str | None
+    pi_name: str | None
+    obs_project_uid: str
+    ous_part_id: str
+    project_status_uid: str
+    sous_uid: str
+    gous_uid: str
+    sb_uid: str
+    sb_status_uid: str
+    sb_title: str | None
+    array: ArrayFamily
+    sessions: tuple[Session, ...]
+    products: tuple[ProductFile, ...]
+    release_date: datetime | None = None
+
+    @property
+    def pass_eb_uids(self) -> tuple[str, ...]:
+        """Every EB the restore processes, session by session, in observation order."""
+        return tuple(uid for session in self.sessions for uid in session.eb_uids)
