@@ -43,3 +43,11 @@ def copy_rows(
     if on_batch is not None:
         on_batch(count)
     return count
+
+
+def analyze(connection: Connection, table: Table) -> None:
+    """Give the planner row counts for a freshly loaded temporary table (autovacuum never sees them)."""
+    dbapi_connection = connection.connection.driver_connection
+    assert dbapi_connection is not None
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table.name)))

@@ -25,7 +25,7 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter that says nothing an operator acts on.
-    for noisy in ("pgserver", "alembic.runtime.migration", "apscheduler.executors.default"):
+    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -33,6 +33,7 @@ class Progress:
         self.started = time.monotonic()
         self.last_report = self.started
         self.count = 0
+        self.reported = False
 
     def update(self, count: int) -> None:
         self.count = count
@@ -54,7 +55,9 @@ class Progress:
         if self.interactive:
             self.stream.write("\r\x1b[K" + self._line(elapsed) + ("\n" if final else ""))
             self.stream.flush()
-        elif final or self.count:
+        # In a log, a short step's own summary line is enough; long steps get periodic lines.
+        elif not final or self.reported:
+            self.reported = True
             log.info(
                 "progress %s",
                 fields(step=self.label, count=self.count, total=self.total or "", unit=self.unit,

@@ -62,12 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("almamirror: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not a user error: one line, the traceback in the debug log
+        log.debug("internal error", exc_info=True)
+        print(
+            f"almamirror: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+            "(run with --verbose for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
     return status
 
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from etl.cli import source_commands
-
-SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
+from etl.cli import db_commands, source_commands, sync_commands
 
 
 def register_all(subparsers: Any) -> None:
-    for group in (source_commands,):
+    for group in (source_commands, db_commands, sync_commands):
         group.register(subparsers)
 
 

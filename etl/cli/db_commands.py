@@ -1,0 +1,136 @@
+"""``almamirror db …``: the mirror's schema (Alembic) and a psql session on it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from etl.errors import StopAndFix
+from etl.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    db = subparsers.add_parser(
+        "db", help="migrate and inspect the mirror database",
+        description="Manage the mirror's schema with Alembic, and connect to it.",
+    )
+    actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    upgrade = actions.add_parser("upgrade", help="migrate the mirror to a revision (default: head)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(run=run_upgrade)
+    downgrade = actions.add_parser(
+        "downgrade", help="migrate the mirror down to a revision ('base' drops every table)"
+    )
+    downgrade.add_argument("revision")
+    downgrade.set_defaults(run=run_downgrade)
+    current = actions.add_parser("current", help="print the mirror's revision and the expected head")
+    current.set_defaults(run=run_current)
+    check = actions.add_parser(
+        "check", help="fail when the models and the migrated schema differ, or there is more than one head"
+    )
+    check.set_defaults(run=run_check)
+    url = actions.add_parser("url", help="print the mirror's database URL (password masked)")
+    url.set_defaults(run=run_url)
+    psql = actions.add_parser(
+        "psql", help="open psql on the mirror (the embedded server's own psql when embedded)",
+        description="Open psql on the mirror. Extra arguments go to psql, e.g. "
+        "almamirror db psql -- -c 'select * from restorable_mous limit 5'",
+    )
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER)
+    psql.set_defaults(run=run_psql)
+
+
+def _engine(settings: Settings) -> Any:
+    from etl.database import create_mirror_engine, mirror_url
+
+    return create_mirror_engine(mirror_url(settings), "almamirror-migrate")
+
+
+def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from etl import migrations
+
+    engine = _engine(settings)
+    try:
+        migrations.upgrade(engine, args.revision)
+        print(f"db upgrade: the mirror is at revision {migrations.current_revision(engine)}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def run_downgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from etl import migrations
+
+    engine = _engine(settings)
+    try:
+        migrations.downgrade(engine, args.revision)
+        print(f"db downgrade: the mirror is at revision {migrations.current_revision(engine) or 'base'}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def run_current(_args: argparse.Namespace, settings: Settings) -> int:
+    from etl import migrations
+
+    engine = _engine(settings)
+    try:
+        current = migrations.current_revision(engine)
+    finally:
+        engine.dispose()
+    heads = migrations.heads()
+    print(f"current: {current or 'base (not migrated)'}; head: {', '.join(heads)}")
+    return 0 if current in heads else 1
+
+
+def run_check(_args: argparse.Namespace, settings: Settings) -> int:
+    from etl import migrations
+
+    heads = migrations.heads()
+    if len(heads) != 1:
+        raise StopAndFix(f"the migrations have {len(heads)} heads ({', '.join(heads)}); merge them")
+    engine = _engine(settings)
+    try:
+        migrations.require_head(engine)
+        migrations.check_drift(engine)
+    finally:
+        engine.dispose()
+    print(f"db check: one head ({heads[0]}), the mirror is at it, models and migrations agree")
+    return 0
+
+
+def run_url(_args: argparse.Namespace, settings: Settings) -> int:
+    from etl.database import mask_url, mirror_url
+
+    print(mask_url(mirror_url(settings)))
+    return 0
+
+
+def run_psql(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.database import mirror_url
+
+    url = mirror_url(settings).set(drivername="postgresql")
+    executable = _psql_executable(settings)
+    extra = [arg for arg in args.psql_args if arg != "--"]
+    command = [str(executable), url.render_as_string(hide_password=False), *extra]
+    # A child, not exec: the embedded server stops when its last almamirror process exits, so this
+    # process stays alive while psql uses the server.
+    return subprocess.call(command, env={**os.environ, "PGAPPNAME": "almamirror-psql"})
+
+
+def _psql_executable(settings: Settings) -> Path:
+    bundled = None
+    if not settings.mirror.url:
+        import pgserver._commands
+
+        bundled = Path(pgserver._commands.POSTGRES_BIN_PATH) / "psql"
+    if bundled is not None and bundled.exists():
+        return bundled
+    found = shutil.which("psql")
+    if found is None:
+        raise StopAndFix("psql is not installed; install the PostgreSQL client or use the embedded mirror")
+    return Path(found)

@@ -1,0 +1,45 @@
+"""``almamirror sync`` and ``almamirror schedule``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+from etl.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    sync = subparsers.add_parser(
+        "sync", help="copy the ALMA source into the mirror and re-derive restore status",
+        description="Read every contract table from the source in one consistent snapshot, merge it "
+        "into the mirror, and re-derive sessions and restore status for the MOUSes whose inputs "
+        "changed. All or nothing: a failed sync leaves the mirror as it was. Exit codes: 0 done, "
+        "1 failed, 3 another sync is running.",
+    )
+    sync.add_argument("--full", action="store_true", help="re-derive every MOUS, not only changed ones")
+    sync.add_argument(
+        "--format", choices=("table", "json"), default="table", help="summary format (default: table)"
+    )
+    sync.set_defaults(run=run_sync_command)
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM (systemd stop, kill) ends a sync like Ctrl-C: rolled back and recorded as failed."""
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt("terminated by SIGTERM")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.sync.run import run_sync
+    from etl.sync.summary import write_summary
+
+    terminate_as_interrupt()
+    summary = run_sync(settings, full=args.full)
+    write_summary(summary, args.format, sys.stdout)
+    return 0

@@ -1,0 +1,124 @@
+"""What every sync did: runs, per-table figures, row-level change events and data-quality issues."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from etl.mirror.base import Base
+
+RUN_STATES = ("running", "succeeded", "failed")
+CHANGE_KINDS = ("insert", "update", "delete")
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_run"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
+        Index(None, "status"),
+    )
+
+    run_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    # full: every MOUS re-derived; baseline: the first successful sync, which records no per-row events.
+    full: Mapped[bool] = mapped_column(Boolean)
+    baseline: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    host: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    mous_derived: Mapped[int | None] = mapped_column(Integer)
+    newly_restorable: Mapped[int | None] = mapped_column(Integer)
+    quality_opened: Mapped[int | None] = mapped_column(Integer)
+    quality_resolved: Mapped[int | None] = mapped_column(Integer)
+
+
+class SyncRunTable(Base):
+    """Per-table figures of one run (mirrored and derived tables alike)."""
+
+    __tablename__ = "sync_run_table"
+
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sync_run.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    table_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    rows_read: Mapped[int] = mapped_column(BigInteger)
+    inserted: Mapped[int] = mapped_column(BigInteger)
+    updated: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[int] = mapped_column(BigInteger)
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class ChangeEvent(Base):
+    """One row inserted, updated or deleted by a sync, with the values users follow.
+
+    ``old_values``/``new_values`` hold the table's watched and linking columns (not only the changed
+    ones, so an event can be read alone); ``changed_columns`` lists every column that changed.
+    """
+
+    __tablename__ = "change_event"
+    __table_args__ = (
+        CheckConstraint("kind IN ('insert', 'update', 'delete')", name="kind_known"),
+        Index(None, "run_id"),
+        Index(None, "mous_uid", "run_id"),
+        Index(None, "table_name", "row_key"),
+    )
+
+    event_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sync_run.run_id", ondelete="CASCADE")
+    )
+    table_name: Mapped[str] = mapped_column(Text)
+    row_key: Mapped[str] = mapped_column(Text)
+    mous_uid: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    changed_columns: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    old_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    new_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class DataQualityIssue(Base):
+    """A problem found in the source data; open until a later sync no longer finds it."""
+
+    __tablename__ = "data_quality_issue"
+    __table_args__ = (
+        # One open issue per finding; NULLS NOT DISTINCT so findings without a MOUS are unique too.
+        Index(
+            None, "kind", "mous_uid", "subject", unique=True,
+            postgresql_where=text("resolved_run_id IS NULL"), postgresql_nulls_not_distinct=True,
+        ),
+        Index(None, "mous_uid"),
+    )
+
+    issue_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    mous_uid: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+    first_seen_run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sync_run.run_id", ondelete="CASCADE")
+    )
+    last_seen_run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sync_run.run_id", ondelete="CASCADE")
+    )
+    resolved_run_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("sync_run.run_id", ondelete="CASCADE")
+    )

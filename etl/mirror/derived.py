@@ -1,0 +1,149 @@
+"""Tables the sync derives from the mirrored ones: parsed OUSStatus sessions, the restore session
+mapping, and each member OUS's calibration and restore status.
+
+Their foreign keys to ``ous`` are checked at commit and never cascade: within a sync, a source deletion
+removes the OUS row first and the derivation removes (and records) its derived rows afterwards, in the
+same transaction. (PostgreSQL runs a CASCADE at once even on a deferred constraint, which would drop
+derived rows without a change event.)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from etl.mirror.base import Base
+
+CALIBRATION_KINDS = ("pipeline", "manual", "none")
+DOCUMENT_STATES = ("parsed", "missing", "malformed")
+
+# Why a member OUS cannot be restored, in the order they are checked: the first that applies is reported.
+REASON_CODES = (
+    "deleted_ous",
+    "manual_calibration",
+    "no_pass_ebs",
+    "no_calibration_products",
+    "multiple_sbs",
+    "session_mismatch",
+)
+
+
+def _ous_fk() -> ForeignKey:
+    return ForeignKey("ous.ous_uid", deferrable=True, initially="DEFERRED")
+
+
+class OusStatusDocument(Base):
+    """How the OUSStatus XML of an OUS parsed: a missing or malformed document is a finding, not a failure."""
+
+    __tablename__ = "ous_status_document"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('parsed', 'missing', 'malformed')", name="state_known"
+        ),
+    )
+
+    ous_uid: Mapped[str] = mapped_column(Text, _ous_fk(), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+    problem: Mapped[str | None] = mapped_column(Text)
+    session_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OusStatusSession(Base):
+    """A ``Session`` element of a MOUS's OUSStatus document, in document order (position 1 = first)."""
+
+    __tablename__ = "ous_status_session"
+
+    mous_uid: Mapped[str] = mapped_column(Text, _ous_fk(), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part_id: Mapped[str | None] = mapped_column(Text)
+    sb_status_uid: Mapped[str | None] = mapped_column(Text)
+    start_time: Mapped[datetime | None] = mapped_column(DateTime)
+    end_time: Mapped[datetime | None] = mapped_column(DateTime)
+    eb_uids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+
+
+class SessionAssignment(Base):
+    """The session rule's result: every EB of a MOUS (all QA0 states) with its SESSION_n number.
+
+    A restore uses the rows with ``qa0_status = 'Pass'``; the others are kept because they decide the
+    numbering (sessions made only of them stay in the PPR, empty).
+    """
+
+    __tablename__ = "session_assignment"
+    __table_args__ = (
+        Index(None, "eb_uid"),
+        CheckConstraint("session_number >= 1", name="session_number_positive"),
+        {"info": {"watch": ("session_number", "qa0_status"), "link": ("mous_uid",)}},
+    )
+
+    mous_uid: Mapped[str] = mapped_column(Text, _ous_fk(), primary_key=True)
+    eb_uid: Mapped[str] = mapped_column(Text, primary_key=True)
+    session_number: Mapped[int] = mapped_column(Integer)
+    session_id: Mapped[int] = mapped_column(BigInteger)
+    qa0_status: Mapped[str | None] = mapped_column(Text)
+    eb_start_time: Mapped[datetime | None] = mapped_column(DateTime)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class MousStatus(Base):
+    """Per member OUS: where it sits, what its calibration is, and whether (or why not) it is restorable."""
+
+    __tablename__ = "mous_status"
+    __table_args__ = (
+        Index(None, "project_uid"),
+        Index(None, "restorable_since_run_id"),
+        CheckConstraint(
+            "calibration_kind IN ('pipeline', 'manual', 'none')", name="calibration_kind_known"
+        ),
+        CheckConstraint("restorable = (reason_code IS NULL)", name="reason_iff_not_restorable"),
+        CheckConstraint("restorable OR restorable_since IS NULL", name="since_only_when_restorable"),
+        {
+            "info": {
+                "watch": (
+                    "restorable", "reason_code", "calibration_kind", "caltables_sessions",
+                    "release_date", "session_count",
+                ),
+                "link": ("mous_uid",),
+            }
+        },
+    )
+
+    mous_uid: Mapped[str] = mapped_column(Text, _ous_fk(), primary_key=True)
+    project_uid: Mapped[str | None] = mapped_column(Text)
+    sous_uid: Mapped[str | None] = mapped_column(Text)
+    gous_uid: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str | None] = mapped_column(Text)
+    sb_count: Mapped[int] = mapped_column(Integer)
+    sb_uid: Mapped[str | None] = mapped_column(Text)
+    array_family: Mapped[str | None] = mapped_column(Text)
+    receiver_band: Mapped[str | None] = mapped_column(Text)
+    eb_count: Mapped[int] = mapped_column(Integer)
+    pass_eb_count: Mapped[int] = mapped_column(Integer)
+    session_count: Mapped[int] = mapped_column(Integer)
+    empty_session_count: Mapped[int] = mapped_column(Integer)
+    calibration_kind: Mapped[str] = mapped_column(Text)
+    caltables_sessions: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    sessions_match_caltables: Mapped[bool] = mapped_column(Boolean)
+    status_xml_session_count: Mapped[int | None] = mapped_column(Integer)
+    sessions_match_status_xml: Mapped[bool | None] = mapped_column(Boolean)
+    release_date: Mapped[datetime | None] = mapped_column(DateTime)
+    restorable: Mapped[bool] = mapped_column(Boolean)
+    reason_code: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    restorable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    restorable_since_run_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("sync_run.run_id")
+    )
+    derived_run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
