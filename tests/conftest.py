@@ -140,3 +140,54 @@ def demo_source(databases: DatabaseFactory, test_home: Path) -> URL:
     finally:
         engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def migrated_template(databases: DatabaseFactory) -> str:
+    """A database name: the mirror schema at head, no rows. Clone it, never write to it."""
+    from etl import migrations
+
+    url = databases.create("mirror_head")
+    engine = open_engine(url)
+    try:
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    return "mirror_head"
+
+
+@pytest.fixture(scope="session")
+def synced_template(
+    databases: DatabaseFactory, migrated_template: str, demo_source: URL, test_home: Path
+) -> str:
+    """A database name: the mirror after one (baseline) sync of the small demo archive."""
+    from etl.sync.run import run_sync
+
+    url = databases.create("mirror_synced", template=migrated_template)
+    run_sync(settings_for(demo_source, url, test_home))
+    return "mirror_synced"
+
+
+@pytest.fixture
+def mirror_db(databases: DatabaseFactory, migrated_template: str, request: pytest.FixtureRequest) -> URL:
+    """A fresh, empty, migrated mirror for this test."""
+    return databases.create(f"m_{_test_slug(request)}", template=migrated_template)
+
+
+@pytest.fixture
+def synced_mirror(databases: DatabaseFactory, synced_template: str, request: pytest.FixtureRequest) -> URL:
+    """A fresh copy of the mirror synced from the small demo archive, for this test to change."""
+    return databases.create(f"s_{_test_slug(request)}", template=synced_template)
+
+
+@pytest.fixture
+def source_copy(databases: DatabaseFactory, demo_source: URL, request: pytest.FixtureRequest) -> URL:
+    """A fresh copy of the small demo source, for this test to change."""
+    return databases.create(f"src_{_test_slug(request)}", template="source_small")
+
+
+def _test_slug(request: pytest.FixtureRequest) -> str:
+    # Database names are limited to 63 bytes; keep them unique per test and readable in pg_stat_activity.
+    import hashlib
+
+    return hashlib.blake2s(request.node.nodeid.encode()).hexdigest()[:10]

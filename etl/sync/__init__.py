@@ -1,0 +1,1 @@
+"""The sync: read the ALMA source, merge it into the mirror, derive sessions and restore status."""

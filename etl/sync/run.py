@@ -1,0 +1,198 @@
+"""One sync, start to end: everything it changes commits together or not at all."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from etl.database import create_mirror_engine, create_source_engine, mask_url, mirror_url, source_url
+from etl.errors import AlmaMirrorError, MirrorUnavailable, StopAndFix
+from etl.logs import fields
+from etl.migrations import require_head
+from etl.mirror import MousStatus, table_of
+from etl.settings import Settings
+from etl.source.contract import build_contract
+from etl.sync.affected import create_affected_table, mark_all_members, mark_changed
+from etl.sync.documents import refresh_status_documents
+from etl.sync.extract import source_snapshot
+from etl.sync.load import check_source_tables, load_table
+from etl.sync.mapping import mirrored_tables
+from etl.sync.merge import MergeCounts
+from etl.sync.quality import QualityCounts, record_findings
+from etl.sync.runs import RunRecord, TableFigures, fail_run, finish_run, start_run, sync_lock
+from etl.sync.sessions import derive_session_assignment
+from etl.sync.status import derive_mous_status
+
+log = logging.getLogger(__name__)
+
+
+class BadSourceData(StopAndFix):
+    """The source holds rows the mirror cannot take (a duplicated key, an impossible value)."""
+
+
+class MirrorRejected(StopAndFix):
+    """The mirror database refused a statement (a constraint, a trigger, a permission)."""
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    run_id: int
+    baseline: bool
+    full: bool
+    tables: list[TableFigures]
+    mous_derived: int
+    newly_restorable: list[str]
+    restorable_total: int
+    quality: QualityCounts
+    seconds: float
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return sum(table.changed for table in self.tables)
+
+
+def run_sync(settings: Settings, full: bool = False) -> SyncSummary:
+    """Sync the mirror from the source; raises SyncAlreadyRunning (exit 3) or a classified error."""
+    mirror_engine = create_mirror_engine(mirror_url(settings), "almamirror-sync")
+    url = source_url(settings)
+    source_engine = create_source_engine(url, settings)
+    try:
+        require_head(mirror_engine)
+        with sync_lock(mirror_engine):
+            run = start_run(mirror_engine, full, mask_url(url))
+            log.info("sync.started %s", fields(run=run.run_id, source=mask_url(url),
+                                                 full=full, baseline=run.baseline))
+            try:
+                summary = _sync(mirror_engine, source_engine, settings, run, full)
+            except BaseException as exc:
+                error = _classify(exc)
+                reason = _one_line(str(error or exc)) or f"interrupted ({type(exc).__name__})"
+                fail_run(mirror_engine, run.run_id, reason)
+                log.error("sync.failed %s", fields(run=run.run_id, error=reason))
+                if error is not None:
+                    raise error from exc
+                raise
+    finally:
+        source_engine.dispose()
+        mirror_engine.dispose()
+    log.info(
+        "sync.succeeded %s",
+        fields(run=summary.run_id, changes=summary.changes, mous_derived=summary.mous_derived,
+               newly_restorable=len(summary.newly_restorable), seconds=round(summary.seconds, 1)),
+    )
+    return summary
+
+
+def _sync(
+    mirror_engine: Engine, source_engine: Engine, settings: Settings, run: RunRecord, full: bool
+) -> SyncSummary:
+    started = time.monotonic()
+    mappings = mirrored_tables(build_contract(settings.source.column_names))
+    record_events = not run.baseline
+    with (
+        mirror_engine.connect() as mirror,
+        source_snapshot(source_engine, settings.source.schema) as source,
+        mirror.begin(),
+    ):
+            check_source_tables(source, mappings, settings.source.schema)
+            figures = [
+                load_table(mirror, source, mapping, run.run_id, record_events, settings.source.batch_rows)
+                for mapping in mappings
+            ]
+            affected = create_affected_table(mirror)
+            if full or run.baseline:
+                mark_all_members(mirror, affected)
+            else:
+                mark_changed(mirror, affected, run.run_id)
+            figures += _derive(mirror, affected, run, record_events)
+            quality = record_findings(mirror, affected, run.run_id)
+            newly = _newly_restorable(mirror, run.run_id)
+            restorable_total = _restorable_total(mirror)
+            mous_derived = next(f.rows_read for f in figures if f.table == "mous_status")
+            finish_run(
+                mirror, run, figures,
+                {
+                    "mous_derived": mous_derived, "newly_restorable": len(newly),
+                    "quality_opened": quality.opened, "quality_resolved": quality.resolved,
+                },
+            )
+    return SyncSummary(
+        run_id=run.run_id, baseline=run.baseline, full=full or run.baseline, tables=figures,
+        mous_derived=mous_derived, newly_restorable=newly, restorable_total=restorable_total,
+        quality=quality, seconds=time.monotonic() - started,
+    )
+
+
+def _derive(mirror: Connection, affected: Table, run: RunRecord, record_events: bool) -> list[TableFigures]:
+    figures: list[TableFigures] = []
+
+    def timed(table: str, step_started: float, read: int, counts: MergeCounts) -> None:
+        figures.append(
+            TableFigures(table, read, counts.inserted, counts.updated, counts.deleted,
+                         time.monotonic() - step_started)
+        )
+
+    step = time.monotonic()
+    read, documents, _sessions = refresh_status_documents(mirror, affected, run.run_id, record_events)
+    timed("ous_status_document", step, read, documents)
+    step = time.monotonic()
+    read, counts = derive_session_assignment(mirror, affected, run.run_id, record_events)
+    timed("session_assignment", step, read, counts)
+    step = time.monotonic()
+    read, counts = derive_mous_status(mirror, affected, run.run_id, run.started_at, record_events)
+    timed("mous_status", step, read, counts)
+    return figures
+
+
+def _newly_restorable(mirror: Connection, run_id: int) -> list[str]:
+    status = table_of(MousStatus)
+    return list(
+        mirror.execute(
+            select(status.c.mous_uid)
+            .where(status.c.restorable_since_run_id == run_id)
+            .order_by(status.c.mous_uid)
+        ).scalars()
+    )
+
+
+def _restorable_total(mirror: Connection) -> int:
+    status = table_of(MousStatus)
+    return mirror.execute(select(func.count()).where(status.c.restorable)).scalar_one()
+
+
+def _classify(exc: BaseException) -> AlmaMirrorError | None:
+    """Turn driver errors into what the caller should do; None keeps the original exception.
+
+    Source-side errors were already classified where they happened (``extract``); what is left here
+    comes from the mirror.
+    """
+    if isinstance(exc, AlmaMirrorError):
+        return exc
+    original: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+    if isinstance(original, psycopg.errors.UniqueViolation) and "pk_stage_" in str(original):
+        return BadSourceData(f"the source repeats a key and cannot be mirrored: {_db_message(original)}")
+    if isinstance(original, psycopg.errors.DataError):
+        return BadSourceData(f"the source has a value the mirror cannot store: {_db_message(original)}")
+    if isinstance(exc, OperationalError) or isinstance(original, psycopg.OperationalError):
+        return MirrorUnavailable(f"the mirror connection failed during the sync: {_db_message(original)}")
+    if isinstance(original, psycopg.Error):
+        return MirrorRejected(f"the mirror rejected the sync: {_db_message(original)}")
+    return None
+
+
+def _db_message(error: BaseException) -> str:
+    """PostgreSQL's own message, without the SQL statement SQLAlchemy appends to its errors."""
+    diagnostics = getattr(error, "diag", None)
+    primary = getattr(diagnostics, "message_primary", None)
+    return _one_line(primary or str(error))
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())[:2000]

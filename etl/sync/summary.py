@@ -1,0 +1,62 @@
+"""The end-of-sync summary: per-table figures, changes, newly restorable MOUSes, quality, duration."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from etl.output import json_value, render_table
+from etl.sync.run import SyncSummary
+
+TABLE_COLUMNS = ("table", "rows_read", "inserted", "updated", "deleted", "seconds")
+LISTED_NEWLY_RESTORABLE = 20
+
+
+def summary_document(summary: SyncSummary) -> dict[str, Any]:
+    document = asdict(summary)
+    document["changes"] = summary.changes
+    result: dict[str, Any] = json_value_tree(document)
+    return result
+
+
+def json_value_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: json_value_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_value_tree(item) for item in value]
+    if isinstance(value, float):
+        return round(value, 3)
+    return json_value(value)
+
+
+def write_summary(summary: SyncSummary, fmt: str, stream: TextIO) -> None:
+    if fmt == "json":
+        json.dump(summary_document(summary), stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+        return
+    rows = [
+        {**asdict(figures), "seconds": round(figures.seconds, 2)} for figures in summary.tables
+    ]
+    stream.write(render_table(rows, TABLE_COLUMNS))
+    kind = "baseline (first) sync" if summary.baseline else "full sync" if summary.full else "sync"
+    stream.write(
+        f"\n{kind} run {summary.run_id}: {summary.changes:,} row change(s), "
+        f"{summary.mous_derived:,} MOUS(es) re-derived, in {summary.seconds:.1f} s\n"
+    )
+    stream.write(
+        f"restorable MOUSes: {summary.restorable_total:,}; newly restorable in this run: "
+        f"{len(summary.newly_restorable):,}\n"
+    )
+    for uid in summary.newly_restorable[:LISTED_NEWLY_RESTORABLE]:
+        stream.write(f"  {uid}\n")
+    if len(summary.newly_restorable) > LISTED_NEWLY_RESTORABLE:
+        stream.write(
+            f"  … and {len(summary.newly_restorable) - LISTED_NEWLY_RESTORABLE:,} more "
+            "(almamirror report newly-restorable)\n"
+        )
+    quality = summary.quality
+    stream.write(
+        f"data-quality issues: {quality.opened:,} opened, {quality.resolved:,} resolved, "
+        f"{quality.open_total:,} open (almamirror report quality)\n"
+    )
