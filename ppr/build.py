@@ -1,0 +1,283 @@
+"""The restore PPR as an lxml tree, in the shape of ALMA's own restore requests.
+
+The shape follows the example restore PPR of the "What are Sessions?" seed; what the pipeline reads from
+it, and how it fails silently, is in ``../shared/ppr-consumer.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from etl.settings import PprSettings
+from ppr.errors import NotRestorable
+from ppr.model import RestoreRequest, Session
+from ppr.uid import disk_name
+
+NAMESPACE = "Alma/pipelinescience/AlmaSciPipeRequest"
+NAMESPACE_PREFIX = "ns2"
+# ALMA's restore PPRs are not archived entities; its own tools write this placeholder.
+ENTITY_PLACEHOLDER = "uid://NOPE/X0000/X0000"
+SCHEMA_VERSION = "3.14"
+DATAMODEL_VERSION = "0.1"
+DOCUMENT_VERSION = "0.1"
+SESSION_SEPARATOR = " | "
+SESSION_KEYWORD = "SESSION_{number}"
+CREATION_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+INDENT = "    "
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+UNKNOWN_TITLE = "Unknown"
+UNKNOWN_PI = "Unknown"
+UNKNOWN_SB_TITLE = "unknown"
+# Characters XML 1.0 cannot carry at all; archive titles occasionally hold pasted control characters.
+_NOT_XML_CHARACTERS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True)
+class RestoreTask:
+    """The pipeline task that restores one array family's data, with the parameters it needs."""
+
+    command: str
+    parameters: tuple[tuple[str, str], ...]
+
+
+RESTORE_TASKS: Mapping[str, RestoreTask] = {
+    "12m": RestoreTask("hifa_restoredata", (("ocorr_mode", "ca"),)),
+    "7m": RestoreTask("hifa_restoredata", (("ocorr_mode", "ca"),)),
+    "TP": RestoreTask("hsd_restoredata", (("ocorr_mode", "ao"),)),
+}
+
+
+def build_ppr(
+    request: RestoreRequest, site: PprSettings, relative_path: str, created: datetime
+) -> etree._ElementTree:
+    """The restore PPR for ``request``; ``NotRestorable`` for sessions the pipeline would misread.
+
+    ``created`` is written in UTC; a naive datetime is taken to be UTC already, as everywhere in the mirror.
+    """
+    sessions = checked_sessions(request)
+    task = _restore_task(request)
+    root = etree.Element(etree.QName(NAMESPACE, "SciPipeRequest"), nsmap={NAMESPACE_PREFIX: NAMESPACE})
+    _add_entity(root)
+    _add_project_summary(root, request, site, created)
+    _add_project_structure(root, request)
+    processing_requests = _add(root, "ProcessingRequests")
+    _add(processing_requests, "RootDirectory", site.root_directory)
+    processing_request = _add(processing_requests, "ProcessingRequest")
+    _add_intents(processing_request, sessions)
+    _add_procedure(processing_request, site, task)
+    _add_data_set(processing_request, request, sessions, relative_path)
+    _add_results_processing(root, site)
+    return etree.ElementTree(root)
+
+
+def serialize_ppr(tree: etree._ElementTree | etree._Element) -> bytes:
+    """The PPR file's bytes: XML declaration, UTF-8, standalone, indented by four spaces like ALMA's."""
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
+    # Indenting changes the tree, and the caller's tree is theirs.
+    indented = copy.deepcopy(root)
+    etree.indent(indented, space=INDENT)
+    document = etree.ElementTree(indented)
+    # Written by hand: lxml's declaration uses single quotes, ALMA's tools (and the example) double.
+    return XML_DECLARATION + etree.tostring(document, encoding="UTF-8") + b"\n"
+
+
+def default_relative_path(request: RestoreRequest, created: datetime) -> str:
+    """ALMA's processing-area form: ``<code>_<YYYY_MM_DDTHH_MM_SS.sss>/SOUS_…/GOUS_…/MOUS_…`` (UTC)."""
+    stamp = _utc(created)
+    run = f"{request.project_code}_{stamp:%Y_%m_%dT%H_%M_%S}.{stamp.microsecond // 1000:03d}"
+    return "/".join(
+        (
+            run,
+            f"SOUS_{disk_name(request.sous_uid)}",
+            f"GOUS_{disk_name(request.gous_uid)}",
+            f"MOUS_{disk_name(request.mous_uid)}",
+        )
+    )
+
+
+def checked_sessions(request: RestoreRequest) -> tuple[Session, ...]:
+    """The sessions in numeric order, once they are exactly 1..K and every Pass EB is in exactly one."""
+    sessions = tuple(sorted(request.sessions, key=lambda session: session.number))
+    numbers = [session.number for session in sessions]
+    if numbers != list(range(1, len(numbers) + 1)):
+        # The archived caltables are named by session number: a gap or a shift restores the wrong tables.
+        raise NotRestorable(
+            request.mous_uid,
+            "session-numbering",
+            f"sessions are numbered {numbers}, not 1..{len(numbers)} without gaps or repeats",
+        )
+    _refuse_repeated_ebs(request, sessions)
+    if not request.pass_eb_uids:
+        raise NotRestorable(request.mous_uid, "no-pass-ebs", "no execution block with QA0 Pass to restore")
+    return sessions
+
+
+def _session_value(session: Session) -> str:
+    """A session's Intents value: its EB UIDs joined by exactly ' | ', which the pipeline splits on."""
+    return SESSION_SEPARATOR.join(session.eb_uids)
+
+
+def _one_line(text: str | None, fallback: str) -> str:
+    """Free text (titles, names) as one XML-safe line with single spaces; ``fallback`` if nothing is left."""
+    cleaned = " ".join(_NOT_XML_CHARACTERS.sub("", text or "").split())
+    return cleaned or fallback
+
+
+def _refuse_repeated_ebs(request: RestoreRequest, sessions: tuple[Session, ...]) -> None:
+    # The pipeline matches EBs by disk name, so two spellings of one UID are the same EB to it.
+    counts = Counter(disk_name(uid) for session in sessions for uid in session.eb_uids)
+    repeated = sorted(name for name, count in counts.items() if count > 1)
+    if repeated:
+        where = {
+            name: [s.number for s in sessions for uid in s.eb_uids if disk_name(uid) == name]
+            for name in repeated
+        }
+        listed = ", ".join(f"{name} in sessions {numbers}" for name, numbers in where.items())
+        raise NotRestorable(
+            request.mous_uid, "eb-in-two-sessions", f"an EB may belong to one session only: {listed}"
+        )
+
+
+def _restore_task(request: RestoreRequest) -> RestoreTask:
+    task = RESTORE_TASKS.get(request.array)
+    if task is None:
+        raise NotRestorable(
+            request.mous_uid,
+            "unknown-array",
+            f"array {request.array!r} has no restore task; known: {', '.join(RESTORE_TASKS)}",
+        )
+    return task
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _add(
+    parent: etree._Element, tag: str, text: str | None = None, attributes: Mapping[str, str] | None = None
+) -> etree._Element:
+    # Children are unqualified, as in ALMA's PPRs: only the root is in the namespace.
+    element = etree.SubElement(parent, tag, attrib=dict(attributes or {}))
+    element.text = text
+    return element
+
+
+def _reference(entity_id: str, entity_type: str) -> dict[str, str]:
+    return {"entityId": entity_id, "entityTypeName": entity_type, "documentVersion": DOCUMENT_VERSION}
+
+
+def _add_entity(root: etree._Element) -> None:
+    _add(
+        root,
+        "SciPipeRequestEntity",
+        attributes={
+            "entityId": ENTITY_PLACEHOLDER,
+            "entityIdEncrypted": "none",
+            "entityTypeName": "SciPipeRequest",
+            "schemaVersion": SCHEMA_VERSION,
+            "datamodelVersion": DATAMODEL_VERSION,
+        },
+    )
+
+
+def _add_project_summary(
+    root: etree._Element, request: RestoreRequest, site: PprSettings, created: datetime
+) -> None:
+    summary = _add(root, "ProjectSummary")
+    _add(summary, "ProposalCode", request.project_code)
+    _add(summary, "ProposalTitle", _one_line(request.project_title, UNKNOWN_TITLE))
+    _add(summary, "PIName", _one_line(request.pi_name, UNKNOWN_PI))
+    _add(summary, "Observatory", "JAO")
+    _add(summary, "Telescope", "ALMA")
+    _add(summary, "ProcessingSite", _one_line(site.processing_site, ""))
+    _add(summary, "Operator", _one_line(site.operator, ""))
+    _add(summary, "Mode", _one_line(site.mode, ""))
+    _add(summary, "Version", _one_line(site.version, ""))
+    _add(summary, "CreationTime", _utc(created).strftime(CREATION_TIME_FORMAT))
+
+
+def _add_project_structure(root: etree._Element, request: RestoreRequest) -> None:
+    structure = _add(root, "ProjectStructure")
+    obs_unit_set = {
+        "entityId": request.obs_project_uid,
+        "partId": request.ous_part_id,
+        "entityTypeName": "ObsProject",
+        "documentVersion": DOCUMENT_VERSION,
+    }
+    _add(structure, "ObsUnitSetRef", attributes=obs_unit_set)
+    _add(structure, "ObsUnitSetTitle", "Undefined")
+    _add(structure, "ObsUnitSetType", "Member")
+    _add(structure, "ProjectStatusRef", attributes=_reference(request.project_status_uid, "ProjectStatus"))
+    _add(structure, "OUSStatusRef", attributes=_reference(request.mous_uid, "OUSStatus"))
+
+
+def _add_intents(processing_request: etree._Element, sessions: tuple[Session, ...]) -> None:
+    intents = _add(processing_request, "ProcessingIntents")
+    _add_intent(intents, "PROCESS", "true")
+    for session in sessions:
+        # An empty session keeps its number: renumbering would pair EBs with another session's caltables.
+        _add_intent(intents, SESSION_KEYWORD.format(number=session.number), _session_value(session) or None)
+    _add_intent(intents, "INTERFEROMETRY_STANDARD_OBSERVING_MODE", "Undefined")
+
+
+def _add_intent(intents: etree._Element, keyword: str, value: str | None) -> None:
+    intent = _add(intents, "Intents")
+    _add(intent, "Keyword", keyword)
+    _add(intent, "Value", value)
+
+
+def _add_procedure(processing_request: etree._Element, site: PprSettings, task: RestoreTask) -> None:
+    procedure = _add(processing_request, "ProcessingProcedure")
+    _add(procedure, "ProcedureTitle", _one_line(site.procedure_title, ""))
+    command = _add(procedure, "ProcessingCommand")
+    _add(command, "Command", task.command)
+    parameter_set = _add(command, "ParameterSet")
+    for keyword, value in task.parameters:
+        parameter = _add(parameter_set, "Parameter")
+        _add(parameter, "Keyword", keyword)
+        _add(parameter, "Value", value)
+
+
+def _add_data_set(
+    processing_request: etree._Element,
+    request: RestoreRequest,
+    sessions: tuple[Session, ...],
+    relative_path: str,
+) -> None:
+    # One SchedBlockIdentifier holds every ASDM: the pipeline stops on a second one.
+    sched_block_set = _add(_add(processing_request, "DataSet"), "SchedBlockSet")
+    identifier = _add(sched_block_set, "SchedBlockIdentifier")
+    _add(identifier, "RelativePath", relative_path)
+    _add(identifier, "SchedBlockRef", attributes=_reference(request.sb_uid, "SchedBlock"))
+    _add(identifier, "SBStatusRef", attributes=_reference(request.sb_status_uid, "SBStatus"))
+    _add(identifier, "SBTitle", _one_line(request.sb_title, UNKNOWN_SB_TITLE))
+    for session in sessions:
+        for eb_uid in session.eb_uids:
+            asdm = _add(identifier, "AsdmIdentifier")
+            _add(_add(asdm, "AsdmRef"), "ExecBlockId", eb_uid)
+            # The pipeline matches sessions to ASDMs by this name, never by ExecBlockId.
+            _add(asdm, "AsdmDiskName", disk_name(eb_uid))
+
+
+def _add_results_processing(root: etree._Element, site: PprSettings) -> None:
+    results = _add(root, "ResultsProcessing")
+    for flag in (
+        "ArchiveResults",
+        "CleanUpDisk",
+        "UpdateProjectLifeCycle",
+        "NotifyOperatorWhenDone",
+        "SDMall",
+        "SDMonly",
+    ):
+        # A restore only rebuilds measurement sets locally: nothing is archived, cleaned or announced.
+        _add(results, flag, "false")
+    _add(results, "PipelineOperatorAddress", _one_line(site.pipeline_operator_address, ""))

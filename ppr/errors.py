@@ -1,0 +1,114 @@
+"""Errors of restore-PPR generation, grouped by what the caller should do about them.
+
+- Fix the argument (``UsageError``, exit 2): the MOUS UID is malformed; the relative path is not safe;
+  the archived PPR given for comparison cannot be read.
+- Refuse (``StopAndFix``, exit 1): the MOUS is not in the mirror or not a member OUS, the output
+  directory is taken, or ``NotRestorable`` — what the mirror knows about the MOUS cannot make a restore
+  the pipeline would run correctly.
+- Report a defect (``StopAndFix``, exit 1): ``InvalidPpr`` — a PPR failed the project's own schema or
+  the consistency checks beyond it; a generated one must not be written.
+
+Every message names the MOUS or file and says what is valid or what to do, on one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from etl.errors import StopAndFix, UsageError
+
+ACCEPTED_UID_FORMS = (
+    "uid://A001/X129e/Xb6 or uid___A001_X129e_Xb6 (archive id A + 3 digits, then two X + lower-case hex "
+    "parts), optionally prefixed with 'member.'"
+)
+# How many validation problems an InvalidPpr message shows; the rest are counted.
+SHOWN_PROBLEMS = 5
+
+
+class InvalidMousUid(UsageError):
+    """The text given as a MOUS UID is in none of the accepted forms."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(f"{text!r} is not a MOUS UID; expected {ACCEPTED_UID_FORMS}")
+
+
+class UnknownMous(StopAndFix):
+    """The MOUS UID is well formed but the mirror has no OUS with it."""
+
+    def __init__(self, mous_uid: str) -> None:
+        self.mous_uid = mous_uid
+        super().__init__(
+            f"MOUS {mous_uid} is not in the mirror; check the UID, or sync the mirror if the MOUS is new"
+        )
+
+
+class NotAMemberOus(StopAndFix):
+    """The UID names an OUS that is not a member OUS (project root, science goal or group OUS)."""
+
+    def __init__(self, ous_uid: str, level: str | None = None) -> None:
+        self.ous_uid = ous_uid
+        self.level = level
+        what = f"a {level} OUS" if level else "not a member OUS"
+        super().__init__(
+            f"{ous_uid} is {what}; restores are made per member OUS (MOUS) — give one of its MOUS UIDs"
+        )
+
+
+class InvalidRelativePath(UsageError):
+    """A request directory path that would land outside the base directory or be empty."""
+
+    def __init__(self, relative_path: str, reason: str) -> None:
+        self.relative_path = relative_path
+        super().__init__(
+            f"relative path {relative_path!r} cannot be used: {reason}; give a non-empty relative path "
+            "without '.' or '..' parts"
+        )
+
+
+class OutputExists(StopAndFix):
+    """The request directory already exists and holds files."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"request directory {path} already exists and is not empty; choose another output directory "
+            "or pass --force to replace it"
+        )
+
+
+class ArchivedPprUnreadable(UsageError):
+    """The archived PPR given for the session comparison cannot be read as a PPR."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"archived PPR {path} cannot be read: {reason}; give the PPR archived with the MOUS's "
+            "calibration products (*.pprequest.xml or PPR_uid___*.xml)"
+        )
+
+
+class NotRestorable(StopAndFix):
+    """The MOUS cannot be restored; ``reason`` is a short code for reports, the message says why."""
+
+    def __init__(self, mous_uid: str, reason: str, detail: str) -> None:
+        self.mous_uid = mous_uid
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"MOUS {mous_uid} cannot be restored ({reason}): {detail}")
+
+
+class InvalidPpr(StopAndFix):
+    """A PPR failed SciPipeRequest.xsd or the checks the schema cannot express; ``problems`` lists all."""
+
+    def __init__(self, problems: Sequence[str], mous_uid: str | None = None) -> None:
+        self.problems = list(problems)
+        self.mous_uid = mous_uid
+        shown = "; ".join(self.problems[:SHOWN_PROBLEMS])
+        more = len(self.problems) - SHOWN_PROBLEMS
+        if more > 0:
+            shown += f" (and {more} more)"
+        subject = f"PPR for MOUS {mous_uid}" if mous_uid else "PPR"
+        super().__init__(f"{subject} fails SciPipeRequest.xsd or its consistency checks: {shown}")

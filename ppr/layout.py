@@ -1,0 +1,213 @@
+"""The restore request directory the pipeline runs in, and the manifest of what to fetch into it.
+
+``<base>/<relative path>/{rawdata,working,products}`` is what the pipeline expects under
+``$SCIPIPE_ROOTDIR``; the PPR goes into ``working/`` (where the run starts) and ``fetch-manifest.json``
+beside the three directories says which ASDMs and product files to fetch where.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from ppr.errors import InvalidPpr, InvalidRelativePath, NotRestorable, OutputExists
+from ppr.model import ProductFile, RestoreRequest
+from ppr.uid import MEMBER_PREFIX, disk_name
+from ppr.validate import validate_ppr
+
+RAWDATA = "rawdata"
+WORKING = "working"
+PRODUCTS = "products"
+MANIFEST_FILE = "fetch-manifest.json"
+MANIFEST_VERSION = 1
+ASDM_SOURCE = "ALMA archive: asdmExportLight or the archive request handler, by EB UID"
+PRODUCT_SOURCE = "ALMA archive request handler, by archived (NGAS) file name"
+
+
+def build_request_directory(
+    base_dir: Path, relative_path: str, ppr_bytes: bytes, request: RestoreRequest, force: bool = False
+) -> Path:
+    """Create ``base_dir/relative_path`` with the PPR and fetch manifest; return that directory.
+
+    A non-empty existing directory is ``OutputExists`` unless ``force``, which replaces it. The directory
+    is filled under a temporary name and renamed into place, so a crash never leaves a half-written PPR.
+    """
+    target = base_dir.joinpath(*_relative_parts(relative_path))
+    created = _checked_ppr(ppr_bytes, request, relative_path)
+    manifest = fetch_manifest(request, relative_path, created)
+    if _holds_anything(target) and not force:
+        raise OutputExists(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = _fresh_sibling(target, "partial")
+    staging.mkdir()
+    try:
+        _fill(staging, ppr_bytes, request, manifest)
+        _move_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def ppr_file_name(mous_uid: str) -> str:
+    """The PPR's file name in ``working/``: ``PPR_<mous disk name>.xml``."""
+    return f"PPR_{disk_name(mous_uid)}.xml"
+
+
+def product_target_name(archived_name: str) -> str:
+    """The name the restore looks for: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``."""
+    name = archived_name.removeprefix(MEMBER_PREFIX)
+    if name.endswith(".tar.gz"):
+        name = name.removesuffix(".tar.gz") + ".tgz"
+    return name
+
+
+def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) -> dict[str, Any]:
+    """What to fetch where, relative to the request directory, as a JSON-ready mapping."""
+    asdms = [
+        {
+            "eb_uid": eb_uid,
+            "disk_name": disk_name(eb_uid),
+            "session": session.number,
+            "target": f"{RAWDATA}/{disk_name(eb_uid)}",
+            "source": ASDM_SOURCE,
+        }
+        for session in sorted(request.sessions, key=lambda s: s.number)
+        for eb_uid in session.eb_uids
+    ]
+    products = _product_entries(request)
+    known_sizes = [p.size_bytes for p in request.products if p.size_bytes is not None]
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "mous_uid": request.mous_uid,
+        "mous_disk_name": disk_name(request.mous_uid),
+        "project_code": request.project_code,
+        "relative_path": relative_path,
+        "created_utc": created,
+        "ppr": f"{WORKING}/{ppr_file_name(request.mous_uid)}",
+        "asdms": asdms,
+        "products": products,
+        "totals": {
+            "asdms": len(asdms),
+            "products": len(products),
+            "product_bytes": sum(known_sizes),
+            "products_of_unknown_size": len(request.products) - len(known_sizes),
+        },
+    }
+
+
+def _product_entries(request: RestoreRequest) -> list[dict[str, Any]]:
+    targets: dict[str, ProductFile] = {}
+    for product in request.products:
+        name = product_target_name(product.archived_name)
+        if "/" in name or name in {"", ".", ".."}:
+            raise NotRestorable(
+                request.mous_uid,
+                "unsafe-product-name",
+                f"archived product name {product.archived_name!r} is not a plain file name",
+            )
+        if name in targets:
+            # Two archived copies (e.g. member. and bare) would overwrite each other in products/.
+            raise NotRestorable(
+                request.mous_uid,
+                "product-name-clash",
+                f"{targets[name].archived_name} and {product.archived_name} both restore as {name}",
+            )
+        targets[name] = product
+    return [
+        {
+            "archived_name": product.archived_name,
+            "target": f"{PRODUCTS}/{name}",
+            "size_bytes": product.size_bytes,
+            "kind": product.kind,
+            "session": product.session_number,
+            "source": PRODUCT_SOURCE,
+        }
+        for name, product in sorted(targets.items())
+    ]
+
+
+def _relative_parts(relative_path: str) -> tuple[str, ...]:
+    # The directory may be replaced with --force, so it must never resolve to the base or above it.
+    if not relative_path or relative_path.startswith("/"):
+        raise InvalidRelativePath(relative_path, "it is empty or absolute")
+    parts = tuple(relative_path.split("/"))
+    if any(part in {"", ".", ".."} for part in parts):
+        raise InvalidRelativePath(relative_path, "it has an empty, '.' or '..' part")
+    return parts
+
+
+def _checked_ppr(ppr_bytes: bytes, request: RestoreRequest, relative_path: str) -> str:
+    """Validate the PPR and check it describes this request and directory; return its CreationTime."""
+    validate_ppr(ppr_bytes)
+    root = etree.fromstring(ppr_bytes, etree.XMLParser(resolve_entities=False, no_network=True))
+    in_ppr = {
+        "MOUS": _reference(root, "OUSStatusRef"),
+        "RelativePath": root.findtext(".//SchedBlockIdentifier/RelativePath"),
+        "ASDMs": sorted(e.text or "" for e in root.iterfind(".//AsdmIdentifier/AsdmRef/ExecBlockId")),
+    }
+    expected = {
+        "MOUS": request.mous_uid,
+        "RelativePath": relative_path,
+        "ASDMs": sorted(request.pass_eb_uids),
+    }
+    mismatches = [
+        f"{key} is {in_ppr[key]} in the PPR but {value} for this request"
+        for key, value in expected.items()
+        if in_ppr[key] != value
+    ]
+    if mismatches:
+        raise InvalidPpr(mismatches, request.mous_uid)
+    return root.findtext("ProjectSummary/CreationTime") or ""
+
+
+def _reference(root: etree._Element, tag: str) -> str | None:
+    element = root.find(f"ProjectStructure/{tag}")
+    return None if element is None else element.get("entityId")
+
+
+def _holds_anything(path: Path) -> bool:
+    if path.is_dir() and not path.is_symlink():
+        return any(path.iterdir())
+    return path.exists() or path.is_symlink()
+
+
+def _fresh_sibling(target: Path, purpose: str) -> Path:
+    # Hidden, unique and on the same file system as the target, so the final rename is atomic.
+    return target.with_name(f".{target.name}.{purpose}-{secrets.token_hex(4)}")
+
+
+def _fill(directory: Path, ppr_bytes: bytes, request: RestoreRequest, manifest: Mapping[str, Any]) -> None:
+    for name in (RAWDATA, WORKING, PRODUCTS):
+        (directory / name).mkdir()
+    _write(directory / WORKING / ppr_file_name(request.mous_uid), ppr_bytes)
+    manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    _write(directory / MANIFEST_FILE, manifest_text.encode("utf-8"))
+
+
+def _write(path: Path, content: bytes) -> None:
+    with path.open("xb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    if not (target.exists() or target.is_symlink()):
+        staging.rename(target)
+        return
+    # An empty directory, or --force: set the old one aside first so the new one appears in one rename.
+    retired = _fresh_sibling(target, "replaced")
+    target.rename(retired)
+    staging.rename(target)
+    if retired.is_dir() and not retired.is_symlink():
+        shutil.rmtree(retired)
+    else:
+        retired.unlink()

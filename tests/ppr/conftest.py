@@ -1,0 +1,29 @@
+"""Fixtures of the ppr tests: no database, only hand-built requests and the seed's example PPR."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from etl.settings import PprSettings, load_settings
+from tests.ppr.examples import SEED_MISSING, seed_example_xml
+
+
+@pytest.fixture(scope="session")
+def site() -> PprSettings:
+    """The [ppr] defaults of config/almamirror.toml, untouched by this machine's environment."""
+    return load_settings(environ={}).ppr
+
+
+@pytest.fixture(scope="session")
+def seed_xml() -> bytes:
+    """The seed's example restore PPR; the test is skipped when ../shared is not beside the project."""
+    document = seed_example_xml()
+    if document is None:
+        pytest.skip(SEED_MISSING)
+    return document
+
+
+@pytest.fixture
+def seed_tree(seed_xml: bytes) -> etree._Element:
+    return etree.fromstring(seed_xml)

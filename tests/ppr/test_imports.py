@@ -1,0 +1,49 @@
+"""The PPR core stays pure: no database, no source contract, no loading code."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PPR_DIR = Path(__file__).parents[2] / "ppr"
+CORE_MODULES = ("errors", "uid", "build", "validate", "layout", "check", "model")
+# Besides the standard library and ppr itself, the core may use only these.
+ALLOWED_IMPORTS = {"lxml", "etl.errors", "etl.settings"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _allowed(name: str) -> bool:
+    top = name.split(".", maxsplit=1)[0]
+    return (
+        top in sys.stdlib_module_names
+        or top == "ppr"
+        or any(name == allowed or name.startswith(f"{allowed}.") for allowed in ALLOWED_IMPORTS)
+    )
+
+
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_core_module_imports_only_the_standard_library_lxml_and_etl_errors_and_settings(module: str) -> None:
+    imported = _imports(PPR_DIR / f"{module}.py")
+    assert imported, module
+    assert sorted(name for name in imported if not _allowed(name)) == []
+
+
+def test_no_ppr_module_imports_the_source_contract_or_the_loader() -> None:
+    offenders = {
+        path.name: sorted(name for name in _imports(path) if name.startswith(("etl.source", "etl.sync")))
+        for path in PPR_DIR.glob("*.py")
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
