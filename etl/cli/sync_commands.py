@@ -25,6 +25,18 @@ def register(subparsers: Any) -> None:
     )
     sync.set_defaults(run=run_sync_command)
 
+    schedule = subparsers.add_parser(
+        "schedule", help="run the sync on its cron schedule, in the foreground (for systemd)",
+        description="Run the sync on schedule.cron (default nightly) until SIGTERM or SIGINT. The "
+        "job is kept in the mirror database; one sync at a time; missed runs collapse into one and "
+        "run if at most schedule.misfire_grace_seconds late. A failed sync is logged and the next one "
+        "runs at its time. See docs/operations.md for a systemd unit.",
+    )
+    schedule.add_argument(
+        "--once", action="store_true", help="run one sync now and exit with its exit code (for cron)"
+    )
+    schedule.set_defaults(run=run_schedule_command)
+
 
 def terminate_as_interrupt() -> None:
     """SIGTERM (systemd stop, kill) ends a sync like Ctrl-C: rolled back and recorded as failed."""
@@ -42,4 +54,13 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
     terminate_as_interrupt()
     summary = run_sync(settings, full=args.full)
     write_summary(summary, args.format, sys.stdout)
+    return 0
+
+
+def run_schedule_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.once:
+        return run_sync_command(argparse.Namespace(full=False, format="table"), settings)
+    from etl.schedule import run_scheduler
+
+    run_scheduler(settings, args.config)
     return 0

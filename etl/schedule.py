@@ -1,0 +1,133 @@
+"""The nightly sync as a foreground APScheduler process.
+
+One job, ``almamirror-sync``, on the cron expression from settings, kept in the mirror database's
+``apscheduler_jobs`` table. One run at a time (``max_instances=1``), missed runs collapse into one
+(``coalesce``), and a run more than ``misfire_grace_seconds`` late is skipped rather than run at a
+surprising hour. A failed sync is logged and the next one runs at its time. SIGTERM or SIGINT stops the
+scheduler after a running sync finishes; a second signal stops at once (the sync's transaction is
+rolled back by PostgreSQL and the next sync records the run as interrupted).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from types import FrameType
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_SCHEDULER_STARTED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from etl.database import create_mirror_engine, mirror_url
+from etl.errors import AlmaMirrorError, SyncAlreadyRunning
+from etl.logs import fields
+from etl.migrations import require_head
+from etl.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "almamirror-sync"
+EXIT_ON_SECOND_SIGNAL = 143
+
+
+def scheduled_sync(config_file: str | None) -> None:
+    """The job: one sync, never raising, so a bad night does not stop the scheduler.
+
+    Settings are read afresh each time: a changed config file takes effect at the next run.
+    """
+    from etl.sync.run import run_sync
+
+    try:
+        summary = run_sync(load_settings(config_file))
+    except SyncAlreadyRunning as exc:
+        log.warning("schedule.sync_skipped %s", fields(reason=str(exc)))
+    except AlmaMirrorError as exc:
+        log.error("schedule.sync_failed %s", fields(error=str(exc), retry="at the next scheduled time"))
+    except Exception:  # a bug in one run must not end the nightly schedule
+        log.exception("schedule.sync_crashed")
+    else:
+        log.info(
+            "schedule.sync_done %s",
+            fields(run=summary.run_id, changes=summary.changes,
+                   newly_restorable=len(summary.newly_restorable)),
+        )
+
+
+def build_scheduler(
+    settings: Settings,
+    config_file: str | None,
+    trigger: Any = None,
+    scheduler_class: type[BaseScheduler] = BlockingScheduler,
+) -> Any:
+    """The scheduler with its one job stored in the mirror.
+
+    ``trigger`` replaces the cron and ``scheduler_class`` the blocking scheduler, so a test can watch
+    several runs in a background scheduler.
+    """
+    engine = create_mirror_engine(mirror_url(settings), "almamirror-schedule")
+    require_head(engine)
+    scheduler = scheduler_class(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": settings.schedule.misfire_grace_seconds,
+        },
+        timezone=settings.schedule.timezone,
+    )
+    scheduler.add_job(
+        scheduled_sync,
+        trigger or CronTrigger.from_crontab(settings.schedule.cron, timezone=settings.schedule.timezone),
+        args=[config_file],
+        id=JOB_ID,
+        name="almamirror sync",
+        replace_existing=True,  # the stored job follows the cron in the current settings
+    )
+    return scheduler
+
+
+def run_scheduler(settings: Settings, config_file: str | None) -> None:
+    """Run until SIGTERM or SIGINT."""
+    scheduler = build_scheduler(settings, config_file)
+    stop_on_signals(scheduler)
+    scheduler.add_listener(
+        lambda _event: _log_next_run(scheduler, "schedule.started"), EVENT_SCHEDULER_STARTED
+    )
+    scheduler.add_listener(lambda _event: _log_next_run(scheduler, "schedule.next"), EVENT_JOB_EXECUTED)
+    scheduler.add_listener(
+        lambda event: log.warning(
+            "schedule.missed %s",
+            fields(due=event.scheduled_run_time, grace_seconds=settings.schedule.misfire_grace_seconds),
+        ),
+        EVENT_JOB_MISSED,
+    )
+    scheduler.start()  # blocks; the signal handlers end it
+    log.info("schedule.stopped %s", fields(job=JOB_ID))
+
+
+def _log_next_run(scheduler: BlockingScheduler, event_name: str) -> None:
+    job = scheduler.get_job(JOB_ID)
+    log.info(event_name + " %s", fields(job=JOB_ID, next_sync=getattr(job, "next_run_time", None)))
+
+
+def stop_on_signals(scheduler: BlockingScheduler) -> None:
+    stopping = False
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        if stopping:
+            log.warning("schedule.killed %s", fields(signal=signal.Signals(signum).name))
+            os._exit(EXIT_ON_SECOND_SIGNAL)
+        stopping = True
+        log.info("schedule.stopping %s", fields(signal=signal.Signals(signum).name,
+                                                 note="waiting for a running sync to finish"))
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,116 @@
+"""The scheduler: its job lives in the mirror, it survives failed runs and stops cleanly."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select, text
+from sqlalchemy.engine import URL
+
+from etl.cli import main
+from etl.mirror import SyncRun, table_of
+from etl.schedule import JOB_ID, build_scheduler
+from tests.conftest import cli_environment, settings_for
+from tests.helpers import rows, scalar
+
+runs = table_of(SyncRun)
+
+
+def run_statuses(mirror: URL) -> list[str]:
+    return [row["status"] for row in rows(mirror, select(runs.c.status).order_by(runs.c.run_id))]
+
+
+def test_the_job_is_stored_in_the_mirror_with_the_configured_cron(
+    synced_mirror: URL, demo_source: URL, test_home: Path
+) -> None:
+    settings = settings_for(demo_source, synced_mirror, test_home)
+    scheduler = build_scheduler(settings, None, scheduler_class=BackgroundScheduler)
+    scheduler.start(paused=True)
+    try:
+        job = scheduler.get_job(JOB_ID)
+        assert isinstance(job.trigger, CronTrigger)
+        assert str(job.trigger) == str(CronTrigger.from_crontab("17 3 * * *", timezone="UTC"))
+        assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 3600)
+        assert job.func_ref == "etl.schedule:scheduled_sync"
+        stored = scalar(synced_mirror, text("SELECT count(*) FROM apscheduler_jobs WHERE id = :id")
+                        .bindparams(id=JOB_ID))
+        assert stored == 1
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_a_failed_run_is_logged_and_the_next_run_happens(
+    synced_mirror: URL, databases: Any, test_home: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    source = databases.url("scheduled_source")  # does not exist yet: the first runs fail
+    cli_environment(monkeypatch, source, synced_mirror, test_home)
+    settings = settings_for(source, synced_mirror, test_home)
+    scheduler = build_scheduler(settings, None, trigger=IntervalTrigger(seconds=1),
+                                scheduler_class=BackgroundScheduler)
+    scheduler.start()
+    try:
+        _wait_until(lambda: "failed" in run_statuses(synced_mirror))
+        assert scheduler.running
+        databases.create("scheduled_source", template="source_small")
+        _wait_until(lambda: run_statuses(synced_mirror)[-1] == "succeeded"
+                    and "failed" in run_statuses(synced_mirror)[1:])
+    finally:
+        scheduler.shutdown(wait=True)
+    assert "schedule.sync_failed" in caplog.text
+    assert "at the next scheduled time" in caplog.text
+    assert "schedule.sync_done" in caplog.text
+
+
+def test_once_runs_a_single_sync(
+    synced_mirror: URL, demo_source: URL, test_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    assert main(["-q", "schedule", "--once"]) == 0
+    assert run_statuses(synced_mirror) == ["succeeded", "succeeded"]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_the_scheduler_process_stops_cleanly_on_a_signal(
+    synced_mirror: URL, demo_source: URL, test_home: Path, stop: signal.Signals
+) -> None:
+    env = {
+        **os.environ,
+        "ALMAMIRROR_HOME": str(test_home),
+        "ALMAMIRROR_SOURCE_URL": demo_source.render_as_string(hide_password=False),
+        "ALMAMIRROR_MIRROR_URL": synced_mirror.render_as_string(hide_password=False),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "etl.cli", "schedule"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    started = ""
+    deadline = time.monotonic() + 60
+    while "schedule.started" not in started and time.monotonic() < deadline:
+        started += process.stderr.readline()
+    assert "next_sync=" in started
+    process.send_signal(stop)
+    remaining = process.communicate(timeout=30)[1]
+    assert process.returncode == 0, remaining
+    assert "schedule.stopped" in remaining
+
+
+def _wait_until(condition: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise AssertionError("condition not reached in time")
