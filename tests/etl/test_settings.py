@@ -1,0 +1,94 @@
+"""Settings: defaults, then a site file, then the environment; every problem reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from etl.cli import main
+from etl.errors import ConfigurationError
+from etl.settings import load_settings
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_defaults_come_from_config_almamirror_toml() -> None:
+    settings = load_settings(environ={})
+    assert settings.source.url is None
+    assert settings.mirror.url is None
+    assert settings.source.schema == "alma"
+    assert settings.embedded.mirror_database == "almamirror"
+    assert settings.embedded.source_database == "alma_demo"
+    assert settings.schedule.cron == "17 3 * * *"
+    assert settings.ppr.processing_site == "NAASC"
+    assert settings.embedded.home == Path("~/.local/share/almamirror").expanduser()
+
+
+def test_a_site_file_overrides_defaults_and_the_environment_overrides_both(tmp_path: Path) -> None:
+    site = write(tmp_path / "site.toml", '[mirror]\nurl = "postgresql://file@db/mirror"\n'
+                 '[ppr]\noperator = "archive-ops"\n[source]\narraysize = 500\n')
+    from_file = load_settings(site, environ={})
+    assert from_file.mirror.url == "postgresql://file@db/mirror"
+    assert from_file.ppr.operator == "archive-ops"
+    assert from_file.source.arraysize == 500
+    assert from_file.ppr.mode == "CSV"  # untouched keys keep their defaults
+    environ = {"ALMAMIRROR_MIRROR_URL": "postgresql://env@db/mirror", "ALMAMIRROR_HOME": str(tmp_path)}
+    from_env = load_settings(site, environ=environ)
+    assert from_env.mirror.url == "postgresql://env@db/mirror"
+    assert from_env.embedded.home == tmp_path
+    assert from_env.ppr.operator == "archive-ops"
+
+
+def test_the_site_file_can_come_from_almamirror_config(tmp_path: Path) -> None:
+    site = write(tmp_path / "site.toml", '[schedule]\ncron = "0 4 * * 1"\n')
+    assert load_settings(environ={"ALMAMIRROR_CONFIG": str(site)}).schedule.cron == "0 4 * * 1"
+    other = write(tmp_path / "other.toml", '[schedule]\ncron = "0 5 * * *"\n')
+    # An explicit --config wins over the environment's file.
+    assert load_settings(other, environ={"ALMAMIRROR_CONFIG": str(site)}).schedule.cron == "0 5 * * *"
+
+
+def test_every_problem_is_reported_together(tmp_path: Path) -> None:
+    site = write(
+        tmp_path / "bad.toml",
+        'log_level = "LOUD"\n[source]\narraysize = -3\nschem = "x"\n[schedule]\ncron = "every night"\n'
+        '[source.column_names]\n"aqua_execblock.qa0status" = "Q"\n',
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(site, environ={})
+    problems = caught.value.problems
+    assert any("log_level" in p and "LOUD" in p for p in problems)
+    assert any("source.arraysize" in p and "-3" in p for p in problems)
+    assert any("unknown setting 'schem'" in p for p in problems)
+    assert any("schedule.cron" in p and "every night" in p for p in problems)
+    assert any("aqua_execblock.qa0status" in p and "not a stand-in column" in p for p in problems)
+    assert len(problems) == 5
+
+
+def test_a_missing_or_broken_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="not found"):
+        load_settings(tmp_path / "missing.toml", environ={})
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_settings(write(tmp_path / "broken.toml", "[mirror\n"), environ={})
+
+
+def test_stand_in_column_names_can_be_remapped(tmp_path: Path) -> None:
+    site = write(
+        tmp_path / "site.toml", '[source.column_names]\n"asa_product_files.file_class" = "PRODUCT_CLASS"\n'
+    )
+    assert load_settings(site, environ={}).source.column_names == {
+        "asa_product_files.file_class": "PRODUCT_CLASS"
+    }
+
+
+def test_the_cli_prints_each_configuration_problem_on_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = write(tmp_path / "bad.toml", '[source]\nbatch_rows = 0\n[schedule]\ntimezone = "Mars/Olympus"\n')
+    assert main(["--config", str(site), "db", "url"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith("almamirror: configuration: ") for line in lines)
