@@ -169,3 +169,11 @@ def test_restorable_mous_statuses_are_consistent(synced_mirror: URL) -> None:
         ).one()
     assert bad == []
     assert totals[0] > totals[1] > 0
+
+
+def test_the_demo_archive_and_the_mirror_share_the_reason_codes() -> None:
+    """The demo states its expectations in the mirror's vocabulary, without importing the mirror."""
+    from etl.mirror.derived import REASON_CODES
+    from etl.source.demo import REASONS
+
+    assert tuple(REASONS) == REASON_CODES

@@ -1,0 +1,203 @@
+"""FIXED_CASES: hand-made MOUSes present, identical, in every demo archive at every scale and seed.
+
+Each exercises one thing a restore must get right (or refuse). Sessions are written in session-rule
+order with a letter per EB: P Pass, S SemiPass, F Fail, N Pending, U Unset. Invented UIDs live in A001
+ranges X1a00.. (projects) and X1b00.. (statuses), below the random population's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from etl.source.demo.case_plans import (
+    CaseFacts,
+    EbPlan,
+    FixedBuild,
+    FixedCase,
+    GoalPlan,
+    MousPlan,
+    ProjectPlan,
+    SessionPlan,
+    build_project,
+)
+from etl.source.demo.model import FAIL, PASS, PENDING, SEMIPASS, UNSET, Project, Recipe, XmlForm
+from etl.source.demo.scales import DEMO_AS_OF
+from etl.source.demo.seed_cases import SEED_PROJECTS
+
+QA0_LETTERS: Final = {"P": PASS, "S": SEMIPASS, "F": FAIL, "N": PENDING, "U": UNSET}
+
+
+def sessions(*groups: str) -> tuple[SessionPlan, ...]:
+    """``sessions("F", "P P", "P")``: one session per string, one EB per letter."""
+    return tuple(
+        SessionPlan(tuple(EbPlan(QA0_LETTERS[letter]) for letter in group.split())) for group in groups
+    )
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _facts(name: str, description: str, reason: str | None = None, proprietary: bool = False) -> CaseFacts:
+    return CaseFacts(name, description, reason is None, reason, proprietary)
+
+
+def _project(index: int, code: str, *mouses: MousPlan, **details: Any) -> ProjectPlan:
+    """An invented single-goal project in its own A001 ranges; ``details`` are ProjectPlan fields."""
+    plan = ProjectPlan(code, (GoalPlan(mouses),), 0x1A00 + index, 0x1B00 + index)
+    return replace(plan, **details)
+
+
+def _mous(
+    name: str,
+    description: str,
+    first_start: str,
+    *groups: str,
+    reason: str | None = None,
+    proprietary: bool = False,
+    **details: Any,
+) -> MousPlan:
+    """A fixed case's MOUS; ``groups`` as for ``sessions``, ``details`` are MousPlan fields."""
+    plan = MousPlan(sessions(*groups), _at(first_start), _facts(name, description, reason, proprietary))
+    return replace(plan, **details)
+
+
+TIED_START: Final = _at("2019-12-14T01:00:00.000")
+
+INVENTED_PROJECTS: Final = (
+    _project(0, "2018.1.01234.S", _mous(
+        "empty_middle_session", "SESSION_2 holds only SemiPass EBs; caltables for sessions 1 and 3",
+        "2018-11-05T02:00:00.000", "P", "S S", "P")),
+    _project(1, "2018.1.01301.S", _mous(
+        "empty_last_session", "the last session holds only a Fail EB; caltables for the others",
+        "2019-01-12T04:30:00.000", "P", "P P", "F")),
+    _project(2, "2019.1.00412.S", replace(
+        _mous("null_session_start",
+              "SESSION_1's STARTTIME is NULL (and its SESSIONID the higher): its EBs come first",
+              "2019-11-02T05:10:00.000", "P P", "P"),
+        sessions=(SessionPlan((EbPlan(), EbPlan()), null_start=True), SessionPlan((EbPlan(),))),
+        session_id_ranks=(1, 0))),
+    _project(3, "2019.1.00488.S", replace(
+        _mous("tied_session_start",
+              "two sessions with the same STARTTIME: the lower SESSIONID is SESSION_1, although its "
+              "EB was observed after the other session's",
+              "2019-12-14T01:01:30.000", "P", "P"),
+        sessions=(
+            SessionPlan((EbPlan(start=TIED_START + timedelta(hours=2)),), recorded_start=TIED_START),
+            SessionPlan((EbPlan(start=TIED_START + timedelta(minutes=2)),), recorded_start=TIED_START),
+        ))),
+    _project(4, "2019.1.00537.S", _mous(
+        "mixed_session", "SESSION_1 mixes Pass and SemiPass EBs: the SemiPass is dropped",
+        "2020-01-20T03:00:00.000", "P S P", "P")),
+    _project(5, "2021.1.00219.S", replace(
+        _mous("duplicate_shiftlog", "every EB has two or three SHIFTLOG_ENTRIES rows",
+              "2021-11-08T06:00:00.000", "P P", "P"),
+        sessions=(
+            SessionPlan((EbPlan(shiftlog_rows=2), EbPlan(shiftlog_rows=3))),
+            SessionPlan((EbPlan(shiftlog_rows=2),)),
+        ))),
+    _project(6, "2021.1.00766.S", replace(
+        _mous("asa_under_two_mous",
+              "a Pass EB is also filed in ASA_SCIENCE under the project's 7-m MOUS",
+              "2022-03-02T04:00:00.000", "P P", "P"),
+        sessions=(SessionPlan((EbPlan(), EbPlan(asa="also_under"))), SessionPlan((EbPlan(),)))),
+        MousPlan(sessions("P P", "P"), _at("2022-04-11T22:00:00.000"), array="7m"),
+        sources=("HD_163296",)),
+    _project(7, "2022.1.00151.S", replace(
+        _mous("asa_missing_eb", "a Pass EB has no ASA_SCIENCE row",
+              "2022-11-21T01:00:00.000", "P", "P P"),
+        sessions=(SessionPlan((EbPlan(),)), SessionPlan((EbPlan(asa="missing"), EbPlan()))))),
+    _project(8, "2022.1.00903.S", replace(
+        _mous("eb_without_session", "a SemiPass EB with a NULL SESSIONID besides the Pass EBs",
+              "2023-02-06T03:00:00.000", "P P", "P"),
+        sessionless=(EbPlan(SEMIPASS, start=_at("2023-02-06T09:40:00.000")),))),
+    _project(
+        9, "2019.1.01101.S",
+        _mous("twelve_m_with_aca", "the 12-m MOUS of a science goal that also has 7-m and TP MOUSes",
+              "2020-02-03T02:00:00.000", "P P", "P"),
+        _mous("seven_m", "the goal's 7-m MOUS (SEVEN-M)", "2019-10-20T03:00:00.000",
+              "P P", "P", "P", array="7m", session_gap=timedelta(days=4)),
+        _mous("total_power", "the goal's total-power MOUS (TP-Array, shift log 'Total Power')",
+              "2019-10-25T05:00:00.000", "P P P", "P P", "P", array="TP", session_gap=timedelta(days=5)),
+        sources=("NGC_253",), band="ALMA_RB_06"),
+    _project(10, "2016.1.00375.S", _mous(
+        "seven_m_aca_alias", "a Cycle 4 7-m MOUS whose REQUESTEDARRAY is the older alias 'ACA'",
+        "2016-11-14T04:00:00.000", "P", "P P", array="7m", requested_array="ACA",
+        session_gap=timedelta(days=3))),
+    _project(11, "2017.1.01502.S", _mous(
+        "manual_calibration",
+        "hand calibrated (ManualCalibration): scriptForCalibration per EB, no caltables",
+        "2018-03-09T02:00:00.000", "P", "P", recipe=Recipe.MANUAL, flags="ManualCalibration",
+        reason="manual_calibration")),
+    _project(12, "2025.1.00318.S", _mous(
+        "not_processed", "fully observed, ReadyForProcessing: no products, no delivery",
+        "2026-09-21T03:00:00.000", "P", "P P", recipe=Recipe.NONE, state="ReadyForProcessing",
+        delivered=False, reason="no_calibration_products")),
+    _project(13, "2013.1.00604.S", _mous(
+        "missing_calibration",
+        "a delivered, public Cycle 2 pipeline MOUS whose calibrations were never split out: no caltables",
+        "2014-08-17T05:00:00.000", "P", "P", recipe=Recipe.UNSPLIT, reason="no_calibration_products")),
+    _project(14, "2015.1.00877.S", _mous(
+        "legacy_product_names", "Cycle 3 names: no member. prefix, .tar.gz, PPR_<mous>.xml, FILE_CLASS NULL",
+        "2016-01-10T03:00:00.000", "P P", "P")),
+    _project(15, "2016.1.01119.S", _mous(
+        "cycle4_names", "Cycle 4 names: no member. prefix, .tgz, FILE_CLASS NULL",
+        "2017-04-02T04:00:00.000", "P", "P")),
+    _project(16, "2025.1.00102.S", _mous(
+        "proprietary", "delivered, released 200 days after DEMO_AS_OF",
+        "2026-02-10T02:00:00.000", "P", "P", release=DEMO_AS_OF + timedelta(days=200),
+        proprietary=True)),
+    _project(17, "2019.1.01457.S", _mous(
+        "never_released", "delivered with RELEASE_DATE NULL (never released)",
+        "2020-02-18T06:00:00.000", "P P", "P", release="never", proprietary=True)),
+    _project(18, "2018.1.00990.S", _mous(
+        "deleted_ous", "state Deleted, although its caltables are archived",
+        "2019-03-03T01:00:00.000", "P", "P", state="Deleted", reason="deleted_ous")),
+    _project(19, "2021.1.01012.S", _mous(
+        "malformed_status_xml", "its OUSStatus XML is truncated (not well-formed)",
+        "2022-05-16T03:00:00.000", "P", "P", xml_form=XmlForm.MALFORMED)),
+    _project(20, "2022.1.01188.S", _mous(
+        "missing_status_xml", "its OUSStatus XML is NULL", "2023-03-27T02:00:00.000", "P P",
+        xml_form=XmlForm.NULL)),
+    _project(21, "2023.1.00271.S", _mous(
+        "status_xml_disagrees", "its OUSStatus XML lacks the last session the rule derives",
+        "2023-11-06T04:00:00.000", "P", "P", "P", xml_form=XmlForm.STALE)),
+    _project(22, "2023.1.00644.S", _mous(
+        "non_ascii_pi", "PI name and project title with non-ASCII letters",
+        "2024-01-15T05:00:00.000", "P", "P"),
+        pi_fullname="Ana María Núñez-Çelik",
+        title="Señales de formación estelar: é and α in the ρ Ophiuchi cloud"),
+    _project(23, "2024.1.00333.S", replace(
+        _mous("multiple_sbs", "two SBs in one MOUS, EBs from both", "2024-11-04T03:00:00.000", "P", "P",
+              sb_count=2, reason="multiple_sbs"),
+        sessions=(SessionPlan((EbPlan(),)), SessionPlan((EbPlan(sb=1),))))),
+    _project(24, "2023.1.01521.S", _mous(
+        "no_pass_ebs", "only Fail and SemiPass EBs; timed out, no products",
+        "2024-03-05T02:00:00.000", "F", "S F", recipe=Recipe.NONE, state="ObservingTimedOut",
+        delivered=False, reason="no_pass_ebs")),
+    _project(25, "2018.1.01707.S", _mous(
+        "session_mismatch",
+        "SESSION_1 is empty, but its caltables were archived as session_1 and session_2 (renumbered)",
+        "2019-05-20T04:00:00.000", "F", "P", "P", renumber_caltables=True, reason="session_mismatch")),
+    _project(26, "2022.1.01349.S", _mous(
+        "unparsable_product", "restorable, plus a caltables file with no session number",
+        "2023-06-12T03:00:00.000", "P", "P P", unparsable_product=True)),
+    _project(27, "2025.1.01077.S", _mous(
+        "pending_qa0", "being observed: one EB QA0 Pending, the latest Unset; not processed",
+        "2026-10-20T02:00:00.000", "P", "N", "U", recipe=Recipe.NONE, state="Ready", delivered=False,
+        session_gap=timedelta(days=5), reason="no_calibration_products")),
+)
+
+FIXED_PROJECT_PLANS: Final = SEED_PROJECTS + INVENTED_PROJECTS
+
+
+def build_fixed_projects() -> tuple[list[Project], dict[str, FixedCase]]:
+    """Build every fixed-case project; the same objects, UIDs and keys every time."""
+    build = FixedBuild()
+    projects = [build_project(plan, build) for plan in FIXED_PROJECT_PLANS]
+    return projects, {case.name: case for case in build.cases}
+
+
+FIXED_CASES: Final[dict[str, FixedCase]] = build_fixed_projects()[1]

@@ -1,0 +1,119 @@
+"""Fill the stand-in: generate the archive into spools, then TRUNCATE and COPY in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from itertools import chain
+
+from sqlalchemy import Connection, Engine, MetaData, literal, select, text
+
+from etl.copy import copy_rows
+from etl.errors import UsageError
+from etl.progress import Progress
+from etl.source.admin import init_source, missing_tables, refuse_oracle
+from etl.source.contract import CONTRACT, TABLE_NAMES, contract_table, source_execution_options
+from etl.source.demo.fixed_cases import FIXED_PROJECT_PLANS, build_fixed_projects
+from etl.source.demo.model import Project
+from etl.source.demo.population import random_projects
+from etl.source.demo.rows import COLUMNS, write_project
+from etl.source.demo.scales import DEFAULT_SEED, DEMO_AS_OF, SCALES, ScaleSpec
+from etl.source.demo.spool import Spools
+from etl.source.demo.summary import DemoSummary
+
+log = logging.getLogger(__name__)
+
+
+def fill_demo_archive(
+    engine: Engine,
+    contract: MetaData,
+    schema: str,
+    scale: str = "small",
+    seed: int = DEFAULT_SEED,
+    as_of: datetime = DEMO_AS_OF,
+) -> DemoSummary:
+    """Replace the stand-in's contents with the demo archive for ``scale`` and ``seed``.
+
+    The same scale, seed and ``as_of`` always give byte-identical rows. Every contract table is
+    truncated and reloaded in one transaction: a failure leaves the previous contents in place.
+    """
+    refuse_oracle(engine, "fill a demo archive")
+    spec = scale_spec(scale)
+    started = time.monotonic()
+    init_source(engine, contract, schema)
+    spools = Spools(TABLE_NAMES)
+    try:
+        mous_count = _generate(spec, seed, as_of, spools)
+        with engine.begin() as connection:
+            _truncate(connection, contract, schema)
+            rows = _copy_tables(connection, contract, schema, spools)
+    finally:
+        spools.close()
+    summary = DemoSummary(spec.name, seed, rows, mous_count, time.monotonic() - started)
+    log.info("source.demo scale=%s seed=%d mouses=%d seconds=%.1f", spec.name, seed, mous_count,
+             summary.seconds)
+    return summary
+
+
+def scale_spec(scale: str) -> ScaleSpec:
+    """The named scale; an unknown name is a usage error listing the known ones."""
+    try:
+        return SCALES[scale]
+    except KeyError:
+        raise UsageError(f"unknown demo scale '{scale}' (known: {', '.join(SCALES)})") from None
+
+
+def demo_projects(spec: ScaleSpec, seed: int, as_of: datetime) -> Iterator[Project]:
+    """The fixed-case projects, then the random population filling the scale's MOUS count."""
+    fixed, _ = build_fixed_projects()
+    fixed_mouses = sum(len(project.mouses()) for project in fixed)
+    reserved = [plan.code for plan in FIXED_PROJECT_PLANS]
+    population = random_projects(max(spec.mous_count - fixed_mouses, 0), seed, as_of, reserved)
+    return chain(fixed, population)
+
+
+def _generate(spec: ScaleSpec, seed: int, as_of: datetime, spools: Spools) -> int:
+    progress = Progress("generating MOUSes", total=spec.mous_count, unit="MOUSes")
+    count = 0
+    for project in demo_projects(spec, seed, as_of):
+        write_project(project, spools)
+        count += len(project.mouses())
+        progress.update(count)
+    progress.finish()
+    return count
+
+
+def _truncate(connection: Connection, contract: MetaData, schema: str) -> None:
+    preparer = connection.dialect.identifier_preparer
+    qualified = schema.lower()
+    targets = ", ".join(
+        preparer.quote_schema(qualified) + "." + preparer.quote(contract_table(contract, name).name)
+        for name in TABLE_NAMES
+    )
+    connection.execute(text("TRUNCATE TABLE " + targets))
+
+
+def _copy_tables(connection: Connection, contract: MetaData, schema: str, spools: Spools) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    for name in TABLE_NAMES:
+        spool = spools.tables[name]
+        progress = Progress(name, total=spool.count)
+        rows[name] = copy_rows(
+            connection, contract_table(contract, name), COLUMNS[name], spool.rows(),
+            schema=schema.lower(), on_batch=progress.update,
+        )
+        seconds = progress.finish()
+        log.info("source.demo.copy table=%s rows=%d seconds=%.1f", name, rows[name], seconds)
+    return rows
+
+
+def demo_archive_present(engine: Engine, schema: str) -> bool:
+    """True when every contract table exists and OBS_UNIT_SET_STATUS has rows."""
+    if missing_tables(engine, schema):
+        return False
+    status = contract_table(CONTRACT, "obs_unit_set_status")
+    with engine.connect() as connection:
+        translated = connection.execution_options(**source_execution_options(schema))
+        return translated.execute(select(literal(1)).select_from(status).limit(1)).first() is not None

@@ -1,0 +1,139 @@
+"""FIXED_CASES agree with what the filled tables say, read with plain SQL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from etl.source.demo import DEMO_AS_OF, FIXED_CASES, REASONS, FixedCase
+from tests.etl.source.anomalies import SEED_SESSIONS
+from tests.etl.source.session_rule import derived_sessions
+
+CALTABLES_SESSION = re.compile(r"\.session_([0-9]+)\.caltables\.(?:tgz|tar\.gz)$")
+MANUAL_FLAGS = ("ManualCalibration", "ManualCalAndImg", "ManualSingleDish")
+
+# State, FLAGS, number of SBs, release date and number of deliveries of one MOUS (the delivery ID is
+# "<project code>_<MOUS UID in file form>").
+MOUS_FACTS = text(
+    """
+    WITH mous AS (
+        SELECT o.domain_entity_state, o.flags, o.status_entity_id,
+               p.prj_code || '_' || replace(replace(o.status_entity_id, '://', '___'), '/', '_') AS delivery
+        FROM alma.obs_unit_set_status o
+        JOIN alma.bmmv_obsproject p ON p.prj_archive_uid = o.obs_project_id
+        WHERE o.status_entity_id = :mous
+    )
+    SELECT m.domain_entity_state, m.flags,
+           (SELECT count(*) FROM alma.bmmv_schedblock b WHERE b.mous_status_uid = m.status_entity_id),
+           (SELECT d.release_date FROM alma.asa_delivery_status d WHERE d.delivery_id = m.delivery),
+           (SELECT count(*) FROM alma.asa_delivery_status d WHERE d.delivery_id = m.delivery)
+    FROM mous m
+    """
+)
+PRODUCT_NAMES = text("SELECT ngas_file_id FROM alma.asa_product_files WHERE asa_ous_id = :mous")
+
+
+Sessions = tuple[tuple[str, ...], ...]
+
+
+def first_reason(connection: Connection, case: FixedCase, sessions: Sessions) -> str | None:
+    """The first applicable non-restorable reason, from the tables alone (None: restorable)."""
+    state, flags, sb_count, _release, _deliveries = connection.execute(
+        MOUS_FACTS, {"mous": case.mous_uid}
+    ).one()
+    names = connection.execute(PRODUCT_NAMES, {"mous": case.mous_uid}).scalars().all()
+    caltables = {int(match.group(1)) for name in names if (match := CALTABLES_SESSION.search(name))}
+    calibrated = {number for number, value in enumerate(sessions, 1) if value}
+    conditions = {
+        "deleted_ous": state == "Deleted",
+        "manual_calibration": flags in MANUAL_FLAGS,
+        "no_pass_ebs": not calibrated,
+        "no_calibration_products": not caltables,
+        "multiple_sbs": sb_count > 1,
+        "session_mismatch": caltables != calibrated,
+    }
+    return next((reason for reason in REASONS if conditions[reason]), None)
+
+
+@pytest.fixture
+def derived(small_engine: Engine) -> dict[str, Sessions]:
+    with small_engine.connect() as connection:
+        return derived_sessions(connection)
+
+
+@pytest.mark.parametrize("name", sorted(FIXED_CASES))
+def test_expected_sessions_are_what_the_rule_derives(
+    name: str, derived: dict[str, Sessions]
+) -> None:
+    case = FIXED_CASES[name]
+    assert derived[case.mous_uid] == case.expected_sessions
+
+
+@pytest.mark.parametrize("name", sorted(FIXED_CASES))
+def test_expected_reason_is_the_first_that_applies(
+    name: str, small_engine: Engine, derived: dict[str, Sessions]
+) -> None:
+    case = FIXED_CASES[name]
+    with small_engine.connect() as connection:
+        reason = first_reason(connection, case, derived[case.mous_uid])
+    assert reason == case.expected_reason
+    assert case.expected_restorable == (reason is None)
+
+
+@pytest.mark.parametrize("name", sorted(FIXED_CASES))
+def test_proprietary_follows_the_release_date(name: str, small_engine: Engine) -> None:
+    case = FIXED_CASES[name]
+    with small_engine.connect() as connection:
+        *_, release, deliveries = connection.execute(MOUS_FACTS, {"mous": case.mous_uid}).one()
+    delivered = deliveries == 1
+    assert case.proprietary == (delivered and (release is None or release > DEMO_AS_OF))
+
+
+def test_seed_cases_are_the_documents_own() -> None:
+    assert FIXED_CASES["seed_example"].mous_uid == "uid://A001/X129e/Xb6"
+    assert FIXED_CASES["seed_example"].expected_sessions == SEED_SESSIONS["uid://A001/X129e/Xb6"]
+    assert FIXED_CASES["seed_first"].expected_sessions == SEED_SESSIONS["uid://A001/X1284/X265f"]
+    assert FIXED_CASES["empty_first_session"].mous_uid == "uid://A001/X1284/Xf3b"
+    assert FIXED_CASES["null_stop_time"].mous_uid == "uid://A001/X133d/X3681"
+
+
+def test_seed_example_project_rows(small_engine: Engine) -> None:
+    query = text(
+        """
+        SELECT p.prj_code, p.prj_name, r.pi_fullname, b.archive_uid, b.sb_status_uid, b.sb_name,
+               b.requestedarray, q.obsunitsetuid, q.obsunitsetpartid, o.obs_project_status_id, o.flags,
+               o.domain_entity_state, e.starttime
+        FROM alma.obs_unit_set_status o
+        JOIN alma.bmmv_obsproject p ON p.prj_archive_uid = o.obs_project_id
+        JOIN alma.bmmv_obsproposal r ON r.projectuid = p.prj_archive_uid
+        JOIN alma.bmmv_schedblock b ON b.mous_status_uid = o.status_entity_id
+        JOIN alma.aqua_ous q ON q.ous_status_entity_id = o.status_entity_id
+        JOIN alma.aqua_execblock e ON e.execblockuid = 'uid://A002/Xc790bf/X608a'
+        WHERE o.status_entity_id = 'uid://A001/X129e/Xb6'
+        """
+    )
+    with small_engine.connect() as connection:
+        row = connection.execute(query).one()
+        caltables = connection.execute(
+            text(
+                r"""
+                SELECT count(*) FROM alma.asa_product_files WHERE asa_ous_id = 'uid://A001/X129e/Xb6'
+                AND ngas_file_id ~ '^member\.uid___A001_X129e_Xb6\.session_([1-9]|1[0-5])\.caltables\.tgz$'
+                """
+            )
+        ).scalar_one()
+    assert row[:12] == (
+        "2017.1.00895.S", None, "Elisabeth Mills", "uid://A001/X129e/Xb2", "uid://A001/X129e/Xb7", None,
+        "TWELVE-M", "uid://A001/X1220/Xa74", "X1541554216", "uid://A001/X1220/Xa78", "PipelineCalAndImg",
+        "Delivered",
+    )
+    assert row[12].isoformat(timespec="milliseconds") == "2017-12-06T15:44:53.474"
+    assert caltables == 15
+
+
+def test_every_reason_is_exercised() -> None:
+    reasons = {case.expected_reason for case in FIXED_CASES.values()}
+    assert reasons == {*REASONS, None}
+    assert {case.array for case in FIXED_CASES.values()} == {"12m", "7m", "TP"}
