@@ -1,0 +1,58 @@
+"""``almamirror demo``: the whole job on embedded defaults, from an empty machine to a restore PPR."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from etl.settings import Settings
+
+# The MOUS of the seed document's example restore PPR (2017.1.00895.S, 16 EBs in 15 sessions).
+SEED_MOUS = "uid://A001/X129e/Xb6"
+
+
+def register(subparsers: Any) -> None:
+    from etl.cli.source_commands import add_demo_arguments
+
+    demo = subparsers.add_parser(
+        "demo", help="demo archive → migrated mirror → sync → restore PPR, on embedded defaults",
+        description="Create the demo ALMA archive if the source has none, migrate and sync the "
+        "mirror, print the sync summary and the number of restorable MOUSes, and write the restore "
+        "request (PPR and fetch manifest) of the seed document's MOUS " + SEED_MOUS + ".",
+    )
+    add_demo_arguments(demo)
+    demo.add_argument(
+        "--output", type=Path, default=Path("demo-output"), metavar="DIR",
+        help="where the restore request directory goes (default: ./demo-output)",
+    )
+    demo.set_defaults(run=run_demo)
+
+
+def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.demo_job import prepare_demo_mirror
+    from etl.sync.summary import write_summary
+
+    prepared = prepare_demo_mirror(settings, args.scale, args.seed)
+    print(("created " if prepared.archive_created else "using ") + prepared.archive)
+    write_summary(prepared.sync, "table", sys.stdout)
+    directory = _seed_request(settings, args.output)
+    print(f"\n{prepared.sync.restorable_total:,} MOUSes are restorable "
+          "(almamirror report restorable lists them)")
+    print(f"restore request for {SEED_MOUS}: {directory}")
+    return 0
+
+
+def _seed_request(settings: Settings, output: Path) -> Path:
+    from etl.database import create_mirror_engine, mirror_url
+    from ppr.layout import build_request_directory
+    from ppr.service import generate_ppr
+
+    engine = create_mirror_engine(mirror_url(settings), "almamirror-ppr")
+    try:
+        with engine.connect() as connection:
+            generated = generate_ppr(connection, SEED_MOUS, settings.ppr)
+    finally:
+        engine.dispose()
+    return build_request_directory(output, generated.relative_path, generated.document, generated.request)
