@@ -47,3 +47,17 @@ def test_no_ppr_module_imports_the_source_contract_or_the_loader() -> None:
         for path in PPR_DIR.glob("*.py")
     }
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_importing_every_ppr_module_loads_no_source_or_loader_code_even_indirectly() -> None:
+    import subprocess
+
+    modules = sorted(f"ppr.{path.stem}" for path in PPR_DIR.glob("*.py") if path.stem != "__init__")
+    probe = (
+        f"import sys, {', '.join(modules)}; "
+        "print(sorted(m for m in sys.modules if m.startswith(('etl.source', 'etl.sync'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "ppr.query" in modules
+    assert "ppr.service" in modules
+    assert done.stdout.strip() == "[]"
