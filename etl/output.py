@@ -41,11 +41,14 @@ def json_value(value: Any) -> Any:
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, list | tuple):
         return [json_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): json_value(item) for key, item in value.items()}
     return value
 
 
 def csv_value(value: Any) -> str:
-    """CSV has no types: empty for NULL, true/false for booleans, ISO times, lists joined by spaces."""
+    """CSV has no types: empty for NULL, true/false for booleans, ISO times, lists joined by spaces,
+    objects as one-line JSON."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -54,6 +57,8 @@ def csv_value(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, list | tuple):
         return " ".join(csv_value(item) for item in value)
+    if isinstance(value, Mapping):
+        return compact_json(value)
     return str(value)
 
 
@@ -66,7 +71,14 @@ def table_value(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S%z") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, list | tuple):
         return ",".join(table_value(item) for item in value) or "-"
+    if isinstance(value, Mapping):
+        return compact_json(value)
     return str(value)
+
+
+def compact_json(value: Mapping[str, Any]) -> str:
+    """A JSON object on one line, for a cell (CSV, table) that holds a document such as a change's values."""
+    return json.dumps(json_value(value), ensure_ascii=False, separators=(",", ":"))
 
 
 def render_table(rows: Sequence[Row], columns: Sequence[str]) -> str:

@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from etl.cli import db_commands, source_commands, sync_commands
+from etl.cli import (
+    db_commands,
+    demo_command,
+    ppr_commands,
+    report_commands,
+    source_commands,
+    sync_commands,
+)
 
 
 def register_all(subparsers: Any) -> None:
-    for group in (source_commands, db_commands, sync_commands):
+    groups = (demo_command, source_commands, db_commands, sync_commands, ppr_commands, report_commands)
+    for group in groups:
         group.register(subparsers)
 
 

@@ -25,6 +25,22 @@ from etl.mirror.base import Base
 
 RUN_STATES = ("running", "succeeded", "failed")
 CHANGE_KINDS = ("insert", "update", "delete")
+# What the sync finds wrong in the source (etl/sync/quality.py computes each).
+QUALITY_KINDS = (
+    "eb_null_end_time",
+    "session_null_end_time",
+    "session_null_start_time",
+    "duplicate_shiftlog",
+    "asa_other_mous",
+    "asa_missing_eb",
+    "missing_status_xml",
+    "malformed_status_xml",
+    "status_xml_mismatch",
+    "eb_without_session",
+    "eb_without_shiftlog",
+    "unparsed_product_name",
+    "sb_unknown_mous",
+)
 
 
 class SyncRun(Base):

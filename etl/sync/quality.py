@@ -49,21 +49,6 @@ from etl.sync.tree import member_ous
 
 issues = table_of(DataQualityIssue)
 
-QUALITY_KINDS = (
-    "eb_null_end_time",
-    "session_null_end_time",
-    "session_null_start_time",
-    "duplicate_shiftlog",
-    "asa_other_mous",
-    "asa_missing_eb",
-    "missing_status_xml",
-    "malformed_status_xml",
-    "status_xml_mismatch",
-    "eb_without_session",
-    "eb_without_shiftlog",
-    "unparsed_product_name",
-    "sb_unknown_mous",
-)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,93 @@
+"""``almamirror report …``: what the mirror knows, read from its reporting views."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from etl.report.arguments import ARRAYS
+from etl.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    from etl.cli.commands import add_format_argument
+
+    report = subparsers.add_parser(
+        "report", help="report restorable MOUSes, changes, data quality and sync runs",
+        description="Read-only reports on the mirror's views (docs/reporting.md). Exit codes: 0 done "
+        "(also when nothing matches), 1 the mirror is not migrated, 2 a bad argument.",
+    )
+    kinds = report.add_subparsers(dest="report", metavar="REPORT", required=True)
+
+    restorable = kinds.add_parser(
+        "restorable", help="the MOUSes that can be restored (or, with --not-restorable, why not)"
+    )
+    restorable.add_argument("--project", metavar="CODE", help="only this project, e.g. 2017.1.00886.L")
+    restorable.add_argument("--array", choices=ARRAYS, help="only this array family")
+    restorable.add_argument(
+        "--not-restorable", action="store_true", help="list the MOUSes that cannot be restored, with reasons"
+    )
+    add_format_argument(restorable)
+    restorable.set_defaults(run=run_restorable)
+
+    changes = kinds.add_parser("changes", help="what syncs changed (default: the latest run)")
+    which = changes.add_mutually_exclusive_group()
+    which.add_argument("--since", metavar="ISO-DATE", help="every change of runs finished since then (UTC)")
+    # dest run_id: args.run is the command's function.
+    which.add_argument("--run", type=int, dest="run_id", metavar="N", help="the changes of sync run N")
+    add_format_argument(changes)
+    changes.set_defaults(run=run_changes)
+
+    newly = kinds.add_parser(
+        "newly-restorable", help="MOUSes that became restorable in the latest run (or since a date)"
+    )
+    newly.add_argument("--since", metavar="ISO-DATE", help="restorable since then (UTC), in any run")
+    add_format_argument(newly)
+    newly.set_defaults(run=run_newly_restorable)
+
+    quality = kinds.add_parser("quality", help="open data-quality issues found in the ALMA source")
+    quality.add_argument("--kind", metavar="KIND", help="only issues of this kind, e.g. eb_null_end_time")
+    add_format_argument(quality)
+    quality.set_defaults(run=run_quality)
+
+    runs = kinds.add_parser("runs", help="the sync history with per-table figures")
+    runs.add_argument("--last", type=int, default=10, metavar="N", help="the last N runs (default: 10)")
+    add_format_argument(runs)
+    runs.set_defaults(run=run_runs)
+
+
+def run_restorable(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report import RestorableFilter, show_restorable
+
+    chosen = RestorableFilter(project=args.project, array=args.array, not_restorable=args.not_restorable)
+    show_restorable(settings, chosen, args.format, sys.stdout)
+    return 0
+
+
+def run_changes(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report import show_changes
+
+    show_changes(settings, args.since, args.run_id, args.format, sys.stdout)
+    return 0
+
+
+def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report import show_newly_restorable
+
+    show_newly_restorable(settings, args.since, args.format, sys.stdout)
+    return 0
+
+
+def run_quality(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report import show_quality
+
+    show_quality(settings, args.kind, args.format, sys.stdout)
+    return 0
+
+
+def run_runs(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report import show_runs
+
+    show_runs(settings, args.last, args.format, sys.stdout)
+    return 0

@@ -1,0 +1,49 @@
+"""A report's rows, the columns machines get, the columns people see, and the summary line."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, Select
+
+from etl.output import write_rows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: Sequence[Mapping[str, Any]]
+    columns: Sequence[str]
+    """Every column of the view, in its order: what csv and json carry."""
+    summary: str
+    table_columns: Sequence[str] | None = None
+    """The narrower choice an aligned table shows (csv and json have them all)."""
+
+
+def write_report(report: Report, fmt: str, stream: TextIO) -> None:
+    """The report in ``fmt``: a table ends with its summary line; csv and json carry only rows."""
+    columns = report.table_columns if fmt == "table" and report.table_columns else report.columns
+    write_rows(report.rows, columns, fmt, stream, summary=report.summary)
+
+
+def fetch(connection: Connection, query: Select[Any]) -> list[dict[str, Any]]:
+    started = time.perf_counter()
+    rows = [dict(row) for row in connection.execute(query).mappings()]
+    source = ",".join(sorted({str(table) for table in query.get_final_froms()}))
+    log.debug("report.fetched from=%s rows=%d seconds=%.3f", source, len(rows), time.perf_counter() - started)
+    return rows
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """'1 MOUS', '2 MOUSes', '1,234 changes'."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def counted(counts: Mapping[str, int]) -> str:
+    """'manual_calibration 2, no_pass_ebs 5': the non-zero counts, in the mapping's order."""
+    return ", ".join(f"{name} {count:,}" for name, count in counts.items() if count)

@@ -1,0 +1,93 @@
+"""What the syncs changed (``recent_changes``): the latest run's changes, one run's, or since a date."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, Select, select
+
+from etl.errors import UsageError
+from etl.mirror.bookkeeping import CHANGE_KINDS
+from etl.output import table_value
+from etl.report.arguments import check_positive, parse_since
+from etl.report.base import Report, counted, fetch, plural, write_report
+from etl.report.connection import report_connection
+from etl.report.runs import latest_succeeded_run, run_exists
+from etl.report.views import column_names, recent_changes
+from etl.settings import Settings
+
+# The table shows one readable "change" cell in place of the three value columns.
+TABLE_COLUMNS = (
+    "event_id", "run_id", "changed_at", "table_name", "row_key", "kind", "mous_uid", "project_code",
+    "change",
+)
+
+
+def show_changes(
+    settings: Settings, since: str | None, run_id: int | None, fmt: str, stream: TextIO
+) -> None:
+    """``report changes``: the latest run's changes, run ``run_id``'s, or every change since ``since``."""
+    if since is not None and run_id is not None:
+        raise UsageError("--since and --run exclude each other: give one")
+    moment = parse_since(since) if since is not None else None
+    if run_id is not None:
+        check_positive(run_id, "--run")
+    with report_connection(settings) as connection:
+        report = changes_report(connection, moment, run_id)
+    write_report(report, fmt, stream)
+
+
+def changes_report(connection: Connection, since: datetime | None, run_id: int | None) -> Report:
+    if since is not None:
+        rows = fetch(connection, changes_query(since=since))
+        return _report(rows, f"since {since.isoformat()}")
+    if run_id is None:
+        latest = latest_succeeded_run(connection)
+        if latest is None:
+            return _report([], "", empty="no sync has succeeded yet")
+        run_id = latest.run_id
+    elif not run_exists(connection, run_id):
+        raise UsageError(f"--run {run_id}: there is no sync run {run_id} in this mirror (see 'report runs')")
+    return _report(fetch(connection, changes_query(run_id=run_id)), f"in run {run_id}")
+
+
+def changes_query(since: datetime | None = None, run_id: int | None = None) -> Select[Any]:
+    view = recent_changes
+    query = select(view).order_by(view.c.event_id.desc())
+    if since is not None:
+        query = query.where(view.c.changed_at >= since)
+    if run_id is not None:
+        query = query.where(view.c.run_id == run_id)
+    return query
+
+
+def _report(rows: list[dict[str, Any]], scope: str, empty: str | None = None) -> Report:
+    for row in rows:
+        row["change"] = describe_change(row)
+    return Report(rows, column_names(recent_changes), empty or changes_summary(rows, scope), TABLE_COLUMNS)
+
+
+def changes_summary(rows: Sequence[Mapping[str, Any]], scope: str) -> str:
+    """'12 changes in run 7: insert 3, update 8, delete 1; 5 MOUSes in 2 runs'."""
+    kinds = {kind: sum(1 for row in rows if row["kind"] == kind) for kind in CHANGE_KINDS}
+    mouses = len({row["mous_uid"] for row in rows if row["mous_uid"]})
+    runs = len({row["run_id"] for row in rows})
+    line = f"{plural(len(rows), 'change')} {scope}"
+    if not rows:
+        return line
+    return f"{line}: {counted(kinds)}; {plural(mouses, 'MOUS', 'MOUSes')} in {plural(runs, 'run')}"
+
+
+def describe_change(row: Mapping[str, Any]) -> str:
+    """One cell: 'qa0_status Pending→Pass' for an update, the recorded values of an insert or delete."""
+    old, new = row["old_values"] or {}, row["new_values"] or {}
+    if row["kind"] == "update":
+        return "; ".join(
+            f"{column} {table_value(old.get(column))}→{table_value(new.get(column))}"
+            if column in old or column in new else column
+            for column in row["changed_columns"] or ()
+        )
+    values = new if row["kind"] == "insert" else old
+    return " ".join(f"{column}={table_value(value)}" for column, value in values.items())

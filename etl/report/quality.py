@@ -1,0 +1,43 @@
+"""Open data-quality issues (``data_quality``): problems found in the source that a person should see."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, Select, select
+
+from etl.report.arguments import check_quality_kind
+from etl.report.base import Report, counted, fetch, plural, write_report
+from etl.report.connection import report_connection
+from etl.report.views import column_names, data_quality
+from etl.settings import Settings
+
+TABLE_COLUMNS = ("kind", "mous_uid", "project_code", "subject", "detail", "first_seen_at", "last_seen_at")
+
+
+def show_quality(settings: Settings, kind: str | None, fmt: str, stream: TextIO) -> None:
+    """``report quality``: the open issues, optionally of one kind."""
+    check_quality_kind(kind)
+    with report_connection(settings) as connection:
+        report = quality_report(connection, kind)
+    write_report(report, fmt, stream)
+
+
+def quality_report(connection: Connection, kind: str | None) -> Report:
+    rows = fetch(connection, quality_query(kind))
+    return Report(rows, column_names(data_quality), quality_summary(rows), TABLE_COLUMNS)
+
+
+def quality_query(kind: str | None) -> Select[Any]:
+    view = data_quality
+    query = select(view).order_by(view.c.kind, view.c.project_code, view.c.mous_uid, view.c.subject)
+    return query if kind is None else query.where(view.c.kind == kind)
+
+
+def quality_summary(rows: Sequence[Mapping[str, Any]]) -> str:
+    """'7 open data-quality issues: duplicate_shiftlog 4, eb_null_end_time 3'."""
+    line = plural(len(rows), "open data-quality issue")
+    by_kind = Counter(str(row["kind"]) for row in rows)
+    return f"{line}: {counted(dict(sorted(by_kind.items())))}" if rows else line

@@ -1,0 +1,67 @@
+"""Fixtures for the reporting tests: the hand-built archive in a fresh mirror, and the CLI pointed at it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL
+
+from tests.conftest import cli_environment
+from tests.etl.report.archive import Clock, build_archive
+from tests.helpers import connect
+
+
+@dataclass(frozen=True)
+class ArchiveMirror:
+    url: URL
+    clock: Clock
+
+
+@pytest.fixture
+def archive(mirror_db: URL) -> ArchiveMirror:
+    """A fresh mirror holding the hand-built archive of ``archive.py``."""
+    with connect(mirror_db) as connection:
+        clock = build_archive(connection)
+    return ArchiveMirror(mirror_db, clock)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+Almamirror = Callable[..., Outcome]
+
+
+@pytest.fixture
+def almamirror(
+    archive: ArchiveMirror, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    test_home: Path,
+) -> Almamirror:
+    """Run ``almamirror ARGS…`` in process against the archive mirror."""
+    return cli_runner(archive.url, monkeypatch, capsys, test_home)
+
+
+def cli_runner(
+    mirror: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], home: Path
+) -> Almamirror:
+    from etl.cli import main
+
+    cli_environment(monkeypatch, None, mirror, home)
+
+    def run(*args: str) -> Outcome:
+        capsys.readouterr()
+        status = main(list(args))
+        captured = capsys.readouterr()
+        return Outcome(status, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,407 @@
+"""``almamirror report …`` end to end, in process, on the hand-built archive."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import ARRAY, Boolean, DateTime, Integer, Table
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import URL
+
+from etl.report.runs import FIGURE_COLUMNS, RUN_COLUMNS
+from etl.report.views import column_names, data_quality, newly_restorable, recent_changes, restorable_mous
+from tests.conftest import DatabaseFactory
+from tests.etl.report.archive import (
+    CODE_A,
+    EVENTS,
+    EVENTS_OF_RUN,
+    FUTURE,
+    LAST_YEAR,
+    LATEST_RUN,
+    MULTI,
+    NEW,
+    OK,
+    OK_EBS,
+    REASONS,
+    RESTORABLE,
+)
+from tests.etl.report.conftest import Almamirror, ArchiveMirror, cli_runner
+
+FORMATS = ("table", "csv", "json")
+
+
+def typed(value: str, column_type: Any) -> Any:
+    """A CSV cell read back with the view column's type (CSV itself has none)."""
+    readers: dict[type[Any], Any] = {
+        Integer: int,
+        Boolean: {"true": True, "false": False}.__getitem__,
+        DateTime: datetime.fromisoformat,
+        ARRAY: lambda cell: [typed(item, column_type.item_type) for item in cell.split(" ")],
+        JSONB: json.loads,
+    }
+    if value == "":
+        return None
+    reader = next((read for kind, read in readers.items() if isinstance(column_type, kind)), str)
+    return reader(value)
+
+
+def json_typed(value: Any, column_type: Any) -> Any:
+    """A JSON value with its ISO 8601 times parsed; checks each JSON type matches the column's."""
+    if value is None:
+        return None
+    if isinstance(column_type, Boolean):
+        assert isinstance(value, bool)
+    elif isinstance(column_type, Integer):
+        assert isinstance(value, int)
+        assert not isinstance(value, bool)
+    elif isinstance(column_type, DateTime):
+        moment = datetime.fromisoformat(value)
+        assert moment.utcoffset() == timedelta(0), value  # reports are in UTC, with the offset
+        return moment
+    elif isinstance(column_type, ARRAY):
+        assert isinstance(value, list)
+        # In CSV an empty list and NULL are both an empty cell.
+        return value or None
+    elif isinstance(column_type, JSONB):
+        assert isinstance(value, dict)
+    else:
+        assert isinstance(value, str)
+    return value
+
+
+def csv_rows(text: str, view: Table) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    assert tuple(reader.fieldnames or ()) == column_names(view)
+    return [{name: typed(cell, view.c[name].type) for name, cell in row.items()} for row in reader]
+
+
+def json_rows(text: str, view: Table) -> list[dict[str, Any]]:
+    document = json.loads(text)
+    assert isinstance(document, list)
+    for row in document:
+        assert tuple(row) == column_names(view)
+    return [{name: json_typed(value, view.c[name].type) for name, value in row.items()} for row in document]
+
+
+def assert_csv_and_json_agree(almamirror: Almamirror, view: Table, *args: str) -> list[dict[str, Any]]:
+    as_csv = almamirror(*args, "--format", "csv")
+    as_json = almamirror(*args, "--format", "json")
+    assert (as_csv.status, as_json.status) == (0, 0), as_csv.err + as_json.err
+    assert as_csv.out.startswith(",".join(column_names(view)) + "\r\n")  # RFC 4180: a header, CRLF
+    from_csv, from_json = csv_rows(as_csv.out, view), json_rows(as_json.out, view)
+    assert from_csv == from_json
+    return from_json
+
+
+def table_lines(text: str) -> list[str]:
+    return text.rstrip("\n").split("\n")
+
+
+def assert_aligned(text: str) -> None:
+    """Header, dashes, rows: every column starts where the header's does."""
+    header, dashes, *_ = table_lines(text)
+    starts = [i for i, char in enumerate(dashes) if char == "-" and (i == 0 or dashes[i - 1] == " ")]
+    for start in starts[1:]:
+        assert header[start - 2 : start] == "  ", header
+
+
+# restorable
+
+
+def test_restorable_lists_restorable_mouses_with_a_summary(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "restorable")
+    assert outcome.status == 0, outcome.err
+    assert_aligned(outcome.out)
+    lines = table_lines(outcome.out)
+    assert lines[0].split()[:4] == ["mous_uid", "project_code", "array_family", "band"]
+    listed = {line.split()[0] for line in lines[2:-1]}
+    assert listed == set(RESTORABLE)
+    assert lines[-1] == (
+        "10 MOUSes: 4 restorable, 6 not (deleted_ous 1, manual_calibration 1, no_pass_ebs 1, "
+        "no_calibration_products 1, multiple_sbs 1, session_mismatch 1)"
+    )
+
+
+def test_restorable_not_restorable_lists_the_reasons(almamirror: Almamirror) -> None:
+    rows = assert_csv_and_json_agree(almamirror, restorable_mous, "report", "restorable", "--not-restorable")
+    assert {row["mous_uid"]: row["reason_code"] for row in rows} == REASONS
+    assert all(row["reason"] for row in rows)
+
+
+def test_restorable_csv_and_json_carry_every_column_with_types(
+    almamirror: Almamirror, archive: ArchiveMirror
+) -> None:
+    rows = assert_csv_and_json_agree(almamirror, restorable_mous, "report", "restorable")
+    assert [row["mous_uid"] for row in rows] == sorted(RESTORABLE, key=lambda uid: (
+        CODE_A if uid != NEW else "2018", uid
+    ))
+    ok = next(row for row in rows if row["mous_uid"] == OK)
+    assert ok["caltables_sessions"] == [1, 3]
+    assert ok["restorable"] is True
+    assert ok["proprietary"] is False
+    assert ok["last_change_at"] == archive.clock.run_finished(2)
+    assert ok["reason"] is None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_restorable_filters(almamirror: Almamirror, fmt: str) -> None:
+    outcome = almamirror("report", "restorable", "--project", CODE_A, "--array", "12m", "--format", fmt)
+    assert outcome.status == 0, outcome.err
+    if fmt == "json":
+        assert {row["mous_uid"] for row in json.loads(outcome.out)} == {OK, FUTURE, LAST_YEAR}
+    elif fmt == "csv":
+        listed = {row["mous_uid"] for row in csv.DictReader(io.StringIO(outcome.out))}
+        assert listed == {OK, FUTURE, LAST_YEAR}
+    else:
+        assert table_lines(outcome.out)[-1] == (
+            f"5 MOUSes of project {CODE_A} on the 12m array: 3 restorable, 2 not "
+            "(deleted_ous 1, manual_calibration 1)"
+        )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_empty_report_exits_zero(almamirror: Almamirror, fmt: str) -> None:
+    outcome = almamirror("report", "restorable", "--project", "2099.1.99999.S", "--format", fmt)
+    assert outcome.status == 0
+    if fmt == "json":
+        assert outcome.json() == []
+    elif fmt == "csv":
+        assert outcome.out == ",".join(column_names(restorable_mous)) + "\r\n"
+    else:
+        assert table_lines(outcome.out)[-1] == "0 MOUSes of project 2099.1.99999.S: 0 restorable, 0 not"
+
+
+# changes
+
+
+def test_changes_default_to_the_latest_run(almamirror: Almamirror, archive: ArchiveMirror) -> None:
+    rows = assert_csv_and_json_agree(almamirror, recent_changes, "report", "changes")
+    assert {row["run_id"] for row in rows} == {LATEST_RUN}
+    assert len(rows) == EVENTS_OF_RUN[LATEST_RUN]
+    assert [row["event_id"] for row in rows] == sorted((row["event_id"] for row in rows), reverse=True)
+    assert all(row["changed_at"] == archive.clock.run_finished(LATEST_RUN) for row in rows)
+    table = almamirror("report", "changes")
+    assert table.status == 0
+    assert "qa0_status Pass→Fail; end_time -→2018-03-01T05:00:00" in table.out
+    assert table_lines(table.out)[-1] == (
+        "5 changes in run 4: insert 1, update 3, delete 1; 2 MOUSes in 1 run"
+    )
+
+
+def test_changes_of_one_run(almamirror: Almamirror) -> None:
+    rows = assert_csv_and_json_agree(almamirror, recent_changes, "report", "changes", "--run", "2")
+    assert [row["row_key"] for row in rows][-1] == OK_EBS[1]
+    assert len(rows) == EVENTS_OF_RUN[2]
+    failed = almamirror("report", "changes", "--run", "3", "--format", "json")
+    assert (failed.status, failed.json()) == (0, [])
+
+
+def test_changes_since_a_date(almamirror: Almamirror, archive: ArchiveMirror) -> None:
+    since = (archive.clock.now - timedelta(days=20)).date().isoformat()
+    rows = assert_csv_and_json_agree(almamirror, recent_changes, "report", "changes", "--since", since)
+    assert len(rows) == len(EVENTS)
+    week = (archive.clock.now - timedelta(days=7)).isoformat()
+    recent = almamirror("report", "changes", "--since", week, "--format", "json").json()
+    assert isinstance(recent, list)
+    assert {row["run_id"] for row in recent} == {LATEST_RUN}
+
+
+def test_changes_of_an_unknown_run_is_a_usage_error(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "changes", "--run", "42")
+    assert outcome.status == 2
+    assert outcome.err.count("\n") == 1
+    assert "no sync run 42" in outcome.err
+
+
+@pytest.mark.parametrize("command", ["changes", "newly-restorable"])
+@pytest.mark.parametrize("since", ["yesterday", "2026-13-01", "2026-11-31", ""])
+def test_a_malformed_since_is_one_line_and_exit_2(almamirror: Almamirror, command: str, since: str) -> None:
+    outcome = almamirror("report", command, "--since", since)
+    assert outcome.status == 2
+    assert outcome.out == ""
+    assert outcome.err.count("\n") == 1
+    assert outcome.err.startswith("almamirror: --since ")
+    assert "ISO 8601" in outcome.err
+
+
+# newly restorable
+
+
+def test_newly_restorable_default_is_the_latest_run(almamirror: Almamirror) -> None:
+    rows = assert_csv_and_json_agree(almamirror, newly_restorable, "report", "newly-restorable")
+    assert [row["mous_uid"] for row in rows] == [NEW]
+    table = almamirror("report", "newly-restorable")
+    assert table_lines(table.out)[-1].startswith("1 MOUS newly restorable in run 4 (finished ")
+    assert table_lines(table.out)[-1].endswith("; 1 of them still proprietary")
+
+
+def test_newly_restorable_since_a_date(almamirror: Almamirror, archive: ArchiveMirror) -> None:
+    since = (archive.clock.now - timedelta(days=15)).isoformat()
+    rows = assert_csv_and_json_agree(
+        almamirror, newly_restorable, "report", "newly-restorable", "--since", since
+    )
+    # Oldest first: FUTURE became restorable in run 2, NEW in run 4.
+    assert [row["mous_uid"] for row in rows] == [FUTURE, NEW]
+
+
+# quality
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_quality_lists_open_issues(almamirror: Almamirror, fmt: str) -> None:
+    outcome = almamirror("report", "quality", "--format", fmt)
+    assert outcome.status == 0
+    if fmt == "table":
+        assert table_lines(outcome.out)[-1] == (
+            "2 open data-quality issues: eb_null_end_time 1, sb_unknown_mous 1"
+        )
+    else:
+        rows = assert_csv_and_json_agree(almamirror, data_quality, "report", "quality")
+        assert [row["kind"] for row in rows] == ["eb_null_end_time", "sb_unknown_mous"]
+
+
+def test_quality_of_one_kind(almamirror: Almamirror) -> None:
+    rows = assert_csv_and_json_agree(
+        almamirror, data_quality, "report", "quality", "--kind", "eb_null_end_time"
+    )
+    assert [(row["mous_uid"], row["subject"]) for row in rows] == [(OK, OK_EBS[2])]
+    resolved_only = almamirror("report", "quality", "--kind", "duplicate_shiftlog", "--format", "json")
+    assert (resolved_only.status, resolved_only.json()) == (0, [])
+
+
+def test_an_unknown_quality_kind_is_one_line_and_exit_2(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "quality", "--kind", "bogus")
+    assert outcome.status == 2
+    assert outcome.err.count("\n") == 1
+    assert "--kind 'bogus' is not a data-quality kind" in outcome.err
+    assert "eb_null_end_time" in outcome.err
+
+
+# runs
+
+
+def test_runs_json_nests_the_table_figures(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "runs", "--format", "json")
+    assert outcome.status == 0
+    runs = outcome.json()
+    assert isinstance(runs, list)
+    assert [run["run_id"] for run in runs] == [5, 4, 3, 2, 1]
+    assert set(runs[0]) == {*RUN_COLUMNS, "tables"}
+    latest = runs[1]
+    assert (latest["status"], latest["baseline"], latest["duration_seconds"]) == ("succeeded", False, 180.0)
+    assert [figure["table_name"] for figure in latest["tables"]] == ["execution_block", "mous_status"]
+    assert latest["tables"][0] == {
+        "table_name": "execution_block", "rows_read": 10, "inserted": 3, "updated": 1, "deleted": 0,
+        "seconds": 0.25,
+    }
+    assert (runs[0]["status"], runs[0]["finished_at"], runs[0]["tables"]) == ("running", None, [])
+    assert runs[2]["error"] == "source unavailable"
+
+
+def test_runs_csv_is_one_row_per_run_and_table(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "runs", "--last", "2", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(outcome.out, newline="")))
+    assert tuple(rows[0]) == (*RUN_COLUMNS, *FIGURE_COLUMNS)
+    assert [(row["run_id"], row["table_name"]) for row in rows] == [
+        ("5", ""), ("4", "execution_block"), ("4", "mous_status"),
+    ]
+
+
+def test_runs_table_is_a_block_per_run(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "runs", "--last", "3")
+    assert outcome.status == 0
+    text = outcome.out
+    blocks = ("run 5  running", "run 4  succeeded  incremental", "run 3  failed")
+    assert [text.index(block) for block in blocks] == sorted(text.index(block) for block in blocks)
+    assert "  error: source unavailable" in text
+    assert "  execution_block" in text
+    assert table_lines(text)[-1] == "3 runs: succeeded 1, failed 1, running 1"
+
+
+def test_runs_last_must_be_positive(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "runs", "--last", "0")
+    assert (outcome.status, outcome.err.strip()) == (2, "almamirror: --last must be 1 or more, not 0")
+
+
+# an empty or un-migrated mirror
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["restorable"], ["changes"], ["newly-restorable"], ["quality"], ["runs"]],
+)
+def test_every_report_of_an_empty_mirror_exits_zero(
+    mirror_db: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    test_home: Path, command: list[str],
+) -> None:
+    almamirror = cli_runner(mirror_db, monkeypatch, capsys, test_home)
+    for fmt in FORMATS:
+        outcome = almamirror("report", *command, "--format", fmt)
+        assert outcome.status == 0, outcome.err
+        if fmt == "json":
+            assert outcome.json() == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["restorable"], ["changes"], ["newly-restorable"], ["quality"], ["runs"]],
+)
+def test_every_report_refuses_an_unmigrated_mirror(
+    databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    test_home: Path, command: list[str],
+) -> None:
+    bare = databases.create("report_unmigrated")
+    almamirror = cli_runner(bare, monkeypatch, capsys, test_home)
+    outcome = almamirror("report", *command)
+    assert outcome.status == 1
+    assert outcome.out == ""
+    assert "not migrated" in outcome.err
+    assert "almamirror db upgrade" in outcome.err
+    assert outcome.err.count("\n") == 1
+
+
+def test_a_bad_argument_is_refused_before_connecting(
+    databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    test_home: Path,
+) -> None:
+    """Usage is checked first: a typo gets exit 2, not a database error."""
+    bare = databases.create("report_unmigrated_usage")
+    almamirror = cli_runner(bare, monkeypatch, capsys, test_home)
+    assert almamirror("report", "changes", "--since", "last week").status == 2
+
+
+def test_reports_are_read_only(almamirror: Almamirror, archive: ArchiveMirror) -> None:
+    """Running every report leaves the mirror exactly as it was."""
+    from tests.helpers import mirror_fingerprints
+
+    before = mirror_fingerprints(archive.url, skip=frozenset())
+    for command in (["restorable"], ["changes"], ["newly-restorable"], ["quality"], ["runs"]):
+        assert almamirror("report", *command).status == 0
+    assert mirror_fingerprints(archive.url, skip=frozenset()) == before
+
+
+def test_multi_eb_change_is_listed_with_its_project(almamirror: Almamirror) -> None:
+    rows = almamirror("report", "changes", "--format", "json").json()
+    assert isinstance(rows, list)
+    multi = [row for row in rows if row["mous_uid"] == MULTI]
+    assert {row["project_code"] for row in multi} == {"2018.1.00002.S"}
+
+
+def test_the_report_connection_is_read_only(archive: ArchiveMirror, test_home: Path) -> None:
+    from sqlalchemy import insert
+    from sqlalchemy.exc import InternalError
+
+    from etl.mirror import Project, table_of
+    from etl.report.connection import report_connection
+    from tests.conftest import settings_for
+
+    with report_connection(settings_for(None, archive.url, test_home)) as connection, pytest.raises(
+        InternalError, match="read-only transaction"
+    ):
+        connection.execute(insert(table_of(Project)).values(project_uid="uid://A001/X0/X0"))
