@@ -46,7 +46,11 @@ def copy_rows(
 
 
 def analyze(connection: Connection, table: Table) -> None:
-    """Give the planner row counts for a freshly loaded temporary table (autovacuum never sees them)."""
+    """Give the planner row counts for a table filled in the current transaction.
+
+    Autovacuum never sees temporary tables, nor rows not yet committed; without statistics the
+    planner takes a table just filled with millions of rows for an empty one.
+    """
     dbapi_connection = connection.connection.driver_connection
     assert dbapi_connection is not None
     with dbapi_connection.cursor() as cursor:

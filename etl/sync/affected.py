@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 
+from etl.copy import analyze
 from etl.mirror import ChangeEvent, ExecutionBlock, Ous, SchedulingBlock, table_of
 from etl.sync.tree import eb_mous, member_ous
 
@@ -43,6 +44,7 @@ def create_affected_table(connection: Connection) -> Table:
 def mark_all_members(connection: Connection, affected: Table) -> None:
     members = member_ous()
     connection.execute(insert(affected).from_select(["mous_uid"], select(members.c.mous_uid)))
+    analyze(connection, affected)
 
 
 def mark_changed(connection: Connection, affected: Table, run_id: int) -> None:
@@ -63,6 +65,7 @@ def mark_changed(connection: Connection, affected: Table, run_id: int) -> None:
             ["mous_uid"], select(pairs.c.mous_uid).where(pairs.c.mous_uid.is_not(None)).distinct()
         )
     )
+    analyze(connection, affected)
 
 
 def _linked(run_id: int, column: str, tables: tuple[str, ...]) -> list[Select[tuple[int, str]]]:

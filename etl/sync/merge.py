@@ -41,8 +41,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.elements import ColumnElement
 
+from etl.copy import analyze
 from etl.mirror import ChangeEvent, table_of
 
+# A nightly run changes a few rows; a baseline or a large night, more than this: re-analyse then.
+ANALYZE_AFTER_CHANGES = 1_000
 EVENT_COLUMNS = (
     "run_id", "table_name", "row_key", "mous_uid", "kind", "changed_columns", "old_values", "new_values",
 )
@@ -85,6 +88,9 @@ def merge(
     """Make ``target`` equal to ``staged`` (within its scope); returns what changed."""
     inserted, updated = connection.execute(_upsert(target, staged, run_id, record_events)).one()
     deleted = connection.execute(_delete(target, staged, run_id, record_events)).scalar_one()
+    if inserted + updated + deleted > ANALYZE_AFTER_CHANGES:
+        # Later steps of this same transaction query the table; its statistics predate the change.
+        analyze(connection, target.table)
     return MergeCounts(inserted=inserted, updated=updated, deleted=deleted)
 
 
