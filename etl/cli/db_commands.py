@@ -51,24 +51,20 @@ def _engine(settings: Settings) -> Any:
 
 
 def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from etl import migrations
-
-    engine = _engine(settings)
-    try:
-        migrations.upgrade(engine, args.revision)
-        print(f"db upgrade: the mirror is at revision {migrations.current_revision(engine)}")
-    finally:
-        engine.dispose()
-    return 0
+    return _migrate(settings, "upgrade", args.revision)
 
 
 def run_downgrade(args: argparse.Namespace, settings: Settings) -> int:
+    return _migrate(settings, "downgrade", args.revision)
+
+
+def _migrate(settings: Settings, direction: str, revision: str) -> int:
     from etl import migrations
 
     engine = _engine(settings)
     try:
-        migrations.downgrade(engine, args.revision)
-        print(f"db downgrade: the mirror is at revision {migrations.current_revision(engine) or 'base'}")
+        getattr(migrations, direction)(engine, revision)
+        print(f"db {direction}: the mirror is at revision {migrations.current_revision(engine) or 'base'}")
     finally:
         engine.dispose()
     return 0

@@ -71,7 +71,8 @@ def row_converter(mapping: TableMapping) -> Callable[[Sequence[Any]], tuple[Any,
 
     def convert(row: Sequence[Any]) -> tuple[Any, ...]:
         try:
-            return tuple(convert_value(value) for convert_value, value in zip(converters, row, strict=True))
+            # A list comprehension: measurably cheaper than a generator over millions of rows.
+            return tuple([convert_value(value) for convert_value, value in zip(converters, row, strict=True)])
         except (TypeError, ValueError, ArithmeticError) as exc:
             raise _bad_value(mapping, converters, row) from exc
 

@@ -16,24 +16,10 @@ from etl.sync.extract import source_snapshot
 from etl.sync.mapping import mirrored_tables
 from tests.conftest import open_engine
 from tests.helpers import connect, mirror_fingerprints, rows, scalar, sync
+from tests.ppr.examples import SEED_SESSIONS as SEED_EXAMPLE_SESSIONS
 
-SEED_SESSIONS = (
-    ("uid://A002/Xc733ea/X179e",),
-    ("uid://A002/Xc73dee/X798",),
-    ("uid://A002/Xc74b5b/X644d",),
-    ("uid://A002/Xc75eba/X9aa",),
-    ("uid://A002/Xc75eba/X54db",),
-    ("uid://A002/Xc772ca/Xaaf",),
-    ("uid://A002/Xc772ca/X1f5f",),
-    ("uid://A002/Xc77d4f/X109",),
-    ("uid://A002/Xc77d4f/X522",),
-    ("uid://A002/Xc77d4f/X3d06",),
-    ("uid://A002/Xc77d4f/X46ca",),
-    ("uid://A002/Xc77d4f/X4d4d",),
-    ("uid://A002/Xc790bf/X1201", "uid://A002/Xc790bf/X3e2"),
-    ("uid://A002/Xc790bf/X5bf1",),
-    ("uid://A002/Xc790bf/X608a",),
-)
+# The seed document's example PPR, stated once for all tests (tests/ppr/examples.py).
+SEED_SESSIONS = tuple(SEED_EXAMPLE_SESSIONS[number] for number in sorted(SEED_EXAMPLE_SESSIONS))
 
 
 def derived_sessions(mirror: URL, mous_uid: str) -> tuple[tuple[str, ...], ...]:
