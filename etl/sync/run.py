@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 from sqlalchemy import Connection, Engine, Table, func, select
@@ -50,8 +50,6 @@ class SyncSummary:
     restorable_total: int
     quality: QualityCounts
     seconds: float
-    source: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
