@@ -23,20 +23,24 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 PRODUCT_KIND_SQL = r"""CASE
-  WHEN file_name ~ '\.session_[0-9]{1,6}\.caltables\.(tgz|tar\.gz)$' THEN 'caltables'
-  WHEN file_name ~ '\.session_[0-9]{1,6}\.auxcaltables\.(tgz|tar\.gz)$' THEN 'auxcaltables'
-  WHEN file_name ~ 'caltables\.(tgz|tar\.gz)$' THEN 'unparsed'
-  WHEN file_name ~ '\.ms\.calapply\.txt$' THEN 'calapply'
-  WHEN file_name ~ '\.ms\.flagversions\.(tgz|tar\.gz)$' THEN 'flagversions'
-  WHEN file_name ~ 'pipeline_manifest\.xml$' THEN 'manifest'
-  WHEN file_name ~ '(pprequest\.xml|^PPR_uid___.*\.xml)$' THEN 'pprequest'
-  WHEN file_name ~ 'scriptForCalibration\.py$' THEN 'calibration_script'
+  WHEN file_name LIKE '%caltables.tgz' OR file_name LIKE '%caltables.tar.gz' THEN
+    CASE
+      WHEN file_name ~ '\.session_[0-9]{1,6}\.caltables\.(tgz|tar\.gz)$' THEN 'caltables'
+      WHEN file_name ~ '\.session_[0-9]{1,6}\.auxcaltables\.(tgz|tar\.gz)$' THEN 'auxcaltables'
+      ELSE 'unparsed'
+    END
+  WHEN file_name LIKE '%.ms.calapply.txt' THEN 'calapply'
+  WHEN file_name LIKE '%.ms.flagversions.tgz' OR file_name LIKE '%.ms.flagversions.tar.gz' THEN 'flagversions'
+  WHEN file_name LIKE '%pipeline\_manifest.xml' THEN 'manifest'
+  WHEN file_name LIKE '%pprequest.xml' OR file_name LIKE 'PPR\_uid\_\_\_%.xml' THEN 'pprequest'
+  WHEN file_name LIKE '%scriptForCalibration.py' THEN 'calibration_script'
   ELSE 'other'
 END"""
-PRODUCT_SESSION_SQL = (
-    r"CAST(substring(file_name FROM '\.session_([0-9]{1,6})\.(aux)?caltables\.(tgz|tar\.gz)$')"
-    " AS integer)"
-)
+PRODUCT_SESSION_SQL = r"""CASE
+  WHEN (file_name LIKE '%caltables.tgz' OR file_name LIKE '%caltables.tar.gz')
+   AND file_name ~ '\.session_[0-9]{1,6}\.(aux)?caltables\.(tgz|tar\.gz)$'
+  THEN CAST(split_part(split_part(file_name, '.session_', -1), '.', 1) AS integer)
+END"""
 ARRAY_FAMILY_SQL = """CASE upper(requested_array)
   WHEN 'TWELVE-M' THEN '12m'
   WHEN 'SEVEN-M' THEN '7m'

@@ -23,22 +23,28 @@ from etl.mirror.base import Base, from_source, mirrored
 # Product file kinds, parsed from the archived file name (FILE_CLASS is NULL on older rows and too
 # coarse: a restore needs caltables per session, calapply and flagversions per EB, the manifest).
 PRODUCT_KIND_SQL = r"""CASE
-  WHEN file_name ~ '\.session_[0-9]{1,6}\.caltables\.(tgz|tar\.gz)$' THEN 'caltables'
-  WHEN file_name ~ '\.session_[0-9]{1,6}\.auxcaltables\.(tgz|tar\.gz)$' THEN 'auxcaltables'
-  WHEN file_name ~ 'caltables\.(tgz|tar\.gz)$' THEN 'unparsed'
-  WHEN file_name ~ '\.ms\.calapply\.txt$' THEN 'calapply'
-  WHEN file_name ~ '\.ms\.flagversions\.(tgz|tar\.gz)$' THEN 'flagversions'
-  WHEN file_name ~ 'pipeline_manifest\.xml$' THEN 'manifest'
-  WHEN file_name ~ '(pprequest\.xml|^PPR_uid___.*\.xml)$' THEN 'pprequest'
-  WHEN file_name ~ 'scriptForCalibration\.py$' THEN 'calibration_script'
+  WHEN file_name LIKE '%caltables.tgz' OR file_name LIKE '%caltables.tar.gz' THEN
+    CASE
+      WHEN file_name ~ '\.session_[0-9]{1,6}\.caltables\.(tgz|tar\.gz)$' THEN 'caltables'
+      WHEN file_name ~ '\.session_[0-9]{1,6}\.auxcaltables\.(tgz|tar\.gz)$' THEN 'auxcaltables'
+      ELSE 'unparsed'
+    END
+  WHEN file_name LIKE '%.ms.calapply.txt' THEN 'calapply'
+  WHEN file_name LIKE '%.ms.flagversions.tgz' OR file_name LIKE '%.ms.flagversions.tar.gz' THEN 'flagversions'
+  WHEN file_name LIKE '%pipeline\_manifest.xml' THEN 'manifest'
+  WHEN file_name LIKE '%pprequest.xml' OR file_name LIKE 'PPR\_uid\_\_\_%.xml' THEN 'pprequest'
+  WHEN file_name LIKE '%scriptForCalibration.py' THEN 'calibration_script'
   ELSE 'other'
 END"""
-# substring() returns the first parenthesised group: the session number. (No "(?:" groups: SQLAlchemy's
-# text() would read ":aux" as a bind parameter.)
-PRODUCT_SESSION_SQL = (
-    r"CAST(substring(file_name FROM '\.session_([0-9]{1,6})\.(aux)?caltables\.(tgz|tar\.gz)$')"
-    " AS integer)"
-)
+# Cheap suffix tests first: most product files are images that match no pattern, and a regex per
+# name per pattern cost 22 s over ALMA's 1.5 million names (4 s this way). The digits are cut out
+# with split_part, not a capturing substring(): capturing regexes are an order of magnitude slower.
+# (No "(?:" groups anywhere: SQLAlchemy's text() would read ":aux" as a bind parameter.)
+PRODUCT_SESSION_SQL = r"""CASE
+  WHEN (file_name LIKE '%caltables.tgz' OR file_name LIKE '%caltables.tar.gz')
+   AND file_name ~ '\.session_[0-9]{1,6}\.(aux)?caltables\.(tgz|tar\.gz)$'
+  THEN CAST(split_part(split_part(file_name, '.session_', -1), '.', 1) AS integer)
+END"""
 # ALMA's REQUESTEDARRAY spellings, old and new, folded to the three array families of a restore.
 ARRAY_FAMILY_SQL = """CASE upper(requested_array)
   WHEN 'TWELVE-M' THEN '12m'
