@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -81,3 +83,25 @@ def create_source_engine(url: URL, settings: Settings) -> Engine:
         oracledb.defaults.fetch_lobs = False
         options.update(arraysize=settings.source.arraysize, auto_convert_lobs=True)
     return create_engine(url, **options)
+
+
+@contextmanager
+def mirror_connection(
+    settings: Settings, application_name: str, read_only: bool = False
+) -> Iterator[Connection]:
+    """A connection to the mirror, refused when its schema is not at this code's revision.
+
+    A read-only connection reads one snapshot (repeatable read), so every query of a command agrees
+    with the others even while a sync commits.
+    """
+    from etl.migrations import require_head
+
+    engine = create_mirror_engine(mirror_url(settings), application_name)
+    try:
+        require_head(engine)
+        with engine.connect() as connection:
+            if read_only:
+                connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            yield connection
+    finally:
+        engine.dispose()

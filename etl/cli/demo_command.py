@@ -45,14 +45,10 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _seed_request(settings: Settings, output: Path) -> Path:
-    from etl.database import create_mirror_engine, mirror_url
+    from etl.database import mirror_connection
     from ppr.layout import build_request_directory
     from ppr.service import generate_ppr
 
-    engine = create_mirror_engine(mirror_url(settings), "almamirror-ppr")
-    try:
-        with engine.connect() as connection:
-            generated = generate_ppr(connection, SEED_MOUS, settings.ppr)
-    finally:
-        engine.dispose()
+    with mirror_connection(settings, "almamirror-ppr", read_only=True) as connection:
+        generated = generate_ppr(connection, SEED_MOUS, settings.ppr)
     return build_request_directory(output, generated.relative_path, generated.document, generated.request)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +57,9 @@ def register(subparsers: Any) -> None:
 
 def run_ppr(args: argparse.Namespace, settings: Settings) -> int:
     _check_arguments(args)
-    with _mirror(settings) as connection:
+    from etl.database import mirror_connection
+
+    with mirror_connection(settings, "almamirror-ppr", read_only=True) as connection:
         if args.all_restorable:
             return _all_restorable(connection, args, settings)
         if args.check is not None:
@@ -81,20 +81,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
         parse_mous_uid(args.mous_uid)  # a malformed UID is a usage error before any database work
     if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
         raise UsageError("--check compares sessions only; it takes no other options")
-
-
-@contextmanager
-def _mirror(settings: Settings) -> Iterator[Connection]:
-    from etl.database import create_mirror_engine, mirror_url
-    from etl.migrations import require_head
-
-    engine = create_mirror_engine(mirror_url(settings), "almamirror-ppr")
-    try:
-        require_head(engine)
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
 
 
 def _one(connection: Connection, args: argparse.Namespace, settings: Settings) -> int:

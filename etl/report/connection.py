@@ -21,18 +21,11 @@ def report_connection(settings: Settings) -> Iterator[Connection]:
     One snapshot for every query of a report, so its rows and its summary always agree even while a
     sync commits.
     """
-    from etl.database import create_mirror_engine, mirror_url
-    from etl.migrations import require_head
+    from etl.database import mirror_connection
 
-    engine = create_mirror_engine(mirror_url(settings), "almamirror-report")
-    try:
-        require_head(engine)
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            use_report_time_zone(connection)
-            yield connection
-    finally:
-        engine.dispose()
+    with mirror_connection(settings, "almamirror-report", read_only=True) as connection:
+        use_report_time_zone(connection)
+        yield connection
 
 
 def use_report_time_zone(connection: Connection) -> None:
