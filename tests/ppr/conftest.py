@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from lxml import etree
 
@@ -20,6 +22,9 @@ def seed_xml() -> bytes:
     """The seed's example restore PPR; the test is skipped when ../shared is not beside the project."""
     document = seed_example_xml()
     if document is None:
+        # CI always has ../shared beside the project: there a missing seed is a broken setup, not a skip.
+        if os.environ.get("CI"):
+            pytest.fail(SEED_MISSING)
         pytest.skip(SEED_MISSING)
     return document
 
