@@ -11,6 +11,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 from etl.errors import AlmaMirrorError, ConfigurationError
 from etl.logs import configure_logging
 from etl.settings import LOG_LEVELS, load_settings
@@ -62,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("almamirror: interrupted", file=sys.stderr)
         return 130
+    except DBAPIError as exc:  # a database error no layer classified: usually one that is down
+        kind = "unavailable" if isinstance(exc, OperationalError | InterfaceError) else "error"
+        print(f"almamirror: database {kind}: {_driver_message(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug, not a user error: one line, the traceback in the debug log
         log.debug("internal error", exc_info=True)
         print(
@@ -75,3 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
+
+
+def _driver_message(exc: DBAPIError) -> str:
+    """The driver's own words, without the SQL and documentation link SQLAlchemy appends."""
+    return _one_line(str(exc.orig) if exc.orig is not None else str(exc))

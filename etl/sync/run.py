@@ -99,28 +99,28 @@ def _sync(
         source_snapshot(source_engine, settings.source.schema) as source,
         mirror.begin(),
     ):
-            check_source_tables(source, mappings, settings.source.schema)
-            figures = [
-                load_table(mirror, source, mapping, run.run_id, record_events, settings.source.batch_rows)
-                for mapping in mappings
-            ]
-            affected = create_affected_table(mirror)
-            if full or run.baseline:
-                mark_all_members(mirror, affected)
-            else:
-                mark_changed(mirror, affected, run.run_id)
-            figures += _derive(mirror, affected, run, record_events)
-            quality = record_findings(mirror, affected, run.run_id)
-            newly = _newly_restorable(mirror, run.run_id)
-            restorable_total = _restorable_total(mirror)
-            mous_derived = next(f.rows_read for f in figures if f.table == "mous_status")
-            finish_run(
-                mirror, run, figures,
-                {
-                    "mous_derived": mous_derived, "newly_restorable": len(newly),
-                    "quality_opened": quality.opened, "quality_resolved": quality.resolved,
-                },
-            )
+        check_source_tables(source, mappings, settings.source.schema)
+        figures = [
+            load_table(mirror, source, mapping, run.run_id, record_events, settings.source.batch_rows)
+            for mapping in mappings
+        ]
+        affected = create_affected_table(mirror)
+        if full or run.baseline:
+            mark_all_members(mirror, affected)
+        else:
+            mark_changed(mirror, affected, run.run_id)
+        figures += _derive(mirror, affected, run, record_events)
+        quality = record_findings(mirror, affected, run.run_id)
+        newly = _newly_restorable(mirror, run.run_id)
+        restorable_total = _restorable_total(mirror)
+        mous_derived = next(f.rows_read for f in figures if f.table == "mous_status")
+        finish_run(
+            mirror, run, figures,
+            {
+                "mous_derived": mous_derived, "newly_restorable": len(newly),
+                "quality_opened": quality.opened, "quality_resolved": quality.resolved,
+            },
+        )
     return SyncSummary(
         run_id=run.run_id, baseline=run.baseline, full=full or run.baseline, tables=figures,
         mous_derived=mous_derived, newly_restorable=newly, restorable_total=restorable_total,

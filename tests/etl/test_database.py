@@ -64,3 +64,19 @@ def test_db_url_masks_the_password(
     out = capsys.readouterr().out
     assert "very-secret" not in out
     assert "ops:***@db.example" in out
+
+
+@pytest.mark.parametrize("command", [["sync"], ["report", "restorable"], ["ppr", "uid://A001/X129e/Xb6"]])
+def test_an_unreachable_mirror_is_one_line_and_exit_1(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    monkeypatch.setenv("ALMAMIRROR_MIRROR_URL", "postgresql://ops:pw-123@127.0.0.1:1/almamirror")
+    monkeypatch.setenv("ALMAMIRROR_SOURCE_URL", "postgresql://ops:pw-123@127.0.0.1:1/alma")
+    monkeypatch.setenv("ALMAMIRROR_HOME", str(tmp_path))
+    assert main(["-q", *command]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith("almamirror: database unavailable: ")
+    assert "pw-123" not in error
