@@ -8,6 +8,7 @@ is named ``amt_<pid>_<name>`` and dropped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from etl.database import create_mirror_engine
 from etl.settings import Settings, load_settings
 
 TEST_DATABASE_ENV = "ALMAMIRROR_TEST_DATABASE_URL"
+READER_ROLE = "almamirror_reader"
 
 
 class DatabaseFactory:
@@ -32,6 +34,11 @@ class DatabaseFactory:
         self.admin_url = admin_url
         self.prefix = f"amt_{os.getpid()}_"
         self.created: list[str] = []
+        with self._admin() as conn:
+            # Roles are cluster-wide: on a shared server, remove the reader role only if we made it.
+            self.reader_role_existed = bool(
+                conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone()
+            )
 
     def _admin(self) -> psycopg.Connection[tuple[object, ...]]:
         url = self.admin_url.set(drivername="postgresql")
@@ -68,6 +75,10 @@ class DatabaseFactory:
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(full))
                 )
+            if not self.reader_role_existed:
+                # Another run's databases may still grant it something; then it stays.
+                with contextlib.suppress(psycopg.errors.DependentObjectsStillExist):
+                    conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(READER_ROLE)))
 
 
 @pytest.fixture(scope="session")
