@@ -35,8 +35,10 @@ class Progress:
         self.count = 0
         self.reported = False
 
-    def update(self, count: int) -> None:
+    def update(self, count: int, total: int | None = None) -> None:
         self.count = count
+        if total is not None:
+            self.total = total
         now = time.monotonic()
         if now - self.last_report >= self.interval:
             self.last_report = now

@@ -115,7 +115,7 @@ def build_all_restorable(
     site: PprSettings,
     allow_proprietary: bool = False,
     force: bool = False,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> BulkSummary:
     """A request directory for every restorable MOUS, read with a handful of bulk queries."""
     created = utc_now()
@@ -133,7 +133,7 @@ def build_all_restorable(
             # One MOUS's refusal is reported in the summary; the others are still written.
             summary.refused[mous_uid] = f"{getattr(refusal, 'reason', type(refusal).__name__)}: {refusal}"
         if on_progress is not None:
-            on_progress(done)
+            on_progress(done, len(requests))
     return summary
 
 

@@ -130,10 +130,9 @@ def _check(connection: Connection, args: argparse.Namespace) -> int:
 
 def _all_restorable(connection: Connection, args: argparse.Namespace, settings: Settings) -> int:
     from etl.progress import Progress
-    from ppr.query import verdicts
     from ppr.service import build_all_restorable
 
-    progress = Progress("restore requests", total=len(verdicts(connection)), unit="MOUSes")
+    progress = Progress("restore requests", unit="MOUSes")
     summary = build_all_restorable(
         connection, args.build, settings.ppr, args.allow_proprietary, args.force, progress.update
     )
