@@ -20,10 +20,10 @@ from sqlalchemy import Engine, Insert, Table, func, insert, select, update
 
 from etl import embedded, migrations
 from etl.database import create_mirror_engine, create_source_engine
+from etl.demo import FIXED_CASES, demo_archive_present, fill_demo_archive
 from etl.settings import load_settings
 from etl.source.contract import CONTRACT, contract_table
-from etl.source.demo import FIXED_CASES, demo_archive_present, fill_demo_archive
-from etl.sync.run import SyncSummary, run_sync
+from etl.sync.pipeline import SyncSummary, run_sync
 
 
 def main() -> None:

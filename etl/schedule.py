@@ -40,7 +40,7 @@ def scheduled_sync(config_file: str | None) -> None:
 
     Settings are read afresh each time: a changed config file takes effect at the next run.
     """
-    from etl.sync.run import run_sync
+    from etl.sync.pipeline import run_sync
 
     try:
         summary = run_sync(load_settings(config_file))

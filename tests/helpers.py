@@ -47,7 +47,7 @@ def mirror_fingerprints(url: URL, skip: frozenset[str] = BOOKKEEPING) -> dict[st
 
 
 def sync(source: URL, mirror: URL, home: Path, full: bool = False, **extra: str) -> Any:
-    from etl.sync.run import run_sync
+    from etl.sync.pipeline import run_sync
 
     return run_sync(settings_for(source, mirror, home, extra or None), full=full)
 

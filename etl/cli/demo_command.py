@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.demo_job import prepare_demo_mirror
+    from etl.demo.job import prepare_demo_mirror
     from etl.sync.summary import write_summary
 
     prepared = prepare_demo_mirror(settings, args.scale, args.seed)

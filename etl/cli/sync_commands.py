@@ -48,7 +48,7 @@ def terminate_as_interrupt() -> None:
 
 
 def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.sync.run import run_sync
+    from etl.sync.pipeline import run_sync
     from etl.sync.summary import write_summary
 
     terminate_as_interrupt()

@@ -25,7 +25,7 @@ from etl.mirror.base import Base
 
 RUN_STATES = ("running", "succeeded", "failed")
 CHANGE_KINDS = ("insert", "update", "delete")
-# What the sync finds wrong in the source (etl/sync/quality.py computes each).
+# What the sync finds wrong in the source (etl/derive/quality.py computes each).
 QUALITY_KINDS = (
     "eb_null_end_time",
     "session_null_end_time",

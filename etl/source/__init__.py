@@ -1,1 +1,1 @@
-"""The ALMA source: its table contract, the stand-in's administration and the demo archive."""
+"""The ALMA source: its table contract and the administration of a stand-in."""

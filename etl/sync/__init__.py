@@ -1,1 +1,1 @@
-"""The sync: read the ALMA source, merge it into the mirror, derive sessions and restore status."""
+"""One sync, start to end: load the source into the mirror, derive, record the run."""

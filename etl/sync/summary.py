@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from etl.output import json_value, render_table
-from etl.sync.run import SyncSummary
+from etl.sync.pipeline import SyncSummary
 
 TABLE_COLUMNS = ("table", "rows_read", "inserted", "updated", "deleted", "seconds")
 LISTED_NEWLY_RESTORABLE = 20

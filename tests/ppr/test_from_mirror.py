@@ -13,9 +13,9 @@ from sqlalchemy import Connection, event, select, update
 from sqlalchemy.engine import URL
 
 from etl.cli import main
+from etl.demo import FIXED_CASES
 from etl.mirror import MousStatus, table_of
 from etl.settings import PprSettings
-from etl.source.demo import FIXED_CASES
 from ppr.service import build_all_restorable, generate_ppr
 from ppr.uid import disk_name
 from tests.conftest import cli_environment, open_engine

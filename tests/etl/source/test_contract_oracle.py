@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
+from etl.load.mapping import BadSourceValue, mirrored_tables, row_converter, to_integer, to_text, to_timestamp
 from etl.source.contract import (
     CONTRACT,
     STAND_IN_COLUMNS,
@@ -19,7 +20,6 @@ from etl.source.contract import (
     contract_table,
     source_execution_options,
 )
-from etl.sync.mapping import BadSourceValue, mirrored_tables, row_converter, to_integer, to_text, to_timestamp
 
 # Every table and column of ../shared/alma-source/CONTRACT.md, as the contract names them.
 CONTRACT_COLUMNS = {

@@ -13,11 +13,11 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.engine import URL
 
 from etl.cli import main
+from etl.demo import FIXED_CASES
 from etl.errors import SourceUnavailable, SyncAlreadyRunning
 from etl.mirror import SyncRun, table_of
 from etl.source.contract import CONTRACT, contract_table
-from etl.source.demo import FIXED_CASES
-from etl.sync.runs import start_run, sync_lock
+from etl.sync.run_record import start_run, sync_lock
 from tests.conftest import cli_environment, open_engine
 from tests.helpers import connect, mirror_fingerprints, rows, sync
 

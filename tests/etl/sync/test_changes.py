@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import URL
 
+from etl.demo import FIXED_CASES
 from etl.mirror import ChangeEvent, MousStatus, SessionAssignment, table_of
 from etl.source.contract import CONTRACT, contract_table
-from etl.source.demo import FIXED_CASES
 from tests.helpers import connect, rows, scalar, sync
 
 events = table_of(ChangeEvent)

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
+from etl.demo import FIXED_CASES
+from etl.load.extract import source_snapshot
+from etl.load.mapping import mirrored_tables
 from etl.mirror import ChangeEvent, MousStatus, SessionAssignment, SyncRun, SyncRunTable, table_of
 from etl.source.contract import CONTRACT
-from etl.source.demo import FIXED_CASES
-from etl.sync.extract import source_snapshot
-from etl.sync.mapping import mirrored_tables
 from tests.conftest import open_engine
 from tests.helpers import connect, mirror_fingerprints, rows, scalar, sync
 from tests.ppr.examples import SEED_SESSIONS as SEED_EXAMPLE_SESSIONS
@@ -45,7 +45,7 @@ def test_mirror_matches_the_source_row_for_row(synced_mirror: URL, demo_source: 
     try:
         with source_snapshot(source_engine, "alma") as source, mirror_engine.connect() as mirror:
             for mapping in mirrored_tables(CONTRACT):
-                from etl.sync.extract import source_rows
+                from etl.load.extract import source_rows
 
                 expected = list(source_rows(source, mapping, 5000))
                 mirrored = [
@@ -159,7 +159,7 @@ def test_restorable_mous_statuses_are_consistent(synced_mirror: URL) -> None:
 
 def test_the_demo_archive_and_the_mirror_share_the_reason_codes() -> None:
     """The demo states its expectations in the mirror's vocabulary, without importing the mirror."""
+    from etl.demo import REASONS
     from etl.mirror.derived import REASON_CODES
-    from etl.source.demo import REASONS
 
     assert tuple(REASONS) == REASON_CODES

@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from etl.database import is_oracle, mask_url
 from etl.errors import SchemaMismatch, SourceUnavailable
+from etl.load.mapping import TableMapping, row_converter
 from etl.source.contract import source_execution_options
-from etl.sync.mapping import TableMapping, row_converter
 
 
 @contextmanager

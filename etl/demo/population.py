@@ -15,7 +15,7 @@ from decimal import Decimal
 from random import Random
 from typing import Final
 
-from etl.source.demo.builders import (
+from etl.demo.builders import (
     RELEASE_DELAY,
     deliver,
     exec_block,
@@ -23,8 +23,8 @@ from etl.source.demo.builders import (
     recipe_flags,
     session_around,
 )
-from etl.source.demo.cycles import CYCLES, Cycle
-from etl.source.demo.model import (
+from etl.demo.cycles import CYCLES, Cycle
+from etl.demo.model import (
     ARRAYS,
     FAIL,
     PASS,
@@ -41,8 +41,8 @@ from etl.source.demo.model import (
     Session,
     XmlForm,
 )
-from etl.source.demo.names import account, pi_name, project_title, science_sources
-from etl.source.demo.uids import (
+from etl.demo.names import account, pi_name, project_title, science_sources
+from etl.demo.uids import (
     POPULATION_EB_OFFSET,
     POPULATION_FIRST_KEY,
     POPULATION_FIRST_RANGE,

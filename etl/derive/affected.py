@@ -25,8 +25,8 @@ from sqlalchemy import (
 )
 
 from etl.copy import analyze
+from etl.derive.tree import eb_mous, member_ous
 from etl.mirror import ChangeEvent, ExecutionBlock, Ous, SchedulingBlock, table_of
-from etl.sync.tree import eb_mous, member_ous
 
 events = table_of(ChangeEvent)
 

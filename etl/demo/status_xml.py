@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Final
 from xml.sax.saxutils import escape, quoteattr
 
-from etl.source.demo.model import Mous, Session, XmlForm, ordered_sessions
+from etl.demo.model import Mous, Session, XmlForm, ordered_sessions
 
 NAMESPACE: Final = "Alma/Scheduling/OUSStatus"
 END_TIME_UNKNOWN: Final = "End time not known yet."

@@ -11,17 +11,17 @@ from itertools import chain
 from sqlalchemy import Connection, Engine, MetaData, literal, select, text
 
 from etl.copy import copy_rows
+from etl.demo.fixed_cases import FIXED_PROJECT_PLANS, build_fixed_projects
+from etl.demo.model import Project
+from etl.demo.population import random_projects
+from etl.demo.rows import COLUMNS, write_project
+from etl.demo.scales import DEFAULT_SEED, DEMO_AS_OF, SCALES, ScaleSpec
+from etl.demo.spool import Spools
+from etl.demo.summary import DemoSummary
 from etl.errors import UsageError
 from etl.progress import Progress
 from etl.source.admin import init_source, missing_tables, refuse_oracle
 from etl.source.contract import CONTRACT, TABLE_NAMES, contract_table, source_execution_options
-from etl.source.demo.fixed_cases import FIXED_PROJECT_PLANS, build_fixed_projects
-from etl.source.demo.model import Project
-from etl.source.demo.population import random_projects
-from etl.source.demo.rows import COLUMNS, write_project
-from etl.source.demo.scales import DEFAULT_SEED, DEMO_AS_OF, SCALES, ScaleSpec
-from etl.source.demo.spool import Spools
-from etl.source.demo.summary import DemoSummary
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from tests.conftest import DatabaseFactory, open_engine, settings_for
 def fill(databases: DatabaseFactory, name: str, home: Path, scale: str, seed: int | None = None) -> URL:
     """A new database holding the demo archive of ``scale`` (and ``seed``, default when None)."""
     from etl.database import create_source_engine
+    from etl.demo import DEFAULT_SEED, fill_demo_archive
     from etl.source.contract import CONTRACT
-    from etl.source.demo import DEFAULT_SEED, fill_demo_archive
 
     url = databases.create(name)
     engine = create_source_engine(url, settings_for(url, None, home))

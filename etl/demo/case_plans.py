@@ -13,7 +13,7 @@ from decimal import Decimal
 from random import Random
 from typing import Final, Literal
 
-from etl.source.demo.builders import (
+from etl.demo.builders import (
     RELEASE_DELAY,
     SESSION_LEAD,
     SESSION_TAIL,
@@ -22,8 +22,8 @@ from etl.source.demo.builders import (
     last_observed,
     recipe_flags,
 )
-from etl.source.demo.cycles import cycle
-from etl.source.demo.model import (
+from etl.demo.cycles import cycle
+from etl.demo.model import (
     ARRAYS,
     FAIL,
     PASS,
@@ -37,8 +37,8 @@ from etl.source.demo.model import (
     Session,
     XmlForm,
 )
-from etl.source.demo.names import account
-from etl.source.demo.uids import FIXED_EB_OFFSET, A001Range, ExecBlockUids, Keys, PartIds
+from etl.demo.names import account
+from etl.demo.uids import FIXED_EB_OFFSET, A001Range, ExecBlockUids, Keys, PartIds
 
 REASONS: Final = (
     "deleted_ous",

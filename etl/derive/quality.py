@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 
+from etl.derive.tree import member_ous
+from etl.load.stage import insert_count
 from etl.mirror import (
     AsaDataset,
     DataQualityIssue,
@@ -44,8 +46,6 @@ from etl.mirror import (
     ShiftlogEntry,
     table_of,
 )
-from etl.sync.stage import insert_count
-from etl.sync.tree import member_ous
 
 issues = table_of(DataQualityIssue)
 

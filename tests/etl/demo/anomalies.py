@@ -10,7 +10,7 @@ from datetime import datetime
 from lxml import etree
 from sqlalchemy import Connection, text
 
-from tests.etl.source.session_rule import SESSION_RULE, derived_sessions
+from tests.etl.demo.session_rule import SESSION_RULE, derived_sessions
 
 # Caltables names: <prefix><mous>.session_<N>.caltables.<archive>; "auxcaltables" never matches.
 CALTABLES = r"\.session_[0-9]+\.caltables\.(tgz|tar\.gz)$"

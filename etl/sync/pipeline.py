@@ -11,22 +11,22 @@ from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from etl.database import create_mirror_engine, create_source_engine, mask_url, mirror_url, source_url
+from etl.derive.affected import create_affected_table, mark_all_members, mark_changed
+from etl.derive.ous_status_xml import refresh_status_documents
+from etl.derive.quality import QualityCounts, record_findings
+from etl.derive.restorability import derive_mous_status
+from etl.derive.sessions import derive_session_assignment
 from etl.errors import AlmaMirrorError, MirrorUnavailable, StopAndFix
+from etl.load.extract import source_snapshot
+from etl.load.mapping import mirrored_tables
+from etl.load.merge import MergeCounts
+from etl.load.tables import check_source_tables, load_table
 from etl.logs import fields
 from etl.migrations import require_head
 from etl.mirror import MousStatus, table_of
 from etl.settings import Settings
 from etl.source.contract import build_contract
-from etl.sync.affected import create_affected_table, mark_all_members, mark_changed
-from etl.sync.documents import refresh_status_documents
-from etl.sync.extract import source_snapshot
-from etl.sync.load import check_source_tables, load_table
-from etl.sync.mapping import mirrored_tables
-from etl.sync.merge import MergeCounts
-from etl.sync.quality import QualityCounts, record_findings
-from etl.sync.runs import RunRecord, TableFigures, fail_run, finish_run, start_run, sync_lock
-from etl.sync.sessions import derive_session_assignment
-from etl.sync.status import derive_mous_status
+from etl.sync.run_record import RunRecord, TableFigures, fail_run, finish_run, start_run, sync_lock
 
 log = logging.getLogger(__name__)
 

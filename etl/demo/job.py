@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from etl import migrations
 from etl.database import create_mirror_engine, create_source_engine, mirror_url, source_url
+from etl.demo import demo_archive_present, fill_demo_archive
 from etl.settings import Settings
 from etl.source.contract import build_contract
-from etl.source.demo import demo_archive_present, fill_demo_archive
-from etl.sync.run import SyncSummary, run_sync
+from etl.sync.pipeline import SyncSummary, run_sync
 
 log = logging.getLogger(__name__)
 

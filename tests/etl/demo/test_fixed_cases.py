@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from etl.source.demo import DEMO_AS_OF, FIXED_CASES, REASONS, FixedCase
-from tests.etl.source.anomalies import SEED_SESSIONS
-from tests.etl.source.session_rule import derived_sessions
+from etl.demo import DEMO_AS_OF, FIXED_CASES, REASONS, FixedCase
+from tests.etl.demo.anomalies import SEED_SESSIONS
+from tests.etl.demo.session_rule import derived_sessions
 
 CALTABLES_SESSION = re.compile(r"\.session_([0-9]+)\.caltables\.(?:tgz|tar\.gz)$")
 MANUAL_FLAGS = ("ManualCalibration", "ManualCalAndImg", "ManualSingleDish")

@@ -8,8 +8,8 @@ from decimal import Decimal
 from random import Random
 from typing import Final
 
-from etl.source.demo.cycles import Cycle
-from etl.source.demo.model import (
+from etl.demo.cycles import Cycle
+from etl.demo.model import (
     ArrayName,
     Delivery,
     ExecBlock,
@@ -18,8 +18,8 @@ from etl.source.demo.model import (
     SchedBlock,
     Session,
 )
-from etl.source.demo.products import product_files, unparsable_caltables
-from etl.source.demo.uids import Keys
+from etl.demo.products import product_files, unparsable_caltables
+from etl.demo.uids import Keys
 
 PIPELINE_FLAGS: Final[dict[ArrayName, str]] = {
     "12m": "PipelineCalAndImg", "7m": "PipelineCalAndImg", "TP": "PipelineSingleDish",

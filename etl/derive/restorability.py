@@ -25,6 +25,9 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
 from etl.copy import analyze
+from etl.derive.tree import member_ous
+from etl.load.merge import MergeCounts, MergeTarget, merge
+from etl.load.stage import create_stage, insert_count
 from etl.mirror import (
     Delivery,
     MousStatus,
@@ -35,9 +38,6 @@ from etl.mirror import (
     SessionAssignment,
     table_of,
 )
-from etl.sync.merge import MergeCounts, MergeTarget, merge
-from etl.sync.stage import create_stage, insert_count
-from etl.sync.tree import member_ous
 
 STATUS_COLUMNS = tuple(
     column.name for column in table_of(MousStatus).columns if column.name != "derived_run_id"

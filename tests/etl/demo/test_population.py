@@ -8,12 +8,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from etl.source.demo import DEMO_AS_OF, FIXED_CASES, SCALES
-from etl.source.demo.fixed_cases import build_fixed_projects
-from etl.source.demo.load import demo_projects
-from etl.source.demo.model import Project
-from etl.source.demo.uids import POPULATION_FIRST_RANGE
-from tests.etl.source.anomalies import empty_session_positions
+from etl.demo import DEMO_AS_OF, FIXED_CASES, SCALES
+from etl.demo.fill import demo_projects
+from etl.demo.fixed_cases import build_fixed_projects
+from etl.demo.model import Project
+from etl.demo.uids import POPULATION_FIRST_RANGE
+from tests.etl.demo.anomalies import empty_session_positions
 
 A001_RANGE = re.compile(r"^uid://A001/X([0-9a-f]+)/X[0-9a-f]+$")
 A002_RANGE = re.compile(r"^uid://A002/X([0-9a-f]+)/X[0-9a-f]+$")

@@ -7,11 +7,11 @@ See docs/demo-archive.md.
 
 from __future__ import annotations
 
-from etl.source.demo.case_plans import REASONS, FixedCase
-from etl.source.demo.fixed_cases import FIXED_CASES
-from etl.source.demo.load import demo_archive_present, fill_demo_archive
-from etl.source.demo.scales import DEFAULT_SEED, DEMO_AS_OF, SCALES, ScaleSpec
-from etl.source.demo.summary import DemoSummary
+from etl.demo.case_plans import REASONS, FixedCase
+from etl.demo.fill import demo_archive_present, fill_demo_archive
+from etl.demo.fixed_cases import FIXED_CASES
+from etl.demo.scales import DEFAULT_SEED, DEMO_AS_OF, SCALES, ScaleSpec
+from etl.demo.summary import DemoSummary
 
 __all__ = [
     "DEFAULT_SEED",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
-from etl.source.demo.model import (
+from etl.demo.model import (
     ARRAYS,
     FAIL,
     PASS,
@@ -18,8 +18,8 @@ from etl.source.demo.model import (
     Session,
     XmlForm,
 )
-from etl.source.demo.status_xml import group_document, member_document
-from etl.source.demo.uids import file_form
+from etl.demo.status_xml import group_document, member_document
+from etl.demo.uids import file_form
 
 Row = tuple[Any, ...]
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Final, Literal
 
-from etl.source.demo.cycles import Cycle
+from etl.demo.cycles import Cycle
 
 PASS: Final = "Pass"  # noqa: S105 (a QA0 status, not a password)
 SEMIPASS: Final = "SemiPass"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from random import Random
 from typing import Final
 
-from etl.source.demo.cycles import Cycle
-from etl.source.demo.model import (
+from etl.demo.cycles import Cycle
+from etl.demo.model import (
     ARRAYS,
     ArrayName,
     ExecBlock,
@@ -24,7 +24,7 @@ from etl.source.demo.model import (
     ordered_sessions,
     pass_ebs,
 )
-from etl.source.demo.uids import file_form
+from etl.demo.uids import file_form
 
 
 @dataclass(frozen=True)

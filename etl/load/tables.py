@@ -9,13 +9,13 @@ from sqlalchemy import Connection, inspect
 
 from etl.copy import analyze, copy_rows
 from etl.errors import SchemaMismatch
+from etl.load.extract import source_rows
+from etl.load.mapping import TableMapping
+from etl.load.merge import MergeTarget, merge
+from etl.load.stage import create_stage
 from etl.logs import fields
 from etl.progress import Progress
-from etl.sync.extract import source_rows
-from etl.sync.mapping import TableMapping
-from etl.sync.merge import MergeTarget, merge
-from etl.sync.runs import TableFigures
-from etl.sync.stage import create_stage
+from etl.sync.run_record import TableFigures
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from etl.source.demo import DEMO_AS_OF
+from etl.demo import DEMO_AS_OF
 from tests.conftest import DatabaseFactory, open_engine
-from tests.etl.source.anomalies import missing_features
-from tests.etl.source.conftest import fill
+from tests.etl.demo.anomalies import missing_features
+from tests.etl.demo.conftest import fill
 
 
 def test_small_archive_has_every_feature(small_engine: Engine) -> None:

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, FromClause, Select, Table, and_, func, insert, select
 
 from etl.copy import analyze
+from etl.derive.tree import eb_mous, member_ous
+from etl.load.merge import MergeCounts, MergeTarget, merge
+from etl.load.stage import create_stage, insert_count
 from etl.mirror import ExecutionBlock, ObservingSession, SessionAssignment, table_of
-from etl.sync.merge import MergeCounts, MergeTarget, merge
-from etl.sync.stage import create_stage, insert_count
-from etl.sync.tree import eb_mous, member_ous
 
 ASSIGNMENT_COLUMNS = (
     "mous_uid", "eb_uid", "session_number", "session_id", "qa0_status", "eb_start_time", "position",

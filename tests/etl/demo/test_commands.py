@@ -9,12 +9,12 @@ from sqlalchemy import inspect
 
 from etl.cli import main
 from etl.database import create_source_engine
+from etl.demo import DEMO_AS_OF, demo_archive_present, fill_demo_archive
 from etl.errors import UnsupportedSource, UsageError
 from etl.source.admin import init_source
 from etl.source.contract import CONTRACT, TABLE_NAMES
-from etl.source.demo import DEMO_AS_OF, demo_archive_present, fill_demo_archive
 from tests.conftest import DatabaseFactory, cli_environment, open_engine, settings_for
-from tests.etl.source.anomalies import PRESENT, missing_features
+from tests.etl.demo.anomalies import PRESENT, missing_features
 
 ORACLE_URL = "oracle+oracledb://u:secret@host:1521/?service_name=X"
 

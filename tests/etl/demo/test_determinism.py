@@ -11,13 +11,13 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from etl.database import create_source_engine
+from etl.demo import fill_demo_archive
+from etl.demo.fixed_cases import build_fixed_projects
+from etl.demo.rows import COLUMNS, write_project
 from etl.source.contract import CONTRACT, TABLE_NAMES, contract_table
-from etl.source.demo import fill_demo_archive
-from etl.source.demo.fixed_cases import build_fixed_projects
-from etl.source.demo.rows import COLUMNS, write_project
 from tests.conftest import DatabaseFactory, open_engine, settings_for
-from tests.etl.source.conftest import fill
-from tests.etl.source.session_rule import table_hashes, table_rows
+from tests.etl.demo.conftest import fill
+from tests.etl.demo.session_rule import table_hashes, table_rows
 
 OTHER_SEED = 4242
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from etl.source.demo.case_plans import (
+from etl.demo.case_plans import (
     CaseFacts,
     EbPlan,
     FixedBuild,
@@ -22,9 +22,9 @@ from etl.source.demo.case_plans import (
     SessionPlan,
     build_project,
 )
-from etl.source.demo.model import FAIL, PASS, PENDING, SEMIPASS, UNSET, Project, Recipe, XmlForm
-from etl.source.demo.scales import DEMO_AS_OF
-from etl.source.demo.seed_cases import SEED_PROJECTS
+from etl.demo.model import FAIL, PASS, PENDING, SEMIPASS, UNSET, Project, Recipe, XmlForm
+from etl.demo.scales import DEMO_AS_OF
+from etl.demo.seed_cases import SEED_PROJECTS
 
 QA0_LETTERS: Final = {"P": PASS, "S": SEMIPASS, "F": FAIL, "N": PENDING, "U": UNSET}
 

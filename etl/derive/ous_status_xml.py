@@ -11,10 +11,10 @@ from lxml import etree
 from sqlalchemy import Connection, Table, select
 
 from etl.copy import analyze, copy_rows
+from etl.derive.tree import member_ous
+from etl.load.merge import MergeCounts, MergeTarget, merge
+from etl.load.stage import create_stage
 from etl.mirror import Ous, OusStatusDocument, OusStatusSession, table_of
-from etl.sync.merge import MergeCounts, MergeTarget, merge
-from etl.sync.stage import create_stage
-from etl.sync.tree import member_ous
 
 # Entities and network access are never needed to read a status document, and are a risk.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)

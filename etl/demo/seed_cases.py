@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
-from etl.source.demo.case_plans import (
+from etl.demo.case_plans import (
     CaseFacts,
     EbPlan,
     GoalPlan,
@@ -20,7 +20,7 @@ from etl.source.demo.case_plans import (
     ProjectPlan,
     SessionPlan,
 )
-from etl.source.demo.model import FAIL
+from etl.demo.model import FAIL
 
 
 def _at(text: str) -> datetime:

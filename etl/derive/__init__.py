@@ -1,0 +1,1 @@
+"""Deriving: OUSStatus documents → sessions → restorability → data-quality findings, per touched MOUS."""
