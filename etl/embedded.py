@@ -32,7 +32,9 @@ def start_server(home: Path) -> Any:
     pgdata = data_directory(home).resolve()
     if pgdata in _servers:
         return _servers[pgdata]
-    home.mkdir(parents=True, exist_ok=True)
+    # pgserver creates pgdata with exist_ok=False: two processes starting a fresh home at once would
+    # race there, and the loser would fail with "File exists". Created here, it exists for both.
+    pgdata.mkdir(parents=True, exist_ok=True)
     # pgserver warns at import when XDG_RUNTIME_DIR is unset, and narrates every step at INFO.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
