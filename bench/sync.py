@@ -20,7 +20,8 @@ from sqlalchemy import Engine, Insert, Table, func, insert, select, update
 
 from etl import embedded, migrations
 from etl.database import create_mirror_engine, create_source_engine
-from etl.demo import FIXED_CASES, demo_archive_present, fill_demo_archive
+from etl.demo.fill import demo_archive_present, fill_demo_archive
+from etl.demo.fixed_cases import FIXED_CASES
 from etl.settings import load_settings
 from etl.source.contract import CONTRACT, contract_table
 from etl.sync.pipeline import SyncSummary, run_sync
@@ -52,13 +53,13 @@ def main() -> None:
     mirror = create_mirror_engine(mirror_url)
     migrations.downgrade(mirror, "base")
     migrations.upgrade(mirror)
-    mirror.dispose()
 
-    report_sync("baseline sync", run_sync(settings))
-    report_sync("no-change sync", run_sync(settings))
+    report_sync("baseline sync", run_sync(mirror, source, settings.source))
+    report_sync("no-change sync", run_sync(mirror, source, settings.source))
     changed = script_changes(source)
-    report_sync(f"incremental sync ({changed})", run_sync(settings))
-    report_sync("full sync (every MOUS re-derived)", run_sync(settings, full=True))
+    report_sync(f"incremental sync ({changed})", run_sync(mirror, source, settings.source))
+    report_sync("full sync (every MOUS re-derived)", run_sync(mirror, source, settings.source, full=True))
+    mirror.dispose()
     source.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the benchmark process: {peak_mb:,.0f} MB")

@@ -86,22 +86,31 @@ def create_source_engine(url: URL, settings: Settings) -> Engine:
 
 
 @contextmanager
-def mirror_connection(
-    settings: Settings, application_name: str, read_only: bool = False
-) -> Iterator[Connection]:
-    """A connection to the mirror, refused when its schema is not at this code's revision.
+def read_only_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection that reads one snapshot (repeatable read, read only).
 
-    A read-only connection reads one snapshot (repeatable read), so every query of a command agrees
-    with the others even while a sync commits.
+    Every query of a command then agrees with the others even while a sync commits.
     """
-    from etl.migrations import require_head
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        yield connection
 
+
+@contextmanager
+def mirror_engine(settings: Settings, application_name: str) -> Iterator[Engine]:
+    """An engine on the mirror for the block, disposed at its end."""
     engine = create_mirror_engine(mirror_url(settings), application_name)
     try:
-        require_head(engine)
-        with engine.connect() as connection:
-            if read_only:
-                connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            yield connection
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def source_engine(settings: Settings) -> Iterator[Engine]:
+    """An engine on the ALMA source (or its stand-in) for the block, disposed at its end."""
+    engine = create_source_engine(source_url(settings), settings)
+    try:
+        yield engine
     finally:
         engine.dispose()

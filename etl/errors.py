@@ -3,8 +3,8 @@
 - ``RetryLater``: a passing condition (connection dropped, lock held, another sync running); the same
   command can succeed later without any change.
 - ``StopAndFix``: configuration, usage or schema problems; nothing will succeed until a person acts.
-- ``DataProblem``: one bad row or document; recorded as a data-quality issue and the run goes on.
-  It is only raised inside the loader and never reaches the CLI.
+- One bad row or document is not an error at all: the derivations record it as a data-quality finding
+  and the run goes on.
 
 Every error carries the exit code the CLI should use, and a message meant to be printed on one line.
 """
@@ -60,15 +60,13 @@ class SchemaMismatch(StopAndFix):
     """The mirror's schema is not at the revision this code expects, or a source table is missing."""
 
 
+class BadSourceData(StopAndFix):
+    """The source holds rows the mirror cannot take (a duplicated key, an impossible value)."""
+
+
+class MirrorRejected(StopAndFix):
+    """The mirror database refused a statement (a constraint, a trigger, a permission)."""
+
+
 class UnsupportedSource(StopAndFix):
     """The operation cannot run against this kind of source database (e.g. creating tables in Oracle)."""
-
-
-class DataProblem(AlmaMirrorError):
-    """One row or document could not be used; record it as a data-quality issue and go on."""
-
-    def __init__(self, kind: str, detail: str, mous_uid: str | None = None) -> None:
-        self.kind = kind
-        self.detail = detail
-        self.mous_uid = mous_uid
-        super().__init__(f"{kind}: {detail}")

@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -22,12 +22,14 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine
 
-from etl.database import create_mirror_engine, mirror_url
-from etl.errors import AlmaMirrorError, SyncAlreadyRunning
+from etl.errors import AlmaMirrorError, ConfigurationError, SyncAlreadyRunning
 from etl.logs import fields
-from etl.migrations import require_head
-from etl.settings import Settings, load_settings
+from etl.settings import ScheduleSettings, Settings, load_settings
+
+if TYPE_CHECKING:
+    from etl.sync.pipeline import SyncSummary
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +42,8 @@ def scheduled_sync(config_file: str | None) -> None:
 
     Settings are read afresh each time: a changed config file takes effect at the next run.
     """
-    from etl.sync.pipeline import run_sync
-
     try:
-        summary = run_sync(load_settings(config_file))
+        summary = _sync_once(load_settings(config_file))
     except SyncAlreadyRunning as exc:
         log.warning("schedule.sync_skipped %s", fields(reason=str(exc)))
     except AlmaMirrorError as exc:
@@ -58,19 +58,41 @@ def scheduled_sync(config_file: str | None) -> None:
         )
 
 
+def _sync_once(settings: Settings) -> SyncSummary:
+    """One night's sync, as the ``sync`` command runs it: the mirror's schema checked first."""
+    from etl.database import mirror_engine, source_engine
+    from etl.migrations import require_head
+    from etl.sync.pipeline import run_sync
+
+    with mirror_engine(settings, "almamirror-sync") as mirror, source_engine(settings) as source:
+        require_head(mirror)
+        return run_sync(mirror, source, settings.source)
+
+
+def cron_trigger(schedule: ScheduleSettings) -> CronTrigger:
+    """The nightly trigger; ``ConfigurationError`` when the cron expression or time zone is invalid."""
+    try:
+        return CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone)
+    except (ValueError, LookupError) as exc:
+        raise ConfigurationError([
+            f"schedule.cron/timezone: '{schedule.cron}' in '{schedule.timezone}' is not a valid "
+            f"five-field cron expression and time zone ({exc})"
+        ]) from exc
+
+
 def build_scheduler(
+    engine: Engine,
     settings: Settings,
     config_file: str | None,
     trigger: Any = None,
     scheduler_class: type[BaseScheduler] = BlockingScheduler,
 ) -> Any:
-    """The scheduler with its one job stored in the mirror.
+    """The scheduler with its one job stored in the mirror that ``engine`` reaches.
 
     ``trigger`` replaces the cron and ``scheduler_class`` the blocking scheduler, so a test can watch
     several runs in a background scheduler.
     """
-    engine = create_mirror_engine(mirror_url(settings), "almamirror-schedule")
-    require_head(engine)
+    trigger = trigger or cron_trigger(settings.schedule)
     scheduler = scheduler_class(
         jobstores={"default": SQLAlchemyJobStore(engine=engine)},
         executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -83,7 +105,7 @@ def build_scheduler(
     )
     scheduler.add_job(
         scheduled_sync,
-        trigger or CronTrigger.from_crontab(settings.schedule.cron, timezone=settings.schedule.timezone),
+        trigger,
         args=[config_file],
         id=JOB_ID,
         name="almamirror sync",
@@ -92,9 +114,9 @@ def build_scheduler(
     return scheduler
 
 
-def run_scheduler(settings: Settings, config_file: str | None) -> None:
+def run_scheduler(engine: Engine, settings: Settings, config_file: str | None) -> None:
     """Run until SIGTERM or SIGINT."""
-    scheduler = build_scheduler(settings, config_file)
+    scheduler = build_scheduler(engine, settings, config_file)
     stop_on_signals(scheduler)
     scheduler.add_listener(
         lambda _event: _log_next_run(scheduler, "schedule.started"), EVENT_SCHEDULER_STARTED

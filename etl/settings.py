@@ -1,4 +1,8 @@
-"""One typed settings object, loaded once per process.
+"""One typed settings object, loaded once per process: parsed and type-checked, nothing more.
+
+What a value means to the code that uses it is checked there: the cron expression by scheduling
+(``etl.schedule``), the column renames by the source contract (``etl.source.contract``), so that a
+command which uses neither never imports them.
 
 Precedence, lowest first: ``config/almamirror.toml`` (the defaults, every key present), a site file given
 with ``--config`` or ``ALMAMIRROR_CONFIG``, then environment variables. Every problem found is reported
@@ -166,11 +170,9 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         timezone=reader.text("schedule", "timezone"),
         misfire_grace_seconds=reader.positive_int("schedule", "misfire_grace_seconds"),
     )
-    _check_cron(schedule, problems)
     ppr = PprSettings(
         **{key: reader.text("ppr", key) for key in PprSettings.__dataclass_fields__}
     )
-    _check_column_names(source.column_names, problems)
     if problems:
         return None
     return Settings(
@@ -184,29 +186,6 @@ def _embedded_home(configured: str | None, env: Mapping[str, str]) -> Path:
         return Path(configured).expanduser()
     data_home = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
     return Path(data_home) / "almamirror"
-
-
-def _check_cron(schedule: ScheduleSettings, problems: list[str]) -> None:
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(schedule.cron, timezone=schedule.timezone)
-    except (ValueError, LookupError) as exc:
-        problems.append(
-            f"schedule.cron/timezone: '{schedule.cron}' in '{schedule.timezone}' is not a valid "
-            f"five-field cron expression and time zone ({exc})"
-        )
-
-
-def _check_column_names(column_names: Mapping[str, str], problems: list[str]) -> None:
-    from etl.source.contract import STAND_IN_COLUMNS
-
-    for name in column_names:
-        if name not in STAND_IN_COLUMNS:
-            problems.append(
-                f"source.column_names: '{name}' is not a stand-in column; remappable: "
-                f"{', '.join(sorted(STAND_IN_COLUMNS))}"
-            )
 
 
 class _Reader:

@@ -20,7 +20,6 @@ from lxml import etree
 from ppr.errors import InvalidPpr, InvalidRelativePath, NotRestorable, OutputExists
 from ppr.model import ProductFile, RestoreRequest
 from ppr.uid import MEMBER_PREFIX, disk_name
-from ppr.validate import validate_ppr
 
 RAWDATA = "rawdata"
 WORKING = "working"
@@ -145,8 +144,10 @@ def _relative_parts(relative_path: str) -> tuple[str, ...]:
 
 
 def _checked_ppr(ppr_bytes: bytes, request: RestoreRequest, relative_path: str) -> str:
-    """Validate the PPR and check it describes this request and directory; return its CreationTime."""
-    validate_ppr(ppr_bytes)
+    """Check the PPR describes this request and directory; return its CreationTime.
+
+    The PPR itself was validated once, where it was made (``ppr.service.render``).
+    """
     root = etree.fromstring(ppr_bytes, etree.XMLParser(resolve_entities=False, no_network=True))
     in_ppr = {
         "MOUS": _reference(root, "OUSStatusRef"),

@@ -21,7 +21,6 @@ from ppr.errors import InvalidPpr, NotAMemberOus, NotRestorable, OutputExists, U
 from ppr.layout import build_request_directory
 from ppr.model import RestoreRequest
 from ppr.query import MousVerdict, ous_level, restore_requests, verdicts
-from ppr.uid import parse_mous_uid
 from ppr.validate import validate_ppr
 
 
@@ -50,14 +49,13 @@ def utc_now() -> datetime:
 
 def generate_ppr(
     connection: Connection,
-    mous_text: str,
+    mous_uid: str,
     site: PprSettings,
     allow_proprietary: bool = False,
     relative_path: str | None = None,
     created: datetime | None = None,
 ) -> GeneratedPpr:
-    """The validated restore PPR of one MOUS, or the refusal that says why there is none."""
-    mous_uid = parse_mous_uid(mous_text)
+    """The validated restore PPR of one MOUS (its canonical UID), or the refusal that says why not."""
     verdict = _verdict(connection, mous_uid)
     created = created or utc_now()
     refuse_unless_restorable(verdict, allow_proprietary, created)
@@ -96,13 +94,12 @@ def refuse_unless_restorable(verdict: MousVerdict, allow_proprietary: bool, now:
 
 
 def check_against_archived(
-    connection: Connection, mous_text: str, archived_ppr: Path
+    connection: Connection, mous_uid: str, archived_ppr: Path
 ) -> list[SessionDifference]:
     """Differences between the mirror's session mapping and an archived PPR's; [] when they agree.
 
     Works for any member OUS the mirror derived, restorable or not: finding out why is the point.
     """
-    mous_uid = parse_mous_uid(mous_text)
     _verdict(connection, mous_uid)
     archived = read_archived_sessions(archived_ppr)
     request = restore_requests(connection, [mous_uid])[mous_uid]

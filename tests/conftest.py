@@ -140,7 +140,7 @@ def demo_source(databases: DatabaseFactory, test_home: Path) -> URL:
     ``databases.create("my_source", template="source_small")``.
     """
     from etl.database import create_source_engine
-    from etl.demo import fill_demo_archive
+    from etl.demo.fill import fill_demo_archive
     from etl.source.contract import CONTRACT
 
     url = databases.create("source_small")
@@ -172,10 +172,10 @@ def synced_template(
     databases: DatabaseFactory, migrated_template: str, demo_source: URL, test_home: Path
 ) -> str:
     """A database name: the mirror after one (baseline) sync of the small demo archive."""
-    from etl.sync.pipeline import run_sync
+    from tests.helpers import sync
 
     url = databases.create("mirror_synced", template=migrated_template)
-    run_sync(settings_for(demo_source, url, test_home))
+    sync(demo_source, url, test_home)
     return "mirror_synced"
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import URL
 
 from etl.mirror import metadata
+from etl.settings import Settings
 from tests.conftest import open_engine, settings_for
 
 BOOKKEEPING = frozenset({"sync_run"})
@@ -47,9 +48,16 @@ def mirror_fingerprints(url: URL, skip: frozenset[str] = BOOKKEEPING) -> dict[st
 
 
 def sync(source: URL, mirror: URL, home: Path, full: bool = False, **extra: str) -> Any:
+    return sync_with(settings_for(source, mirror, home, extra or None), full=full)
+
+
+def sync_with(settings: Settings, full: bool = False) -> Any:
+    """One sync as the ``sync`` command runs it, with engines opened from ``settings``."""
+    from etl.database import mirror_engine, source_engine
     from etl.sync.pipeline import run_sync
 
-    return run_sync(settings_for(source, mirror, home, extra or None), full=full)
+    with mirror_engine(settings, "almamirror-sync") as mirror, source_engine(settings) as source:
+        return run_sync(mirror, source, settings.source, full=full)
 
 
 def scalar(url: URL, statement: Any) -> Any:

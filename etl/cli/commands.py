@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from etl.cli import (
@@ -20,9 +19,3 @@ def register_all(subparsers: Any) -> None:
     for group in groups:
         group.register(subparsers)
 
-
-def add_format_argument(parser: argparse.ArgumentParser, default: str = "table") -> None:
-    parser.add_argument(
-        "--format", choices=("table", "csv", "json"), default=default,
-        help=f"output format (default: {default}); csv and json are for machines",
-    )

@@ -9,12 +9,10 @@ from typing import Any
 
 from etl.settings import Settings
 
-# The MOUS of the seed document's example restore PPR (2017.1.00895.S, 16 EBs in 15 sessions).
-SEED_MOUS = "uid://A001/X129e/Xb6"
-
 
 def register(subparsers: Any) -> None:
     from etl.cli.source_commands import add_demo_arguments
+    from etl.demo.scales import SEED_MOUS
 
     demo = subparsers.add_parser(
         "demo", help="demo archive → migrated mirror → sync → restore PPR, on embedded defaults",
@@ -31,24 +29,17 @@ def register(subparsers: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.demo.job import prepare_demo_mirror
+    from etl.database import mirror_engine, source_engine
+    from etl.demo.job import run_demo
+    from etl.demo.scales import SEED_MOUS
     from etl.sync.summary import write_summary
 
-    prepared = prepare_demo_mirror(settings, args.scale, args.seed)
+    with source_engine(settings) as source, mirror_engine(settings, "almamirror-demo") as mirror:
+        result = run_demo(source, mirror, settings, args.scale, args.seed, args.output)
+    prepared = result.mirror
     print(("created " if prepared.archive_created else "using ") + prepared.archive)
     write_summary(prepared.sync, "table", sys.stdout)
-    directory = _seed_request(settings, args.output)
     print(f"\n{prepared.sync.restorable_total:,} MOUSes are restorable "
           "(almamirror report restorable lists them)")
-    print(f"restore request for {SEED_MOUS}: {directory}")
+    print(f"restore request for {SEED_MOUS}: {result.seed_request}")
     return 0
-
-
-def _seed_request(settings: Settings, output: Path) -> Path:
-    from etl.database import mirror_connection
-    from ppr.layout import build_request_directory
-    from ppr.service import generate_ppr
-
-    with mirror_connection(settings, "almamirror-ppr", read_only=True) as connection:
-        generated = generate_ppr(connection, SEED_MOUS, settings.ppr)
-    return build_request_directory(output, generated.relative_path, generated.document, generated.request)

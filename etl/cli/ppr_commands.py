@@ -57,9 +57,9 @@ def register(subparsers: Any) -> None:
 
 def run_ppr(args: argparse.Namespace, settings: Settings) -> int:
     _check_arguments(args)
-    from etl.database import mirror_connection
+    from etl.cli.databases import mirror_snapshot
 
-    with mirror_connection(settings, "almamirror-ppr", read_only=True) as connection:
+    with mirror_snapshot(settings, "almamirror-ppr") as connection:
         if args.all_restorable:
             return _all_restorable(connection, args, settings)
         if args.check is not None:
@@ -78,7 +78,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     else:
         from ppr.uid import parse_mous_uid
 
-        parse_mous_uid(args.mous_uid)  # a malformed UID is a usage error before any database work
+        # Parsed once, before any database work: a malformed UID is a usage error.
+        args.mous_uid = parse_mous_uid(args.mous_uid)
     if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
         raise UsageError("--check compares sessions only; it takes no other options")
 

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import Connection
 
 from etl.report.arguments import ARRAYS
 from etl.settings import Settings
 
 
-def register(subparsers: Any) -> None:
-    from etl.cli.commands import add_format_argument
+def add_format_argument(parser: argparse.ArgumentParser, default: str = "table") -> None:
+    parser.add_argument(
+        "--format", choices=("table", "csv", "json"), default=default,
+        help=f"output format (default: {default}); csv and json are for machines",
+    )
 
+
+def register(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report", help="report restorable MOUSes, changes, data quality and sync runs",
         description="Read-only reports on the mirror's views (docs/reporting.md). Exit codes: 0 done "
@@ -57,37 +66,70 @@ def register(subparsers: Any) -> None:
     runs.set_defaults(run=run_runs)
 
 
+@contextmanager
+def report_snapshot(settings: Settings) -> Iterator[Connection]:
+    """The read-only snapshot every report reads, its times in UTC."""
+    from etl.cli.databases import mirror_snapshot
+    from etl.report.connection import use_report_time_zone
+
+    with mirror_snapshot(settings, "almamirror-report") as connection:
+        use_report_time_zone(connection)
+        yield connection
+
+
+def _since(text: str | None) -> Any:
+    from etl.report.arguments import parse_since
+
+    return None if text is None else parse_since(text)
+
+
 def run_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import RestorableFilter, show_restorable
+    from etl.report.arguments import check_array
 
-    chosen = RestorableFilter(project=args.project, array=args.array, not_restorable=args.not_restorable)
-    show_restorable(settings, chosen, args.format, sys.stdout)
+    chosen = RestorableFilter(
+        project=args.project, array=check_array(args.array), not_restorable=args.not_restorable
+    )
+    with report_snapshot(settings) as connection:
+        show_restorable(connection, chosen, args.format, sys.stdout)
     return 0
 
 
 def run_changes(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_changes
+    from etl.report.arguments import check_positive
 
-    show_changes(settings, args.since, args.run_id, args.format, sys.stdout)
+    since = _since(args.since)
+    run_id = None if args.run_id is None else check_positive(args.run_id, "--run")
+    with report_snapshot(settings) as connection:
+        show_changes(connection, since, run_id, args.format, sys.stdout)
     return 0
 
 
 def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_newly_restorable
 
-    show_newly_restorable(settings, args.since, args.format, sys.stdout)
+    since = _since(args.since)
+    with report_snapshot(settings) as connection:
+        show_newly_restorable(connection, since, args.format, sys.stdout)
     return 0
 
 
 def run_quality(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_quality
+    from etl.report.arguments import check_quality_kind
 
-    show_quality(settings, args.kind, args.format, sys.stdout)
+    kind = check_quality_kind(args.kind)
+    with report_snapshot(settings) as connection:
+        show_quality(connection, kind, args.format, sys.stdout)
     return 0
 
 
 def run_runs(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_runs
+    from etl.report.arguments import check_positive
 
-    show_runs(settings, args.last, args.format, sys.stdout)
+    last = check_positive(args.last, "--last")
+    with report_snapshot(settings) as connection:
+        show_runs(connection, last, args.format, sys.stdout)
     return 0

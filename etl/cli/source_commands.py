@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    from etl.demo import DEFAULT_SEED, SCALES
+    from etl.demo.scales import DEFAULT_SEED, SCALES
 
     parser.add_argument(
         "--scale", choices=tuple(SCALES), default="small",
@@ -62,7 +62,7 @@ def run_init(_args: argparse.Namespace, settings: Settings) -> int:
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import create_source_engine, mask_url, source_url
-    from etl.demo import fill_demo_archive
+    from etl.demo.fill import fill_demo_archive
     from etl.source.contract import build_contract
 
     url = source_url(settings)

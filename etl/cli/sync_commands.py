@@ -48,11 +48,14 @@ def terminate_as_interrupt() -> None:
 
 
 def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.cli.databases import checked_mirror
+    from etl.database import source_engine
     from etl.sync.pipeline import run_sync
     from etl.sync.summary import write_summary
 
     terminate_as_interrupt()
-    summary = run_sync(settings, full=args.full)
+    with checked_mirror(settings, "almamirror-sync") as mirror, source_engine(settings) as source:
+        summary = run_sync(mirror, source, settings.source, full=args.full)
     write_summary(summary, args.format, sys.stdout)
     return 0
 
@@ -60,7 +63,10 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
 def run_schedule_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.once:
         return run_sync_command(argparse.Namespace(full=False, format="table"), settings)
-    from etl.schedule import run_scheduler
+    from etl.cli.databases import checked_mirror
+    from etl.schedule import cron_trigger, run_scheduler
 
-    run_scheduler(settings, args.config)
+    cron_trigger(settings.schedule)  # a bad cron expression is a configuration error before connecting
+    with checked_mirror(settings, "almamirror-schedule") as engine:
+        run_scheduler(engine, settings, args.config)
     return 0

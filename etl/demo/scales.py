@@ -12,6 +12,10 @@ DEFAULT_SEED: Final = 2017
 # same rows. Observations stop here, processing and releases are judged against it.
 DEMO_AS_OF: Final = datetime(2026, 11, 1)
 
+# The MOUS the demo job restores: the seed document's example restore PPR (2017.1.00895.S, 16 EBs in
+# 15 sessions).
+SEED_MOUS: Final = "uid://A001/X129e/Xb6"
+
 
 @dataclass(frozen=True)
 class ScaleSpec:

@@ -14,15 +14,11 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, Numeric, String, Table
 
-from etl.errors import StopAndFix
+from etl.errors import BadSourceData
 from etl.mirror import MIRRORED_MODELS
 from etl.source.contract import contract_table
 
 Converter = Callable[[Any], Any]
-
-
-class BadSourceValue(StopAndFix):
-    """A source value cannot be stored in its mirror column; the whole sync stops, the mirror unchanged."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,7 @@ def row_converter(mapping: TableMapping) -> Callable[[Sequence[Any]], tuple[Any,
 
 def _bad_value(
     mapping: TableMapping, converters: list[Converter], row: Sequence[Any]
-) -> BadSourceValue:
+) -> BadSourceData:
     key = {col: row[mapping.loaded.index(col)] for col in mapping.key}
     for name, source_column, convert_value, value in zip(
         mapping.loaded, mapping.source_columns, converters, row, strict=True
@@ -90,11 +86,11 @@ def _bad_value(
             convert_value(value)
         except (TypeError, ValueError, ArithmeticError):
             column_type = mapping.target.c[name].type
-            return BadSourceValue(
+            return BadSourceData(
                 f"source {mapping.source.name}.{source_column} = {value!r} (row {key}) cannot be "
                 f"stored as {column_type} in mirror column {mapping.name}.{name}"
             )
-    return BadSourceValue(f"source {mapping.source.name}: row {key} cannot be converted")
+    return BadSourceData(f"source {mapping.source.name}: row {key} cannot be converted")
 
 
 def _converter_for(column: Column[Any]) -> Converter:

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 
 from sqlalchemy import Column, Connection, Executable, MetaData, PrimaryKeyConstraint, Table
 
-_stage_metadata = MetaData()
-
 
 def create_stage(
     connection: Connection, target: Table, columns: Sequence[str], key: Sequence[str], name: str

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from etl.mirror.base import Base
 
-RUN_STATES = ("running", "succeeded", "failed")
+RUN_STATES = ("succeeded", "failed", "running")
 CHANGE_KINDS = ("insert", "update", "delete")
 # What the sync finds wrong in the source (etl/derive/quality.py computes each).
 QUALITY_KINDS = (

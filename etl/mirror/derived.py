@@ -26,9 +26,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from etl.mirror.base import Base
 
-CALIBRATION_KINDS = ("pipeline", "manual", "none")
-DOCUMENT_STATES = ("parsed", "missing", "malformed")
-
 # Why a member OUS cannot be restored, in the order they are checked: the first that applies is reported.
 REASON_CODES = (
     "deleted_ous",

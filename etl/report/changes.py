@@ -11,12 +11,9 @@ from sqlalchemy import Connection, Select, select
 from etl.errors import UsageError
 from etl.mirror.bookkeeping import CHANGE_KINDS
 from etl.output import table_value
-from etl.report.arguments import check_positive, parse_since
 from etl.report.base import Report, counted, fetch, plural, write_report
-from etl.report.connection import report_connection
 from etl.report.runs import latest_succeeded_run, run_exists
 from etl.report.views import column_names, recent_changes
-from etl.settings import Settings
 
 # The table shows one readable "change" cell in place of the three value columns.
 TABLE_COLUMNS = (
@@ -26,17 +23,10 @@ TABLE_COLUMNS = (
 
 
 def show_changes(
-    settings: Settings, since: str | None, run_id: int | None, fmt: str, stream: TextIO
+    connection: Connection, since: datetime | None, run_id: int | None, fmt: str, stream: TextIO
 ) -> None:
     """``report changes``: the latest run's changes, run ``run_id``'s, or every change since ``since``."""
-    if since is not None and run_id is not None:
-        raise UsageError("--since and --run exclude each other: give one")
-    moment = parse_since(since) if since is not None else None
-    if run_id is not None:
-        check_positive(run_id, "--run")
-    with report_connection(settings) as connection:
-        report = changes_report(connection, moment, run_id)
-    write_report(report, fmt, stream)
+    write_report(changes_report(connection, since, run_id), fmt, stream)
 
 
 def changes_report(connection: Connection, since: datetime | None, run_id: int | None) -> Report:

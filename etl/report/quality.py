@@ -8,21 +8,15 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Select, select
 
-from etl.report.arguments import check_quality_kind
 from etl.report.base import Report, counted, fetch, plural, write_report
-from etl.report.connection import report_connection
 from etl.report.views import column_names, data_quality
-from etl.settings import Settings
 
 TABLE_COLUMNS = ("kind", "mous_uid", "project_code", "subject", "detail", "first_seen_at", "last_seen_at")
 
 
-def show_quality(settings: Settings, kind: str | None, fmt: str, stream: TextIO) -> None:
+def show_quality(connection: Connection, kind: str | None, fmt: str, stream: TextIO) -> None:
     """``report quality``: the open issues, optionally of one kind."""
-    check_quality_kind(kind)
-    with report_connection(settings) as connection:
-        report = quality_report(connection, kind)
-    write_report(report, fmt, stream)
+    write_report(quality_report(connection, kind), fmt, stream)
 
 
 def quality_report(connection: Connection, kind: str | None) -> Report:

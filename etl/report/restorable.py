@@ -10,12 +10,9 @@ from typing import Any, TextIO
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from etl.mirror.derived import REASON_CODES
-from etl.report.arguments import check_array, parse_since
 from etl.report.base import Report, counted, fetch, plural, write_report
-from etl.report.connection import report_connection
 from etl.report.runs import latest_succeeded_run
 from etl.report.views import column_names, newly_restorable, restorable_mous
-from etl.settings import Settings
 
 # What fits a terminal; csv and json carry every column of the view. Only the shown columns are
 # selected: last_change_at, the one costly column (a change_event lookup per MOUS), is not among them.
@@ -45,13 +42,10 @@ class RestorableFilter:
         return project + array
 
 
-def show_restorable(settings: Settings, chosen: RestorableFilter, fmt: str, stream: TextIO) -> None:
+def show_restorable(connection: Connection, chosen: RestorableFilter, fmt: str, stream: TextIO) -> None:
     """``report restorable``: the MOUSes that can (or, with not_restorable, cannot) be restored."""
-    check_array(chosen.array)
     columns = chosen.table_columns() if fmt == "table" else ALL_COLUMNS
-    with report_connection(settings) as connection:
-        report = restorable_report(connection, chosen, columns)
-    write_report(report, fmt, stream)
+    write_report(restorable_report(connection, chosen, columns), fmt, stream)
 
 
 def restorable_report(
@@ -108,12 +102,11 @@ def _in_reason_order(counts: Mapping[str | None, int]) -> dict[str, int]:
     return {code: counts[code] for code in codes if counts.get(code)}
 
 
-def show_newly_restorable(settings: Settings, since: str | None, fmt: str, stream: TextIO) -> None:
+def show_newly_restorable(
+    connection: Connection, since: datetime | None, fmt: str, stream: TextIO
+) -> None:
     """``report newly-restorable``: MOUSes that became restorable in the latest run, or since a date."""
-    moment = parse_since(since) if since is not None else None
-    with report_connection(settings) as connection:
-        report = newly_restorable_report(connection, moment)
-    write_report(report, fmt, stream)
+    write_report(newly_restorable_report(connection, since), fmt, stream)
 
 
 def newly_restorable_report(connection: Connection, since: datetime | None) -> Report:

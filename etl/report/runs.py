@@ -11,11 +11,9 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, Float, Select, cast, extract, select
 
 from etl.mirror import SyncRun, SyncRunTable, table_of
+from etl.mirror.bookkeeping import RUN_STATES
 from etl.output import json_value, render_table, write_rows
-from etl.report.arguments import check_positive
 from etl.report.base import counted, fetch, plural
-from etl.report.connection import report_connection
-from etl.settings import Settings
 
 sync_runs = table_of(SyncRun)
 run_tables = table_of(SyncRunTable)
@@ -25,7 +23,6 @@ RUN_COLUMNS = (
     "source", "mous_derived", "newly_restorable", "quality_opened", "quality_resolved", "error",
 )
 FIGURE_COLUMNS = ("table_name", "rows_read", "inserted", "updated", "deleted", "seconds")
-RUN_STATES = ("succeeded", "failed", "running")
 
 
 @dataclass(frozen=True)
@@ -57,12 +54,9 @@ def run_exists(connection: Connection, run_id: int) -> bool:
     return found is not None
 
 
-def show_runs(settings: Settings, last: int, fmt: str, stream: TextIO) -> None:
+def show_runs(connection: Connection, last: int, fmt: str, stream: TextIO) -> None:
     """``report runs``: the last ``last`` syncs, newest first, with what each did to every table."""
-    check_positive(last, "--last")
-    with report_connection(settings) as connection:
-        history = run_history(connection, last)
-    write_runs(history, fmt, stream)
+    write_runs(run_history(connection, last), fmt, stream)
 
 
 def run_history(connection: Connection, last: int) -> RunHistory:

@@ -27,6 +27,8 @@ from sqlalchemy import (
     Text,
 )
 
+from etl.errors import ConfigurationError
+
 SCHEMA_PLACEHOLDER: Final = "alma"
 
 # Columns CONTRACT.md marks "(stand-in)": our inference where ALMA's real name is unknown.
@@ -67,8 +69,12 @@ TABLE_NAMES: Final = (
 
 
 def build_contract(column_names: Mapping[str, str] | None = None) -> MetaData:
-    """Return a MetaData holding every contract table, with a site's stand-in column names applied."""
+    """Return a MetaData holding every contract table, with a site's stand-in column names applied.
+
+    ``ConfigurationError`` names every rename of a column that is not a stand-in column.
+    """
     names = {key.lower(): value for key, value in (column_names or {}).items()}
+    _check_renames(names)
     metadata = MetaData(schema=SCHEMA_PLACEHOLDER)
 
     def col(table: str, key: str, type_: Any, **kwargs: Any) -> Column[Any]:
@@ -220,6 +226,16 @@ def build_contract(column_names: Mapping[str, str] | None = None) -> MetaData:
         col(t, "release_date_comment", COMMENT),
     )
     return metadata
+
+
+def _check_renames(names: Mapping[str, str]) -> None:
+    unknown = sorted(name for name in names if name not in STAND_IN_COLUMNS)
+    if unknown:
+        raise ConfigurationError(
+            f"source.column_names: '{name}' is not a stand-in column; remappable: "
+            f"{', '.join(sorted(STAND_IN_COLUMNS))}"
+            for name in unknown
+        )
 
 
 CONTRACT: Final = build_contract()

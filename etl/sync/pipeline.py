@@ -10,33 +10,24 @@ import psycopg
 from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from etl.database import create_mirror_engine, create_source_engine, mask_url, mirror_url, source_url
+from etl.database import mask_url
 from etl.derive.affected import create_affected_table, mark_all_members, mark_changed
 from etl.derive.ous_status_xml import refresh_status_documents
 from etl.derive.quality import QualityCounts, record_findings
 from etl.derive.restorability import derive_mous_status
 from etl.derive.sessions import derive_session_assignment
-from etl.errors import AlmaMirrorError, MirrorUnavailable, StopAndFix
+from etl.errors import AlmaMirrorError, BadSourceData, MirrorRejected, MirrorUnavailable
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
 from etl.load.merge import MergeCounts
 from etl.load.tables import check_source_tables, load_table
 from etl.logs import fields
-from etl.migrations import require_head
 from etl.mirror import MousStatus, table_of
-from etl.settings import Settings
+from etl.settings import SourceSettings
 from etl.source.contract import build_contract
 from etl.sync.run_record import RunRecord, TableFigures, fail_run, finish_run, start_run, sync_lock
 
 log = logging.getLogger(__name__)
-
-
-class BadSourceData(StopAndFix):
-    """The source holds rows the mirror cannot take (a duplicated key, an impossible value)."""
-
-
-class MirrorRejected(StopAndFix):
-    """The mirror database refused a statement (a constraint, a trigger, a permission)."""
 
 
 @dataclass(frozen=True)
@@ -56,30 +47,23 @@ class SyncSummary:
         return sum(table.changed for table in self.tables)
 
 
-def run_sync(settings: Settings, full: bool = False) -> SyncSummary:
+def run_sync(mirror: Engine, source: Engine, options: SourceSettings, full: bool = False) -> SyncSummary:
     """Sync the mirror from the source; raises SyncAlreadyRunning (exit 3) or a classified error."""
-    mirror_engine = create_mirror_engine(mirror_url(settings), "almamirror-sync")
-    url = source_url(settings)
-    source_engine = create_source_engine(url, settings)
-    try:
-        require_head(mirror_engine)
-        with sync_lock(mirror_engine):
-            run = start_run(mirror_engine, full, mask_url(url))
-            log.info("sync.started %s", fields(run=run.run_id, source=mask_url(url),
-                                                 full=full, baseline=run.baseline))
-            try:
-                summary = _sync(mirror_engine, source_engine, settings, run, full)
-            except BaseException as exc:
-                error = _classify(exc)
-                reason = _one_line(str(error or exc)) or f"interrupted ({type(exc).__name__})"
-                fail_run(mirror_engine, run.run_id, reason)
-                log.error("sync.failed %s", fields(run=run.run_id, error=reason))
-                if error is not None:
-                    raise error from exc
-                raise
-    finally:
-        source_engine.dispose()
-        mirror_engine.dispose()
+    source_name = mask_url(source.url)
+    with sync_lock(mirror):
+        run = start_run(mirror, full, source_name)
+        log.info("sync.started %s", fields(run=run.run_id, source=source_name, full=full,
+                                             baseline=run.baseline))
+        try:
+            summary = _sync(mirror, source, options, run, full)
+        except BaseException as exc:
+            error = _classify(exc)
+            reason = _one_line(str(error or exc)) or f"interrupted ({type(exc).__name__})"
+            fail_run(mirror, run.run_id, reason)
+            log.error("sync.failed %s", fields(run=run.run_id, error=reason))
+            if error is not None:
+                raise error from exc
+            raise
     log.info(
         "sync.succeeded %s",
         fields(run=summary.run_id, changes=summary.changes, mous_derived=summary.mous_derived,
@@ -89,19 +73,19 @@ def run_sync(settings: Settings, full: bool = False) -> SyncSummary:
 
 
 def _sync(
-    mirror_engine: Engine, source_engine: Engine, settings: Settings, run: RunRecord, full: bool
+    mirror_engine: Engine, source_engine: Engine, options: SourceSettings, run: RunRecord, full: bool
 ) -> SyncSummary:
     started = time.monotonic()
-    mappings = mirrored_tables(build_contract(settings.source.column_names))
+    mappings = mirrored_tables(build_contract(options.column_names))
     record_events = not run.baseline
     with (
         mirror_engine.connect() as mirror,
-        source_snapshot(source_engine, settings.source.schema) as source,
+        source_snapshot(source_engine, options.schema) as source,
         mirror.begin(),
     ):
-        check_source_tables(source, mappings, settings.source.schema)
+        check_source_tables(source, mappings, options.schema)
         figures = [
-            load_table(mirror, source, mapping, run.run_id, record_events, settings.source.batch_rows)
+            load_table(mirror, source, mapping, run.run_id, record_events, options.batch_rows)
             for mapping in mappings
         ]
         affected = create_affected_table(mirror)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL
 from etl.cli import main
 from etl.mirror import SyncRun, table_of
 from etl.schedule import JOB_ID, build_scheduler
-from tests.conftest import cli_environment, settings_for
+from tests.conftest import cli_environment, open_engine, settings_for
 from tests.helpers import rows, scalar
 
 runs = table_of(SyncRun)
@@ -35,7 +35,8 @@ def test_the_job_is_stored_in_the_mirror_with_the_configured_cron(
     synced_mirror: URL, demo_source: URL, test_home: Path
 ) -> None:
     settings = settings_for(demo_source, synced_mirror, test_home)
-    scheduler = build_scheduler(settings, None, scheduler_class=BackgroundScheduler)
+    engine = open_engine(synced_mirror)
+    scheduler = build_scheduler(engine, settings, None, scheduler_class=BackgroundScheduler)
     scheduler.start(paused=True)
     try:
         job = scheduler.get_job(JOB_ID)
@@ -48,6 +49,7 @@ def test_the_job_is_stored_in_the_mirror_with_the_configured_cron(
         assert stored == 1
     finally:
         scheduler.shutdown(wait=False)
+        engine.dispose()
 
 
 def test_a_failed_run_is_logged_and_the_next_run_happens(
@@ -58,7 +60,8 @@ def test_a_failed_run_is_logged_and_the_next_run_happens(
     source = databases.url("scheduled_source")  # does not exist yet: the first runs fail
     cli_environment(monkeypatch, source, synced_mirror, test_home)
     settings = settings_for(source, synced_mirror, test_home)
-    scheduler = build_scheduler(settings, None, trigger=IntervalTrigger(seconds=1),
+    engine = open_engine(synced_mirror)
+    scheduler = build_scheduler(engine, settings, None, trigger=IntervalTrigger(seconds=1),
                                 scheduler_class=BackgroundScheduler)
     scheduler.start()
     try:
@@ -69,6 +72,7 @@ def test_a_failed_run_is_logged_and_the_next_run_happens(
                     and "failed" in run_statuses(synced_mirror)[1:])
     finally:
         scheduler.shutdown(wait=True)
+        engine.dispose()
     assert "schedule.sync_failed" in caplog.text
     assert "at the next scheduled time" in caplog.text
     assert "schedule.sync_done" in caplog.text

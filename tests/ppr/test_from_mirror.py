@@ -13,7 +13,7 @@ from sqlalchemy import Connection, event, select, update
 from sqlalchemy.engine import URL
 
 from etl.cli import main
-from etl.demo import FIXED_CASES
+from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import MousStatus, table_of
 from etl.settings import PprSettings
 from ppr.service import build_all_restorable, generate_ppr

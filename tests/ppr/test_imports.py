@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,32 @@ def test_importing_every_ppr_module_loads_no_source_or_loader_code_even_indirect
     assert "ppr.query" in modules
     assert "ppr.service" in modules
     assert done.stdout.strip() == "[]"
+
+
+def test_generating_a_ppr_from_the_cli_loads_neither_the_source_contract_nor_apscheduler(
+    synced_mirror: Any, test_home: Path, tmp_path: Path
+) -> None:
+    """The ppr command needs the mirror only: settings parsing must not pull in the loader's modules."""
+    import os
+    import subprocess
+
+    output = tmp_path / "ppr.xml"
+    probe = (
+        "import sys; from etl.cli import main; "
+        f"status = main(['-q', 'ppr', 'uid://A001/X129e/Xb6', '-o', {str(output)!r}, '--allow-proprietary']); "
+        "loaded = sorted(m for m in sys.modules if m.startswith(('apscheduler', 'etl.source', 'etl.load', "
+        "'etl.derive', 'etl.sync', 'etl.demo.'))); "
+        "print(status, loaded, file=sys.stderr)"
+    )
+    environment = {
+        **os.environ,
+        "ALMAMIRROR_MIRROR_URL": synced_mirror.render_as_string(hide_password=False),
+        "ALMAMIRROR_HOME": str(test_home),
+    }
+    environment.pop("ALMAMIRROR_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=environment
+    )
+    # The demo command's --scale choices come from etl.demo.scales, a module of constants only.
+    assert done.stderr.strip().splitlines()[-1] == "0 ['etl.demo.scales']", done.stderr
+    assert output.read_bytes().startswith(b"<?xml")

@@ -213,12 +213,15 @@ def test_a_ppr_with_other_ebs_is_refused(tmp_path: Path, site: PprSettings) -> N
         build_request_directory(tmp_path, "run", _ppr(fewer, site, "run"), request)
 
 
-def test_an_invalid_ppr_is_never_written(tmp_path: Path, site: PprSettings) -> None:
-    request = seed_request()
-    ppr = _ppr(request, site, "run").replace(b"hifa_restoredata", b"hif_restoredata")
-    with pytest.raises(InvalidPpr, match="hif_restoredata"):
-        build_request_directory(tmp_path, "run", ppr, request)
-    assert list(tmp_path.iterdir()) == []
+def test_an_invalid_ppr_is_never_rendered(site: PprSettings) -> None:
+    """The request directory takes PPRs from render(), which refuses one that fails validation."""
+    from ppr.model import Session
+    from ppr.service import render
+
+    # A trailing space passes the builder's checks but not the schema's UID pattern.
+    request = seed_request(sessions=(Session(1, ("uid://A002/Xc77d4f/X522 ",)),))
+    with pytest.raises(InvalidPpr, match="X522 "):
+        render(request, site, "run", CREATED)
 
 
 def test_two_archived_files_restoring_to_one_name_are_refused(tmp_path: Path, site: PprSettings) -> None:

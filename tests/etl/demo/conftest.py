@@ -15,7 +15,8 @@ from tests.conftest import DatabaseFactory, open_engine, settings_for
 def fill(databases: DatabaseFactory, name: str, home: Path, scale: str, seed: int | None = None) -> URL:
     """A new database holding the demo archive of ``scale`` (and ``seed``, default when None)."""
     from etl.database import create_source_engine
-    from etl.demo import DEFAULT_SEED, fill_demo_archive
+    from etl.demo.fill import fill_demo_archive
+    from etl.demo.scales import DEFAULT_SEED
     from etl.source.contract import CONTRACT
 
     url = databases.create(name)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from etl.demo import DEMO_AS_OF
+from etl.demo.scales import DEMO_AS_OF
 from tests.conftest import DatabaseFactory, open_engine
 from tests.etl.demo.anomalies import missing_features
 from tests.etl.demo.conftest import fill

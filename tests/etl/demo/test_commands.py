@@ -9,7 +9,8 @@ from sqlalchemy import inspect
 
 from etl.cli import main
 from etl.database import create_source_engine
-from etl.demo import DEMO_AS_OF, demo_archive_present, fill_demo_archive
+from etl.demo.fill import demo_archive_present, fill_demo_archive
+from etl.demo.scales import DEMO_AS_OF
 from etl.errors import UnsupportedSource, UsageError
 from etl.source.admin import init_source
 from etl.source.contract import CONTRACT, TABLE_NAMES

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from etl.database import create_source_engine
-from etl.demo import fill_demo_archive
+from etl.demo.fill import fill_demo_archive
 from etl.demo.fixed_cases import build_fixed_projects
 from etl.demo.rows import COLUMNS, write_project
 from etl.source.contract import CONTRACT, TABLE_NAMES, contract_table

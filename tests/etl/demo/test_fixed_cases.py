@@ -7,7 +7,9 @@ import re
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from etl.demo import DEMO_AS_OF, FIXED_CASES, REASONS, FixedCase
+from etl.demo.case_plans import REASONS, FixedCase
+from etl.demo.fixed_cases import FIXED_CASES
+from etl.demo.scales import DEMO_AS_OF
 from tests.etl.demo.anomalies import SEED_SESSIONS
 from tests.etl.demo.session_rule import derived_sessions
 

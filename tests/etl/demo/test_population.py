@@ -8,10 +8,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from etl.demo import DEMO_AS_OF, FIXED_CASES, SCALES
 from etl.demo.fill import demo_projects
-from etl.demo.fixed_cases import build_fixed_projects
+from etl.demo.fixed_cases import FIXED_CASES, build_fixed_projects
 from etl.demo.model import Project
+from etl.demo.scales import DEMO_AS_OF, SCALES
 from etl.demo.uids import POPULATION_FIRST_RANGE
 from tests.etl.demo.anomalies import empty_session_positions
 

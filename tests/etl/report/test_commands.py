@@ -397,11 +397,11 @@ def test_the_report_connection_is_read_only(archive: ArchiveMirror, test_home: P
     from sqlalchemy import insert
     from sqlalchemy.exc import InternalError
 
+    from etl.cli.report_commands import report_snapshot
     from etl.mirror import Project, table_of
-    from etl.report.connection import report_connection
     from tests.conftest import settings_for
 
-    with report_connection(settings_for(None, archive.url, test_home)) as connection, pytest.raises(
+    with report_snapshot(settings_for(None, archive.url, test_home)) as connection, pytest.raises(
         InternalError, match="read-only transaction"
     ):
         connection.execute(insert(table_of(Project)).values(project_uid="uid://A001/X0/X0"))

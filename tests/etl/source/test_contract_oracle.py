@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
-from etl.load.mapping import BadSourceValue, mirrored_tables, row_converter, to_integer, to_text, to_timestamp
+from etl.errors import BadSourceData
+from etl.load.mapping import mirrored_tables, row_converter, to_integer, to_text, to_timestamp
 from etl.source.contract import (
     CONTRACT,
     STAND_IN_COLUMNS,
@@ -128,7 +129,7 @@ def test_an_impossible_value_names_table_column_and_row() -> None:
     mapping = next(m for m in mirrored_tables(CONTRACT) if m.name == "observing_session")
     convert = row_converter(mapping)
     assert convert((Decimal("5"), None, datetime(2020, 1, 1))) == (5, None, datetime(2020, 1, 1))
-    with pytest.raises(BadSourceValue) as caught:
+    with pytest.raises(BadSourceData) as caught:
         convert((Decimal("5"), "yesterday", None))
     message = str(caught.value)
     assert "aqua_session.starttime" in message

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.engine import URL
 
 from etl.cli import main
-from etl.demo import FIXED_CASES
+from etl.demo.fixed_cases import FIXED_CASES
 from etl.errors import SourceUnavailable, SyncAlreadyRunning
 from etl.mirror import SyncRun, table_of
 from etl.source.contract import CONTRACT, contract_table

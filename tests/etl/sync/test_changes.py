@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import URL
 
-from etl.demo import FIXED_CASES
+from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import ChangeEvent, MousStatus, SessionAssignment, table_of
 from etl.source.contract import CONTRACT, contract_table
 from tests.helpers import connect, rows, scalar, sync

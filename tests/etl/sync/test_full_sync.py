@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
-from etl.demo import FIXED_CASES
+from etl.demo.fixed_cases import FIXED_CASES
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
 from etl.mirror import ChangeEvent, MousStatus, SessionAssignment, SyncRun, SyncRunTable, table_of
@@ -159,7 +159,7 @@ def test_restorable_mous_statuses_are_consistent(synced_mirror: URL) -> None:
 
 def test_the_demo_archive_and_the_mirror_share_the_reason_codes() -> None:
     """The demo states its expectations in the mirror's vocabulary, without importing the mirror."""
-    from etl.demo import REASONS
+    from etl.demo.case_plans import REASONS
     from etl.mirror.derived import REASON_CODES
 
     assert tuple(REASONS) == REASON_CODES

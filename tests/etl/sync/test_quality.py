@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import URL
 
-from etl.demo import FIXED_CASES
+from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import DataQualityIssue, table_of
 from etl.mirror.bookkeeping import QUALITY_KINDS
 from etl.source.contract import CONTRACT, contract_table
