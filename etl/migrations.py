@@ -15,9 +15,8 @@ from sqlalchemy import Connection, Engine, func, select
 
 from alembic import command
 from etl.errors import SchemaMismatch
-from etl.settings import PROJECT_ROOT
+from etl.resources import ALEMBIC_INI
 
-ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 # 'almamigr' read as a big-endian 64-bit integer (the sync's lock key is another).
 MIGRATION_LOCK_KEY = 0x616C6D616D696772
 
