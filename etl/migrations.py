@@ -26,6 +26,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config = Config(str(ALEMBIC_INI), stdout=io.StringIO())
     # almamirror configures logging itself; alembic's fileConfig would replace its handlers.
     config.attributes["configure_logger"] = False
+    # alembic.ini puts "." on sys.path for `alembic` run from a checkout; almamirror is importable
+    # already, and an installed tool must not import whatever sits in the directory it runs in.
+    config.set_main_option("prepend_sys_path", "")
     if connection is not None:
         config.attributes["connection"] = connection
     return config

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from etl import resources
+from etl import migrations, resources
 from tests.conftest import DatabaseFactory
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -165,3 +165,11 @@ def test_the_checkout_uses_the_files_developers_edit() -> None:
     assert not resources.BUNDLED_ROOT.exists()
     assert resources.ALEMBIC_INI == PROJECT / "alembic.ini"
     assert resources.DEFAULTS_FILE == PROJECT / "config" / "almamirror.toml"
+
+
+def test_migrations_leave_sys_path_alone() -> None:
+    # alembic.ini's prepend_sys_path would put the current directory first on sys.path, once per call.
+    before = list(sys.path)
+    migrations.heads()
+    migrations.heads()
+    assert sys.path == before
