@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from etl import migrations, resources
+from etl.cli import main
 from tests.conftest import DatabaseFactory
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -165,6 +166,13 @@ def test_the_checkout_uses_the_files_developers_edit() -> None:
     assert not resources.BUNDLED_ROOT.exists()
     assert resources.ALEMBIC_INI == PROJECT / "alembic.ini"
     assert resources.DEFAULTS_FILE == PROJECT / "config" / "almamirror.toml"
+
+
+def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_status:
+        main(["--version"])
+    assert exit_status.value.code == 0
+    assert capsys.readouterr().out == f"almamirror {VERSION}\n"
 
 
 def test_migrations_leave_sys_path_alone() -> None:
