@@ -15,9 +15,8 @@ from sqlalchemy import Connection, Engine, func, select
 
 from alembic import command
 from etl.errors import SchemaMismatch
-from etl.settings import PROJECT_ROOT
+from etl.resources import ALEMBIC_INI
 
-ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 # 'almamigr' read as a big-endian 64-bit integer (the sync's lock key is another).
 MIGRATION_LOCK_KEY = 0x616C6D616D696772
 
@@ -27,6 +26,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config = Config(str(ALEMBIC_INI), stdout=io.StringIO())
     # almamirror configures logging itself; alembic's fileConfig would replace its handlers.
     config.attributes["configure_logger"] = False
+    # alembic.ini puts "." on sys.path for `alembic` run from a checkout; almamirror is importable
+    # already, and an installed tool must not import whatever sits in the directory it runs in.
+    config.set_main_option("prepend_sys_path", "")
     if connection is not None:
         config.attributes["connection"] = connection
     return config

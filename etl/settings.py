@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from etl.errors import ConfigurationError
+from etl.resources import DEFAULTS_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS_FILE = PROJECT_ROOT / "config" / "almamirror.toml"
 
 ENV_CONFIG = "ALMAMIRROR_CONFIG"
 # Environment variable -> (section, key) it overrides.

@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Run 'almamirror COMMAND --help' for a command's options. Documentation: README.md, docs/.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     parser.add_argument(
         "--config", metavar="FILE", help="settings file overriding config/almamirror.toml "
         "(default: $ALMAMIRROR_CONFIG)",
@@ -77,6 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return status
+
+
+def installed_version() -> str:
+    """The version of the installed almamirror distribution (its package metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("almamirror")
+    except PackageNotFoundError:  # the source tree put on sys.path by hand, never installed
+        return "unknown (not installed)"
 
 
 def _one_line(message: str) -> str:
