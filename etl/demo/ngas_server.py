@@ -170,12 +170,14 @@ class _Handler(BaseHTTPRequestHandler):
         file_id = query.get("file_id", "")
         note: dict[str, Any] = {"node": self.server.number, "command": command, "file_id": file_id,
                                 "range": self.headers.get("Range")}
+        self.fault: str | None = None
         try:
             status, sent, fault = self._answer(archive, command, file_id, query)
+            gone = False
         except (BrokenPipeError, ConnectionResetError):
-            status, sent, fault = 0, 0, "client-gone"
+            status, sent, fault, gone = 200, 0, self.fault, True
             self.close_connection = True
-        archive.record(**note, status=status, sent=sent, fault=fault)
+        archive.record(**note, status=status, sent=sent, fault=fault, client_gone=gone)
 
     def _answer(  # noqa: PLR0911 (one early answer per NGAS error, in the order NGAS checks them)
         self, archive: StandInNgas, command: str, file_id: str, query: dict[str, str]
@@ -233,6 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_file(self, archive: StandInNgas, entry: CatalogueEntry, start: int, fault: str | None) -> int:
         """Headers as NGAS's send_file_headers writes them, then the bytes; returns the bytes sent."""
+        self.fault = fault
         self.send_response(200)
         self.send_header("Content-Type", entry.mime_type)
         self.send_header("Content-Disposition", f'attachment; filename="{entry.file_id}"')

@@ -47,7 +47,6 @@ from etl.settings import ArchiveSettings
 log = logging.getLogger(__name__)
 
 PART_SUFFIX: Final = ".part"
-CHUNK_BYTES: Final = 1 << 20
 # How often a reply that is not the file (HTML, wrong size, wrong checksum) is fetched again.
 BAD_REPLY_LIMIT: Final = 3
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.I)
@@ -108,6 +107,7 @@ class _Sink(Protocol):
 
     offset: int
     size: int
+    received: int  # bytes that came over the network, over every attempt
 
     def write(self, chunk: bytes) -> None: ...
     def restart(self) -> None: ...
@@ -267,7 +267,9 @@ class NgasClient:
 
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.retries + 1),
-            wait=wait_exponential_jitter(initial=self.backoff_seconds, max=self.max_backoff_seconds),
+            wait=wait_exponential_jitter(
+                multiplier=self.backoff_seconds, max=self.max_backoff_seconds, jitter=self.backoff_seconds
+            ),
             retry=retry_if_exception_type(_Transient),
             before_sleep=before_sleep,
             reraise=True,
@@ -297,32 +299,30 @@ class NgasClient:
         self, file_id: str, status: FileStatus, sink: _Sink, on_progress: ProgressCallback | None
     ) -> int:
         """Bring ``sink`` to the file's full size, resuming on every retry; returns bytes received."""
-        received = [0]
 
         def receive(server: _Server) -> None:
-            received[0] += self._receive(server, file_id, status.file_version, sink, on_progress)
+            self._receive(server, file_id, status.file_version, sink, on_progress)
 
         if sink.offset < sink.size:
             self._on_any_server(file_id, receive)
-        return received[0]
+        return sink.received
 
     def _receive(
         self, server: _Server, file_id: str, version: int, sink: _Sink, on_progress: ProgressCallback | None
-    ) -> int:
+    ) -> None:
         start = sink.offset
         headers = {"Range": f"bytes={start}-"} if start else {}
-        received = 0
         try:
             with self.http.stream(
                 "GET", server.url("RETRIEVE"), params=_file_params(file_id, version), headers=headers,
                 auth=server.auth or httpx.USE_CLIENT_DEFAULT,
             ) as response:
                 _check_reply(response, file_id, server, sink, start)
-                for chunk in response.iter_raw(CHUNK_BYTES):
+                # Chunks as they arrive, not re-chunked: what came before a drop is on disk.
+                for chunk in response.iter_raw():
                     if sink.offset + len(chunk) > sink.size:
                         raise _BadReply(f"{server.name} sent more than the file's {sink.size:,} bytes")
                     sink.write(chunk)
-                    received += len(chunk)
                     if on_progress is not None:
                         on_progress(sink.offset, sink.size)
         except httpx.RequestError as exc:
@@ -333,7 +333,6 @@ class NgasClient:
             raise _Transient(
                 f"{server.name} ended the reply after {sink.offset:,} of {sink.size:,} bytes"
             )
-        return received
 
 
 def part_path(target: Path) -> Path:
@@ -466,12 +465,14 @@ class _PartFile:
             self.checksum.value = checksum_of_file(part, algorithm, existing)
         self.offset = existing
         self.resumed_from = existing
+        self.received = 0
         self.handle = part.open("ab")
 
     def write(self, chunk: bytes) -> None:
         self.handle.write(chunk)
         self.checksum.update(chunk)
         self.offset += len(chunk)
+        self.received += len(chunk)
 
     def restart(self) -> None:
         self.handle.truncate(0)
@@ -503,6 +504,7 @@ class _Memory:
     def __init__(self, size: int, algorithm: str) -> None:
         self.size = size
         self.offset = 0
+        self.received = 0
         self.buffer = bytearray()
         self.checksum = RunningChecksum(algorithm)
 
@@ -510,6 +512,7 @@ class _Memory:
         self.buffer += chunk
         self.checksum.update(chunk)
         self.offset += len(chunk)
+        self.received += len(chunk)
 
     def restart(self) -> None:
         self.buffer.clear()
