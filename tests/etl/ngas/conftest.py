@@ -82,7 +82,7 @@ def catalogue(demo_source: URL, where: str, **parameters: Any) -> list[Any]:
     try:
         with engine.connect() as connection:
             return list(connection.execute(
-                text(f"SELECT * FROM alma.ngas_file WHERE {where} ORDER BY file_id"), parameters  # noqa: S608
+                text(f"SELECT * FROM alma.ngas_file WHERE {where} ORDER BY file_id"), parameters
             ).mappings())
     finally:
         engine.dispose()

@@ -13,7 +13,13 @@ from sqlalchemy.engine import URL
 from etl.demo.ngas_bodies import body
 from etl.errors import ArchiveFileMissing, ArchiveUnavailable, DownloadNotVerified
 from etl.ngas.client import NgasClient, part_path
-from tests.etl.ngas.conftest import SEED_MOUS_DISK, RunningStandIn, StandInFactory, archive_settings, catalogue
+from tests.etl.ngas.conftest import (
+    SEED_MOUS_DISK,
+    RunningStandIn,
+    StandInFactory,
+    archive_settings,
+    catalogue,
+)
 
 CALTABLES = f"member.{SEED_MOUS_DISK}.session_1.caltables.tgz"
 MANIFEST = f"member.{SEED_MOUS_DISK}.hifa_calimage.pipeline_manifest.xml"
@@ -84,7 +90,8 @@ def test_a_stalled_body_times_out_and_is_resumed(
         time.sleep(0.1)  # the stalled request is logged when its handler gives up
     second, first = stand_in.requests()
     assert (first["fault"], first["client_gone"]) == ("stall", True)
-    assert second["range"] is not None and second["range"] != "bytes=0-"
+    assert second["range"] is not None
+    assert second["range"] != "bytes=0-"
 
 
 def test_an_existing_part_is_resumed_with_a_range(stand_in: RunningStandIn, demo_source: URL,
@@ -171,7 +178,8 @@ def test_a_file_the_archive_does_not_have_names_the_file_and_ngas_message(
     message = str(raised.value)
     assert "member.uid___A001_X1_X2.session_1.caltables.tgz" in message
     assert "NGAMS_ER_UNAVAIL_FILE" in message
-    assert not (tmp_path / "f").exists() and not part_path(tmp_path / "f").exists()
+    assert not (tmp_path / "f").exists()
+    assert not part_path(tmp_path / "f").exists()
 
 
 @pytest.mark.parametrize(("plugin", "condition"), [
@@ -183,14 +191,16 @@ def test_signed_and_unsigned_crc32_and_crc32c_are_verified(
     plugin: str, condition: str, stand_in: RunningStandIn, demo_source: URL, tmp_path: Path
 ) -> None:
     (entry, *_) = catalogue(
-        demo_source, f"checksum_plugin = :plugin AND checksum IS NOT NULL AND file_size < 3000000 AND {condition}",
+        demo_source,
+        f"checksum_plugin = :plugin AND checksum IS NOT NULL AND file_size < 3000000 AND {condition}",
         plugin=plugin,
     )
     with _client(stand_in.url) as client:
         status = client.status(entry["file_id"])
         download = client.download(entry["file_id"], tmp_path / "f", expected_size=entry["file_size"])
     assert (status.checksum, status.checksum_plugin) == (entry["checksum"], plugin)
-    assert download.checksum is not None and download.checksum.stored == entry["checksum"]
+    assert download.checksum is not None
+    assert download.checksum.stored == entry["checksum"]
     held = (tmp_path / "f").read_bytes()
     if plugin != "crc32c":
         assert zlib.crc32(held) == int(entry["checksum"]) & 0xFFFFFFFF

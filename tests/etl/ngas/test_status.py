@@ -9,7 +9,8 @@ from etl.ngas.status import NotNgamsStatus, error_message, parse_status
 STATUS = b"""<?xml version="1.0" ?>
 <!DOCTYPE NgamsStatus SYSTEM "http://127.0.0.1:9/RETRIEVE?internal=ngamsStatus.dtd">
 <NgamsStatus><Status Date="2024-01-01T00:00:00.000" HostId="n1" Message="Successfully handled command STATUS"
- Status="SUCCESS"/><DiskStatus DiskId="d1"><FileStatus FileId="member.uid___A001_X1_X2.session_1.caltables.tgz"
+ Status="SUCCESS"/><DiskStatus DiskId="d1">
+<FileStatus FileId="member.uid___A001_X1_X2.session_1.caltables.tgz"
  FileVersion="2" FileSize="1482139" Checksum="-1187012539" ChecksumPlugIn="ngamsGenCrc32"
  Format="application/x-tar"/></DiskStatus></NgamsStatus>"""
 
