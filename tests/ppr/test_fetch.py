@@ -249,4 +249,4 @@ def test_the_demo_ends_with_a_complete_verified_request_directory(
     assert sorted(p.name for p in (directory / "rawdata").iterdir()) == sorted(
         a["disk_name"] for a in _manifest(directory)["asdms"]
     )
-    assert "rawdata/     16 entries,  112 files" in out
+    assert "rawdata/    16 entries,  112 files" in out
