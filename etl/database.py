@@ -16,6 +16,8 @@ from etl.errors import ConfigurationError
 from etl.settings import Settings
 
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z0-9+]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)", re.I)
+# An archive (NGAS) URL's user part alone may be a token (http://TOKEN@host): mask it too.
+_WEB_USER_ONLY = re.compile(r"(?P<head>https?://)(?P<user>[^:/@]+)(?P<tail>@)", re.I)
 
 
 def mask_url(url: str | URL | None) -> str:
@@ -24,6 +26,9 @@ def mask_url(url: str | URL | None) -> str:
         return "(embedded)"
     if isinstance(url, URL):
         return url.render_as_string(hide_password=True)
+    if url[:8].lower().startswith(("http://", "https://")):
+        # Web URLs keep their text (path, query) as given; only the credentials go.
+        return _WEB_USER_ONLY.sub(r"\g<head>***\g<tail>", _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", url))
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):

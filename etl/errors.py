@@ -3,8 +3,9 @@
 - ``RetryLater``: a passing condition (connection dropped, lock held, another sync running); the same
   command can succeed later without any change.
 - ``StopAndFix``: configuration, usage or schema problems; nothing will succeed until a person acts.
-- One bad row or document is not an error at all: the derivations record it as a data-quality finding
-  and the run goes on.
+- ``RecordAndGoOn``: one bad archive file of a fetch; recorded as that file's failure and the other
+  files go on. It never ends a command by itself. (One bad source row or document is not an error at
+  all: the derivations record it as a data-quality finding and the run goes on.)
 
 Every error carries the exit code the CLI should use, and a message meant to be printed on one line.
 """
@@ -36,6 +37,16 @@ class SyncAlreadyRunning(RetryLater):
     """Another sync holds the mirror's sync lock."""
 
     exit_code = 3
+
+
+class ArchiveUnavailable(RetryLater):
+    """ALMA's archive (NGAS) could not be reached, timed out or answered 5xx on every configured URL."""
+
+    def __init__(self, file_id: str | None, detail: str) -> None:
+        self.file_id = file_id
+        self.detail = detail
+        subject = f"NGAS file {file_id}" if file_id else "NGAS"
+        super().__init__(f"{subject}: the archive is unavailable ({detail}); try again later")
 
 
 class StopAndFix(AlmaMirrorError):
@@ -70,3 +81,43 @@ class MirrorRejected(StopAndFix):
 
 class UnsupportedSource(StopAndFix):
     """The operation cannot run against this kind of source database (e.g. creating tables in Oracle)."""
+
+
+class RecordAndGoOn(AlmaMirrorError):
+    """One item of a larger job could not be had; record it and go on with the others."""
+
+
+class ArchiveFileProblem(RecordAndGoOn):
+    """One archive file could not be had; the other files of a fetch go on. ``kind`` says why."""
+
+    def __init__(self, kind: str, file_id: str, detail: str) -> None:
+        self.kind = kind
+        self.file_id = file_id
+        self.detail = f"NGAS file {file_id}: {detail}"
+        super().__init__(f"{kind}: {self.detail}")
+
+
+class ArchiveFileMissing(ArchiveFileProblem):
+    """The archive answered that it does not have the file (404 with NGAS's NgamsStatus Message)."""
+
+    def __init__(self, file_id: str, ngas_message: str) -> None:
+        self.ngas_message = ngas_message
+        super().__init__("not_in_archive", file_id, f"the archive does not have it (NGAS: {ngas_message})")
+
+
+class ArchiveRefused(ArchiveFileProblem):
+    """NGAS rejected the request for the file (a 4xx other than 404), with its Message."""
+
+    def __init__(self, file_id: str, status_code: int, ngas_message: str) -> None:
+        self.ngas_message = ngas_message
+        super().__init__(
+            "refused_by_archive", file_id, f"the archive refused the request (HTTP {status_code}, NGAS: "
+            f"{ngas_message})",
+        )
+
+
+class DownloadNotVerified(ArchiveFileProblem):
+    """What arrived was not the file (wrong size, wrong checksum, an HTML page), every time it was tried."""
+
+    def __init__(self, file_id: str, detail: str) -> None:
+        super().__init__("not_verified", file_id, detail)

@@ -25,7 +25,8 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter that says nothing an operator acts on.
-    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default"):
+    # httpx logs every request's URL at INFO; the NGAS client logs what matters itself, URLs masked.
+    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -30,6 +30,7 @@ ENV_OVERRIDES: Mapping[str, tuple[str | None, str]] = {
     "ALMAMIRROR_MIRROR_URL": ("mirror", "url"),
     "ALMAMIRROR_HOME": ("embedded", "home"),
     "ALMAMIRROR_LOG_LEVEL": (None, "log_level"),
+    "ALMAMIRROR_NGAS_URL": ("archive", "ngas_urls"),  # comma-separated
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -74,6 +75,18 @@ class PprSettings:
 
 
 @dataclass(frozen=True)
+class ArchiveSettings:
+    """ALMA's archive (NGAS): where to fetch files from and how patiently."""
+
+    ngas_urls: tuple[str, ...]  # tried in order; () = no archive configured
+    connect_timeout: float
+    read_timeout: float
+    workers: int
+    retries: int
+    asdm_command: str
+
+
+@dataclass(frozen=True)
 class Settings:
     log_level: str
     source: SourceSettings
@@ -81,6 +94,7 @@ class Settings:
     embedded: EmbeddedSettings
     schedule: ScheduleSettings
     ppr: PprSettings
+    archive: ArchiveSettings
     config_files: tuple[Path, ...] = ()
 
 
@@ -173,11 +187,20 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
     ppr = PprSettings(
         **{key: reader.text("ppr", key) for key in PprSettings.__dataclass_fields__}
     )
+    archive = ArchiveSettings(
+        ngas_urls=reader.text_list("archive", "ngas_urls"),
+        connect_timeout=reader.positive_number("archive", "connect_timeout"),
+        read_timeout=reader.positive_number("archive", "read_timeout"),
+        workers=reader.positive_int("archive", "workers"),
+        retries=reader.non_negative_int("archive", "retries"),
+        asdm_command=reader.text("archive", "asdm_command"),
+    )
+    _check_archive(archive, problems)
     if problems:
         return None
     return Settings(
         log_level=log_level, source=source, mirror=mirror, embedded=embedded, schedule=schedule,
-        ppr=ppr,
+        ppr=ppr, archive=archive,
     )
 
 
@@ -186,6 +209,31 @@ def _embedded_home(configured: str | None, env: Mapping[str, str]) -> Path:
         return Path(configured).expanduser()
     data_home = env.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
     return Path(data_home) / "almamirror"
+
+
+def _check_archive(archive: ArchiveSettings, problems: list[str]) -> None:
+    import shlex
+    from urllib.parse import urlsplit
+
+    from etl.database import mask_url
+
+    for url in archive.ngas_urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(
+                f"archive.ngas_urls: '{mask_url(url)}' is not an NGAS server URL; expected "
+                "http://host:port (e.g. http://ngas.example.org:7777)"
+            )
+    try:
+        words = shlex.split(archive.asdm_command)
+    except ValueError as exc:
+        problems.append(f"archive.asdm_command: cannot be split into words ({exc})")
+        return
+    if not any("{eb_uid}" in word for word in words):
+        problems.append(
+            f"archive.asdm_command: '{archive.asdm_command}' must contain {{eb_uid}}, where the EB UID goes "
+            "(default: asdmExportLight {eb_uid})"
+        )
 
 
 class _Reader:
@@ -227,6 +275,38 @@ class _Reader:
             self.problems.append(f"{self._name(section, key)}: expected a positive integer, got {value!r}")
             return 1
         return value
+
+    def non_negative_int(self, section: str | None, key: str) -> int:
+        value = self._value(section, key)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problems.append(f"{self._name(section, key)}: expected an integer ≥ 0, got {value!r}")
+            return 0
+        return value
+
+    def positive_number(self, section: str | None, key: str) -> float:
+        value = self._value(section, key)
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            self.problems.append(f"{self._name(section, key)}: expected a positive number, got {value!r}")
+            return 1.0
+        return float(value)
+
+    def text_list(self, section: str | None, key: str) -> tuple[str, ...]:
+        """A list of strings, or one comma-separated string (as an environment variable gives it)."""
+        value = self._value(section, key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self.problems.append(
+                f"{self._name(section, key)}: expected a list of strings, got {type(value).__name__}"
+            )
+            return ()
+        return tuple(item.strip() for item in value if item.strip())
 
     def text_table(self, section: str, key: str) -> dict[str, str]:
         value = self._value(section, key)

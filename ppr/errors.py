@@ -112,3 +112,14 @@ class InvalidPpr(StopAndFix):
             shown += f" (and {more} more)"
         subject = f"PPR for MOUS {mous_uid}" if mous_uid else "PPR"
         super().__init__(f"{subject} fails SciPipeRequest.xsd or its consistency checks: {shown}")
+
+
+class NotARequestDirectory(UsageError):
+    """``fetch`` was given a directory without a readable fetch manifest."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(
+            f"{path} is not a request directory: {reason}; give a directory written by "
+            "'almamirror ppr MOUS --build DIR' (it holds fetch-manifest.json)"
+        )

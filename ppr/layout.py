@@ -25,9 +25,11 @@ RAWDATA = "rawdata"
 WORKING = "working"
 PRODUCTS = "products"
 MANIFEST_FILE = "fetch-manifest.json"
-MANIFEST_VERSION = 1
-ASDM_SOURCE = "ALMA archive: asdmExportLight or the archive request handler, by EB UID"
-PRODUCT_SOURCE = "ALMA archive request handler, by archived (NGAS) file name"
+MANIFEST_VERSION = 2
+# How each entry is fetched (almamirror fetch): a product by its NGAS file id (ASA_PRODUCT_FILES'
+# NGAS_FILE_ID), an ASDM by its EB UID through the site's export tool ([archive] asdm_command).
+ASDM_VIA = "asdm_command"
+PRODUCT_VIA = "ngas"
 
 
 def build_request_directory(
@@ -76,7 +78,7 @@ def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) ->
             "disk_name": disk_name(eb_uid),
             "session": session.number,
             "target": f"{RAWDATA}/{disk_name(eb_uid)}",
-            "source": ASDM_SOURCE,
+            "source": {"via": ASDM_VIA, "eb_uid": eb_uid},
         }
         for session in sorted(request.sessions, key=lambda s: s.number)
         for eb_uid in session.eb_uids
@@ -127,7 +129,7 @@ def _product_entries(request: RestoreRequest) -> list[dict[str, Any]]:
             "size_bytes": product.size_bytes,
             "kind": product.kind,
             "session": product.session_number,
-            "source": PRODUCT_SOURCE,
+            "source": {"via": PRODUCT_VIA, "ngas_file_id": product.archived_name},
         }
         for name, product in sorted(targets.items())
     ]

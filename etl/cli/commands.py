@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from etl.cli import (
+    archive_commands,
     db_commands,
     demo_command,
+    fetch_command,
     ppr_commands,
     report_commands,
     source_commands,
@@ -15,7 +17,10 @@ from etl.cli import (
 
 
 def register_all(subparsers: Any) -> None:
-    groups = (demo_command, source_commands, db_commands, sync_commands, ppr_commands, report_commands)
+    groups = (
+        demo_command, source_commands, db_commands, sync_commands, ppr_commands, fetch_command,
+        report_commands, archive_commands,
+    )
     for group in groups:
         group.register(subparsers)
 

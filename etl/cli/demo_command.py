@@ -18,12 +18,18 @@ def register(subparsers: Any) -> None:
         "demo", help="demo archive → migrated mirror → sync → restore PPR, on embedded defaults",
         description="Create the demo ALMA archive if the source has none, migrate and sync the "
         "mirror, print the sync summary and the number of restorable MOUSes, and write the restore "
-        "request (PPR and fetch manifest) of the seed document's MOUS " + SEED_MOUS + ".",
+        "request of the seed document's MOUS " + SEED_MOUS + ", then start the stand-in NGAS archive on a "
+        "free loopback port and fetch the request's products and ASDMs from it: a directory the "
+        "pipeline's executeppr can run in. Exit 1 when a file could not be fetched.",
     )
     add_demo_arguments(demo)
     demo.add_argument(
         "--output", type=Path, default=Path("demo-output"), metavar="DIR",
         help="where the restore request directory goes (default: ./demo-output)",
+    )
+    demo.add_argument(
+        "--no-fetch", action="store_true",
+        help="write the request but do not fetch its data from the stand-in NGAS archive",
     )
     demo.set_defaults(run=run_demo)
 
@@ -42,4 +48,32 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"\n{prepared.sync.restorable_total:,} MOUSes are restorable "
           "(almamirror report restorable lists them)")
     print(f"restore request for {SEED_MOUS}: {result.seed_request}")
-    return 0
+    if args.no_fetch:
+        return 0
+    return _fetch(settings, result.seed_request)
+
+
+def _fetch(settings: Settings, directory: Path) -> int:
+    from etl.cli.fetch_command import write_fetch_summary
+    from etl.cli.fetch_progress import fetch_progress
+    from etl.demo.job import fetch_from_stand_in
+
+    with fetch_progress() as progress:
+        summary = fetch_from_stand_in(settings, directory, progress)
+    print()
+    write_fetch_summary(summary, "table", sys.stdout)
+    print(tree_summary(directory))
+    return 1 if summary.failed else 0
+
+
+def tree_summary(directory: Path) -> str:
+    """What the request directory holds: files and bytes in rawdata/, products/, working/."""
+    lines = [f"{directory}/"]
+    for name in ("rawdata", "products", "working"):
+        entries = sorted((directory / name).iterdir())
+        files = [path for path in (directory / name).rglob("*") if path.is_file()]
+        size = sum(path.stat().st_size for path in files)
+        lines.append(
+            f"  {name + '/':<10} {len(entries):>3} entries, {len(files):>4} files, {size:>13,} bytes"
+        )
+    return "\n".join(lines)

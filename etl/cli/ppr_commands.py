@@ -49,6 +49,13 @@ def register(subparsers: Any) -> None:
     )
     ppr.add_argument("--force", action="store_true", help="replace an existing request directory")
     ppr.add_argument(
+        "--fetch", action="store_true",
+        help="with --build: then fetch each request's products and ASDMs from the archive (almamirror fetch)",
+    )
+    from etl.cli.fetch_command import add_fetch_options
+
+    add_fetch_options(ppr)
+    ppr.add_argument(
         "--format", choices=("table", "json"), default="table",
         help="summary format for --all-restorable (default: table)",
     )
@@ -59,12 +66,18 @@ def run_ppr(args: argparse.Namespace, settings: Settings) -> int:
     _check_arguments(args)
     from etl.cli.databases import mirror_snapshot
 
+    built: list[Path] = []
     with mirror_snapshot(settings, "almamirror-ppr") as connection:
         if args.all_restorable:
-            return _all_restorable(connection, args, settings)
-        if args.check is not None:
+            status = _all_restorable(connection, args, settings, built)
+        elif args.check is not None:
             return _check(connection, args)
-        return _one(connection, args, settings)
+        else:
+            status = _one(connection, args, settings, built)
+    if args.fetch:
+        # After the mirror's snapshot is released: downloads take minutes to hours.
+        return max(status, _fetch_built(built, args, settings))
+    return status
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
@@ -80,11 +93,15 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
         # Parsed once, before any database work: a malformed UID is a usage error.
         args.mous_uid = parse_mous_uid(args.mous_uid)
+    if args.fetch and args.build is None:
+        raise UsageError("--fetch fetches into the request directory --build DIR writes; give --build DIR")
+    if not args.fetch and (args.products_only or args.workers is not None):
+        raise UsageError("--products-only and --workers go with --fetch")
     if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
         raise UsageError("--check compares sessions only; it takes no other options")
 
 
-def _one(connection: Connection, args: argparse.Namespace, settings: Settings) -> int:
+def _one(connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]) -> int:
     from ppr.layout import build_request_directory
     from ppr.service import generate_ppr
 
@@ -100,6 +117,7 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings) -
         directory = build_request_directory(
             args.build, generated.relative_path, generated.document, request, args.force
         )
+        built.append(directory)
         from ppr.layout import MANIFEST_FILE, WORKING, ppr_file_name
 
         print(f"ppr: {what}")
@@ -129,7 +147,9 @@ def _check(connection: Connection, args: argparse.Namespace) -> int:
     return 1
 
 
-def _all_restorable(connection: Connection, args: argparse.Namespace, settings: Settings) -> int:
+def _all_restorable(
+    connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]
+) -> int:
     from etl.progress import Progress
     from ppr.service import build_all_restorable
 
@@ -138,6 +158,7 @@ def _all_restorable(connection: Connection, args: argparse.Namespace, settings: 
         connection, args.build, settings.ppr, args.allow_proprietary, args.force, progress.update
     )
     progress.finish()
+    built.extend(summary.written)
     if args.format == "json":
         json.dump(
             {
@@ -155,6 +176,29 @@ def _all_restorable(connection: Connection, args: argparse.Namespace, settings: 
         for mous_uid, reason in sorted(summary.refused.items())[:20]:
             print(f"  {mous_uid}: {reason}")
     return 0
+
+
+def _fetch_built(built: list[Path], args: argparse.Namespace, settings: Settings) -> int:
+    """Fetch each request directory written, one at a time, with a total over the requests."""
+    from etl.cli.fetch_command import fetch_options, fetch_with_progress, write_fetch_summary
+    from etl.progress import Progress
+
+    options = fetch_options(args)
+    total = Progress("requests fetched", total=len(built), unit="requests")
+    failed: list[Path] = []
+    for done, directory in enumerate(built, start=1):
+        summary = fetch_with_progress(directory, settings, options)
+        if summary.failed:
+            failed.append(directory)
+        if len(built) == 1 or summary.failed:
+            write_fetch_summary(summary, "table", sys.stdout)
+        total.update(done)
+    total.finish()
+    if len(built) > 1:
+        print(f"ppr --fetch: {len(built) - len(failed):,} of {len(built):,} request(s) complete")
+        for directory in failed:
+            print(f"  incomplete: {directory} (run almamirror fetch on it again)")
+    return 1 if failed else 0
 
 
 def _write_atomically(path: Path, document: bytes) -> None:

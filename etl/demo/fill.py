@@ -8,11 +8,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain
 
-from sqlalchemy import Connection, Engine, MetaData, literal, select, text
+from sqlalchemy import Connection, Engine, MetaData, inspect, literal, select, text
 
 from etl.copy import copy_rows
+from etl.demo.calibration_documents import attach_calibration_documents
 from etl.demo.fixed_cases import FIXED_PROJECT_PLANS, build_fixed_projects
 from etl.demo.model import Project
+from etl.demo.ngas_catalogue import CATALOGUE, CATALOGUE_TABLE, catalogue_rows
+from etl.demo.ngas_catalogue import COLUMNS as CATALOGUE_COLUMNS
 from etl.demo.population import random_projects
 from etl.demo.rows import COLUMNS, write_project
 from etl.demo.scales import DEFAULT_SEED, DEMO_AS_OF, SCALES, ScaleSpec
@@ -43,10 +46,14 @@ def fill_demo_archive(
     spec = scale_spec(scale)
     started = time.monotonic()
     init_source(engine, contract, schema)
-    spools = Spools(TABLE_NAMES)
+    spools = Spools((*TABLE_NAMES, CATALOGUE_TABLE))
     try:
         mous_count = _generate(spec, seed, as_of, spools)
         with engine.begin() as connection:
+            # The stand-in NGAS's catalogue (not a contract table) goes with the archive it describes.
+            CATALOGUE.metadata.create_all(
+                connection.execution_options(**source_execution_options(schema)), checkfirst=True
+            )
             _truncate(connection, contract, schema)
             rows = _copy_tables(connection, contract, schema, spools)
     finally:
@@ -77,8 +84,12 @@ def demo_projects(spec: ScaleSpec, seed: int, as_of: datetime) -> Iterator[Proje
 def _generate(spec: ScaleSpec, seed: int, as_of: datetime, spools: Spools) -> int:
     progress = Progress("generating MOUSes", total=spec.mous_count, unit="MOUSes")
     count = 0
-    for project in demo_projects(spec, seed, as_of):
+    for index, project in enumerate(demo_projects(spec, seed, as_of)):
+        attach_calibration_documents(project)
         write_project(project, spools)
+        # The fixed cases are few and the same everywhere: their files' checksums are stored.
+        for row in catalogue_rows(project, store_body_checksums=index < len(FIXED_PROJECT_PLANS)):
+            spools.add(CATALOGUE_TABLE, row)
         count += len(project.mouses())
         progress.update(count)
     progress.finish()
@@ -88,10 +99,8 @@ def _generate(spec: ScaleSpec, seed: int, as_of: datetime, spools: Spools) -> in
 def _truncate(connection: Connection, contract: MetaData, schema: str) -> None:
     preparer = connection.dialect.identifier_preparer
     qualified = schema.lower()
-    targets = ", ".join(
-        preparer.quote_schema(qualified) + "." + preparer.quote(contract_table(contract, name).name)
-        for name in TABLE_NAMES
-    )
+    names = [contract_table(contract, name).name for name in TABLE_NAMES] + [CATALOGUE_TABLE]
+    targets = ", ".join(preparer.quote_schema(qualified) + "." + preparer.quote(name) for name in names)
     connection.execute(text("TRUNCATE TABLE " + targets))
 
 
@@ -106,14 +115,27 @@ def _copy_tables(connection: Connection, contract: MetaData, schema: str, spools
         )
         seconds = progress.finish()
         log.info("source.demo.copy table=%s rows=%d seconds=%.1f", name, rows[name], seconds)
+    spool = spools.tables[CATALOGUE_TABLE]
+    progress = Progress(CATALOGUE_TABLE, total=spool.count)
+    rows[CATALOGUE_TABLE] = copy_rows(
+        connection, CATALOGUE, CATALOGUE_COLUMNS, spool.rows(), schema=schema.lower(),
+        on_batch=progress.update,
+    )
+    log.info("source.demo.copy table=%s rows=%d seconds=%.1f", CATALOGUE_TABLE, rows[CATALOGUE_TABLE],
+             progress.finish())
     return rows
 
 
 def demo_archive_present(engine: Engine, schema: str) -> bool:
-    """True when every contract table exists and OBS_UNIT_SET_STATUS has rows."""
+    """True when every contract table exists, OBS_UNIT_SET_STATUS has rows and so has the NGAS catalogue."""
     if missing_tables(engine, schema):
         return False
     status = contract_table(CONTRACT, "obs_unit_set_status")
     with engine.connect() as connection:
+        if not inspect(connection).has_table(CATALOGUE_TABLE, schema=schema):
+            return False  # an archive made before the stand-in NGAS had its catalogue
         translated = connection.execution_options(**source_execution_options(schema))
-        return translated.execute(select(literal(1)).select_from(status).limit(1)).first() is not None
+        return all(
+            translated.execute(select(literal(1)).select_from(table).limit(1)).first() is not None
+            for table in (status, CATALOGUE)
+        )

@@ -9,12 +9,13 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from etl import migrations
-from etl.database import read_only_connection
+from etl.database import read_only_connection, source_url
 from etl.demo.fill import demo_archive_present, fill_demo_archive
 from etl.demo.scales import SEED_MOUS
 from etl.settings import Settings
 from etl.source.contract import build_contract
 from etl.sync.pipeline import SyncSummary, run_sync
+from ppr.fetch.run import FetchObserver, FetchSummary
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +68,29 @@ def seed_request(mirror: Engine, settings: Settings, output: Path) -> Path:
     with read_only_connection(mirror) as connection:
         generated = generate_ppr(connection, SEED_MOUS, settings.ppr)
     return build_request_directory(output, generated.relative_path, generated.document, generated.request)
+
+
+def exporter_command() -> str:
+    """``[archive] asdm_command`` of the demo: the stand-in's exporter, run by this Python."""
+    import shlex
+    import sys
+
+    return f"{shlex.quote(sys.executable)} -m etl.cli archive export-asdm {{eb_uid}}"
+
+
+def fetch_from_stand_in(
+    settings: Settings, directory: Path, observer: FetchObserver | None = None
+) -> FetchSummary:
+    """Start the stand-in NGAS on free loopback ports, fetch ``directory`` completely from it, stop it."""
+    from dataclasses import replace
+
+    from etl.demo.ngas_process import start_stand_in
+    from ppr.fetch import FetchOptions, fetch_request
+
+    source = source_url(settings).render_as_string(hide_password=False)
+    environment = {"ALMAMIRROR_SOURCE_URL": source, "ALMAMIRROR_HOME": str(settings.embedded.home)}
+    site_file = str(settings.config_files[1]) if len(settings.config_files) > 1 else None
+    with start_stand_in(environment, config_file=site_file) as stand_in:
+        log.info("demo.stand_in url=%s", stand_in.url)
+        archive = replace(settings.archive, ngas_urls=(stand_in.url,), asdm_command=exporter_command())
+        return fetch_request(directory, archive, FetchOptions(), observer)

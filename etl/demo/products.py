@@ -36,11 +36,14 @@ class FileKind:
     spread: float
 
 
+# What a restore fetches (caltables, calapply, flagversions, the manifest) is kept small — a real
+# caltables archive is hundreds of MB — so a restore of the demo archive is tens of MB: the stand-in NGAS
+# serves every file at exactly this size. The calibration documents get the size of their content.
 KINDS: Final = {
-    "caltables": FileKind("calibration", 150e6, 1.0),
-    "auxcaltables": FileKind("auxiliary", 20e6, 1.0),
+    "caltables": FileKind("calibration", 1.5e6, 0.5),
+    "auxcaltables": FileKind("auxiliary", 2e6, 1.0),
     "calapply": FileKind("calibration", 6e3, 0.5),
-    "flagversions": FileKind("calibration", 8e6, 1.2),
+    "flagversions": FileKind("calibration", 3e5, 0.6),
     "manifest": FileKind("calibration", 12e3, 0.4),
     "request": FileKind("script", 4e3, 0.2),
     "script": FileKind("script", 30e3, 0.6),
@@ -165,4 +168,4 @@ def product_files(
 def unparsable_caltables(mous: Mous, cycle: Cycle) -> ProductFile:
     """A caltables archive without a session number: a name no session can be read from."""
     name = f"{cycle.member_prefix}{file_form(mous.uid)}.caltables{cycle.archive_suffix}"
-    return ProductFile(name, 48_213_977, "calibration" if cycle.classifies_files else None)
+    return ProductFile(name, 1_482_139, "calibration" if cycle.classifies_files else None)

@@ -32,3 +32,7 @@ def seed_xml() -> bytes:
 @pytest.fixture
 def seed_tree(seed_xml: bytes) -> etree._Element:
     return etree.fromstring(seed_xml)
+
+
+# The stand-in NGAS fixtures of the client's tests, for the fetch's.
+from tests.etl.ngas.conftest import stand_in, stand_in_factory  # noqa: E402, F401

@@ -84,9 +84,8 @@ def test_the_manifest_lists_one_asdm_per_pass_eb_in_session_order(tmp_path: Path
         "disk_name": "uid___A002_Xc733ea_X179e",
         "session": 1,
         "target": "rawdata/uid___A002_Xc733ea_X179e",
-        "source": asdms[0]["source"],
+        "source": {"via": "asdm_command", "eb_uid": "uid://A002/Xc733ea/X179e"},
     }
-    assert "asdmExportLight" in asdms[0]["source"]
     assert [(a["session"], a["eb_uid"]) for a in asdms if a["session"] == 13] == [
         (13, "uid://A002/Xc790bf/X1201"),
         (13, "uid://A002/Xc790bf/X3e2"),
@@ -107,6 +106,8 @@ def test_the_manifest_products_have_the_names_the_restore_looks_for(
             f"products/{MOUS_DISK}.hifa_calimage.pipeline_manifest.xml"
         ),
     }
+    assert {p["source"]["ngas_file_id"] for p in products.values()} == set(products)
+    assert {p["source"]["via"] for p in products.values()} == {"ngas"}
     caltables = products[f"{MOUS_DISK}.session_13.caltables.tar.gz"]
     assert (caltables["kind"], caltables["session"], caltables["size_bytes"]) == ("caltables", 13, 2_000)
     calapply = products["member.uid___A002_Xc733ea_X179e.ms.calapply.txt"]

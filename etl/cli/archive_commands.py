@@ -1,0 +1,113 @@
+"""``almamirror archive …``: the stand-in NGAS of the demo archive, and its ASDM exporter."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from etl.errors import UsageError
+from etl.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    archive = subparsers.add_parser(
+        "archive", help="the stand-in NGAS archive of the demo (serve, export-asdm)",
+        description="A stand-in for ALMA's archive (NGAS) serving every file of the demo archive in the "
+        "source database, and the stand-in of asdmExportLight. Never ALMA's own archive.",
+    )
+    actions = archive.add_subparsers(dest="action", metavar="ACTION", required=True)
+    serve = actions.add_parser(
+        "serve", help="serve the demo archive's files over HTTP as NGAS does (two nodes)",
+        description="Serve RETRIEVE and STATUS for every file of the demo archive (filled by "
+        "'almamirror source demo') on two nodes: PORT (node 1) and the next port (node 2); each answers "
+        "303 for the files the other holds. Prints the two URLs when ready; runs until SIGTERM or "
+        "Ctrl-C. Faults are for tests.",
+        epilog="Faults (--fault NAME[=N], the first N requests of each file, default 1): drop-mid-body, "
+        "corrupt-body, html-200, ignore-range, stall (pauses mid-body for --stall-seconds), "
+        "unavailable (503).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=7777,
+                       help="node 1's port; node 2 takes the next (default: 7777; 0: any free ports)")
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME[=N]", help="inject a fault")
+    serve.add_argument("--stall-seconds", type=float, default=5.0, metavar="S",
+                       help="how long the stall fault pauses (default: 5)")
+    serve.add_argument("--throttle", type=float, default=0.0, metavar="MB_PER_S",
+                       help="send each body at most this fast (default: unlimited)")
+    serve.add_argument("--request-log", type=Path, metavar="FILE",
+                       help="append one JSON line per request (node, command, file id, Range, status)")
+    serve.set_defaults(run=run_serve)
+
+    export = actions.add_parser(
+        "export-asdm", help="write an EB's ASDM directory from the archive (stand-in of asdmExportLight)",
+        description="Write ./<disk name of EB_UID>/ (ASDM.xml, its tables, ASDMBinary/) from the NGAS "
+        "servers of [archive] ngas_urls / ALMAMIRROR_NGAS_URL, each part verified. Nothing is left "
+        "behind when it fails. The demo's [archive] asdm_command runs it.",
+    )
+    export.add_argument("eb_uid", metavar="EB_UID", help="the EB, e.g. uid://A002/Xc733ea/X179e")
+    export.set_defaults(run=run_export_asdm)
+
+
+def _faults(args: argparse.Namespace) -> Any:
+    from etl.demo.ngas_server import Faults
+
+    counts: dict[str, int] = {}
+    for text in args.fault:
+        name, _, count = text.partition("=")
+        if count and not count.isdigit():
+            raise UsageError(f"--fault {text}: N must be a whole number")
+        counts[name] = int(count) if count else 1
+    try:
+        return Faults(counts, args.stall_seconds, args.throttle * 1e6)
+    except ValueError as exc:
+        raise UsageError(f"--fault: {exc}") from None
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.database import create_source_engine, mask_url, source_url
+    from etl.demo.ngas_server import StandInNgas
+
+    faults = _faults(args)
+    url = source_url(settings)
+    engine = create_source_engine(url, settings)
+    stopped = threading.Event()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        stopped.set()
+
+    try:
+        archive = StandInNgas(engine, settings.source.schema, args.host, args.port, faults, args.request_log)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    archive.start()
+    node1, node2 = archive.urls
+    print(f"archive serve: NGAS stand-in node 1 {node1}, node 2 {node2} (catalogue in {mask_url(url)})",
+          flush=True)
+    try:
+        stopped.wait()
+    finally:
+        archive.stop()
+        engine.dispose()
+    return 0
+
+
+def run_export_asdm(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.demo.asdm_export import export_asdm
+    from etl.ngas.client import NgasClient
+    from ppr.uid import canonical_uid
+
+    eb_uid = canonical_uid(args.eb_uid)
+    if eb_uid is None:
+        raise UsageError(f"{args.eb_uid!r} is not an EB UID; expected e.g. uid://A002/Xc733ea/X179e")
+    with NgasClient(settings.archive) as client:
+        exported = export_asdm(client, eb_uid, Path.cwd())
+    print(f"export-asdm: wrote {exported.directory.name} ({exported.files} files, {exported.bytes:,} bytes)")
+    sys.stdout.flush()
+    return 0

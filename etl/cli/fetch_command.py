@@ -1,0 +1,109 @@
+"""``almamirror fetch REQUEST_DIR``: the products and ASDMs of a request directory, from ALMA's archive."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from etl.errors import UsageError
+from etl.settings import Settings
+
+SUMMARY_COLUMNS = ("state", "kind", "target", "bytes", "seconds", "reason")
+
+
+def register(subparsers: Any) -> None:
+    fetch = subparsers.add_parser(
+        "fetch", help="download a request directory's products and ASDMs from ALMA's archive (NGAS)",
+        description="Read REQUEST_DIR/fetch-manifest.json (written by 'almamirror ppr … --build') and "
+        "fetch every product into products/ (verified against NGAS's size and checksum) and every ASDM "
+        "into rawdata/ (through [archive] asdm_command). Files already there and verified are not "
+        "downloaded again; a partial download is resumed. Exit codes: 0 everything is there, 1 some "
+        "files failed (named in the summary), 2 not a request directory or bad options.",
+        epilog="The NGAS servers come from [archive] ngas_urls or ALMAMIRROR_NGAS_URL. See docs/fetch.md.",
+    )
+    fetch.add_argument("request_dir", type=Path, metavar="REQUEST_DIR", help="a request directory")
+    add_fetch_options(fetch)
+    fetch.add_argument("--dry-run", action="store_true",
+                       help="list what would be fetched and its size; contact nothing, write nothing")
+    fetch.add_argument("--format", choices=("table", "json"), default="table",
+                       help="summary format (default: table)")
+    fetch.set_defaults(run=run_fetch)
+
+
+def add_fetch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--products-only", action="store_true", help="fetch the products, not the ASDMs")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="files fetched at once (default: [archive] workers, 4)")
+
+
+def fetch_options(args: argparse.Namespace, dry_run: bool = False) -> Any:
+    from ppr.fetch import FetchOptions
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give at least 1")
+    return FetchOptions(products_only=args.products_only, dry_run=dry_run, workers=args.workers)
+
+
+def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from ppr.fetch import fetch_request, read_plan
+
+    options = fetch_options(args, args.dry_run)
+    read_plan(args.request_dir)  # not a request directory: exit 2 before anything else
+    if args.dry_run:
+        summary = fetch_request(args.request_dir, settings.archive, options)
+        write_fetch_summary(summary, args.format, sys.stdout, dry_run=True)
+        return 0
+    summary = fetch_with_progress(args.request_dir, settings, options)
+    if args.format == "json" or summary.failed or not args.quiet:
+        write_fetch_summary(summary, args.format, sys.stdout)
+    return 1 if summary.failed else 0
+
+
+def fetch_with_progress(directory: Path, settings: Settings, options: Any) -> Any:
+    from etl.cli.fetch_progress import fetch_progress
+    from ppr.fetch import fetch_request
+
+    with fetch_progress() as progress:
+        return fetch_request(directory, settings.archive, options, progress)
+
+
+def write_fetch_summary(summary: Any, fmt: str, stream: TextIO, dry_run: bool = False) -> None:
+    from etl.output import write_rows
+
+    rows = [
+        {"state": o.state, "kind": o.kind, "target": o.target, "source": o.source, "bytes": o.bytes,
+         "seconds": round(o.seconds, 2), "reason": o.reason}
+        for o in summary.outcomes
+    ]
+    if fmt == "json":
+        json.dump({
+            "directory": str(summary.directory), "dry_run": dry_run,
+            "fetched": summary.count("fetched"), "present": summary.count("present"),
+            "failed": summary.count("failed"), "to_fetch": summary.count("to fetch"),
+            "bytes": summary.fetched_bytes, "seconds": round(summary.seconds, 2), "files": rows,
+        }, stream, indent=2)
+        stream.write("\n")
+        return
+    if dry_run:
+        planned = [row for row in rows if row["state"] == "to fetch"]
+        known = sum(row["bytes"] or 0 for row in planned)
+        unknown = sum(1 for row in planned if row["bytes"] is None)
+        write_rows(rows, ("state", "kind", "target", "source", "bytes"), "table", stream)
+        stream.write(f"fetch --dry-run: {len(planned)} to fetch ({known:,} bytes"
+                     f"{f' and {unknown} ASDM(s) of unknown size' if unknown else ''}), "
+                     f"{summary.count('present')} already there\n")
+        return
+    shown = [row for row in rows if row["state"] != "present"]
+    if shown:
+        write_rows(shown, SUMMARY_COLUMNS, "table", stream)
+    rate = summary.fetched_bytes / summary.seconds / 1e6 if summary.seconds > 0 else 0.0
+    stream.write(
+        f"fetch {summary.directory}: {summary.count('fetched')} fetched, {summary.count('present')} "
+        f"already there, {summary.count('failed')} failed; {summary.fetched_bytes:,} bytes in "
+        f"{summary.seconds:.1f} s ({rate:.1f} MB/s)\n"
+    )
+    for failure in summary.failed:
+        stream.write(f"  failed: {failure.target}: {failure.reason}\n")

@@ -1,0 +1,329 @@
+"""The stand-in NGAS: a real HTTP server speaking NGAS's protocol for every file of the demo archive.
+
+Two nodes (two ports of one process). Each holds about half the files and answers **303 See Other** for
+the files the other node holds, as an NGAS node that is not a proxy does. ``RETRIEVE`` sends a file with
+``Content-Disposition`` and ``Content-Length``; a ``Range: bytes=N-`` (the only form NGAS accepts) is
+answered **200** with ``Content-Range``, as NGAS does. ``STATUS`` describes a file (size, checksum and
+plug-in, CRC-32 stored signed for older files). Errors are ``NgamsStatus`` documents: 404 for a file the
+archive does not have, 400 for a malformed request, 503 when a fault says so.
+
+Faults, for tests (``Faults``): the first N RETRIEVEs of each file can drop the connection mid-body,
+send a corrupt body, send an HTML page with status 200, ignore the Range, or stall mid-body; the first N
+requests of each file can be answered 503; bodies can be throttled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import quoteattr
+
+from sqlalchemy import Engine
+
+from etl.demo.ngas_bodies import body_chunks
+from etl.demo.ngas_catalogue import CatalogueEntry, body_checksum, lookup
+from etl.logs import fields
+from etl.source.contract import source_execution_options
+
+log = logging.getLogger(__name__)
+
+FAULT_NAMES: Final = ("drop-mid-body", "corrupt-body", "html-200", "ignore-range", "stall", "unavailable")
+NGAS_VERSION: Final = "v11.0/2021-01-01T00:00:00"
+_HTML_PAGE: Final = (
+    b"<!DOCTYPE html>\n<html><head><title>Service Temporarily Unavailable</title></head>\n"
+    b"<body><h1>The archive is under maintenance</h1><p>Please try again later.</p></body></html>\n"
+)
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What the stand-in does wrong, and how often: ``counts[name]`` first requests of each file."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    stall_seconds: float = 5.0
+    throttle_bytes_per_second: float = 0.0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.counts) - set(FAULT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown fault(s) {', '.join(unknown)}; known: {', '.join(FAULT_NAMES)}")
+
+
+class StandInNgas:
+    """Both nodes, serving the catalogue of the demo source behind ``engine``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        schema: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Faults | None = None,
+        request_log: Path | None = None,
+    ) -> None:
+        self.engine = engine
+        self.schema = schema
+        self.faults = faults or Faults()
+        self.request_log = request_log
+        self.host = host
+        self._lock = threading.Lock()
+        self._faults_used: Counter[tuple[str, str]] = Counter()
+        self._checksums: dict[tuple[str, int], str] = {}
+        # Node 2 takes the port after node 1's when a port is given; any free one otherwise.
+        self.nodes = [_NodeServer((host, port), self, 1)]
+        self.nodes.append(_NodeServer((host, port + 1 if port else 0), self, 2))
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def urls(self) -> list[str]:
+        """Node 1's URL first: the one clients are configured with."""
+        return [f"http://{self.host}:{node.server_address[1]}" for node in self.nodes]
+
+    def start(self) -> None:
+        for node in self.nodes:
+            thread = threading.Thread(target=node.serve_forever, name=f"ngas-node-{node.number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("ngas_stand_in.started %s", fields(node1=self.urls[0], node2=self.urls[1]))
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.shutdown()
+            node.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    # --- used by the request handler ---
+
+    def entry(self, file_id: str, version: int | None) -> CatalogueEntry | None:
+        with self.engine.connect() as connection:
+            translated = connection.execution_options(**source_execution_options(self.schema))
+            return lookup(translated, file_id, version)
+
+    def checksum(self, entry: CatalogueEntry) -> str:
+        """The stored checksum, or (for the random population's large files) computed once and kept."""
+        if entry.checksum is not None:
+            return entry.checksum
+        key = (entry.file_id, entry.file_version)
+        with self._lock:
+            known = self._checksums.get(key)
+        if known is None:
+            known = body_checksum(entry.file_id, entry.file_size, entry.checksum_plugin)
+            with self._lock:
+                self._checksums[key] = known
+        return known
+
+    def take_fault(self, name: str, file_id: str) -> bool:
+        """Whether this request of ``file_id`` gets fault ``name`` (the first N of each file do)."""
+        limit = self.faults.counts.get(name, 0)
+        with self._lock:
+            if self._faults_used[(name, file_id)] >= limit:
+                return False
+            self._faults_used[(name, file_id)] += 1
+            return True
+
+    def record(self, **entry: Any) -> None:
+        if self.request_log is None:
+            return
+        line = json.dumps(entry, sort_keys=True) + "\n"
+        with self._lock, self.request_log.open("a", encoding="utf-8") as handle:
+            handle.write(line)
+
+    def other_node(self, number: int) -> _NodeServer:
+        return self.nodes[1] if number == 1 else self.nodes[0]
+
+
+class _NodeServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], archive: StandInNgas, number: int) -> None:
+        self.archive = archive
+        self.number = number
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as NGAS clients pool connections
+    server_version = "NGAMS/" + NGAS_VERSION
+    server: _NodeServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("ngas_stand_in.request %s", format % args)
+
+    def do_GET(self) -> None:
+        archive = self.server.archive
+        url = urlsplit(self.path)
+        command = url.path.strip("/")
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        file_id = query.get("file_id", "")
+        note: dict[str, Any] = {"node": self.server.number, "command": command, "file_id": file_id,
+                                "range": self.headers.get("Range")}
+        self.fault: str | None = None
+        try:
+            status, sent, fault = self._answer(archive, command, file_id, query)
+            gone = False
+        except (BrokenPipeError, ConnectionResetError):
+            status, sent, fault, gone = 200, 0, self.fault, True
+            self.close_connection = True
+        archive.record(**note, status=status, sent=sent, fault=fault, client_gone=gone)
+
+    def _answer(  # noqa: PLR0911 (one early answer per NGAS error, in the order NGAS checks them)
+        self, archive: StandInNgas, command: str, file_id: str, query: dict[str, str]
+    ) -> tuple[int, int, str | None]:
+        if command not in ("RETRIEVE", "STATUS"):
+            return self._status(400, f"NGAMS_ER_ILL_CMD: command {command!r} is not served here"), 0, None
+        if not file_id:
+            return self._status(400, "NGAMS_ER_RETRIEVE_CMD: no file_id given"), 0, None
+        if archive.take_fault("unavailable", file_id):
+            return self._status(503, "NGAMS_ER_ILL_STATE: the server is busy; try later"), 0, "unavailable"
+        version = query.get("file_version")
+        if version is not None and not version.isdigit():
+            return self._status(400, f"NGAMS_ER_ILL_REQ: file_version {version!r} is not a number"), 0, None
+        entry = archive.entry(file_id, int(version) if version is not None else None)
+        if entry is None:
+            return self._status(
+                404, f"NGAMS_ER_UNAVAIL_FILE:4019:ERROR: File with ID: {file_id} appears not to be available."
+            ), 0, None
+        if entry.node != self.server.number:
+            other = archive.other_node(self.server.number)
+            self.send_response(303)
+            self.send_header("Location", f"http://{archive.host}:{other.server_address[1]}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return 303, 0, None
+        if command == "STATUS":
+            return self._file_status(archive, entry), 0, None
+        return self._retrieve(archive, entry)
+
+    def _retrieve(self, archive: StandInNgas, entry: CatalogueEntry) -> tuple[int, int, str | None]:
+        start = 0
+        requested = self.headers.get("Range")
+        if requested is not None:
+            parsed = _range_start(requested)
+            if parsed is None:
+                message = "Invalid Range header, must have the form 'bytes=start-' (start offset only)"
+                return self._status(400, message), 0, None
+            if parsed >= entry.file_size:
+                message = f"NGAMS_ER_ILL_REQ: range start {parsed} is past the file's end"
+                return self._status(416, message), 0, None
+            start = parsed
+            if archive.take_fault("ignore-range", entry.file_id):
+                return 200, self._send_file(archive, entry, 0, None), "ignore-range"
+        if archive.take_fault("html-200", entry.file_id):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(_HTML_PAGE)))
+            self.end_headers()
+            self.wfile.write(_HTML_PAGE)
+            return 200, len(_HTML_PAGE), "html-200"
+        for fault in ("drop-mid-body", "corrupt-body", "stall"):
+            if archive.take_fault(fault, entry.file_id):
+                return 200, self._send_file(archive, entry, start, fault), fault
+        return 200, self._send_file(archive, entry, start, None), None
+
+    def _send_file(self, archive: StandInNgas, entry: CatalogueEntry, start: int, fault: str | None) -> int:
+        """Headers as NGAS's send_file_headers writes them, then the bytes; returns the bytes sent."""
+        self.fault = fault
+        self.send_response(200)
+        self.send_header("Content-Type", entry.mime_type)
+        self.send_header("Content-Disposition", f'attachment; filename="{entry.file_id}"')
+        self.send_header("Content-Length", str(entry.file_size - start))
+        if start:
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Range", f"bytes {start}-{entry.file_size - 1}/{entry.file_size}")
+        self.end_headers()
+        middle = start + (entry.file_size - start) // 2
+        sent = 0
+        began = time.monotonic()
+        rate = archive.faults.throttle_bytes_per_second
+        for offset, chunk in _with_offsets(_bytes_of(entry, start), start):
+            piece = chunk
+            if fault in ("drop-mid-body", "stall") and offset <= middle < offset + len(piece):
+                self.wfile.write(piece[: middle - offset])
+                sent += middle - offset
+                if fault == "stall":
+                    time.sleep(archive.faults.stall_seconds)
+                    self.wfile.write(piece[middle - offset:])
+                    sent += len(piece) - (middle - offset)
+                    continue
+                self._drop_connection()
+                return sent
+            if fault == "corrupt-body" and offset <= middle < offset + len(piece):
+                flipped = bytearray(piece)
+                flipped[middle - offset] ^= 0xFF
+                piece = bytes(flipped)
+            self.wfile.write(piece)
+            sent += len(piece)
+            if rate > 0:
+                ahead = sent / rate - (time.monotonic() - began)
+                if ahead > 0:
+                    time.sleep(ahead)
+        return sent
+
+    def _drop_connection(self) -> None:
+        self.close_connection = True
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _file_status(self, archive: StandInNgas, entry: CatalogueEntry) -> int:
+        ingested = entry.ingestion_date.strftime("%Y-%m-%dT%H:%M:%S.000")
+        file_status = " ".join(f"{name}={quoteattr(value)}" for name, value in (
+            ("FileId", entry.file_id), ("FileVersion", str(entry.file_version)),
+            ("FileSize", str(entry.file_size)), ("UncompressedFileSize", str(entry.file_size)),
+            ("Checksum", archive.checksum(entry)), ("ChecksumPlugIn", entry.checksum_plugin),
+            ("Format", entry.mime_type), ("Compression", ""), ("FileStatus", "00000000"),
+            ("IngestionDate", ingested), ("Ignore", "0"),
+        ))
+        disk = f'<DiskStatus DiskId="stand-in-node-{self.server.number}" Mounted="1">' \
+               f"<FileStatus {file_status}/></DiskStatus>"
+        return self._status(200, "Successfully handled command STATUS", disk, success=True)
+
+    def _status(self, code: int, message: str, inner: str = "", success: bool = False) -> int:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000")
+        document = (
+            '<?xml version="1.0" ?>\n<!DOCTYPE NgamsStatus SYSTEM '
+            f'"http://{self.headers.get("Host", "localhost")}/RETRIEVE?internal=ngamsStatus.dtd">\n'
+            f'<NgamsStatus><Status Date="{stamp}" HostId="stand-in-node-{self.server.number}" '
+            f'Message={quoteattr(message)} State="ONLINE" Status="{"SUCCESS" if success else "FAILURE"}" '
+            f'SubState="IDLE" Version="{NGAS_VERSION}"/>{inner}</NgamsStatus>\n'
+        ).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(document)))
+        self.end_headers()
+        self.wfile.write(document)
+        return code
+
+
+def _range_start(header: str) -> int | None:
+    text = header.strip()
+    if not text.startswith("bytes=") or not text.endswith("-"):
+        return None
+    number = text[len("bytes="):-1]
+    return int(number) if number.isdigit() else None
+
+
+def _bytes_of(entry: CatalogueEntry, start: int) -> Iterator[bytes]:
+    if entry.content is not None:
+        yield bytes(entry.content[start:])
+        return
+    yield from body_chunks(entry.file_id, entry.file_size, start)
+
+
+def _with_offsets(chunks: Iterator[bytes], start: int) -> Iterator[tuple[int, bytes]]:
+    offset = start
+    for chunk in chunks:
+        yield offset, chunk
+        offset += len(chunk)

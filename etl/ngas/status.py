@@ -1,0 +1,90 @@
+"""NGAS's ``NgamsStatus`` XML: the reply to STATUS, and the body of every NGAS error.
+
+``<NgamsStatus><Status Status="FAILURE" Message="NGAMS_ER_UNAVAIL_FILE: …"/>
+<DiskStatus …><FileStatus FileId=… FileVersion=… FileSize=… Checksum=… ChecksumPlugIn=…/></DiskStatus>
+</NgamsStatus>``. Parsed with entities, DTDs and the network off: NGAS documents name a DTD on the
+server itself, which must never be fetched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+# NGAS's own documents are small; anything far larger is not an NgamsStatus.
+MAX_STATUS_BYTES = 1 << 20
+
+
+class NotNgamsStatus(ValueError):
+    """The bytes are not an NgamsStatus document."""
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """One archived file as NGAS describes it."""
+
+    file_id: str
+    file_version: int
+    file_size: int
+    checksum: str | None
+    checksum_plugin: str | None
+    mime_type: str | None
+
+
+@dataclass(frozen=True)
+class NgamsStatus:
+    status: str  # SUCCESS or FAILURE
+    message: str
+    files: tuple[FileStatus, ...]
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
+
+
+def parse_status(document: bytes) -> NgamsStatus:
+    """The status and files of an NgamsStatus document; ``NotNgamsStatus`` for anything else."""
+    if len(document) > MAX_STATUS_BYTES:
+        raise NotNgamsStatus(f"{len(document):,} bytes is too large for an NgamsStatus document")
+    try:
+        root = etree.fromstring(document, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise NotNgamsStatus(f"not XML ({exc})") from None
+    if etree.QName(root).localname != "NgamsStatus":
+        raise NotNgamsStatus(f"root element is {etree.QName(root).localname}, not NgamsStatus")
+    status = root.find("Status")
+    files = tuple(_file_status(element) for element in root.iter("FileStatus"))
+    return NgamsStatus(
+        status=(status.get("Status") or "") if status is not None else "",
+        message=(status.get("Message") or "") if status is not None else "",
+        files=files,
+    )
+
+
+def error_message(document: bytes) -> str | None:
+    """NGAS's Message of an error reply, or None when the body is not an NgamsStatus."""
+    try:
+        return parse_status(document).message or None
+    except NotNgamsStatus:
+        return None
+
+
+def _file_status(element: etree._Element) -> FileStatus:
+    try:
+        version = int(element.get("FileVersion") or "1")
+        size = int(element.get("FileSize") or "")
+    except ValueError:
+        raise NotNgamsStatus(
+            f"FileStatus of {element.get('FileId')!r} has no numeric FileSize/FileVersion"
+        ) from None
+    return FileStatus(
+        file_id=element.get("FileId") or "",
+        file_version=version,
+        file_size=size,
+        checksum=element.get("Checksum") or None,
+        checksum_plugin=element.get("ChecksumPlugIn") or None,
+        mime_type=element.get("Format") or None,
+    )

@@ -1,0 +1,54 @@
+"""One EB's raw data through the site's export tool (``[archive] asdm_command``), as ALMA's getASDM does.
+
+The command runs without a shell in ``rawdata/``; its exit status and output are checked, and the
+result must exist as ``rawdata/<disk name>``. It gets the configured NGAS URLs in ALMAMIRROR_NGAS_URL
+(the stand-in's exporter reads them there; ALMA's own tool ignores them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+# Output lines that mean the export failed even when the tool exits 0.
+_FAILURE_LINE: Final = re.compile(r"^(.*\bERROR\b.*|Traceback \(most recent call last\):.*)$", re.M)
+OUTPUT_SHOWN: Final = 300
+
+
+class ExportFailed(Exception):
+    """The ASDM command failed; the message says how, in one line."""
+
+
+def asdm_command(template: str, eb_uid: str) -> list[str]:
+    """The command's words with ``{eb_uid}`` replaced; never through a shell."""
+    return [word.replace("{eb_uid}", eb_uid) for word in shlex.split(template)]
+
+
+def run_export(template: str, eb_uid: str, rawdata: Path, disk_name: str, ngas_urls: Sequence[str]) -> None:
+    """Run the export in ``rawdata``; ``ExportFailed`` unless it succeeded and wrote ``<disk_name>``."""
+    command = asdm_command(template, eb_uid)
+    environment = dict(os.environ, ALMAMIRROR_NGAS_URL=",".join(ngas_urls))
+    try:
+        done = subprocess.run(
+            command, cwd=rawdata, env=environment, stdin=subprocess.DEVNULL, capture_output=True, check=False,
+        )
+    except OSError as exc:
+        raise ExportFailed(f"cannot run {command[0]!r}: {exc.strerror}") from None
+    output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
+    if done.returncode != 0:
+        raise ExportFailed(f"{command[0]} exited with status {done.returncode}: {_last_line(output)}")
+    failure = _FAILURE_LINE.search(output)
+    if failure is not None:
+        raise ExportFailed(f"{command[0]} reported a failure: {failure.group(1).strip()[:OUTPUT_SHOWN]}")
+    if not (rawdata / disk_name).is_dir():
+        raise ExportFailed(f"{command[0]} exited 0 but did not write rawdata/{disk_name}")
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1][:OUTPUT_SHOWN] if lines else "(no output)"

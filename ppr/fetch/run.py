@@ -1,0 +1,219 @@
+"""Fetch everything a request directory's manifest lists, several files at once, and say what happened."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Protocol
+
+from etl.errors import ArchiveFileProblem, ArchiveUnavailable
+from etl.logs import fields
+from etl.ngas.client import NgasClient
+from etl.settings import ArchiveSettings
+from ppr.fetch.asdms import ExportFailed, run_export
+from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
+from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
+from ppr.layout import RAWDATA
+
+log = logging.getLogger(__name__)
+
+FETCHED: Final = "fetched"
+PRESENT: Final = "present"  # already there, verified
+FAILED: Final = "failed"
+PLANNED: Final = "to fetch"  # --dry-run
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    products_only: bool = False
+    dry_run: bool = False
+    workers: int | None = None  # None: [archive] workers
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one product or ASDM."""
+
+    kind: str  # product or asdm
+    target: str  # relative to the request directory
+    source: str  # NGAS file id, or EB UID
+    state: str  # fetched, present, failed, to fetch
+    bytes: int | None
+    seconds: float = 0.0
+    reason: str | None = None
+
+
+@dataclass
+class FetchSummary:
+    directory: Path
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, state: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.state == state)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if outcome.state == FAILED]
+
+    @property
+    def fetched_bytes(self) -> int:
+        return sum(outcome.bytes or 0 for outcome in self.outcomes if outcome.state == FETCHED)
+
+
+class FetchObserver(Protocol):
+    """Progress of a fetch: a terminal display, log lines, or nothing."""
+
+    def planned(self, plan: FetchPlan, items: int) -> None: ...
+    def started(self, target: str, size: int | None) -> None: ...
+    def advanced(self, target: str, held: int, size: int) -> None: ...
+    def finished(self, outcome: Outcome) -> None: ...
+
+
+ClientFactory = Callable[[ArchiveSettings], NgasClient]
+
+
+def fetch_request(
+    directory: Path,
+    archive: ArchiveSettings,
+    options: FetchOptions,
+    observer: FetchObserver | None = None,
+    client_factory: ClientFactory = NgasClient,
+) -> FetchSummary:
+    """Fetch what ``directory``'s manifest lists that is not yet there and verified."""
+    started = time.monotonic()
+    plan = read_plan(directory)
+    record = FetchRecord(directory)
+    asdms = () if options.products_only else plan.asdms
+    summary = FetchSummary(directory)
+    if options.dry_run:
+        summary.outcomes = [*(_planned_product(plan, record, item) for item in plan.products),
+                            *(_planned_asdm(plan, record, item) for item in asdms)]
+        return summary
+    if observer is not None:
+        observer.planned(plan, len(plan.products) + len(asdms))
+    workers = options.workers or archive.workers
+    with client_factory(archive) as client, ThreadPoolExecutor(workers, "fetch") as pool:
+        job = _Job(plan, record, client, archive, observer)
+        futures = [pool.submit(job.product, item) for item in plan.products]
+        futures += [pool.submit(job.asdm, item) for item in asdms]
+        summary.outcomes = [future.result() for future in futures]
+    summary.seconds = time.monotonic() - started
+    log.info("fetch.done %s", fields(
+        directory=directory, fetched=summary.count(FETCHED), present=summary.count(PRESENT),
+        failed=summary.count(FAILED), bytes=summary.fetched_bytes, seconds=round(summary.seconds, 2),
+    ))
+    return summary
+
+
+def _planned_product(plan: FetchPlan, record: FetchRecord, item: ProductItem) -> Outcome:
+    path = plan.directory / item.target
+    there = record.product_verified(item.target, path, item.ngas_file_id, item.size)
+    return Outcome("product", item.target, item.ngas_file_id, PRESENT if there else PLANNED, item.size)
+
+
+def _planned_asdm(plan: FetchPlan, record: FetchRecord, item: AsdmItem) -> Outcome:
+    state, size = record.asdm_state(item.disk_name)
+    path = plan.directory / item.target
+    there = state == EXPORTED and path.is_dir() and size == tree_size(path)
+    return Outcome("asdm", item.target, item.eb_uid, PRESENT if there else PLANNED,
+                   size.bytes if there and size is not None else None)
+
+
+@dataclass
+class _Job:
+    plan: FetchPlan
+    record: FetchRecord
+    client: NgasClient
+    archive: ArchiveSettings
+    observer: FetchObserver | None
+
+    def product(self, item: ProductItem) -> Outcome:
+        started = time.monotonic()
+        self._started(item.target, item.size)
+        try:
+            outcome = self._product(item, started)
+        except (ArchiveFileProblem, ArchiveUnavailable, OSError) as exc:
+            outcome = Outcome("product", item.target, item.ngas_file_id, FAILED, None,
+                              time.monotonic() - started, _reason(exc))
+            log.warning("fetch.failed %s", fields(target=item.target, reason=outcome.reason))
+        return self._finished(outcome)
+
+    def _product(self, item: ProductItem, started: float) -> Outcome:
+        path = self.plan.directory / item.target
+        if self.record.product_verified(item.target, path, item.ngas_file_id, item.size):
+            return Outcome("product", item.target, item.ngas_file_id, PRESENT, item.size)
+        if path.exists():
+            # There, but not recorded (copied by hand, or the record was lost): check it against NGAS.
+            status = self.client.status(item.ngas_file_id)
+            size_agrees = item.size is None or item.size == status.file_size
+            if size_agrees and self.client.verify_local(path, status):
+                self.record.record_product(item.target, path, item.ngas_file_id, status.checksum,
+                                           status.checksum_plugin)
+                return Outcome("product", item.target, item.ngas_file_id, PRESENT, status.file_size,
+                               time.monotonic() - started)
+
+        def progress(held: int, size: int) -> None:
+            if self.observer is not None:
+                self.observer.advanced(item.target, held, size)
+
+        download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress)
+        checksum = download.checksum
+        self.record.record_product(
+            item.target, path, item.ngas_file_id, checksum.stored if checksum else None,
+            checksum.plugin if checksum else None,
+        )
+        return Outcome("product", item.target, item.ngas_file_id, FETCHED, download.size,
+                       time.monotonic() - started)
+
+    def asdm(self, item: AsdmItem) -> Outcome:
+        started = time.monotonic()
+        self._started(item.target, None)
+        try:
+            outcome = self._asdm(item, started)
+        except (ExportFailed, OSError) as exc:
+            outcome = Outcome("asdm", item.target, item.eb_uid, FAILED, None, time.monotonic() - started,
+                              f"EB {item.eb_uid}: {_reason(exc)}")
+            log.warning("fetch.failed %s", fields(target=item.target, reason=outcome.reason))
+        return self._finished(outcome)
+
+    def _asdm(self, item: AsdmItem, started: float) -> Outcome:
+        path = self.plan.directory / item.target
+        state, recorded = self.record.asdm_state(item.disk_name)
+        if path.exists():
+            if state == EXPORTED and recorded == tree_size(path):
+                there = recorded.bytes if recorded else None
+                return Outcome("asdm", item.target, item.eb_uid, PRESENT, there)
+            if state != EXPORTING:
+                raise ExportFailed(
+                    f"{item.target} exists but no completed export of it is recorded (put there by hand, "
+                    "or changed since its export); remove it to export it again"
+                )
+            # Left by an export this fetch started and never saw finish: start it again.
+            shutil.rmtree(path)
+        self.record.asdm_exporting(item.disk_name, item.eb_uid)
+        run_export(self.archive.asdm_command, item.eb_uid, self.plan.directory / RAWDATA, item.disk_name,
+                   self.archive.ngas_urls)
+        size = tree_size(path)
+        self.record.asdm_exported(item.disk_name, item.eb_uid, size)
+        return Outcome("asdm", item.target, item.eb_uid, FETCHED, size.bytes, time.monotonic() - started)
+
+    def _started(self, target: str, size: int | None) -> None:
+        if self.observer is not None:
+            self.observer.started(target, size)
+
+    def _finished(self, outcome: Outcome) -> Outcome:
+        if self.observer is not None:
+            self.observer.finished(outcome)
+        return outcome
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or exc}: {exc.filename}"
+    return " ".join(str(exc).split())
