@@ -46,8 +46,8 @@ def test_core_module_imports_only_the_standard_library_lxml_and_etl_errors_and_s
 
 def test_no_ppr_module_imports_the_source_contract_or_the_loader() -> None:
     offenders = {
-        path.name: sorted(name for name in _imports(path) if name.startswith(LOADING_PACKAGES))
-        for path in PPR_DIR.glob("*.py")
+        str(path.relative_to(PPR_DIR)): sorted(name for name in _imports(path) if name.startswith(LOADING_PACKAGES))
+        for path in PPR_DIR.rglob("*.py")
     }
     assert {name: found for name, found in offenders.items() if found} == {}
 
@@ -55,7 +55,11 @@ def test_no_ppr_module_imports_the_source_contract_or_the_loader() -> None:
 def test_importing_every_ppr_module_loads_no_source_or_loader_code_even_indirectly() -> None:
     import subprocess
 
-    modules = sorted(f"ppr.{path.stem}" for path in PPR_DIR.glob("*.py") if path.stem != "__init__")
+    modules = sorted(
+        ".".join(("ppr", *path.relative_to(PPR_DIR).with_suffix("").parts))
+        for path in PPR_DIR.rglob("*.py")
+        if path.stem != "__init__"
+    )
     probe = (
         f"import sys, {', '.join(modules)}; "
         f"print(sorted(m for m in sys.modules if m.startswith({LOADING_PACKAGES!r})))"
