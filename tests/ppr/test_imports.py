@@ -46,7 +46,9 @@ def test_core_module_imports_only_the_standard_library_lxml_and_etl_errors_and_s
 
 def test_no_ppr_module_imports_the_source_contract_or_the_loader() -> None:
     offenders = {
-        str(path.relative_to(PPR_DIR)): sorted(name for name in _imports(path) if name.startswith(LOADING_PACKAGES))
+        str(path.relative_to(PPR_DIR)): sorted(
+            name for name in _imports(path) if name.startswith(LOADING_PACKAGES)
+        )
         for path in PPR_DIR.rglob("*.py")
     }
     assert {name: found for name, found in offenders.items() if found} == {}
