@@ -19,7 +19,7 @@ import logging
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import quoteattr
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from etl.demo.ngas_bodies import body_chunks
 from etl.demo.ngas_catalogue import CatalogueEntry, body_checksum, lookup
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 FAULT_NAMES: Final = ("drop-mid-body", "corrupt-body", "html-200", "ignore-range", "stall", "unavailable")
 NGAS_VERSION: Final = "v11.0/2021-01-01T00:00:00"
+# Catalogue entries kept in memory (small documents carry their content).
+RECENT_ENTRIES: Final = 4096
 _HTML_PAGE: Final = (
     b"<!DOCTYPE html>\n<html><head><title>Service Temporarily Unavailable</title></head>\n"
     b"<body><h1>The archive is under maintenance</h1><p>Please try again later.</p></body></html>\n"
@@ -80,6 +82,13 @@ class StandInNgas:
         self._lock = threading.Lock()
         self._faults_used: Counter[tuple[str, str]] = Counter()
         self._checksums: dict[tuple[str, int], str] = {}
+        # A client asks STATUS, then RETRIEVE (each perhaps after a 303) of one file in a row: the
+        # recent entries answer all but the first, and each lookup is one statement, no transaction.
+        self._recent: OrderedDict[str, CatalogueEntry | None] = OrderedDict()
+        # (Without a ping per checkout: a lookup on a dropped connection fails that one request.)
+        self._lookups = create_engine(engine.url, pool_pre_ping=False).execution_options(
+            isolation_level="AUTOCOMMIT", **source_execution_options(schema)
+        )
         # Node 2 takes the port after node 1's when a port is given; any free one otherwise.
         self.nodes = [_NodeServer((host, port), self, 1)]
         self.nodes.append(_NodeServer((host, port + 1 if port else 0), self, 2))
@@ -103,13 +112,28 @@ class StandInNgas:
             node.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        self._lookups.engine.dispose()
 
     # --- used by the request handler ---
 
     def entry(self, file_id: str, version: int | None) -> CatalogueEntry | None:
-        with self.engine.connect() as connection:
-            translated = connection.execution_options(**source_execution_options(self.schema))
-            return lookup(translated, file_id, version)
+        """The file's highest version (or ``version``); the catalogue is taken not to change while served."""
+        with self._lock:
+            known = file_id in self._recent
+            highest = self._recent.get(file_id)
+            if known:
+                self._recent.move_to_end(file_id)
+        # No entry at all means no version either; the highest one answers for itself.
+        if known and (version is None or highest is None or highest.file_version == version):
+            return highest
+        with self._lookups.connect() as connection:
+            found = lookup(connection, file_id, version)
+        if version is None:
+            with self._lock:
+                self._recent[file_id] = found
+                while len(self._recent) > RECENT_ENTRIES:
+                    self._recent.popitem(last=False)
+        return found
 
     def checksum(self, entry: CatalogueEntry) -> str:
         """The stored checksum, or (for the random population's large files) computed once and kept."""
@@ -156,11 +180,13 @@ class _NodeServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as NGAS clients pool connections
+    disable_nagle_algorithm = True
     server_version = "NGAMS/" + NGAS_VERSION
     server: _NodeServer
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("ngas_stand_in.request %s", format % args)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("ngas_stand_in.request %s", format % args)
 
     def do_GET(self) -> None:
         archive = self.server.archive
