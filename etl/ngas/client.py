@@ -80,6 +80,14 @@ class Download:
 
 
 @dataclass(frozen=True)
+class FetchedDocument:
+    """A small file received whole and verified: NGAS's description of it, and its bytes."""
+
+    status: FileStatus
+    content: bytes
+
+
+@dataclass(frozen=True)
 class _Server:
     base: str  # without credentials
     auth: httpx.BasicAuth | None
@@ -204,14 +212,16 @@ class NgasClient:
             file_id, f"{problem}; discarded {self.bad_reply_limit} time(s), giving up"
         )
 
-    def fetch_document(self, file_id: str, max_bytes: int = 1 << 24) -> bytes:
+    def fetch_document(
+        self, file_id: str, expected_size: int | None = None, max_bytes: int = 1 << 24
+    ) -> FetchedDocument:
         """A small archived document (a pipeline manifest, a restore script), verified, in memory."""
         status = self.status(file_id)
         if status.file_size > max_bytes:
             raise DownloadNotVerified(
                 file_id, f"it is {status.file_size:,} bytes, more than the {max_bytes:,} a document may be"
             )
-        checksum = _checked_expectations(file_id, status, None)
+        checksum = _checked_expectations(file_id, status, expected_size)
         problem = ""
         for attempt in range(1, self.bad_reply_limit + 1):
             sink = _Memory(status.file_size, checksum.algorithm if checksum is not None else CRC32)
@@ -219,7 +229,7 @@ class NgasClient:
                 self._fill(file_id, status, sink, None)
                 problem = _verification_problem(sink.checksum.value, sink.offset, status, checksum)
                 if not problem:
-                    return bytes(sink.buffer)
+                    return FetchedDocument(status, bytes(sink.buffer))
             except _BadReply as bad:
                 problem = str(bad)
             log.warning("ngas.discarded %s", fields(file_id=file_id, attempt=attempt, reason=problem))

@@ -30,6 +30,7 @@ class FileStatus:
     checksum: str | None
     checksum_plugin: str | None
     mime_type: str | None
+    ingestion_date: str | None = None  # as NGAS writes it: 2018-01-05T14:00:00.000 (UTC)
 
 
 @dataclass(frozen=True)
@@ -87,4 +88,5 @@ def _file_status(element: etree._Element) -> FileStatus:
         checksum=element.get("Checksum") or None,
         checksum_plugin=element.get("ChecksumPlugIn") or None,
         mime_type=element.get("Format") or None,
+        ingestion_date=element.get("IngestionDate") or None,
     )

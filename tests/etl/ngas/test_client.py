@@ -217,7 +217,18 @@ def test_a_size_that_disagrees_with_the_archive_metadata_is_not_fetched(
 def test_a_document_is_fetched_into_memory(stand_in: RunningStandIn, demo_source: URL) -> None:
     entry = _entry(demo_source, MANIFEST)
     with _client(stand_in.url) as client:
-        assert client.fetch_document(MANIFEST) == bytes(entry["content"])  # type: ignore[arg-type]
+        document = client.fetch_document(MANIFEST, expected_size=entry["file_size"])
+    assert document.content == bytes(entry["content"])  # type: ignore[arg-type]
+    assert (document.status.file_version, document.status.file_size) == (1, entry["file_size"])
+    assert document.status.ingestion_date == entry["ingestion_date"].strftime("%Y-%m-%dT%H:%M:%S.000")
+
+
+def test_a_document_whose_size_disagrees_with_the_archive_metadata_is_not_fetched(
+    stand_in: RunningStandIn,
+) -> None:
+    with _client(stand_in.url) as client, pytest.raises(DownloadNotVerified, match="STORED_SIZE 12"):
+        client.fetch_document(MANIFEST, expected_size=12)
+    assert stand_in.requests() == []
 
 
 def test_credentials_in_a_url_appear_nowhere(
