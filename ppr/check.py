@@ -12,14 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from lxml import etree
-
-from ppr.build import SESSION_SEPARATOR
+from etl.calibration.errors import MalformedDocument
+from etl.calibration.request import read_request_sessions
 from ppr.errors import ArchivedPprUnreadable
 from ppr.model import Session
 from ppr.uid import disk_name
-
-SESSION_PREFIX = "SESSION_"
 
 
 class DifferenceKind(StrEnum):
@@ -41,22 +38,17 @@ class SessionDifference:
 def read_archived_sessions(path: Path) -> dict[int, tuple[str, ...]]:
     """Session number → EB UIDs as the pipeline reads ``path``; ``ArchivedPprUnreadable`` if it cannot.
 
-    The pipeline's rules: namespace prefixes ignored, names case-sensitive, text not stripped, the first
-    ``Intents`` without ``Keyword`` (or ``AsdmIdentifier`` without ``AsdmDiskName``) ends its list,
-    SESSION_n read until the first missing n, values split on exactly ' | ', and an ASDM no session
-    names is calibrated as session 1 — so it is listed in session 1 here.
+    The reading is the sync's own (``etl.calibration.request``): the pipeline's rules, including that
+    an ASDM no session names is calibrated as session 1 — so it is listed in session 1 here.
     """
-    root = _read_document(path)
-    request = _only_child_path(root, ("ProcessingRequests", "ProcessingRequest"), path)
-    sessions = _numbered_sessions(_intents(request))
-    asdms = list(_asdms(request, path))
-    if not sessions and not asdms:
-        raise ArchivedPprUnreadable(path, "it names no SESSION_1 and no AsdmIdentifier")
-    named = {disk_name(uid) for uids in sessions.values() for uid in uids}
-    unmatched = tuple(uid for asdm_disk_name, uid in asdms if asdm_disk_name not in named)
-    if unmatched:
-        sessions[1] = sessions.get(1, ()) + unmatched
-    return sessions
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ArchivedPprUnreadable(path, exc.strerror or str(exc)) from exc
+    try:
+        return read_request_sessions(content)
+    except MalformedDocument as exc:
+        raise ArchivedPprUnreadable(path, str(exc)) from exc
 
 
 def compare_sessions(
@@ -134,92 +126,3 @@ def _eb_differences(
 def _sort_key(difference: SessionDifference) -> tuple[int, str]:
     session = difference.derived_session or difference.archived_session or 0
     return session, difference.eb_uid or ""
-
-
-# --- reading an archived PPR the way the pipeline does -------------------------------------------------
-
-
-def _read_document(path: Path) -> etree._Element:
-    try:
-        content = path.read_bytes()
-    except OSError as exc:
-        raise ArchivedPprUnreadable(path, exc.strerror or str(exc)) from exc
-    try:
-        root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
-    except etree.XMLSyntaxError as exc:
-        raise ArchivedPprUnreadable(path, f"not well-formed XML (line {exc.lineno}: {exc.msg})") from exc
-    if _local_name(root) != "SciPipeRequest":
-        raise ArchivedPprUnreadable(path, f"its root element is {_local_name(root)}, not SciPipeRequest")
-    return root
-
-
-def _local_name(element: etree._Element) -> str:
-    # Prefixes and namespaces differ between ALMA's tools; the pipeline only compares local names.
-    return etree.QName(element).localname
-
-
-def _children(parent: etree._Element, name: str) -> list[etree._Element]:
-    # Comments and processing instructions have no string tag and are never elements the reader sees.
-    return [child for child in parent if isinstance(child.tag, str) and _local_name(child) == name]
-
-
-def _child(parent: etree._Element, name: str) -> etree._Element | None:
-    found = _children(parent, name)
-    return found[0] if found else None
-
-
-def _only_child_path(root: etree._Element, names: Sequence[str], path: Path) -> etree._Element:
-    element = root
-    for name in names:
-        found = _children(element, name)
-        if len(found) != 1:
-            where = "/".join(names[: names.index(name) + 1])
-            raise ArchivedPprUnreadable(path, f"it has {len(found)} {where} elements, the pipeline needs one")
-        element = found[0]
-    return element
-
-
-def _text(element: etree._Element | None) -> str:
-    # Never stripped: the pipeline compares text exactly as written.
-    return "" if element is None or element.text is None else element.text
-
-
-def _intents(request: etree._Element) -> dict[str, str]:
-    intents: dict[str, str] = {}
-    for processing_intents in _children(request, "ProcessingIntents")[:1]:
-        for intent in _children(processing_intents, "Intents"):
-            keyword = _child(intent, "Keyword")
-            if keyword is None:
-                break  # the pipeline silently drops this entry and everything after it
-            intents[_text(keyword)] = _text(_child(intent, "Value"))
-    return intents
-
-
-def _numbered_sessions(intents: Mapping[str, str]) -> dict[int, tuple[str, ...]]:
-    sessions: dict[int, tuple[str, ...]] = {}
-    number = 1
-    while f"{SESSION_PREFIX}{number}" in intents:
-        value = intents[f"{SESSION_PREFIX}{number}"]
-        sessions[number] = tuple(item for item in value.split(SESSION_SEPARATOR) if item)
-        number += 1
-    return sessions
-
-
-def _asdms(request: etree._Element, path: Path) -> Iterator[tuple[str, str]]:
-    """(disk name without its ``.ms``-type suffix, EB UID or that disk name) per ASDM the pipeline reads."""
-    data_set = _child(request, "DataSet")
-    sched_block_set = None if data_set is None else _child(data_set, "SchedBlockSet")
-    if sched_block_set is None:
-        return
-    identifiers = _children(sched_block_set, "SchedBlockIdentifier")
-    if len(identifiers) > 1:
-        raise ArchivedPprUnreadable(path, "it has two SchedBlockIdentifiers, which the pipeline rejects")
-    for identifier in identifiers:
-        for asdm in _children(identifier, "AsdmIdentifier"):
-            disk = _child(asdm, "AsdmDiskName")
-            if disk is None:
-                return  # the pipeline silently drops this entry and everything after it
-            reference = _child(asdm, "AsdmRef")
-            eb_uid = _text(None if reference is None else _child(reference, "ExecBlockId"))
-            bare = _text(disk).split(".", 1)[0]
-            yield bare, eb_uid or bare
