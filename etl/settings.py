@@ -84,6 +84,8 @@ class ArchiveSettings:
     workers: int
     retries: int
     asdm_command: str
+    # Seconds a sync may spend fetching calibration documents; the rest waits for the next sync.
+    document_time_budget: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         workers=reader.positive_int("archive", "workers"),
         retries=reader.non_negative_int("archive", "retries"),
         asdm_command=reader.text("archive", "asdm_command"),
+        document_time_budget=reader.positive_number("archive", "document_time_budget"),
     )
     _check_archive(archive, problems)
     if problems:

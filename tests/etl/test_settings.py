@@ -107,3 +107,12 @@ def test_the_cli_prints_each_configuration_problem_on_its_own_line(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2
     assert all(line.startswith("almamirror: configuration: ") for line in lines)
+
+
+def test_the_document_time_budget_defaults_and_must_be_positive(tmp_path: Path) -> None:
+    assert load_settings(environ={}).archive.document_time_budget == 900
+    site = write(tmp_path / "budget.toml", "[archive]\ndocument_time_budget = 42.5\n")
+    assert load_settings(site, environ={}).archive.document_time_budget == 42.5
+    bad = write(tmp_path / "bad.toml", "[archive]\ndocument_time_budget = 0\n")
+    with pytest.raises(ConfigurationError, match="archive.document_time_budget"):
+        load_settings(bad, environ={})
