@@ -24,6 +24,12 @@ from etl.mirror.archive import (
 )
 from etl.mirror.base import Base, table_of
 from etl.mirror.bookkeeping import ChangeEvent, DataQualityIssue, SyncRun, SyncRunTable
+from etl.mirror.calibration import (
+    CalibrationDocument,
+    CalibrationRecord,
+    CalibrationRecordProduct,
+    CalibrationRecordSession,
+)
 from etl.mirror.derived import (
     MousStatus,
     OusStatusDocument,
@@ -37,6 +43,10 @@ __all__ = [
     "MIRRORED_MODELS",
     "AsaDataset",
     "Base",
+    "CalibrationDocument",
+    "CalibrationRecord",
+    "CalibrationRecordProduct",
+    "CalibrationRecordSession",
     "ChangeEvent",
     "DataQualityIssue",
     "Delivery",

@@ -40,6 +40,9 @@ QUALITY_KINDS = (
     "eb_without_shiftlog",
     "unparsed_product_name",
     "sb_unknown_mous",
+    "calibration_document_unavailable",
+    "calibration_document_malformed",
+    "multiple_calibrations",
 )
 
 

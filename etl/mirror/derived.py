@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,6 +35,8 @@ REASON_CODES = (
     "no_calibration_products",
     "multiple_sbs",
     "session_mismatch",
+    "archive_record_disagrees",
+    "restore_needs_extra_steps",
 )
 
 
@@ -105,12 +108,17 @@ class MousStatus(Base):
             "calibration_kind IN ('pipeline', 'manual', 'none')", name="calibration_kind_known"
         ),
         CheckConstraint("restorable = (reason_code IS NULL)", name="reason_iff_not_restorable"),
+        CheckConstraint(
+            "calibration_record IN ('agrees', 'disagrees', 'absent', 'unavailable', 'malformed')",
+            name="calibration_record_known",
+        ),
         CheckConstraint("restorable OR restorable_since IS NULL", name="since_only_when_restorable"),
         {
             "info": {
                 "watch": (
                     "restorable", "reason_code", "calibration_kind", "caltables_sessions",
-                    "release_date", "session_count",
+                    "release_date", "session_count", "calibration_record", "casa_version",
+                    "pipeline_version", "mpi_servers",
                 ),
                 "link": ("mous_uid",),
             }
@@ -144,3 +152,9 @@ class MousStatus(Base):
         BigInteger, ForeignKey("sync_run.run_id")
     )
     derived_run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
+    # From the archive's record of the calibration (calibration_record): whether it agrees with the
+    # mirror's session map, and which CASA and pipeline made it, serial (0) or MPI.
+    calibration_record: Mapped[str] = mapped_column(Text, server_default=text("'absent'"))
+    casa_version: Mapped[str | None] = mapped_column(Text)
+    pipeline_version: Mapped[str | None] = mapped_column(Text)
+    mpi_servers: Mapped[int | None] = mapped_column(Integer)

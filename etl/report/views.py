@@ -1,4 +1,4 @@
-"""The reporting views (revision 0002) as Core tables, for queries with bound parameters.
+"""The reporting views (revisions 0002 and 0006) as Core tables, for queries with bound parameters.
 
 They live on their own MetaData, not the mirror's: Alembic compares the mirror's MetaData with the
 database and must not mistake a view for a missing table. Column names and order match the views; a
@@ -40,6 +40,10 @@ restorable_mous = Table(
     _time("release_date"),
     Column("proprietary", Boolean),
     _time("last_change_at"),
+    Column("calibration_record", Text),
+    Column("casa_version", Text),
+    Column("pipeline_version", Text),
+    Column("mpi_servers", Integer),
 )
 
 mous_sessions = Table(

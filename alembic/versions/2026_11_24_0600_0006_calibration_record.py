@@ -1,0 +1,260 @@
+"""The archive's record of each pipeline calibration: documents, parsed record, verdict columns.
+
+Revision ID: 0006
+Revises: 0002
+Create Date: 2026-11-24 06:00:00+00:00
+
+Written by hand. ``calibration_document`` caches the pipeline manifests, restore scripts and archived
+PPRs fetched from NGAS (filled outside the sync's transaction); ``calibration_record``,
+``calibration_record_session`` and ``calibration_record_product`` are derived per MOUS from it;
+``mous_status`` and the view ``restorable_mous`` gain ``calibration_record``, ``casa_version``,
+``pipeline_version`` and ``mpi_servers`` (appended, so ``CREATE OR REPLACE VIEW`` keeps the view's
+dependants). The downgrade restores revision 0002's view texts exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+RESTORABLE_MOUS = r"""
+CREATE OR REPLACE VIEW restorable_mous AS
+SELECT
+    status.mous_uid,
+    project.code AS project_code,
+    proposal.cycle,
+    proposal.pi_name AS pi,
+    status.array_family,
+    status.receiver_band AS band,
+    status.eb_count,
+    status.pass_eb_count,
+    status.session_count,
+    status.empty_session_count,
+    status.calibration_kind,
+    status.caltables_sessions,
+    status.restorable,
+    status.reason_code,
+    CASE WHEN NOT status.restorable THEN status.reason END AS reason,
+    status.restorable_since,
+    -- The mirror keeps ALMA's naive UTC release dates; as timestamptz they compare correctly with
+    -- now() whatever the session's TimeZone.
+    status.release_date AT TIME ZONE 'UTC' AS release_date,
+    (status.release_date IS NULL OR status.release_date AT TIME ZONE 'UTC' > now()) AS proprietary,
+    (
+        SELECT run.finished_at
+        FROM sync_run AS run
+        WHERE run.run_id = COALESCE(
+            (SELECT max(event.run_id) FROM change_event AS event WHERE event.mous_uid = status.mous_uid),
+            status.derived_run_id
+        )
+    ) AS last_change_at,
+    -- Revision 0006: the archive's record of the calibration, and which CASA/pipeline made it.
+    status.calibration_record,
+    status.casa_version,
+    status.pipeline_version,
+    status.mpi_servers
+FROM mous_status AS status
+LEFT JOIN project ON project.project_uid = status.project_uid
+-- A project can have several proposal rows: take the earliest cycle (the one its code is numbered
+-- in), then the smallest proposal UID, so the choice never changes between queries.
+LEFT JOIN (
+    SELECT DISTINCT ON (candidate.project_uid) candidate.project_uid, candidate.cycle, candidate.pi_name
+    FROM proposal AS candidate
+    ORDER BY candidate.project_uid, candidate.cycle IS NULL, candidate.cycle, candidate.proposal_uid
+) AS proposal ON proposal.project_uid = status.project_uid
+"""
+
+# Revision 0002's texts, restored by the downgrade (newly_restorable depends on restorable_mous).
+RESTORABLE_MOUS_0002 = r"""
+CREATE VIEW restorable_mous AS
+SELECT
+    status.mous_uid,
+    project.code AS project_code,
+    proposal.cycle,
+    proposal.pi_name AS pi,
+    status.array_family,
+    status.receiver_band AS band,
+    status.eb_count,
+    status.pass_eb_count,
+    status.session_count,
+    status.empty_session_count,
+    status.calibration_kind,
+    status.caltables_sessions,
+    status.restorable,
+    status.reason_code,
+    CASE WHEN NOT status.restorable THEN status.reason END AS reason,
+    status.restorable_since,
+    -- The mirror keeps ALMA's naive UTC release dates; as timestamptz they compare correctly with
+    -- now() whatever the session's TimeZone.
+    status.release_date AT TIME ZONE 'UTC' AS release_date,
+    (status.release_date IS NULL OR status.release_date AT TIME ZONE 'UTC' > now()) AS proprietary,
+    (
+        SELECT run.finished_at
+        FROM sync_run AS run
+        WHERE run.run_id = COALESCE(
+            (SELECT max(event.run_id) FROM change_event AS event WHERE event.mous_uid = status.mous_uid),
+            status.derived_run_id
+        )
+    ) AS last_change_at
+FROM mous_status AS status
+LEFT JOIN project ON project.project_uid = status.project_uid
+-- A project can have several proposal rows: take the earliest cycle (the one its code is numbered
+-- in), then the smallest proposal UID, so the choice never changes between queries.
+LEFT JOIN (
+    SELECT DISTINCT ON (candidate.project_uid) candidate.project_uid, candidate.cycle, candidate.pi_name
+    FROM proposal AS candidate
+    ORDER BY candidate.project_uid, candidate.cycle IS NULL, candidate.cycle, candidate.proposal_uid
+) AS proposal ON proposal.project_uid = status.project_uid
+"""
+
+NEWLY_RESTORABLE_0002 = r"""
+CREATE VIEW newly_restorable AS
+SELECT
+    restorable.mous_uid,
+    restorable.project_code,
+    restorable.array_family,
+    restorable.band,
+    restorable.restorable_since,
+    restorable.release_date,
+    restorable.proprietary
+FROM restorable_mous AS restorable
+JOIN mous_status AS status ON status.mous_uid = restorable.mous_uid
+WHERE restorable.restorable
+  AND status.restorable_since_run_id = (
+      SELECT max(run.run_id) FROM sync_run AS run WHERE run.status = 'succeeded'
+  )
+"""
+
+
+def _text(name: str, nullable: bool = True) -> sa.Column:
+    return sa.Column(name, sa.Text(), nullable=nullable)
+
+
+def _run_fk(column: str, table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        [column], ["sync_run.run_id"], name=op.f(f"fk_{table}_{column}_sync_run")
+    )
+
+
+def _ous_fk(table: str) -> sa.ForeignKeyConstraint:
+    # Checked at commit, never cascading, as every derived table's.
+    return sa.ForeignKeyConstraint(
+        ["mous_uid"], ["ous.ous_uid"], name=op.f(f"fk_{table}_mous_uid_ous"),
+        deferrable=True, initially="DEFERRED",
+    )
+
+
+def upgrade() -> None:
+    op.create_table(
+        "calibration_document",
+        _text("file_id", nullable=False), _text("kind", nullable=False), _text("state", nullable=False),
+        sa.Column("mous_uids", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("file_version", sa.Integer(), nullable=True),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=True),
+        _text("checksum"), _text("checksum_plugin"),
+        sa.Column("archived_at", sa.DateTime(), nullable=True),
+        _text("content"),
+        sa.Column("parsed", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("parser_version", sa.SmallInteger(), nullable=True),
+        _text("parse_problem"), _text("problem"),
+        sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("fetched_run_id", sa.BigInteger(), nullable=True),
+        sa.Column("updated_run_id", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint(
+            "state IN ('fetched', 'missing', 'unavailable')", name=op.f("ck_calibration_document_state_known")
+        ),
+        sa.CheckConstraint(
+            "kind IN ('manifest', 'restore_script', 'request')",
+            name=op.f("ck_calibration_document_kind_known"),
+        ),
+        sa.CheckConstraint(
+            "(state = 'fetched') = (content IS NOT NULL)",
+            name=op.f("ck_calibration_document_content_iff_fetched"),
+        ),
+        _run_fk("fetched_run_id", "calibration_document"),
+        _run_fk("updated_run_id", "calibration_document"),
+        sa.PrimaryKeyConstraint("file_id", name=op.f("pk_calibration_document")),
+    )
+    op.create_index(
+        op.f("ix_calibration_document_updated_run_id"), "calibration_document", ["updated_run_id"]
+    )
+    op.create_table(
+        "calibration_record",
+        _text("mous_uid", nullable=False), _text("state", nullable=False),
+        sa.Column("calibrations", sa.Integer(), nullable=False),
+        _text("manifest_file"), _text("restore_script_file"), _text("request_file"),
+        _text("casa_version"), _text("pipeline_version"),
+        sa.Column("mpi_servers", sa.Integer(), nullable=True),
+        _text("procedure"), _text("restore_task"),
+        sa.Column("legacy_restore_task", sa.Boolean(), nullable=True),
+        _text("ocorr_mode"), _text("hm_rasterscan"),
+        sa.Column("restore_arguments", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("extra_steps", postgresql.ARRAY(sa.Text()), nullable=False),
+        _text("disagreement"),
+        sa.Column("problems", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("derived_run_id", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint(
+            "state IN ('agrees', 'disagrees', 'unavailable', 'malformed')",
+            name=op.f("ck_calibration_record_state_known"),
+        ),
+        _ous_fk("calibration_record"),
+        _run_fk("derived_run_id", "calibration_record"),
+        sa.PrimaryKeyConstraint("mous_uid", name=op.f("pk_calibration_record")),
+    )
+    op.create_table(
+        "calibration_record_session",
+        _text("mous_uid", nullable=False), _text("document", nullable=False),
+        sa.Column("session_number", sa.Integer(), nullable=False),
+        sa.Column("eb_uids", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.CheckConstraint(
+            "document IN ('manifest', 'restore_script', 'request')",
+            name=op.f("ck_calibration_record_session_document_known"),
+        ),
+        _ous_fk("calibration_record_session"),
+        sa.PrimaryKeyConstraint(
+            "mous_uid", "document", "session_number", name=op.f("pk_calibration_record_session")
+        ),
+    )
+    op.create_table(
+        "calibration_record_product",
+        _text("mous_uid", nullable=False), _text("file_name", nullable=False),
+        _text("restore_name", nullable=False),
+        _ous_fk("calibration_record_product"),
+        sa.PrimaryKeyConstraint("mous_uid", "file_name", name=op.f("pk_calibration_record_product")),
+    )
+    op.add_column(
+        "mous_status",
+        sa.Column("calibration_record", sa.Text(), server_default=sa.text("'absent'"), nullable=False),
+    )
+    op.add_column("mous_status", _text("casa_version"))
+    op.add_column("mous_status", _text("pipeline_version"))
+    op.add_column("mous_status", sa.Column("mpi_servers", sa.Integer(), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_mous_status_calibration_record_known"), "mous_status",
+        "calibration_record IN ('agrees', 'disagrees', 'absent', 'unavailable', 'malformed')",
+    )
+    op.execute(RESTORABLE_MOUS)
+
+
+def downgrade() -> None:
+    op.execute("DROP VIEW newly_restorable")
+    op.execute("DROP VIEW restorable_mous")
+    op.execute(RESTORABLE_MOUS_0002)
+    op.execute(NEWLY_RESTORABLE_0002)
+    op.drop_constraint(op.f("ck_mous_status_calibration_record_known"), "mous_status", type_="check")
+    for column in ("mpi_servers", "pipeline_version", "casa_version", "calibration_record"):
+        op.drop_column("mous_status", column)
+    op.drop_table("calibration_record_product")
+    op.drop_table("calibration_record_session")
+    op.drop_table("calibration_record")
+    op.drop_index(op.f("ix_calibration_document_updated_run_id"), table_name="calibration_document")
+    op.drop_table("calibration_document")
