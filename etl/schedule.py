@@ -66,7 +66,7 @@ def _sync_once(settings: Settings) -> SyncSummary:
 
     with mirror_engine(settings, "almamirror-sync") as mirror, source_engine(settings) as source:
         require_head(mirror)
-        return run_sync(mirror, source, settings.source)
+        return run_sync(mirror, source, settings.source, archive=settings.archive)
 
 
 def cron_trigger(schedule: ScheduleSettings) -> CronTrigger:

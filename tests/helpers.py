@@ -57,7 +57,7 @@ def sync_with(settings: Settings, full: bool = False) -> Any:
     from etl.sync.pipeline import run_sync
 
     with mirror_engine(settings, "almamirror-sync") as mirror, source_engine(settings) as source:
-        return run_sync(mirror, source, settings.source, full=full)
+        return run_sync(mirror, source, settings.source, full=full, archive=settings.archive)
 
 
 def scalar(url: URL, statement: Any) -> Any:

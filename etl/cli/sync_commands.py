@@ -14,10 +14,14 @@ from etl.settings import Settings
 def register(subparsers: Any) -> None:
     sync = subparsers.add_parser(
         "sync", help="copy the ALMA source into the mirror and re-derive restore status",
-        description="Read every contract table from the source in one consistent snapshot, merge it "
-        "into the mirror, and re-derive sessions and restore status for the MOUSes whose inputs "
-        "changed. All or nothing: a failed sync leaves the mirror as it was. Exit codes: 0 done, "
-        "1 failed, 3 another sync is running.",
+        description="Fetch from NGAS ([archive] ngas_urls) the calibration documents the mirror "
+        "does not hold yet (pipeline manifests, restore scripts, archived PPRs; outside the sync's "
+        "transaction, within [archive] document_time_budget), then read every contract table from "
+        "the source in one consistent snapshot, merge it into the mirror, and re-derive sessions, "
+        "calibration records and restore status for the MOUSes whose inputs changed. All or "
+        "nothing: a failed sync leaves the mirror as it was (fetched documents are kept). An "
+        "unreachable archive never fails a sync. Exit codes: 0 done, 1 failed, 3 another sync is "
+        "running.",
     )
     sync.add_argument("--full", action="store_true", help="re-derive every MOUS, not only changed ones")
     sync.add_argument(
@@ -55,7 +59,7 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
 
     terminate_as_interrupt()
     with checked_mirror(settings, "almamirror-sync") as mirror, source_engine(settings) as source:
-        summary = run_sync(mirror, source, settings.source, full=args.full)
+        summary = run_sync(mirror, source, settings.source, full=args.full, archive=settings.archive)
     write_summary(summary, args.format, sys.stdout)
     return 0
 

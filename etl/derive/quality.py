@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     and_,
     cast,
+    column,
     exists,
     func,
     insert,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
     union_all,
     update,
 )
@@ -35,6 +37,7 @@ from etl.derive.tree import member_ous
 from etl.load.stage import insert_count
 from etl.mirror import (
     AsaDataset,
+    CalibrationRecord,
     DataQualityIssue,
     ExecutionBlock,
     MousStatus,
@@ -136,6 +139,7 @@ def _checks(affected: Table) -> list[Select[Any]]:
         *_document_checks(affected),
         *_linkage_checks(affected),
         _product_name_check(affected),
+        _calibration_record_check(affected),
     ]
 
 
@@ -305,3 +309,22 @@ def _product_name_check(affected: Table) -> Select[Any]:
         *_finding("unparsed_product_name", files.c.mous_uid, files.c.file_name,
                   literal("calibration tables without a session_<N> in the name: no session to restore"))
     ).where(_in_scope(files.c.mous_uid, affected), files.c.kind == "unparsed")
+
+
+def _calibration_record_check(affected: Table) -> Select[Any]:
+    """What the derivation of each record found wrong with its documents (``problems``)."""
+    records = table_of(CalibrationRecord)
+    problem = (
+        func.jsonb_to_recordset(records.c.problems)
+        .table_valued(column("kind", Text), column("subject", Text), column("detail", Text))
+        .render_derived(name="problem", with_types=True)
+    )
+    return (
+        select(
+            problem.c.kind.label("kind"), records.c.mous_uid.label("mous_uid"),
+            problem.c.subject.label("subject"), problem.c.detail.label("detail"),
+        )
+        .select_from(records)
+        .join(problem, true())  # a function in FROM sees the row before it: a lateral join
+        .where(_in_scope(records.c.mous_uid, affected))
+    )

@@ -29,6 +29,7 @@ from etl.derive.tree import member_ous
 from etl.load.merge import MergeCounts, MergeTarget, merge
 from etl.load.stage import create_stage, insert_count
 from etl.mirror import (
+    CalibrationRecord,
     Delivery,
     MousStatus,
     OusStatusDocument,
@@ -66,7 +67,7 @@ def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[A
     facts = _facts(affected)
     code = reason_code(
         facts.c.state, facts.c.calibration_kind, facts.c.pass_eb_count, facts.c.sb_count,
-        facts.c.sessions_match_caltables,
+        facts.c.sessions_match_caltables, facts.c.calibration_record, facts.c.record_extra_steps,
     )
     judged = select(facts, code.label("reason_code")).subquery("judged")
     restorable = judged.c.reason_code.is_(None)
@@ -76,7 +77,8 @@ def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[A
         "restorable": restorable,
         "reason": reason_text(
             judged.c.reason_code, judged.c.eb_count, judged.c.sb_count, judged.c.calibrated_sessions,
-            judged.c.caltables_sessions,
+            judged.c.caltables_sessions, judged.c.record_disagreement, judged.c.record_extra_steps,
+            judged.c.record_script,
         ),
         "restorable_since": case(
             (still_restorable, judged.c.previous_since), (restorable, literal(run_started))
@@ -96,6 +98,7 @@ def _facts(affected: Table) -> Any:
     documents = table_of(OusStatusDocument)
     xml_match = _status_xml_agreement(affected)
     previous = table_of(MousStatus).alias("previous")
+    record = table_of(CalibrationRecord)
     caltables = func.coalesce(products.c.caltables_sessions, NO_SESSIONS)
     calibrated_sessions = func.coalesce(sessions.c.calibrated_sessions, NO_SESSIONS)
     return (
@@ -130,6 +133,14 @@ def _facts(affected: Table) -> Any:
             previous.c.restorable.label("previous_restorable"),
             previous.c.restorable_since.label("previous_since"),
             previous.c.restorable_since_run_id.label("previous_since_run_id"),
+            # The archive's record of the calibration (etl/derive/calibration_record.py).
+            func.coalesce(record.c.state, "absent").label("calibration_record"),
+            record.c.casa_version,
+            record.c.pipeline_version,
+            record.c.mpi_servers,
+            record.c.disagreement.label("record_disagreement"),
+            record.c.extra_steps.label("record_extra_steps"),
+            record.c.restore_script_file.label("record_script"),
         )
         .join_from(members, affected, affected.c.mous_uid == members.c.mous_uid)
         .outerjoin(blocks, blocks.c.mous_uid == members.c.mous_uid)
@@ -138,6 +149,7 @@ def _facts(affected: Table) -> Any:
         .outerjoin(documents, documents.c.ous_uid == members.c.mous_uid)
         .outerjoin(xml_match, xml_match.c.mous_uid == members.c.mous_uid)
         .outerjoin(previous, previous.c.mous_uid == members.c.mous_uid)
+        .outerjoin(record, record.c.mous_uid == members.c.mous_uid)
         .subquery("facts")
     )
 
@@ -160,6 +172,8 @@ def reason_code(
     pass_ebs: ColumnElement[Any],
     sb_count: ColumnElement[Any],
     sessions_match: ColumnElement[Any],
+    calibration_record: ColumnElement[Any],
+    extra_steps: ColumnElement[Any],
 ) -> ColumnElement[Any]:
     """The first reason a restore cannot proceed, in the order of REASON_CODES; NULL when it can."""
     return case(
@@ -169,6 +183,8 @@ def reason_code(
         (kind == "none", "no_calibration_products"),
         (sb_count > 1, "multiple_sbs"),
         (sessions_match.is_not(True), "session_mismatch"),
+        (calibration_record == "disagrees", "archive_record_disagrees"),
+        (func.cardinality(extra_steps) > 0, "restore_needs_extra_steps"),
         else_=null(),
     )
 
@@ -179,6 +195,9 @@ def reason_text(
     sb_count: ColumnElement[Any],
     calibrated_sessions: ColumnElement[Any],
     caltables: ColumnElement[Any],
+    disagreement: ColumnElement[Any],
+    extra_steps: ColumnElement[Any],
+    restore_script: ColumnElement[Any],
 ) -> ColumnElement[Any]:
     """One line for a person: what is wrong and, where there is one, what to do instead."""
     return case(
@@ -206,6 +225,19 @@ def reason_text(
                 "archived for sessions {%s}",
                 func.array_to_string(calibrated_sessions, ","),
                 func.array_to_string(caltables, ","),
+            ),
+        ),
+        (
+            code == "archive_record_disagrees",
+            func.format("the archive's record of the calibration disagrees with the mirror's sessions: %s",
+                        disagreement),
+        ),
+        (
+            code == "restore_needs_extra_steps",
+            func.format(
+                "the archived restore script %s has steps a restore PPR cannot carry (%s); restore this "
+                "MOUS by running that script in CASA",
+                restore_script, func.array_to_string(extra_steps, "; "),
             ),
         ),
         else_=null(),

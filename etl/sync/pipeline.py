@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from etl.database import mask_url
 from etl.derive.affected import create_affected_table, mark_all_members, mark_changed
+from etl.derive.calibration_record import derive_calibration_records, mark_record_changes
 from etl.derive.ous_status_xml import refresh_status_documents
 from etl.derive.quality import QualityCounts, record_findings
 from etl.derive.restorability import derive_mous_status
@@ -23,8 +24,9 @@ from etl.load.merge import MergeCounts
 from etl.load.tables import check_source_tables, load_table
 from etl.logs import fields
 from etl.mirror import MousStatus, table_of
-from etl.settings import SourceSettings
+from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract
+from etl.sync.documents import DocumentFetch, fetch_calibration_documents
 from etl.sync.run_record import RunRecord, TableFigures, fail_run, finish_run, start_run, sync_lock
 
 log = logging.getLogger(__name__)
@@ -41,21 +43,32 @@ class SyncSummary:
     restorable_total: int
     quality: QualityCounts
     seconds: float
+    documents: DocumentFetch
 
     @property
     def changes(self) -> int:
         return sum(table.changed for table in self.tables)
 
 
-def run_sync(mirror: Engine, source: Engine, options: SourceSettings, full: bool = False) -> SyncSummary:
-    """Sync the mirror from the source; raises SyncAlreadyRunning (exit 3) or a classified error."""
+def run_sync(
+    mirror: Engine,
+    source: Engine,
+    options: SourceSettings,
+    full: bool = False,
+    archive: ArchiveSettings | None = None,
+) -> SyncSummary:
+    """Sync the mirror from the source; raises SyncAlreadyRunning (exit 3) or a classified error.
+
+    ``archive``: where to fetch the calibration documents the mirror does not hold yet (None, or no
+    NGAS URL: the step is skipped and the records stay as they were).
+    """
     source_name = mask_url(source.url)
     with sync_lock(mirror):
         run = start_run(mirror, full, source_name)
         log.info("sync.started %s", fields(run=run.run_id, source=source_name, full=full,
                                              baseline=run.baseline))
         try:
-            summary = _sync(mirror, source, options, run, full)
+            summary = _sync(mirror, source, options, run, full, archive)
         except BaseException as exc:
             error = _classify(exc)
             reason = _one_line(str(error or exc)) or f"interrupted ({type(exc).__name__})"
@@ -73,9 +86,16 @@ def run_sync(mirror: Engine, source: Engine, options: SourceSettings, full: bool
 
 
 def _sync(
-    mirror_engine: Engine, source_engine: Engine, options: SourceSettings, run: RunRecord, full: bool
+    mirror_engine: Engine,
+    source_engine: Engine,
+    options: SourceSettings,
+    run: RunRecord,
+    full: bool,
+    archive: ArchiveSettings | None,
 ) -> SyncSummary:
     started = time.monotonic()
+    # Before the transaction, in short transactions of its own: the archive's pace never holds it open.
+    documents = fetch_calibration_documents(mirror_engine, source_engine, options, archive, run.run_id)
     mappings = mirrored_tables(build_contract(options.column_names))
     record_events = not run.baseline
     with (
@@ -93,7 +113,8 @@ def _sync(
             mark_all_members(mirror, affected)
         else:
             mark_changed(mirror, affected, run.run_id)
-        figures += _derive(mirror, affected, run, record_events)
+            mark_record_changes(mirror, affected, run.run_id)
+        figures += _derive(mirror, affected, run, record_events, documents)
         quality = record_findings(mirror, affected, run.run_id)
         newly = _newly_restorable(mirror, run.run_id)
         restorable_total = _restorable_total(mirror)
@@ -108,12 +129,14 @@ def _sync(
     return SyncSummary(
         run_id=run.run_id, baseline=run.baseline, full=full or run.baseline, tables=figures,
         mous_derived=mous_derived, newly_restorable=newly, restorable_total=restorable_total,
-        quality=quality, seconds=time.monotonic() - started,
+        quality=quality, seconds=time.monotonic() - started, documents=documents,
     )
 
 
-def _derive(mirror: Connection, affected: Table, run: RunRecord, record_events: bool) -> list[TableFigures]:
-    figures: list[TableFigures] = []
+def _derive(
+    mirror: Connection, affected: Table, run: RunRecord, record_events: bool, fetch: DocumentFetch
+) -> list[TableFigures]:
+    figures: list[TableFigures] = [fetch.figures()] if fetch.configured or fetch.reparsed else []
 
     def timed(table: str, step_started: float, read: int, counts: MergeCounts) -> None:
         figures.append(
@@ -127,6 +150,12 @@ def _derive(mirror: Connection, affected: Table, run: RunRecord, record_events: 
     step = time.monotonic()
     read, counts = derive_session_assignment(mirror, affected, run.run_id, record_events)
     timed("session_assignment", step, read, counts)
+    for table, read, counts, seconds in derive_calibration_records(
+        mirror, affected, run.run_id, record_events, fetch.configured
+    ):
+        figures.append(
+            TableFigures(table, read, counts.inserted, counts.updated, counts.deleted, seconds)
+        )
     step = time.monotonic()
     read, counts = derive_mous_status(mirror, affected, run.run_id, run.started_at, record_events)
     timed("mous_status", step, read, counts)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from etl.output import json_value, render_table
+from etl.sync.documents import DocumentFetch
 from etl.sync.pipeline import SyncSummary
 
 TABLE_COLUMNS = ("table", "rows_read", "inserted", "updated", "deleted", "seconds")
@@ -16,6 +17,7 @@ LISTED_NEWLY_RESTORABLE = 20
 def summary_document(summary: SyncSummary) -> dict[str, Any]:
     document = asdict(summary)
     document["changes"] = summary.changes
+    document["documents"]["skipped_reason"] = summary.documents.skipped_reason
     result: dict[str, Any] = json_value_tree(document)
     return result
 
@@ -55,8 +57,23 @@ def write_summary(summary: SyncSummary, fmt: str, stream: TextIO) -> None:
             f"  … and {len(summary.newly_restorable) - LISTED_NEWLY_RESTORABLE:,} more "
             "(almamirror report newly-restorable)\n"
         )
+    stream.write(documents_line(summary.documents) + "\n")
     quality = summary.quality
     stream.write(
         f"data-quality issues: {quality.opened:,} opened, {quality.resolved:,} resolved, "
         f"{quality.open_total:,} open (almamirror report quality)\n"
     )
+
+
+def documents_line(fetch: DocumentFetch) -> str:
+    """The calibration-document step in one line: what was fetched, and why anything was not."""
+    if not fetch.configured:
+        return f"calibration documents: not fetched, {fetch.skipped_reason}; records stay as they were"
+    line = (
+        f"calibration documents: {fetch.fetched:,} fetched ({fetch.malformed:,} malformed), "
+        f"{fetch.held:,} already held, {fetch.missing:,} not in the archive, "
+        f"{fetch.unavailable:,} unavailable, in {fetch.seconds:.1f} s"
+    )
+    if fetch.stopped:
+        line += f"; stopped early: {fetch.stopped} (the next sync goes on)"
+    return line

@@ -1,0 +1,407 @@
+"""The sync's first step: fetch the calibration documents the mirror does not hold yet, from NGAS.
+
+Every pipeline-calibrated MOUS (one with caltables) archives a pipeline manifest, a restore script and
+the PPR it ran from. A document never changes once archived, so the mirror keeps each one it has
+fetched (``calibration_document``) and never fetches it again while ASA_PRODUCT_FILES lists it with
+the same size. Fetching happens here, before the sync's transaction and outside it: results are
+written in short transactions of their own, so a slow or failing archive never holds the mirror's
+transaction open. The derivation (``etl.derive.calibration_record``) then reads what the cache holds.
+
+The step never fails a sync: an archive that cannot be reached, a document it does not have, or the
+time budget running out leave rows that say so (``unavailable``, ``missing``), and the next sync tries
+those documents again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+from sqlalchemy import Connection, Engine, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from etl.calibration.documents import PARSER_VERSION, parse_document
+from etl.calibration.errors import MalformedDocument
+from etl.calibration.names import LIKE_PATTERNS, DocumentKind, document_kind
+from etl.errors import ArchiveFileProblem, ArchiveUnavailable
+from etl.load.extract import source_snapshot
+from etl.logs import fields
+from etl.mirror import CalibrationDocument, table_of
+from etl.ngas.client import NgasClient
+from etl.progress import Progress
+from etl.settings import ArchiveSettings, SourceSettings
+from etl.source.contract import build_contract, contract_table
+from etl.sync.run_record import TableFigures
+
+log = logging.getLogger(__name__)
+
+documents = table_of(CalibrationDocument)
+# Rows written per short transaction while documents arrive.
+FLUSH_ROWS: Final = 500
+# Documents in flight per worker: enough to keep every worker busy, few enough to stop promptly.
+IN_FLIGHT_PER_WORKER: Final = 2
+# Caltables archives, whose presence makes a MOUS pipeline-calibrated (auxcaltables do not match).
+CALTABLES_PATTERNS: Final = ("%.session\\_%.caltables.tgz", "%.session\\_%.caltables.tar.gz")
+LIKE_ESCAPE: Final = "\\"
+NOT_CONFIGURED: Final = "no NGAS archive is configured ([archive] ngas_urls or ALMAMIRROR_NGAS_URL)"
+
+
+@dataclass(frozen=True)
+class ListedDocument:
+    """A calibration document as ASA_PRODUCT_FILES lists it, under every MOUS that lists it."""
+
+    file_id: str
+    kind: DocumentKind
+    size: int | None
+    mous_uids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocumentFetch:
+    """What the step did: documents listed, already held, fetched, and why the others were not."""
+
+    configured: bool
+    listed: int = 0
+    held: int = 0
+    fetched: int = 0
+    malformed: int = 0  # fetched, but they do not parse
+    missing: int = 0  # the archive does not have them (or refused, or sent something else)
+    unavailable: int = 0  # the archive could not be reached, or the time budget ran out
+    reparsed: int = 0  # held documents parsed again by a newer parser
+    seconds: float = 0.0
+    stopped: str | None = None  # why fetching stopped before every document was tried
+
+    @property
+    def skipped_reason(self) -> str | None:
+        return None if self.configured else NOT_CONFIGURED
+
+    def figures(self) -> TableFigures:
+        """The step as a line of the run's figures: read = listed, inserted = fetched, updated = reparsed.
+
+        Documents that could not be had are not counted: retrying them changes nothing in the mirror.
+        """
+        return TableFigures("calibration_document", self.listed, self.fetched, self.reparsed, 0, self.seconds)
+
+
+@dataclass
+class _Counts:
+    fetched: int = 0
+    malformed: int = 0
+    missing: int = 0
+    unavailable: int = 0
+
+
+def fetch_calibration_documents(
+    mirror: Engine,
+    source: Engine,
+    options: SourceSettings,
+    archive: ArchiveSettings | None,
+    run_id: int,
+) -> DocumentFetch:
+    """Fetch every listed calibration document the mirror does not hold; never raises for the archive.
+
+    Held documents an older parser read are parsed again first, archive or not (no network needed).
+    """
+    started = time.monotonic()
+    reparsed = _parse_outdated(mirror, run_id)
+    if archive is None or not archive.ngas_urls:
+        log.info("calibration_documents.skipped %s", fields(reason=NOT_CONFIGURED))
+        return DocumentFetch(configured=False, reparsed=reparsed, seconds=time.monotonic() - started)
+    listed = listed_documents(source, options)
+    held = _held(mirror)
+    wanted = [document for document in listed if not _holds(held.get(document.file_id), document)]
+    log.info("calibration_documents.started %s", fields(
+        run=run_id, listed=len(listed), held=len(listed) - len(wanted), to_fetch=len(wanted),
+        workers=archive.workers, budget_seconds=archive.document_time_budget,
+    ))
+    deadline = started + archive.document_time_budget
+    counts, stopped = _fetch(mirror, wanted, held, archive, run_id, deadline)
+    result = DocumentFetch(
+        configured=True, listed=len(listed), held=len(listed) - len(wanted), fetched=counts.fetched,
+        malformed=counts.malformed, missing=counts.missing, unavailable=counts.unavailable,
+        reparsed=reparsed, seconds=time.monotonic() - started, stopped=stopped,
+    )
+    log.info("calibration_documents.done %s", fields(
+        run=run_id, fetched=result.fetched, malformed=result.malformed, missing=result.missing,
+        unavailable=result.unavailable, reparsed=result.reparsed, seconds=round(result.seconds, 1),
+        stopped=stopped or "",
+    ))
+    return result
+
+
+def listed_documents(source: Engine, options: SourceSettings) -> list[ListedDocument]:
+    """The calibration documents ASA_PRODUCT_FILES lists for MOUSes with caltables, by file id."""
+    files = contract_table(build_contract(options.column_names), "asa_product_files")
+    calibrated = files.alias("calibrated")
+    document_names = [
+        files.c.ngas_file_id.like(pattern, escape=LIKE_ESCAPE)
+        for patterns in LIKE_PATTERNS.values() for pattern in patterns
+    ]
+    has_caltables = (
+        select(calibrated.c.asa_ous_id)
+        .where(
+            calibrated.c.asa_ous_id == files.c.asa_ous_id,
+            or_(*(calibrated.c.ngas_file_id.like(p, escape=LIKE_ESCAPE) for p in CALTABLES_PATTERNS)),
+        )
+        .exists()
+    )
+    query = (
+        select(files.c.ngas_file_id, files.c.stored_size, files.c.asa_ous_id)
+        .where(or_(*document_names), has_caltables)
+        .order_by(files.c.ngas_file_id, files.c.asa_ous_id)
+    )
+    found: dict[str, ListedDocument] = {}
+    with source_snapshot(source, options.schema) as connection:
+        for file_id, size, mous_uid in connection.execute(query, execution_options={"yield_per": 10_000}):
+            kind = document_kind(file_id)
+            if kind is None:  # a LIKE match the exact suffix test rejects
+                continue
+            known = found.get(file_id)
+            mouses = (*known.mous_uids, mous_uid) if known is not None else (mous_uid,)
+            found[file_id] = ListedDocument(file_id, kind, None if size is None else int(size), mouses)
+    return list(found.values())
+
+
+@dataclass(frozen=True)
+class _Held:
+    state: str
+    size: int | None
+    problem: str | None
+
+
+def _held(mirror: Engine) -> dict[str, _Held]:
+    """What the cache has of every document it has a row for (the content is not read)."""
+    with mirror.connect() as connection:
+        return {
+            row.file_id: _Held(row.state, row.size_bytes, row.problem)
+            for row in connection.execute(
+                select(documents.c.file_id, documents.c.state, documents.c.size_bytes, documents.c.problem)
+            )
+        }
+
+
+def _holds(held: _Held | None, listed: ListedDocument) -> bool:
+    """Held means fetched, with the size the archive lists (a new size is a new version of the file)."""
+    if held is None or held.state != "fetched":
+        return False
+    return listed.size is None or held.size == listed.size
+
+
+def _parse_outdated(mirror: Engine, run_id: int) -> int:
+    """Parse held documents again when their parsed form is an older parser's reading."""
+    with mirror.connect() as connection:
+        outdated = list(connection.execute(
+            select(documents.c.file_id).where(
+                documents.c.state == "fetched", documents.c.parser_version < PARSER_VERSION
+            )
+        ).scalars())
+    for batch in _batches(outdated, FLUSH_ROWS):
+        with mirror.begin() as connection:
+            rows = connection.execute(
+                select(documents.c.file_id, documents.c.kind, documents.c.content)
+                .where(documents.c.file_id.in_(batch))
+            )
+            for row in list(rows):
+                parsed, problem = _parsed(row.kind, row.content.encode("utf-8"))
+                connection.execute(
+                    documents.update().where(documents.c.file_id == row.file_id).values(
+                        parsed=parsed, parse_problem=problem, parser_version=PARSER_VERSION,
+                        updated_run_id=run_id,
+                    )
+                )
+    if outdated:
+        log.info("calibration_documents.reparsed %s", fields(documents=len(outdated), parser=PARSER_VERSION))
+    return len(outdated)
+
+
+def _fetch(
+    mirror: Engine,
+    wanted: Sequence[ListedDocument],
+    held: Mapping[str, _Held],
+    archive: ArchiveSettings,
+    run_id: int,
+    deadline: float,
+) -> tuple[_Counts, str | None]:
+    """Fetch ``wanted`` with ``archive.workers`` at once until done, the deadline, or the archive is gone."""
+    counts = _Counts()
+    if not wanted:
+        return counts, None
+    writer = _Writer(mirror, run_id, held)
+    gate = _Gate(max(2 * archive.workers, 8))
+    progress = Progress("calibration documents", total=len(wanted), unit="documents")
+    queue: Iterator[ListedDocument] = iter(wanted)
+    stopped: str | None = None
+    with NgasClient(archive) as client, ThreadPoolExecutor(
+        archive.workers, thread_name_prefix="ngas-document"
+    ) as pool:
+        pending: dict[Future[dict[str, Any]], ListedDocument] = {}
+        while True:
+            while stopped is None and len(pending) < archive.workers * IN_FLIGHT_PER_WORKER:
+                if time.monotonic() > deadline:
+                    stopped = (
+                        f"the time budget of {archive.document_time_budget:g} s "
+                        "([archive] document_time_budget) ran out"
+                    )
+                    break
+                document = next(queue, None)
+                if document is None:
+                    break
+                pending[pool.submit(_fetch_one, client, document)] = document
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                del pending[future]
+                row = future.result()
+                _count(counts, row)
+                writer.add(row)
+                progress.advance()
+                if stopped is None and gate.closes(row):
+                    stopped = f"the archive is unavailable ({row['problem']})"
+        for document in queue:  # never tried: the next sync tries them
+            row = _not_fetched(document, "unavailable", f"not fetched: {stopped}; the next sync tries again")
+            _count(counts, row)
+            writer.add(row)
+    writer.flush()
+    progress.finish()
+    if stopped is not None:
+        log.warning("calibration_documents.stopped %s", fields(reason=stopped, left=counts.unavailable))
+    return counts, stopped
+
+
+def _fetch_one(client: NgasClient, document: ListedDocument) -> dict[str, Any]:
+    """One document as a cache row: fetched (and parsed), or why not."""
+    try:
+        fetched = client.fetch_document(document.file_id, expected_size=document.size)
+    except ArchiveUnavailable as exc:
+        return _not_fetched(document, "unavailable", str(exc))
+    except ArchiveFileProblem as exc:
+        return _not_fetched(document, "missing", exc.detail)
+    parsed, problem = _parsed(document.kind, fetched.content)
+    status = fetched.status
+    return {
+        **_identity(document),
+        "state": "fetched",
+        "file_version": status.file_version,
+        "size_bytes": status.file_size,
+        "checksum": status.checksum,
+        "checksum_plugin": status.checksum_plugin,
+        "archived_at": _ngas_time(status.ingestion_date),
+        # PostgreSQL text holds no NUL and must be valid UTF-8; such a document does not parse anyway.
+        "content": fetched.content.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        "parsed": parsed,
+        "parser_version": PARSER_VERSION,
+        "parse_problem": problem,
+        "problem": None,
+        "fetched_at": datetime.now(UTC),
+        "fetched": True,
+    }
+
+
+def _parsed(kind: str, content: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        return parse_document(cast(DocumentKind, kind), content), None
+    except MalformedDocument as exc:
+        return None, str(exc)
+
+
+def _identity(document: ListedDocument) -> dict[str, Any]:
+    return {"file_id": document.file_id, "kind": document.kind, "mous_uids": list(document.mous_uids)}
+
+
+def _not_fetched(document: ListedDocument, state: str, problem: str) -> dict[str, Any]:
+    return {
+        **_identity(document), "state": state, "file_version": None, "size_bytes": document.size,
+        "checksum": None, "checksum_plugin": None, "archived_at": None, "content": None, "parsed": None,
+        "parser_version": None, "parse_problem": None, "problem": problem, "fetched_at": None,
+        "fetched": False,
+    }
+
+
+def _count(counts: _Counts, row: Mapping[str, Any]) -> None:
+    if row["state"] == "fetched":
+        counts.fetched += 1
+        counts.malformed += row["parse_problem"] is not None
+    elif row["state"] == "missing":
+        counts.missing += 1
+    else:
+        counts.unavailable += 1
+
+
+def _ngas_time(text: str | None) -> datetime | None:
+    """NGAS's IngestionDate (``2018-01-05T14:00:00.000``, UTC), naive as every archive time in the mirror."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _batches(rows: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+@dataclass
+class _Gate:
+    """Closes after ``limit`` documents in a row found the archive unavailable: it is down, not busy."""
+
+    limit: int
+    in_a_row: int = 0
+
+    def closes(self, row: Mapping[str, Any]) -> bool:
+        self.in_a_row = self.in_a_row + 1 if row["state"] == "unavailable" else 0
+        return self.in_a_row >= self.limit
+
+
+@dataclass
+class _Writer:
+    """Cache rows, written FLUSH_ROWS at a time, each batch in its own short transaction.
+
+    A document that fails again the way it failed before is not written again: a quiet night with a
+    document the archive lacks changes nothing, and re-derives nothing.
+    """
+
+    mirror: Engine
+    run_id: int
+    held: Mapping[str, _Held]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, row: dict[str, Any]) -> None:
+        before = self.held.get(row["file_id"])
+        if before is not None and (before.state, before.problem) == (row["state"], row["problem"]):
+            return
+        self.rows.append(row)
+        if len(self.rows) >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        values = [self._values(row) for row in self.rows]
+        with self.mirror.begin() as connection:
+            _upsert(connection, values)
+        self.rows.clear()
+
+    def _values(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        values = {key: value for key, value in row.items() if key != "fetched"}
+        values["updated_run_id"] = self.run_id
+        values["fetched_run_id"] = self.run_id if row["fetched"] else None
+        return values
+
+
+def _upsert(connection: Connection, values: list[dict[str, Any]]) -> None:
+    statement = pg_insert(documents)
+    statement = statement.on_conflict_do_update(
+        index_elements=[documents.c.file_id],
+        set_={column.name: statement.excluded[column.name] for column in documents.columns
+              if column.name != "file_id"},
+    )
+    connection.execute(statement, values)
