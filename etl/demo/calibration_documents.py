@@ -11,7 +11,7 @@ of its cycle; serial CASA. The stand-in NGAS serves them; their sizes are their 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -20,12 +20,15 @@ from lxml import etree
 from etl.demo.cycles import Cycle
 from etl.demo.model import (
     Mous,
+    ProductFile,
     Project,
     Recipe,
+    RecordForm,
     ScienceGoal,
     ordered_sessions,
     pass_ebs,
 )
+from etl.demo.products import EARLIER_RECIPES
 from etl.demo.uids import file_form
 
 PPR_NAMESPACE: Final = "Alma/pipelinescience/AlmaSciPipeRequest"
@@ -49,6 +52,16 @@ FIRST_CYCLE_WITH_ENVIRONMENT: Final = 5
 FIRST_CYCLE_WITH_MANIFEST_ENTRY: Final = 11
 FIRST_CYCLE_WITH_RASTER_SCAN_MODE: Final = 9
 LAST_CYCLE_WITH_RETHROW: Final = 6
+# Restore scripts written before late 2017 call the retired hif_restoredata (interferometry).
+LEGACY_RESTORE_TASK_UNTIL: Final = datetime(2017, 10, 1)
+# Manifests written in mid-2018 spell the environment executionEnvironment / numMpiServers.
+CAMEL_CASE_ENVIRONMENT: Final = (datetime(2018, 3, 1), datetime(2018, 10, 1))
+# An MPI calibration (RecordForm.MPI): servers per node, on two nodes.
+MPI_SERVERS_PER_NODE: Final = (4, 4)
+# The hand edit of RecordForm.EXTRA_STEPS, as JAO adds it before the restore.
+HAND_EDIT_TAG: Final = "# SACM/JAO - Fixes"
+# The earlier calibration of RecordForm.TWO_CALIBRATIONS ran this long before the one that replaced it.
+EARLIER_CALIBRATION_LEAD: Final = timedelta(days=30)
 _SESSION_IN_NAME: Final = re.compile(r"\.session_(\d+)\.caltables\.")
 
 
@@ -73,6 +86,7 @@ class Calibration:
     request_sessions: tuple[CalibratedSession, ...]  # SESSION_1..K of the request it ran from
     product_names: tuple[str, ...]  # archived names
     calibrated_at: datetime
+    record: RecordForm = RecordForm.NORMAL
 
     @property
     def total_power(self) -> bool:
@@ -90,11 +104,32 @@ def attach_calibration_documents(project: Project) -> None:
             if mous.recipe not in (Recipe.PIPELINE, Recipe.UNSPLIT) or not mous.products:
                 continue
             calibration = calibration_of(project, goal, mous)
+            earlier = None
+            if mous.record is RecordForm.TWO_CALIBRATIONS:
+                earlier = earlier_calibration(calibration)
             for product in mous.products:
-                content = document_for(product.name, calibration)
-                if content is not None:
-                    product.content = content
-                    product.size = len(content)
+                own = earlier if earlier is not None and _of(product.name, earlier) else calibration
+                _attach(product, own)
+
+
+def _attach(product: ProductFile, calibration: Calibration) -> None:
+    content = document_for(product.name, calibration)
+    if content is None:
+        return
+    form = calibration.record
+    if form is RecordForm.MALFORMED_MANIFEST and product.name.endswith(".pipeline_manifest.xml"):
+        content = content[: len(content) * 3 // 5]  # cut short: not well-formed
+    if form is RecordForm.NOT_ON_NGAS and product.name.endswith(".casa_piperestorescript.py"):
+        product.on_ngas = False
+    if calibration.recipe_name in EARLIER_RECIPES.values():
+        product.archived = calibration.calibrated_at
+    product.content = content
+    product.size = len(content)
+
+
+def _of(name: str, calibration: Calibration) -> bool:
+    """Whether ``name`` is one of ``calibration``'s own documents (named by its recipe)."""
+    return f".{calibration.recipe_name}." in name
 
 
 def calibration_of(project: Project, goal: ScienceGoal, mous: Mous) -> Calibration:
@@ -114,12 +149,44 @@ def calibration_of(project: Project, goal: ScienceGoal, mous: Mous) -> Calibrati
         request = tuple(calibrated)
     else:
         request = tuple(rule_sessions)
+    if mous.record is RecordForm.DISAGREES:
+        calibrated, request = _moved_first_eb(calibrated), tuple(_moved_first_eb(list(request)))
     last = max(eb.end or eb.start for eb in mous.all_ebs())
     return Calibration(
         project=project, goal=goal, mous=mous, cycle=project.cycle,
         recipe_name=ARRAYS[mous.array].pipeline_recipe, sessions=tuple(calibrated),
         request_sessions=request, product_names=names,
-        calibrated_at=(last + timedelta(days=9)).replace(microsecond=0),
+        calibrated_at=(last + timedelta(days=9)).replace(microsecond=0), record=mous.record,
+    )
+
+
+def _moved_first_eb(sessions: list[CalibratedSession]) -> list[CalibratedSession]:
+    """The second calibrated session's first EB calibrated with the first (AQUA moved it since)."""
+    first, second = (index for index, session in enumerate(sessions) if session.eb_uids)
+    moved = sessions[second].eb_uids[0]
+    changed = list(sessions)
+    changed[first] = CalibratedSession(sessions[first].number, (*sessions[first].eb_uids, moved))
+    changed[second] = CalibratedSession(sessions[second].number, sessions[second].eb_uids[1:])
+    return changed
+
+
+def earlier_calibration(calibration: Calibration) -> Calibration:
+    """The first calibration, superseded: an earlier recipe, run before the last EB passed QA0."""
+    last_eb = calibration.sessions[-1].eb_uids[-1]
+    sessions = tuple(
+        CalibratedSession(s.number, tuple(eb for eb in s.eb_uids if eb != last_eb))
+        for s in calibration.sessions
+    )
+    return replace(
+        calibration,
+        recipe_name=EARLIER_RECIPES[calibration.recipe_name],
+        sessions=tuple(s for s in sessions if s.eb_uids),
+        request_sessions=tuple(
+            CalibratedSession(s.number, tuple(eb for eb in s.eb_uids if eb != last_eb))
+            for s in calibration.request_sessions
+        ),
+        calibrated_at=calibration.calibrated_at - EARLIER_CALIBRATION_LEAD,
+        record=RecordForm.NORMAL,
     )
 
 
@@ -154,18 +221,18 @@ def pipeline_manifest(calibration: Calibration) -> bytes:
         etree.SubElement(ous, "pipeline_version", name=versions[1])
     etree.SubElement(ous, "procedure_name", name=calibration.recipe_name)
     if calibration.cycle.number >= FIRST_CYCLE_WITH_ENVIRONMENT:
-        environment = etree.SubElement(ous, "execution_environment")
-        etree.SubElement(environment, "node", num_mpi_servers="0")
-    request = _named(calibration, (".pprequest.xml",), "PPR_uid___")
+        _add_environment(ous, calibration)
+    recipe = calibration.recipe_name
+    request = _named(calibration, (f".{recipe}.pprequest.xml",), "PPR_uid___")
     if request is not None:
         etree.SubElement(ous, "piperequest", name=restore_name(request))
     for session in calibration.sessions:
         _add_manifest_session(ous, calibration, session)
-    script = _named(calibration, (".casa_piperestorescript.py",))
+    script = _named(calibration, (f".{recipe}.casa_piperestorescript.py",))
     if script is not None:
         etree.SubElement(ous, "restorescript", name=restore_name(script))
     if calibration.cycle.number >= FIRST_CYCLE_WITH_MANIFEST_ENTRY:
-        manifest = _named(calibration, (".pipeline_manifest.xml",))
+        manifest = _named(calibration, (f".{recipe}.pipeline_manifest.xml",))
         if manifest is not None:
             etree.SubElement(ous, "manifest", name=restore_name(manifest))
     weblog = _named(calibration, (".weblog.tgz", ".weblog.tar.gz"))
@@ -173,6 +240,16 @@ def pipeline_manifest(calibration: Calibration) -> bytes:
         etree.SubElement(ous, "weblog", name=restore_name(weblog))
     etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8") + b"\n"
+
+
+def _add_environment(ous: etree._Element, calibration: Calibration) -> None:
+    """Serial CASA on one node, or MPI CASA on two; mid-2018 files spell it in camel case."""
+    first, last = CAMEL_CASE_ENVIRONMENT
+    camel = first <= calibration.calibrated_at < last
+    environment = etree.SubElement(ous, "executionEnvironment" if camel else "execution_environment")
+    servers = MPI_SERVERS_PER_NODE if calibration.record is RecordForm.MPI else (0,)
+    for count in servers:
+        etree.SubElement(environment, "node", {"numMpiServers" if camel else "num_mpi_servers": str(count)})
 
 
 def _add_manifest_session(ous: etree._Element, calibration: Calibration, session: CalibratedSession) -> None:
@@ -221,9 +298,25 @@ def restore_script(calibration: Calibration) -> bytes:
         call = f"    hsd_restoredata({arguments})"
     else:
         lines.append("h_init()")
-        call = f"    hifa_restoredata (vis={vis!r}, session={sessions!r}, ocorr_mode='ca')"
-    lines += ["try:", call, "finally:", "    h_save()"]
+        legacy = calibration.calibrated_at < LEGACY_RESTORE_TASK_UNTIL
+        task = "hif_restoredata" if legacy else "hifa_restoredata"
+        call = f"    {task} (vis={vis!r}, session={sessions!r}, ocorr_mode='ca')"
+    lines.append("try:")
+    if calibration.record is RecordForm.EXTRA_STEPS:
+        lines += _hand_edit(vis)
+    lines += [call, "finally:", "    h_save()"]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _hand_edit(vis: list[str]) -> list[str]:
+    """Steps JAO added by hand before the restore, as archived scripts show them."""
+    first = vis[0]
+    return [
+        f"    {HAND_EDIT_TAG}",
+        "    from recipes.almahelpers import fixsyscaltimes",
+        f"    fixsyscaltimes(vis='{first}.ms')",
+        f"    fixplanets(vis='{first}.ms', field='Titan', fixuvw=True)",
+    ]
 
 
 def _context_state(calibration: Calibration) -> list[str]:

@@ -32,6 +32,7 @@ from etl.demo.model import (
     Mous,
     Project,
     Recipe,
+    RecordForm,
     SchedBlock,
     ScienceGoal,
     Session,
@@ -47,6 +48,8 @@ REASONS: Final = (
     "no_calibration_products",
     "multiple_sbs",
     "session_mismatch",
+    "archive_record_disagrees",
+    "restore_needs_extra_steps",
 )
 EB_GAP: Final = timedelta(minutes=4)
 DELIVERY_LAG: Final = timedelta(days=45)
@@ -70,6 +73,9 @@ class FixedCase:
     expected_reason: str | None
     # Released after DEMO_AS_OF, or never.
     proprietary: bool
+    # What the archive's record of the calibration says against the session rule's map (with the
+    # stand-in NGAS): agrees, disagrees, absent (no record documents), unavailable or malformed.
+    expected_record: str = "absent"
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,7 @@ class MousPlan:
     xml_form: XmlForm = XmlForm.FULL
     renumber_caltables: bool = False
     unparsable_product: bool = False
+    record: RecordForm = RecordForm.NORMAL
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,7 @@ def _build_mous(
         qa2="Pass" if plan.delivered else "Unset",
         recipe=plan.recipe,
         xml_form=plan.xml_form,
+        record=plan.record,
     )
     mous.sbs = _sched_blocks(plan, project_plan, statuses)
     expected = _lay_out_sessions(plan, mous, build)
@@ -228,10 +236,21 @@ def _build_mous(
         build.cases.append(
             FixedCase(
                 plan.facts.name, uid, plan.facts.description, plan.array, expected,
-                plan.facts.restorable, plan.facts.reason, plan.facts.proprietary,
+                plan.facts.restorable, plan.facts.reason, plan.facts.proprietary, _expected_record(plan),
             )
         )
     return mous
+
+
+def _expected_record(plan: MousPlan) -> str:
+    """What the record of a calibration planned this way says, once the sync has read it from NGAS."""
+    if plan.recipe is not Recipe.PIPELINE or not plan.delivered or plan.record is RecordForm.NONE:
+        return "absent"
+    if plan.renumber_caltables or plan.record is RecordForm.DISAGREES:
+        return "disagrees"
+    return {
+        RecordForm.MALFORMED_MANIFEST: "malformed", RecordForm.NOT_ON_NGAS: "unavailable",
+    }.get(plan.record, "agrees")
 
 
 def _sched_blocks(plan: MousPlan, project_plan: ProjectPlan, statuses: A001Range) -> list[SchedBlock]:

@@ -22,7 +22,7 @@ from etl.demo.case_plans import (
     SessionPlan,
     build_project,
 )
-from etl.demo.model import FAIL, PASS, PENDING, SEMIPASS, UNSET, Project, Recipe, XmlForm
+from etl.demo.model import FAIL, PASS, PENDING, SEMIPASS, UNSET, Project, Recipe, RecordForm, XmlForm
 from etl.demo.scales import DEMO_AS_OF
 from etl.demo.seed_cases import SEED_PROJECTS
 
@@ -188,6 +188,44 @@ INVENTED_PROJECTS: Final = (
         "pending_qa0", "being observed: one EB QA0 Pending, the latest Unset; not processed",
         "2026-10-20T02:00:00.000", "P", "N", "U", recipe=Recipe.NONE, state="Ready", delivered=False,
         session_gap=timedelta(days=5), reason="no_calibration_products")),
+    # The archive's record of the calibration (manifest, restore script, archived PPR) on the NGAS stand-in.
+    _project(28, "2021.1.01388.S", _mous(
+        "record_disagrees",
+        "calibrated with SESSION_2's first EB in session_1: manifest, restore script and archived PPR "
+        "disagree with the session rule (caltables for both sessions)",
+        "2021-12-06T03:00:00.000", "P", "P P", record=RecordForm.DISAGREES,
+        reason="archive_record_disagrees")),
+    _project(29, "2016.1.00712.S", _mous(
+        "legacy_restore_task",
+        "calibrated in 2017: its restore script calls the retired hif_restoredata",
+        "2016-12-02T04:00:00.000", "P P", "P")),
+    _project(30, "2019.1.00844.S", _mous(
+        "restore_extra_steps",
+        "its restore script was edited by hand: fixsyscaltimes and fixplanets before the restore",
+        "2020-01-13T02:00:00.000", "P", "P", record=RecordForm.EXTRA_STEPS,
+        reason="restore_needs_extra_steps")),
+    _project(31, "2022.1.00790.S", _mous(
+        "total_power_raster_scan",
+        "a Cycle 9 total-power calibration: hsd_restoredata with hm_rasterscan='time'",
+        "2022-11-14T05:00:00.000", "P P", "P", array="TP", session_gap=timedelta(days=5)),
+        sources=("NGC_1068",), band="ALMA_RB_06"),
+    _project(32, "2023.1.00488.S", _mous(
+        "mpi_calibration", "calibrated with MPI CASA 6.5.4-9 (two nodes, 8 MPI servers)",
+        "2023-12-04T03:00:00.000", "P", "P P", record=RecordForm.MPI)),
+    _project(33, "2022.1.01077.S", _mous(
+        "two_calibrations",
+        "calibrated twice: hifa_cal before its last EB passed QA0, then hifa_calimage (archived later)",
+        "2023-01-16T02:00:00.000", "P P", "P", record=RecordForm.TWO_CALIBRATIONS)),
+    _project(34, "2021.1.00533.S", _mous(
+        "document_not_on_ngas", "its restore script is listed in ASA_PRODUCT_FILES but NGAS lacks it",
+        "2022-01-24T04:00:00.000", "P", "P", record=RecordForm.NOT_ON_NGAS)),
+    _project(35, "2022.1.00288.S", _mous(
+        "malformed_manifest", "its pipeline manifest is cut short (not well-formed XML)",
+        "2022-12-12T03:00:00.000", "P", "P", record=RecordForm.MALFORMED_MANIFEST)),
+    _project(36, "2015.1.00466.S", _mous(
+        "older_delivery_no_record",
+        "a Cycle 3 delivery with caltables but no manifest, restore script or PPR",
+        "2016-02-08T05:00:00.000", "P", "P", record=RecordForm.NONE)),
 )
 
 FIXED_PROJECT_PLANS: Final = SEED_PROJECTS + INVENTED_PROJECTS

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from etl import migrations
 from etl.database import read_only_connection, source_url
 from etl.demo.fill import demo_archive_present, fill_demo_archive
 from etl.demo.scales import SEED_MOUS
-from etl.settings import Settings
+from etl.settings import ArchiveSettings, Settings
 from etl.source.contract import build_contract
 from etl.sync.pipeline import SyncSummary, run_sync
 from ppr.fetch.run import FetchObserver, FetchSummary
@@ -56,7 +58,9 @@ def prepare_demo_mirror(
     else:
         archive = "the existing archive in the source (almamirror source demo replaces it)"
     migrations.upgrade(mirror)
-    synced = run_sync(mirror, source, settings.source)
+    # The sync reads each calibration's record (manifest, restore script, PPR) from the demo's NGAS.
+    with stand_in_archive(settings) as ngas:
+        synced = run_sync(mirror, source, settings.source, archive=ngas)
     return DemoMirror(archive_created=created, archive=archive, sync=synced)
 
 
@@ -78,19 +82,26 @@ def exporter_command() -> str:
     return f"{shlex.quote(sys.executable)} -m etl.cli archive export-asdm {{eb_uid}}"
 
 
-def fetch_from_stand_in(
-    settings: Settings, directory: Path, observer: FetchObserver | None = None
-) -> FetchSummary:
-    """Start the stand-in NGAS on free loopback ports, fetch ``directory`` completely from it, stop it."""
+@contextmanager
+def stand_in_archive(settings: Settings) -> Iterator[ArchiveSettings]:
+    """The stand-in NGAS on free loopback ports for the block: ``[archive]`` settings pointing at it."""
     from dataclasses import replace
 
     from etl.demo.ngas_process import start_stand_in
-    from ppr.fetch import FetchOptions, fetch_request
 
     source = source_url(settings).render_as_string(hide_password=False)
     environment = {"ALMAMIRROR_SOURCE_URL": source, "ALMAMIRROR_HOME": str(settings.embedded.home)}
     site_file = str(settings.config_files[1]) if len(settings.config_files) > 1 else None
     with start_stand_in(environment, config_file=site_file) as stand_in:
         log.info("demo.stand_in url=%s", stand_in.url)
-        archive = replace(settings.archive, ngas_urls=(stand_in.url,), asdm_command=exporter_command())
+        yield replace(settings.archive, ngas_urls=(stand_in.url,), asdm_command=exporter_command())
+
+
+def fetch_from_stand_in(
+    settings: Settings, directory: Path, observer: FetchObserver | None = None
+) -> FetchSummary:
+    """Start the stand-in NGAS on free loopback ports, fetch ``directory`` completely from it, stop it."""
+    from ppr.fetch import FetchOptions, fetch_request
+
+    with stand_in_archive(settings) as archive:
         return fetch_request(directory, archive, FetchOptions(), observer)

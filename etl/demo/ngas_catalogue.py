@@ -4,7 +4,8 @@ A table of the demo source database (``<schema>.ngas_file``) that only the stand
 a contract table and the sync never reads it. ``source demo`` fills it with the product files of
 ASA_PRODUCT_FILES (same name, same size) and the parts of every EB's ASDM: file id, version, size,
 checksum and plug-in, the node that holds the file, and the content of small documents. Large files have
-no content: their bytes are generated from the file id (``etl/demo/ngas_bodies.py``).
+no content: their bytes are generated from the file id (``etl/demo/ngas_bodies.py``). One fixed case's
+restore script is listed in ASA_PRODUCT_FILES but missing here, as a file the archive lost.
 
 Checksums follow NGAS's history: files of Cycle 6 and before were archived by Python 2 servers
 (``ngamsGenCrc32``, stored signed), Cycle 7's by ``crc32`` (unsigned), later ones with ``crc32c``.
@@ -123,7 +124,11 @@ def catalogue_rows(project: Project, store_body_checksums: bool) -> Iterator[tup
     for mous in project.mouses():
         ingested = mous.delivery.delivered if mous.delivery is not None else project.cycle.observing_start
         for product in mous.products:
-            yield _row(product.name, product.size, product.content, plugin, ingested, store_body_checksums)
+            if product.on_ngas:
+                archived = product.archived or ingested
+                yield _row(
+                    product.name, product.size, product.content, plugin, archived, store_body_checksums
+                )
         for eb in mous.all_ebs():
             archived = eb.end or eb.start
             for part in asdm_parts(eb.uid, eb.start, eb.end):

@@ -20,6 +20,7 @@ from etl.demo.model import (
     Mous,
     ProductFile,
     Recipe,
+    RecordForm,
     calibrated_session_numbers,
     ordered_sessions,
     pass_ebs,
@@ -57,6 +58,9 @@ KINDS: Final = {
     "primary_beam": FileKind("science", 40e6, 1.0),
     "mask": FileKind("science", 1e6, 1.0),
 }
+
+# The recipe of a first calibration that a re-processing with the full recipe superseded.
+EARLIER_RECIPES: Final = {"hifa_calimage": "hifa_cal", "hsd_calimage": "hsd_cal"}
 
 SPECTRAL_WINDOWS: Final[dict[ArrayName, tuple[int, ...]]] = {
     "12m": (25, 27, 29, 31),
@@ -98,16 +102,23 @@ class ProductNamer:
 
     def pipeline_run(self) -> None:
         recipe = self.recipe_name
+        if self.mous.record is RecordForm.TWO_CALIBRATIONS:
+            self.record_documents(EARLIER_RECIPES[recipe])
+        if self.mous.record is not RecordForm.NONE:
+            self.record_documents(recipe)
+        self.mous_file(f"{recipe}.casa_pipescript.py", "script")
+        self.mous_file(f"{recipe}.weblog{self.archive}", "weblog")
+        self.mous_file(f"{recipe}.casa_commands.log", "log")
+        self.mous_file(f"{recipe}.casapy.log{self.archive}", "log")
+
+    def record_documents(self, recipe: str) -> None:
+        """The calibration's manifest, request and restore script (sizes: their content's, later)."""
         self.mous_file(f"{recipe}.pipeline_manifest.xml", "manifest")
         if self.cycle.legacy_ppr_name:
             self.add(f"PPR_{file_form(self.mous.uid)}.xml", "request")
         else:
             self.mous_file(f"{recipe}.pprequest.xml", "request")
         self.mous_file(f"{recipe}.casa_piperestorescript.py", "script")
-        self.mous_file(f"{recipe}.casa_pipescript.py", "script")
-        self.mous_file(f"{recipe}.weblog{self.archive}", "weblog")
-        self.mous_file(f"{recipe}.casa_commands.log", "log")
-        self.mous_file(f"{recipe}.casapy.log{self.archive}", "log")
 
     def delivery_package(self) -> None:
         self.mous_file("scriptForPI.py", "script")

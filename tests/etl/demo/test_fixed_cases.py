@@ -35,6 +35,20 @@ MOUS_FACTS = text(
     """
 )
 PRODUCT_NAMES = text("SELECT ngas_file_id FROM alma.asa_product_files WHERE asa_ous_id = :mous")
+# The newest restore script the stand-in NGAS holds for a MOUS (its content is the archived file).
+RESTORE_SCRIPT = text(
+    r"""
+    SELECT n.content FROM alma.asa_product_files f
+    JOIN alma.ngas_file n ON n.file_id = f.ngas_file_id
+    WHERE f.asa_ous_id = :mous AND f.ngas_file_id LIKE '%.casa\_piperestorescript.py'
+    ORDER BY n.ingestion_date DESC LIMIT 1
+    """
+)
+# Lines the pipeline writes in a restore script; any other statement was added by hand.
+PIPELINE_LINE = re.compile(
+    r"(h_init\(\)|context = h_init\(\)|context\.set_state\(.*\)|__rethrow_casa_exceptions = True|try:|"
+    r"finally:|h_save\(\)|#.*|\w+_restoredata\s*\(.*\))"
+)
 
 
 Sessions = tuple[tuple[str, ...], ...]
@@ -55,8 +69,28 @@ def first_reason(connection: Connection, case: FixedCase, sessions: Sessions) ->
         "no_calibration_products": not caltables,
         "multiple_sbs": sb_count > 1,
         "session_mismatch": caltables != calibrated,
+        **record_conditions(connection, case, sessions),
     }
     return next((reason for reason in REASONS if conditions[reason]), None)
+
+
+def record_conditions(connection: Connection, case: FixedCase, sessions: Sessions) -> dict[str, bool]:
+    """The two record reasons, read from the archived restore script with regular expressions."""
+    content = connection.execute(RESTORE_SCRIPT, {"mous": case.mous_uid}).scalar()
+    if content is None:
+        return {"archive_record_disagrees": False, "restore_needs_extra_steps": False}
+    script = bytes(content).decode("utf-8")
+    lines = [line.strip() for line in script.splitlines() if line.strip()]
+    call = next(line for line in lines if "_restoredata" in line)
+    vis = re.findall(r"'([^']*)'", re.search(r"vis=\[(.*?)\]", call).group(1))  # type: ignore[union-attr]
+    labels = re.findall(r"'session_(\d+)'", re.search(r"session=\[(.*?)\]", call).group(1))  # type: ignore[union-attr]
+    archived = {(eb, int(number)) for eb, number in zip(vis, labels, strict=True)}
+    ours = {(eb.replace(":", "_").replace("/", "_"), number)
+            for number, ebs in enumerate(sessions, 1) for eb in ebs}
+    return {
+        "archive_record_disagrees": archived != ours,
+        "restore_needs_extra_steps": any(not PIPELINE_LINE.fullmatch(line) for line in lines),
+    }
 
 
 @pytest.fixture
