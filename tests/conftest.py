@@ -171,11 +171,21 @@ def migrated_template(databases: DatabaseFactory) -> str:
 def synced_template(
     databases: DatabaseFactory, migrated_template: str, demo_source: URL, test_home: Path
 ) -> str:
-    """A database name: the mirror after one (baseline) sync of the small demo archive."""
+    """A database name: the mirror after one (baseline) sync of the small demo archive.
+
+    The sync reads each calibration's record from the stand-in NGAS (a process of its own), as a site
+    with ``[archive] ngas_urls`` does.
+    """
+    from etl.demo.ngas_process import start_stand_in
     from tests.helpers import sync
 
     url = databases.create("mirror_synced", template=migrated_template)
-    sync(demo_source, url, test_home)
+    environment = {
+        "ALMAMIRROR_SOURCE_URL": demo_source.render_as_string(hide_password=False),
+        "ALMAMIRROR_HOME": str(test_home), "ALMAMIRROR_LOG_LEVEL": "WARNING",
+    }
+    with start_stand_in(environment) as ngas:
+        sync(demo_source, url, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
     return "mirror_synced"
 
 

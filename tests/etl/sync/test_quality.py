@@ -17,7 +17,7 @@ issues = table_of(DataQualityIssue)
 shiftlog = contract_table(CONTRACT, "shiftlog_entries")
 schedblocks = contract_table(CONTRACT, "bmmv_schedblock")
 
-# Found in the small demo archive by the baseline sync itself.
+# Found in the small demo archive by the baseline sync itself (which reads NGAS's stand-in).
 IN_THE_DEMO = set(QUALITY_KINDS) - {"eb_without_shiftlog", "sb_unknown_mous"}
 
 

@@ -1,0 +1,363 @@
+"""The archive's record of each calibration, read by a sync from the stand-in NGAS (a real process).
+
+The session's synced mirror (``synced_template``) was synced against the stand-in: each fixed case
+shows its record there. The other tests sync copies against stand-ins with faults.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.engine import URL
+
+from etl.cli import main
+from etl.demo.fixed_cases import FIXED_CASES
+from etl.mirror import (
+    CalibrationDocument,
+    CalibrationRecord,
+    CalibrationRecordSession,
+    ChangeEvent,
+    DataQualityIssue,
+    MousStatus,
+    table_of,
+)
+from etl.source.contract import CONTRACT, contract_table
+from tests.conftest import cli_environment, open_engine
+from tests.etl.ngas.conftest import StandInFactory
+from tests.helpers import connect, mirror_fingerprints, rows, sync
+
+status = table_of(MousStatus)
+records = table_of(CalibrationRecord)
+record_sessions = table_of(CalibrationRecordSession)
+documents = table_of(CalibrationDocument)
+issues = table_of(DataQualityIssue)
+events = table_of(ChangeEvent)
+execblocks = contract_table(CONTRACT, "aqua_execblock")
+# Restorable although their record is not verified, on purpose: those are the cases.
+UNVERIFIED = {"document_not_on_ngas": "unavailable", "malformed_manifest": "malformed",
+              "older_delivery_no_record": "absent"}
+
+
+@pytest.fixture(scope="module")
+def mirror(databases: Any, synced_template: str) -> URL:
+    """One read-only copy of the mirror synced against the stand-in."""
+    return databases.create("record_read", template=synced_template)
+
+
+def status_of(mirror: URL, mous_uid: str) -> dict[str, Any]:
+    return dict(rows(mirror, select(status).where(status.c.mous_uid == mous_uid))[0])
+
+
+def record_of(mirror: URL, mous_uid: str) -> dict[str, Any] | None:
+    found = rows(mirror, select(records).where(records.c.mous_uid == mous_uid))
+    return dict(found[0]) if found else None
+
+
+def open_issues(mirror: URL, mous_uid: str) -> list[tuple[str, str, str]]:
+    return [
+        (row["kind"], row["subject"], row["detail"])
+        for row in rows(mirror, select(issues).where(
+            issues.c.mous_uid == mous_uid, issues.c.resolved_run_id.is_(None)
+        ).order_by(issues.c.kind))
+    ]
+
+
+def disk(uid: str) -> str:
+    return uid.replace(":", "_").replace("/", "_")
+
+
+@pytest.mark.parametrize("name", sorted(FIXED_CASES))
+def test_every_fixed_case_shows_its_record(mirror: URL, name: str) -> None:
+    case = FIXED_CASES[name]
+    row = status_of(mirror, case.mous_uid)
+    assert row["calibration_record"] == case.expected_record
+    assert row["reason_code"] == case.expected_reason
+
+
+def test_every_restorable_mous_of_the_demo_carries_a_verified_record(mirror: URL) -> None:
+    unverified = {
+        row["mous_uid"]: row["calibration_record"]
+        for row in rows(mirror, select(status).where(status.c.restorable,
+                                                     status.c.calibration_record != "agrees"))
+    }
+    assert unverified == {FIXED_CASES[name].mous_uid: state for name, state in UNVERIFIED.items()}
+
+
+def test_a_record_that_disagrees_names_the_eb_both_sessions_and_the_documents(mirror: URL) -> None:
+    case = FIXED_CASES["record_disagrees"]
+    moved = case.expected_sessions[1][0]  # SESSION_2's first EB, calibrated in session_1
+    row = status_of(mirror, case.mous_uid)
+    assert not row["restorable"]
+    assert f"EB {moved} is in SESSION_2 in the mirror but in session_1 in the manifest " in row["reason"]
+    for document in ("pipeline_manifest.xml", "casa_piperestorescript.py", "pprequest.xml"):
+        assert document in row["reason"]
+    archived = {
+        (r["document"], r["session_number"]): r["eb_uids"]
+        for r in rows(mirror, select(record_sessions).where(record_sessions.c.mous_uid == case.mous_uid))
+    }
+    first = case.expected_sessions[0][0]
+    assert archived[("restore_script", 1)] == [disk(first), disk(moved)]
+    assert archived[("request", 1)] == [first, moved]
+
+
+def test_a_script_with_extra_steps_names_them_and_the_script_to_restore_with(mirror: URL) -> None:
+    case = FIXED_CASES["restore_extra_steps"]
+    row = status_of(mirror, case.mous_uid)
+    assert row["reason_code"] == "restore_needs_extra_steps"
+    record = record_of(mirror, case.mous_uid)
+    assert record is not None
+    assert [step.split("(")[0] for step in record["extra_steps"]] == [
+        "from recipes.almahelpers import fixsyscaltimes", "fixsyscaltimes", "fixplanets"
+    ]
+    assert record["restore_script_file"] in row["reason"]
+    assert "fixplanets(vis=" in row["reason"]
+    assert "running that script in CASA" in row["reason"]
+
+
+def test_provenance_and_restore_arguments_come_from_the_record(mirror: URL) -> None:
+    mpi = status_of(mirror, FIXED_CASES["mpi_calibration"].mous_uid)
+    assert (mpi["casa_version"], mpi["pipeline_version"]) == ("6.5.4-9", "2023.1.0.124")
+    assert mpi["mpi_servers"] == 8
+    assert status_of(mirror, FIXED_CASES["seed_example"].mous_uid)["mpi_servers"] == 0
+    raster = record_of(mirror, FIXED_CASES["total_power_raster_scan"].mous_uid)
+    assert raster is not None
+    assert (raster["restore_task"], raster["ocorr_mode"], raster["hm_rasterscan"]) == (
+        "hsd_restoredata", "ao", "time"
+    )
+    assert raster["restore_arguments"] == {"ocorr_mode": "'ao'", "hm_rasterscan": "'time'"}
+    legacy = record_of(mirror, FIXED_CASES["legacy_restore_task"].mous_uid)
+    assert legacy is not None
+    assert (legacy["restore_task"], legacy["legacy_restore_task"]) == ("hif_restoredata", True)
+
+
+def test_an_empty_first_session_is_absent_from_manifest_and_script_and_agrees(mirror: URL) -> None:
+    case = FIXED_CASES["empty_first_session"]
+    assert case.expected_sessions[0] == ()
+    numbers: dict[str, list[int]] = {}
+    for row in rows(mirror, select(record_sessions).where(record_sessions.c.mous_uid == case.mous_uid)
+                    .order_by(record_sessions.c.session_number)):
+        numbers.setdefault(row["document"], []).append(row["session_number"])
+    assert numbers == {"manifest": [2, 3], "restore_script": [2, 3], "request": [1, 2, 3]}
+    assert status_of(mirror, case.mous_uid)["calibration_record"] == "agrees"
+
+
+def test_two_calibrations_use_the_newest_and_name_both(mirror: URL) -> None:
+    case = FIXED_CASES["two_calibrations"]
+    record = record_of(mirror, case.mous_uid)
+    assert record is not None
+    assert (record["calibrations"], record["state"]) == (2, "agrees")
+    assert record["manifest_file"].endswith(".hifa_calimage.pipeline_manifest.xml")
+    [(kind, subject, detail)] = open_issues(mirror, case.mous_uid)
+    assert (kind, subject) == ("multiple_calibrations", record["manifest_file"])
+    assert ".hifa_cal.pipeline_manifest.xml" in detail
+    assert ".hifa_calimage.pipeline_manifest.xml" in detail
+
+
+def test_unavailable_and_malformed_documents_are_findings_naming_the_file(mirror: URL) -> None:
+    lost = FIXED_CASES["document_not_on_ngas"].mous_uid
+    [(kind, subject, detail)] = open_issues(mirror, lost)
+    assert kind == "calibration_document_unavailable"
+    assert subject.endswith(".casa_piperestorescript.py")
+    assert "the archive does not have it" in detail
+    broken = FIXED_CASES["malformed_manifest"].mous_uid
+    [(kind, subject, detail)] = open_issues(mirror, broken)
+    assert (kind, subject.endswith(".pipeline_manifest.xml")) == ("calibration_document_malformed", True)
+    assert "not well-formed XML" in detail
+    assert record_of(mirror, FIXED_CASES["older_delivery_no_record"].mous_uid) is None
+
+
+def test_a_second_sync_fetches_no_document_again(
+    synced_mirror: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory
+) -> None:
+    ngas = stand_in_factory()
+    summary = sync(demo_source, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
+    fetch = summary.documents
+    assert (fetch.fetched, fetch.held, fetch.listed - fetch.held) == (0, fetch.listed - 1, 1)
+    # Only the one document the archive lacks is asked for again, by STATUS; nothing is retrieved.
+    assert ngas.requests("RETRIEVE") == []
+    assert {line["file_id"] for line in ngas.requests("STATUS")} == {
+        subject for _, subject, _ in open_issues(synced_mirror, FIXED_CASES["document_not_on_ngas"].mous_uid)
+    }
+    assert (summary.changes, summary.mous_derived) == (0, 0)
+
+
+def test_without_an_archive_the_step_is_skipped_said_once_and_records_stay(
+    synced_mirror: URL, demo_source: URL, test_home: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bookkeeping = frozenset({"sync_run", "sync_run_table", "data_quality_issue"})  # last_seen moves
+    before = mirror_fingerprints(synced_mirror, skip=bookkeeping)
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    monkeypatch.delenv("ALMAMIRROR_NGAS_URL", raising=False)
+    assert main(["sync", "--full"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("calibration documents: not fetched, no NGAS archive is configured") == 1
+    assert mirror_fingerprints(synced_mirror, skip=bookkeeping) == before
+
+
+def test_a_fresh_mirror_without_an_archive_has_absent_records(
+    mirror_db: URL, demo_source: URL, test_home: Path
+) -> None:
+    summary = sync(demo_source, mirror_db, test_home)
+    assert not summary.documents.configured
+    found = {row["calibration_record"] for row in rows(mirror_db, select(status.c.calibration_record))}
+    assert found == {"absent"}
+
+
+def outage_config(tmp_path: Path) -> Path:
+    """Give up on an unavailable archive at once: no retries, short timeouts."""
+    path = tmp_path / "outage.toml"
+    path.write_text("[archive]\nretries = 0\nconnect_timeout = 2\nread_timeout = 5\n")
+    return path
+
+
+def test_an_ngas_outage_never_fails_the_sync_and_the_next_sync_catches_up(
+    mirror_db: URL, demo_source: URL, test_home: Path, tmp_path: Path, stand_in_factory: StandInFactory,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli_environment(monkeypatch, demo_source, mirror_db, test_home)
+    monkeypatch.setenv("ALMAMIRROR_CONFIG", str(outage_config(tmp_path)))
+    down = stand_in_factory("--fault", "unavailable=100000")
+    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", down.url)
+    assert main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert "stopped early: the archive is unavailable" in out
+    seed = FIXED_CASES["seed_example"].mous_uid
+    assert status_of(mirror_db, seed)["calibration_record"] == "unavailable"
+    assert status_of(mirror_db, seed)["restorable"]  # not verified is not a refusal
+    assert {kind for kind, _, _ in open_issues(mirror_db, seed)} == {"calibration_document_unavailable"}
+    # Every document tried or not was recorded as unavailable, none fetched.
+    states = {row["state"] for row in rows(mirror_db, select(documents.c.state))}
+    assert states == {"unavailable"}
+
+    up = stand_in_factory()
+    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", up.url)
+    assert main(["-q", "sync"]) == 0
+    assert status_of(mirror_db, seed)["calibration_record"] == "agrees"
+    assert open_issues(mirror_db, seed) == []
+    # "The archived record of MOUS X now ..." is a change event of mous_status.
+    [change] = rows(mirror_db, select(events).where(
+        events.c.run_id == 2, events.c.table_name == "mous_status", events.c.row_key == seed
+    ))
+    assert {"calibration_record", "casa_version", "pipeline_version", "mpi_servers"} <= set(
+        change["changed_columns"]
+    )
+    assert (change["old_values"]["calibration_record"], change["new_values"]["calibration_record"]) == (
+        "unavailable", "agrees"
+    )
+
+    before = mirror_fingerprints(mirror_db, skip=frozenset({"sync_run", "sync_run_table"}))
+    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", down.url)
+    assert main(["-q", "sync"]) == 0
+    # Held documents are not asked for again: the outage changes only the one the archive lacks.
+    changed = mirror_fingerprints(mirror_db, skip=frozenset({"sync_run", "sync_run_table"}))
+    assert {name for name in before if before[name] != changed[name]} <= {
+        "calibration_document", "calibration_record", "data_quality_issue", "change_event"
+    }
+    assert status_of(mirror_db, seed)["calibration_record"] == "agrees"
+
+
+def test_the_time_budget_leaves_the_rest_to_the_next_sync(
+    mirror_db: URL, demo_source: URL, test_home: Path, tmp_path: Path, stand_in_factory: StandInFactory,
+) -> None:
+    ngas = stand_in_factory()
+    tight = tmp_path / "tight.toml"
+    tight.write_text("[archive]\ndocument_time_budget = 0.001\n")
+    summary = sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=ngas.url,
+                   ALMAMIRROR_CONFIG=str(tight))
+    assert summary.documents.fetched == 0
+    assert summary.documents.unavailable == summary.documents.listed
+    assert "time budget of 0.001 s" in (summary.documents.stopped or "")
+    seed = FIXED_CASES["seed_example"].mous_uid
+    [(kind, _, detail), *_] = open_issues(mirror_db, seed)
+    assert kind == "calibration_document_unavailable"
+    assert "time budget" in detail
+    assert ngas.requests(None) == []
+
+    summary = sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
+    assert summary.documents.fetched == summary.documents.listed - 1  # one is not in the archive
+    assert status_of(mirror_db, seed)["calibration_record"] == "agrees"
+
+
+def test_the_mirrors_transaction_is_not_open_while_documents_are_fetched(
+    synced_mirror: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory,
+) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    with connect(synced_mirror) as connection:
+        connection.execute(delete(documents).where(
+            documents.c.file_id.like("%X129e_Xb6.hifa_calimage.pipeline_manifest.xml")
+        ))
+    ngas = stand_in_factory("--fault", "stall", "--stall-seconds", "3")
+    outcome: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: outcome.update(
+        summary=sync(demo_source, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
+    ))
+    open_while_fetching: list[int] = []
+    sampled = 0
+    observing = open_engine(synced_mirror)
+    worker.start()
+    try:
+        with observing.connect() as plain:
+            observer = plain.execution_options(isolation_level="AUTOCOMMIT")
+            while worker.is_alive():
+                asked = ngas.request_log.read_text() if ngas.request_log.exists() else ""
+                if '"STATUS"' in asked and '"RETRIEVE"' not in asked:  # RETRIEVE is logged once answered
+                    sampled += 1
+                    open_while_fetching.append(observer.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND application_name = 'almamirror-sync' AND xact_start IS NOT NULL"
+                    )).scalar_one())
+                time.sleep(0.05)
+    finally:
+        worker.join()
+        observing.dispose()
+    assert outcome["summary"].documents.fetched == 1
+    assert sampled >= 5
+    assert set(open_while_fetching) == {0}
+    assert status_of(synced_mirror, seed)["calibration_record"] == "agrees"
+
+
+def test_an_eb_moved_to_another_session_after_calibration_makes_the_record_disagree(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    case = FIXED_CASES["seed_first"]  # sessions 2 / 1 / 1
+    moved = case.expected_sessions[0][1]
+    target = case.expected_sessions[1][0]
+    with connect(source_copy) as source:
+        session_id = source.execute(
+            select(execblocks.c.sessionid).where(execblocks.c.execblockuid == target)
+        ).scalar_one()
+        source.execute(
+            update(execblocks).where(execblocks.c.execblockuid == moved).values(sessionid=session_id)
+        )
+    summary = sync(source_copy, synced_mirror, test_home)  # the documents are held: no archive needed
+    row = status_of(synced_mirror, case.mous_uid)
+    assert (row["calibration_record"], row["reason_code"]) == ("disagrees", "archive_record_disagrees")
+    assert f"EB {moved} is in SESSION_2 in the mirror but in session_1 in the manifest" in row["reason"]
+    [change] = rows(synced_mirror, select(events).where(
+        events.c.run_id == summary.run_id, events.c.table_name == "mous_status",
+        events.c.row_key == case.mous_uid,
+    ))
+    assert (change["old_values"]["calibration_record"], change["new_values"]["calibration_record"]) == (
+        "agrees", "disagrees"
+    )
+
+
+def test_documents_an_older_parser_read_are_parsed_again(
+    synced_mirror: URL, demo_source: URL, test_home: Path
+) -> None:
+    with connect(synced_mirror) as connection:
+        connection.execute(
+            update(documents).where(documents.c.state == "fetched").values(parser_version=0, parsed=None)
+        )
+    summary = sync(demo_source, synced_mirror, test_home)
+    assert summary.documents.reparsed == len(rows(synced_mirror, select(documents).where(
+        documents.c.state == "fetched"
+    )))
+    assert rows(synced_mirror, select(documents).where(documents.c.parser_version == 0)) == []
+    assert status_of(synced_mirror, FIXED_CASES["seed_example"].mous_uid)["calibration_record"] == "agrees"
