@@ -52,6 +52,18 @@ RESTORE_TASKS: Mapping[str, RestoreTask] = {
     "7m": RestoreTask("hifa_restoredata", (("ocorr_mode", "ca"),)),
     "TP": RestoreTask("hsd_restoredata", (("ocorr_mode", "ao"),)),
 }
+# The task a restore PPR runs for the task an archived restore script calls: hif_restoredata is gone
+# from every current pipeline, hifa_restoredata does its work.
+RECORDED_TASKS: Mapping[str, str] = {
+    "hifa_restoredata": "hifa_restoredata",
+    "hsd_restoredata": "hsd_restoredata",
+    "hif_restoredata": "hifa_restoredata",
+}
+# Restore arguments taken from the archived script: ocorr_mode always, hm_rasterscan for total power.
+RECORDED_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
+    "hifa_restoredata": ("ocorr_mode",),
+    "hsd_restoredata": ("ocorr_mode", "hm_rasterscan"),
+}
 
 
 def build_ppr(
@@ -62,7 +74,7 @@ def build_ppr(
     ``created`` is written in UTC; a naive datetime is taken to be UTC already, as everywhere in the mirror.
     """
     sessions = checked_sessions(request)
-    task = _restore_task(request)
+    task = restore_task(request)
     root = etree.Element(etree.QName(NAMESPACE, "SciPipeRequest"), nsmap={NAMESPACE_PREFIX: NAMESPACE})
     _add_entity(root)
     _add_project_summary(root, request, site, created)
@@ -145,7 +157,9 @@ def _refuse_repeated_ebs(request: RestoreRequest, sessions: tuple[Session, ...])
         )
 
 
-def _restore_task(request: RestoreRequest) -> RestoreTask:
+def restore_task(request: RestoreRequest) -> RestoreTask:
+    """The restore task and its arguments: from the archive's record of the calibration when it has
+    them (the restore script's own), else the array's defaults."""
     task = RESTORE_TASKS.get(request.array)
     if task is None:
         raise NotRestorable(
@@ -153,7 +167,18 @@ def _restore_task(request: RestoreRequest) -> RestoreTask:
             "unknown-array",
             f"array {request.array!r} has no restore task; known: {', '.join(RESTORE_TASKS)}",
         )
-    return task
+    record = request.record
+    command = RECORDED_TASKS.get(record.restore_task or "") if record is not None else None
+    if record is None or command is None:
+        return task
+    defaults = next(dict(t.parameters) for t in RESTORE_TASKS.values() if t.command == command)
+    recorded = {"ocorr_mode": record.ocorr_mode, "hm_rasterscan": record.hm_rasterscan}
+    parameters = []
+    for keyword in RECORDED_ARGUMENTS[command]:
+        value = recorded[keyword] or defaults.get(keyword)
+        if value is not None:
+            parameters.append((keyword, value))
+    return RestoreTask(command, tuple(parameters))
 
 
 def _utc(moment: datetime) -> datetime:

@@ -90,6 +90,18 @@ class ArchivedPprUnreadable(UsageError):
         )
 
 
+class NoArchivedRecord(StopAndFix):
+    """``--check`` without a file, for a MOUS whose calibration record the mirror does not hold."""
+
+    def __init__(self, mous_uid: str, state: str, why: str) -> None:
+        self.mous_uid = mous_uid
+        self.state = state
+        super().__init__(
+            f"MOUS {mous_uid} has no archived calibration record in the mirror to compare with "
+            f"(calibration_record {state}: {why}); give an archived PPR instead: --check FILE"
+        )
+
+
 class NotRestorable(StopAndFix):
     """The MOUS cannot be restored; ``reason`` is a short code for reports, the message says why."""
 

@@ -107,7 +107,8 @@ def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) ->
 def _product_entries(request: RestoreRequest) -> list[dict[str, Any]]:
     targets: dict[str, ProductFile] = {}
     for product in request.products:
-        name = product_target_name(product.archived_name)
+        # With a manifest, the restore opens exactly the names it lists, whatever the archive renamed.
+        name = product.restore_name or product_target_name(product.archived_name)
         if "/" in name or name in {"", ".", ".."}:
             raise NotRestorable(
                 request.mous_uid,

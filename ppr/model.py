@@ -25,6 +25,24 @@ class ProductFile:
     kind: str  # caltables, calapply, flagversions, manifest (the kinds a restore fetches)
     session_number: int | None
     size_bytes: int | None
+    # The name the calibration's pipeline manifest gives it: what the restore opens in products/.
+    restore_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ArchivedRecord:
+    """The archive's record of the MOUS's calibration, as the sync read it (``calibration_record``)."""
+
+    state: str  # agrees, disagrees, unavailable, malformed
+    restore_task: str | None  # as the restore script calls it (hif_restoredata in older scripts)
+    ocorr_mode: str | None
+    hm_rasterscan: str | None
+    casa_version: str | None
+    pipeline_version: str | None
+    mpi_servers: int | None
+    manifest_file: str | None
+    restore_script_file: str | None
+    request_file: str | None
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,7 @@ class RestoreRequest:
     sessions: tuple[Session, ...]
     products: tuple[ProductFile, ...]
     release_date: datetime | None = None
+    record: ArchivedRecord | None = None
 
     @property
     def pass_eb_uids(self) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ every restorable MOUS costs the same handful of queries as a single PPR.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from etl.mirror import (
+    CalibrationRecord,
+    CalibrationRecordProduct,
+    CalibrationRecordSession,
     MousStatus,
     Ous,
     OusQa2,
@@ -25,8 +28,8 @@ from etl.mirror import (
     SessionAssignment,
     table_of,
 )
+from ppr.model import ArchivedRecord, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
-from ppr.model import RestoreRequest, Session
 
 # The product kinds a restore fetches into products/ (auxcaltables are never used by a restore).
 RESTORE_PRODUCT_KINDS = ("caltables", "calapply", "flagversions", "manifest")
@@ -42,19 +45,24 @@ class MousVerdict:
     reason_code: str | None
     reason: str | None
     release_date: datetime | None
+    calibration_record: str = "absent"
 
 
 def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> dict[str, MousVerdict]:
     """The status of the given member OUSes (all restorable ones when ``mous_uids`` is None)."""
     status = table_of(MousStatus)
     query = select(
-        status.c.mous_uid, status.c.restorable, status.c.reason_code, status.c.reason, status.c.release_date
+        status.c.mous_uid, status.c.restorable, status.c.reason_code, status.c.reason, status.c.release_date,
+        status.c.calibration_record,
     )
     query = query.where(status.c.restorable) if mous_uids is None else query.where(
         status.c.mous_uid.in_(mous_uids)
     )
     return {
-        row.mous_uid: MousVerdict(row.mous_uid, row.restorable, row.reason_code, row.reason, row.release_date)
+        row.mous_uid: MousVerdict(
+            row.mous_uid, row.restorable, row.reason_code, row.reason, row.release_date,
+            row.calibration_record,
+        )
         for row in connection.execute(query.order_by(status.c.mous_uid))
     }
 
@@ -82,11 +90,44 @@ def restore_requests(connection: Connection, mous_uids: Sequence[str]) -> dict[s
         return {}
     identities = _identities(connection, mous_uids)
     sessions = _sessions(connection, mous_uids)
-    products = _products(connection, mous_uids)
+    found = archived_records(connection, mous_uids)
+    products = _products(connection, mous_uids, found)
     return {
-        uid: _request(identity, sessions.get(uid, ()), products.get(uid, ()))
+        uid: _request(identity, sessions.get(uid, ()), products.get(uid, ()), found.get(uid))
         for uid, identity in identities.items()
     }
+
+
+def archived_records(connection: Connection, mous_uids: Sequence[str]) -> dict[str, ArchivedRecord]:
+    """The archive's record of each given MOUS's calibration, where the sync has one."""
+    records = table_of(CalibrationRecord)
+    rows = connection.execute(
+        select(
+            records.c.mous_uid, records.c.state, records.c.restore_task, records.c.ocorr_mode,
+            records.c.hm_rasterscan, records.c.casa_version, records.c.pipeline_version,
+            records.c.mpi_servers, records.c.manifest_file, records.c.restore_script_file,
+            records.c.request_file,
+        ).where(records.c.mous_uid.in_(mous_uids))
+    )
+    found = {}
+    for row in rows:
+        values = dict(row._mapping)
+        mous_uid = values.pop("mous_uid")
+        found[mous_uid] = ArchivedRecord(**values)
+    return found
+
+
+def archived_sessions(connection: Connection, mous_uid: str) -> dict[str, dict[int, tuple[str, ...]]]:
+    """Per record document (manifest, restore_script, request): session number → the EBs it names."""
+    sessions = table_of(CalibrationRecordSession)
+    found: dict[str, dict[int, tuple[str, ...]]] = defaultdict(dict)
+    for document, number, eb_uids in connection.execute(
+        select(sessions.c.document, sessions.c.session_number, sessions.c.eb_uids)
+        .where(sessions.c.mous_uid == mous_uid)
+        .order_by(sessions.c.document, sessions.c.session_number)
+    ):
+        found[document][number] = tuple(eb_uids)
+    return dict(found)
 
 
 def _identities(connection: Connection, mous_uids: Sequence[str]) -> dict[str, Any]:
@@ -152,24 +193,40 @@ def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tup
     }
 
 
-def _products(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tuple[RestoreProduct, ...]]:
+def _products(
+    connection: Connection, mous_uids: Sequence[str], records: Mapping[str, ArchivedRecord]
+) -> dict[str, tuple[RestoreProduct, ...]]:
+    """The products a restore fetches, with the names the record's manifest gives them.
+
+    A MOUS calibrated twice has two manifests: only the record's goes into products/ (the restore
+    reads every ``*pipeline_manifest.xml`` there).
+    """
     files = table_of(ProductFile)
+    names = table_of(CalibrationRecordProduct)
     rows = connection.execute(
         select(files.c.mous_uid, files.c.file_name, files.c.kind, files.c.session_number,
-               files.c.size_bytes)
+               files.c.size_bytes, names.c.restore_name)
+        .outerjoin(names, (names.c.mous_uid == files.c.mous_uid) & (names.c.file_name == files.c.file_name))
         .where(files.c.mous_uid.in_(mous_uids), files.c.kind.in_(RESTORE_PRODUCT_KINDS))
         .order_by(files.c.mous_uid, files.c.kind, files.c.session_number, files.c.file_name)
     )
     products: dict[str, list[RestoreProduct]] = defaultdict(list)
     for row in rows:
+        record = records.get(row.mous_uid)
+        manifest = record.manifest_file if record is not None else None
+        if row.kind == "manifest" and manifest is not None and row.file_name != manifest:
+            continue
         products[row.mous_uid].append(
-            RestoreProduct(row.file_name, row.kind, row.session_number, row.size_bytes)
+            RestoreProduct(row.file_name, row.kind, row.session_number, row.size_bytes, row.restore_name)
         )
     return {uid: tuple(found) for uid, found in products.items()}
 
 
 def _request(
-    identity: Any, sessions: Iterable[Session], products: Iterable[RestoreProduct]
+    identity: Any,
+    sessions: Iterable[Session],
+    products: Iterable[RestoreProduct],
+    record: ArchivedRecord | None,
 ) -> RestoreRequest:
     return RestoreRequest(
         mous_uid=identity.mous_uid,
@@ -188,4 +245,5 @@ def _request(
         sessions=tuple(sessions),
         products=tuple(products),
         release_date=identity.release_date,
+        record=record,
     )

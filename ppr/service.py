@@ -14,13 +14,28 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
+from etl.calibration.compare import describe, eb_differences
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_ppr
 from ppr.check import SessionDifference, compare_sessions, read_archived_sessions
-from ppr.errors import InvalidPpr, NotAMemberOus, NotRestorable, OutputExists, UnknownMous
+from ppr.errors import (
+    InvalidPpr,
+    NoArchivedRecord,
+    NotAMemberOus,
+    NotRestorable,
+    OutputExists,
+    UnknownMous,
+)
 from ppr.layout import build_request_directory
 from ppr.model import RestoreRequest
-from ppr.query import MousVerdict, ous_level, restore_requests, verdicts
+from ppr.query import (
+    MousVerdict,
+    archived_records,
+    archived_sessions,
+    ous_level,
+    restore_requests,
+    verdicts,
+)
 from ppr.validate import validate_ppr
 
 
@@ -104,6 +119,46 @@ def check_against_archived(
     archived = read_archived_sessions(archived_ppr)
     request = restore_requests(connection, [mous_uid])[mous_uid]
     return compare_sessions(request.sessions, archived)
+
+
+@dataclass(frozen=True)
+class RecordDifferences:
+    """The mirror's sessions against each archived record document: its file and one line per EB."""
+
+    files: dict[str, str]  # document kind -> archived file name, of the documents compared
+    lines: list[str]  # one per EB the documents place differently; [] when they all agree
+    unchecked: list[str]  # record documents that could not be compared (unavailable, malformed)
+    state: str
+
+
+RECORD_ABSENT_WHY = {
+    "absent": "no pipeline manifest, restore script or PPR is archived with its calibration",
+    "unavailable": "its documents could not be fetched from NGAS yet; the next sync tries again",
+    "malformed": "its documents do not parse (almamirror report quality names them)",
+}
+
+
+def check_against_record(connection: Connection, mous_uid: str) -> RecordDifferences:
+    """The mirror's session map against the archive's record in the mirror, document by document.
+
+    The same comparison the sync makes: EB by EB, the mirror's QA0 Pass EBs against each document's.
+    """
+    verdict = _verdict(connection, mous_uid)
+    record = archived_records(connection, [mous_uid]).get(mous_uid)
+    documents = archived_sessions(connection, mous_uid)
+    if record is None or not documents:
+        state = record.state if record is not None else verdict.calibration_record
+        raise NoArchivedRecord(mous_uid, state, RECORD_ABSENT_WHY.get(state, "it holds no sessions"))
+    request = restore_requests(connection, [mous_uid])[mous_uid]
+    ours = {session.number: session.eb_uids for session in request.sessions if session.eb_uids}
+    named = (
+        ("manifest", record.manifest_file), ("restore_script", record.restore_script_file),
+        ("request", record.request_file),
+    )
+    files = {kind: name for kind, name in named if name is not None and kind in documents}
+    unchecked = [name for kind, name in named if name is not None and kind not in documents]
+    found = {kind: eb_differences(ours, mapping) for kind, mapping in documents.items()}
+    return RecordDifferences(files, describe(found, files), unchecked, record.state)
 
 
 def build_all_restorable(

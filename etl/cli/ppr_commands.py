@@ -13,13 +13,19 @@ from sqlalchemy import Connection
 from etl.errors import UsageError
 from etl.settings import Settings
 
+# --check without a file: compare with the archive's record held in the mirror. (Not a string:
+# argparse would turn a string constant into a Path.)
+RECORD_CHECK = True
+
 
 def register(subparsers: Any) -> None:
     ppr = subparsers.add_parser(
         "ppr", help="write the restore PPR of a member OUS (or of every restorable one)",
         description="Write a restore Pipeline Processing Request for a member OUS from the mirror: "
         "to stdout, to a file (-o), or into a request directory (--build) with a fetch manifest. "
-        "--check compares the mirror's session mapping with an archived PPR instead. Refusals "
+        "--check compares the mirror's session mapping with the archive's record of the calibration "
+        "(its manifest, restore script and PPR, as the sync read them) or with an archived PPR file "
+        "instead. Refusals "
         "(unknown, not a member OUS, not restorable, proprietary) exit 1 and write nothing; a "
         "malformed UID exits 2.",
         epilog="MOUS_UID may be uid://A001/X129e/Xb6, uid___A001_X129e_Xb6 or member.uid___A001_X129e_Xb6.",
@@ -33,8 +39,9 @@ def register(subparsers: Any) -> None:
         "fetch-manifest.json",
     )
     target.add_argument(
-        "--check", type=Path, metavar="ARCHIVED_PPR",
-        help="compare the mirror's sessions with an archived PPR; exit 0 when they agree, 1 when not",
+        "--check", type=Path, nargs="?", const=RECORD_CHECK, metavar="ARCHIVED_PPR",
+        help="compare the mirror's sessions with the archive's record in the mirror (no file), or "
+        "with an archived PPR file; exit 0 when they agree, 1 when not (write MOUS_UID first)",
     )
     ppr.add_argument(
         "--all-restorable", action="store_true", help="every restorable MOUS (needs --build)"
@@ -137,6 +144,8 @@ def _check(connection: Connection, args: argparse.Namespace) -> int:
     from ppr.check import describe_differences
     from ppr.service import check_against_archived
 
+    if args.check is RECORD_CHECK:
+        return _check_record(connection, args.mous_uid)
     differences = check_against_archived(connection, args.mous_uid, args.check)
     if not differences:
         print(f"ppr check: the mirror's sessions agree with {args.check}")
@@ -144,6 +153,24 @@ def _check(connection: Connection, args: argparse.Namespace) -> int:
     for line in describe_differences(differences):
         print(line)
     print(f"ppr check: {len(differences)} difference(s) between the mirror and {args.check}")
+    return 1
+
+
+def _check_record(connection: Connection, mous_uid: str) -> int:
+    from etl.calibration.compare import DOCUMENT_LABELS
+    from ppr.service import check_against_record
+
+    found = check_against_record(connection, mous_uid)
+    documents = ", ".join(f"{DOCUMENT_LABELS[kind]} {name}" for kind, name in found.files.items())
+    for name in found.unchecked:
+        print(f"not compared: {name} (calibration_record {found.state}; almamirror report quality says why)")
+    if not found.lines:
+        print(f"ppr check: the mirror's sessions of {mous_uid} agree with {documents}")
+        return 0
+    for line in found.lines:
+        print(line)
+    print(f"ppr check: {len(found.lines)} EB(s) placed differently by the mirror and the archive's record "
+          f"of {mous_uid}")
     return 1
 
 
