@@ -23,7 +23,7 @@ def add_format_argument(parser: argparse.ArgumentParser, default: str = "table")
 
 def register(subparsers: Any) -> None:
     report = subparsers.add_parser(
-        "report", help="report restorable MOUSes, changes, data quality and sync runs",
+        "report", help="report restorable MOUSes, changes, data quality, provenance and sync runs",
         description="Read-only reports on the mirror's views (docs/reporting.md). Exit codes: 0 done "
         "(also when nothing matches), 1 the mirror is not migrated, 2 a bad argument.",
     )
@@ -59,6 +59,21 @@ def register(subparsers: Any) -> None:
     quality.add_argument("--kind", metavar="KIND", help="only issues of this kind, e.g. eb_null_end_time")
     add_format_argument(quality)
     quality.set_defaults(run=run_quality)
+
+    provenance = kinds.add_parser(
+        "provenance",
+        help="MOUSes by the CASA and pipeline that calibrated them, serial or MPI (what a restore needs)",
+        description="List the MOUSes whose calibration record the sync read from the archive, with the "
+        "CASA and pipeline versions of their calibration and its MPI servers (0: serial CASA).",
+    )
+    provenance.add_argument(
+        "--casa", metavar="VERSION", help="only this CASA version, or those it starts (6.5 matches 6.5.4-9)"
+    )
+    mode = provenance.add_mutually_exclusive_group()
+    mode.add_argument("--mpi", action="store_true", help="only calibrations that ran in MPI CASA")
+    mode.add_argument("--serial", action="store_true", help="only calibrations that ran in serial CASA")
+    add_format_argument(provenance)
+    provenance.set_defaults(run=run_provenance)
 
     runs = kinds.add_parser("runs", help="the sync history with per-table figures")
     runs.add_argument("--last", type=int, default=10, metavar="N", help="the last N runs (default: 10)")
@@ -122,6 +137,17 @@ def run_quality(args: argparse.Namespace, settings: Settings) -> int:
     kind = check_quality_kind(args.kind)
     with report_snapshot(settings) as connection:
         show_quality(connection, kind, args.format, sys.stdout)
+    return 0
+
+
+def run_provenance(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report import ProvenanceFilter, show_provenance
+    from etl.report.provenance import check_casa_version
+
+    mpi = True if args.mpi else False if args.serial else None
+    chosen = ProvenanceFilter(casa=check_casa_version(args.casa), mpi=mpi)
+    with report_snapshot(settings) as connection:
+        show_provenance(connection, chosen, args.format, sys.stdout)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from etl.report.base import Report, write_report
 from etl.report.changes import changes_report, show_changes
+from etl.report.provenance import ProvenanceFilter, provenance_report, show_provenance
 from etl.report.quality import quality_report, show_quality
 from etl.report.restorable import (
     RestorableFilter,
@@ -20,16 +21,19 @@ from etl.report.restorable import (
 from etl.report.runs import RunHistory, run_history, show_runs, write_runs
 
 __all__ = [
+    "ProvenanceFilter",
     "Report",
     "RestorableFilter",
     "RunHistory",
     "changes_report",
     "newly_restorable_report",
+    "provenance_report",
     "quality_report",
     "restorable_report",
     "run_history",
     "show_changes",
     "show_newly_restorable",
+    "show_provenance",
     "show_quality",
     "show_restorable",
     "show_runs",

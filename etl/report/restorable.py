@@ -19,7 +19,8 @@ from etl.report.views import column_names, newly_restorable, restorable_mous
 ALL_COLUMNS = column_names(restorable_mous)
 TABLE_COLUMNS = (
     "mous_uid", "project_code", "array_family", "band", "eb_count", "pass_eb_count", "session_count",
-    "empty_session_count", "calibration_kind", "release_date", "proprietary",
+    "empty_session_count", "calibration_kind", "release_date", "proprietary", "calibration_record",
+    "casa_version", "pipeline_version", "mpi_servers",
 )
 NOT_RESTORABLE_TABLE_COLUMNS = (*TABLE_COLUMNS, "reason_code")
 NEWLY_RESTORABLE_COLUMNS = column_names(newly_restorable)

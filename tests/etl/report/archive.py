@@ -15,6 +15,11 @@ dates a year ago and a year ahead, runs a month, ten days, five days and a day a
 | NEW         | B       | 7m B6      | restorable since run 4  | never              | run 4       |
 | FUTURE      | A       | 12m B7     | restorable since run 2  | a year ahead       | run 2       |
 | LAST_YEAR   | A       | 12m B7     | restorable since run 1  | last year          | run 1       |
+| DISAGREES   | B       | 12m B6     | archive_record_disagrees| a year ago         | run 1       |
+| EXTRA_STEPS | B       | TP B6      | restore_needs_extra_steps | a year ago       | run 1       |
+
+Calibration records: OK (MPI CASA 6.5.4-9), LAST_YEAR (serial CASA 6.5.4-9), FUTURE (MPI 6.4.1-12),
+DISAGREES (MPI 6.5.4-9, disagrees), EXTRA_STEPS (serial 5.6.1-8); the others have none (absent).
 
 Runs: 1 baseline, 2 succeeded, 3 failed, 4 succeeded (the latest succeeded), 5 still running.
 """
@@ -52,10 +57,12 @@ def mous(number: int) -> str:
     return f"uid://A001/X1/X{number}"
 
 
-OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR = (
-    mous(n) for n in range(1, 11)
+OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR, DISAGREES, EXTRA_STEPS = (
+    mous(n) for n in range(1, 13)
 )
-ALL_MOUS = (OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR)
+ALL_MOUS = (
+    OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR, DISAGREES, EXTRA_STEPS
+)
 RESTORABLE = (OK, NEW, FUTURE, LAST_YEAR)
 REASONS = {
     DELETED: "deleted_ous",
@@ -64,6 +71,16 @@ REASONS = {
     NO_CAL: "no_calibration_products",
     MULTI: "multiple_sbs",
     MISMATCH: "session_mismatch",
+    DISAGREES: "archive_record_disagrees",
+    EXTRA_STEPS: "restore_needs_extra_steps",
+}
+# (calibration_record, casa_version, pipeline_version, mpi_servers) of the MOUSes that have a record.
+PROVENANCE = {
+    OK: ("agrees", "6.5.4-9", "2023.1.0.124", 8),
+    LAST_YEAR: ("agrees", "6.5.4-9", "2023.1.0.124", 0),
+    FUTURE: ("agrees", "6.4.1-12", "2022.2.0.64", 8),
+    DISAGREES: ("disagrees", "6.5.4-9", "2023.1.0.124", 8),
+    EXTRA_STEPS: ("agrees", "5.6.1-8", "r42866 (Pipeline-CASA56-P1-B)", 0),
 }
 
 # The EBs of OK, in observation order: the first two in SESSION_1 (UIDs deliberately not in sorted
@@ -184,6 +201,7 @@ def _statuses(connection: Connection, clock: Clock) -> None:
         derived_run: int = 1, kind: str = "pipeline", **overrides: Any,
     ) -> dict[str, Any]:
         code = REASONS.get(uid)
+        record, casa, pipeline, mpi = PROVENANCE.get(uid, ("absent", None, None, None))
         row = {
             "mous_uid": uid, "project_uid": project_of(uid), "sous_uid": None, "gous_uid": None,
             "state": "Deleted" if uid == DELETED else "Verified", "sb_count": 1, "sb_uid": f"sb-{uid}",
@@ -194,6 +212,8 @@ def _statuses(connection: Connection, clock: Clock) -> None:
             "reason_code": code, "reason": f"because {code}" if code else None,
             "restorable_since": clock.run_finished(since_run) - timedelta(minutes=3) if since_run else None,
             "restorable_since_run_id": since_run, "derived_run_id": derived_run,
+            "calibration_record": record, "casa_version": casa, "pipeline_version": pipeline,
+            "mpi_servers": mpi,
         }
         return {**row, **overrides}
 
@@ -209,6 +229,8 @@ def _statuses(connection: Connection, clock: Clock) -> None:
         status(NEW, "7m", 6, None, since_run=4, derived_run=4),
         status(FUTURE, "12m", 7, year_ahead, since_run=2, derived_run=2),
         status(LAST_YEAR, "12m", 7, last_year, since_run=1),
+        status(DISAGREES, "12m", 6, year_ago),
+        status(EXTRA_STEPS, "TP", 6, year_ago),
     ])
 
 

@@ -19,8 +19,10 @@ from etl.report.views import column_names, data_quality, newly_restorable, recen
 from tests.conftest import DatabaseFactory
 from tests.etl.report.archive import (
     CODE_A,
+    DISAGREES,
     EVENTS,
     EVENTS_OF_RUN,
+    EXTRA_STEPS,
     FUTURE,
     LAST_YEAR,
     LATEST_RUN,
@@ -28,6 +30,7 @@ from tests.etl.report.archive import (
     NEW,
     OK,
     OK_EBS,
+    PROVENANCE,
     REASONS,
     RESTORABLE,
 )
@@ -123,8 +126,9 @@ def test_restorable_lists_restorable_mouses_with_a_summary(almamirror: Almamirro
     listed = {line.split()[0] for line in lines[2:-1]}
     assert listed == set(RESTORABLE)
     assert lines[-1] == (
-        "10 MOUSes: 4 restorable, 6 not (deleted_ous 1, manual_calibration 1, no_pass_ebs 1, "
-        "no_calibration_products 1, multiple_sbs 1, session_mismatch 1)"
+        "12 MOUSes: 4 restorable, 8 not (deleted_ous 1, manual_calibration 1, no_pass_ebs 1, "
+        "no_calibration_products 1, multiple_sbs 1, session_mismatch 1, archive_record_disagrees 1, "
+        "restore_needs_extra_steps 1)"
     )
 
 
@@ -405,3 +409,65 @@ def test_the_report_connection_is_read_only(archive: ArchiveMirror, test_home: P
         InternalError, match="read-only transaction"
     ):
         connection.execute(insert(table_of(Project)).values(project_uid="uid://A001/X0/X0"))
+
+
+# --- report provenance --------------------------------------------------------------------------------
+
+
+def test_restorable_shows_the_calibration_record_and_its_provenance(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "restorable")
+    header, *_ = table_lines(outcome.out)
+    assert header.split()[-4:] == ["calibration_record", "casa_version", "pipeline_version", "mpi_servers"]
+    ok = next(line for line in table_lines(outcome.out) if line.startswith(OK))
+    assert ok.split()[-4:] == ["agrees", "6.5.4-9", "2023.1.0.124", "8"]
+    rows = assert_csv_and_json_agree(almamirror, restorable_mous, "report", "restorable", "--not-restorable")
+    assert {row["mous_uid"]: row["calibration_record"] for row in rows}[DISAGREES] == "disagrees"
+
+
+def test_provenance_lists_the_mouses_with_a_record_newest_casa_first(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "provenance")
+    assert outcome.status == 0, outcome.err
+    assert_aligned(outcome.out)
+    lines = table_lines(outcome.out)
+    assert [line.split()[0] for line in lines[2:-1]] == [OK, LAST_YEAR, DISAGREES, FUTURE, EXTRA_STEPS]
+    assert lines[-1] == (
+        "5 MOUSes with a calibration record: CASA 6.5.4-9 3 (MPI 2), 6.4.1-12 1 (MPI 1), 5.6.1-8 1"
+    )
+    rows = json.loads(almamirror("report", "provenance", "--format", "json").out)
+    assert {row["mous_uid"]: (row["calibration_record"], row["casa_version"], row["pipeline_version"],
+                              row["mpi_servers"]) for row in rows} == PROVENANCE
+
+
+@pytest.mark.parametrize(
+    ("arguments", "listed"),
+    [
+        (("--casa", "6.5", "--mpi"), {OK, DISAGREES}),
+        (("--casa", "6.5.4-9"), {OK, LAST_YEAR, DISAGREES}),
+        (("--casa", "6"), {OK, LAST_YEAR, DISAGREES, FUTURE}),
+        (("--casa", "6.4.1"), {FUTURE}),
+        (("--casa", "6.4.1-1"), set()),
+        (("--serial",), {LAST_YEAR, EXTRA_STEPS}),
+        (("--mpi",), {OK, DISAGREES, FUTURE}),
+    ],
+)
+def test_provenance_filters(almamirror: Almamirror, arguments: tuple[str, ...], listed: set[str]) -> None:
+    outcome = almamirror("report", "provenance", *arguments, "--format", "json")
+    assert outcome.status == 0, outcome.err
+    assert {row["mous_uid"] for row in json.loads(outcome.out)} == listed
+
+
+@pytest.mark.parametrize("version", ["six", "6.5%", ""])
+def test_provenance_bad_casa_version_is_one_line_and_exit_2(almamirror: Almamirror, version: str) -> None:
+    outcome = almamirror("report", "provenance", "--casa", version)
+    assert outcome.status == 2
+    assert outcome.out == ""
+    assert outcome.err.count("\n") == 1
+    assert "is not a CASA version" in outcome.err
+
+
+def test_provenance_mpi_and_serial_exclude_each_other() -> None:
+    from etl.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["report", "provenance", "--mpi", "--serial"])
+    assert stopped.value.code == 2
