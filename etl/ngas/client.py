@@ -168,7 +168,7 @@ class NgasClient:
 
     def status(self, file_id: str, version: int | None = None) -> FileStatus:
         """NGAS's size and checksum of a file (the highest version unless ``version``)."""
-        return self._on_any_server(file_id, lambda server: self._status_from(server, file_id, version))
+        return self._located_status(file_id, version)[0]
 
     def download(
         self,
@@ -183,7 +183,7 @@ class NgasClient:
         The file appears under ``target`` only when its size and checksum are verified, fsynced.
         """
         started = time.monotonic()
-        status = self.status(file_id, version)
+        status, holder = self._located_status(file_id, version)
         checksum = _checked_expectations(file_id, status, expected_size)
         algorithm = checksum.algorithm if checksum is not None else CRC32
         part = part_path(target)
@@ -192,7 +192,7 @@ class NgasClient:
         for attempt in range(1, self.bad_reply_limit + 1):
             sink = _PartFile(part, status.file_size, algorithm)
             try:
-                received = self._fill(file_id, status, sink, on_progress)
+                received = self._fill(file_id, status, sink, on_progress, holder)
                 problem = _verification_problem(sink.checksum.value, sink.offset, status, checksum)
                 if not problem:
                     sink.commit(target)
@@ -216,7 +216,7 @@ class NgasClient:
         self, file_id: str, expected_size: int | None = None, max_bytes: int = 1 << 24
     ) -> FetchedDocument:
         """A small archived document (a pipeline manifest, a restore script), verified, in memory."""
-        status = self.status(file_id)
+        status, holder = self._located_status(file_id, None)
         if status.file_size > max_bytes:
             raise DownloadNotVerified(
                 file_id, f"it is {status.file_size:,} bytes, more than the {max_bytes:,} a document may be"
@@ -226,7 +226,7 @@ class NgasClient:
         for attempt in range(1, self.bad_reply_limit + 1):
             sink = _Memory(status.file_size, checksum.algorithm if checksum is not None else CRC32)
             try:
-                self._fill(file_id, status, sink, None)
+                self._fill(file_id, status, sink, None, holder)
                 problem = _verification_problem(sink.checksum.value, sink.offset, status, checksum)
                 if not problem:
                     return FetchedDocument(status, bytes(sink.buffer))
@@ -249,11 +249,17 @@ class NgasClient:
 
     # --- servers, retries -----------------------------------------------------------------------
 
-    def _on_any_server(self, file_id: str, operation: Callable[[_Server], T]) -> T:
-        """Each configured server in order, each with retries; 404 everywhere means missing."""
+    def _on_any_server(
+        self, file_id: str, operation: Callable[[_Server], T], first: _Server | None = None
+    ) -> T:
+        """Each configured server in order (``first`` before them), each with retries; 404 everywhere
+        means missing."""
         missing: ArchiveFileMissing | None = None
         unavailable = ""
-        for server in self.servers:
+        servers = self.servers if first is None else [
+            first, *(server for server in self.servers if server.base != first.base)
+        ]
+        for server in servers:
             try:
                 return self._with_retries(file_id, server, operation)
             except _Transient as exc:
@@ -286,7 +292,13 @@ class NgasClient:
         )
         return retrying(operation, server)
 
-    def _status_from(self, server: _Server, file_id: str, version: int | None) -> FileStatus:
+    def _located_status(self, file_id: str, version: int | None) -> tuple[FileStatus, _Server]:
+        """The file's status and the node that answered it: after NGAS's 303, the one holding the file."""
+        return self._on_any_server(file_id, lambda server: self._status_from(server, file_id, version))
+
+    def _status_from(
+        self, server: _Server, file_id: str, version: int | None
+    ) -> tuple[FileStatus, _Server]:
         try:
             response = self.http.get(server.url("STATUS"), params=_file_params(file_id, version),
                                      auth=server.auth or httpx.USE_CLIENT_DEFAULT)
@@ -300,21 +312,30 @@ class NgasClient:
                 from None
         for file_status in found.files:
             if file_status.file_id == file_id:
-                return file_status
+                return file_status, _holder(server, response.url)
         raise ArchiveFileMissing(file_id, found.message or "STATUS lists no such file")
 
     # --- one transfer -------------------------------------------------------------------------
 
     def _fill(
-        self, file_id: str, status: FileStatus, sink: _Sink, on_progress: ProgressCallback | None
+        self,
+        file_id: str,
+        status: FileStatus,
+        sink: _Sink,
+        on_progress: ProgressCallback | None,
+        holder: _Server | None = None,
     ) -> int:
-        """Bring ``sink`` to the file's full size, resuming on every retry; returns bytes received."""
+        """Bring ``sink`` to the file's full size, resuming on every retry; returns bytes received.
+
+        ``holder``, the node whose STATUS described the file, is asked first: a RETRIEVE there needs
+        no second 303 (the configured servers follow if it fails).
+        """
 
         def receive(server: _Server) -> None:
             self._receive(server, file_id, status.file_version, sink, on_progress)
 
         if sink.offset < sink.size:
-            self._on_any_server(file_id, receive)
+            self._on_any_server(file_id, receive, holder)
         return sink.received
 
     def _receive(
@@ -343,6 +364,17 @@ class NgasClient:
             raise _Transient(
                 f"{server.name} ended the reply after {sink.offset:,} of {sink.size:,} bytes"
             )
+
+
+def _holder(asked: _Server, answered: httpx.URL) -> _Server:
+    """The node that answered ``asked``'s STATUS, possibly after a 303; credentials only for ``asked``'s
+    own origin, as httpx itself drops them when a redirect leaves it."""
+    prefix = answered.path.rsplit("/", 1)[0]
+    base = urlunsplit((answered.scheme, answered.netloc.decode("ascii"), prefix, "", ""))
+    if base.rstrip("/") == asked.base.rstrip("/"):
+        return asked
+    same_origin = urlsplit(base)[:2] == urlsplit(asked.base)[:2]
+    return _Server(base, asked.auth if same_origin else None, mask_url(base))
 
 
 def part_path(target: Path) -> Path:
