@@ -160,16 +160,23 @@ def derive_calibration_records(
     """
     started = time.monotonic()
     candidates = _candidates(connection, affected)
+    # Without an archive, a MOUS listing a document the mirror does not hold keeps its record: set
+    # those aside before reading anything else about them (all of them, in a first sync).
+    kept = _temporary(connection, "record_kept")
+    if not documents_fetched:
+        _set_aside_unheld(connection, candidates, kept)
     sessions = _mirror_sessions(connection, candidates)
     products = _restore_products(connection, candidates)
     judged: dict[str, Record] = {}
-    kept: list[str] = []
+    also_kept: list[dict[str, str]] = []
     for mous_uid, listed in _listed_documents(connection, candidates):
         judgement = judge(listed, sessions.get(mous_uid, {}), products.get(mous_uid, ()), documents_fetched)
         if isinstance(judgement, Record):
             judged[mous_uid] = judgement
         elif judgement is KEEP:
-            kept.append(mous_uid)
+            also_kept.append({"mous_uid": mous_uid})
+    if also_kept:
+        connection.execute(insert(kept), also_kept)
     scope = _merge_scope(connection, affected, kept)
     staged = _stage(connection, judged)
     figures = []
@@ -392,6 +399,30 @@ def _candidates(connection: Connection, affected: Table) -> Table:
     return candidates
 
 
+def _document_names() -> Any:
+    """product_file rows named as record documents (the exact test is ``document_kind``)."""
+    name = table_of(ProductFile).c.file_name
+    return or_(*(name.like(p, escape="\\") for patterns in LIKE_PATTERNS.values() for p in patterns))
+
+
+def _set_aside_unheld(connection: Connection, candidates: Table, kept: Table) -> None:
+    """Move from ``candidates`` to ``kept`` the MOUSes listing a document the cache has no row for."""
+    files = table_of(ProductFile)
+    unheld = (
+        delete(candidates)
+        .where(exists().where(
+            files.c.mous_uid == candidates.c.mous_uid,
+            _document_names(),
+            ~exists().where(documents.c.file_id == files.c.file_name),
+        ))
+        .returning(candidates.c.mous_uid)
+        .cte("unheld")
+    )
+    connection.execute(insert(kept).from_select(["mous_uid"], select(unheld.c.mous_uid)))
+    analyze(connection, candidates)
+    analyze(connection, kept)
+
+
 def _temporary(connection: Connection, name: str) -> Table:
     table = Table(
         name, MetaData(), Column("mous_uid", Text, primary_key=True),
@@ -406,7 +437,6 @@ def _listed_documents(
 ) -> Iterator[tuple[str, list[ListedDocument]]]:
     """Per candidate MOUS (in UID order), the record documents it lists and what the cache has of each."""
     files = table_of(ProductFile)
-    names = [files.c.file_name.like(p, escape="\\") for patterns in LIKE_PATTERNS.values() for p in patterns]
     rows = connection.execute(
         select(
             files.c.mous_uid, files.c.file_name, documents.c.state, documents.c.parsed,
@@ -414,7 +444,7 @@ def _listed_documents(
         )
         .join(candidates, candidates.c.mous_uid == files.c.mous_uid)
         .outerjoin(documents, documents.c.file_id == files.c.file_name)
-        .where(or_(*names))
+        .where(_document_names())
         .order_by(files.c.mous_uid, files.c.file_name),
         execution_options={"yield_per": 2000},
     )
@@ -461,12 +491,13 @@ def _restore_products(connection: Connection, candidates: Table) -> dict[str, tu
     return {uid: tuple(products) for uid, products in found.items()}
 
 
-def _merge_scope(connection: Connection, affected: Table, kept: Sequence[str]) -> Table:
+def _merge_scope(connection: Connection, affected: Table, kept: Table) -> Table:
     """The MOUSes whose record rows this run may replace or delete: every affected one not kept."""
     scope = _temporary(connection, "record_scope")
-    connection.execute(insert(scope).from_select(["mous_uid"], select(affected.c.mous_uid)))
-    if kept:
-        connection.execute(delete(scope).where(scope.c.mous_uid.in_(kept)))
+    connection.execute(insert(scope).from_select(
+        ["mous_uid"],
+        select(affected.c.mous_uid).where(~exists().where(kept.c.mous_uid == affected.c.mous_uid)),
+    ))
     analyze(connection, scope)
     return scope
 
