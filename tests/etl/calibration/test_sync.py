@@ -361,3 +361,24 @@ def test_documents_an_older_parser_read_are_parsed_again(
     )))
     assert rows(synced_mirror, select(documents).where(documents.c.parser_version == 0)) == []
     assert status_of(synced_mirror, FIXED_CASES["seed_example"].mous_uid)["calibration_record"] == "agrees"
+
+
+def test_the_json_summary_says_what_the_document_step_did(
+    synced_mirror: URL, demo_source: URL, test_home: Path, stand_in: Any,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", stand_in.url)
+    assert main(["-q", "sync", "--format", "json"]) == 0
+    documents_step = json.loads(capsys.readouterr().out)["documents"]
+    assert documents_step["configured"] is True
+    assert documents_step["skipped_reason"] is None
+    assert (documents_step["fetched"], documents_step["missing"]) == (0, 1)
+    assert documents_step["held"] == documents_step["listed"] - 1
+    monkeypatch.delenv("ALMAMIRROR_NGAS_URL")
+    assert main(["-q", "sync", "--format", "json"]) == 0
+    skipped = json.loads(capsys.readouterr().out)["documents"]
+    assert skipped["configured"] is False
+    assert "no NGAS archive is configured" in skipped["skipped_reason"]
