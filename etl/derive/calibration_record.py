@@ -20,7 +20,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -167,12 +167,12 @@ def derive_calibration_records(
         _set_aside_unheld(connection, candidates, kept)
     sessions = _mirror_sessions(connection, candidates)
     products = _restore_products(connection, candidates)
-    judged: dict[str, Record] = {}
+    judged = _Rows()
     also_kept: list[dict[str, str]] = []
     for mous_uid, listed in _listed_documents(connection, candidates):
         judgement = judge(listed, sessions.get(mous_uid, {}), products.get(mous_uid, ()), documents_fetched)
         if isinstance(judgement, Record):
-            judged[mous_uid] = judgement
+            judged.add(mous_uid, judgement)
         elif judgement is KEEP:
             also_kept.append({"mous_uid": mous_uid})
     if also_kept:
@@ -502,7 +502,21 @@ def _merge_scope(connection: Connection, affected: Table, kept: Table) -> Table:
     return scope
 
 
-def _stage(connection: Connection, judged: Mapping[str, Record]) -> tuple[Table, Table, Table]:
+@dataclass
+class _Rows:
+    """The staged rows of the judged records, kept as rows (not as the parsed documents behind them)."""
+
+    records: list[tuple[Any, ...]] = field(default_factory=list)
+    sessions: list[tuple[Any, ...]] = field(default_factory=list)
+    products: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def add(self, mous_uid: str, record: Record) -> None:
+        self.records.append(_record_row(mous_uid, record))
+        self.sessions.extend((mous_uid, kind, number, list(ebs)) for kind, number, ebs in record.sessions)
+        self.products.extend((mous_uid, file_name, name) for file_name, name in record.products)
+
+
+def _stage(connection: Connection, judged: _Rows) -> tuple[Table, Table, Table]:
     record_stage = create_stage(connection, records, RECORD_COLUMNS, ("mous_uid",), records.name)
     session_stage = create_stage(
         connection, record_sessions, SESSION_COLUMNS, ("mous_uid", "document", "session_number"),
@@ -511,17 +525,9 @@ def _stage(connection: Connection, judged: Mapping[str, Record]) -> tuple[Table,
     product_stage = create_stage(
         connection, record_products, PRODUCT_COLUMNS, ("mous_uid", "file_name"), record_products.name
     )
-    copy_rows(connection, record_stage, RECORD_COLUMNS,
-              (_record_row(uid, record) for uid, record in sorted(judged.items())))
-    copy_rows(connection, session_stage, SESSION_COLUMNS, (
-        (uid, kind, number, list(ebs))
-        for uid, record in sorted(judged.items()) for kind, number, ebs in record.sessions
-    ))
-    copy_rows(connection, product_stage, PRODUCT_COLUMNS, (
-        (uid, file_name, name)
-        for uid, record in sorted(judged.items())
-        for file_name, name in record.products
-    ))
+    copy_rows(connection, record_stage, RECORD_COLUMNS, judged.records)
+    copy_rows(connection, session_stage, SESSION_COLUMNS, judged.sessions)
+    copy_rows(connection, product_stage, PRODUCT_COLUMNS, judged.products)
     for stage in (record_stage, session_stage, product_stage):
         analyze(connection, stage)
     return record_stage, session_stage, product_stage
