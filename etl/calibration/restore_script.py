@@ -76,6 +76,8 @@ def parse_restore_script(text: str) -> RestoreScript:
         module = ast.parse(text)
     except SyntaxError as exc:
         raise MalformedDocument(f"the restore script is not Python (line {exc.lineno}: {exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # NUL bytes; nesting deeper than the parser goes
+        raise MalformedDocument(f"the restore script is not Python ({exc})") from None
     calls: list[ast.Call] = []
     extra: list[str] = []
     for statement in _statements(module.body):

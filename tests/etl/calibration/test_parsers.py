@@ -190,6 +190,8 @@ def test_the_script_is_never_executed(tmp_path: Path) -> None:
     ("text", "problem"),
     [
         pytest.param("h_init(\n", "not Python", id="syntax"),
+        pytest.param("h_init()\x00\n", "not Python", id="nul"),
+        pytest.param("x = " + "(" * 300 + ")" * 300 + "\n", "not Python", id="too-deep"),
         pytest.param("h_init()\nh_save()\n", "0 times", id="no-restore"),
         pytest.param(RESTORE + RESTORE.split("\n", 1)[1], "2 times", id="two-restores"),
         pytest.param(RESTORE.replace(f", session={SESSIONS}", ""),
