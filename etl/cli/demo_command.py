@@ -16,8 +16,9 @@ def register(subparsers: Any) -> None:
 
     demo = subparsers.add_parser(
         "demo", help="demo archive → migrated mirror → sync → restore PPR, on embedded defaults",
-        description="Create the demo ALMA archive if the source has none, migrate and sync the "
-        "mirror, print the sync summary and the number of restorable MOUSes, and write the restore "
+        description="Create the demo ALMA archive if the source has none, migrate the mirror and sync "
+        "it (against the stand-in NGAS archive, which serves each calibration's manifest, restore "
+        "script and PPR), print the sync summary and the number of restorable MOUSes, and write the restore "
         "request of the seed document's MOUS " + SEED_MOUS + ", then start the stand-in NGAS archive on a "
         "free loopback port and fetch the request's products and ASDMs from it: a directory the "
         "pipeline's executeppr can run in. Exit 1 when a file could not be fetched.",
