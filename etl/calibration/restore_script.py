@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -24,6 +25,20 @@ LEGACY_TASK: Final = "hif_restoredata"
 KEY_KEYWORDS: Final = ("vis", "session")
 _SESSION_LABEL: Final = re.compile(r"session_([1-9][0-9]{0,5})")
 _BOILERPLATE_FLAG: Final = "__rethrow_casa_exceptions"
+# Threads parsing at once can fail in CPython 3.11 with "SystemError: AST constructor recursion depth
+# mismatch" (python/cpython#106905; it ended one of two ALMA-scale benchmark syncs, 8 workers). One
+# parse at a time: a script takes about 0.1 ms.
+_PARSING = threading.Lock()
+
+
+def _parse(text: str) -> ast.Module:
+    with _PARSING:
+        return ast.parse(text)
+
+
+def _literal(text: str) -> object:
+    with _PARSING:
+        return ast.literal_eval(text)
 
 
 @dataclass(frozen=True)
@@ -44,8 +59,8 @@ class RestoreScript:
         if written is None:
             return None
         try:
-            value = ast.literal_eval(written)
-        except (ValueError, SyntaxError):
+            value = _literal(written)
+        except (ValueError, SyntaxError, RecursionError):
             return None
         return value if isinstance(value, str) else None
 
@@ -73,7 +88,7 @@ class RestoreScript:
 def parse_restore_script(text: str) -> RestoreScript:
     """The restore call, its key and arguments, and the extra steps; ``MalformedDocument`` otherwise."""
     try:
-        module = ast.parse(text)
+        module = _parse(text)
     except SyntaxError as exc:
         raise MalformedDocument(f"the restore script is not Python (line {exc.lineno}: {exc.msg})") from None
     except (ValueError, RecursionError) as exc:  # NUL bytes; nesting deeper than the parser goes
