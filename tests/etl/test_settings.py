@@ -114,5 +114,5 @@ def test_the_document_time_budget_defaults_and_must_be_positive(tmp_path: Path) 
     site = write(tmp_path / "budget.toml", "[archive]\ndocument_time_budget = 42.5\n")
     assert load_settings(site, environ={}).archive.document_time_budget == 42.5
     bad = write(tmp_path / "bad.toml", "[archive]\ndocument_time_budget = 0\n")
-    with pytest.raises(ConfigurationError, match="archive.document_time_budget"):
+    with pytest.raises(ConfigurationError, match=r"archive\.document_time_budget"):
         load_settings(bad, environ={})
