@@ -219,6 +219,26 @@ def test_an_ous_marked_deleted_and_an_ous_removed(
     assert {e["kind"] for e in deletions} == {"delete"}
 
 
+def test_a_manual_recipe_counts_only_when_no_caltables_were_archived(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    """The recipe flag is set before calibration; archived caltables show what was actually done."""
+    calibrated, uncalibrated = FIXED_CASES["seed_first"], FIXED_CASES["missing_calibration"]
+    assert mous_status(synced_mirror, uncalibrated.mous_uid)["calibration_kind"] == "none"
+    with connect(source_copy) as source:
+        source.execute(
+            update(ous_status)
+            .where(ous_status.c.status_entity_id.in_([calibrated.mous_uid, uncalibrated.mous_uid]))
+            .values(flags="ManualCalibration")
+        )
+    sync(source_copy, synced_mirror, test_home)
+
+    kept = mous_status(synced_mirror, calibrated.mous_uid)
+    assert (kept["calibration_kind"], kept["restorable"]) == ("pipeline", True)
+    manual = mous_status(synced_mirror, uncalibrated.mous_uid)
+    assert (manual["calibration_kind"], manual["reason_code"]) == ("manual", "manual_calibration")
+
+
 def test_restorable_since_survives_later_syncs(
     source_copy: URL, synced_mirror: URL, test_home: Path
 ) -> None:
