@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import DateTime, Integer, Numeric, String
 
 from etl.load.mapping import (
-    BadSourceValue,
+    BadSourceData,
     TableMapping,
     mirrored_tables,
     row_converter,
@@ -26,7 +26,7 @@ from etl.load.mapping import (
 from etl.source.contract import CONTRACT
 
 CONVERTERS = (to_text, to_integer, to_decimal, to_timestamp)
-# What row_converter turns into BadSourceValue: anything else would end a sync as an internal error.
+# What row_converter turns into BadSourceData: anything else would end a sync as an internal error.
 REFUSALS = (TypeError, ValueError, ArithmeticError)
 
 # Whole minutes, as Oracle's TIMESTAMP WITH TIME ZONE and ISO 8601 write them.
@@ -259,7 +259,7 @@ def test_one_unstorable_value_names_its_table_column_and_value(
     case: tuple[TableMapping, tuple[Any, ...], int],
 ) -> None:
     mapping, row, index = case
-    with pytest.raises(BadSourceValue) as caught:
+    with pytest.raises(BadSourceData) as caught:
         row_converter(mapping)(row)
     message = str(caught.value)
     assert f"{mapping.source.name}.{mapping.source_columns[index]} = {row[index]!r}" in message
