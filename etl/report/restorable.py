@@ -21,7 +21,7 @@ TABLE_COLUMNS = (
     "mous_uid", "project_code", "array_family", "band", "eb_count", "pass_eb_count", "session_count",
     "empty_session_count", "calibration_kind", "release_date", "proprietary",
 )
-NOT_RESTORABLE_TABLE_COLUMNS = (*TABLE_COLUMNS, "reason_code")
+NOT_RESTORABLE_TABLE_COLUMNS = (*TABLE_COLUMNS, "reason_code", "reason")
 NEWLY_RESTORABLE_COLUMNS = column_names(newly_restorable)
 
 
