@@ -17,9 +17,20 @@ class _UtcFormatter(logging.Formatter):
         return f"{stamp}.{int(record.msecs):03d}Z"
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written: while a progress line is live on a terminal,
+    rich puts its own stream there, which writes log lines above the progress line, not through it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str) -> None:
     """Send log lines to stderr (stdout is for command output such as reports and JSON)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(_UtcFormatter(_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -99,13 +99,13 @@ def _copy_tables(connection: Connection, contract: MetaData, schema: str, spools
     rows: dict[str, int] = {}
     for name in TABLE_NAMES:
         spool = spools.tables[name]
-        progress = Progress(name, total=spool.count)
+        progress = Progress(name, total=spool.count, logger=log)
         rows[name] = copy_rows(
             connection, contract_table(contract, name), COLUMNS[name], spool.rows(),
             schema=schema.lower(), on_batch=progress.update,
         )
-        seconds = progress.finish()
-        log.info("source.demo.copy table=%s rows=%d seconds=%.1f", name, rows[name], seconds)
+        seconds = round(time.monotonic() - progress.started, 1)
+        progress.finish("source.demo.copy", table=name, rows=rows[name], seconds=seconds)
     return rows
 
 
