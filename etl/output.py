@@ -42,6 +42,8 @@ class TableView:
     """Every column at full width, whatever the terminal's width."""
     limit: int | None = None
     """At most this many rows (the summary still counts them all)."""
+    choosable: bool = True
+    """Whether the command has --columns (the note under a fitted table names it)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Layout:
     """Columns to leave out first when the table is too wide, in this order; then from the right."""
     fold: Sequence[str] = ()
     """Free-text columns that wrap inside their cell instead of being left out."""
+    folded_width: int = FOLDED_MIN_WIDTH
+    """The least a folded column keeps."""
 
 
 PLAIN = TableView()
@@ -195,20 +199,21 @@ def render_terminal_table(
     assert terminal is not None
     cells = [[table_value(row.get(c)) for c in columns] for row in rows]
     widths = {c: max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)}
+    least = layout.folded_width
     if view.wide:
         shown, folded = list(columns), set[str]()
     else:
         keep_all = view.columns is not None
         folded = set(columns) if keep_all else {c for c in columns if c in layout.fold}
         shown = list(columns) if keep_all else fit_columns(columns, widths, folded, layout, terminal.width)
-    width = max(terminal.width, _needed(shown, widths, set())) if view.wide else terminal.width
+    width = max(terminal.width, _needed(shown, widths, set(), least)) if view.wide else terminal.width
     table = Table(
         box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", highlight=False,
     )
     numeric = {c: bool(rows) and all(_is_number(row.get(c)) for row in rows) for c in shown}
     for name in shown:
         if name in folded:
-            table.add_column(name, overflow="fold", min_width=min(widths[name], FOLDED_MIN_WIDTH))
+            table.add_column(name, overflow="fold", min_width=min(widths[name], least))
         else:
             table.add_column(name, no_wrap=True, min_width=widths[name],
                              justify="right" if numeric[name] else "left")
@@ -223,9 +228,10 @@ def render_terminal_table(
     console.print(table)
     left_out = [c for c in columns if c not in shown]
     if left_out:
+        choose = ", --columns a,b,c chooses" if view.choosable else ""
         console.print(
-            f"(not shown, for width: {', '.join(left_out)}; --wide shows every column, "
-            "--columns a,b,c chooses)", style="dim",
+            f"(not shown, for width: {', '.join(left_out)}; --wide shows every column{choose})",
+            style="dim",
         )
     return _strip_line_ends(buffer.getvalue())
 
@@ -240,15 +246,15 @@ def fit_columns(
     rest = [c for c in reversed(shown[1:]) if c not in order]
     order += [c for c in rest if c not in folded] + [c for c in rest if c in folded]
     for name in order:
-        if _needed(shown, widths, folded) <= width:
+        if _needed(shown, widths, folded, layout.folded_width) <= width:
             break
         shown.remove(name)
     return shown
 
 
-def _needed(columns: Sequence[str], widths: Mapping[str, int], folded: set[str]) -> int:
-    """The narrowest width the columns can be drawn in: folded ones at their minimum, the rest whole."""
-    cells = sum(min(widths[c], FOLDED_MIN_WIDTH) if c in folded else widths[c] for c in columns)
+def _needed(columns: Sequence[str], widths: Mapping[str, int], folded: set[str], least: int) -> int:
+    """The narrowest width the columns can be drawn in: folded ones at ``least``, the rest whole."""
+    cells = sum(min(widths[c], least) if c in folded else widths[c] for c in columns)
     return cells + COLUMN_GAP * max(len(columns) - 1, 0)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from etl.cli import (
     db_commands,
     demo_command,
+    explain_command,
     ppr_commands,
     report_commands,
     source_commands,
@@ -15,7 +16,10 @@ from etl.cli import (
 
 
 def register_all(subparsers: Any) -> None:
-    groups = (demo_command, source_commands, db_commands, sync_commands, ppr_commands, report_commands)
+    groups = (
+        demo_command, source_commands, db_commands, sync_commands, ppr_commands, report_commands,
+        explain_command,
+    )
     for group in groups:
         group.register(subparsers)
 
