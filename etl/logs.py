@@ -36,7 +36,7 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter that says nothing an operator acts on.
-    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default"):
+    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Connection
@@ -114,6 +115,18 @@ def register(subparsers: Any) -> None:
     add_view_arguments(quality)
     quality.set_defaults(run=run_quality)
 
+    page = kinds.add_parser(
+        "html", help="write the status page: one self-contained HTML file with charts",
+        description="Write OUT_DIR/index.html: the last sync's result and figures, restorable MOUSes "
+        "by cycle, array and band, restorable MOUSes over time, the newly restorable of the last 7 "
+        "days, open data-quality findings by kind, and the calibration provenance when the mirror "
+        "records it. No server and no network: charts and styles are inline. The file is replaced "
+        "atomically; OUT_DIR is created if missing. schedule.status_page_dir writes it after every "
+        "scheduled sync.",
+    )
+    page.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="directory for index.html")
+    page.set_defaults(run=run_html)
+
     runs = kinds.add_parser("runs", help="the sync history with per-table figures")
     runs.add_argument("--last", type=int, default=10, metavar="N", help="the last N runs (default: 10)")
     add_format_argument(runs)
@@ -200,4 +213,15 @@ def run_runs(args: argparse.Namespace, settings: Settings) -> int:
     last = check_positive(args.last, "--last")
     with paged(sys.stdout, args.pager) as stream, report_snapshot(settings) as connection:
         show_runs(connection, last, args.format, stream)
+    return 0
+
+
+def run_html(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report.html import prepare_directory, write_status_page
+
+    prepare_directory(args.out_dir)  # a bad directory is refused before the mirror is opened
+    with report_snapshot(settings) as connection:
+        page = write_status_page(connection, args.out_dir)
+    if not getattr(args, "quiet", False):
+        print(f"status page: {page}")
     return 0
