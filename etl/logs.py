@@ -17,16 +17,28 @@ class _UtcFormatter(logging.Formatter):
         return f"{stamp}.{int(record.msecs):03d}Z"
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written: while a progress line is live on a terminal,
+    rich puts its own stream there, which writes log lines above the progress line, not through it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str) -> None:
     """Send log lines to stderr (stdout is for command output such as reports and JSON)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(_UtcFormatter(_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter that says nothing an operator acts on.
     # httpx logs every request's URL at INFO; the NGAS client logs what matters itself, URLs masked.
-    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "httpx", "httpcore"):
+    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "httpx", "httpcore",
+                  "matplotlib"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

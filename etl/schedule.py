@@ -42,10 +42,13 @@ def scheduled_sync(config_file: str | None) -> None:
 
     Settings are read afresh each time: a changed config file takes effect at the next run.
     """
+    settings: Settings | None = None
     try:
-        summary = _sync_once(load_settings(config_file))
+        settings = load_settings(config_file)
+        summary = _sync_once(settings)
     except SyncAlreadyRunning as exc:
         log.warning("schedule.sync_skipped %s", fields(reason=str(exc)))
+        return
     except AlmaMirrorError as exc:
         log.error("schedule.sync_failed %s", fields(error=str(exc), retry="at the next scheduled time"))
     except Exception:  # a bug in one run must not end the nightly schedule
@@ -56,6 +59,34 @@ def scheduled_sync(config_file: str | None) -> None:
             fields(run=summary.run_id, changes=summary.changes,
                    newly_restorable=len(summary.newly_restorable)),
         )
+    # A failed night belongs on the page too: it shows the failure and the last good run.
+    if settings is not None:
+        refresh_status_page(settings)
+
+
+def refresh_status_page(settings: Settings) -> None:
+    """Write the status page into ``schedule.status_page_dir`` (if set), after the sync committed.
+
+    Never raises: a page that cannot be written is a warning, not a reason to stop the schedule.
+    """
+    out_dir = settings.schedule.status_page_dir
+    if out_dir is None:
+        return
+    from etl.database import mirror_engine, read_only_connection
+    from etl.migrations import require_head
+    from etl.report.connection import use_report_time_zone
+    from etl.report.html import write_status_page
+
+    try:
+        with mirror_engine(settings, "almamirror-status-page") as engine:
+            require_head(engine)
+            with read_only_connection(engine) as connection:
+                use_report_time_zone(connection)
+                write_status_page(connection, out_dir)
+    except AlmaMirrorError as exc:
+        log.warning("schedule.status_page_failed %s", fields(directory=out_dir, error=str(exc)))
+    except Exception:  # a bug in the page must not end the nightly schedule either
+        log.exception("schedule.status_page_crashed")
 
 
 def _sync_once(settings: Settings) -> SyncSummary:

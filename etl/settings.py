@@ -61,6 +61,8 @@ class ScheduleSettings:
     cron: str
     timezone: str
     misfire_grace_seconds: int
+    status_page_dir: Path | None = None
+    """Where the status page is written after every scheduled sync; None: not written."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,7 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         cron=reader.text("schedule", "cron"),
         timezone=reader.text("schedule", "timezone"),
         misfire_grace_seconds=reader.positive_int("schedule", "misfire_grace_seconds"),
+        status_page_dir=_optional_path(reader.optional_text("schedule", "status_page_dir")),
     )
     ppr = PprSettings(
         **{key: reader.text("ppr", key) for key in PprSettings.__dataclass_fields__}
@@ -202,6 +205,10 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         log_level=log_level, source=source, mirror=mirror, embedded=embedded, schedule=schedule,
         ppr=ppr, archive=archive,
     )
+
+
+def _optional_path(configured: str | None) -> Path | None:
+    return Path(configured).expanduser() if configured else None
 
 
 def _embedded_home(configured: str | None, env: Mapping[str, str]) -> Path:

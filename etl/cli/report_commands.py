@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Connection
 
 from etl.report.arguments import ARRAYS
 from etl.settings import Settings
+
+if TYPE_CHECKING:
+    from etl.output import TableView
 
 
 def add_format_argument(parser: argparse.ArgumentParser, default: str = "table") -> None:
@@ -19,6 +23,57 @@ def add_format_argument(parser: argparse.ArgumentParser, default: str = "table")
         "--format", choices=("table", "csv", "json"), default=default,
         help=f"output format (default: {default}); csv and json are for machines",
     )
+
+
+def add_pager_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-pager", dest="pager", action="store_false",
+        help="never page; by default long output on a terminal goes through $PAGER (less -FRX)",
+    )
+
+
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    """--format, and how a person sees the rows: which columns, how many, how wide, paged or not."""
+    add_format_argument(parser)
+    parser.add_argument(
+        "--columns", metavar="A,B,C",
+        help="only these columns, in this order (any column of the csv output; a name not in it "
+        "lists the valid ones)",
+    )
+    parser.add_argument("--limit", type=int, metavar="N", help="at most N rows (the summary counts all)")
+    parser.add_argument(
+        "--wide", action="store_true",
+        help="on a terminal, every column at full width (by default the table fits the terminal)",
+    )
+    add_pager_argument(parser)
+
+
+def table_view(args: argparse.Namespace, available: Sequence[str], stream: TextIO) -> TableView:
+    """The rows as this command line asks to see them; bad --columns or --limit is a UsageError."""
+    from etl.output import TableView, choose_columns, parse_columns
+    from etl.report.arguments import check_positive
+    from etl.terminal import terminal_of
+
+    view = TableView(
+        terminal=terminal_of(stream),
+        columns=None if args.columns is None else parse_columns(args.columns),
+        wide=args.wide,
+        limit=None if args.limit is None else check_positive(args.limit, "--limit"),
+    )
+    choose_columns(view, available, ())  # checked before the mirror is opened
+    return view
+
+
+@contextmanager
+def report_output(
+    args: argparse.Namespace, available: Sequence[str]
+) -> Iterator[tuple[TextIO, TableView]]:
+    """Where a report writes, and how: paged on a terminal after the mirror's snapshot is closed."""
+    from etl.terminal import paged
+
+    view = table_view(args, available, sys.stdout)
+    with paged(sys.stdout, args.pager) as stream:
+        yield stream, view
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +92,7 @@ def register(subparsers: Any) -> None:
     restorable.add_argument(
         "--not-restorable", action="store_true", help="list the MOUSes that cannot be restored, with reasons"
     )
-    add_format_argument(restorable)
+    add_view_arguments(restorable)
     restorable.set_defaults(run=run_restorable)
 
     changes = kinds.add_parser("changes", help="what syncs changed (default: the latest run)")
@@ -45,24 +100,37 @@ def register(subparsers: Any) -> None:
     which.add_argument("--since", metavar="ISO-DATE", help="every change of runs finished since then (UTC)")
     # dest run_id: args.run is the command's function.
     which.add_argument("--run", type=int, dest="run_id", metavar="N", help="the changes of sync run N")
-    add_format_argument(changes)
+    add_view_arguments(changes)
     changes.set_defaults(run=run_changes)
 
     newly = kinds.add_parser(
         "newly-restorable", help="MOUSes that became restorable in the latest run (or since a date)"
     )
     newly.add_argument("--since", metavar="ISO-DATE", help="restorable since then (UTC), in any run")
-    add_format_argument(newly)
+    add_view_arguments(newly)
     newly.set_defaults(run=run_newly_restorable)
 
     quality = kinds.add_parser("quality", help="open data-quality issues found in the ALMA source")
     quality.add_argument("--kind", metavar="KIND", help="only issues of this kind, e.g. eb_null_end_time")
-    add_format_argument(quality)
+    add_view_arguments(quality)
     quality.set_defaults(run=run_quality)
+
+    page = kinds.add_parser(
+        "html", help="write the status page: one self-contained HTML file with charts",
+        description="Write OUT_DIR/index.html: the last sync's result and figures, restorable MOUSes "
+        "by cycle, array and band, restorable MOUSes over time, the newly restorable of the last 7 "
+        "days, open data-quality findings by kind, and the calibration provenance when the mirror "
+        "records it. No server and no network: charts and styles are inline. The file is replaced "
+        "atomically; OUT_DIR is created if missing. schedule.status_page_dir writes it after every "
+        "scheduled sync.",
+    )
+    page.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="directory for index.html")
+    page.set_defaults(run=run_html)
 
     runs = kinds.add_parser("runs", help="the sync history with per-table figures")
     runs.add_argument("--last", type=int, default=10, metavar="N", help="the last N runs (default: 10)")
     add_format_argument(runs)
+    add_pager_argument(runs)
     runs.set_defaults(run=run_runs)
 
 
@@ -86,50 +154,74 @@ def _since(text: str | None) -> Any:
 def run_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import RestorableFilter, show_restorable
     from etl.report.arguments import check_array
+    from etl.report.restorable import ALL_COLUMNS
 
     chosen = RestorableFilter(
         project=args.project, array=check_array(args.array), not_restorable=args.not_restorable
     )
-    with report_snapshot(settings) as connection:
-        show_restorable(connection, chosen, args.format, sys.stdout)
+    with report_output(args, ALL_COLUMNS) as (stream, view), report_snapshot(settings) as connection:
+        show_restorable(connection, chosen, args.format, stream, view)
     return 0
 
 
 def run_changes(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_changes
     from etl.report.arguments import check_positive
+    from etl.report.changes import TABLE_COLUMNS
+    from etl.report.views import column_names, recent_changes
 
     since = _since(args.since)
     run_id = None if args.run_id is None else check_positive(args.run_id, "--run")
-    with report_snapshot(settings) as connection:
-        show_changes(connection, since, run_id, args.format, sys.stdout)
+    available = (*column_names(recent_changes), *TABLE_COLUMNS)
+    with report_output(args, available) as (stream, view), report_snapshot(settings) as connection:
+        show_changes(connection, since, run_id, args.format, stream, view)
     return 0
 
 
 def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_newly_restorable
+    from etl.report.restorable import NEWLY_RESTORABLE_COLUMNS
 
     since = _since(args.since)
-    with report_snapshot(settings) as connection:
-        show_newly_restorable(connection, since, args.format, sys.stdout)
+    with (
+        report_output(args, NEWLY_RESTORABLE_COLUMNS) as (stream, view),
+        report_snapshot(settings) as connection,
+    ):
+        show_newly_restorable(connection, since, args.format, stream, view)
     return 0
 
 
 def run_quality(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_quality
     from etl.report.arguments import check_quality_kind
+    from etl.report.views import column_names, data_quality
 
     kind = check_quality_kind(args.kind)
-    with report_snapshot(settings) as connection:
-        show_quality(connection, kind, args.format, sys.stdout)
+    with (
+        report_output(args, column_names(data_quality)) as (stream, view),
+        report_snapshot(settings) as connection,
+    ):
+        show_quality(connection, kind, args.format, stream, view)
     return 0
 
 
 def run_runs(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_runs
     from etl.report.arguments import check_positive
+    from etl.terminal import paged
 
     last = check_positive(args.last, "--last")
+    with paged(sys.stdout, args.pager) as stream, report_snapshot(settings) as connection:
+        show_runs(connection, last, args.format, stream)
+    return 0
+
+
+def run_html(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report.html import prepare_directory, write_status_page
+
+    prepare_directory(args.out_dir)  # a bad directory is refused before the mirror is opened
     with report_snapshot(settings) as connection:
-        show_runs(connection, last, args.format, sys.stdout)
+        page = write_status_page(connection, args.out_dir)
+    if not getattr(args, "quiet", False):
+        print(f"status page: {page}")
     return 0

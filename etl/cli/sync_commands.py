@@ -62,7 +62,12 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_schedule_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.once:
-        return run_sync_command(argparse.Namespace(full=False, format="table"), settings)
+        from etl.schedule import refresh_status_page
+
+        try:
+            return run_sync_command(argparse.Namespace(full=False, format="table"), settings)
+        finally:
+            refresh_status_page(settings)
     from etl.cli.databases import checked_mirror
     from etl.schedule import cron_trigger, run_scheduler
 

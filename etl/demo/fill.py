@@ -108,21 +108,21 @@ def _copy_tables(connection: Connection, contract: MetaData, schema: str, spools
     rows: dict[str, int] = {}
     for name in TABLE_NAMES:
         spool = spools.tables[name]
-        progress = Progress(name, total=spool.count)
+        progress = Progress(name, total=spool.count, logger=log)
         rows[name] = copy_rows(
             connection, contract_table(contract, name), COLUMNS[name], spool.rows(),
             schema=schema.lower(), on_batch=progress.update,
         )
-        seconds = progress.finish()
-        log.info("source.demo.copy table=%s rows=%d seconds=%.1f", name, rows[name], seconds)
+        seconds = round(time.monotonic() - progress.started, 1)
+        progress.finish("source.demo.copy", table=name, rows=rows[name], seconds=seconds)
     spool = spools.tables[CATALOGUE_TABLE]
     progress = Progress(CATALOGUE_TABLE, total=spool.count)
     rows[CATALOGUE_TABLE] = copy_rows(
         connection, CATALOGUE, CATALOGUE_COLUMNS, spool.rows(), schema=schema.lower(),
         on_batch=progress.update,
     )
-    log.info("source.demo.copy table=%s rows=%d seconds=%.1f", CATALOGUE_TABLE, rows[CATALOGUE_TABLE],
-             progress.finish())
+    seconds = round(time.monotonic() - progress.started, 1)
+    progress.finish("source.demo.copy", table=CATALOGUE_TABLE, rows=rows[CATALOGUE_TABLE], seconds=seconds)
     return rows
 
 

@@ -13,7 +13,6 @@ from etl.load.extract import source_rows
 from etl.load.mapping import TableMapping
 from etl.load.merge import MergeTarget, merge
 from etl.load.stage import create_stage
-from etl.logs import fields
 from etl.progress import Progress
 from etl.sync.run_record import TableFigures
 
@@ -44,26 +43,30 @@ def load_table(
     batch_rows: int,
 ) -> TableFigures:
     started = time.monotonic()
-    progress = Progress(mapping.name)
-    stage = create_stage(mirror, mapping.target, mapping.loaded, mapping.key, mapping.name)
-    rows_read = copy_rows(
-        mirror, stage, mapping.loaded, source_rows(source, mapping, batch_rows),
-        on_batch=progress.update, batch_rows=batch_rows,
-    )
-    progress.finish()
-    analyze(mirror, stage)
-    target = MergeTarget(
-        table=mapping.target, key=mapping.key, loaded=mapping.loaded,
-        recorded=mapping.watch + mapping.link,
-    )
-    counts = merge(mirror, target, stage, run_id, record_events)
-    figures = TableFigures(
-        table=mapping.name, rows_read=rows_read, inserted=counts.inserted, updated=counts.updated,
-        deleted=counts.deleted, seconds=time.monotonic() - started,
-    )
-    log.info(
-        "sync.table_merged %s",
-        fields(table=figures.table, read=figures.rows_read, inserted=figures.inserted,
-               updated=figures.updated, deleted=figures.deleted, seconds=round(figures.seconds, 3)),
-    )
+    with Progress(mapping.name, logger=log) as progress:
+        stage = create_stage(mirror, mapping.target, mapping.loaded, mapping.key, mapping.name)
+        rows_read = copy_rows(
+            mirror, stage, mapping.loaded, source_rows(source, mapping, batch_rows),
+            on_batch=progress.update, batch_rows=batch_rows,
+        )
+        progress.phase("merging")
+        analyze(mirror, stage)
+        target = MergeTarget(
+            table=mapping.target, key=mapping.key, loaded=mapping.loaded,
+            recorded=mapping.watch + mapping.link,
+        )
+        counts = merge(mirror, target, stage, run_id, record_events)
+        figures = TableFigures(
+            table=mapping.name, rows_read=rows_read, inserted=counts.inserted, updated=counts.updated,
+            deleted=counts.deleted, seconds=time.monotonic() - started,
+        )
+        finish_step(progress, "sync.table_merged", figures)
     return figures
+
+
+def finish_step(progress: Progress, event: str, figures: TableFigures) -> None:
+    """A table's one line: ``event table=… read=…`` in a log, its finished progress line on a terminal."""
+    progress.finish(
+        event, table=figures.table, read=figures.rows_read, inserted=figures.inserted,
+        updated=figures.updated, deleted=figures.deleted, seconds=round(figures.seconds, 3),
+    )

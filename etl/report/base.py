@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Select
 
-from etl.output import write_rows
+from etl.output import NO_LAYOUT, PLAIN, Layout, TableView, choose_columns, write_rows
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +23,20 @@ class Report:
     summary: str
     table_columns: Sequence[str] | None = None
     """The narrower choice an aligned table shows (csv and json have them all)."""
+    layout: Layout = NO_LAYOUT
+    """Which columns give way first on a narrow terminal."""
+
+    @property
+    def available(self) -> tuple[str, ...]:
+        """What --columns may name: every column, and those only a table shows (e.g. a change cell)."""
+        return tuple(dict.fromkeys([*self.columns, *(self.table_columns or ())]))
 
 
-def write_report(report: Report, fmt: str, stream: TextIO) -> None:
+def write_report(report: Report, fmt: str, stream: TextIO, view: TableView = PLAIN) -> None:
     """The report in ``fmt``: a table ends with its summary line; csv and json carry only rows."""
-    columns = report.table_columns if fmt == "table" and report.table_columns else report.columns
-    write_rows(report.rows, columns, fmt, stream, summary=report.summary)
+    default = report.table_columns if fmt == "table" and report.table_columns else report.columns
+    columns = choose_columns(view, report.available, default)
+    write_rows(report.rows, columns, fmt, stream, summary=report.summary, view=view, layout=report.layout)
 
 
 def fetch(connection: Connection, query: Select[Any]) -> list[dict[str, Any]]:

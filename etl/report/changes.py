@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Select, select
 
 from etl.errors import UsageError
 from etl.mirror.bookkeeping import CHANGE_KINDS
-from etl.output import table_value
+from etl.output import PLAIN, Layout, TableView, table_value
 from etl.report.base import Report, counted, fetch, plural, write_report
 from etl.report.runs import latest_succeeded_run, run_exists
 from etl.report.views import column_names, recent_changes
@@ -20,13 +20,17 @@ TABLE_COLUMNS = (
     "event_id", "run_id", "changed_at", "table_name", "row_key", "kind", "mous_uid", "project_code",
     "change",
 )
+TABLE_LAYOUT = Layout(
+    drop_first=("event_id", "project_code", "changed_at", "run_id"), fold=("change", "row_key")
+)
 
 
 def show_changes(
-    connection: Connection, since: datetime | None, run_id: int | None, fmt: str, stream: TextIO
+    connection: Connection, since: datetime | None, run_id: int | None, fmt: str, stream: TextIO,
+    view: TableView = PLAIN,
 ) -> None:
     """``report changes``: the latest run's changes, run ``run_id``'s, or every change since ``since``."""
-    write_report(changes_report(connection, since, run_id), fmt, stream)
+    write_report(changes_report(connection, since, run_id), fmt, stream, view)
 
 
 def changes_report(connection: Connection, since: datetime | None, run_id: int | None) -> Report:
@@ -56,7 +60,8 @@ def changes_query(since: datetime | None = None, run_id: int | None = None) -> S
 def _report(rows: list[dict[str, Any]], scope: str, empty: str | None = None) -> Report:
     for row in rows:
         row["change"] = describe_change(row)
-    return Report(rows, column_names(recent_changes), empty or changes_summary(rows, scope), TABLE_COLUMNS)
+    summary = empty or changes_summary(rows, scope)
+    return Report(rows, column_names(recent_changes), summary, TABLE_COLUMNS, TABLE_LAYOUT)
 
 
 def changes_summary(rows: Sequence[Mapping[str, Any]], scope: str) -> str:

@@ -8,20 +8,26 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Select, select
 
+from etl.output import PLAIN, Layout, TableView
 from etl.report.base import Report, counted, fetch, plural, write_report
 from etl.report.views import column_names, data_quality
 
 TABLE_COLUMNS = ("kind", "mous_uid", "project_code", "subject", "detail", "first_seen_at", "last_seen_at")
+TABLE_LAYOUT = Layout(
+    drop_first=("first_seen_at", "project_code", "last_seen_at"), fold=("detail",)
+)
 
 
-def show_quality(connection: Connection, kind: str | None, fmt: str, stream: TextIO) -> None:
+def show_quality(
+    connection: Connection, kind: str | None, fmt: str, stream: TextIO, view: TableView = PLAIN
+) -> None:
     """``report quality``: the open issues, optionally of one kind."""
-    write_report(quality_report(connection, kind), fmt, stream)
+    write_report(quality_report(connection, kind), fmt, stream, view)
 
 
 def quality_report(connection: Connection, kind: str | None) -> Report:
     rows = fetch(connection, quality_query(kind))
-    return Report(rows, column_names(data_quality), quality_summary(rows), TABLE_COLUMNS)
+    return Report(rows, column_names(data_quality), quality_summary(rows), TABLE_COLUMNS, TABLE_LAYOUT)
 
 
 def quality_query(kind: str | None) -> Select[Any]:

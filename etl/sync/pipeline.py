@@ -20,9 +20,10 @@ from etl.errors import AlmaMirrorError, BadSourceData, MirrorRejected, MirrorUna
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
 from etl.load.merge import MergeCounts
-from etl.load.tables import check_source_tables, load_table
+from etl.load.tables import check_source_tables, finish_step, load_table
 from etl.logs import fields
 from etl.mirror import MousStatus, table_of
+from etl.progress import Progress
 from etl.settings import SourceSettings
 from etl.source.contract import build_contract
 from etl.sync.run_record import RunRecord, TableFigures, fail_run, finish_run, start_run, sync_lock
@@ -88,13 +89,18 @@ def _sync(
             load_table(mirror, source, mapping, run.run_id, record_events, options.batch_rows)
             for mapping in mappings
         ]
-        affected = create_affected_table(mirror)
-        if full or run.baseline:
-            mark_all_members(mirror, affected)
-        else:
-            mark_changed(mirror, affected, run.run_id)
+        with _step("affected MOUSes", "finding the MOUSes the changes touch") as step:
+            affected = create_affected_table(mirror)
+            if full or run.baseline:
+                mark_all_members(mirror, affected)
+            else:
+                mark_changed(mirror, affected, run.run_id)
+            step.finish()
         figures += _derive(mirror, affected, run, record_events)
-        quality = record_findings(mirror, affected, run.run_id)
+        with _step("data quality", "checking the affected MOUSes") as step:
+            quality = record_findings(mirror, affected, run.run_id)
+            step.finish("sync.quality_checked", opened=quality.opened, resolved=quality.resolved,
+                        open=quality.open_total, seconds=round(time.monotonic() - step.started, 3))
         newly = _newly_restorable(mirror, run.run_id)
         restorable_total = _restorable_total(mirror)
         mous_derived = next(f.rows_read for f in figures if f.table == "mous_status")
@@ -115,22 +121,28 @@ def _sync(
 def _derive(mirror: Connection, affected: Table, run: RunRecord, record_events: bool) -> list[TableFigures]:
     figures: list[TableFigures] = []
 
-    def timed(table: str, step_started: float, read: int, counts: MergeCounts) -> None:
+    def timed(table: str, step: Progress, read: int, counts: MergeCounts) -> None:
         figures.append(
             TableFigures(table, read, counts.inserted, counts.updated, counts.deleted,
-                         time.monotonic() - step_started)
+                         time.monotonic() - step.started)
         )
+        finish_step(step, "sync.table_derived", figures[-1])
 
-    step = time.monotonic()
-    read, documents, _sessions = refresh_status_documents(mirror, affected, run.run_id, record_events)
-    timed("ous_status_document", step, read, documents)
-    step = time.monotonic()
-    read, counts = derive_session_assignment(mirror, affected, run.run_id, record_events)
-    timed("session_assignment", step, read, counts)
-    step = time.monotonic()
-    read, counts = derive_mous_status(mirror, affected, run.run_id, run.started_at, record_events)
-    timed("mous_status", step, read, counts)
+    with _step("ous_status_document", "parsing OUSStatus documents") as step:
+        read, documents, _sessions = refresh_status_documents(mirror, affected, run.run_id, record_events)
+        timed("ous_status_document", step, read, documents)
+    with _step("session_assignment", "applying the session rule") as step:
+        read, counts = derive_session_assignment(mirror, affected, run.run_id, record_events)
+        timed("session_assignment", step, read, counts)
+    with _step("mous_status", "judging restorability") as step:
+        read, counts = derive_mous_status(mirror, affected, run.run_id, run.started_at, record_events)
+        timed("mous_status", step, read, counts)
     return figures
+
+
+def _step(label: str, doing: str) -> Progress:
+    """A derivation step's live line: one statement or a few, so it shows what it does and for how long."""
+    return Progress(label, unit="MOUSes", logger=log, doing=doing)
 
 
 def _newly_restorable(mirror: Connection, run_id: int) -> list[str]:

@@ -118,3 +118,52 @@ def _wait_until(condition: Any, timeout: float = 60.0) -> None:
             return
         time.sleep(0.25)
     raise AssertionError("condition not reached in time")
+
+
+def _site_file(tmp_path: Path, status_page_dir: Path) -> Path:
+    site = tmp_path / "site.toml"
+    site.write_text(f'[schedule]\nstatus_page_dir = "{status_page_dir}"\n', encoding="utf-8")
+    return site
+
+
+def test_once_writes_the_status_page_when_configured(
+    synced_mirror: URL, demo_source: URL, test_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    out_dir = tmp_path / "www"
+    assert main(["-q", "--config", str(_site_file(tmp_path, out_dir)), "schedule", "--once"]) == 0
+    page = (out_dir / "index.html").read_text(encoding="utf-8")
+    assert "Run 2 succeeded: incremental" in page
+
+
+def test_a_scheduled_sync_writes_the_page_even_when_it_fails(
+    synced_mirror: URL, databases: Any, test_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from etl.schedule import scheduled_sync
+
+    caplog.set_level(logging.INFO)
+    cli_environment(monkeypatch, databases.url("no_such_source"), synced_mirror, test_home)
+    out_dir = tmp_path / "www"
+    scheduled_sync(str(_site_file(tmp_path, out_dir)))
+    assert "schedule.sync_failed" in caplog.text
+    page = (out_dir / "index.html").read_text(encoding="utf-8")
+    assert "Run 2 failed" in page
+    assert "The latest successful sync is run 1" in page
+
+
+def test_a_status_page_that_cannot_be_written_is_a_warning(
+    synced_mirror: URL, demo_source: URL, test_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from etl.schedule import scheduled_sync
+
+    caplog.set_level(logging.INFO)
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory", encoding="utf-8")
+    scheduled_sync(str(_site_file(tmp_path, taken)))
+    assert "schedule.sync_done" in caplog.text
+    assert "schedule.status_page_failed" in caplog.text
+    assert "is a file" in caplog.text
+    assert run_statuses(synced_mirror) == ["succeeded", "succeeded"]

@@ -43,6 +43,15 @@ def test_a_site_file_overrides_defaults_and_the_environment_overrides_both(tmp_p
     assert from_env.ppr.operator == "archive-ops"
 
 
+def test_the_status_page_directory_is_off_by_default_and_a_path_when_set(tmp_path: Path) -> None:
+    assert load_settings(environ={}).schedule.status_page_dir is None
+    site = write(tmp_path / "site.toml", '[schedule]\nstatus_page_dir = "~/www/almamirror"\n')
+    assert load_settings(site, environ={}).schedule.status_page_dir == Path("~/www/almamirror").expanduser()
+    wrong = write(tmp_path / "wrong.toml", "[schedule]\nstatus_page_dir = 7\n")
+    with pytest.raises(ConfigurationError, match=r"schedule\.status_page_dir: expected a string"):
+        load_settings(wrong, environ={})
+
+
 def test_the_site_file_can_come_from_almamirror_config(tmp_path: Path) -> None:
     site = write(tmp_path / "site.toml", '[schedule]\ncron = "0 4 * * 1"\n')
     assert load_settings(environ={"ALMAMIRROR_CONFIG": str(site)}).schedule.cron == "0 4 * * 1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,18 @@ def test_restorable_not_restorable_lists_the_reasons(almamirror: Almamirror) -> 
     rows = assert_csv_and_json_agree(almamirror, restorable_mous, "report", "restorable", "--not-restorable")
     assert {row["mous_uid"]: row["reason_code"] for row in rows} == REASONS
     assert all(row["reason"] for row in rows)
+
+
+def test_restorable_not_restorable_table_shows_the_reason_sentence(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "restorable", "--not-restorable")
+    assert outcome.status == 0, outcome.err
+    assert_aligned(outcome.out)
+    header, _dashes, *rows, _summary = table_lines(outcome.out)
+    assert header.split()[-2:] == ["reason_code", "reason"]
+    by_mous = {line.split()[0]: line for line in rows}
+    assert set(by_mous) == set(REASONS)
+    for uid, code in REASONS.items():
+        assert re.split(r"\s{2,}", by_mous[uid])[-2:] == [code, f"because {code}"]
 
 
 def test_restorable_csv_and_json_carry_every_column_with_types(
