@@ -3,10 +3,11 @@
 - Fix the argument (``UsageError``, exit 2): the MOUS UID is malformed; the relative path is not safe;
   the archived PPR given for comparison cannot be read.
 - Refuse (``StopAndFix``, exit 1): the MOUS is not in the mirror or not a member OUS, the output
-  directory is taken, or ``NotRestorable`` — what the mirror knows about the MOUS cannot make a restore
-  the pipeline would run correctly.
-- Report a defect (``StopAndFix``, exit 1): ``InvalidPpr`` — a PPR failed the project's own schema or
-  the consistency checks beyond it; a generated one must not be written.
+  directory is taken, or ``NotRestorable`` — the mirror's verdict: one of its reason codes
+  (``etl.mirror.derived.REASON_CODES``), or ``proprietary``.
+- Report a defect (``StopAndFix``, exit 1): ``InvalidPpr`` — a request or PPR failed the checks of
+  ppr/build.py, ppr/layout.py, the project's own schema or the consistency checks beyond it, although
+  the mirror called the MOUS restorable; a generated one must not be written.
 
 Every message names the MOUS or file and says what is valid or what to do, on one line.
 """
@@ -91,7 +92,8 @@ class ArchivedPprUnreadable(UsageError):
 
 
 class NotRestorable(StopAndFix):
-    """The MOUS cannot be restored; ``reason`` is a short code for reports, the message says why."""
+    """The MOUS cannot be restored; ``reason`` is the mirror's reason code (or ``proprietary``), the
+    message says why."""
 
     def __init__(self, mous_uid: str, reason: str, detail: str) -> None:
         self.mous_uid = mous_uid

@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from ppr.errors import InvalidPpr, InvalidRelativePath, NotRestorable, OutputExists
+from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists
 from ppr.model import ProductFile, RestoreRequest
 from ppr.uid import MEMBER_PREFIX, disk_name
 
@@ -63,7 +63,11 @@ def ppr_file_name(mous_uid: str) -> str:
 
 
 def product_target_name(archived_name: str) -> str:
-    """The name the restore looks for: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``."""
+    """The name the restore looks for: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``.
+
+    The mirror's verdict applies the same rule in SQL (``etl.derive.restorability.restore_name``) to
+    refuse MOUSes whose names clash or are unsafe; a test keeps the two equal.
+    """
     name = archived_name.removeprefix(MEMBER_PREFIX)
     if name.endswith(".tar.gz"):
         name = name.removesuffix(".tar.gz") + ".tgz"
@@ -105,21 +109,20 @@ def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) ->
 
 
 def _product_entries(request: RestoreRequest) -> list[dict[str, Any]]:
+    # The verdict refuses both cases (unsafe_product_name, product_name_clash): reaching one is a defect.
     targets: dict[str, ProductFile] = {}
     for product in request.products:
         name = product_target_name(product.archived_name)
         if "/" in name or name in {"", ".", ".."}:
-            raise NotRestorable(
+            raise InvalidPpr(
+                [f"archived product name {product.archived_name!r} is not a plain file name"],
                 request.mous_uid,
-                "unsafe-product-name",
-                f"archived product name {product.archived_name!r} is not a plain file name",
             )
         if name in targets:
             # Two archived copies (e.g. member. and bare) would overwrite each other in products/.
-            raise NotRestorable(
+            raise InvalidPpr(
+                [f"{targets[name].archived_name} and {product.archived_name} both restore as {name}"],
                 request.mous_uid,
-                "product-name-clash",
-                f"{targets[name].archived_name} and {product.archived_name} both restore as {name}",
             )
         targets[name] = product
     return [

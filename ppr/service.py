@@ -1,7 +1,9 @@
 """What the ``almamirror ppr`` command does: refuse what cannot be restored, write what can.
 
 Refusals (one line, exit 1, nothing written): the MOUS is not in the mirror, is not a member OUS, is
-not restorable (the mirror's reason), or is proprietary now and ``allow_proprietary`` is off.
+not restorable (the mirror's reason code, as ``report restorable`` shows it), or is proprietary now
+(the mirror's ``proprietary`` flag) and ``allow_proprietary`` is off. A MOUS the mirror calls
+restorable always gets its PPR: a build or validation failure then is a defect (``InvalidPpr``).
 """
 
 from __future__ import annotations
@@ -31,16 +33,28 @@ class GeneratedPpr:
     document: bytes
 
 
+# Codes of the refusals that are not the mirror's reason codes, spelled like them.
+PROPRIETARY = "proprietary"
+REFUSAL_CODES: dict[type[Exception], str] = {OutputExists: "output_exists", InvalidPpr: "invalid_ppr"}
+
+
 @dataclass
 class BulkSummary:
-    """What ``--all-restorable`` wrote and what it refused, by reason."""
+    """What ``--all-restorable`` wrote and what it refused, by reason code."""
 
     written: list[Path] = field(default_factory=list)
-    refused: dict[str, str] = field(default_factory=dict)  # MOUS UID -> one-line reason
+    refused: dict[str, str] = field(default_factory=dict)  # MOUS UID -> "code: one-line reason"
 
     @property
     def refused_by_reason(self) -> Counter[str]:
         return Counter(reason.split(":", 1)[0] for reason in self.refused.values())
+
+
+def refusal_code(refusal: NotRestorable | OutputExists | InvalidPpr) -> str:
+    """The snake_case code of a refusal: the mirror's reason code, ``proprietary``, or the error's."""
+    if isinstance(refusal, NotRestorable):
+        return refusal.reason
+    return REFUSAL_CODES[type(refusal)]
 
 
 def utc_now() -> datetime:
@@ -58,7 +72,7 @@ def generate_ppr(
     """The validated restore PPR of one MOUS (its canonical UID), or the refusal that says why not."""
     verdict = _verdict(connection, mous_uid)
     created = created or utc_now()
-    refuse_unless_restorable(verdict, allow_proprietary, created)
+    refuse_unless_restorable(verdict, allow_proprietary)
     request = restore_requests(connection, [mous_uid])[mous_uid]
     return render(request, site, relative_path, created)
 
@@ -73,24 +87,24 @@ def render(
     return GeneratedPpr(request, path, document)
 
 
-def refuse_unless_restorable(verdict: MousVerdict, allow_proprietary: bool, now: datetime) -> None:
+def refuse_unless_restorable(verdict: MousVerdict, allow_proprietary: bool) -> None:
+    """Refuse with the mirror's reason code, or as proprietary by the mirror's flag."""
     if not verdict.restorable:
         raise NotRestorable(verdict.mous_uid, verdict.reason_code or "not_restorable",
                             verdict.reason or "the mirror marks it not restorable")
-    if allow_proprietary:
+    if allow_proprietary or not verdict.proprietary:
         return
     if verdict.release_date is None:
         raise NotRestorable(
-            verdict.mous_uid, "proprietary",
+            verdict.mous_uid, PROPRIETARY,
             "it has no release date (never released, still proprietary); pass --allow-proprietary to "
             "write its PPR anyway",
         )
-    if verdict.release_date > now:
-        raise NotRestorable(
-            verdict.mous_uid, "proprietary",
-            f"it is proprietary until {verdict.release_date:%Y-%m-%d %H:%M} UTC; pass "
-            "--allow-proprietary to write its PPR anyway",
-        )
+    raise NotRestorable(
+        verdict.mous_uid, PROPRIETARY,
+        f"it is proprietary until {verdict.release_date.astimezone(UTC):%Y-%m-%d %H:%M} UTC; pass "
+        "--allow-proprietary to write its PPR anyway",
+    )
 
 
 def check_against_archived(
@@ -121,14 +135,14 @@ def build_all_restorable(
     summary = BulkSummary()
     for done, (mous_uid, request) in enumerate(sorted(requests.items()), start=1):
         try:
-            refuse_unless_restorable(restorable[mous_uid], allow_proprietary, created)
+            refuse_unless_restorable(restorable[mous_uid], allow_proprietary)
             generated = render(request, site, None, created)
             summary.written.append(
                 build_request_directory(base_dir, generated.relative_path, generated.document, request, force)
             )
         except (NotRestorable, OutputExists, InvalidPpr) as refusal:
             # One MOUS's refusal is reported in the summary; the others are still written.
-            summary.refused[mous_uid] = f"{getattr(refusal, 'reason', type(refusal).__name__)}: {refusal}"
+            summary.refused[mous_uid] = f"{refusal_code(refusal)}: {refusal}"
         if on_progress is not None:
             on_progress(done, len(requests))
     return summary

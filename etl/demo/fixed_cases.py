@@ -188,6 +188,35 @@ INVENTED_PROJECTS: Final = (
         "pending_qa0", "being observed: one EB QA0 Pending, the latest Unset; not processed",
         "2026-10-20T02:00:00.000", "P", "N", "U", recipe=Recipe.NONE, state="Ready", delivered=False,
         session_gap=timedelta(days=5), reason="no_calibration_products")),
+    _project(28, "2023.1.00912.S", _mous(
+        "empty_requested_array",
+        "its SB's REQUESTEDARRAY is empty (NULL, as Oracle stores ''): no restore task can be chosen",
+        "2024-04-08T03:00:00.000", "P", "P", requested_array="", reason="unknown_array")),
+    _project(29, "2022.1.00477.S", replace(
+        _mous("eb_uid_trailing_space",
+              "a Pass EB's UID ends in a space in AQUA_EXECBLOCK, the shift log and ASA_SCIENCE",
+              "2023-04-17T02:00:00.000", "P P", "P", reason="malformed_eb_uid"),
+        sessions=(SessionPlan((EbPlan(), EbPlan(uid_suffix=" "))), SessionPlan((EbPlan(),))))),
+    _project(30, "2021.1.00834.S", _mous(
+        "sb_status_uid_trailing_space",
+        "its SBStatus UID ends in a space (BMMV_SCHEDBLOCK and SCHED_BLOCK_STATUS alike)",
+        "2022-06-06T04:00:00.000", "P", "P",
+        sb_uids=(("uid://A001/X1b1e/Xf00", "uid://A001/X1b1e/Xf01 "),), reason="malformed_reference")),
+    _project(31, "2021.1.00356.S", _mous(
+        "product_name_clash",
+        "session 1's caltables are archived twice, as member.<mous>… and as bare <mous>…",
+        "2022-10-11T03:00:00.000", "P", "P",
+        extra_products=("{mous}.session_1.caltables.tgz",), reason="product_name_clash")),
+    _project(32, "2021.1.00982.S", _mous(
+        "unsafe_product_name", "its pipeline manifest is archived under a name with a directory part",
+        "2022-12-05T05:00:00.000", "P", "P",
+        extra_products=("calibration/{mous}.hifa_calimage.pipeline_manifest.xml",),
+        reason="unsafe_product_name")),
+    _project(33, "2019.1.00623.S", _mous(
+        "resubmitted_project",
+        "resubmitted: its earliest proposal row (Cycle 2018.1) has no PI, the 2019.1 one has",
+        "2020-03-09T02:00:00.000", "P P", "P"),
+        pi_fullname="Ingrid Halvorsen", earlier_proposal_cycle="2018.1"),
 )
 
 FIXED_PROJECT_PLANS: Final = SEED_PROJECTS + INVENTED_PROJECTS

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, column, select, table
+from sqlalchemy import Engine, column, select, table, text
 from sqlalchemy.engine import URL
 
 from etl import migrations
@@ -90,3 +90,37 @@ def test_upgrade_is_idempotent_about_the_role(engine: Engine) -> None:
     migrations.downgrade(engine, BEFORE_VIEWS)
     migrations.upgrade(engine)
     assert ("data_quality", "SELECT") in reader_grants(engine)
+
+
+def restorable_mous_state(engine: Engine) -> tuple[str, list[str]]:
+    """The text of restorable_mous as PostgreSQL keeps it, and the columns of mous_status."""
+    with engine.connect() as connection:
+        definition = connection.execute(
+            text("SELECT pg_get_viewdef('restorable_mous'::regclass, true)")
+        ).scalar_one()
+        names = connection.execute(
+            text(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND table_name = 'mous_status' ORDER BY ordinal_position"
+            )
+        ).scalars().all()
+    return definition, list(names)
+
+
+def test_revision_0004_downgrades_to_exactly_what_the_revision_below_it_made(engine: Engine) -> None:
+    below = down_revision("0004")
+    migrations.downgrade(engine, "0004")
+    at_0004 = restorable_mous_state(engine)
+    migrations.downgrade(engine, below)
+    downgraded = restorable_mous_state(engine)
+    migrations.downgrade(engine, down_revision(below))
+    migrations.upgrade(engine, below)
+    assert restorable_mous_state(engine) == downgraded  # what the revision below itself creates
+    assert downgraded[0] != at_0004[0]
+    assert set(at_0004[1]) - set(downgraded[1]) == {
+        "obs_project_uid", "ous_part_id", "project_status_uid", "sb_status_uid", "rules_version"
+    }
+    migrations.upgrade(engine, "0004")
+    assert restorable_mous_state(engine) == at_0004
+    migrations.upgrade(engine)
+    migrations.check_drift(engine)
