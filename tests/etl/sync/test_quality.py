@@ -9,8 +9,8 @@ from sqlalchemy.engine import URL
 
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import DataQualityIssue, SyncRun, table_of
-from etl.report.views import data_quality
 from etl.mirror.bookkeeping import QUALITY_KINDS
+from etl.report.views import data_quality
 from etl.source.contract import CONTRACT, contract_table
 from tests.helpers import connect, rows, scalar, sync
 
