@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
         "successful run that changed anything (the summary line names it), or of run N, or of every "
         "run finished since a moment. --mous keeps one MOUS's changes; alone it lists its whole "
         "history. An update shows old→new for every column it changed.",
-        epilog=f"SINCE: {SINCE_FORMS}. e.g. almamirror report changes --since 7d --mous uid://A001/X129e/Xb6",
+        epilog=f"SINCE: {SINCE_FORMS}. Example: almamirror report changes --since 7d "
+        "--mous uid://A001/X129e/Xb6",
     )
     which = changes.add_mutually_exclusive_group()
     which.add_argument("--since", metavar="SINCE", help="every change of runs finished since then")
