@@ -54,7 +54,8 @@ def test_the_site_file_can_come_from_almamirror_config(tmp_path: Path) -> None:
 def test_every_problem_is_reported_together(tmp_path: Path) -> None:
     site = write(
         tmp_path / "bad.toml",
-        'log_level = "LOUD"\n[source]\narraysize = -3\nschem = "x"\n[schedule]\nmisfire_grace_seconds = "soon"\n',
+        'log_level = "LOUD"\n[source]\narraysize = -3\nschem = "x"\n'
+        '[schedule]\nmisfire_grace_seconds = "soon"\n',
     )
     with pytest.raises(ConfigurationError) as caught:
         load_settings(site, environ={})
@@ -76,9 +77,9 @@ def test_settings_take_a_cron_and_renames_as_written_and_their_users_check_them(
         '[schedule]\ncron = "every night"\n[source.column_names]\n"aqua_execblock.qa0status" = "Q"\n',
     )
     settings = load_settings(site, environ={})
-    with pytest.raises(ConfigurationError, match="schedule.cron/timezone: 'every night'"):
+    with pytest.raises(ConfigurationError, match=r"schedule\.cron/timezone: 'every night'"):
         cron_trigger(settings.schedule)
-    with pytest.raises(ConfigurationError, match="'aqua_execblock.qa0status' is not a stand-in column"):
+    with pytest.raises(ConfigurationError, match=r"'aqua_execblock\.qa0status' is not a stand-in column"):
         build_contract(settings.source.column_names)
 
 

@@ -76,7 +76,8 @@ def test_generating_a_ppr_from_the_cli_loads_neither_the_source_contract_nor_aps
     output = tmp_path / "ppr.xml"
     probe = (
         "import sys; from etl.cli import main; "
-        f"status = main(['-q', 'ppr', 'uid://A001/X129e/Xb6', '-o', {str(output)!r}, '--allow-proprietary']); "
+        f"status = main(['-q', 'ppr', 'uid://A001/X129e/Xb6', '-o', {str(output)!r}, "
+        "'--allow-proprietary']); "
         "loaded = sorted(m for m in sys.modules if m.startswith(('apscheduler', 'etl.source', 'etl.load', "
         "'etl.derive', 'etl.sync', 'etl.demo.'))); "
         "print(status, loaded, file=sys.stderr)"
