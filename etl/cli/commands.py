@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from etl.cli import (
+    completion_command,
     db_commands,
     demo_command,
     ppr_commands,
@@ -15,7 +16,10 @@ from etl.cli import (
 
 
 def register_all(subparsers: Any) -> None:
-    groups = (demo_command, source_commands, db_commands, sync_commands, ppr_commands, report_commands)
+    groups = (
+        demo_command, source_commands, db_commands, sync_commands, ppr_commands, report_commands,
+        completion_command,
+    )
     for group in groups:
         group.register(subparsers)
 
