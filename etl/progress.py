@@ -27,7 +27,8 @@ class Progress:
         self.total = total
         self.unit = unit
         self.stream = stream if stream is not None else sys.stderr
-        self.interactive = self.stream.isatty()
+        # -q (log level above INFO) silences the terminal line too: quiet means nothing on success.
+        self.interactive = self.stream.isatty() and log.isEnabledFor(logging.INFO)
         # Redraw a terminal often; write to a log rarely.
         self.interval = 0.2 if self.interactive else interval
         self.started = time.monotonic()

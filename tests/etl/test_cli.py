@@ -314,3 +314,12 @@ def test_exit_codes_are_documented() -> None:
         assert f"{code} " in readme or f"`{code}`" in readme
         assert code in operations
 
+
+
+def test_quiet_is_quiet_on_a_terminal_too(source_copy: URL, synced_mirror: URL, test_home: Path) -> None:
+    env = environment(test_home, synced_mirror, source_copy)
+    quiet = run_in_terminal(["sync", "-q", "--full"], env)
+    assert (quiet.status, quiet.output) == (0, "")
+    talkative = run_in_terminal(["sync", "--full"], env)
+    assert talkative.status == 0
+    assert "mous_status" in talkative.output  # the progress lines and the summary table
