@@ -17,7 +17,7 @@ from etl.cli import main
 from etl.mirror import SyncRun, table_of
 from tests.conftest import cli_environment, open_engine
 from tests.helpers import scalar
-from tests.terminal import run_in_terminal
+from tests.interactive import run_interactive
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -183,11 +183,11 @@ def test_downgrade_base_asks_on_a_terminal(mirror_db: URL, test_home: Path) -> N
     env = environment(test_home, mirror_db)
     engine = open_engine(mirror_db)
     try:
-        refused = run_in_terminal(["db", "downgrade", "base"], env, answer=("Type 'yes'", "no"))
+        refused = run_interactive(["db", "downgrade", "base"], env, answer=("Type 'yes'", "no"))
         assert refused.status == 1, refused.output
         assert "not confirmed; nothing was changed" in refused.output
         assert migrations.current_revision(engine) == migrations.heads()[0]
-        confirmed = run_in_terminal(["db", "downgrade", "base"], env, answer=("Type 'yes'", "yes"))
+        confirmed = run_interactive(["db", "downgrade", "base"], env, answer=("Type 'yes'", "yes"))
         assert confirmed.status == 0, confirmed.output
         assert "db downgrade: the mirror is at revision base" in confirmed.output
         assert migrations.current_revision(engine) is None
@@ -318,8 +318,8 @@ def test_exit_codes_are_documented() -> None:
 
 def test_quiet_is_quiet_on_a_terminal_too(source_copy: URL, synced_mirror: URL, test_home: Path) -> None:
     env = environment(test_home, synced_mirror, source_copy)
-    quiet = run_in_terminal(["sync", "-q", "--full"], env)
+    quiet = run_interactive(["sync", "-q", "--full"], env)
     assert (quiet.status, quiet.output) == (0, "")
-    talkative = run_in_terminal(["sync", "--full"], env)
+    talkative = run_interactive(["sync", "--full"], env)
     assert talkative.status == 0
     assert "mous_status" in talkative.output  # the progress lines and the summary table

@@ -13,17 +13,17 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class TerminalRun:
+class InteractiveRun:
     status: int
     output: str  # stdout and stderr as the terminal showed them
 
 
-def run_in_terminal(
+def run_interactive(
     args: list[str],
     environment: Mapping[str, str],
     answer: tuple[str, str] | None = None,
     timeout: float = 120,
-) -> TerminalRun:
+) -> InteractiveRun:
     """``python -m etl.cli ARGS`` with stdin, stdout and stderr on a pseudo-terminal.
 
     ``answer`` is (question, reply): the reply is typed, with Enter, once the question has appeared.
@@ -59,4 +59,4 @@ def run_in_terminal(
         if process.poll() is None:
             process.kill()
             process.wait()
-    return TerminalRun(status, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n"))
+    return InteractiveRun(status, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n"))
