@@ -49,7 +49,10 @@ def is_oracle(url: URL) -> bool:
 def mirror_url(settings: Settings) -> URL:
     """The mirror's URL: the configured one, else the embedded server's mirror database."""
     if settings.mirror.url:
-        return _with_psycopg(parse_url(settings.mirror.url, "mirror.url"))
+        url = parse_url(settings.mirror.url, "mirror.url")
+        _require_backend(url, "mirror.url (ALMAMIRROR_MIRROR_URL)", ("postgresql",),
+                         "the mirror is PostgreSQL (postgresql://…)")
+        return _with_psycopg(url)
     return embedded.database_url(settings.embedded.home, settings.embedded.mirror_database)
 
 
@@ -57,8 +60,36 @@ def source_url(settings: Settings) -> URL:
     """The ALMA source's URL: the configured one, else the embedded server's demo archive."""
     if settings.source.url:
         url = parse_url(settings.source.url, "source.url")
+        _require_backend(url, "source.url (ALMAMIRROR_SOURCE_URL)", ("oracle", "postgresql"),
+                         "the source is ALMA's Oracle (oracle+oracledb://…) or a PostgreSQL stand-in "
+                         "(postgresql://…)")
         return url if is_oracle(url) else _with_psycopg(url)
     return embedded.database_url(settings.embedded.home, settings.embedded.source_database)
+
+
+# The one driver installed for each database almamirror talks to.
+_DRIVERS = {"postgresql": "psycopg", "oracle": "oracledb"}
+
+
+def check_configured_urls(settings: Settings) -> None:
+    """Refuse a configured source or mirror URL almamirror cannot use, before either is opened."""
+    if settings.mirror.url:
+        mirror_url(settings)
+    if settings.source.url:
+        source_url(settings)
+
+
+def _require_backend(url: URL, setting: str, backends: tuple[str, ...], expected: str) -> None:
+    """A database or driver almamirror has no module for is a configuration error, not an import error."""
+    backend = url.get_backend_name()
+    if backend not in backends:
+        raise ConfigurationError([f"{setting}: '{mask_url(url)}' is a {backend} URL; {expected}"])
+    driver = url.get_driver_name()
+    if "+" in url.drivername and driver != _DRIVERS[backend]:
+        raise ConfigurationError([
+            f"{setting}: '{mask_url(url)}' asks for the {driver} driver, which almamirror does not use; "
+            f"write {backend}+{_DRIVERS[backend]}:// or {backend}://"
+        ])
 
 
 def _with_psycopg(url: URL) -> URL:

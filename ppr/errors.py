@@ -91,6 +91,19 @@ class ArchivedPprUnreadable(UsageError):
         )
 
 
+class ArchivedPprOfAnotherMous(UsageError):
+    """The archived PPR given for the session comparison names another MOUS in its OUSStatusRef."""
+
+    def __init__(self, path: Path, archived_mous: str, mous_uid: str) -> None:
+        self.path = path
+        self.archived_mous = archived_mous
+        self.mous_uid = mous_uid
+        super().__init__(
+            f"{path}: this PPR is for {archived_mous}, not {mous_uid} (its OUSStatusRef); give the PPR "
+            f"archived with the calibration products of {mous_uid}"
+        )
+
+
 class NotRestorable(StopAndFix):
     """The MOUS cannot be restored; ``reason`` is the mirror's reason code (or ``proprietary``), the
     message says why."""

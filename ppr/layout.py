@@ -7,18 +7,19 @@ beside the three directories says which ASDMs and product files to fetch where.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists
-from ppr.model import ProductFile, RestoreRequest
+from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.uid import MEMBER_PREFIX, disk_name
 
 RAWDATA = "rawdata"
@@ -55,6 +56,19 @@ def build_request_directory(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def session_map_digest(sessions: Iterable[Session]) -> str:
+    """SHA-256 of the session map in a canonical form: numbers ascending, EBs sorted within each.
+
+    EB order inside a session does not matter to the pipeline, so it does not change the digest.
+    """
+    canonical = [
+        [session.number, sorted(session.eb_uids)]
+        for session in sorted(sessions, key=lambda session: session.number)
+    ]
+    text = json.dumps(canonical, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def ppr_file_name(mous_uid: str) -> str:
@@ -97,6 +111,7 @@ def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) ->
         "relative_path": relative_path,
         "created_utc": created,
         "ppr": f"{WORKING}/{ppr_file_name(request.mous_uid)}",
+        "session_map_sha256": session_map_digest(request.sessions),
         "asdms": asdms,
         "products": products,
         "totals": {

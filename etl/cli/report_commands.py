@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Connection
 
-from etl.report.arguments import ARRAYS
+from etl.report.arguments import ARRAYS, SINCE_FORMS
 from etl.settings import Settings
 
 if TYPE_CHECKING:
@@ -85,7 +85,11 @@ def register(subparsers: Any) -> None:
     kinds = report.add_subparsers(dest="report", metavar="REPORT", required=True)
 
     restorable = kinds.add_parser(
-        "restorable", help="the MOUSes that can be restored (or, with --not-restorable, why not)"
+        "restorable", help="the MOUSes that can be restored (or, with --not-restorable, why not)",
+        description="The member OUSes a restore PPR can be written for, by project and MOUS, with a "
+        "summary that counts both sides within the filter. --not-restorable lists the others with "
+        "the reason code (csv and json also carry the reason in words).",
+        epilog="e.g. almamirror report restorable --array 7m --format csv > restorable-7m.csv",
     )
     restorable.add_argument("--project", metavar="CODE", help="only this project, e.g. 2017.1.00886.L")
     restorable.add_argument("--array", choices=ARRAYS, help="only this array family")
@@ -95,23 +99,41 @@ def register(subparsers: Any) -> None:
     add_view_arguments(restorable)
     restorable.set_defaults(run=run_restorable)
 
-    changes = kinds.add_parser("changes", help="what syncs changed (default: the latest run)")
+    changes = kinds.add_parser(
+        "changes", help="what syncs changed (default: the latest run that changed anything)",
+        description="The change events syncs recorded, newest first: by default those of the latest "
+        "successful run that changed anything (the summary line names it), or of run N, or of every "
+        "run finished since a moment. --mous keeps one MOUS's changes; alone it lists its whole "
+        "history. An update shows old→new for every column it changed.",
+        epilog=f"SINCE: {SINCE_FORMS}. Example: almamirror report changes --since 7d "
+        "--mous uid://A001/X129e/Xb6",
+    )
     which = changes.add_mutually_exclusive_group()
-    which.add_argument("--since", metavar="ISO-DATE", help="every change of runs finished since then (UTC)")
+    which.add_argument("--since", metavar="SINCE", help="every change of runs finished since then")
     # dest run_id: args.run is the command's function.
     which.add_argument("--run", type=int, dest="run_id", metavar="N", help="the changes of sync run N")
+    changes.add_argument("--mous", metavar="MOUS_UID", help="only the changes of this MOUS")
     add_view_arguments(changes)
     changes.set_defaults(run=run_changes)
 
     newly = kinds.add_parser(
-        "newly-restorable", help="MOUSes that became restorable in the latest run (or since a date)"
+        "newly-restorable", help="MOUSes that became restorable in the latest run (or since a moment)",
+        description="The MOUSes that became restorable in the latest successful sync, or every MOUS "
+        "restorable since a moment (restorable_since >= SINCE), oldest first.",
+        epilog=f"SINCE: {SINCE_FORMS}.",
     )
-    newly.add_argument("--since", metavar="ISO-DATE", help="restorable since then (UTC), in any run")
+    newly.add_argument("--since", metavar="SINCE", help="restorable since then, in any run")
     add_view_arguments(newly)
     newly.set_defaults(run=run_newly_restorable)
 
-    quality = kinds.add_parser("quality", help="open data-quality issues found in the ALMA source")
+    quality = kinds.add_parser(
+        "quality", help="open data-quality issues found in the ALMA source",
+        description="Problems found in the ALMA source (an EB without an end time, duplicate "
+        "shift-log rows, a malformed OUSStatus document, …), open until a sync no longer finds them; "
+        "by kind, then project and MOUS. last_seen_at is the latest successful sync.",
+    )
     quality.add_argument("--kind", metavar="KIND", help="only issues of this kind, e.g. eb_null_end_time")
+    quality.add_argument("--mous", metavar="MOUS_UID", help="only the issues of this MOUS")
     add_view_arguments(quality)
     quality.set_defaults(run=run_quality)
 
@@ -127,7 +149,11 @@ def register(subparsers: Any) -> None:
     page.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="directory for index.html")
     page.set_defaults(run=run_html)
 
-    runs = kinds.add_parser("runs", help="the sync history with per-table figures")
+    runs = kinds.add_parser(
+        "runs", help="the sync history with per-table figures",
+        description="The last N sync runs, newest first: status, times, host and pid, what each did "
+        "to every table, and the error of a failed run.",
+    )
     runs.add_argument("--last", type=int, default=10, metavar="N", help="the last N runs (default: 10)")
     add_format_argument(runs)
     add_pager_argument(runs)
@@ -166,15 +192,16 @@ def run_restorable(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_changes(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_changes
-    from etl.report.arguments import check_positive
+    from etl.report.arguments import check_positive, parse_mous
     from etl.report.changes import TABLE_COLUMNS
     from etl.report.views import column_names, recent_changes
 
     since = _since(args.since)
     run_id = None if args.run_id is None else check_positive(args.run_id, "--run")
+    mous_uid = parse_mous(args.mous)
     available = (*column_names(recent_changes), *TABLE_COLUMNS)
     with report_output(args, available) as (stream, view), report_snapshot(settings) as connection:
-        show_changes(connection, since, run_id, args.format, stream, view)
+        show_changes(connection, since, run_id, args.format, stream, view, mous_uid)
     return 0
 
 
@@ -193,15 +220,16 @@ def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_quality(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_quality
-    from etl.report.arguments import check_quality_kind
+    from etl.report.arguments import check_quality_kind, parse_mous
     from etl.report.views import column_names, data_quality
 
     kind = check_quality_kind(args.kind)
+    mous_uid = parse_mous(args.mous)
     with (
         report_output(args, column_names(data_quality)) as (stream, view),
         report_snapshot(settings) as connection,
     ):
-        show_quality(connection, kind, args.format, stream, view)
+        show_quality(connection, kind, args.format, stream, view, mous_uid)
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 from types import FrameType
 from typing import Any
 
+from etl.cli.confirm import quiet
 from etl.settings import Settings
 
 
@@ -21,7 +22,8 @@ def register(subparsers: Any) -> None:
     )
     sync.add_argument("--full", action="store_true", help="re-derive every MOUS, not only changed ones")
     sync.add_argument(
-        "--format", choices=("table", "json"), default="table", help="summary format (default: table)"
+        "--format", choices=("table", "json"), default="table",
+        help="summary format (default: table; -q prints no table, json is printed all the same)",
     )
     sync.set_defaults(run=run_sync_command)
 
@@ -49,14 +51,16 @@ def terminate_as_interrupt() -> None:
 
 def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
     from etl.cli.databases import checked_mirror
-    from etl.database import source_engine
+    from etl.database import check_configured_urls, source_engine
     from etl.sync.pipeline import run_sync
     from etl.sync.summary import write_summary
 
     terminate_as_interrupt()
+    check_configured_urls(settings)
     with checked_mirror(settings, "almamirror-sync") as mirror, source_engine(settings) as source:
         summary = run_sync(mirror, source, settings.source, full=args.full)
-    write_summary(summary, args.format, sys.stdout)
+    if args.format == "json" or not quiet(args):
+        write_summary(summary, args.format, sys.stdout)
     return 0
 
 
@@ -65,7 +69,9 @@ def run_schedule_command(args: argparse.Namespace, settings: Settings) -> int:
         from etl.schedule import refresh_status_page
 
         try:
-            return run_sync_command(argparse.Namespace(full=False, format="table"), settings)
+            return run_sync_command(
+                argparse.Namespace(full=False, format="table", quiet=quiet(args)), settings
+            )
         finally:
             refresh_status_page(settings)
     from etl.cli.databases import checked_mirror

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain
 
-from sqlalchemy import Connection, Engine, MetaData, inspect, literal, select, text
+from sqlalchemy import Connection, Engine, MetaData, func, inspect, literal, select, text
 
 from etl.copy import copy_rows
 from etl.demo.calibration_documents import attach_calibration_documents
@@ -124,6 +125,16 @@ def _copy_tables(connection: Connection, contract: MetaData, schema: str, spools
     seconds = round(time.monotonic() - progress.started, 1)
     progress.finish("source.demo.copy", table=CATALOGUE_TABLE, rows=rows[CATALOGUE_TABLE], seconds=seconds)
     return rows
+
+
+def demo_archive_scale(engine: Engine, schema: str) -> tuple[int, str]:
+    """The member OUSes the source holds (its AQUA_OUS rows, one per MOUS) and the nearest scale."""
+    qa2 = contract_table(CONTRACT, "aqua_ous")
+    with engine.connect() as connection:
+        translated = connection.execution_options(**source_execution_options(schema))
+        held = int(translated.execute(select(func.count()).select_from(qa2)).scalar_one())
+    nearest = min(SCALES.values(), key=lambda spec: abs(math.log(max(held, 1) / spec.mous_count)))
+    return held, nearest.name
 
 
 def demo_archive_present(engine: Engine, schema: str) -> bool:

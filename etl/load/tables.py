@@ -54,6 +54,9 @@ def load_table(
         target = MergeTarget(
             table=mapping.target, key=mapping.key, loaded=mapping.loaded,
             recorded=mapping.watch + mapping.link,
+            documents=tuple(
+                column.name for column in mapping.target.columns if column.info.get("document")
+            ),
         )
         counts = merge(mirror, target, stage, run_id, record_events)
         figures = TableFigures(

@@ -117,7 +117,8 @@ class Ous(Base):
     )
     project_uid: Mapped[str | None] = mapped_column(Text, info=from_source("obs_project_id"))
     recipe: Mapped[str | None] = mapped_column(Text, info=from_source("flags"))
-    status_xml: Mapped[str | None] = mapped_column(Text, info=from_source("xml"))
+    # A whole document: a change event names its change but does not copy it.
+    status_xml: Mapped[str | None] = mapped_column(Text, info={**from_source("xml"), "document": True})
 
 
 class OusQa2(Base):

@@ -87,7 +87,8 @@ class ChangeEvent(Base):
     """One row inserted, updated or deleted by a sync, with the values users follow.
 
     ``old_values``/``new_values`` hold the table's watched and linking columns (not only the changed
-    ones, so an event can be read alone); ``changed_columns`` lists every column that changed.
+    ones, so an event can be read alone) and, for an update, every other column that changed, except
+    whole documents; ``changed_columns`` lists every column that changed.
     """
 
     __tablename__ = "change_event"

@@ -19,21 +19,30 @@ TABLE_LAYOUT = Layout(
 
 
 def show_quality(
-    connection: Connection, kind: str | None, fmt: str, stream: TextIO, view: TableView = PLAIN
+    connection: Connection,
+    kind: str | None,
+    fmt: str,
+    stream: TextIO,
+    view: TableView = PLAIN,
+    mous_uid: str | None = None,
 ) -> None:
-    """``report quality``: the open issues, optionally of one kind."""
-    write_report(quality_report(connection, kind), fmt, stream, view)
+    """``report quality``: the open issues, optionally of one kind and of one MOUS."""
+    write_report(quality_report(connection, kind, mous_uid), fmt, stream, view)
 
 
-def quality_report(connection: Connection, kind: str | None) -> Report:
-    rows = fetch(connection, quality_query(kind))
+def quality_report(connection: Connection, kind: str | None, mous_uid: str | None = None) -> Report:
+    rows = fetch(connection, quality_query(kind, mous_uid))
     return Report(rows, column_names(data_quality), quality_summary(rows), TABLE_COLUMNS, TABLE_LAYOUT)
 
 
-def quality_query(kind: str | None) -> Select[Any]:
+def quality_query(kind: str | None, mous_uid: str | None = None) -> Select[Any]:
     view = data_quality
     query = select(view).order_by(view.c.kind, view.c.project_code, view.c.mous_uid, view.c.subject)
-    return query if kind is None else query.where(view.c.kind == kind)
+    if kind is not None:
+        query = query.where(view.c.kind == kind)
+    if mous_uid is not None:
+        query = query.where(view.c.mous_uid == mous_uid)
+    return query
 
 
 def quality_summary(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -124,3 +124,18 @@ def test_revision_0004_downgrades_to_exactly_what_the_revision_below_it_made(eng
     assert restorable_mous_state(engine) == at_0004
     migrations.upgrade(engine)
     migrations.check_drift(engine)
+
+
+def test_downgrade_of_0005_restores_the_data_quality_view_below_it(engine: Engine) -> None:
+    def definition() -> str:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SELECT pg_get_viewdef('data_quality'::regclass)")).scalar())
+
+    at_head = definition()
+    migrations.downgrade(engine, down_revision("0005"))
+    below_0005 = definition()
+    assert "latest_run" not in below_0005
+    migrations.upgrade(engine, "0005")
+    assert definition() == at_head
+    migrations.downgrade(engine, down_revision("0005"))
+    assert definition() == below_0005

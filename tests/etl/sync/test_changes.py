@@ -277,3 +277,39 @@ def test_incremental_derivation_equals_a_full_one(
     full = sync(source_copy, synced_mirror, test_home, full=True)
     derived = {"mous_status", "session_assignment", "ous_status_document"}
     assert [f for f in full.tables if f.table in derived and f.changed] == []
+
+
+def test_an_update_records_old_and_new_of_every_changed_column_but_not_whole_documents(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    case = FIXED_CASES["seed_first"]
+    eb = case.expected_sessions[0][0]
+    with connect(source_copy) as source:
+        # execution_fraction is not a watched column; qa0_status is.
+        source.execute(
+            update(execblocks)
+            .where(execblocks.c.execblockuid == eb)
+            .values(execfraction=0.25, qa0status="Fail")
+        )
+        source.execute(
+            update(ous_status)
+            .where(ous_status.c.status_entity_id == case.mous_uid)
+            .values(xml=ous_status.c.xml + "<!-- edited -->", flags="manual")
+        )
+    summary = sync(source_copy, synced_mirror, test_home)
+
+    [event] = run_events(synced_mirror, summary.run_id, "execution_block", eb)
+    assert sorted(event["changed_columns"]) == ["exec_fraction", "qa0_status"]
+    assert float(event["old_values"]["exec_fraction"]) != 0.25
+    assert float(event["new_values"]["exec_fraction"]) == 0.25
+    assert (event["old_values"]["qa0_status"], event["new_values"]["qa0_status"]) == ("Pass", "Fail")
+    # Unchanged columns that are not watched stay out of the event.
+    assert "start_time" in event["new_values"]  # watched: always recorded
+    assert "project_code" not in event["new_values"]
+
+    [document] = run_events(synced_mirror, summary.run_id, "ous", case.mous_uid)
+    assert sorted(document["changed_columns"]) == ["recipe", "status_xml"]
+    assert "status_xml" not in document["old_values"]
+    assert "status_xml" not in document["new_values"]
+    assert document["new_values"]["recipe"] == "manual"
+
