@@ -228,9 +228,12 @@ def event(
     recorded: tuple[str, ...], key: tuple[Any, ...], kind: str, changed: list[str] | None,
     before: Mapping[str, Any] | None, after: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """One change event as the merge should write it."""
+    """One change event as the merge should write it: an update also carries the old and new value of
+    every column it changed (these tables hold no whole documents, which an event only names)."""
     row = after if after is not None else before
     assert row is not None
+    if kind == "update":
+        recorded = (*recorded, *(column for column in changed or () if column not in recorded))
     return {
         "row_key": row_key(key),
         "mous_uid": row.get("mous_uid"),
