@@ -47,13 +47,13 @@ def reader_grants(engine: Engine) -> set[tuple[str, str]]:
 
 
 def test_head_has_the_views_and_no_drift(engine: Engine) -> None:
-    assert migrations.current_revision(engine) == "0002"
+    assert migrations.current_revision(engine) == migrations.heads()[0]
     assert view_names(engine) == VIEW_NAMES
     migrations.check_drift(engine)
 
 
 def test_one_head() -> None:
-    assert migrations.heads() == ["0002"]
+    assert len(migrations.heads()) == 1
 
 
 def test_downgrade_to_0001_removes_views_and_grants_and_upgrade_restores_them(engine: Engine) -> None:
