@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from etl import embedded
-from etl.errors import ConfigurationError
+from etl.errors import ConfigurationError, MirrorUnavailable, RetryLater, SourceUnavailable
 from etl.settings import Settings
 
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z0-9+]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)", re.I)
@@ -65,9 +65,29 @@ def _with_psycopg(url: URL) -> URL:
 
 def create_mirror_engine(url: URL, application_name: str = "almamirror") -> Engine:
     # The application name tells an operator, in pg_stat_activity, a sync from a report.
-    return create_engine(
+    engine = create_engine(
         url, pool_pre_ping=True, connect_args={"application_name": application_name}
     )
+    make_connections(engine, "mirror", MirrorUnavailable)
+    return engine
+
+
+def make_connections(
+    engine: Engine, role: str, error: type[RetryLater], prepare: Callable[[Any], None] | None = None
+) -> None:
+    """Connect ``engine`` so that a failure says which database failed (source or mirror), as
+    ``error``, and ``prepare`` sees each new connection before SQLAlchemy's first query on it."""
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.Error as exc:
+            message = " ".join(str(exc).split())
+            raise error(f"the {role} database {mask_url(engine.url)} is unavailable: {message}") from exc
+        if prepare is not None:
+            prepare(connection)
+        return connection
 
 
 def create_source_engine(url: URL, settings: Settings) -> Engine:
@@ -82,7 +102,14 @@ def create_source_engine(url: URL, settings: Settings) -> Engine:
         # a LOB locator costs one round trip per row on a remote link.
         oracledb.defaults.fetch_lobs = False
         options.update(arraysize=settings.source.arraysize, auto_convert_lobs=True)
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    prepare: Callable[[Any], None] | None = None
+    if url.get_backend_name() == "postgresql":
+        from etl.source.postgres import prepare_connection
+
+        prepare = prepare_connection
+    make_connections(engine, "source", SourceUnavailable, prepare)
+    return engine
 
 
 @contextmanager

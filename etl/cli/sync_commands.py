@@ -16,10 +16,17 @@ def register(subparsers: Any) -> None:
         "sync", help="copy the ALMA source into the mirror and re-derive restore status",
         description="Read every contract table from the source in one consistent snapshot, merge it "
         "into the mirror, and re-derive sessions and restore status for the MOUSes whose inputs "
-        "changed. All or nothing: a failed sync leaves the mirror as it was. Exit codes: 0 done, "
+        "changed. All or nothing: a failed sync leaves the mirror as it was. A source table that reads "
+        "far fewer rows than at the last successful sync stops it (see --allow-shrink); bad source "
+        "rows are left out and reported (report quality --kind quarantined_row). Exit codes: 0 done, "
         "1 failed, 3 another sync is running.",
     )
     sync.add_argument("--full", action="store_true", help="re-derive every MOUS, not only changed ones")
+    sync.add_argument(
+        "--allow-shrink", action="store_true",
+        help="accept source tables that lost many rows since the last successful sync (a real mass "
+        "deletion); without it such a sync stops before merging anything (source.max_shrink)",
+    )
     sync.add_argument(
         "--format", choices=("table", "json"), default="table", help="summary format (default: table)"
     )
@@ -35,11 +42,12 @@ def register(subparsers: Any) -> None:
     schedule.add_argument(
         "--once", action="store_true", help="run one sync now and exit with its exit code (for cron)"
     )
+
     schedule.set_defaults(run=run_schedule_command)
 
 
 def terminate_as_interrupt() -> None:
-    """SIGTERM (systemd stop, kill) ends a sync like Ctrl-C: rolled back and recorded as failed."""
+    """SIGTERM (systemd stop, kill) ends a sync like Ctrl-C: rolled back and recorded as interrupted."""
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt("terminated by SIGTERM")
@@ -55,14 +63,16 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
 
     terminate_as_interrupt()
     with checked_mirror(settings, "almamirror-sync") as mirror, source_engine(settings) as source:
-        summary = run_sync(mirror, source, settings.source, full=args.full)
+        summary = run_sync(mirror, source, settings.source, full=args.full, allow_shrink=args.allow_shrink)
     write_summary(summary, args.format, sys.stdout)
     return 0
 
 
 def run_schedule_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.once:
-        return run_sync_command(argparse.Namespace(full=False, format="table"), settings)
+        return run_sync_command(
+            argparse.Namespace(full=False, allow_shrink=False, format="table"), settings
+        )
     from etl.cli.databases import checked_mirror
     from etl.schedule import cron_trigger, run_scheduler
 

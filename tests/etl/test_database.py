@@ -6,11 +6,13 @@ from pathlib import Path
 
 import oracledb
 import pytest
+from sqlalchemy.engine import URL
 
 from etl.cli import main
 from etl.database import create_source_engine, mask_url, parse_url, source_url
 from etl.errors import ConfigurationError
 from etl.settings import load_settings
+from tests.conftest import cli_environment
 
 
 @pytest.mark.parametrize(
@@ -78,5 +80,19 @@ def test_an_unreachable_mirror_is_one_line_and_exit_1(
     assert main(["-q", *command]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1
-    assert error.startswith("almamirror: database unavailable: ")
+    mirror = "postgresql+psycopg://ops:***@127.0.0.1:1/almamirror"
+    assert error.startswith(f"almamirror: the mirror database {mirror} is unavailable: ")
+    assert "Connection refused" in error
+    assert "pw-123" not in error
+
+
+def test_an_unreachable_source_says_it_is_the_source(
+    synced_mirror: URL, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli_environment(monkeypatch, None, synced_mirror, tmp_path)
+    monkeypatch.setenv("ALMAMIRROR_SOURCE_URL", "postgresql://ops:pw-123@127.0.0.1:1/alma")
+    assert main(["-q", "sync"]) == 1
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith("almamirror: the source database postgresql+psycopg://ops:***@127.0.0.1:1/alma "
+                            "is unavailable: ")
     assert "pw-123" not in error
