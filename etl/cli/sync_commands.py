@@ -42,7 +42,10 @@ def register(subparsers: Any) -> None:
     schedule.add_argument(
         "--once", action="store_true", help="run one sync now and exit with its exit code (for cron)"
     )
-
+    schedule.add_argument(
+        "--now", action="store_true",
+        help="also run a sync as soon as the scheduler starts, then follow the schedule",
+    )
     schedule.set_defaults(run=run_schedule_command)
 
 
@@ -78,5 +81,5 @@ def run_schedule_command(args: argparse.Namespace, settings: Settings) -> int:
 
     cron_trigger(settings.schedule)  # a bad cron expression is a configuration error before connecting
     with checked_mirror(settings, "almamirror-schedule") as engine:
-        run_scheduler(engine, settings, args.config)
+        run_scheduler(engine, settings, args.config, run_now=args.now)
     return 0
