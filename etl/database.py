@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote_plus
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -15,26 +16,65 @@ from etl import embedded
 from etl.errors import ConfigurationError, MirrorUnavailable, RetryLater, SourceUnavailable
 from etl.settings import Settings
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z0-9+]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)", re.I)
+_SCHEME = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+# Greedy: the password runs to the *last* "@", so an unencoded "@" in it hides the rest too.
+_USERINFO = re.compile(r"^(?P<user>[^:@/?#]*):.*@", re.DOTALL)
+# Query parameters (and libpq key=value words) whose name says they hold a secret: password,
+# sslpassword, passwd, pwd, secret, token, access_token, …
+_SECRET_NAME = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
+_KEY_VALUE = re.compile(
+    r"(?P<key>\b\w*(?:pass|pwd|secret|token)\w*\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE
+)
+MASK = "***"
 
 
 def mask_url(url: str | URL | None) -> str:
-    """The URL with its password replaced by ``***``; also for strings SQLAlchemy cannot parse."""
+    """The URL with every secret in it replaced by ``***``: the one masking of the project.
+
+    Masks the password of ``user:password@`` (up to the last ``@``, so an unencoded ``@`` in the
+    password hides the rest of it too), every query parameter whose (percent-decoded) name says it
+    is a secret (``password=``, ``sslpassword=``, ``token=``, …), and the same words in a libpq
+    ``key=value`` string. It masks too much rather than too little: a URL with an ``@`` after its
+    host loses the host too.
+    """
     if url is None:
         return "(embedded)"
-    if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", url)
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    parts = _SCHEME.search(text)
+    if parts is None:
+        return _KEY_VALUE.sub(lambda found: found["key"] + MASK, text)
+    rest = _USERINFO.sub(lambda found: f"{found['user']}:{MASK}@", parts["rest"], count=1)
+    return text[: parts.start()] + parts["scheme"] + _mask_query(rest)
+
+
+def _mask_query(rest: str) -> str:
+    head, question, query = rest.partition("?")
+    if not question:
+        return rest
+    query, hash_sign, fragment = query.partition("#")
+    pieces = re.split(r"([&;])", query)
+    for index, piece in enumerate(pieces):
+        name, equals, _value = piece.partition("=")
+        if equals and _SECRET_NAME.search(unquote_plus(name)):
+            pieces[index] = f"{name}={MASK}"
+    return head + question + "".join(pieces) + hash_sign + fragment
 
 
 def parse_url(url: str, setting: str) -> URL:
+    if _unencoded_at(url):
+        # Every parser would take the part after the first "@" for the host, and print it in errors.
+        raise ConfigurationError([
+            f"{setting}: '{mask_url(url)}' has an '@' in its password: write it percent-encoded, as %40"
+        ])
     try:
         return make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise ConfigurationError([f"{setting}: '{mask_url(url)}' is not a database URL ({exc})"]) from exc
+
+
+def _unencoded_at(url: str) -> bool:
+    parts = _SCHEME.search(url)
+    return parts is not None and parts["rest"].partition("?")[0].count("@") > 1
 
 
 def is_oracle(url: URL) -> bool:
