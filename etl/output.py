@@ -1,10 +1,16 @@
-"""Rows out, for people and for machines: an aligned table, RFC 4180 CSV, or a JSON array of objects."""
+"""Rows out, for people and for machines: an aligned table, RFC 4180 CSV, or a JSON array of objects.
+
+Every writer streams: rows may come from a server-side cursor, and none is kept once written. An
+aligned table reads its rows twice (column widths first), so it takes a sequence or an iterable that
+can be iterated again; a one-shot iterator is collected first.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
@@ -14,23 +20,31 @@ Row = Mapping[str, Any]
 
 
 def write_rows(
-    rows: Sequence[Row], columns: Sequence[str], fmt: str, stream: TextIO, summary: str | None = None
+    rows: Iterable[Row], columns: Sequence[str], fmt: str, stream: TextIO, summary: str | None = None
 ) -> None:
     """Write ``rows`` (only ``columns``, in that order) in ``fmt``; ``summary`` ends a table only."""
     if fmt == "json":
-        json.dump([{c: json_value(row.get(c)) for c in columns} for row in rows], stream,
-                  ensure_ascii=False, indent=2)
-        stream.write("\n")
+        write_json_array(({c: json_value(row.get(c)) for c in columns} for row in rows), stream)
     elif fmt == "csv":
         writer = csv.writer(stream, lineterminator="\r\n")
         writer.writerow(columns)
-        writer.writerows([[csv_value(row.get(c)) for c in columns] for row in rows])
+        writer.writerows([csv_value(row.get(c)) for c in columns] for row in rows)
     elif fmt == "table":
-        stream.write(render_table(rows, columns))
+        write_table(rows, columns, stream)
         if summary:
             stream.write(summary + "\n")
     else:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def write_json_array(objects: Iterable[Mapping[str, Any]], stream: TextIO) -> None:
+    """A JSON array written one object at a time, laid out as ``json.dump(…, indent=2)`` lays it out."""
+    opening = "[\n"
+    for item in objects:
+        text = json.dumps(item, ensure_ascii=False, indent=2)
+        stream.write(opening + "\n".join("  " + line for line in text.split("\n")))
+        opening = ",\n"
+    stream.write("[]\n" if opening == "[\n" else "\n]\n")
 
 
 def json_value(value: Any) -> Any:
@@ -81,11 +95,27 @@ def compact_json(value: Mapping[str, Any]) -> str:
     return json.dumps(json_value(value), ensure_ascii=False, separators=(",", ":"))
 
 
-def render_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
+def render_table(rows: Iterable[Row], columns: Sequence[str]) -> str:
     """Columns padded to their widest cell; numbers right-aligned."""
-    cells = [[table_value(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
-    numeric = [bool(rows) and all(_is_number(row.get(c)) for row in rows) for c in columns]
+    text = io.StringIO()
+    write_table(rows, columns, text)
+    return text.getvalue()
+
+
+def write_table(rows: Iterable[Row], columns: Sequence[str], stream: TextIO) -> None:
+    """``render_table`` onto ``stream``, a line at a time: one pass measures, a second writes."""
+    if iter(rows) is rows:  # a one-shot iterator cannot be read twice
+        rows = list(rows)
+    widths = [len(column) for column in columns]
+    numeric = [True] * len(columns)
+    seen = False
+    for row in rows:
+        seen = True
+        for index, column in enumerate(columns):
+            value = row.get(column)
+            widths[index] = max(widths[index], len(table_value(value)))
+            numeric[index] = numeric[index] and _is_number(value)
+    numeric = [seen and is_number for is_number in numeric]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
@@ -93,7 +123,10 @@ def render_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
             for value, width, is_number in zip(values, widths, numeric, strict=True)
         ).rstrip() + "\n"
 
-    return "".join([line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+    stream.write(line(columns))
+    stream.write(line(["-" * w for w in widths]))
+    for row in rows:
+        stream.write(line([table_value(row.get(c)) for c in columns]))
 
 
 def _is_number(value: Any) -> bool:

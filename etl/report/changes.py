@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, distinct, func, select
 
 from etl.errors import UsageError
 from etl.mirror.bookkeeping import CHANGE_KINDS
 from etl.output import table_value
-from etl.report.base import Report, counted, fetch, plural, write_report
+from etl.report.base import Report, StreamedRows, counted, plural, write_report
 from etl.report.runs import latest_succeeded_run, run_exists
 from etl.report.views import column_names, recent_changes
 
@@ -30,17 +30,17 @@ def show_changes(
 
 
 def changes_report(connection: Connection, since: datetime | None, run_id: int | None) -> Report:
+    """The changes, streamed from a server-side cursor whatever their number (and in every format)."""
     if since is not None:
-        rows = fetch(connection, changes_query(since=since))
-        return _report(rows, f"since {since.isoformat()}")
+        return _report(connection, changes_query(since=since), f"since {since.isoformat()}")
     if run_id is None:
         latest = latest_succeeded_run(connection)
         if latest is None:
-            return _report([], "", empty="no sync has succeeded yet")
+            return Report([], column_names(recent_changes), "no sync has succeeded yet", TABLE_COLUMNS)
         run_id = latest.run_id
     elif not run_exists(connection, run_id):
         raise UsageError(f"--run {run_id}: there is no sync run {run_id} in this mirror (see 'report runs')")
-    return _report(fetch(connection, changes_query(run_id=run_id)), f"in run {run_id}")
+    return _report(connection, changes_query(run_id=run_id), f"in run {run_id}")
 
 
 def changes_query(since: datetime | None = None, run_id: int | None = None) -> Select[Any]:
@@ -53,20 +53,32 @@ def changes_query(since: datetime | None = None, run_id: int | None = None) -> S
     return query
 
 
-def _report(rows: list[dict[str, Any]], scope: str, empty: str | None = None) -> Report:
-    for row in rows:
-        row["change"] = describe_change(row)
-    return Report(rows, column_names(recent_changes), empty or changes_summary(rows, scope), TABLE_COLUMNS)
+def _report(connection: Connection, query: Select[Any], scope: str) -> Report:
+    rows = StreamedRows(connection, query, describe=_add_change)
+    summary = changes_summary(connection, query, scope)
+    return Report(rows, column_names(recent_changes), summary, TABLE_COLUMNS)
 
 
-def changes_summary(rows: Sequence[Mapping[str, Any]], scope: str) -> str:
-    """'12 changes in run 7: insert 3, update 8, delete 1; 5 MOUSes in 2 runs'."""
-    kinds = {kind: sum(1 for row in rows if row["kind"] == kind) for kind in CHANGE_KINDS}
-    mouses = len({row["mous_uid"] for row in rows if row["mous_uid"]})
-    runs = len({row["run_id"] for row in rows})
-    line = f"{plural(len(rows), 'change')} {scope}"
-    if not rows:
+def _add_change(row: dict[str, Any]) -> None:
+    row["change"] = describe_change(row)
+
+
+def changes_summary(connection: Connection, query: Select[Any], scope: str) -> str:
+    """'12 changes in run 7: insert 3, update 8, delete 1; 5 MOUSes in 2 runs', counted in SQL."""
+    changes = query.order_by(None).subquery("changes")
+    figures = connection.execute(
+        select(
+            func.count(),
+            *(func.count().filter(changes.c.kind == kind) for kind in CHANGE_KINDS),
+            func.count(distinct(changes.c.mous_uid)),
+            func.count(distinct(changes.c.run_id)),
+        ).select_from(changes)
+    ).one()
+    total, *per_kind, mouses, runs = figures
+    line = f"{plural(total, 'change')} {scope}"
+    if not total:
         return line
+    kinds = dict(zip(CHANGE_KINDS, per_kind, strict=True))
     return f"{line}: {counted(kinds)}; {plural(mouses, 'MOUS', 'MOUSes')} in {plural(runs, 'run')}"
 
 
