@@ -47,7 +47,11 @@ def register(subparsers: Any) -> None:
         "--allow-proprietary", action="store_true",
         help="also write PPRs of MOUSes whose data are proprietary now",
     )
-    ppr.add_argument("--force", action="store_true", help="replace an existing request directory")
+    ppr.add_argument(
+        "--force", action="store_true",
+        help="replace the PPR and fetch manifest of an existing request directory (fetched data in "
+        "rawdata/ and products/, and outputs in working/, are kept)",
+    )
     ppr.add_argument(
         "--format", choices=("table", "json"), default="table",
         help="summary format for --all-restorable (default: table)",
