@@ -5,16 +5,21 @@ columns padded to their widest cell, the same bytes from run to run, for scripts
 terminal: drawn by rich, fitted to the terminal's width — the least important columns dropped and long
 text folded inside its cell — with a bold header unless NO_COLOR is set. ``--wide`` keeps every
 column at full width, ``--columns`` chooses them, ``--limit`` the number of rows, in every format.
+
+Every writer streams: rows may come from a server-side cursor, and none is kept once written. A plain
+table reads its rows twice (column widths first), so a one-shot iterator is collected first; a
+terminal table is drawn from the rows it shows (``--limit`` bounds them, the pager shows them).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -81,7 +86,7 @@ def parse_columns(text: str) -> tuple[str, ...]:
 
 
 def write_rows(
-    rows: Sequence[Row],
+    rows: Iterable[Row],
     columns: Sequence[str],
     fmt: str,
     stream: TextIO,
@@ -90,22 +95,22 @@ def write_rows(
     layout: Layout | None = None,
 ) -> None:
     """Write ``rows`` (only ``columns``, in that order) in ``fmt``; ``summary`` ends a table only."""
-    shown = rows if view.limit is None else rows[: view.limit]
+    counted = _Counted(rows)
+    shown: Iterable[Row] = counted if view.limit is None else itertools.islice(counted, view.limit)
     if fmt == "json":
-        json.dump([{c: json_value(row.get(c)) for c in columns} for row in shown], stream,
-                  ensure_ascii=False, indent=2)
-        stream.write("\n")
+        write_json_array(({c: json_value(row.get(c)) for c in columns} for row in shown), stream)
     elif fmt == "csv":
         writer = csv.writer(stream, lineterminator="\r\n")
         writer.writerow(columns)
-        writer.writerows([[csv_value(row.get(c)) for c in columns] for row in shown])
+        writer.writerows([csv_value(row.get(c)) for c in columns] for row in shown)
     elif fmt == "table":
         if view.terminal is None:
-            stream.write(render_table(shown, columns))
+            write_table(shown, columns, stream)
         else:
-            stream.write(render_terminal_table(shown, columns, view, layout or NO_LAYOUT))
+            stream.write(render_terminal_table(list(shown), columns, view, layout or NO_LAYOUT))
         if summary:
-            line = summary + limited(len(rows), len(shown))
+            shown_count = counted.read
+            line = summary + limited(counted.total(), shown_count)
             stream.write((textwrap.fill(line, view.terminal.width) if view.terminal else line) + "\n")
     else:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -114,6 +119,32 @@ def write_rows(
 def limited(total: int, shown: int) -> str:
     """What a summary adds when --limit cut the listing short."""
     return f" (the first {shown:,} of {total:,} listed: --limit)" if shown < total else ""
+
+
+def write_json_array(objects: Iterable[Mapping[str, Any]], stream: TextIO) -> None:
+    """A JSON array written one object at a time, laid out as ``json.dump(…, indent=2)`` lays it out."""
+    opening = "[\n"
+    for item in objects:
+        text = json.dumps(item, ensure_ascii=False, indent=2)
+        stream.write(opening + "\n".join("  " + line for line in text.split("\n")))
+        opening = ",\n"
+    stream.write("[]\n" if opening == "[\n" else "\n]\n")
+
+
+class _Counted:
+    """The rows, counted as they are read; ``total`` reads what --limit left unread, to count it."""
+
+    def __init__(self, rows: Iterable[Row]) -> None:
+        self._rows = iter(rows)
+        self.read = 0
+
+    def __iter__(self) -> Iterator[Row]:
+        for row in self._rows:
+            self.read += 1
+            yield row
+
+    def total(self) -> int:
+        return self.read + sum(1 for _ in self._rows)
 
 
 def json_value(value: Any) -> Any:
@@ -164,11 +195,27 @@ def compact_json(value: Mapping[str, Any]) -> str:
     return json.dumps(json_value(value), ensure_ascii=False, separators=(",", ":"))
 
 
-def render_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
+def render_table(rows: Iterable[Row], columns: Sequence[str]) -> str:
     """Columns padded to their widest cell; numbers right-aligned."""
-    cells = [[table_value(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
-    numeric = [bool(rows) and all(_is_number(row.get(c)) for row in rows) for c in columns]
+    text = io.StringIO()
+    write_table(rows, columns, text)
+    return text.getvalue()
+
+
+def write_table(rows: Iterable[Row], columns: Sequence[str], stream: TextIO) -> None:
+    """``render_table`` onto ``stream``, a line at a time: one pass measures, a second writes."""
+    if iter(rows) is rows:  # a one-shot iterator cannot be read twice
+        rows = list(rows)
+    widths = [len(column) for column in columns]
+    numeric = [True] * len(columns)
+    seen = False
+    for row in rows:
+        seen = True
+        for index, column in enumerate(columns):
+            value = row.get(column)
+            widths[index] = max(widths[index], len(table_value(value)))
+            numeric[index] = numeric[index] and _is_number(value)
+    numeric = [seen and is_number for is_number in numeric]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
@@ -176,7 +223,10 @@ def render_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
             for value, width, is_number in zip(values, widths, numeric, strict=True)
         ).rstrip() + "\n"
 
-    return "".join([line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+    stream.write(line(columns))
+    stream.write(line(["-" * w for w in widths]))
+    for row in rows:
+        stream.write(line([table_value(row.get(c)) for c in columns]))
 
 
 def _is_number(value: Any) -> bool:

@@ -79,6 +79,18 @@ class OutputExists(StopAndFix):
         )
 
 
+class OutputNotADirectory(OutputExists):
+    """Something other than a directory (a file, a symbolic link) is where the request directory goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        StopAndFix.__init__(
+            self,
+            f"request directory {path} exists and is not a directory (a file or a symbolic link); "
+            "remove it or choose another output directory",
+        )
+
+
 class ArchivedPprUnreadable(UsageError):
     """The archived PPR given for the session comparison cannot be read as a PPR."""
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from lxml import etree
 
-from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists
+from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
 from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.uid import MEMBER_PREFIX, disk_name
 
@@ -38,14 +38,22 @@ def build_request_directory(
 ) -> Path:
     """Create ``base_dir/relative_path`` with the PPR and fetch manifest; return that directory.
 
-    A non-empty existing directory is ``OutputExists`` unless ``force``, which replaces it. The directory
-    is filled under a temporary name and renamed into place, so a crash never leaves a half-written PPR.
+    A non-empty existing directory is ``OutputExists`` unless ``force``, which replaces the PPR and the
+    manifest only: fetched ASDMs in ``rawdata/``, fetched products and a restore's outputs in
+    ``working/`` are never deleted. A new directory is filled under a temporary name and renamed into
+    place, a replaced file is written beside its old self and renamed over it, so a crash never leaves
+    a half-written PPR.
     """
     target = base_dir.joinpath(*_relative_parts(relative_path))
     created = _checked_ppr(ppr_bytes, request, relative_path)
     manifest = fetch_manifest(request, relative_path, created)
-    if _holds_anything(target) and not force:
-        raise OutputExists(target)
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise OutputNotADirectory(target)
+    if _holds_anything(target):
+        if not force:
+            raise OutputExists(target)
+        _refresh(target, ppr_bytes, request, manifest)
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = _fresh_sibling(target, "partial")
     staging.mkdir()
@@ -209,8 +217,29 @@ def _fill(directory: Path, ppr_bytes: bytes, request: RestoreRequest, manifest: 
     for name in (RAWDATA, WORKING, PRODUCTS):
         (directory / name).mkdir()
     _write(directory / WORKING / ppr_file_name(request.mous_uid), ppr_bytes)
-    manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    _write(directory / MANIFEST_FILE, manifest_text.encode("utf-8"))
+    _write(directory / MANIFEST_FILE, _manifest_bytes(manifest))
+
+
+def _refresh(directory: Path, ppr_bytes: bytes, request: RestoreRequest, manifest: Mapping[str, Any]) -> None:
+    """--force on an existing directory: a new PPR and manifest, everything else left as it is."""
+    for name in (RAWDATA, WORKING, PRODUCTS):
+        (directory / name).mkdir(exist_ok=True)
+    _replace(directory / WORKING / ppr_file_name(request.mous_uid), ppr_bytes)
+    _replace(directory / MANIFEST_FILE, _manifest_bytes(manifest))
+
+
+def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _replace(path: Path, content: bytes) -> None:
+    partial = _fresh_sibling(path, "partial")
+    try:
+        _write(partial, content)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _write(path: Path, content: bytes) -> None:
@@ -221,14 +250,12 @@ def _write(path: Path, content: bytes) -> None:
 
 
 def _move_into_place(staging: Path, target: Path) -> None:
-    if not (target.exists() or target.is_symlink()):
+    if not target.exists():
         staging.rename(target)
         return
-    # An empty directory, or --force: set the old one aside first so the new one appears in one rename.
+    # An empty directory: set it aside first so the new one appears in one rename. It was empty, so
+    # it is removed with rmdir: nothing here ever deletes recursively what it did not write.
     retired = _fresh_sibling(target, "replaced")
     target.rename(retired)
     staging.rename(target)
-    if retired.is_dir() and not retired.is_symlink():
-        shutil.rmtree(retired)
-    else:
-        retired.unlink()
+    retired.rmdir()

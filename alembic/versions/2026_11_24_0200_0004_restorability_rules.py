@@ -1,7 +1,7 @@
 """One meaning of "restorable": the PPR's references in mous_status, the rules' version, one PI rule.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-24 02:00:00+00:00
 
 Written by hand. mous_status gains the references a restore PPR carries, as the derivation checked
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

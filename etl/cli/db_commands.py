@@ -7,6 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -154,15 +157,19 @@ def run_psql(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import mirror_url
 
     url = mirror_url(settings).set(drivername="postgresql")
+    password = url.password if url.password is not None else url.query.get("password")
+    # The password never goes on psql's command line, where every local user can read it (ps).
+    url = url._replace(password=None).difference_update_query(["password"])  # set() ignores None
     executable = _psql_executable(settings)
     extra = [arg for arg in args.psql_args if arg != "--"]
     command = [str(executable), url.render_as_string(hide_password=False), *extra]
-    # A child, not exec: the embedded server stops when its last almamirror process exits, so this
-    # process stays alive while psql uses the server.
-    environment = {**os.environ, "PGAPPNAME": "almamirror-psql"}
-    if args.read_only:
-        environment["PGOPTIONS"] = read_only_options(environment.get("PGOPTIONS"))
-    return subprocess.call(command, env=environment)
+    with _passfile(password if isinstance(password, str) else None) as passfile:
+        environment = {**os.environ, "PGAPPNAME": "almamirror-psql", **passfile}
+        if args.read_only:
+            environment["PGOPTIONS"] = read_only_options(environment.get("PGOPTIONS"))
+        # A child, not exec: the embedded server stops when its last almamirror process exits, so
+        # this process stays alive while psql uses the server.
+        return subprocess.call(command, env=environment)
 
 
 def read_only_options(existing: str | None) -> str:
@@ -173,6 +180,23 @@ def read_only_options(existing: str | None) -> str:
     """
     options = f"-c role={READER_ROLE} -c default_transaction_read_only=on"
     return f"{existing} {options}" if existing else options
+
+
+@contextmanager
+def _passfile(password: str | None) -> Iterator[dict[str, str]]:
+    """A private libpq password file for one psql run (PGPASSFILE), removed afterwards."""
+    if not password:
+        yield {}
+        return
+    escaped = password.replace("\\", "\\\\").replace(":", "\\:")
+    # mkstemp creates the file readable by its owner only, as libpq insists for a password file.
+    handle, name = tempfile.mkstemp(prefix="almamirror-psql-", suffix=".pgpass")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as passfile:
+            passfile.write(f"*:*:*:*:{escaped}\n")
+        yield {"PGPASSFILE": name}
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def _psql_executable(settings: Settings) -> Path:

@@ -67,7 +67,9 @@ def register(subparsers: Any) -> None:
         help="also write PPRs of MOUSes whose data are proprietary now",
     )
     ppr.add_argument(
-        "--force", action="store_true", help="replace an existing request directory or -o FILE"
+        "--force", action="store_true",
+        help="replace the PPR and fetch manifest of an existing request directory (fetched data in "
+        "rawdata/ and products/, and outputs in working/, are kept)",
     )
     ppr.add_argument(
         "--fetch", action="store_true",

@@ -17,10 +17,17 @@ def register(subparsers: Any) -> None:
         "sync", help="copy the ALMA source into the mirror and re-derive restore status",
         description="Read every contract table from the source in one consistent snapshot, merge it "
         "into the mirror, and re-derive sessions and restore status for the MOUSes whose inputs "
-        "changed. All or nothing: a failed sync leaves the mirror as it was. Exit codes: 0 done, "
+        "changed. All or nothing: a failed sync leaves the mirror as it was. A source table that reads "
+        "far fewer rows than at the last successful sync stops it (see --allow-shrink); bad source "
+        "rows are left out and reported (report quality --kind quarantined_row). Exit codes: 0 done, "
         "1 failed, 3 another sync is running.",
     )
     sync.add_argument("--full", action="store_true", help="re-derive every MOUS, not only changed ones")
+    sync.add_argument(
+        "--allow-shrink", action="store_true",
+        help="accept source tables that lost many rows since the last successful sync (a real mass "
+        "deletion); without it such a sync stops before merging anything (source.max_shrink)",
+    )
     sync.add_argument(
         "--format", choices=("table", "json"), default="table",
         help="summary format (default: table; -q prints no table, json is printed all the same)",
@@ -37,11 +44,15 @@ def register(subparsers: Any) -> None:
     schedule.add_argument(
         "--once", action="store_true", help="run one sync now and exit with its exit code (for cron)"
     )
+    schedule.add_argument(
+        "--now", action="store_true",
+        help="also run a sync as soon as the scheduler starts, then follow the schedule",
+    )
     schedule.set_defaults(run=run_schedule_command)
 
 
 def terminate_as_interrupt() -> None:
-    """SIGTERM (systemd stop, kill) ends a sync like Ctrl-C: rolled back and recorded as failed."""
+    """SIGTERM (systemd stop, kill) ends a sync like Ctrl-C: rolled back and recorded as interrupted."""
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt("terminated by SIGTERM")
@@ -58,7 +69,8 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
     terminate_as_interrupt()
     check_configured_urls(settings)
     with checked_mirror(settings, "almamirror-sync") as mirror, source_engine(settings) as source:
-        summary = run_sync(mirror, source, settings.source, full=args.full)
+        summary = run_sync(mirror, source, settings.source, full=args.full,
+                           allow_shrink=args.allow_shrink)
     if args.format == "json" or not quiet(args):
         write_summary(summary, args.format, sys.stdout)
     return 0
@@ -70,7 +82,8 @@ def run_schedule_command(args: argparse.Namespace, settings: Settings) -> int:
 
         try:
             return run_sync_command(
-                argparse.Namespace(full=False, format="table", quiet=quiet(args)), settings
+                argparse.Namespace(full=False, allow_shrink=False, format="table", quiet=quiet(args)),
+                settings,
             )
         finally:
             refresh_status_page(settings)
@@ -79,5 +92,5 @@ def run_schedule_command(args: argparse.Namespace, settings: Settings) -> int:
 
     cron_trigger(settings.schedule)  # a bad cron expression is a configuration error before connecting
     with checked_mirror(settings, "almamirror-schedule") as engine:
-        run_scheduler(engine, settings, args.config)
+        run_scheduler(engine, settings, args.config, run_now=args.now)
     return 0

@@ -24,7 +24,7 @@ from etl.demo.spool import Spools
 from etl.demo.summary import DemoSummary
 from etl.errors import UsageError
 from etl.progress import Progress
-from etl.source.admin import init_source, missing_tables, refuse_oracle
+from etl.source.admin import init_source, missing_tables, refuse_narrow_encoding, refuse_oracle
 from etl.source.contract import CONTRACT, TABLE_NAMES, contract_table, source_execution_options
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ def fill_demo_archive(
     truncated and reloaded in one transaction: a failure leaves the previous contents in place.
     """
     refuse_oracle(engine, "fill a demo archive")
+    refuse_narrow_encoding(engine, "fill a demo archive")
     spec = scale_spec(scale)
     started = time.monotonic()
     init_source(engine, contract, schema)

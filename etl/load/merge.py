@@ -62,7 +62,9 @@ class MergeTarget:
     their change in ``changed_columns`` without copying them). ``stamp``: values written on every
     inserted or updated row but never compared (e.g. the run that last derived the row). ``scope``: a
     table with a ``mous_uid`` column limiting which mirror rows may be deleted (a derivation that only
-    recomputed some MOUSes); the target's ``scope_column`` holds the MOUS.
+    recomputed some MOUSes); the target's ``scope_column`` holds the MOUS. ``kept``: rows with the
+    target's key columns whose mirror rows must not be deleted although the stage lacks them (source
+    rows quarantined in this run).
     """
 
     table: Table
@@ -73,6 +75,7 @@ class MergeTarget:
     stamp: Mapping[str, Any] = field(default_factory=dict)
     scope: FromClause | None = None
     scope_column: str = "mous_uid"
+    kept: FromClause | None = None
 
     @property
     def compared(self) -> tuple[str, ...]:
@@ -176,6 +179,8 @@ def _delete(target: MergeTarget, staged: FromClause, run_id: int, record_events:
         statement = statement.where(
             table.c[target.scope_column].in_(select(target.scope.c.mous_uid))
         )
+    if target.kept is not None:
+        statement = statement.where(~exists().where(_matches(target.kept, table, target.key)))
     returned = _unique(target.key + target.recorded)
     removed = statement.returning(*(table.c[c] for c in returned)).cte("removed")
     described = select(

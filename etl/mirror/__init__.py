@@ -23,7 +23,7 @@ from etl.mirror.archive import (
     ShiftlogEntry,
 )
 from etl.mirror.base import Base, table_of
-from etl.mirror.bookkeeping import ChangeEvent, DataQualityIssue, SyncRun, SyncRunTable
+from etl.mirror.bookkeeping import ChangeEvent, DataQualityIssue, SyncLock, SyncRun, SyncRunTable
 from etl.mirror.derived import (
     MousStatus,
     OusStatusDocument,
@@ -55,6 +55,7 @@ __all__ = [
     "SchedulingBlock",
     "SessionAssignment",
     "ShiftlogEntry",
+    "SyncLock",
     "SyncRun",
     "SyncRunTable",
     "metadata",

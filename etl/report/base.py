@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Report:
-    rows: Sequence[Mapping[str, Any]]
+    rows: Iterable[Mapping[str, Any]]
     columns: Sequence[str]
     """Every column of the view, in its order: what csv and json carry."""
     summary: str
@@ -45,6 +45,41 @@ def fetch(connection: Connection, query: Select[Any]) -> list[dict[str, Any]]:
     source = ",".join(sorted({str(table) for table in query.get_final_froms()}))
     log.debug("report.fetched from=%s rows=%d seconds=%.3f", source, len(rows), time.perf_counter() - started)
     return rows
+
+
+class StreamedRows:
+    """A query's rows, fetched through a server-side cursor every time they are iterated.
+
+    Iterable more than once (an aligned table measures its columns, then writes them): in a report's
+    read-only snapshot every pass sees the same rows. ``describe`` adds derived cells to each row.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        query: Select[Any],
+        describe: Callable[[dict[str, Any]], None] | None = None,
+        batch_rows: int = 2_000,
+    ) -> None:
+        self.connection = connection
+        self.query = query
+        self.describe = describe
+        self.batch_rows = batch_rows
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        started = time.perf_counter()
+        count = 0
+        result = self.connection.execute(self.query, execution_options={"yield_per": self.batch_rows})
+        try:
+            for mapping in result.mappings():
+                row = dict(mapping)
+                if self.describe is not None:
+                    self.describe(row)
+                count += 1
+                yield row
+        finally:
+            result.close()
+        log.debug("report.streamed rows=%d seconds=%.3f", count, time.perf_counter() - started)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

@@ -55,6 +55,12 @@ def write_summary(summary: SyncSummary, fmt: str, stream: TextIO) -> None:
             f"  … and {len(summary.newly_restorable) - LISTED_NEWLY_RESTORABLE:,} more "
             "(almamirror report newly-restorable)\n"
         )
+    quarantined = sum(figures.quarantined for figures in summary.tables)
+    if quarantined:
+        stream.write(
+            f"source rows quarantined (left out, the mirror's previous version kept): {quarantined:,} "
+            "(almamirror report quality --kind quarantined_row)\n"
+        )
     quality = summary.quality
     stream.write(
         f"data-quality issues: {quality.opened:,} opened, {quality.resolved:,} resolved, "

@@ -116,3 +116,16 @@ def test_the_cli_prints_each_configuration_problem_on_its_own_line(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2
     assert all(line.startswith("almamirror: configuration: ") for line in lines)
+
+
+def test_the_sync_guards_have_defaults_and_take_only_fractions(tmp_path: Path) -> None:
+    defaults = load_settings(environ={}).source
+    assert (defaults.max_shrink, defaults.max_bad_rows) == (0.5, 0.01)
+    site = write(tmp_path / "guards.toml", "[source]\nmax_shrink = 1\nmax_bad_rows = 0.05\n")
+    chosen = load_settings(site, environ={}).source
+    assert (chosen.max_shrink, chosen.max_bad_rows) == (1.0, 0.05)
+    bad = write(tmp_path / "bad_guards.toml", '[source]\nmax_shrink = 1.5\nmax_bad_rows = "some"\n')
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(bad, environ={})
+    assert len(caught.value.problems) == 2
+    assert all("expected a fraction from 0 to 1" in problem for problem in caught.value.problems)
