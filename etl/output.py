@@ -19,7 +19,7 @@ import itertools
 import json
 import re
 import textwrap
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -95,8 +95,7 @@ def write_rows(
     layout: Layout | None = None,
 ) -> None:
     """Write ``rows`` (only ``columns``, in that order) in ``fmt``; ``summary`` ends a table only."""
-    counted = _Counted(rows)
-    shown: Iterable[Row] = counted if view.limit is None else itertools.islice(counted, view.limit)
+    shown, total = _limited_rows(rows, view.limit)
     if fmt == "json":
         write_json_array(({c: json_value(row.get(c)) for c in columns} for row in shown), stream)
     elif fmt == "csv":
@@ -109,8 +108,7 @@ def write_rows(
         else:
             stream.write(render_terminal_table(list(shown), columns, view, layout or NO_LAYOUT))
         if summary:
-            shown_count = counted.read
-            line = summary + limited(counted.total(), shown_count)
+            line = summary + ("" if total is None else limited(total, len(shown)))
             stream.write((textwrap.fill(line, view.terminal.width) if view.terminal else line) + "\n")
     else:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -131,20 +129,17 @@ def write_json_array(objects: Iterable[Mapping[str, Any]], stream: TextIO) -> No
     stream.write("[]\n" if opening == "[\n" else "\n]\n")
 
 
-class _Counted:
-    """The rows, counted as they are read; ``total`` reads what --limit left unread, to count it."""
 
-    def __init__(self, rows: Iterable[Row]) -> None:
-        self._rows = iter(rows)
-        self.read = 0
+def _limited_rows(rows: Iterable[Row], limit: int | None) -> tuple[Any, int | None]:
+    """The rows to show, and how many there were when --limit cut them short (None: all shown).
 
-    def __iter__(self) -> Iterator[Row]:
-        for row in self._rows:
-            self.read += 1
-            yield row
-
-    def total(self) -> int:
-        return self.read + sum(1 for _ in self._rows)
+    Without a limit the rows stay as given, so a query's rows stream; with one, the first ``limit``
+    are kept and the rest only counted."""
+    if limit is None:
+        return rows, None
+    remaining = iter(rows)
+    shown = list(itertools.islice(remaining, limit))
+    return shown, len(shown) + sum(1 for _ in remaining)
 
 
 def json_value(value: Any) -> Any:
