@@ -185,7 +185,7 @@ def to_text(value: Any) -> str | None:
         text = str(value)
     if "\x00" in text:
         raise ValueError("text with a NUL character, which PostgreSQL cannot store")
-    return text
+    return text or None  # empty bytes are empty text: NULL, as ''
 
 
 def to_integer(value: Any) -> int | None:

@@ -140,7 +140,7 @@ def test_the_reader_role_cannot_stall_db_upgrade(databases: DatabaseFactory, mig
             reader.execute(text("LOCK TABLE alembic_version IN EXCLUSIVE MODE NOWAIT"))
         reader.rollback()
         reader.execute(text("SELECT * FROM alembic_version"))  # and again held open
-        done = run(["-q", "db", "upgrade"], cli_env(None, mirror, test_home), timeout=60)
+        done = run(["db", "upgrade"], cli_env(None, mirror, test_home), timeout=60)
     assert done.returncode == 0, done.stderr
     assert "revision " + migrations.heads()[0] in done.stdout
 
