@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 LABEL_WIDTH = 22
 
 
+def tables_shown_on_terminal() -> bool:
+    """Whether the sync's steps leave their one line of figures on the terminal that also shows
+    stdout: a summary written there need not repeat the per-table figures."""
+    on_terminal = terminal_of(sys.stderr) is not None and terminal_of(sys.stdout) is not None
+    return on_terminal and log.isEnabledFor(logging.INFO)
+
+
 class Progress:
     """A running count for one named step (a table copied and merged, MOUSes re-derived)."""
 

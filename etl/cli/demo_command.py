@@ -43,6 +43,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import mirror_engine, source_engine
     from etl.demo.job import run_demo
     from etl.demo.scales import SEED_MOUS
+    from etl.progress import tables_shown_on_terminal
     from etl.sync.summary import write_summary
 
     # Before the archive and the sync: a request directory that cannot be written is known now.
@@ -51,7 +52,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         result = run_demo(source, mirror, settings, args.scale, args.seed, args.output, args.rebuild)
     prepared = result.mirror
     print(("created " if prepared.archive_created else "using ") + prepared.archive)
-    write_summary(prepared.sync, "table", sys.stdout)
+    write_summary(prepared.sync, "table", sys.stdout, with_tables=not tables_shown_on_terminal())
     # The summary gave every figure; what is left is where the request went and what to try next.
     print(f"\nrestore request for {SEED_MOUS}: {result.seed_request}")
     status = 0 if args.no_fetch else _fetch(settings, result.seed_request)

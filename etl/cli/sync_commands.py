@@ -63,6 +63,7 @@ def terminate_as_interrupt() -> None:
 def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
     from etl.cli.databases import checked_mirror
     from etl.database import check_configured_urls, source_engine
+    from etl.progress import tables_shown_on_terminal
     from etl.sync.pipeline import run_sync
     from etl.sync.summary import write_summary
 
@@ -72,7 +73,7 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
         summary = run_sync(mirror, source, settings.source, full=args.full,
                            allow_shrink=args.allow_shrink)
     if args.format == "json" or not quiet(args):
-        write_summary(summary, args.format, sys.stdout)
+        write_summary(summary, args.format, sys.stdout, with_tables=not tables_shown_on_terminal())
     return 0
 
 

@@ -36,6 +36,44 @@ def test_on_a_terminal_each_table_is_one_line_and_no_log_line(
         assert doing in outcome.terminal
     assert re.search(r"data quality +opened 0 +resolved 0 +open [0-9]+", outcome.terminal)
     assert "sync.succeeded" in outcome.terminal  # the run's own log lines stay
+    # The summary on the same terminal does not repeat the per-table figures: only the run's lines.
+    assert "rows_read" not in outcome.terminal
+    assert re.search(r"full sync run [0-9]+: [0-9,]+ row change\(s\)", outcome.terminal)
+
+
+def test_a_summary_written_to_a_file_keeps_its_per_table_figures(
+    demo_source: URL, synced_mirror: URL, test_home: Path, tmp_path: Path
+) -> None:
+    """stderr on a terminal, stdout redirected: the file gets the whole summary, tables included."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    env = cli_env(synced_mirror, test_home, source=demo_source, extra={"NO_COLOR": "1"})
+    summary = tmp_path / "summary.txt"
+    terminal, terminal_side = pty.openpty()
+    try:
+        with summary.open("w") as stdout:
+            process = subprocess.Popen([sys.executable, "-m", "etl.cli", "sync"], env=env, stdout=stdout,
+                                       stderr=terminal_side)
+            os.close(terminal_side)
+            drawn = b""
+            while True:  # read the terminal until the process closes it, or the pty blocks it
+                try:
+                    chunk = os.read(terminal, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                drawn += chunk
+            assert process.wait(timeout=120) == 0, drawn.decode(errors="replace")
+    finally:
+        os.close(terminal)
+    assert b"execution_block" in drawn  # the progress lines were drawn on the terminal
+    text = summary.read_text()
+    assert "rows_read" in text
+    assert all(re.search(rf"^{table} ", text, re.MULTILINE) for table in TABLES)
 
 
 def test_quiet_draws_no_progress_on_a_terminal(demo_source: URL, synced_mirror: URL, test_home: Path) -> None:
