@@ -68,8 +68,12 @@ def run_in_terminal(
     lines: int = 40,
     stderr_to_terminal: bool = False,
     timeout: float = 120.0,
+    answer: tuple[str, str] | None = None,
 ) -> TerminalRun:
-    """``almamirror ARGS`` with stdout (and optionally stderr) on a pty of ``columns`` × ``lines``."""
+    """``almamirror ARGS`` with stdin and stdout (and optionally stderr) on a pty of ``columns`` × ``lines``.
+
+    ``answer`` is (question, reply): the reply is typed, with Enter, once the question has appeared.
+    """
     controller, child_end = pty.openpty()
     fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
     child_env = {**env, "COLUMNS": str(columns), "LINES": str(lines)}
@@ -82,6 +86,7 @@ def run_in_terminal(
     os.close(child_end)
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout
+    answered = answer is None
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([controller], [], [], 0.2)
@@ -93,6 +98,9 @@ def run_in_terminal(
                 if not chunk:
                     break
                 chunks.append(chunk)
+                if not answered and answer is not None and answer[0].encode() in b"".join(chunks):
+                    os.write(controller, answer[1].encode() + b"\n")
+                    answered = True
         else:
             process.kill()
             raise AssertionError(f"almamirror {' '.join(args)} did not finish in {timeout} s")

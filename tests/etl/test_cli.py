@@ -17,7 +17,7 @@ from etl.cli import main
 from etl.mirror import SyncRun, table_of
 from tests.conftest import cli_environment, open_engine
 from tests.helpers import scalar
-from tests.interactive import run_interactive
+from tests.terminal import run_in_terminal
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -183,13 +183,17 @@ def test_downgrade_base_asks_on_a_terminal(mirror_db: URL, test_home: Path) -> N
     env = environment(test_home, mirror_db)
     engine = open_engine(mirror_db)
     try:
-        refused = run_interactive(["db", "downgrade", "base"], env, answer=("Type 'yes'", "no"))
-        assert refused.status == 1, refused.output
-        assert "not confirmed; nothing was changed" in refused.output
+        refused = run_in_terminal(
+            ["db", "downgrade", "base"], env, stderr_to_terminal=True, answer=("Type 'yes'", "no")
+        )
+        assert refused.status == 1, refused.terminal
+        assert "not confirmed; nothing was changed" in refused.terminal
         assert migrations.current_revision(engine) == migrations.heads()[0]
-        confirmed = run_interactive(["db", "downgrade", "base"], env, answer=("Type 'yes'", "yes"))
-        assert confirmed.status == 0, confirmed.output
-        assert "db downgrade: the mirror is at revision base" in confirmed.output
+        confirmed = run_in_terminal(
+            ["db", "downgrade", "base"], env, stderr_to_terminal=True, answer=("Type 'yes'", "yes")
+        )
+        assert confirmed.status == 0, confirmed.terminal
+        assert "db downgrade: the mirror is at revision base" in confirmed.terminal
         assert migrations.current_revision(engine) is None
     finally:
         engine.dispose()
@@ -318,8 +322,8 @@ def test_exit_codes_are_documented() -> None:
 
 def test_quiet_is_quiet_on_a_terminal_too(source_copy: URL, synced_mirror: URL, test_home: Path) -> None:
     env = environment(test_home, synced_mirror, source_copy)
-    quiet = run_interactive(["sync", "-q", "--full"], env)
-    assert (quiet.status, quiet.output) == (0, "")
-    talkative = run_interactive(["sync", "--full"], env)
+    quiet = run_in_terminal(["sync", "-q", "--full"], env, stderr_to_terminal=True)
+    assert (quiet.status, quiet.terminal) == (0, "")
+    talkative = run_in_terminal(["sync", "--full"], env, stderr_to_terminal=True)
     assert talkative.status == 0
-    assert "mous_status" in talkative.output  # the progress lines and the summary table
+    assert "mous_status" in talkative.terminal  # the progress lines and the summary table

@@ -188,6 +188,7 @@ def test_every_mous_is_judged_as_the_rules_read_from_the_source_say(
     reasons = Counter(verdict.reason for verdict in expected.values())
     assert set(reasons) == {None, *REASONS_IN_ORDER}, reasons
 
+
 def test_the_demo_archive_and_the_mirror_share_the_reason_codes() -> None:
     """The demo states its expectations in the mirror's vocabulary, without importing the mirror."""
     from etl.demo.case_plans import REASONS
