@@ -100,7 +100,7 @@ FILL: tuple[tuple[str, TextClause], ...] = (
             mous_uid, project_uid, state, sb_count, sb_uid, array_family, receiver_band, eb_count,
             pass_eb_count, session_count, empty_session_count, calibration_kind, caltables_sessions,
             sessions_match_caltables, release_date, restorable, reason_code, reason, restorable_since,
-            restorable_since_run_id, derived_run_id)
+            restorable_since_run_id, derived_run_id, rules_version)
         SELECT uid, format('uid://A001/Xp%s/X1', 1 + m % :projects), 'Verified',
                CASE reason WHEN 'multiple_sbs' THEN 2 ELSE 1 END, 'sb-' || m,
                (ARRAY['12m', '12m', '12m', '7m', 'TP'])[1 + m % 5],
@@ -114,7 +114,7 @@ FILL: tuple[tuple[str, TextClause], ...] = (
                reason IS NULL, reason, CASE WHEN reason IS NOT NULL THEN 'bench reason' END,
                CASE WHEN reason IS NULL THEN (SELECT started_at FROM sync_run WHERE run_id = since_run) END,
                CASE WHEN reason IS NULL THEN since_run END,
-               since_run
+               since_run, 2
         FROM (
             SELECT m, format('uid://A001/X%s/X%s', to_hex(4096 + m / 256), to_hex(m % 256)) AS uid,
                    CASE WHEN bucket < 62 THEN NULL

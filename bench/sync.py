@@ -61,7 +61,8 @@ def main() -> None:
     changed = script_changes(source)
     report_sync(f"incremental sync ({changed})", run_sync(mirror, source, settings.source, archive=archive))
     report_sync(
-        "full sync (every MOUS re-derived)", run_sync(mirror, source, settings.source, True, archive)
+        "full sync (every MOUS re-derived)",
+        run_sync(mirror, source, settings.source, full=True, archive=archive),
     )
     mirror.dispose()
     source.dispose()

@@ -3,43 +3,82 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote_plus
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from etl import embedded
-from etl.errors import ConfigurationError
+from etl.errors import ConfigurationError, MirrorUnavailable, RetryLater, SourceUnavailable
 from etl.settings import Settings
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z0-9+]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)", re.I)
-# An archive (NGAS) URL's user part alone may be a token (http://TOKEN@host): mask it too.
-_WEB_USER_ONLY = re.compile(r"(?P<head>https?://)(?P<user>[^:/@]+)(?P<tail>@)", re.I)
+_SCHEME = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+# Greedy: the password runs to the *last* "@", so an unencoded "@" in it hides the rest too.
+_USERINFO = re.compile(r"^(?P<user>[^:@/?#]*):.*@", re.DOTALL)
+# Query parameters (and libpq key=value words) whose name says they hold a secret: password,
+# sslpassword, passwd, pwd, secret, token, access_token, …
+_SECRET_NAME = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
+_KEY_VALUE = re.compile(
+    r"(?P<key>\b\w*(?:pass|pwd|secret|token)\w*\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE
+)
+# An archive (NGAS) URL's user part alone may be a token (http://TOKEN@host): masked too.
+_WEB_USER_ONLY = re.compile(r"^[^:@/?#]+@")
+MASK = "***"
 
 
 def mask_url(url: str | URL | None) -> str:
-    """The URL with its password replaced by ``***``; also for strings SQLAlchemy cannot parse."""
+    """The URL with every secret in it replaced by ``***``: the one masking of the project.
+
+    Masks the password of ``user:password@`` (up to the last ``@``, so an unencoded ``@`` in the
+    password hides the rest of it too), every query parameter whose (percent-decoded) name says it
+    is a secret (``password=``, ``sslpassword=``, ``token=``, …), and the same words in a libpq
+    ``key=value`` string. It masks too much rather than too little: a URL with an ``@`` after its
+    host loses the host too.
+    """
     if url is None:
         return "(embedded)"
-    if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
-    if url[:8].lower().startswith(("http://", "https://")):
-        # Web URLs keep their text (path, query) as given; only the credentials go.
-        return _WEB_USER_ONLY.sub(r"\g<head>***\g<tail>", _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", url))
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", url)
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    parts = _SCHEME.search(text)
+    if parts is None:
+        return _KEY_VALUE.sub(lambda found: found["key"] + MASK, text)
+    rest = _USERINFO.sub(lambda found: f"{found['user']}:{MASK}@", parts["rest"], count=1)
+    if parts["scheme"].lower() in ("http://", "https://"):
+        rest = _WEB_USER_ONLY.sub(f"{MASK}@", rest, count=1)
+    return text[: parts.start()] + parts["scheme"] + _mask_query(rest)
+
+
+def _mask_query(rest: str) -> str:
+    head, question, query = rest.partition("?")
+    if not question:
+        return rest
+    query, hash_sign, fragment = query.partition("#")
+    pieces = re.split(r"([&;])", query)
+    for index, piece in enumerate(pieces):
+        name, equals, _value = piece.partition("=")
+        if equals and _SECRET_NAME.search(unquote_plus(name)):
+            pieces[index] = f"{name}={MASK}"
+    return head + question + "".join(pieces) + hash_sign + fragment
 
 
 def parse_url(url: str, setting: str) -> URL:
+    if _unencoded_at(url):
+        # Every parser would take the part after the first "@" for the host, and print it in errors.
+        raise ConfigurationError([
+            f"{setting}: '{mask_url(url)}' has an '@' in its password: write it percent-encoded, as %40"
+        ])
     try:
         return make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise ConfigurationError([f"{setting}: '{mask_url(url)}' is not a database URL ({exc})"]) from exc
+
+
+def _unencoded_at(url: str) -> bool:
+    parts = _SCHEME.search(url)
+    return parts is not None and parts["rest"].partition("?")[0].count("@") > 1
 
 
 def is_oracle(url: URL) -> bool:
@@ -49,7 +88,10 @@ def is_oracle(url: URL) -> bool:
 def mirror_url(settings: Settings) -> URL:
     """The mirror's URL: the configured one, else the embedded server's mirror database."""
     if settings.mirror.url:
-        return _with_psycopg(parse_url(settings.mirror.url, "mirror.url"))
+        url = parse_url(settings.mirror.url, "mirror.url")
+        _require_backend(url, "mirror.url (ALMAMIRROR_MIRROR_URL)", ("postgresql",),
+                         "the mirror is PostgreSQL (postgresql://…)")
+        return _with_psycopg(url)
     return embedded.database_url(settings.embedded.home, settings.embedded.mirror_database)
 
 
@@ -57,8 +99,36 @@ def source_url(settings: Settings) -> URL:
     """The ALMA source's URL: the configured one, else the embedded server's demo archive."""
     if settings.source.url:
         url = parse_url(settings.source.url, "source.url")
+        _require_backend(url, "source.url (ALMAMIRROR_SOURCE_URL)", ("oracle", "postgresql"),
+                         "the source is ALMA's Oracle (oracle+oracledb://…) or a PostgreSQL stand-in "
+                         "(postgresql://…)")
         return url if is_oracle(url) else _with_psycopg(url)
     return embedded.database_url(settings.embedded.home, settings.embedded.source_database)
+
+
+# The one driver installed for each database almamirror talks to.
+_DRIVERS = {"postgresql": "psycopg", "oracle": "oracledb"}
+
+
+def check_configured_urls(settings: Settings) -> None:
+    """Refuse a configured source or mirror URL almamirror cannot use, before either is opened."""
+    if settings.mirror.url:
+        mirror_url(settings)
+    if settings.source.url:
+        source_url(settings)
+
+
+def _require_backend(url: URL, setting: str, backends: tuple[str, ...], expected: str) -> None:
+    """A database or driver almamirror has no module for is a configuration error, not an import error."""
+    backend = url.get_backend_name()
+    if backend not in backends:
+        raise ConfigurationError([f"{setting}: '{mask_url(url)}' is a {backend} URL; {expected}"])
+    driver = url.get_driver_name()
+    if "+" in url.drivername and driver != _DRIVERS[backend]:
+        raise ConfigurationError([
+            f"{setting}: '{mask_url(url)}' asks for the {driver} driver, which almamirror does not use; "
+            f"write {backend}+{_DRIVERS[backend]}:// or {backend}://"
+        ])
 
 
 def _with_psycopg(url: URL) -> URL:
@@ -70,9 +140,29 @@ def _with_psycopg(url: URL) -> URL:
 
 def create_mirror_engine(url: URL, application_name: str = "almamirror") -> Engine:
     # The application name tells an operator, in pg_stat_activity, a sync from a report.
-    return create_engine(
+    engine = create_engine(
         url, pool_pre_ping=True, connect_args={"application_name": application_name}
     )
+    make_connections(engine, "mirror", MirrorUnavailable)
+    return engine
+
+
+def make_connections(
+    engine: Engine, role: str, error: type[RetryLater], prepare: Callable[[Any], None] | None = None
+) -> None:
+    """Connect ``engine`` so that a failure says which database failed (source or mirror), as
+    ``error``, and ``prepare`` sees each new connection before SQLAlchemy's first query on it."""
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.Error as exc:
+            message = " ".join(str(exc).split())
+            raise error(f"the {role} database {mask_url(engine.url)} is unavailable: {message}") from exc
+        if prepare is not None:
+            prepare(connection)
+        return connection
 
 
 def create_source_engine(url: URL, settings: Settings) -> Engine:
@@ -87,7 +177,14 @@ def create_source_engine(url: URL, settings: Settings) -> Engine:
         # a LOB locator costs one round trip per row on a remote link.
         oracledb.defaults.fetch_lobs = False
         options.update(arraysize=settings.source.arraysize, auto_convert_lobs=True)
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    prepare: Callable[[Any], None] | None = None
+    if url.get_backend_name() == "postgresql":
+        from etl.source.postgres import prepare_connection
+
+        prepare = prepare_connection
+    make_connections(engine, "source", SourceUnavailable, prepare)
+    return engine
 
 
 @contextmanager

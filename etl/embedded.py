@@ -8,6 +8,7 @@ directory, so it never takes a TCP port.
 from __future__ import annotations
 
 import logging
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from etl.errors import MirrorUnavailable
+from etl.errors import ConfigurationError, MirrorUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,23 +33,68 @@ def start_server(home: Path) -> Any:
     pgdata = data_directory(home).resolve()
     if pgdata in _servers:
         return _servers[pgdata]
-    # pgserver creates pgdata with exist_ok=False: two processes starting a fresh home at once would
-    # race there, and the loser would fail with "File exists". Created here, it exists for both.
-    pgdata.mkdir(parents=True, exist_ok=True)
+    _prepare_home(home, pgdata)
     # pgserver warns at import when XDG_RUNTIME_DIR is unset, and narrates every step at INFO.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    watch = _StartWatch()
     try:
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+        with watch:
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     except Exception as exc:  # pgserver raises assorted subprocess and OS errors
         raise MirrorUnavailable(
             f"cannot start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
         ) from exc
-    log.info("embedded.started pgdata=%s", pgdata)
+    if watch.started:
+        log.info("embedded.started pgdata=%s", pgdata)
+    else:
+        log.debug("embedded.joined pgdata=%s", pgdata)
     _servers[pgdata] = server
     return server
+
+
+def _prepare_home(home: Path, pgdata: Path) -> None:
+    """``home`` must be a directory this process can write in: a configuration problem otherwise."""
+    setting = f"embedded.home (ALMAMIRROR_HOME) {home}"
+    if home.exists() and not home.is_dir():
+        raise ConfigurationError([f"{setting}: is a file, not a directory"])
+    # pgserver creates pgdata with exist_ok=False: two processes starting a fresh home at once would
+    # race there, and the loser would fail with "File exists". Created here, it exists for both.
+    try:
+        pgdata.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=".almamirror-probe-", dir=home))
+    except OSError as exc:
+        raise ConfigurationError([f"{setting}: cannot write there ({exc.strerror or exc})"]) from None
+    probe.rmdir()
+
+
+class _StartWatch(logging.Handler):
+    """Tells whether ``pgserver.get_server`` started the server or joined one already running.
+
+    pgserver narrates at INFO and runs ``pg_ctl`` only to start one; while watched, its lines come
+    here and nowhere else.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.started = False
+        self.logger = logging.getLogger("pgserver")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith("running pg_ctl"):
+            self.started = True
+
+    def __enter__(self) -> _StartWatch:
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = False
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.logger.removeHandler(self)
+        self.logger.propagate = True
+        self.logger.setLevel(logging.WARNING)
 
 
 def database_url(home: Path, database: str) -> URL:

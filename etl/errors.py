@@ -4,8 +4,10 @@
   command can succeed later without any change.
 - ``StopAndFix``: configuration, usage or schema problems; nothing will succeed until a person acts.
 - ``RecordAndGoOn``: one bad archive file of a fetch; recorded as that file's failure and the other
-  files go on. It never ends a command by itself. (One bad source row or document is not an error at
-  all: the derivations record it as a data-quality finding and the run goes on.)
+  files go on. It never ends a command by itself.
+- One bad row or document is not an error at all: a source row the mirror cannot take is quarantined
+  (``etl.load.quarantine``), a document the derivations cannot read is recorded; both become
+  data-quality findings and the run goes on. Many bad rows in one table are ``TooManyBadRows``.
 
 Every error carries the exit code the CLI should use, and a message meant to be printed on one line.
 """
@@ -31,6 +33,11 @@ class SourceUnavailable(RetryLater):
 
 class MirrorUnavailable(RetryLater):
     """The PostgreSQL mirror could not be reached or dropped the connection."""
+
+
+class SourceChanged(RetryLater):
+    """The source changed a table's definition or storage while the sync read it (Oracle ORA-01466,
+    ORA-08103): the read cannot be trusted, and a later run will read the table as it is then."""
 
 
 class SyncAlreadyRunning(RetryLater):
@@ -73,6 +80,18 @@ class SchemaMismatch(StopAndFix):
 
 class BadSourceData(StopAndFix):
     """The source holds rows the mirror cannot take (a duplicated key, an impossible value)."""
+
+
+class TooManyBadRows(BadSourceData):
+    """More of a table's rows are bad than ``source.max_bad_rows`` allows: a broken source, not a bad row."""
+
+
+class SourceShrank(StopAndFix):
+    """A source table reads far fewer rows than at the last successful sync (the shrink guard).
+
+    An emptied or truncated table, a lost grant or a wrong schema looks the same as a mass deletion;
+    ``sync --allow-shrink`` accepts a real one.
+    """
 
 
 class MirrorRejected(StopAndFix):

@@ -17,16 +17,79 @@ class _UtcFormatter(logging.Formatter):
         return f"{stamp}.{int(record.msecs):03d}Z"
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written: while a progress line is live on a terminal,
+    rich puts its own stream there, which writes log lines above the progress line, not through it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+# APScheduler's messages (format string → event and the names of its arguments), so that the
+# scheduler's own lines read like every other: ``apscheduler.job_added job=almamirror-sync …``.
+_APSCHEDULER_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Scheduler started": ("apscheduler.started", ()),
+    "Scheduler has been shut down": ("apscheduler.shut_down", ()),
+    "Paused scheduler job processing": ("apscheduler.paused", ()),
+    "Resumed scheduler job processing": ("apscheduler.resumed", ()),
+    'Added job "%s" to job store "%s"': ("apscheduler.job_added", ("job", "job_store")),
+    "Adding job tentatively -- it will be properly scheduled when the scheduler starts": (
+        "apscheduler.job_pending", ()
+    ),
+    "Removed job %s": ("apscheduler.job_removed", ("job",)),
+    'Running job "%s" (scheduled at %s)': ("apscheduler.job_running", ("job", "scheduled_at")),
+    'Job "%s" executed successfully': ("apscheduler.job_done", ("job",)),
+    'Job "%s" raised an exception': ("apscheduler.job_raised", ("job",)),
+    "Error running job %s": ("apscheduler.job_error", ("job",)),
+    'Run time of job "%s" was missed by %s': ("apscheduler.job_missed", ("job", "late_by")),
+    'Execution of job "%s" skipped: maximum number of running instances reached (%d)': (
+        "apscheduler.job_skipped", ("job", "max_instances")
+    ),
+    "Next wakeup is due at %s (in %f seconds)": ("apscheduler.next_wakeup", ("due", "seconds")),
+    "Looking for jobs to run": ("apscheduler.looking_for_jobs", ()),
+    "No jobs; waiting until a job is added": ("apscheduler.no_jobs", ()),
+}
+
+
+class _SchedulerLineFilter(logging.Filter):
+    """Rewrites APScheduler's prose as ``event key=value``; an unknown message keeps its words in text=."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "apscheduler" or record.name.startswith("apscheduler."):
+            event, names = _APSCHEDULER_EVENTS.get(str(record.msg), ("apscheduler.message", ()))
+            args = record.args if isinstance(record.args, tuple) else ()
+            if names and len(names) == len(args):
+                values = {name: _job_name(value) for name, value in zip(names, args, strict=True)}
+            elif event == "apscheduler.message":
+                values = {"text": record.getMessage()}
+            else:
+                values = {}
+            record.msg = f"{event} {fields(**values)}".rstrip()
+            record.args = None
+        return True
+
+
+def _job_name(value: object) -> object:
+    # A Job prints as 'name (trigger: …, next run at: …)'; its id is what the other lines name.
+    job_id = getattr(value, "id", None)
+    return job_id if isinstance(job_id, str) else value
+
+
 def configure_logging(level: str) -> None:
     """Send log lines to stderr (stdout is for command output such as reports and JSON)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(_UtcFormatter(_FORMAT))
+    handler.addFilter(_SchedulerLineFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter that says nothing an operator acts on.
     # httpx logs every request's URL at INFO; the NGAS client logs what matters itself, URLs masked.
-    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "httpx", "httpcore"):
+    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "httpx", "httpcore",
+                  "matplotlib"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

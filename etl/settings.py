@@ -11,6 +11,7 @@ together, one line each, in a single ``ConfigurationError``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -42,6 +43,9 @@ class SourceSettings:
     arraysize: int
     batch_rows: int
     column_names: Mapping[str, str] = field(default_factory=dict)
+    # The shrink guard (etl/sync/shrink.py) and the quarantine's limit (etl/load/quarantine.py).
+    max_shrink: float = 0.5
+    max_bad_rows: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class ScheduleSettings:
     cron: str
     timezone: str
     misfire_grace_seconds: int
+    status_page_dir: Path | None = None
+    """Where the status page is written after every scheduled sync; None: not written."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,8 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         arraysize=reader.positive_int("source", "arraysize"),
         batch_rows=reader.positive_int("source", "batch_rows"),
         column_names=reader.text_table("source", "column_names"),
+        max_shrink=reader.fraction("source", "max_shrink"),
+        max_bad_rows=reader.fraction("source", "max_bad_rows"),
     )
     mirror = MirrorSettings(url=reader.optional_text("mirror", "url"))
     embedded = EmbeddedSettings(
@@ -185,6 +193,7 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         cron=reader.text("schedule", "cron"),
         timezone=reader.text("schedule", "timezone"),
         misfire_grace_seconds=reader.positive_int("schedule", "misfire_grace_seconds"),
+        status_page_dir=_optional_path(reader.optional_text("schedule", "status_page_dir")),
     )
     ppr = PprSettings(
         **{key: reader.text("ppr", key) for key in PprSettings.__dataclass_fields__}
@@ -205,6 +214,10 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         log_level=log_level, source=source, mirror=mirror, embedded=embedded, schedule=schedule,
         ppr=ppr, archive=archive,
     )
+
+
+def _optional_path(configured: str | None) -> Path | None:
+    return Path(configured).expanduser() if configured else None
 
 
 def _embedded_home(configured: str | None, env: Mapping[str, str]) -> Path:
@@ -310,6 +323,19 @@ class _Reader:
             )
             return ()
         return tuple(item.strip() for item in value if item.strip())
+
+    def fraction(self, section: str | None, key: str) -> float:
+        """A share between 0 and 1 (TOML integer or float; a string from the environment too)."""
+        value = self._value(section, key)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = float(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            self.problems.append(
+                f"{self._name(section, key)}: expected a fraction from 0 to 1 (0.5 = half), got {value!r}"
+            )
+            return 0.0
+        return float(value)
 
     def text_table(self, section: str, key: str) -> dict[str, str]:
         value = self._value(section, key)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from etl.settings import PprSettings
-from ppr.errors import NotRestorable
+from ppr.errors import InvalidPpr
 from ppr.model import RestoreRequest, Session
 from ppr.uid import disk_name
 
@@ -69,9 +69,11 @@ RECORDED_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
 def build_ppr(
     request: RestoreRequest, site: PprSettings, relative_path: str, created: datetime
 ) -> etree._ElementTree:
-    """The restore PPR for ``request``; ``NotRestorable`` for sessions the pipeline would misread.
+    """The restore PPR for ``request``; ``InvalidPpr`` for a request the pipeline would misread.
 
-    ``created`` is written in UTC; a naive datetime is taken to be UTC already, as everywhere in the mirror.
+    The mirror's verdict refuses every such request before it gets here (etl/derive/restorability.py);
+    these checks are the last line of defence, so reaching one is a defect. ``created`` is written in
+    UTC; a naive datetime is taken to be UTC already, as everywhere in the mirror.
     """
     sessions = checked_sessions(request)
     task = restore_task(request)
@@ -115,19 +117,22 @@ def default_relative_path(request: RestoreRequest, created: datetime) -> str:
 
 
 def checked_sessions(request: RestoreRequest) -> tuple[Session, ...]:
-    """The sessions in numeric order, once they are exactly 1..K and every Pass EB is in exactly one."""
+    """The sessions in numeric order, once they are exactly 1..K and every Pass EB is in exactly one.
+
+    The session rule numbers sessions 1..K and holds an EB once per MOUS, and the verdict refuses
+    MOUSes without Pass EBs or with EB UIDs the PPR cannot carry: a failure here is ``InvalidPpr``.
+    """
     sessions = tuple(sorted(request.sessions, key=lambda session: session.number))
     numbers = [session.number for session in sessions]
     if numbers != list(range(1, len(numbers) + 1)):
         # The archived caltables are named by session number: a gap or a shift restores the wrong tables.
-        raise NotRestorable(
+        raise InvalidPpr(
+            [f"sessions are numbered {numbers}, not 1..{len(numbers)} without gaps or repeats"],
             request.mous_uid,
-            "session-numbering",
-            f"sessions are numbered {numbers}, not 1..{len(numbers)} without gaps or repeats",
         )
     _refuse_repeated_ebs(request, sessions)
     if not request.pass_eb_uids:
-        raise NotRestorable(request.mous_uid, "no-pass-ebs", "no execution block with QA0 Pass to restore")
+        raise InvalidPpr(["no execution block with QA0 Pass to restore"], request.mous_uid)
     return sessions
 
 
@@ -152,9 +157,7 @@ def _refuse_repeated_ebs(request: RestoreRequest, sessions: tuple[Session, ...])
             for name in repeated
         }
         listed = ", ".join(f"{name} in sessions {numbers}" for name, numbers in where.items())
-        raise NotRestorable(
-            request.mous_uid, "eb-in-two-sessions", f"an EB may belong to one session only: {listed}"
-        )
+        raise InvalidPpr([f"an EB may belong to one session only: {listed}"], request.mous_uid)
 
 
 def restore_task(request: RestoreRequest) -> RestoreTask:
@@ -162,10 +165,9 @@ def restore_task(request: RestoreRequest) -> RestoreTask:
     them (the restore script's own), else the array's defaults."""
     task = RESTORE_TASKS.get(request.array)
     if task is None:
-        raise NotRestorable(
+        raise InvalidPpr(
+            [f"array {request.array!r} has no restore task; known: {', '.join(RESTORE_TASKS)}"],
             request.mous_uid,
-            "unknown-array",
-            f"array {request.array!r} has no restore task; known: {', '.join(RESTORE_TASKS)}",
         )
     record = request.record
     command = RECORDED_TASKS.get(record.restore_task or "") if record is not None else None

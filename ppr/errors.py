@@ -3,10 +3,11 @@
 - Fix the argument (``UsageError``, exit 2): the MOUS UID is malformed; the relative path is not safe;
   the archived PPR given for comparison cannot be read.
 - Refuse (``StopAndFix``, exit 1): the MOUS is not in the mirror or not a member OUS, the output
-  directory is taken, or ``NotRestorable`` — what the mirror knows about the MOUS cannot make a restore
-  the pipeline would run correctly.
-- Report a defect (``StopAndFix``, exit 1): ``InvalidPpr`` — a PPR failed the project's own schema or
-  the consistency checks beyond it; a generated one must not be written.
+  directory is taken, or ``NotRestorable`` — the mirror's verdict: one of its reason codes
+  (``etl.mirror.derived.REASON_CODES``), or ``proprietary``.
+- Report a defect (``StopAndFix``, exit 1): ``InvalidPpr`` — a request or PPR failed the checks of
+  ppr/build.py, ppr/layout.py, the project's own schema or the consistency checks beyond it, although
+  the mirror called the MOUS restorable; a generated one must not be written.
 
 Every message names the MOUS or file and says what is valid or what to do, on one line.
 """
@@ -78,6 +79,18 @@ class OutputExists(StopAndFix):
         )
 
 
+class OutputNotADirectory(OutputExists):
+    """Something other than a directory (a file, a symbolic link) is where the request directory goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        StopAndFix.__init__(
+            self,
+            f"request directory {path} exists and is not a directory (a file or a symbolic link); "
+            "remove it or choose another output directory",
+        )
+
+
 class ArchivedPprUnreadable(UsageError):
     """The archived PPR given for the session comparison cannot be read as a PPR."""
 
@@ -102,8 +115,22 @@ class NoArchivedRecord(StopAndFix):
         )
 
 
+class ArchivedPprOfAnotherMous(UsageError):
+    """The archived PPR given for the session comparison names another MOUS in its OUSStatusRef."""
+
+    def __init__(self, path: Path, archived_mous: str, mous_uid: str) -> None:
+        self.path = path
+        self.archived_mous = archived_mous
+        self.mous_uid = mous_uid
+        super().__init__(
+            f"{path}: this PPR is for {archived_mous}, not {mous_uid} (its OUSStatusRef); give the PPR "
+            f"archived with the calibration products of {mous_uid}"
+        )
+
+
 class NotRestorable(StopAndFix):
-    """The MOUS cannot be restored; ``reason`` is a short code for reports, the message says why."""
+    """The MOUS cannot be restored; ``reason`` is the mirror's reason code (or ``proprietary``), the
+    message says why."""
 
     def __init__(self, mous_uid: str, reason: str, detail: str) -> None:
         self.mous_uid = mous_uid

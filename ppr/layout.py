@@ -7,18 +7,19 @@ beside the three directories says which ASDMs and product files to fetch where.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
-from ppr.errors import InvalidPpr, InvalidRelativePath, NotRestorable, OutputExists
-from ppr.model import ProductFile, RestoreRequest
+from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
+from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.uid import MEMBER_PREFIX, disk_name
 
 RAWDATA = "rawdata"
@@ -37,14 +38,22 @@ def build_request_directory(
 ) -> Path:
     """Create ``base_dir/relative_path`` with the PPR and fetch manifest; return that directory.
 
-    A non-empty existing directory is ``OutputExists`` unless ``force``, which replaces it. The directory
-    is filled under a temporary name and renamed into place, so a crash never leaves a half-written PPR.
+    A non-empty existing directory is ``OutputExists`` unless ``force``, which replaces the PPR and the
+    manifest only: fetched ASDMs in ``rawdata/``, fetched products and a restore's outputs in
+    ``working/`` are never deleted. A new directory is filled under a temporary name and renamed into
+    place, a replaced file is written beside its old self and renamed over it, so a crash never leaves
+    a half-written PPR.
     """
     target = base_dir.joinpath(*_relative_parts(relative_path))
     created = _checked_ppr(ppr_bytes, request, relative_path)
     manifest = fetch_manifest(request, relative_path, created)
-    if _holds_anything(target) and not force:
-        raise OutputExists(target)
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise OutputNotADirectory(target)
+    if _holds_anything(target):
+        if not force:
+            raise OutputExists(target)
+        _refresh(target, ppr_bytes, request, manifest)
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = _fresh_sibling(target, "partial")
     staging.mkdir()
@@ -57,13 +66,30 @@ def build_request_directory(
     return target
 
 
+def session_map_digest(sessions: Iterable[Session]) -> str:
+    """SHA-256 of the session map in a canonical form: numbers ascending, EBs sorted within each.
+
+    EB order inside a session does not matter to the pipeline, so it does not change the digest.
+    """
+    canonical = [
+        [session.number, sorted(session.eb_uids)]
+        for session in sorted(sessions, key=lambda session: session.number)
+    ]
+    text = json.dumps(canonical, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 def ppr_file_name(mous_uid: str) -> str:
     """The PPR's file name in ``working/``: ``PPR_<mous disk name>.xml``."""
     return f"PPR_{disk_name(mous_uid)}.xml"
 
 
 def product_target_name(archived_name: str) -> str:
-    """The name the restore looks for: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``."""
+    """The name the restore looks for: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``.
+
+    The mirror's verdict applies the same rule in SQL (``etl.derive.restorability.restore_name``) to
+    refuse MOUSes whose names clash or are unsafe; a test keeps the two equal.
+    """
     name = archived_name.removeprefix(MEMBER_PREFIX)
     if name.endswith(".tar.gz"):
         name = name.removesuffix(".tar.gz") + ".tgz"
@@ -93,6 +119,7 @@ def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) ->
         "relative_path": relative_path,
         "created_utc": created,
         "ppr": f"{WORKING}/{ppr_file_name(request.mous_uid)}",
+        "session_map_sha256": session_map_digest(request.sessions),
         "asdms": asdms,
         "products": products,
         "totals": {
@@ -105,22 +132,21 @@ def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) ->
 
 
 def _product_entries(request: RestoreRequest) -> list[dict[str, Any]]:
+    # The verdict refuses both cases (unsafe_product_name, product_name_clash): reaching one is a defect.
     targets: dict[str, ProductFile] = {}
     for product in request.products:
         # With a manifest, the restore opens exactly the names it lists, whatever the archive renamed.
         name = product.restore_name or product_target_name(product.archived_name)
         if "/" in name or name in {"", ".", ".."}:
-            raise NotRestorable(
+            raise InvalidPpr(
+                [f"archived product name {product.archived_name!r} is not a plain file name"],
                 request.mous_uid,
-                "unsafe-product-name",
-                f"archived product name {product.archived_name!r} is not a plain file name",
             )
         if name in targets:
             # Two archived copies (e.g. member. and bare) would overwrite each other in products/.
-            raise NotRestorable(
+            raise InvalidPpr(
+                [f"{targets[name].archived_name} and {product.archived_name} both restore as {name}"],
                 request.mous_uid,
-                "product-name-clash",
-                f"{targets[name].archived_name} and {product.archived_name} both restore as {name}",
             )
         targets[name] = product
     return [
@@ -192,8 +218,29 @@ def _fill(directory: Path, ppr_bytes: bytes, request: RestoreRequest, manifest: 
     for name in (RAWDATA, WORKING, PRODUCTS):
         (directory / name).mkdir()
     _write(directory / WORKING / ppr_file_name(request.mous_uid), ppr_bytes)
-    manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
-    _write(directory / MANIFEST_FILE, manifest_text.encode("utf-8"))
+    _write(directory / MANIFEST_FILE, _manifest_bytes(manifest))
+
+
+def _refresh(directory: Path, ppr_bytes: bytes, request: RestoreRequest, manifest: Mapping[str, Any]) -> None:
+    """--force on an existing directory: a new PPR and manifest, everything else left as it is."""
+    for name in (RAWDATA, WORKING, PRODUCTS):
+        (directory / name).mkdir(exist_ok=True)
+    _replace(directory / WORKING / ppr_file_name(request.mous_uid), ppr_bytes)
+    _replace(directory / MANIFEST_FILE, _manifest_bytes(manifest))
+
+
+def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _replace(path: Path, content: bytes) -> None:
+    partial = _fresh_sibling(path, "partial")
+    try:
+        _write(partial, content)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _write(path: Path, content: bytes) -> None:
@@ -204,14 +251,12 @@ def _write(path: Path, content: bytes) -> None:
 
 
 def _move_into_place(staging: Path, target: Path) -> None:
-    if not (target.exists() or target.is_symlink()):
+    if not target.exists():
         staging.rename(target)
         return
-    # An empty directory, or --force: set the old one aside first so the new one appears in one rename.
+    # An empty directory: set it aside first so the new one appears in one rename. It was empty, so
+    # it is removed with rmdir: nothing here ever deletes recursively what it did not write.
     retired = _fresh_sibling(target, "replaced")
     target.rename(retired)
     staging.rename(target)
-    if retired.is_dir() and not retired.is_symlink():
-        shutil.rmtree(retired)
-    else:
-        retired.unlink()
+    retired.rmdir()

@@ -1,5 +1,9 @@
 """Reading restore requests out of the mirror: its schema only, never the source or the loader.
 
+Nothing is re-derived here. The verdict, its reason code, the PI and the proprietary flag come from
+the ``restorable_mous`` view, the sessions from ``mous_sessions``, the references the PPR carries
+from ``mous_status`` (the row the verdict was reached on): the sync decides, the PPR follows.
+
 Every read is set-based: one query per table family for any number of MOUSes, so a bulk run over
 every restorable MOUS costs the same handful of queries as a single PPR.
 """
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from etl.mirror import (
     CalibrationRecord,
@@ -20,19 +24,16 @@ from etl.mirror import (
     CalibrationRecordSession,
     MousStatus,
     Ous,
-    OusQa2,
     ProductFile,
     Project,
-    Proposal,
     SchedulingBlock,
-    SessionAssignment,
     table_of,
 )
+from etl.mirror.archive import RESTORE_PRODUCT_KINDS
+from etl.mirror.views import mous_sessions, restorable_mous
 from ppr.model import ArchivedRecord, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
 
-# The product kinds a restore fetches into products/ (auxcaltables are never used by a restore).
-RESTORE_PRODUCT_KINDS = ("caltables", "calapply", "flagversions", "manifest")
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
 
 
@@ -44,26 +45,28 @@ class MousVerdict:
     restorable: bool
     reason_code: str | None
     reason: str | None
+    # The view's: release date (timestamptz) in the future or none, as of the snapshot's now().
+    proprietary: bool
     release_date: datetime | None
     calibration_record: str = "absent"
 
 
 def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> dict[str, MousVerdict]:
-    """The status of the given member OUSes (all restorable ones when ``mous_uids`` is None)."""
-    status = table_of(MousStatus)
+    """The verdict on the given member OUSes (all restorable ones when ``mous_uids`` is None)."""
+    view = restorable_mous
     query = select(
-        status.c.mous_uid, status.c.restorable, status.c.reason_code, status.c.reason, status.c.release_date,
-        status.c.calibration_record,
+        view.c.mous_uid, view.c.restorable, view.c.reason_code, view.c.reason, view.c.proprietary,
+        view.c.release_date, view.c.calibration_record,
     )
-    query = query.where(status.c.restorable) if mous_uids is None else query.where(
-        status.c.mous_uid.in_(mous_uids)
+    query = query.where(view.c.restorable) if mous_uids is None else query.where(
+        view.c.mous_uid.in_(mous_uids)
     )
     return {
         row.mous_uid: MousVerdict(
-            row.mous_uid, row.restorable, row.reason_code, row.reason, row.release_date,
+            row.mous_uid, row.restorable, row.reason_code, row.reason, row.proprietary, row.release_date,
             row.calibration_record,
         )
-        for row in connection.execute(query.order_by(status.c.mous_uid))
+        for row in connection.execute(query.order_by(view.c.mous_uid))
     }
 
 
@@ -131,21 +134,11 @@ def archived_sessions(connection: Connection, mous_uid: str) -> dict[str, dict[i
 
 
 def _identities(connection: Connection, mous_uids: Sequence[str]) -> dict[str, Any]:
-    """One row per MOUS: where it sits in the project, and its scheduling block."""
+    """One row per MOUS: where it sits in the project, its scheduling block and its PI."""
     status = table_of(MousStatus)
-    ous = table_of(Ous)
-    qa2 = table_of(OusQa2)
+    view = restorable_mous
     project = table_of(Project)
     blocks = table_of(SchedulingBlock)
-    proposal = table_of(Proposal)
-    # A project may have several proposal rows; the lowest UID gives a stable PI name.
-    pi_name = (
-        select(proposal.c.pi_name)
-        .where(proposal.c.project_uid == ous.c.project_uid, proposal.c.pi_name.is_not(None))
-        .order_by(proposal.c.proposal_uid)
-        .limit(1)
-        .scalar_subquery()
-    )
     query = (
         select(
             status.c.mous_uid,
@@ -153,19 +146,18 @@ def _identities(connection: Connection, mous_uids: Sequence[str]) -> dict[str, A
             status.c.gous_uid,
             status.c.array_family,
             status.c.release_date,
-            func.coalesce(qa2.c.project_uid, ous.c.project_uid).label("obs_project_uid"),
-            func.coalesce(qa2.c.part_id, ous.c.part_id).label("part_id"),
-            ous.c.project_status_uid,
-            project.c.code,
+            status.c.obs_project_uid,
+            status.c.ous_part_id,
+            status.c.project_status_uid,
+            status.c.sb_uid,
+            status.c.sb_status_uid,
+            view.c.project_code,
+            view.c.pi,
             project.c.title,
-            pi_name.label("pi_name"),
-            blocks.c.sb_uid,
-            blocks.c.sb_status_uid,
             blocks.c.name.label("sb_title"),
         )
-        .join(ous, ous.c.ous_uid == status.c.mous_uid)
-        .outerjoin(qa2, qa2.c.mous_uid == status.c.mous_uid)
-        .outerjoin(project, project.c.project_uid == ous.c.project_uid)
+        .join(view, view.c.mous_uid == status.c.mous_uid)
+        .outerjoin(project, project.c.project_uid == status.c.project_uid)
         .outerjoin(blocks, blocks.c.sb_uid == status.c.sb_uid)
         .where(status.c.mous_uid.in_(mous_uids))
     )
@@ -173,24 +165,17 @@ def _identities(connection: Connection, mous_uids: Sequence[str]) -> dict[str, A
 
 
 def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tuple[Session, ...]]:
-    """SESSION_1..K per MOUS: every number up to the highest, each with its Pass EBs in order."""
-    assignment = table_of(SessionAssignment)
+    """SESSION_1..K per MOUS as ``mous_sessions`` lists them, each with its Pass EBs in order."""
+    view = mous_sessions
     rows = connection.execute(
-        select(assignment.c.mous_uid, assignment.c.session_number, assignment.c.eb_uid,
-               assignment.c.qa0_status)
-        .where(assignment.c.mous_uid.in_(mous_uids))
-        .order_by(assignment.c.mous_uid, assignment.c.session_number, assignment.c.position)
+        select(view.c.mous_uid, view.c.session_number, view.c.pass_eb_uids)
+        .where(view.c.mous_uid.in_(mous_uids))
+        .order_by(view.c.mous_uid, view.c.session_number)
     )
-    numbers: dict[str, int] = defaultdict(int)
-    passed: dict[tuple[str, int], list[str]] = defaultdict(list)
+    sessions: dict[str, list[Session]] = defaultdict(list)
     for row in rows:
-        numbers[row.mous_uid] = max(numbers[row.mous_uid], row.session_number)
-        if row.qa0_status == "Pass":
-            passed[(row.mous_uid, row.session_number)].append(row.eb_uid)
-    return {
-        uid: tuple(Session(n, tuple(passed[(uid, n)])) for n in range(1, count + 1))
-        for uid, count in numbers.items()
-    }
+        sessions[row.mous_uid].append(Session(row.session_number, tuple(row.pass_eb_uids)))
+    return {uid: tuple(found) for uid, found in sessions.items()}
 
 
 def _products(
@@ -230,11 +215,11 @@ def _request(
 ) -> RestoreRequest:
     return RestoreRequest(
         mous_uid=identity.mous_uid,
-        project_code=identity.code or "",
+        project_code=identity.project_code or "",
         project_title=identity.title,
-        pi_name=identity.pi_name,
+        pi_name=identity.pi,
         obs_project_uid=identity.obs_project_uid or "",
-        ous_part_id=identity.part_id or "",
+        ous_part_id=identity.ous_part_id or "",
         project_status_uid=identity.project_status_uid or "",
         sous_uid=identity.sous_uid or "",
         gous_uid=identity.gous_uid or "",

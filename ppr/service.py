@@ -1,7 +1,9 @@
 """What the ``almamirror ppr`` command does: refuse what cannot be restored, write what can.
 
 Refusals (one line, exit 1, nothing written): the MOUS is not in the mirror, is not a member OUS, is
-not restorable (the mirror's reason), or is proprietary now and ``allow_proprietary`` is off.
+not restorable (the mirror's reason code, as ``report restorable`` shows it), or is proprietary now
+(the mirror's ``proprietary`` flag) and ``allow_proprietary`` is off. A MOUS the mirror calls
+restorable always gets its PPR: a build or validation failure then is a defect (``InvalidPpr``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from sqlalchemy import Connection
 from etl.calibration.compare import describe, eb_differences
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_ppr
-from ppr.check import SessionDifference, compare_sessions, read_archived_sessions
+from ppr.check import ArchivedPpr, SessionDifference, compare_sessions, read_archived_ppr
 from ppr.errors import (
+    ArchivedPprOfAnotherMous,
     InvalidPpr,
     NoArchivedRecord,
     NotAMemberOus,
@@ -26,7 +29,7 @@ from ppr.errors import (
     OutputExists,
     UnknownMous,
 )
-from ppr.layout import build_request_directory
+from ppr.layout import build_request_directory, session_map_digest
 from ppr.model import RestoreRequest
 from ppr.query import (
     MousVerdict,
@@ -36,6 +39,7 @@ from ppr.query import (
     restore_requests,
     verdicts,
 )
+from ppr.spool import built_requests, restorable_since
 from ppr.validate import validate_ppr
 
 
@@ -46,16 +50,30 @@ class GeneratedPpr:
     document: bytes
 
 
+# Codes of the refusals that are not the mirror's reason codes, spelled like them.
+PROPRIETARY = "proprietary"
+REFUSAL_CODES: dict[type[Exception], str] = {OutputExists: "output_exists", InvalidPpr: "invalid_ppr"}
+
+
 @dataclass
 class BulkSummary:
-    """What ``--all-restorable`` wrote and what it refused, by reason."""
+    """What ``--all-restorable`` wrote, what it found already built, and what it refused, by reason code."""
 
     written: list[Path] = field(default_factory=list)
-    refused: dict[str, str] = field(default_factory=dict)  # MOUS UID -> one-line reason
+    refused: dict[str, str] = field(default_factory=dict)  # MOUS UID -> "code: one-line reason"
+    already_built: dict[str, Path] = field(default_factory=dict)  # MOUS UID -> its request directory
+    new_session_map: list[str] = field(default_factory=list)  # built again: their session map changed
 
     @property
     def refused_by_reason(self) -> Counter[str]:
         return Counter(reason.split(":", 1)[0] for reason in self.refused.values())
+
+
+def refusal_code(refusal: NotRestorable | OutputExists | InvalidPpr) -> str:
+    """The snake_case code of a refusal: the mirror's reason code, ``proprietary``, or the error's."""
+    if isinstance(refusal, NotRestorable):
+        return refusal.reason
+    return REFUSAL_CODES[type(refusal)]
 
 
 def utc_now() -> datetime:
@@ -73,7 +91,7 @@ def generate_ppr(
     """The validated restore PPR of one MOUS (its canonical UID), or the refusal that says why not."""
     verdict = _verdict(connection, mous_uid)
     created = created or utc_now()
-    refuse_unless_restorable(verdict, allow_proprietary, created)
+    refuse_unless_restorable(verdict, allow_proprietary)
     request = restore_requests(connection, [mous_uid])[mous_uid]
     return render(request, site, relative_path, created)
 
@@ -88,37 +106,59 @@ def render(
     return GeneratedPpr(request, path, document)
 
 
-def refuse_unless_restorable(verdict: MousVerdict, allow_proprietary: bool, now: datetime) -> None:
+def refuse_unless_restorable(verdict: MousVerdict, allow_proprietary: bool) -> None:
+    """Refuse with the mirror's reason code, or as proprietary by the mirror's flag."""
     if not verdict.restorable:
         raise NotRestorable(verdict.mous_uid, verdict.reason_code or "not_restorable",
                             verdict.reason or "the mirror marks it not restorable")
-    if allow_proprietary:
+    if allow_proprietary or not verdict.proprietary:
         return
     if verdict.release_date is None:
         raise NotRestorable(
-            verdict.mous_uid, "proprietary",
+            verdict.mous_uid, PROPRIETARY,
             "it has no release date (never released, still proprietary); pass --allow-proprietary to "
             "write its PPR anyway",
         )
-    if verdict.release_date > now:
-        raise NotRestorable(
-            verdict.mous_uid, "proprietary",
-            f"it is proprietary until {verdict.release_date:%Y-%m-%d %H:%M} UTC; pass "
-            "--allow-proprietary to write its PPR anyway",
-        )
+    raise NotRestorable(
+        verdict.mous_uid, PROPRIETARY,
+        f"it is proprietary until {verdict.release_date.astimezone(UTC):%Y-%m-%d %H:%M} UTC; pass "
+        "--allow-proprietary to write its PPR anyway",
+    )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The archived PPR as the pipeline reads it, and how its session mapping differs from the mirror's."""
+
+    mous_uid: str
+    archived: ArchivedPpr
+    differences: list[SessionDifference]
+
+    @property
+    def agree(self) -> bool:
+        return not self.differences
 
 
 def check_against_archived(
     connection: Connection, mous_uid: str, archived_ppr: Path
 ) -> list[SessionDifference]:
-    """Differences between the mirror's session mapping and an archived PPR's; [] when they agree.
+    """Differences between the mirror's session mapping and an archived PPR's; [] when they agree."""
+    return check_archived_ppr(connection, mous_uid, archived_ppr).differences
 
-    Works for any member OUS the mirror derived, restorable or not: finding out why is the point.
+
+def check_archived_ppr(connection: Connection, mous_uid: str, archived_ppr: Path) -> CheckResult:
+    """The archived PPR read as the pipeline reads it and compared with the mirror's mapping.
+
+    Works for any member OUS the mirror derived, restorable or not: finding out why is the point. A PPR
+    whose OUSStatusRef names another MOUS is ``ArchivedPprOfAnotherMous``, before any comparison.
     """
     _verdict(connection, mous_uid)
-    archived = read_archived_sessions(archived_ppr)
+    archived = read_archived_ppr(archived_ppr)
+    if archived.mous_uid is not None and archived.mous_uid != mous_uid:
+        raise ArchivedPprOfAnotherMous(archived_ppr, archived.mous_uid, mous_uid)
     request = restore_requests(connection, [mous_uid])[mous_uid]
-    return compare_sessions(request.sessions, archived)
+    differences = compare_sessions(request.sessions, archived.sessions, archived.paired_by_default)
+    return CheckResult(mous_uid, archived, differences)
 
 
 @dataclass(frozen=True)
@@ -168,25 +208,58 @@ def build_all_restorable(
     allow_proprietary: bool = False,
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    since: datetime | None = None,
+    newly: bool = False,
 ) -> BulkSummary:
-    """A request directory for every restorable MOUS, read with a handful of bulk queries."""
+    """A request directory for every restorable MOUS not already built, read with a handful of bulk
+    queries.
+
+    A MOUS whose session map already has a request under ``base_dir`` is skipped (``already_built``);
+    ``since`` and ``newly`` keep the MOUSes restorable since then, or since the latest sync.
+    """
     created = utc_now()
     restorable = verdicts(connection)
-    requests = restore_requests(connection, sorted(restorable))
+    chosen = sorted(restorable)
+    if since is not None or newly:
+        window = restorable_since(connection, since, newly)
+        chosen = [uid for uid in chosen if uid in window]
+    requests = restore_requests(connection, chosen)
+    built = built_requests(base_dir)
+    built_mouses = {mous_uid for mous_uid, _digest in built}
     summary = BulkSummary()
     for done, (mous_uid, request) in enumerate(sorted(requests.items()), start=1):
-        try:
-            refuse_unless_restorable(restorable[mous_uid], allow_proprietary, created)
-            generated = render(request, site, None, created)
-            summary.written.append(
-                build_request_directory(base_dir, generated.relative_path, generated.document, request, force)
-            )
-        except (NotRestorable, OutputExists, InvalidPpr) as refusal:
-            # One MOUS's refusal is reported in the summary; the others are still written.
-            summary.refused[mous_uid] = f"{getattr(refusal, 'reason', type(refusal).__name__)}: {refusal}"
+        existing = built.get((mous_uid, session_map_digest(request.sessions)))
+        if existing is not None:
+            summary.already_built[mous_uid] = existing
+        else:
+            _build_one(summary, base_dir, site, request, restorable[mous_uid], allow_proprietary,
+                       force, created)
+            if mous_uid in built_mouses and mous_uid not in summary.refused:
+                summary.new_session_map.append(mous_uid)
         if on_progress is not None:
             on_progress(done, len(requests))
     return summary
+
+
+def _build_one(
+    summary: BulkSummary,
+    base_dir: Path,
+    site: PprSettings,
+    request: RestoreRequest,
+    verdict: MousVerdict,
+    allow_proprietary: bool,
+    force: bool,
+    created: datetime,
+) -> None:
+    try:
+        refuse_unless_restorable(verdict, allow_proprietary)
+        generated = render(request, site, None, created)
+        summary.written.append(
+            build_request_directory(base_dir, generated.relative_path, generated.document, request, force)
+        )
+    except (NotRestorable, OutputExists, InvalidPpr) as refusal:
+        # One MOUS's refusal is reported in the summary; the others are still written.
+        summary.refused[request.mous_uid] = f"{refusal_code(refusal)}: {refusal}"
 
 
 def _verdict(connection: Connection, mous_uid: str) -> MousVerdict:

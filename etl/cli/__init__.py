@@ -1,15 +1,18 @@
 """The ``almamirror`` command line: thin commands that parse arguments and call one library function.
 
 Exit codes: 0 success (also when a report is empty), 1 failure or refusal, 2 bad usage or input,
-3 another sync is running, 130 interrupted.
+3 another sync is running, 130 interrupted (Ctrl-C, SIGTERM), 141 the reader of stdout went away
+(``almamirror report … | head``).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -20,10 +23,22 @@ from etl.settings import LOG_LEVELS, load_settings
 log = logging.getLogger("almamirror")
 
 
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line that says where help is (subcommands inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {_one_line(message)} (run '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from etl.cli import commands
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="almamirror",
         description=(
             "Mirror ALMA archive metadata into PostgreSQL, report which member OUSes can be "
@@ -32,43 +47,87 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'almamirror COMMAND --help' for a command's options. Documentation: README.md, docs/.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
-    parser.add_argument(
-        "--config", metavar="FILE", help="settings file overriding config/almamirror.toml "
-        "(default: $ALMAMIRROR_CONFIG)",
-    )
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument(
-        "--log-level", choices=LOG_LEVELS, type=str.upper, help="log level (default from settings)"
-    )
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="same as --log-level DEBUG")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="same as --log-level WARNING")
+    add_global_options(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.register_all(subparsers)
+    for subcommand in _subcommand_parsers(parser):
+        # Also after the command (almamirror sync -q): defaults suppressed, so the top level's stand.
+        add_global_options(subcommand, default=argparse.SUPPRESS)
+        subcommand.set_defaults(parser_prog=subcommand.prog)  # the deepest command's wins
     return parser
+
+
+def add_global_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    flag_default = False if default is None else default
+    group = parser.add_argument_group("global options (before or after the command)")
+    group.add_argument(
+        "--config", metavar="FILE", default=default, help="settings file overriding "
+        "config/almamirror.toml (default: $ALMAMIRROR_CONFIG)",
+    )
+    verbosity = group.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "--log-level", choices=LOG_LEVELS, type=str.upper, default=default,
+        help="log level (default from settings)",
+    )
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", default=flag_default, help="same as --log-level DEBUG"
+    )
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", default=flag_default,
+        help="warnings and errors only; nothing on stdout on success (for cron)",
+    )
+
+
+def _subcommand_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                found.append(child)
+                found.extend(_subcommand_parsers(child))
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        prog = getattr(args, "parser_prog", parser.prog)
+        print(f"{prog}: unrecognized arguments: {' '.join(unknown)} (run '{prog} --help')", file=sys.stderr)
+        return EXIT_USAGE
+    if args.verbose and args.quiet:
+        parser.error("-v/--verbose and -q/--quiet cannot be used together")
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit status; every failure becomes one line on stderr and its exit code."""
+    status = 1
     try:
         settings = load_settings(args.config)
         level = "DEBUG" if args.verbose else "WARNING" if args.quiet else args.log_level
         configure_logging(level or settings.log_level)
-        status: int = args.run(args, settings)
+        status = args.run(args, settings)
+        sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
+    except BrokenPipeError:  # almamirror report … | head: the reader has what it wanted
+        _discard_stdout()
+        status = EXIT_BROKEN_PIPE
     except ConfigurationError as exc:
         for problem in exc.problems:
             print(f"almamirror: configuration: {problem}", file=sys.stderr)
-        return exc.exit_code
+        status = exc.exit_code
     except AlmaMirrorError as exc:
         print(f"almamirror: {_one_line(str(exc))}", file=sys.stderr)
-        return exc.exit_code
+        status = exc.exit_code
     except KeyboardInterrupt:
         print("almamirror: interrupted", file=sys.stderr)
-        return 130
+        status = EXIT_INTERRUPTED
     except DBAPIError as exc:  # a database error no layer classified: usually one that is down
         kind = "unavailable" if isinstance(exc, OperationalError | InterfaceError) else "error"
         print(f"almamirror: database {kind}: {_driver_message(exc)}", file=sys.stderr)
-        return 1
+    except OSError as exc:  # the file system or the machine said no: a path, a disk, a limit
+        log.debug("os error", exc_info=True)
+        print(f"almamirror: {_os_message(exc)}", file=sys.stderr)
     except Exception as exc:  # a bug, not a user error: one line, the traceback in the debug log
         log.debug("internal error", exc_info=True)
         print(
@@ -76,7 +135,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(run with --verbose for the traceback)",
             file=sys.stderr,
         )
-        return 1
     return status
 
 
@@ -88,6 +146,20 @@ def installed_version() -> str:
         return version("almamirror")
     except PackageNotFoundError:  # the source tree put on sys.path by hand, never installed
         return "unknown (not installed)"
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _os_message(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return reason
+    return f"{exc.filename}: {reason}"
 
 
 def _one_line(message: str) -> str:

@@ -6,8 +6,10 @@ from typing import Any
 
 from etl.cli import (
     archive_commands,
+    completion_command,
     db_commands,
     demo_command,
+    explain_command,
     fetch_command,
     ppr_commands,
     report_commands,
@@ -19,7 +21,7 @@ from etl.cli import (
 def register_all(subparsers: Any) -> None:
     groups = (
         demo_command, source_commands, db_commands, sync_commands, ppr_commands, fetch_command,
-        report_commands, archive_commands,
+        report_commands, explain_command, archive_commands, completion_command,
     )
     for group in groups:
         group.register(subparsers)

@@ -6,11 +6,19 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from etl.errors import StopAndFix
+from etl.cli.confirm import confirm
+from etl.errors import StopAndFix, UsageError
 from etl.settings import Settings
+
+# The role revision 0002 grants SELECT on the mirror's tables and views.
+READER_ROLE = "almamirror_reader"
 
 
 def register(subparsers: Any) -> None:
@@ -23,9 +31,14 @@ def register(subparsers: Any) -> None:
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(run=run_upgrade)
     downgrade = actions.add_parser(
-        "downgrade", help="migrate the mirror down to a revision ('base' drops every table)"
+        "downgrade", help="migrate the mirror down to a revision ('base' drops every table)",
+        description="Migrate the mirror down to REVISION. 'base' drops every table, the sync history "
+        "and every change event: it asks first on a terminal, and needs --yes otherwise.",
     )
     downgrade.add_argument("revision")
+    downgrade.add_argument(
+        "--yes", action="store_true", help="drop everything without asking (downgrade base)"
+    )
     downgrade.set_defaults(run=run_downgrade)
     current = actions.add_parser("current", help="print the mirror's revision and the expected head")
     current.set_defaults(run=run_current)
@@ -34,11 +47,20 @@ def register(subparsers: Any) -> None:
     )
     check.set_defaults(run=run_check)
     url = actions.add_parser("url", help="print the mirror's database URL (password masked)")
+    url.add_argument(
+        "--psql", action="store_true",
+        help="a URL psql and libpq accept (postgresql://, no password: give it in PGPASSWORD or ~/.pgpass)",
+    )
     url.set_defaults(run=run_url)
     psql = actions.add_parser(
         "psql", help="open psql on the mirror (the embedded server's own psql when embedded)",
         description="Open psql on the mirror. Extra arguments go to psql, e.g. "
         "almamirror db psql -- -c 'select * from restorable_mous limit 5'",
+    )
+    psql.add_argument(
+        "--read-only", action="store_true",
+        help=f"as the reporting role {READER_ROLE} (SELECT on the mirror's tables and views), in "
+        "read-only transactions; the login must be a member of that role (the embedded one is)",
     )
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     psql.set_defaults(run=run_psql)
@@ -51,20 +73,38 @@ def _engine(settings: Settings) -> Any:
 
 
 def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    return _migrate(settings, "upgrade", args.revision)
+    return _migrate(args, settings, "upgrade", args.revision)
 
 
 def run_downgrade(args: argparse.Namespace, settings: Settings) -> int:
-    return _migrate(settings, "downgrade", args.revision)
+    if args.revision == "base" and not args.yes:
+        _confirm_drop_everything()
+    return _migrate(args, settings, "downgrade", args.revision)
 
 
-def _migrate(settings: Settings, direction: str, revision: str) -> int:
+def _confirm_drop_everything() -> None:
+    """Ask on a terminal; without one, refuse and name --yes (a script must say it means it)."""
+    question = (
+        "db downgrade base drops every table of the mirror: its copy of the ALMA tables, the sync "
+        "history and every change event."
+    )
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise UsageError(f"{question} Pass --yes to do it")
+    print(f"{question} Type 'yes' to go on: ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer != "yes":
+        raise StopAndFix("db downgrade base: not confirmed; nothing was changed")
+
+
+def _migrate(args: argparse.Namespace, settings: Settings, direction: str, revision: str) -> int:
     from etl import migrations
 
+    migrations.check_revision(revision)  # a typo is refused before the database is reached
     engine = _engine(settings)
     try:
         getattr(migrations, direction)(engine, revision)
-        print(f"db {direction}: the mirror is at revision {migrations.current_revision(engine) or 'base'}")
+        revision_now = migrations.current_revision(engine) or "base"
+        confirm(args, f"db {direction}: the mirror is at revision {revision_now}")
     finally:
         engine.dispose()
     return 0
@@ -83,7 +123,7 @@ def run_current(_args: argparse.Namespace, settings: Settings) -> int:
     return 0 if current in heads else 1
 
 
-def run_check(_args: argparse.Namespace, settings: Settings) -> int:
+def run_check(args: argparse.Namespace, settings: Settings) -> int:
     from etl import migrations
 
     heads = migrations.heads()
@@ -95,27 +135,68 @@ def run_check(_args: argparse.Namespace, settings: Settings) -> int:
         migrations.check_drift(engine)
     finally:
         engine.dispose()
-    print(f"db check: one head ({heads[0]}), the mirror is at it, models and migrations agree")
+    confirm(args, f"db check: one head ({heads[0]}), the mirror is at it, models and migrations agree")
     return 0
 
 
-def run_url(_args: argparse.Namespace, settings: Settings) -> int:
+def run_url(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import mask_url, mirror_url
 
-    print(mask_url(mirror_url(settings)))
+    url = mirror_url(settings)
+    print(psql_url(url) if args.psql else mask_url(url))
     return 0
+
+
+def psql_url(url: Any) -> str:
+    """The mirror's URL as libpq reads it: ``postgresql://``, no driver, no password (never printed)."""
+    text: str = url.set(drivername="postgresql")._replace(password=None).render_as_string(hide_password=False)
+    return text
 
 
 def run_psql(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import mirror_url
 
     url = mirror_url(settings).set(drivername="postgresql")
+    password = url.password if url.password is not None else url.query.get("password")
+    # The password never goes on psql's command line, where every local user can read it (ps).
+    url = url._replace(password=None).difference_update_query(["password"])  # set() ignores None
     executable = _psql_executable(settings)
     extra = [arg for arg in args.psql_args if arg != "--"]
     command = [str(executable), url.render_as_string(hide_password=False), *extra]
-    # A child, not exec: the embedded server stops when its last almamirror process exits, so this
-    # process stays alive while psql uses the server.
-    return subprocess.call(command, env={**os.environ, "PGAPPNAME": "almamirror-psql"})
+    with _passfile(password if isinstance(password, str) else None) as passfile:
+        environment = {**os.environ, "PGAPPNAME": "almamirror-psql", **passfile}
+        if args.read_only:
+            environment["PGOPTIONS"] = read_only_options(environment.get("PGOPTIONS"))
+        # A child, not exec: the embedded server stops when its last almamirror process exits, so
+        # this process stays alive while psql uses the server.
+        return subprocess.call(command, env=environment)
+
+
+def read_only_options(existing: str | None) -> str:
+    """libpq startup options: the session runs as the reporting role, every transaction read only.
+
+    SET ROLE at startup needs no grant beyond membership in the role; the server refuses the
+    connection (one line from psql) when the login is not a member.
+    """
+    options = f"-c role={READER_ROLE} -c default_transaction_read_only=on"
+    return f"{existing} {options}" if existing else options
+
+
+@contextmanager
+def _passfile(password: str | None) -> Iterator[dict[str, str]]:
+    """A private libpq password file for one psql run (PGPASSFILE), removed afterwards."""
+    if not password:
+        yield {}
+        return
+    escaped = password.replace("\\", "\\\\").replace(":", "\\:")
+    # mkstemp creates the file readable by its owner only, as libpq insists for a password file.
+    handle, name = tempfile.mkstemp(prefix="almamirror-psql-", suffix=".pgpass")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as passfile:
+            passfile.write(f"*:*:*:*:{escaped}\n")
+        yield {"PGPASSFILE": name}
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def _psql_executable(settings: Settings) -> Path:

@@ -23,7 +23,11 @@ def register(subparsers: Any) -> None:
         "free loopback port and fetch the request's products and ASDMs from it: a directory the "
         "pipeline's executeppr can run in. Exit 1 when a file could not be fetched.",
     )
-    add_demo_arguments(demo)
+    add_demo_arguments(demo, default_scale=None)
+    demo.add_argument(
+        "--rebuild", action="store_true",
+        help="replace the source's archive with a fresh demo archive of --scale (default small)",
+    )
     demo.add_argument(
         "--output", type=Path, default=Path("demo-output"), metavar="DIR",
         help="where the restore request directory goes (default: ./demo-output)",
@@ -36,22 +40,25 @@ def register(subparsers: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.cli.paths import check_output_directory
     from etl.database import mirror_engine, source_engine
     from etl.demo.job import run_demo
     from etl.demo.scales import SEED_MOUS
+    from etl.progress import tables_shown_on_terminal
     from etl.sync.summary import write_summary
 
+    # Before the archive and the sync: a request directory that cannot be written is known now.
+    check_output_directory(args.output, "--output")
     with source_engine(settings) as source, mirror_engine(settings, "almamirror-demo") as mirror:
-        result = run_demo(source, mirror, settings, args.scale, args.seed, args.output)
+        result = run_demo(source, mirror, settings, args.scale, args.seed, args.output, args.rebuild)
     prepared = result.mirror
     print(("created " if prepared.archive_created else "using ") + prepared.archive)
-    write_summary(prepared.sync, "table", sys.stdout)
-    print(f"\n{prepared.sync.restorable_total:,} MOUSes are restorable "
-          "(almamirror report restorable lists them)")
-    print(f"restore request for {SEED_MOUS}: {result.seed_request}")
-    if args.no_fetch:
-        return 0
-    return _fetch(settings, result.seed_request)
+    write_summary(prepared.sync, "table", sys.stdout, with_tables=not tables_shown_on_terminal())
+    # The summary gave every figure; what is left is where the request went and what to try next.
+    print(f"\nrestore request for {SEED_MOUS}: {result.seed_request}")
+    status = 0 if args.no_fetch else _fetch(settings, result.seed_request)
+    print("next: almamirror report restorable, almamirror report quality, almamirror ppr --help")
+    return status
 
 
 def _fetch(settings: Settings, directory: Path) -> int:

@@ -96,9 +96,11 @@ def write_fetch_summary(summary: Any, fmt: str, stream: TextIO, dry_run: bool = 
                      f"{f' and {unknown} ASDM(s) of unknown size' if unknown else ''}), "
                      f"{summary.count('present')} already there\n")
         return
-    shown = [row for row in rows if row["state"] != "present"]
-    if shown:
-        write_rows(shown, SUMMARY_COLUMNS, "table", stream)
+    # A table of the files that failed, with their reasons; what arrived is counted in the last line
+    # (the progress showed each file, and --format json lists every one).
+    failed = [row for row in rows if row["state"] == "failed"]
+    if failed:
+        write_rows(failed, SUMMARY_COLUMNS, "table", stream)
     rate = summary.fetched_bytes / summary.seconds / 1e6 if summary.seconds > 0 else 0.0
     stream.write(
         f"fetch {summary.directory}: {summary.count('fetched')} fetched, {summary.count('present')} "

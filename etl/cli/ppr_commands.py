@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from etl.cli.confirm import confirm
+from etl.cli.paths import STDOUT
 from etl.errors import UsageError
 from etl.settings import Settings
 
@@ -27,12 +29,17 @@ def register(subparsers: Any) -> None:
         "(its manifest, restore script and PPR, as the sync read them) or with an archived PPR file "
         "instead. Refusals "
         "(unknown, not a member OUS, not restorable, proprietary) exit 1 and write nothing; a "
-        "malformed UID exits 2.",
-        epilog="MOUS_UID may be uid://A001/X129e/Xb6, uid___A001_X129e_Xb6 or member.uid___A001_X129e_Xb6.",
+        "malformed UID or an output path that cannot be used exits 2. --all-restorable skips the MOUSes "
+        "whose session map already has a request in DIR, so a nightly run adds only what is new.",
+        epilog="MOUS_UID may be uid://A001/X129e/Xb6, uid___A001_X129e_Xb6 or member.uid___A001_X129e_Xb6. "
+        "Nightly: almamirror -q ppr --all-restorable --newly-restorable --build /spool",
     )
     ppr.add_argument("mous_uid", nargs="?", metavar="MOUS_UID", help="the member OUS")
     target = ppr.add_mutually_exclusive_group()
-    target.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the PPR to FILE")
+    target.add_argument(
+        "-o", "--output", type=Path, metavar="FILE",
+        help="write the PPR to FILE (atomically; '-' for stdout; an existing FILE needs --force)",
+    )
     target.add_argument(
         "--build", type=Path, metavar="DIR",
         help="create DIR/<relative path>/{rawdata,working,products} with the PPR in working/ and "
@@ -40,11 +47,23 @@ def register(subparsers: Any) -> None:
     )
     target.add_argument(
         "--check", type=Path, nargs="?", const=RECORD_CHECK, metavar="ARCHIVED_PPR",
-        help="compare the mirror's sessions with the archive's record in the mirror (no file), or "
-        "with an archived PPR file; exit 0 when they agree, 1 when not (write MOUS_UID first)",
+        help="compare the mirror's sessions with the archive's record in the mirror (no file), or with "
+        "an archived PPR file, read as the pipeline reads it; exit 0 when they agree, 1 when not, 2 when "
+        "the PPR is for another MOUS (write MOUS_UID first)",
     )
     ppr.add_argument(
-        "--all-restorable", action="store_true", help="every restorable MOUS (needs --build)"
+        "--all-restorable", action="store_true",
+        help="every restorable MOUS not already built in DIR (needs --build)",
+    )
+    window = ppr.add_mutually_exclusive_group()
+    window.add_argument(
+        "--newly-restorable", action="store_true",
+        help="with --all-restorable: only the MOUSes that became restorable in the latest sync",
+    )
+    window.add_argument(
+        "--since", metavar="SINCE",
+        help="with --all-restorable: only the MOUSes restorable since then (24h, 7d, yesterday, "
+        "2026-11-01, …)",
     )
     ppr.add_argument(
         "--relative-path", metavar="PATH",
@@ -54,7 +73,11 @@ def register(subparsers: Any) -> None:
         "--allow-proprietary", action="store_true",
         help="also write PPRs of MOUSes whose data are proprietary now",
     )
-    ppr.add_argument("--force", action="store_true", help="replace an existing request directory")
+    ppr.add_argument(
+        "--force", action="store_true",
+        help="replace the PPR and fetch manifest of an existing request directory (fetched data in "
+        "rawdata/ and products/, and outputs in working/, are kept)",
+    )
     ppr.add_argument(
         "--fetch", action="store_true",
         help="with --build: then fetch each request's products and ASDMs from the archive (almamirror fetch)",
@@ -64,7 +87,7 @@ def register(subparsers: Any) -> None:
     add_fetch_options(ppr)
     ppr.add_argument(
         "--format", choices=("table", "json"), default="table",
-        help="summary format for --all-restorable (default: table)",
+        help="format of the --all-restorable summary and of the --check result (default: table)",
     )
     ppr.set_defaults(run=run_ppr)
 
@@ -88,6 +111,9 @@ def run_ppr(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
+    """Everything that can be wrong with the arguments, before any database work."""
+    from etl.cli.paths import check_output_directory, check_output_file
+
     if args.all_restorable:
         if args.mous_uid or args.build is None:
             raise UsageError("--all-restorable takes no MOUS_UID and needs --build DIR")
@@ -100,12 +126,42 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
         # Parsed once, before any database work: a malformed UID is a usage error.
         args.mous_uid = parse_mous_uid(args.mous_uid)
+        if args.newly_restorable or args.since:
+            raise UsageError("--newly-restorable and --since choose among all MOUSes; use them with "
+                             "--all-restorable")
+    _check_fetch_arguments(args)
+    if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
+        raise UsageError("--check compares sessions only; it takes no other options")
+    if args.relative_path is not None:
+        check_relative_path(args.relative_path)
+    if args.since is not None:
+        from etl.report.arguments import parse_since
+
+        args.since = parse_since(args.since)
+    if args.build is not None:
+        check_output_directory(args.build, "--build")
+    if args.output is not None:
+        check_output_file(args.output, "-o", args.force)
+
+
+def _check_fetch_arguments(args: argparse.Namespace) -> None:
     if args.fetch and args.build is None:
         raise UsageError("--fetch fetches into the request directory --build DIR writes; give --build DIR")
     if not args.fetch and (args.products_only or args.workers is not None):
         raise UsageError("--products-only and --workers go with --fetch")
-    if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
-        raise UsageError("--check compares sessions only; it takes no other options")
+
+
+def check_relative_path(relative_path: str) -> None:
+    """A RelativePath the pipeline and the request directory can use, said in plain words."""
+    if not relative_path or relative_path.startswith("/"):
+        raise UsageError(f"--relative-path {relative_path!r}: give a relative path, not an empty or "
+                         "absolute one (e.g. 2017.1.00895.S_restore/MOUS_uid___A001_X129e_Xb6)")
+    if any(character.isspace() for character in relative_path):
+        raise UsageError(f"--relative-path {relative_path!r}: a path for the pipeline may not contain "
+                         "spaces, tabs or line breaks")
+    if any(part in {"", ".", ".."} for part in relative_path.split("/")):
+        raise UsageError(f"--relative-path {relative_path!r}: no part of it may be empty, '.' or '..' "
+                         "(no '//' and no trailing '/')")
 
 
 def _one(connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]) -> int:
@@ -127,13 +183,16 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
         built.append(directory)
         from ppr.layout import MANIFEST_FILE, WORKING, ppr_file_name
 
-        print(f"ppr: {what}")
-        print(f"  request directory: {directory}")
-        print(f"  PPR:               {directory / WORKING / ppr_file_name(request.mous_uid)}")
-        print(f"  fetch manifest:    {directory / MANIFEST_FILE}")
-    elif args.output is not None:
-        _write_atomically(args.output, generated.document)
-        print(f"ppr: wrote {args.output} ({what})")
+        confirm(
+            args,
+            f"ppr: {what}",
+            f"  request directory: {directory}",
+            f"  PPR:               {directory / WORKING / ppr_file_name(request.mous_uid)}",
+            f"  fetch manifest:    {directory / MANIFEST_FILE}",
+        )
+    elif args.output is not None and args.output != STDOUT:
+        write_atomically(args.output, generated.document)
+        confirm(args, f"ppr: wrote {args.output} ({what})")
     else:
         sys.stdout.buffer.write(generated.document)
         sys.stdout.flush()
@@ -142,25 +201,35 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
 
 def _check(connection: Connection, args: argparse.Namespace) -> int:
     from ppr.check import describe_differences
-    from ppr.service import check_against_archived
+    from ppr.service import check_archived_ppr
 
     if args.check is RECORD_CHECK:
-        return _check_record(connection, args.mous_uid)
-    differences = check_against_archived(connection, args.mous_uid, args.check)
-    if not differences:
+        return _check_record(connection, args.mous_uid, args.format)
+    result = check_archived_ppr(connection, args.mous_uid, args.check)
+    if args.format == "json":
+        json.dump(check_document(result, describe_differences(result.differences)), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0 if result.agree else 1
+    for note in result.archived.notes:
+        print(f"note: {note.text}")
+    if result.agree:
         print(f"ppr check: the mirror's sessions agree with {args.check}")
         return 0
-    for line in describe_differences(differences):
+    for line in describe_differences(result.differences):
         print(line)
-    print(f"ppr check: {len(differences)} difference(s) between the mirror and {args.check}")
+    print(f"ppr check: {len(result.differences)} difference(s) between the mirror and {args.check}")
     return 1
 
 
-def _check_record(connection: Connection, mous_uid: str) -> int:
+def _check_record(connection: Connection, mous_uid: str, fmt: str) -> int:
     from etl.calibration.compare import DOCUMENT_LABELS
     from ppr.service import check_against_record
 
     found = check_against_record(connection, mous_uid)
+    if fmt == "json":
+        json.dump(record_check_document(mous_uid, found), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 1 if found.lines else 0
     documents = ", ".join(f"{DOCUMENT_LABELS[kind]} {name}" for kind, name in found.files.items())
     for name in found.unchecked:
         print(f"not compared: {name} (calibration_record {found.state}; almamirror report quality says why)")
@@ -174,6 +243,41 @@ def _check_record(connection: Connection, mous_uid: str) -> int:
     return 1
 
 
+def record_check_document(mous_uid: str, found: Any) -> dict[str, Any]:
+    """The ``--check --format json`` document without a file: the record's documents and differences."""
+    return {
+        "mous_uid": mous_uid,
+        "calibration_record": found.state,
+        "agree": not found.lines,
+        "documents": dict(found.files),
+        "not_compared": list(found.unchecked),
+        "differences": list(found.lines),
+    }
+
+
+def check_document(result: Any, lines: list[str]) -> dict[str, Any]:
+    """The ``--check FILE --format json`` document: the verdict, each difference, each reading note."""
+    return {
+        "mous_uid": result.mous_uid,
+        "archived_ppr": str(result.archived.path),
+        "archived_mous_uid": result.archived.mous_uid,
+        "agree": result.agree,
+        "differences": [
+            {
+                "kind": str(difference.kind),
+                "eb_uid": difference.eb_uid,
+                "mirror_session": difference.derived_session,
+                "archived_session": difference.archived_session,
+                "paired_with_session_1_by_default": difference.paired_by_default,
+                "text": line,
+            }
+            for difference, line in zip(result.differences, lines, strict=True)
+        ],
+        "notes": [{"kind": str(note.kind), "text": note.text} for note in result.archived.notes],
+        "archived_sessions": {str(n): list(uids) for n, uids in sorted(result.archived.sessions.items())},
+    }
+
+
 def _all_restorable(
     connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]
 ) -> int:
@@ -182,7 +286,8 @@ def _all_restorable(
 
     progress = Progress("restore requests", unit="MOUSes")
     summary = build_all_restorable(
-        connection, args.build, settings.ppr, args.allow_proprietary, args.force, progress.update
+        connection, args.build, settings.ppr, args.allow_proprietary, args.force, progress.update,
+        since=args.since, newly=args.newly_restorable,
     )
     progress.finish()
     built.extend(summary.written)
@@ -190,18 +295,26 @@ def _all_restorable(
         json.dump(
             {
                 "written": [str(path) for path in summary.written],
+                "already_built": {uid: str(path) for uid, path in sorted(summary.already_built.items())},
+                "new_session_map": summary.new_session_map,
                 "refused": summary.refused,
                 "refused_by_reason": dict(summary.refused_by_reason),
             },
             sys.stdout, indent=2,
         )
         sys.stdout.write("\n")
-    else:
-        print(f"ppr: wrote {len(summary.written):,} request director(ies) under {args.build}")
-        for reason, count in sorted(summary.refused_by_reason.items()):
-            print(f"  refused {count:,}: {reason}")
-        for mous_uid, reason in sorted(summary.refused.items())[:20]:
-            print(f"  {mous_uid}: {reason}")
+        return 0
+    changed = (
+        f" ({len(summary.new_session_map):,} of them for a changed session map; the older requests stay)"
+        if summary.new_session_map else ""
+    )
+    lines = [
+        f"ppr: {len(summary.written):,} new, {len(summary.already_built):,} already built under "
+        f"{args.build}{changed}"
+    ]
+    lines += [f"  refused {count:,}: {reason}" for reason, count in sorted(summary.refused_by_reason.items())]
+    lines += [f"  {mous_uid}: {reason}" for mous_uid, reason in sorted(summary.refused.items())[:20]]
+    confirm(args, *lines)
     return 0
 
 
@@ -228,9 +341,13 @@ def _fetch_built(built: list[Path], args: argparse.Namespace, settings: Settings
     return 1 if failed else 0
 
 
-def _write_atomically(path: Path, document: bytes) -> None:
-    """A crash never leaves a half-written PPR where the pipeline could pick it up."""
+def write_atomically(path: Path, document: bytes) -> None:
+    """A crash never leaves a half-written PPR where the pipeline could pick it up, nor a stray part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(document)
-    partial.replace(path)
+    try:
+        partial.write_bytes(document)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

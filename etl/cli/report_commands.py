@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Connection
 
-from etl.report.arguments import ARRAYS
+from etl.report.arguments import ARRAYS, SINCE_FORMS
 from etl.settings import Settings
+
+if TYPE_CHECKING:
+    from etl.output import TableView
 
 
 def add_format_argument(parser: argparse.ArgumentParser, default: str = "table") -> None:
@@ -19,6 +23,57 @@ def add_format_argument(parser: argparse.ArgumentParser, default: str = "table")
         "--format", choices=("table", "csv", "json"), default=default,
         help=f"output format (default: {default}); csv and json are for machines",
     )
+
+
+def add_pager_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-pager", dest="pager", action="store_false",
+        help="never page; by default long output on a terminal goes through $PAGER (less -FRX)",
+    )
+
+
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    """--format, and how a person sees the rows: which columns, how many, how wide, paged or not."""
+    add_format_argument(parser)
+    parser.add_argument(
+        "--columns", metavar="A,B,C",
+        help="only these columns, in this order (any column of the csv output; a name not in it "
+        "lists the valid ones)",
+    )
+    parser.add_argument("--limit", type=int, metavar="N", help="at most N rows (the summary counts all)")
+    parser.add_argument(
+        "--wide", action="store_true",
+        help="on a terminal, every column at full width (by default the table fits the terminal)",
+    )
+    add_pager_argument(parser)
+
+
+def table_view(args: argparse.Namespace, available: Sequence[str], stream: TextIO) -> TableView:
+    """The rows as this command line asks to see them; bad --columns or --limit is a UsageError."""
+    from etl.output import TableView, choose_columns, parse_columns
+    from etl.report.arguments import check_positive
+    from etl.terminal import terminal_of
+
+    view = TableView(
+        terminal=terminal_of(stream),
+        columns=None if args.columns is None else parse_columns(args.columns),
+        wide=args.wide,
+        limit=None if args.limit is None else check_positive(args.limit, "--limit"),
+    )
+    choose_columns(view, available, ())  # checked before the mirror is opened
+    return view
+
+
+@contextmanager
+def report_output(
+    args: argparse.Namespace, available: Sequence[str]
+) -> Iterator[tuple[TextIO, TableView]]:
+    """Where a report writes, and how: paged on a terminal after the mirror's snapshot is closed."""
+    from etl.terminal import paged
+
+    view = table_view(args, available, sys.stdout)
+    with paged(sys.stdout, args.pager) as stream:
+        yield stream, view
 
 
 def register(subparsers: Any) -> None:
@@ -30,34 +85,56 @@ def register(subparsers: Any) -> None:
     kinds = report.add_subparsers(dest="report", metavar="REPORT", required=True)
 
     restorable = kinds.add_parser(
-        "restorable", help="the MOUSes that can be restored (or, with --not-restorable, why not)"
+        "restorable", help="the MOUSes that can be restored (or, with --not-restorable, why not)",
+        description="The member OUSes a restore PPR can be written for, by project and MOUS, with a "
+        "summary that counts both sides within the filter. --not-restorable lists the others with "
+        "the reason code (csv and json also carry the reason in words).",
+        epilog="e.g. almamirror report restorable --array 7m --format csv > restorable-7m.csv",
     )
     restorable.add_argument("--project", metavar="CODE", help="only this project, e.g. 2017.1.00886.L")
     restorable.add_argument("--array", choices=ARRAYS, help="only this array family")
     restorable.add_argument(
         "--not-restorable", action="store_true", help="list the MOUSes that cannot be restored, with reasons"
     )
-    add_format_argument(restorable)
+    add_view_arguments(restorable)
     restorable.set_defaults(run=run_restorable)
 
-    changes = kinds.add_parser("changes", help="what syncs changed (default: the latest run)")
+    changes = kinds.add_parser(
+        "changes", help="what syncs changed (default: the latest run that changed anything)",
+        description="The change events syncs recorded, newest first: by default those of the latest "
+        "successful run that changed anything (the summary line names it), or of run N, or of every "
+        "run finished since a moment. --mous keeps one MOUS's changes; alone it lists its whole "
+        "history. An update shows old→new for every column it changed.",
+        epilog=f"SINCE: {SINCE_FORMS}. Example: almamirror report changes --since 7d "
+        "--mous uid://A001/X129e/Xb6",
+    )
     which = changes.add_mutually_exclusive_group()
-    which.add_argument("--since", metavar="ISO-DATE", help="every change of runs finished since then (UTC)")
+    which.add_argument("--since", metavar="SINCE", help="every change of runs finished since then")
     # dest run_id: args.run is the command's function.
     which.add_argument("--run", type=int, dest="run_id", metavar="N", help="the changes of sync run N")
-    add_format_argument(changes)
+    changes.add_argument("--mous", metavar="MOUS_UID", help="only the changes of this MOUS")
+    add_view_arguments(changes)
     changes.set_defaults(run=run_changes)
 
     newly = kinds.add_parser(
-        "newly-restorable", help="MOUSes that became restorable in the latest run (or since a date)"
+        "newly-restorable", help="MOUSes that became restorable in the latest run (or since a moment)",
+        description="The MOUSes that became restorable in the latest successful sync, or every MOUS "
+        "restorable since a moment (restorable_since >= SINCE), oldest first.",
+        epilog=f"SINCE: {SINCE_FORMS}.",
     )
-    newly.add_argument("--since", metavar="ISO-DATE", help="restorable since then (UTC), in any run")
-    add_format_argument(newly)
+    newly.add_argument("--since", metavar="SINCE", help="restorable since then, in any run")
+    add_view_arguments(newly)
     newly.set_defaults(run=run_newly_restorable)
 
-    quality = kinds.add_parser("quality", help="open data-quality issues found in the ALMA source")
+    quality = kinds.add_parser(
+        "quality", help="open data-quality issues found in the ALMA source",
+        description="Problems found in the ALMA source (an EB without an end time, duplicate "
+        "shift-log rows, a malformed OUSStatus document, …), open until a sync no longer finds them; "
+        "by kind, then project and MOUS. last_seen_at is the latest successful sync.",
+    )
     quality.add_argument("--kind", metavar="KIND", help="only issues of this kind, e.g. eb_null_end_time")
-    add_format_argument(quality)
+    quality.add_argument("--mous", metavar="MOUS_UID", help="only the issues of this MOUS")
+    add_view_arguments(quality)
     quality.set_defaults(run=run_quality)
 
     provenance = kinds.add_parser(
@@ -72,12 +149,29 @@ def register(subparsers: Any) -> None:
     mode = provenance.add_mutually_exclusive_group()
     mode.add_argument("--mpi", action="store_true", help="only calibrations that ran in MPI CASA")
     mode.add_argument("--serial", action="store_true", help="only calibrations that ran in serial CASA")
-    add_format_argument(provenance)
+    add_view_arguments(provenance)
     provenance.set_defaults(run=run_provenance)
 
-    runs = kinds.add_parser("runs", help="the sync history with per-table figures")
+    page = kinds.add_parser(
+        "html", help="write the status page: one self-contained HTML file with charts",
+        description="Write OUT_DIR/index.html: the last sync's result and figures, restorable MOUSes "
+        "by cycle, array and band, restorable MOUSes over time, the newly restorable of the last 7 "
+        "days, open data-quality findings by kind, and the calibration provenance when the mirror "
+        "records it. No server and no network: charts and styles are inline. The file is replaced "
+        "atomically; OUT_DIR is created if missing. schedule.status_page_dir writes it after every "
+        "scheduled sync.",
+    )
+    page.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="directory for index.html")
+    page.set_defaults(run=run_html)
+
+    runs = kinds.add_parser(
+        "runs", help="the sync history with per-table figures",
+        description="The last N sync runs, newest first: status, times, host and pid, what each did "
+        "to every table, and the error of a failed run.",
+    )
     runs.add_argument("--last", type=int, default=10, metavar="N", help="the last N runs (default: 10)")
     add_format_argument(runs)
+    add_pager_argument(runs)
     runs.set_defaults(run=run_runs)
 
 
@@ -101,61 +195,87 @@ def _since(text: str | None) -> Any:
 def run_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import RestorableFilter, show_restorable
     from etl.report.arguments import check_array
+    from etl.report.restorable import ALL_COLUMNS
 
     chosen = RestorableFilter(
         project=args.project, array=check_array(args.array), not_restorable=args.not_restorable
     )
-    with report_snapshot(settings) as connection:
-        show_restorable(connection, chosen, args.format, sys.stdout)
+    with report_output(args, ALL_COLUMNS) as (stream, view), report_snapshot(settings) as connection:
+        show_restorable(connection, chosen, args.format, stream, view)
     return 0
 
 
 def run_changes(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_changes
-    from etl.report.arguments import check_positive
+    from etl.report.arguments import check_positive, parse_mous
+    from etl.report.changes import TABLE_COLUMNS
+    from etl.report.views import column_names, recent_changes
 
     since = _since(args.since)
     run_id = None if args.run_id is None else check_positive(args.run_id, "--run")
-    with report_snapshot(settings) as connection:
-        show_changes(connection, since, run_id, args.format, sys.stdout)
+    mous_uid = parse_mous(args.mous)
+    available = (*column_names(recent_changes), *TABLE_COLUMNS)
+    with report_output(args, available) as (stream, view), report_snapshot(settings) as connection:
+        show_changes(connection, since, run_id, args.format, stream, view, mous_uid)
     return 0
 
 
 def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_newly_restorable
+    from etl.report.restorable import NEWLY_RESTORABLE_COLUMNS
 
     since = _since(args.since)
-    with report_snapshot(settings) as connection:
-        show_newly_restorable(connection, since, args.format, sys.stdout)
+    with (
+        report_output(args, NEWLY_RESTORABLE_COLUMNS) as (stream, view),
+        report_snapshot(settings) as connection,
+    ):
+        show_newly_restorable(connection, since, args.format, stream, view)
     return 0
 
 
 def run_quality(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_quality
-    from etl.report.arguments import check_quality_kind
+    from etl.report.arguments import check_quality_kind, parse_mous
+    from etl.report.views import column_names, data_quality
 
     kind = check_quality_kind(args.kind)
-    with report_snapshot(settings) as connection:
-        show_quality(connection, kind, args.format, sys.stdout)
+    mous_uid = parse_mous(args.mous)
+    with (
+        report_output(args, column_names(data_quality)) as (stream, view),
+        report_snapshot(settings) as connection,
+    ):
+        show_quality(connection, kind, args.format, stream, view, mous_uid)
     return 0
 
 
 def run_provenance(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import ProvenanceFilter, show_provenance
-    from etl.report.provenance import check_casa_version
+    from etl.report.provenance import COLUMNS, check_casa_version
 
     mpi = True if args.mpi else False if args.serial else None
     chosen = ProvenanceFilter(casa=check_casa_version(args.casa), mpi=mpi)
-    with report_snapshot(settings) as connection:
-        show_provenance(connection, chosen, args.format, sys.stdout)
+    with report_output(args, COLUMNS) as (stream, view), report_snapshot(settings) as connection:
+        show_provenance(connection, chosen, args.format, stream, view)
     return 0
 
 
 def run_runs(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_runs
     from etl.report.arguments import check_positive
+    from etl.terminal import paged
 
     last = check_positive(args.last, "--last")
+    with paged(sys.stdout, args.pager) as stream, report_snapshot(settings) as connection:
+        show_runs(connection, last, args.format, stream)
+    return 0
+
+
+def run_html(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report.html import prepare_directory, write_status_page
+
+    prepare_directory(args.out_dir)  # a bad directory is refused before the mirror is opened
     with report_snapshot(settings) as connection:
-        show_runs(connection, last, args.format, sys.stdout)
+        page = write_status_page(connection, args.out_dir)
+    if not getattr(args, "quiet", False):
+        print(f"status page: {page}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from etl.cli.confirm import confirm
 from etl.settings import Settings
 
 
@@ -31,20 +32,24 @@ def register(subparsers: Any) -> None:
     demo.set_defaults(run=run_demo)
 
 
-def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+def add_demo_arguments(parser: argparse.ArgumentParser, default_scale: str | None = "small") -> None:
     from etl.demo.scales import DEFAULT_SEED, SCALES
 
+    default = (
+        f"default: {default_scale}" if default_scale
+        else "default: the archive the source holds, else small"
+    )
     parser.add_argument(
-        "--scale", choices=tuple(SCALES), default="small",
+        "--scale", choices=tuple(SCALES), default=default_scale,
         help="small ≈ 40 MOUSes (seconds), medium ≈ 2,000, alma ≈ 50,000 MOUSes / 150,000 EBs / "
-        "1.5 million product files (minutes) (default: small)",
+        f"1.5 million product files (minutes) ({default})",
     )
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})"
     )
 
 
-def run_init(_args: argparse.Namespace, settings: Settings) -> int:
+def run_init(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import create_source_engine, mask_url, source_url
     from etl.source.admin import init_source
     from etl.source.contract import build_contract
@@ -56,7 +61,7 @@ def run_init(_args: argparse.Namespace, settings: Settings) -> int:
     finally:
         engine.dispose()
     what = f"created {len(created)} table(s)" if created else "all contract tables already present"
-    print(f"source init: {what} in {mask_url(url)} schema {settings.source.schema}")
+    confirm(args, f"source init: {what} in {mask_url(url)} schema {settings.source.schema}")
     return 0
 
 
@@ -74,5 +79,5 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         engine.dispose()
-    print(f"source demo: {summary.describe()} in {mask_url(url)}")
+    confirm(args, f"source demo: {summary.describe()} in {mask_url(url)}")
     return 0

@@ -30,6 +30,7 @@ from etl.demo.model import (
     ArrayName,
     ExecBlock,
     Mous,
+    ProductFile,
     Project,
     Recipe,
     RecordForm,
@@ -39,7 +40,7 @@ from etl.demo.model import (
     XmlForm,
 )
 from etl.demo.names import account
-from etl.demo.uids import FIXED_EB_OFFSET, A001Range, ExecBlockUids, Keys, PartIds
+from etl.demo.uids import FIXED_EB_OFFSET, A001Range, ExecBlockUids, Keys, PartIds, file_form
 
 REASONS: Final = (
     "deleted_ous",
@@ -47,9 +48,14 @@ REASONS: Final = (
     "no_pass_ebs",
     "no_calibration_products",
     "multiple_sbs",
+    "unknown_array",
     "session_mismatch",
     "archive_record_disagrees",
     "restore_needs_extra_steps",
+    "malformed_eb_uid",
+    "malformed_reference",
+    "unsafe_product_name",
+    "product_name_clash",
 )
 EB_GAP: Final = timedelta(minutes=4)
 DELIVERY_LAG: Final = timedelta(days=45)
@@ -82,6 +88,8 @@ class FixedCase:
 class EbPlan:
     qa0: str = PASS
     uid: str | None = None
+    # Appended to the EB UID wherever the archive names the EB (a stray trailing space).
+    uid_suffix: str = ""
     start: datetime | None = None
     duration: timedelta = timedelta(minutes=48)
     null_end: bool = False
@@ -118,6 +126,7 @@ class MousPlan:
     array: ArrayName = "12m"
     uid: str | None = None
     part_id: str | None = None
+    # REQUESTEDARRAY when not the array's usual spelling; "" writes an empty one.
     requested_array: str | None = None
     # (SB UID, SBStatus UID) per SB when fixed by a seed document; allocated otherwise.
     sb_uids: tuple[tuple[str, str], ...] = ()
@@ -137,6 +146,8 @@ class MousPlan:
     renumber_caltables: bool = False
     unparsable_product: bool = False
     record: RecordForm = RecordForm.NORMAL
+    # Further archived product names; "{mous}" stands for the MOUS UID in file form.
+    extra_products: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,8 @@ class ProjectPlan:
     root_uid: str | None = None
     sources: tuple[str, ...] = ("Sgr_B2",)
     band: str = "ALMA_RB_07"
+    # The cycle of an earlier proposal row of the project that has no PI (a resubmission).
+    earlier_proposal_cycle: str | None = None
 
 
 @dataclass
@@ -202,6 +215,8 @@ def build_project(plan: ProjectPlan, build: FixedBuild) -> Project:
         for mous_plan in goal_plan.mouses:
             goal.mouses.append(_build_mous(mous_plan, plan, project, statuses, parts, build, rng))
         project.goals.append(goal)
+    if plan.earlier_proposal_cycle is not None:
+        project.earlier_proposal = (documents.allocate(), plan.earlier_proposal_cycle)
     _resolve_asa_second_listing(project)
     return project
 
@@ -221,7 +236,7 @@ def _build_mous(
         uid=uid,
         part_id=plan.part_id or parts.allocate(),
         array=plan.array,
-        requested_array=plan.requested_array or facts.requested_array,
+        requested_array=facts.requested_array if plan.requested_array is None else plan.requested_array,
         state=plan.state,
         flags=recipe_flags(plan.recipe, plan.array) if plan.flags == GENERATED else plan.flags,
         qa2="Pass" if plan.delivered else "Unset",
@@ -296,7 +311,7 @@ def _exec_block(
     plan: EbPlan, mous: Mous, cursor: datetime, session_id: int | None, build: FixedBuild
 ) -> ExecBlock:
     start = plan.start or cursor
-    uid = plan.uid or build.ebs.allocate(start)
+    uid = (plan.uid or build.ebs.allocate(start)) + plan.uid_suffix
     end = None if plan.null_end else start + plan.duration
     # A failed execution was stopped part-way.
     fraction = Decimal("0.35") if plan.qa0 == FAIL else Decimal(1)
@@ -338,6 +353,9 @@ def _deliver(
         mous, project.cycle, project_plan.sources, rng, build.keys, delivered, release,
         renumber_caltables=plan.renumber_caltables, unparsable_product=plan.unparsable_product,
     )
+    for name in plan.extra_products:
+        # Sizes of real caltables packages; FILE_CLASS NULL, as on rows the archive did not classify.
+        mous.products.append(ProductFile(name.format(mous=file_form(mous.uid)), 48_213_977, None))
 
 
 def _resolve_asa_second_listing(project: Project) -> None:

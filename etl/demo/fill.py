@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain
 
-from sqlalchemy import Connection, Engine, MetaData, inspect, literal, select, text
+from sqlalchemy import Connection, Engine, MetaData, func, inspect, literal, select, text
 
 from etl.copy import copy_rows
 from etl.demo.calibration_documents import attach_calibration_documents
@@ -23,7 +24,7 @@ from etl.demo.spool import Spools
 from etl.demo.summary import DemoSummary
 from etl.errors import UsageError
 from etl.progress import Progress
-from etl.source.admin import init_source, missing_tables, refuse_oracle
+from etl.source.admin import init_source, missing_tables, refuse_narrow_encoding, refuse_oracle
 from etl.source.contract import CONTRACT, TABLE_NAMES, contract_table, source_execution_options
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def fill_demo_archive(
     truncated and reloaded in one transaction: a failure leaves the previous contents in place.
     """
     refuse_oracle(engine, "fill a demo archive")
+    refuse_narrow_encoding(engine, "fill a demo archive")
     spec = scale_spec(scale)
     started = time.monotonic()
     init_source(engine, contract, schema)
@@ -108,22 +110,32 @@ def _copy_tables(connection: Connection, contract: MetaData, schema: str, spools
     rows: dict[str, int] = {}
     for name in TABLE_NAMES:
         spool = spools.tables[name]
-        progress = Progress(name, total=spool.count)
+        progress = Progress(name, total=spool.count, logger=log)
         rows[name] = copy_rows(
             connection, contract_table(contract, name), COLUMNS[name], spool.rows(),
             schema=schema.lower(), on_batch=progress.update,
         )
-        seconds = progress.finish()
-        log.info("source.demo.copy table=%s rows=%d seconds=%.1f", name, rows[name], seconds)
+        seconds = round(time.monotonic() - progress.started, 1)
+        progress.finish("source.demo.copy", table=name, rows=rows[name], seconds=seconds)
     spool = spools.tables[CATALOGUE_TABLE]
     progress = Progress(CATALOGUE_TABLE, total=spool.count)
     rows[CATALOGUE_TABLE] = copy_rows(
         connection, CATALOGUE, CATALOGUE_COLUMNS, spool.rows(), schema=schema.lower(),
         on_batch=progress.update,
     )
-    log.info("source.demo.copy table=%s rows=%d seconds=%.1f", CATALOGUE_TABLE, rows[CATALOGUE_TABLE],
-             progress.finish())
+    seconds = round(time.monotonic() - progress.started, 1)
+    progress.finish("source.demo.copy", table=CATALOGUE_TABLE, rows=rows[CATALOGUE_TABLE], seconds=seconds)
     return rows
+
+
+def demo_archive_scale(engine: Engine, schema: str) -> tuple[int, str]:
+    """The member OUSes the source holds (its AQUA_OUS rows, one per MOUS) and the nearest scale."""
+    qa2 = contract_table(CONTRACT, "aqua_ous")
+    with engine.connect() as connection:
+        translated = connection.execution_options(**source_execution_options(schema))
+        held = int(translated.execute(select(func.count()).select_from(qa2)).scalar_one())
+    nearest = min(SCALES.values(), key=lambda spec: abs(math.log(max(held, 1) / spec.mous_count)))
+    return held, nearest.name
 
 
 def demo_archive_present(engine: Engine, schema: str) -> bool:

@@ -188,41 +188,70 @@ INVENTED_PROJECTS: Final = (
         "pending_qa0", "being observed: one EB QA0 Pending, the latest Unset; not processed",
         "2026-10-20T02:00:00.000", "P", "N", "U", recipe=Recipe.NONE, state="Ready", delivered=False,
         session_gap=timedelta(days=5), reason="no_calibration_products")),
+    _project(28, "2023.1.00912.S", _mous(
+        "empty_requested_array",
+        "its SB's REQUESTEDARRAY is empty (NULL, as Oracle stores ''): no restore task can be chosen",
+        "2024-04-08T03:00:00.000", "P", "P", requested_array="", reason="unknown_array")),
+    _project(29, "2022.1.00477.S", replace(
+        _mous("eb_uid_trailing_space",
+              "a Pass EB's UID ends in a space in AQUA_EXECBLOCK, the shift log and ASA_SCIENCE",
+              "2023-04-17T02:00:00.000", "P P", "P", reason="malformed_eb_uid"),
+        sessions=(SessionPlan((EbPlan(), EbPlan(uid_suffix=" "))), SessionPlan((EbPlan(),))))),
+    _project(30, "2021.1.00834.S", _mous(
+        "sb_status_uid_trailing_space",
+        "its SBStatus UID ends in a space (BMMV_SCHEDBLOCK and SCHED_BLOCK_STATUS alike)",
+        "2022-06-06T04:00:00.000", "P", "P",
+        sb_uids=(("uid://A001/X1b1e/Xf00", "uid://A001/X1b1e/Xf01 "),), reason="malformed_reference")),
+    _project(31, "2021.1.00356.S", _mous(
+        "product_name_clash",
+        "session 1's caltables are archived twice, as member.<mous>… and as bare <mous>…",
+        "2022-10-11T03:00:00.000", "P", "P",
+        extra_products=("{mous}.session_1.caltables.tgz",), reason="product_name_clash")),
+    _project(32, "2021.1.00982.S", _mous(
+        "unsafe_product_name", "its pipeline manifest is archived under a name with a directory part",
+        "2022-12-05T05:00:00.000", "P", "P",
+        extra_products=("calibration/{mous}.hifa_calimage.pipeline_manifest.xml",),
+        reason="unsafe_product_name")),
+    _project(33, "2019.1.00623.S", _mous(
+        "resubmitted_project",
+        "resubmitted: its earliest proposal row (Cycle 2018.1) has no PI, the 2019.1 one has",
+        "2020-03-09T02:00:00.000", "P P", "P"),
+        pi_fullname="Ingrid Halvorsen", earlier_proposal_cycle="2018.1"),
     # The archive's record of the calibration (manifest, restore script, archived PPR) on the NGAS stand-in.
-    _project(28, "2021.1.01388.S", _mous(
+    _project(34, "2021.1.01388.S", _mous(
         "record_disagrees",
         "calibrated with SESSION_2's first EB in session_1: manifest, restore script and archived PPR "
         "disagree with the session rule (caltables for both sessions)",
         "2021-12-06T03:00:00.000", "P", "P P", record=RecordForm.DISAGREES,
         reason="archive_record_disagrees")),
-    _project(29, "2016.1.00712.S", _mous(
+    _project(35, "2016.1.00712.S", _mous(
         "legacy_restore_task",
         "calibrated in 2017: its restore script calls the retired hif_restoredata",
         "2016-12-02T04:00:00.000", "P P", "P")),
-    _project(30, "2019.1.00844.S", _mous(
+    _project(36, "2019.1.00844.S", _mous(
         "restore_extra_steps",
         "its restore script was edited by hand: fixsyscaltimes and fixplanets before the restore",
         "2020-01-13T02:00:00.000", "P", "P", record=RecordForm.EXTRA_STEPS,
         reason="restore_needs_extra_steps")),
-    _project(31, "2022.1.00790.S", _mous(
+    _project(37, "2022.1.00790.S", _mous(
         "total_power_raster_scan",
         "a Cycle 9 total-power calibration: hsd_restoredata with hm_rasterscan='time'",
         "2022-11-14T05:00:00.000", "P P", "P", array="TP", session_gap=timedelta(days=5)),
         sources=("NGC_1068",), band="ALMA_RB_06"),
-    _project(32, "2023.1.00488.S", _mous(
+    _project(38, "2023.1.00488.S", _mous(
         "mpi_calibration", "calibrated with MPI CASA 6.5.4-9 (two nodes, 8 MPI servers)",
         "2023-12-04T03:00:00.000", "P", "P P", record=RecordForm.MPI)),
-    _project(33, "2022.1.01077.S", _mous(
+    _project(39, "2022.1.01077.S", _mous(
         "two_calibrations",
         "calibrated twice: hifa_cal before its last EB passed QA0, then hifa_calimage (archived later)",
         "2023-01-16T02:00:00.000", "P P", "P", record=RecordForm.TWO_CALIBRATIONS)),
-    _project(34, "2021.1.00533.S", _mous(
+    _project(40, "2021.1.00533.S", _mous(
         "document_not_on_ngas", "its restore script is listed in ASA_PRODUCT_FILES but NGAS lacks it",
         "2022-01-24T04:00:00.000", "P", "P", record=RecordForm.NOT_ON_NGAS)),
-    _project(35, "2022.1.00288.S", _mous(
+    _project(41, "2022.1.00288.S", _mous(
         "malformed_manifest", "its pipeline manifest is cut short (not well-formed XML)",
         "2022-12-12T03:00:00.000", "P", "P", record=RecordForm.MALFORMED_MANIFEST)),
-    _project(36, "2015.1.00466.S", _mous(
+    _project(42, "2015.1.00466.S", _mous(
         "older_delivery_no_record",
         "a Cycle 3 delivery with caltables but no manifest, restore script or PPR",
         "2016-02-08T05:00:00.000", "P", "P", record=RecordForm.NONE)),

@@ -183,6 +183,8 @@ class Project:
     executive: str
     goals: list[ScienceGoal] = field(default_factory=list)
     root_xml_form: XmlForm = XmlForm.FULL
+    # (proposal UID, cycle) of an earlier proposal row without a PI, as a resubmission can leave.
+    earlier_proposal: tuple[str, str] | None = None
 
     def mouses(self) -> list[Mous]:
         return [mous for goal in self.goals for mous in goal.mouses]

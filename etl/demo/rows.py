@@ -96,6 +96,12 @@ def write_project(project: Project, sink: RowSink) -> None:
         (project.proposal_uid, project.obsproject_uid, project.cycle.code, project.pi_fullname,
          project.executive),
     )
+    if project.earlier_proposal is not None:
+        earlier_uid, earlier_cycle = project.earlier_proposal
+        sink.add(
+            "bmmv_obsproposal",
+            (earlier_uid, project.obsproject_uid, earlier_cycle, None, project.executive),
+        )
     _write_group_ous(
         sink, project, project.root_uid, project.root_part_id, None, mouses, project.root_xml_form
     )

@@ -25,8 +25,9 @@ from sqlalchemy import (
 )
 
 from etl.copy import analyze
+from etl.derive.restorability import RULES_VERSION
 from etl.derive.tree import eb_mous, member_ous
-from etl.mirror import ChangeEvent, ExecutionBlock, Ous, SchedulingBlock, table_of
+from etl.mirror import ChangeEvent, ExecutionBlock, MousStatus, Ous, Project, SchedulingBlock, table_of
 
 events = table_of(ChangeEvent)
 
@@ -48,7 +49,12 @@ def mark_all_members(connection: Connection, affected: Table) -> None:
 
 
 def mark_changed(connection: Connection, affected: Table, run_id: int) -> None:
-    """Fill ``affected`` from this run's events, and name the MOUS of events that lacked one."""
+    """Fill ``affected`` from this run's events, and name the MOUS of events that lacked one.
+
+    A changed project touches every member of it (its code is in each of their PPRs) without naming
+    one; MOUSes whose status was derived by older restorability rules are added too, so that new rules
+    reach every MOUS on the first sync after an upgrade, touched by a change or not.
+    """
     pairs = _event_mous_pairs(run_id).subquery("event_mous")
     per_event = (
         select(pairs.c.event_id, func.min(pairs.c.mous_uid).label("mous_uid"))
@@ -60,10 +66,11 @@ def mark_changed(connection: Connection, affected: Table, run_id: int) -> None:
         .where(events.c.event_id == per_event.c.event_id, events.c.mous_uid.is_(None))
         .values(mous_uid=per_event.c.mous_uid)
     )
+    status = table_of(MousStatus)
+    outdated = select(status.c.mous_uid).where(status.c.rules_version != RULES_VERSION)
+    changed = select(pairs.c.mous_uid).where(pairs.c.mous_uid.is_not(None))
     connection.execute(
-        insert(affected).from_select(
-            ["mous_uid"], select(pairs.c.mous_uid).where(pairs.c.mous_uid.is_not(None)).distinct()
-        )
+        insert(affected).from_select(["mous_uid"], union(changed, _project_members(run_id), outdated))
     )
     analyze(connection, affected)
 
@@ -105,6 +112,16 @@ def _through_tree(run_id: int) -> list[Select[tuple[int, str]]]:
             or_(members.c.gous_uid == changed.c.ous_uid, members.c.sous_uid == changed.c.ous_uid),
         ),
     ]
+
+
+def _project_members(run_id: int) -> Select[tuple[str]]:
+    """The members of every project this run changed."""
+    members = member_ous()
+    return (
+        select(members.c.mous_uid)
+        .join(events, events.c.row_key == members.c.project_uid)
+        .where(events.c.run_id == run_id, events.c.table_name == table_of(Project).name)
+    )
 
 
 def _through_sb(run_id: int) -> list[Select[tuple[int, str]]]:

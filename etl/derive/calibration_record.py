@@ -55,7 +55,6 @@ from etl.mirror import (
     CalibrationRecordSession,
     ProductFile,
     SessionAssignment,
-    SyncRun,
     table_of,
 )
 
@@ -123,20 +122,15 @@ Judgement = Record | _Keep | None
 
 
 def mark_record_changes(connection: Connection, affected: Table, run_id: int) -> None:
-    """Add the MOUSes listing a document written since the last successful sync.
+    """Add the MOUSes listing a document this run claimed (etl.sync.documents.claim_documents).
 
-    That is this run's fetch, and any run that fetched documents and then failed: documents are
-    written outside the sync's transaction, so they outlive a run whose derivation rolled back.
+    That is this run's fetch, and that of any sync that fetched documents and then did not commit:
+    documents are written outside the sync's transaction, so they outlive a run that rolled back,
+    and stay unclaimed until a run commits.
     """
-    runs = table_of(SyncRun)
-    last_success = (
-        select(func.coalesce(func.max(runs.c.run_id), 0))
-        .where(runs.c.status == "succeeded", runs.c.run_id < run_id)
-        .scalar_subquery()
-    )
     written = (
         select(func.unnest(documents.c.mous_uids).label("mous_uid"))
-        .where(documents.c.updated_run_id > last_success)
+        .where(documents.c.updated_run_id == run_id)
         .subquery("written")
     )
     members = member_ous()

@@ -3,6 +3,10 @@
 Findings are recomputed for the MOUSes a run touched. A finding that matches an open issue keeps it
 open (``last_seen_run_id``), a new one opens an issue, and an open issue of a touched MOUS that is no
 longer found is resolved by the run. None of this ever fails a sync.
+
+Source rows the load quarantined (``quarantined_row``) are found while loading, for every table and
+every run, into the run's ``source_findings``: their open issues are reconciled with all of them,
+whichever MOUSes the run touched.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from etl.mirror import (
 )
 
 issues = table_of(DataQualityIssue)
-
+SOURCE_KINDS = ("quarantined_row",)
 
 
 @dataclass(frozen=True)
@@ -61,22 +65,38 @@ class QualityCounts:
     open_total: int
 
 
-def record_findings(connection: Connection, affected: Table, run_id: int) -> QualityCounts:
-    """Reconcile the open issues of the affected MOUSes with what the data shows now."""
-    findings = _stage_findings(connection, affected)
+def create_source_findings(connection: Connection) -> Table:
+    """The run's findings about source rows (quarantined while loading), dropped at commit."""
+    findings = Table(
+        "source_findings", MetaData(),
+        Column("kind", Text), Column("mous_uid", Text), Column("subject", Text), Column("detail", Text),
+        prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
+    )
+    findings.create(connection)
+    return findings
+
+
+def record_findings(
+    connection: Connection, affected: Table, run_id: int, source_findings: Table | None = None
+) -> QualityCounts:
+    """Reconcile the open issues with what the data shows now: the affected MOUSes' issues, and
+    every issue about source rows when ``source_findings`` (all of this run's) is given."""
+    findings = _stage_findings(connection, affected, source_findings)
     same_finding = and_(
         issues.c.kind == findings.c.kind,
-        issues.c.mous_uid == findings.c.mous_uid,
+        # coalesce, not IS NOT DISTINCT FROM: the planner can hash-join an equality (source-row
+        # findings may have no MOUS; MOUS UIDs are never empty).
+        func.coalesce(issues.c.mous_uid, "") == func.coalesce(findings.c.mous_uid, ""),
         issues.c.subject == findings.c.subject,
     )
     still_open = issues.c.resolved_run_id.is_(None)
+    derived_scope = and_(
+        issues.c.kind.not_in(SOURCE_KINDS), issues.c.mous_uid.in_(select(affected.c.mous_uid))
+    )
+    scope = derived_scope if source_findings is None else or_(derived_scope, issues.c.kind.in_(SOURCE_KINDS))
     resolved = connection.execute(
         update(issues)
-        .where(
-            still_open,
-            issues.c.mous_uid.in_(select(affected.c.mous_uid)),
-            not_(exists().where(same_finding)),
-        )
+        .where(still_open, scope, not_(exists().where(same_finding)))
         .values(resolved_run_id=run_id)
     ).rowcount
     connection.execute(
@@ -100,17 +120,20 @@ def record_findings(connection: Connection, affected: Table, run_id: int) -> Qua
     return QualityCounts(opened=opened, resolved=resolved, open_total=open_total)
 
 
-def _stage_findings(connection: Connection, affected: Table) -> Table:
+def _stage_findings(connection: Connection, affected: Table, source_findings: Table | None) -> Table:
     findings = Table(
         "stage_findings", MetaData(),
-        Column("kind", Text, primary_key=True),
-        Column("mous_uid", Text, primary_key=True),
-        Column("subject", Text, primary_key=True),
+        Column("kind", Text),
+        Column("mous_uid", Text),
+        Column("subject", Text),
         Column("detail", Text),
         prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
     )
     findings.create(connection)
-    everything = union_all(*_checks(affected)).subquery("found")
+    checks: list[Any] = _checks(affected)
+    if source_findings is not None:
+        checks.append(select(source_findings))
+    everything = union_all(*checks).subquery("found")
     connection.execute(
         insert(findings).from_select(
             ["kind", "mous_uid", "subject", "detail"],

@@ -1,5 +1,11 @@
 """Per member OUS: its calibration, how its sessions compare with the archive, and whether it can be
-restored, with the first reason when it cannot."""
+restored, with the first reason when it cannot.
+
+The verdict is the only place restorability is decided: every refusal the PPR generator could make
+from mirror data (an array without a restore task, a UID the PPR cannot carry, product names that
+cannot be laid out) is a reason here, so the report and the generator can never disagree. The
+generator's own checks stay as a last line of defence, which a verdict of "restorable" never reaches.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -30,20 +37,35 @@ from etl.load.merge import MergeCounts, MergeTarget, merge
 from etl.load.stage import create_stage, insert_count
 from etl.mirror import (
     CalibrationRecord,
+    CalibrationRecordProduct,
     Delivery,
     MousStatus,
+    OusQa2,
     OusStatusDocument,
     OusStatusSession,
     ProductFile,
+    Project,
     SchedulingBlock,
     SessionAssignment,
     table_of,
+)
+from etl.mirror.archive import RESTORE_PRODUCT_KINDS
+from etl.mirror.derived import (
+    ARCHIVE_UID_PATTERN,
+    PART_ID_PATTERN,
+    PROJECT_CODE_PATTERN,
+    REASON_CODES,
 )
 
 STATUS_COLUMNS = tuple(
     column.name for column in table_of(MousStatus).columns if column.name != "derived_run_id"
 )
 NO_SESSIONS = cast(literal("{}"), ARRAY(Integer))
+# Raise when a rule changes: the next sync re-derives every MOUS derived by an older version
+# (rows from before the version was kept are version 1).
+RULES_VERSION = 3
+# Archived products of Cycle 5 on carry this prefix; the restore looks for the names without it.
+MEMBER_PREFIX = "member."
 
 
 def derive_mous_status(
@@ -65,27 +87,20 @@ def derive_mous_status(
 def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[Any]:
     """The status of every affected member OUS, in three layers: facts, the verdict, the row."""
     facts = _facts(affected)
-    code = reason_code(
-        facts.c.state, facts.c.calibration_kind, facts.c.pass_eb_count, facts.c.sb_count,
-        facts.c.sessions_match_caltables, facts.c.calibration_record, facts.c.record_extra_steps,
-    )
-    judged = select(facts, code.label("reason_code")).subquery("judged")
+    judged = select(facts, reason_code(facts.c).label("reason_code")).subquery("judged")
     restorable = judged.c.reason_code.is_(None)
     still_restorable = and_(restorable, judged.c.previous_restorable.is_(True))
     computed = {
         **{column.name: column for column in judged.c},
         "restorable": restorable,
-        "reason": reason_text(
-            judged.c.reason_code, judged.c.eb_count, judged.c.sb_count, judged.c.calibrated_sessions,
-            judged.c.caltables_sessions, judged.c.record_disagreement, judged.c.record_extra_steps,
-            judged.c.record_script,
-        ),
+        "reason": reason_text(judged.c),
         "restorable_since": case(
             (still_restorable, judged.c.previous_since), (restorable, literal(run_started))
         ),
         "restorable_since_run_id": case(
             (still_restorable, judged.c.previous_since_run_id), (restorable, literal(run_id))
         ),
+        "rules_version": literal(RULES_VERSION),
     }
     # INSERT … SELECT matches columns by position: emit them in the staging table's order.
     return select(*(computed[name].label(name) for name in STATUS_COLUMNS))
@@ -95,13 +110,15 @@ def _facts(affected: Table) -> Any:
     """What is known of each affected member OUS before judging it."""
     members = member_ous()
     blocks, sessions, products = _sb_counts(affected), _session_counts(affected), _products(affected)
+    names, bad_ebs = _restore_names(affected), _malformed_pass_ebs(affected)
+    qa2, project = table_of(OusQa2), table_of(Project)
     documents = table_of(OusStatusDocument)
     xml_match = _status_xml_agreement(affected)
     previous = table_of(MousStatus).alias("previous")
     record = table_of(CalibrationRecord)
     caltables = func.coalesce(products.c.caltables_sessions, NO_SESSIONS)
     calibrated_sessions = func.coalesce(sessions.c.calibrated_sessions, NO_SESSIONS)
-    return (
+    facts = (
         select(
             members.c.mous_uid,
             members.c.project_uid,
@@ -110,8 +127,18 @@ def _facts(affected: Table) -> Any:
             members.c.state,
             func.coalesce(blocks.c.sb_count, 0).label("sb_count"),
             blocks.c.sb_uid,
+            blocks.c.sb_status_uid,
+            blocks.c.requested_array,
             blocks.c.array_family,
             blocks.c.receiver_band,
+            # AQUA_OUS names the MOUS's ObsProject and partId; the OUS row is the fallback.
+            func.coalesce(qa2.c.project_uid, members.c.project_uid).label("obs_project_uid"),
+            func.coalesce(qa2.c.part_id, members.c.part_id).label("ous_part_id"),
+            members.c.project_status_uid,
+            project.c.code.label("project_code"),
+            bad_ebs.c.malformed_eb_uid,
+            names.c.unsafe_product_name,
+            names.c.product_name_clash,
             func.coalesce(sessions.c.eb_count, 0).label("eb_count"),
             func.coalesce(sessions.c.pass_eb_count, 0).label("pass_eb_count"),
             func.coalesce(sessions.c.session_count, 0).label("session_count"),
@@ -146,12 +173,22 @@ def _facts(affected: Table) -> Any:
         .outerjoin(blocks, blocks.c.mous_uid == members.c.mous_uid)
         .outerjoin(sessions, sessions.c.mous_uid == members.c.mous_uid)
         .outerjoin(products, products.c.mous_uid == members.c.mous_uid)
+        .outerjoin(names, names.c.mous_uid == members.c.mous_uid)
+        .outerjoin(bad_ebs, bad_ebs.c.mous_uid == members.c.mous_uid)
+        .outerjoin(qa2, qa2.c.mous_uid == members.c.mous_uid)
+        .outerjoin(project, project.c.project_uid == members.c.project_uid)
         .outerjoin(documents, documents.c.ous_uid == members.c.mous_uid)
         .outerjoin(xml_match, xml_match.c.mous_uid == members.c.mous_uid)
         .outerjoin(previous, previous.c.mous_uid == members.c.mous_uid)
         .outerjoin(record, record.c.mous_uid == members.c.mous_uid)
         .subquery("facts")
     )
+    return _with_bad_reference(facts)
+
+
+def _with_bad_reference(facts: Any) -> Any:
+    """The facts, plus the first reference the restore PPR carries that it cannot carry as it is."""
+    return select(facts, malformed_reference(facts.c).label("malformed_reference")).subquery("checked")
 
 
 def calibration_kind(
@@ -166,82 +203,125 @@ def calibration_kind(
     )
 
 
-def reason_code(
-    state: ColumnElement[Any],
-    kind: ColumnElement[Any],
-    pass_ebs: ColumnElement[Any],
-    sb_count: ColumnElement[Any],
-    sessions_match: ColumnElement[Any],
-    calibration_record: ColumnElement[Any],
-    extra_steps: ColumnElement[Any],
-) -> ColumnElement[Any]:
-    """The first reason a restore cannot proceed, in the order of REASON_CODES; NULL when it can."""
-    return case(
-        (state == "Deleted", "deleted_ous"),
-        (kind == "manual", "manual_calibration"),
-        (pass_ebs == 0, "no_pass_ebs"),
-        (kind == "none", "no_calibration_products"),
-        (sb_count > 1, "multiple_sbs"),
-        (sessions_match.is_not(True), "session_mismatch"),
-        (calibration_record == "disagrees", "archive_record_disagrees"),
-        (func.cardinality(extra_steps) > 0, "restore_needs_extra_steps"),
-        else_=null(),
-    )
+def reason_code(facts: Any) -> ColumnElement[Any]:
+    """The first reason a restore cannot proceed, in the order of REASON_CODES; NULL when it can.
+
+    ``facts`` are the columns of ``_facts``. The order is REASON_CODES' own: a code without a
+    condition here fails the first sync with a KeyError, never silently.
+    """
+    conditions: dict[str, ColumnElement[bool]] = {
+        "deleted_ous": facts.state == "Deleted",
+        "manual_calibration": facts.calibration_kind == "manual",
+        "no_pass_ebs": facts.pass_eb_count == 0,
+        "no_calibration_products": facts.calibration_kind == "none",
+        "multiple_sbs": facts.sb_count > 1,
+        # A PPR names one restore task, chosen by array: none without a known array.
+        "unknown_array": facts.array_family.is_(None),
+        "session_mismatch": facts.sessions_match_caltables.is_not(True),
+        # The archive's own record of the calibration (etl/derive/calibration_record.py).
+        "archive_record_disagrees": facts.calibration_record == "disagrees",
+        "restore_needs_extra_steps": func.cardinality(facts.record_extra_steps) > 0,
+        # The pipeline matches ASDMs by the EB UID's disk name: a stray space restores nothing.
+        "malformed_eb_uid": facts.malformed_eb_uid.is_not(None),
+        "malformed_reference": facts.malformed_reference.is_not(None),
+        "unsafe_product_name": facts.unsafe_product_name.is_not(None),
+        "product_name_clash": facts.product_name_clash.is_not(None),
+    }
+    return case(*((conditions[code], literal(code)) for code in REASON_CODES), else_=null())
 
 
-def reason_text(
-    code: ColumnElement[Any],
-    eb_count: ColumnElement[Any],
-    sb_count: ColumnElement[Any],
-    calibrated_sessions: ColumnElement[Any],
-    caltables: ColumnElement[Any],
-    disagreement: ColumnElement[Any],
-    extra_steps: ColumnElement[Any],
-    restore_script: ColumnElement[Any],
-) -> ColumnElement[Any]:
+def reason_text(judged: Any) -> ColumnElement[Any]:
     """One line for a person: what is wrong and, where there is one, what to do instead."""
+    texts: dict[str, ColumnElement[Any]] = {
+        "deleted_ous": literal("the OUS is Deleted in the ALMA archive"),
+        "manual_calibration": literal(
+            "manually calibrated: restore with its scriptForPI.py and the CASA version of the "
+            "original calibration, not with a PPR"
+        ),
+        "no_pass_ebs": func.format("none of its %s EBs has QA0 Pass", func.coalesce(judged.eb_count, 0)),
+        "no_calibration_products": literal("no calibration tables (caltables) are archived"),
+        "multiple_sbs": func.format(
+            "%s scheduling blocks; a restore PPR holds exactly one", judged.sb_count
+        ),
+        "unknown_array": func.format(
+            "the scheduling block's REQUESTEDARRAY is %s, not one of TWELVE-M, SEVEN-M, ACA, TP-Array: "
+            "no restore task (hifa_restoredata, hsd_restoredata) can be chosen",
+            func.coalesce(func.quote_literal(judged.requested_array), "empty"),
+        ),
+        "session_mismatch": func.format(
+            "session mismatch: the session rule puts Pass EBs in sessions {%s} but caltables are "
+            "archived for sessions {%s}",
+            func.array_to_string(judged.calibrated_sessions, ","),
+            func.array_to_string(judged.caltables_sessions, ","),
+        ),
+        "archive_record_disagrees": func.format(
+            "the archive's record of the calibration disagrees with the mirror's sessions: %s",
+            judged.record_disagreement,
+        ),
+        "restore_needs_extra_steps": func.format(
+            "the archived restore script %s has steps a restore PPR cannot carry (%s); restore this "
+            "MOUS by running that script in CASA",
+            judged.record_script, func.array_to_string(judged.record_extra_steps, "; "),
+        ),
+        "malformed_eb_uid": func.format(
+            "QA0 Pass EB UID %s is not an archive UID (uid://A…/X…/X…); the PPR and the pipeline need "
+            "it exactly, so it must be corrected in the ALMA archive",
+            func.quote_literal(judged.malformed_eb_uid),
+        ),
+        "malformed_reference": func.format(
+            "%s; a restore PPR needs archive UIDs (uid://A…/X…/X…), a project code like 2017.1.00895.S "
+            "and a one-word partId",
+            judged.malformed_reference,
+        ),
+        "unsafe_product_name": func.format(
+            "archived product %s is not a plain file name, so it cannot be placed in products/",
+            func.quote_literal(judged.unsafe_product_name),
+        ),
+        "product_name_clash": func.format(
+            "archived products %s: the restore would overwrite one with the other in products/",
+            judged.product_name_clash,
+        ),
+    }
+    return case(*((judged.reason_code == code, texts[code]) for code in REASON_CODES), else_=null())
+
+
+def malformed_reference(facts: Any) -> ColumnElement[Any]:
+    """The first reference the PPR carries that is missing or not in the form it needs, as a phrase.
+
+    In the order the PPR and its request directory use them; NULL when every one can be carried.
+    """
+    checks = (
+        ("the MOUS UID", facts.mous_uid, ARCHIVE_UID_PATTERN),
+        ("the science goal (SOUS) UID", facts.sous_uid, ARCHIVE_UID_PATTERN),
+        ("the group (GOUS) UID", facts.gous_uid, ARCHIVE_UID_PATTERN),
+        ("the project code", facts.project_code, PROJECT_CODE_PATTERN),
+        ("the ObsProject UID", facts.obs_project_uid, ARCHIVE_UID_PATTERN),
+        ("the OUS partId", facts.ous_part_id, PART_ID_PATTERN),
+        ("the ProjectStatus UID", facts.project_status_uid, ARCHIVE_UID_PATTERN),
+        ("the SchedBlock UID", facts.sb_uid, ARCHIVE_UID_PATTERN),
+        ("the SBStatus UID", facts.sb_status_uid, ARCHIVE_UID_PATTERN),
+    )
     return case(
-        (code == "deleted_ous", literal("the OUS is Deleted in the ALMA archive")),
-        (
-            code == "manual_calibration",
-            literal(
-                "manually calibrated: restore with its scriptForPI.py and the CASA version of the "
-                "original calibration, not with a PPR"
-            ),
-        ),
-        (
-            code == "no_pass_ebs",
-            func.format("none of its %s EBs has QA0 Pass", func.coalesce(eb_count, 0)),
-        ),
-        (code == "no_calibration_products", literal("no calibration tables (caltables) are archived")),
-        (
-            code == "multiple_sbs",
-            func.format("%s scheduling blocks; a restore PPR holds exactly one", sb_count),
-        ),
-        (
-            code == "session_mismatch",
-            func.format(
-                "session mismatch: the session rule puts Pass EBs in sessions {%s} but caltables are "
-                "archived for sessions {%s}",
-                func.array_to_string(calibrated_sessions, ","),
-                func.array_to_string(caltables, ","),
-            ),
-        ),
-        (
-            code == "archive_record_disagrees",
-            func.format("the archive's record of the calibration disagrees with the mirror's sessions: %s",
-                        disagreement),
-        ),
-        (
-            code == "restore_needs_extra_steps",
-            func.format(
-                "the archived restore script %s has steps a restore PPR cannot carry (%s); restore this "
-                "MOUS by running that script in CASA",
-                restore_script, func.array_to_string(extra_steps, "; "),
-            ),
+        *(
+            (
+                or_(value.is_(None), value.regexp_match(pattern).is_not(True)),
+                case(
+                    (value.is_(None), literal(f"{label} is missing")),
+                    else_=func.format(f"{label} %s is malformed", func.quote_literal(value)),
+                ),
+            )
+            for label, value, pattern in checks
         ),
         else_=null(),
     )
+
+
+def restore_name(file_name: ColumnElement[str]) -> ColumnElement[str]:
+    """The name the restore gives an archived product in products/: no ``member.`` prefix, ``.tgz``
+    for ``.tar.gz``. The same rule as ``ppr.layout.product_target_name`` (a test keeps them equal)."""
+    prefixed = file_name.startswith(MEMBER_PREFIX, autoescape=True)
+    bare = case((prefixed, func.substr(file_name, len(MEMBER_PREFIX) + 1)), else_=file_name)
+    return case((bare.endswith(".tar.gz", autoescape=True), func.left(bare, -7) + ".tgz"), else_=bare)
 
 
 def _sb_counts(affected: Table) -> Any:
@@ -252,6 +332,8 @@ def _sb_counts(affected: Table) -> Any:
             blocks.c.mous_uid,
             cast(count, Integer).label("sb_count"),
             case((count == 1, func.min(blocks.c.sb_uid))).label("sb_uid"),
+            case((count == 1, func.min(blocks.c.sb_status_uid))).label("sb_status_uid"),
+            func.min(blocks.c.requested_array).label("requested_array"),
             func.min(blocks.c.array_family).label("array_family"),
             func.min(blocks.c.receiver_band).label("receiver_band"),
         )
@@ -304,6 +386,70 @@ def _products(affected: Table) -> Any:
         .join(affected, affected.c.mous_uid == files.c.mous_uid)
         .group_by(files.c.mous_uid)
         .subquery("products")
+    )
+
+
+def _malformed_pass_ebs(affected: Table) -> Any:
+    """Per MOUS: the first QA0 Pass EB UID that is not an archive UID (the PPR carries every Pass EB)."""
+    assignment = table_of(SessionAssignment)
+    return (
+        select(assignment.c.mous_uid, func.min(assignment.c.eb_uid).label("malformed_eb_uid"))
+        .join(affected, affected.c.mous_uid == assignment.c.mous_uid)
+        .where(
+            assignment.c.qa0_status == "Pass",
+            assignment.c.eb_uid.regexp_match(ARCHIVE_UID_PATTERN).is_not(True),
+        )
+        .group_by(assignment.c.mous_uid)
+        .subquery("malformed_pass_ebs")
+    )
+
+
+def _restore_names(affected: Table) -> Any:
+    """Per MOUS: the first restore product whose name cannot be laid out in products/, and the first
+    two archived products that would land on the same name there.
+
+    A product is named as the request directory names it (``ppr.query``): by the archive's record of
+    the calibration where its manifest lists the product, else by the restore's own rule. Every
+    archived manifest is checked, also one of an earlier calibration that the request leaves out.
+    """
+    files = table_of(ProductFile)
+    listed = table_of(CalibrationRecordProduct)
+    named = (
+        select(
+            files.c.mous_uid, files.c.file_name,
+            func.coalesce(listed.c.restore_name, restore_name(files.c.file_name)).label("target"),
+        )
+        .join(affected, affected.c.mous_uid == files.c.mous_uid)
+        .outerjoin(
+            listed, and_(listed.c.mous_uid == files.c.mous_uid, listed.c.file_name == files.c.file_name)
+        )
+        .where(files.c.kind.in_(RESTORE_PRODUCT_KINDS))
+        .subquery("named")
+    )
+    per_target = (
+        select(
+            named.c.mous_uid,
+            named.c.target,
+            func.min(named.c.file_name).label("first"),
+            func.max(named.c.file_name).label("last"),
+            func.count().label("copies"),
+        )
+        .group_by(named.c.mous_uid, named.c.target)
+        .subquery("per_target")
+    )
+    unsafe = or_(func.strpos(per_target.c.target, "/") > 0, per_target.c.target.in_(("", ".", "..")))
+    clash = func.format(
+        "%s and %s both restore as %s", func.quote_literal(per_target.c.first),
+        func.quote_literal(per_target.c.last), func.quote_literal(per_target.c.target),
+    )
+    return (
+        select(
+            per_target.c.mous_uid,
+            func.min(per_target.c.first).filter(unsafe).label("unsafe_product_name"),
+            func.min(clash).filter(per_target.c.copies > 1).label("product_name_clash"),
+        )
+        .group_by(per_target.c.mous_uid)
+        .subquery("restore_names")
     )
 
 

@@ -19,6 +19,8 @@ def member_ous() -> Subquery:
             gous.c.ous_uid.label("gous_uid"),
             sous.c.ous_uid.label("sous_uid"),
             mous.c.project_uid,
+            mous.c.part_id,
+            mous.c.project_status_uid,
             mous.c.state,
             mous.c.recipe,
         )

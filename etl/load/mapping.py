@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, Numeric, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Numeric, String, Table
 
 from etl.errors import BadSourceData
 from etl.mirror import MIRRORED_MODELS
@@ -62,7 +62,10 @@ def _mapping(target: Table, contract: MetaData) -> TableMapping:
 
 
 def row_converter(mapping: TableMapping) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    """A function turning one source row (in ``loaded`` order) into mirror-typed values."""
+    """A function turning one source row (in ``loaded`` order) into mirror-typed values.
+
+    Raises ``BadSourceData`` naming the table, column, value and row when a value does not convert.
+    """
     converters = [_converter_for(mapping.target.c[name]) for name in mapping.loaded]
 
     def convert(row: Sequence[Any]) -> tuple[Any, ...]:
@@ -73,6 +76,58 @@ def row_converter(mapping: TableMapping) -> Callable[[Sequence[Any]], tuple[Any,
             raise _bad_value(mapping, converters, row) from exc
 
     return convert
+
+
+# The columns a stage adds after the loaded ones: what is wrong with a row, NULL when nothing is.
+PROBLEM_COLUMNS = ("bad_column", "bad_value", "bad_reason")
+_NO_PROBLEM = (None, None, None)
+SHOWN_VALUE_CHARACTERS = 200
+
+
+class StagingConverter:
+    """Like ``row_converter``, but a row that does not convert is marked instead of raised.
+
+    Each result holds the loaded columns then ``PROBLEM_COLUMNS``: for a bad row the values that
+    failed are NULL, and the problem columns name the first one's source column, show its value and
+    say why, so the row can be quarantined in SQL with the others of its key. ``marked`` counts them.
+    """
+
+    def __init__(self, mapping: TableMapping) -> None:
+        self.mapping = mapping
+        self.converters = [_converter_for(mapping.target.c[name]) for name in mapping.loaded]
+        self.marked = 0
+
+    def __call__(self, row: Sequence[Any]) -> list[Any]:
+        try:
+            values = [convert_value(value) for convert_value, value in zip(self.converters, row, strict=True)]
+        except (TypeError, ValueError, ArithmeticError):
+            self.marked += 1
+            return _marked(self.mapping, self.converters, row)
+        values += _NO_PROBLEM
+        return values
+
+
+def _marked(mapping: TableMapping, converters: list[Converter], row: Sequence[Any]) -> list[Any]:
+    values: list[Any] = []
+    problem: tuple[str, str, str] | None = None
+    for source_column, convert_value, value in zip(mapping.source_columns, converters, row, strict=True):
+        try:
+            values.append(convert_value(value))
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            values.append(None)
+            if problem is None:
+                problem = (source_column, shown_value(value), str(exc) or type(exc).__name__)
+    assert problem is not None, "a row that failed to convert converts"
+    values += problem
+    return values
+
+
+def shown_value(value: Any) -> str:
+    """The value as a finding shows it: its repr, cut to a readable length."""
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_VALUE_CHARACTERS]}… ({len(text):,} characters)"
 
 
 def _bad_value(
@@ -97,8 +152,10 @@ def _converter_for(column: Column[Any]) -> Converter:
     column_type = column.type
     if isinstance(column_type, DateTime):
         return to_timestamp
-    if isinstance(column_type, Integer):  # BigInteger too
-        return to_integer
+    if isinstance(column_type, BigInteger):
+        return to_bigint
+    if isinstance(column_type, Integer):
+        return to_int4
     if isinstance(column_type, Numeric):
         return to_decimal
     if isinstance(column_type, String):
@@ -107,10 +164,28 @@ def _converter_for(column: Column[Any]) -> Converter:
 
 
 def to_text(value: Any) -> str | None:
-    """Oracle stores '' as NULL; the stand-in might not, so both read as NULL."""
+    """Oracle stores '' as NULL; the stand-in might not, so both read as NULL.
+
+    Bytes arrive from a source whose text has no declared encoding (a SQL_ASCII database): they are
+    text only if they are UTF-8. PostgreSQL text cannot hold a NUL character.
+    """
     if value is None or value == "":
         return None
-    return value if isinstance(value, str) else str(value)
+    text: str
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bytes | bytearray | memoryview):
+        try:
+            text = bytes(value).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"bytes that are not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start})"
+            ) from exc
+    else:
+        text = str(value)
+    if "\x00" in text:
+        raise ValueError("text with a NUL character, which PostgreSQL cannot store")
+    return text or None  # empty bytes are empty text: NULL, as ''
 
 
 def to_integer(value: Any) -> int | None:
@@ -125,6 +200,25 @@ def to_integer(value: Any) -> int | None:
     if number != number.to_integral_value():
         raise ValueError(f"{value!r} is not a whole number")
     return int(number)
+
+
+INT4_RANGE = (-(2**31), 2**31 - 1)
+INT8_RANGE = (-(2**63), 2**63 - 1)
+
+
+def to_int4(value: Any) -> int | None:
+    return _within(to_integer(value), INT4_RANGE, "integer")
+
+
+def to_bigint(value: Any) -> int | None:
+    return _within(to_integer(value), INT8_RANGE, "bigint")
+
+
+def _within(number: int | None, bounds: tuple[int, int], type_name: str) -> int | None:
+    # COPY would fail the whole table on one out-of-range number; here it fails one row.
+    if number is not None and not bounds[0] <= number <= bounds[1]:
+        raise ValueError(f"{number} is out of range for the mirror's {type_name} column")
+    return number
 
 
 def to_decimal(value: Any) -> Decimal | None:
@@ -144,5 +238,10 @@ def to_timestamp(value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, str):
-        return to_timestamp(datetime.fromisoformat(value.strip()))
+        # Also what the stand-in's lenient loader hands over for 'infinity' or year 10000.
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a time the mirror can store") from exc
+        return to_timestamp(parsed)
     raise TypeError(f"{value!r} is not a date or time")

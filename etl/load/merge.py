@@ -46,6 +46,7 @@ from etl.mirror import ChangeEvent, table_of
 
 # A nightly run changes a few rows; a baseline or a large night, more than this: re-analyse then.
 ANALYZE_AFTER_CHANGES = 1_000
+JSONB_PAIRS_PER_CALL = 50
 EVENT_COLUMNS = (
     "run_id", "table_name", "row_key", "mous_uid", "kind", "changed_columns", "old_values", "new_values",
 )
@@ -56,23 +57,37 @@ class MergeTarget:
     """A mirror table as the merge sees it.
 
     ``loaded``: columns the stage provides (key included). ``recorded``: columns whose values every
-    change event carries. ``stamp``: values written on every inserted or updated row but never compared
-    (e.g. the run that last derived the row). ``scope``: a table with a ``mous_uid`` column limiting
-    which mirror rows may be deleted (a derivation that only recomputed some MOUSes); the target's
-    ``scope_column`` holds the MOUS.
+    change event carries; an update's event also carries the old and new value of every other column
+    that changed, except the ``documents`` (whole documents such as an OUSStatus XML: an event names
+    their change in ``changed_columns`` without copying them). ``stamp``: values written on every
+    inserted or updated row but never compared (e.g. the run that last derived the row). ``scope``: a
+    table with a ``mous_uid`` column limiting which mirror rows may be deleted (a derivation that only
+    recomputed some MOUSes); the target's ``scope_column`` holds the MOUS. ``kept``: rows with the
+    target's key columns whose mirror rows must not be deleted although the stage lacks them (source
+    rows quarantined in this run).
     """
 
     table: Table
     key: tuple[str, ...]
     loaded: tuple[str, ...]
     recorded: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()
     stamp: Mapping[str, Any] = field(default_factory=dict)
     scope: FromClause | None = None
     scope_column: str = "mous_uid"
+    kept: FromClause | None = None
 
     @property
     def compared(self) -> tuple[str, ...]:
         return tuple(column for column in self.loaded if column not in self.key)
+
+    @property
+    def recorded_when_changed(self) -> tuple[str, ...]:
+        """The compared columns an update's event carries only when they changed."""
+        return tuple(
+            column for column in self.compared
+            if column not in self.recorded and column not in self.documents
+        )
 
 
 @dataclass(frozen=True)
@@ -137,8 +152,13 @@ def _upsert(
             case((is_new, null()), else_=_changed_columns(upserted, previous, target.compared)).label(
                 "changed_columns"
             ),
-            case((is_new, null()), else_=_values(previous, target.recorded)).label("old_values"),
-            _values(upserted, target.recorded).label("new_values"),
+            case((is_new, null()), else_=_update_values(previous, upserted, previous, target)).label(
+                "old_values"
+            ),
+            case(
+                (is_new, _values(upserted, target.recorded)),
+                else_=_update_values(upserted, upserted, previous, target),
+            ).label("new_values"),
         )
         .select_from(upserted.outerjoin(previous, _matches(upserted, previous, target.key)))
         .cte("described")
@@ -159,6 +179,8 @@ def _delete(target: MergeTarget, staged: FromClause, run_id: int, record_events:
         statement = statement.where(
             table.c[target.scope_column].in_(select(target.scope.c.mous_uid))
         )
+    if target.kept is not None:
+        statement = statement.where(~exists().where(_matches(target.kept, table, target.key)))
     returned = _unique(target.key + target.recorded)
     removed = statement.returning(*(table.c[c] for c in returned)).cte("removed")
     described = select(
@@ -214,10 +236,32 @@ def _changed_columns(new: FromClause, old: FromClause, compared: Sequence[str]) 
 def _values(source: FromClause, columns: Sequence[str]) -> ColumnElement[Any]:
     if not columns:
         return cast(null(), JSONB)
-    pairs: list[Any] = []
-    for column in columns:
-        pairs.extend((literal(column), source.c[column]))
-    return func.jsonb_build_object(*pairs)
+    # A function takes at most 100 arguments: wide tables are built in parts and concatenated.
+    parts: list[ColumnElement[Any]] = []
+    for start in range(0, len(columns), JSONB_PAIRS_PER_CALL):
+        pairs: list[Any] = []
+        for column in columns[start:start + JSONB_PAIRS_PER_CALL]:
+            pairs.extend((cast(literal(column), Text), source.c[column]))
+        parts.append(func.jsonb_build_object(*pairs, type_=JSONB))
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined.op("||", return_type=JSONB)(part)
+    return combined
+
+
+def _update_values(
+    source: FromClause, new: FromClause, old: FromClause, target: MergeTarget
+) -> ColumnElement[Any]:
+    """The recorded columns of ``source`` (the row before or after), and every other changed column."""
+    extra = target.recorded_when_changed
+    if not extra:
+        return _values(source, target.recorded)
+    same = [case((new.c[c].is_not_distinct_from(old.c[c]), cast(literal(c), Text))) for c in extra]
+    unchanged = func.array_remove(array(same), null())
+    changed_only = _values(source, extra).op("-", return_type=JSONB)(unchanged)
+    if not target.recorded:
+        return changed_only
+    return _values(source, target.recorded).op("||", return_type=JSONB)(changed_only)
 
 
 def _unique(columns: Sequence[str]) -> list[str]:

@@ -23,7 +23,7 @@ from etl.mirror.archive import (
     ShiftlogEntry,
 )
 from etl.mirror.base import Base, table_of
-from etl.mirror.bookkeeping import ChangeEvent, DataQualityIssue, SyncRun, SyncRunTable
+from etl.mirror.bookkeeping import ChangeEvent, DataQualityIssue, SyncLock, SyncRun, SyncRunTable
 from etl.mirror.calibration import (
     CalibrationDocument,
     CalibrationRecord,
@@ -65,6 +65,7 @@ __all__ = [
     "SchedulingBlock",
     "SessionAssignment",
     "ShiftlogEntry",
+    "SyncLock",
     "SyncRun",
     "SyncRunTable",
     "metadata",

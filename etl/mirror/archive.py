@@ -36,6 +36,8 @@ PRODUCT_KIND_SQL = r"""CASE
   WHEN file_name LIKE '%scriptForCalibration.py' THEN 'calibration_script'
   ELSE 'other'
 END"""
+# The kinds a restore fetches into products/ (auxcaltables are never used by a restore).
+RESTORE_PRODUCT_KINDS = ("caltables", "calapply", "flagversions", "manifest")
 # Cheap suffix tests first: most product files are images that match no pattern, and a regex per
 # name per pattern cost 22 s over ALMA's 1.5 million names (4 s this way). The digits are cut out
 # with split_part, not a capturing substring(): capturing regexes are an order of magnitude slower.
@@ -115,7 +117,8 @@ class Ous(Base):
     )
     project_uid: Mapped[str | None] = mapped_column(Text, info=from_source("obs_project_id"))
     recipe: Mapped[str | None] = mapped_column(Text, info=from_source("flags"))
-    status_xml: Mapped[str | None] = mapped_column(Text, info=from_source("xml"))
+    # A whole document: a change event names its change but does not copy it.
+    status_xml: Mapped[str | None] = mapped_column(Text, info={**from_source("xml"), "document": True})
 
 
 class OusQa2(Base):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     Text,
     text,
 )
@@ -23,7 +24,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from etl.mirror.base import Base
 
-RUN_STATES = ("succeeded", "failed", "running")
+# running → succeeded | failed | interrupted, once, for ever: failed is an error the run met,
+# interrupted a signal or a process that died (found by the next sync).
+RUN_STATES = ("succeeded", "failed", "interrupted", "running")
 CHANGE_KINDS = ("insert", "update", "delete")
 # What the sync finds wrong in the source (etl/derive/quality.py computes each).
 QUALITY_KINDS = (
@@ -43,13 +46,16 @@ QUALITY_KINDS = (
     "calibration_document_unavailable",
     "calibration_document_malformed",
     "multiple_calibrations",
+    "quarantined_row",
 )
 
 
 class SyncRun(Base):
     __tablename__ = "sync_run"
     __table_args__ = (
-        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
+        CheckConstraint(
+            "status IN ('running', 'succeeded', 'failed', 'interrupted')", name="status_known"
+        ),
         Index(None, "status"),
     )
 
@@ -84,13 +90,30 @@ class SyncRunTable(Base):
     updated: Mapped[int] = mapped_column(BigInteger)
     deleted: Mapped[int] = mapped_column(BigInteger)
     seconds: Mapped[float] = mapped_column(Float)
+    # Source rows left out of the run (a duplicated or missing key, a value the mirror cannot store).
+    quarantined: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class SyncLock(Base):
+    """One row; a sync holds it ``FOR UPDATE`` in the transaction that writes the mirror.
+
+    A row lock needs UPDATE privilege, so a role that may only read the mirror (almamirror_reader)
+    cannot take it and stop the syncs; and it ends with the transaction, so it can neither outlive
+    the work nor be lost while the work goes on.
+    """
+
+    __tablename__ = "sync_lock"
+    __table_args__ = (CheckConstraint("lock_id = 1", name="one_row"),)
+
+    lock_id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
 
 
 class ChangeEvent(Base):
     """One row inserted, updated or deleted by a sync, with the values users follow.
 
     ``old_values``/``new_values`` hold the table's watched and linking columns (not only the changed
-    ones, so an event can be read alone); ``changed_columns`` lists every column that changed.
+    ones, so an event can be read alone) and, for an update, every other column that changed, except
+    whole documents; ``changed_columns`` lists every column that changed.
     """
 
     __tablename__ = "change_event"

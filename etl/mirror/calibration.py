@@ -72,7 +72,8 @@ class CalibrationDocument(Base):
     problem: Mapped[str | None] = mapped_column(Text)  # why it is not fetched
     fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fetched_run_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
-    updated_run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
+    # NULL: written by a fetch before its sync took the lock; the next run to commit claims the row.
+    updated_run_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
 
 
 class CalibrationRecord(Base):

@@ -28,16 +28,30 @@ from sqlalchemy.orm import Mapped, mapped_column
 from etl.mirror.base import Base
 
 # Why a member OUS cannot be restored, in the order they are checked: the first that applies is reported.
+# Every refusal of the PPR generator that depends on mirror data is one of these, decided here once
+# (etl/derive/restorability.py): the generator reads the verdict and never re-derives it.
 REASON_CODES = (
     "deleted_ous",
     "manual_calibration",
     "no_pass_ebs",
     "no_calibration_products",
     "multiple_sbs",
+    "unknown_array",
     "session_mismatch",
     "archive_record_disagrees",
     "restore_needs_extra_steps",
+    "malformed_eb_uid",
+    "malformed_reference",
+    "unsafe_product_name",
+    "product_name_clash",
 )
+# What a restore PPR can carry, as PostgreSQL regular expressions. ARCHIVE_UID is the UID form of
+# ppr/uid.py's CANONICAL_UID and SciPipeRequest.xsd's Uid (a test keeps the three equal); a project
+# code also names the request directory, so it is one file-name-safe word; a partId is any one word
+# XML can carry.
+ARCHIVE_UID_PATTERN = "^uid://A[0-9]{3}/X[0-9a-f]+/X[0-9a-f]+$"
+PROJECT_CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
+PART_ID_PATTERN = "^[^[:space:][:cntrl:]]+$"
 
 
 def _ous_fk() -> ForeignKey:
@@ -139,6 +153,11 @@ class MousStatus(Base):
     session_count: Mapped[int] = mapped_column(Integer)
     empty_session_count: Mapped[int] = mapped_column(Integer)
     calibration_kind: Mapped[str] = mapped_column(Text)
+    # The references the restore PPR carries, as the derivation checked them (ppr reads these).
+    obs_project_uid: Mapped[str | None] = mapped_column(Text)
+    ous_part_id: Mapped[str | None] = mapped_column(Text)
+    project_status_uid: Mapped[str | None] = mapped_column(Text)
+    sb_status_uid: Mapped[str | None] = mapped_column(Text)
     caltables_sessions: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     sessions_match_caltables: Mapped[bool] = mapped_column(Boolean)
     status_xml_session_count: Mapped[int | None] = mapped_column(Integer)
@@ -152,6 +171,9 @@ class MousStatus(Base):
         BigInteger, ForeignKey("sync_run.run_id")
     )
     derived_run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
+    # The version of the restorability rules the row was derived by: a sync re-derives every row of an
+    # older version, so new rules reach MOUSes that no source change touches.
+    rules_version: Mapped[int] = mapped_column(Integer)
     # From the archive's record of the calibration (calibration_record): whether it agrees with the
     # mirror's session map, and which CASA and pipeline made it, serial (0) or MPI.
     calibration_record: Mapped[str] = mapped_column(Text, server_default=text("'absent'"))

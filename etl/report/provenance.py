@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from sqlalchemy import ColumnElement, Connection, Select, or_, select
 
 from etl.errors import UsageError
+from etl.output import PLAIN, Layout, TableView
 from etl.report.base import Report, fetch, plural, write_report
 from etl.report.views import restorable_mous
 
@@ -24,6 +25,8 @@ COLUMNS = (
     "calibration_record", "restorable", "reason_code",
 )
 UNKNOWN = "unknown"
+# On a narrow terminal the pipeline version goes first; the UID and the CASA version stay.
+LAYOUT = Layout(drop_first=("reason_code", "restorable", "pipeline_version", "array_family", "project_code"))
 
 
 @dataclass(frozen=True)
@@ -46,14 +49,16 @@ def check_casa_version(text: str | None) -> str | None:
     return text.strip()
 
 
-def show_provenance(connection: Connection, chosen: ProvenanceFilter, fmt: str, stream: TextIO) -> None:
+def show_provenance(
+    connection: Connection, chosen: ProvenanceFilter, fmt: str, stream: TextIO, view: TableView = PLAIN
+) -> None:
     """``report provenance``: MOUSes by the CASA and pipeline that calibrated them, and MPI use."""
-    write_report(provenance_report(connection, chosen), fmt, stream)
+    write_report(provenance_report(connection, chosen), fmt, stream, view)
 
 
 def provenance_report(connection: Connection, chosen: ProvenanceFilter) -> Report:
     rows = fetch(connection, provenance_query(chosen))
-    return Report(rows, COLUMNS, provenance_summary(rows, chosen))
+    return Report(rows, COLUMNS, provenance_summary(rows, chosen), layout=LAYOUT)
 
 
 def provenance_query(chosen: ProvenanceFilter) -> Select[Any]:

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from etl.mirror.derived import REASON_CODES
+from etl.output import PLAIN, Layout, TableView, choose_columns
 from etl.report.base import Report, counted, fetch, plural, write_report
 from etl.report.runs import latest_succeeded_run
 from etl.report.views import column_names, newly_restorable, restorable_mous
@@ -22,8 +23,19 @@ TABLE_COLUMNS = (
     "empty_session_count", "calibration_kind", "release_date", "proprietary", "calibration_record",
     "casa_version", "pipeline_version", "mpi_servers",
 )
-NOT_RESTORABLE_TABLE_COLUMNS = (*TABLE_COLUMNS, "reason_code")
+NOT_RESTORABLE_TABLE_COLUMNS = (*TABLE_COLUMNS, "reason_code", "reason")
 NEWLY_RESTORABLE_COLUMNS = column_names(newly_restorable)
+# On a narrow terminal the counts go first, then the provenance and the dates; the UID, project,
+# calibration record and reason stay.
+LAYOUT = Layout(
+    drop_first=(
+        "empty_session_count", "session_count", "pass_eb_count", "eb_count", "pipeline_version",
+        "mpi_servers", "casa_version", "proprietary", "calibration_kind", "release_date", "band",
+        "array_family",
+    ),
+    fold=("reason",),
+)
+NEWLY_RESTORABLE_LAYOUT = Layout(drop_first=("proprietary", "release_date", "band", "array_family"))
 
 
 @dataclass(frozen=True)
@@ -43,10 +55,13 @@ class RestorableFilter:
         return project + array
 
 
-def show_restorable(connection: Connection, chosen: RestorableFilter, fmt: str, stream: TextIO) -> None:
+def show_restorable(
+    connection: Connection, chosen: RestorableFilter, fmt: str, stream: TextIO, view: TableView = PLAIN
+) -> None:
     """``report restorable``: the MOUSes that can (or, with not_restorable, cannot) be restored."""
-    columns = chosen.table_columns() if fmt == "table" else ALL_COLUMNS
-    write_report(restorable_report(connection, chosen, columns), fmt, stream)
+    # Only the columns shown are selected: last_change_at costs a lookup per MOUS.
+    columns = choose_columns(view, ALL_COLUMNS, chosen.table_columns() if fmt == "table" else ALL_COLUMNS)
+    write_report(restorable_report(connection, chosen, columns), fmt, stream, view)
 
 
 def restorable_report(
@@ -54,7 +69,7 @@ def restorable_report(
 ) -> Report:
     rows = fetch(connection, restorable_query(chosen, columns))
     counts = {row.reason_code: row.mous_count for row in connection.execute(verdict_counts_query(chosen))}
-    return Report(rows, columns, restorable_summary(counts, chosen), chosen.table_columns())
+    return Report(rows, columns, restorable_summary(counts, chosen), chosen.table_columns(), LAYOUT)
 
 
 def restorable_query(chosen: RestorableFilter, columns: Sequence[str] = ALL_COLUMNS) -> Select[Any]:
@@ -104,10 +119,10 @@ def _in_reason_order(counts: Mapping[str | None, int]) -> dict[str, int]:
 
 
 def show_newly_restorable(
-    connection: Connection, since: datetime | None, fmt: str, stream: TextIO
+    connection: Connection, since: datetime | None, fmt: str, stream: TextIO, view: TableView = PLAIN
 ) -> None:
     """``report newly-restorable``: MOUSes that became restorable in the latest run, or since a date."""
-    write_report(newly_restorable_report(connection, since), fmt, stream)
+    write_report(newly_restorable_report(connection, since), fmt, stream, view)
 
 
 def newly_restorable_report(connection: Connection, since: datetime | None) -> Report:
@@ -118,10 +133,11 @@ def newly_restorable_report(connection: Connection, since: datetime | None) -> R
     else:
         run = latest_succeeded_run(connection)
         if run is None:
-            return Report(rows, NEWLY_RESTORABLE_COLUMNS, "no sync has succeeded yet")
+            return Report(rows, NEWLY_RESTORABLE_COLUMNS, "no sync has succeeded yet",
+                          layout=NEWLY_RESTORABLE_LAYOUT)
         scope = f"newly restorable in run {run.run_id} (finished {run.finished_at.isoformat()})"
     summary = f"{plural(len(rows), 'MOUS', 'MOUSes')} {scope}; {proprietary:,} of them still proprietary"
-    return Report(rows, NEWLY_RESTORABLE_COLUMNS, summary)
+    return Report(rows, NEWLY_RESTORABLE_COLUMNS, summary, layout=NEWLY_RESTORABLE_LAYOUT)
 
 
 def newly_restorable_query(since: datetime | None) -> Select[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, MetaData, inspect
+from sqlalchemy import Engine, MetaData, inspect, text
 from sqlalchemy.schema import CreateSchema
 
 from etl.database import is_oracle, mask_url
@@ -20,6 +20,22 @@ def refuse_oracle(engine: Engine, action: str) -> None:
         raise UnsupportedSource(
             f"refusing to {action} in {mask_url(engine.url)}: that is an Oracle (ALMA) database, "
             "which almamirror only reads; point ALMAMIRROR_SOURCE_URL at a PostgreSQL stand-in"
+        )
+
+
+# Encodings that hold any text the demo archive writes (SQL_ASCII stores the UTF-8 bytes as given).
+TEXT_ENCODINGS = ("UTF8", "SQL_ASCII")
+
+
+def refuse_narrow_encoding(engine: Engine, action: str) -> None:
+    """The demo archive has names in many scripts: a LATIN1 (or other one-byte) stand-in cannot hold them."""
+    with engine.connect() as connection:
+        encoding = connection.execute(text("SHOW server_encoding")).scalar_one()
+    if encoding not in TEXT_ENCODINGS:
+        raise UnsupportedSource(
+            f"refusing to {action} in {mask_url(engine.url)}: its encoding is {encoding}, which cannot "
+            "hold the demo archive's names (Greek, accented and other letters); create the stand-in as "
+            "UTF8: CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0"
         )
 
 

@@ -3,9 +3,15 @@
 Every pipeline-calibrated MOUS (one with caltables) archives a pipeline manifest, a restore script and
 the PPR it ran from. A document never changes once archived, so the mirror keeps each one it has
 fetched (``calibration_document``) and never fetches it again while ASA_PRODUCT_FILES lists it with
-the same size. Fetching happens here, before the sync's transaction and outside it: results are
-written in short transactions of their own, so a slow or failing archive never holds the mirror's
-transaction open. The derivation (``etl.derive.calibration_record``) then reads what the cache holds.
+the same size. Fetching happens here, before the sync's writing transaction and outside it (so before
+the sync lock, which that transaction takes): results are written in short transactions of their
+own, so a slow or failing archive never holds the mirror's transaction or its lock. The rows are
+written with no run (``updated_run_id`` NULL); the run's transaction claims them (``claim_documents``)
+and re-derives their MOUSes' records from what the cache holds (``etl.derive.calibration_record``).
+
+Two syncs may fetch at the same time (only one of them then takes the lock): a document's row is
+written by an upsert, and every transaction here and in the claim locks rows in file id order, so
+the two neither fail nor deadlock; the later write of the same document wins, with the same content.
 
 The step never fails a sync: an archive that cannot be reached, a document it does not have, or the
 time budget running out leave rows that say so (``unavailable``, ``missing``), and the next sync tries
@@ -22,13 +28,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Engine, or_, select
+from sqlalchemy import Connection, Engine, and_, case, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from etl.calibration.documents import PARSER_VERSION, parse_document
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, document_kind
-from etl.errors import ArchiveFileProblem, ArchiveUnavailable
+from etl.errors import ArchiveFileProblem, ArchiveUnavailable, SourceChanged, SourceUnavailable
 from etl.load.extract import source_snapshot
 from etl.logs import fields
 from etl.mirror import CalibrationDocument, table_of
@@ -78,7 +84,7 @@ class DocumentFetch:
 
     @property
     def skipped_reason(self) -> str | None:
-        return None if self.configured else NOT_CONFIGURED
+        return None if self.configured else self.stopped or NOT_CONFIGURED
 
     def figures(self) -> TableFigures:
         """The step as a line of the run's figures: read = listed, inserted = fetched, updated = reparsed.
@@ -97,37 +103,42 @@ class _Counts:
 
 
 def fetch_calibration_documents(
-    mirror: Engine,
-    source: Engine,
-    options: SourceSettings,
-    archive: ArchiveSettings | None,
-    run_id: int,
+    mirror: Engine, source: Engine, options: SourceSettings, archive: ArchiveSettings | None
 ) -> DocumentFetch:
     """Fetch every listed calibration document the mirror does not hold; never raises for the archive.
 
     Held documents an older parser read are parsed again first, archive or not (no network needed).
     """
     started = time.monotonic()
-    reparsed = _parse_outdated(mirror, run_id)
+    reparsed = _parse_outdated(mirror)
     if archive is None or not archive.ngas_urls:
         log.info("calibration_documents.skipped %s", fields(reason=NOT_CONFIGURED))
         return DocumentFetch(configured=False, reparsed=reparsed, seconds=time.monotonic() - started)
-    listed = listed_documents(source, options)
+    try:
+        listed = listed_documents(source, options)
+    except (SourceUnavailable, SourceChanged) as exc:
+        # No run yet to record it: the sync's own read of the source meets the same trouble, and
+        # fails as a recorded run if it lasts. Until then the records stay as they were.
+        log.warning("calibration_documents.not_listed %s", fields(error=str(exc)))
+        return DocumentFetch(
+            configured=False, reparsed=reparsed, seconds=time.monotonic() - started,
+            stopped=f"the source's product list could not be read ({exc})",
+        )
     held = _held(mirror)
     wanted = [document for document in listed if not _holds(held.get(document.file_id), document)]
     log.info("calibration_documents.started %s", fields(
-        run=run_id, listed=len(listed), held=len(listed) - len(wanted), to_fetch=len(wanted),
+        listed=len(listed), held=len(listed) - len(wanted), to_fetch=len(wanted),
         workers=archive.workers, budget_seconds=archive.document_time_budget,
     ))
     deadline = started + archive.document_time_budget
-    counts, stopped = _fetch(mirror, wanted, held, archive, run_id, deadline)
+    counts, stopped = _fetch(mirror, wanted, held, archive, deadline)
     result = DocumentFetch(
         configured=True, listed=len(listed), held=len(listed) - len(wanted), fetched=counts.fetched,
         malformed=counts.malformed, missing=counts.missing, unavailable=counts.unavailable,
         reparsed=reparsed, seconds=time.monotonic() - started, stopped=stopped,
     )
     log.info("calibration_documents.done %s", fields(
-        run=run_id, fetched=result.fetched, malformed=result.malformed, missing=result.missing,
+        fetched=result.fetched, malformed=result.malformed, missing=result.missing,
         unavailable=result.unavailable, reparsed=result.reparsed, seconds=round(result.seconds, 1),
         stopped=stopped or "",
     ))
@@ -192,26 +203,27 @@ def _holds(held: _Held | None, listed: ListedDocument) -> bool:
     return listed.size is None or held.size == listed.size
 
 
-def _parse_outdated(mirror: Engine, run_id: int) -> int:
+def _parse_outdated(mirror: Engine) -> int:
     """Parse held documents again when their parsed form is an older parser's reading."""
     with mirror.connect() as connection:
         outdated = list(connection.execute(
             select(documents.c.file_id).where(
                 documents.c.state == "fetched", documents.c.parser_version < PARSER_VERSION
-            )
+            ).order_by(documents.c.file_id)
         ).scalars())
     for batch in _batches(outdated, FLUSH_ROWS):
         with mirror.begin() as connection:
             rows = connection.execute(
                 select(documents.c.file_id, documents.c.kind, documents.c.content)
                 .where(documents.c.file_id.in_(batch))
+                .order_by(documents.c.file_id)
             )
             for row in list(rows):
                 parsed, problem = _parsed(row.kind, row.content.encode("utf-8"))
                 connection.execute(
                     documents.update().where(documents.c.file_id == row.file_id).values(
                         parsed=parsed, parse_problem=problem, parser_version=PARSER_VERSION,
-                        updated_run_id=run_id,
+                        updated_run_id=None,
                     )
                 )
     if outdated:
@@ -224,14 +236,13 @@ def _fetch(
     wanted: Sequence[ListedDocument],
     held: Mapping[str, _Held],
     archive: ArchiveSettings,
-    run_id: int,
     deadline: float,
 ) -> tuple[_Counts, str | None]:
     """Fetch ``wanted`` with ``archive.workers`` at once until done, the deadline, or the archive is gone."""
     counts = _Counts()
     if not wanted:
         return counts, None
-    writer = _Writer(mirror, run_id, held)
+    writer = _Writer(mirror, held)
     gate = _Gate(max(2 * archive.workers, 8))
     progress = Progress("calibration documents", total=len(wanted), unit="documents")
     queue: Iterator[ListedDocument] = iter(wanted)
@@ -299,7 +310,6 @@ def _fetch_one(client: NgasClient, document: ListedDocument) -> dict[str, Any]:
         "parse_problem": problem,
         "problem": None,
         "fetched_at": datetime.now(UTC),
-        "fetched": True,
     }
 
 
@@ -319,7 +329,6 @@ def _not_fetched(document: ListedDocument, state: str, problem: str) -> dict[str
         **_identity(document), "state": state, "file_version": None, "size_bytes": document.size,
         "checksum": None, "checksum_plugin": None, "archived_at": None, "content": None, "parsed": None,
         "parser_version": None, "parse_problem": None, "problem": problem, "fetched_at": None,
-        "fetched": False,
     }
 
 
@@ -370,7 +379,6 @@ class _Writer:
     """
 
     mirror: Engine
-    run_id: int
     held: Mapping[str, _Held]
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -385,16 +393,15 @@ class _Writer:
     def flush(self) -> None:
         if not self.rows:
             return
-        values = [self._values(row) for row in self.rows]
+        # In file id order: concurrent writers of the same documents then lock rows in one order.
+        values = sorted((self._values(row) for row in self.rows), key=lambda row: str(row["file_id"]))
         with self.mirror.begin() as connection:
             _upsert(connection, values)
         self.rows.clear()
 
     def _values(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        values = {key: value for key, value in row.items() if key != "fetched"}
-        values["updated_run_id"] = self.run_id
-        values["fetched_run_id"] = self.run_id if row["fetched"] else None
-        return values
+        # No run yet: the run that commits next claims the row (claim_documents) and names itself.
+        return {**row, "updated_run_id": None, "fetched_run_id": None}
 
 
 def _upsert(connection: Connection, values: list[dict[str, Any]]) -> None:
@@ -405,3 +412,29 @@ def _upsert(connection: Connection, values: list[dict[str, Any]]) -> None:
               if column.name != "file_id"},
     )
     connection.execute(statement, values)
+
+
+def claim_documents(connection: Connection, run_id: int) -> int:
+    """Make the documents written since the last committed sync this run's, in its transaction.
+
+    They were written before the run had its lock (``updated_run_id`` NULL): by this sync's fetch,
+    or by a sync that fetched and then stopped (at the lock, or failing). The run re-derives the
+    records of every MOUS listing one, and names itself as the run that fetched those it holds now;
+    if the run rolls back, so does the claim, and the next sync claims them. Returns the rows claimed.
+    """
+    unclaimed = (
+        select(documents.c.file_id)
+        .where(documents.c.updated_run_id.is_(None))
+        .order_by(documents.c.file_id)
+        .with_for_update()
+        .scalar_subquery()
+    )
+    fetched_now = and_(documents.c.state == "fetched", documents.c.fetched_run_id.is_(None))
+    return connection.execute(
+        documents.update()
+        .where(documents.c.file_id.in_(unclaimed))
+        .values(
+            updated_run_id=run_id,
+            fetched_run_id=case((fetched_now, run_id), else_=documents.c.fetched_run_id),
+        )
+    ).rowcount

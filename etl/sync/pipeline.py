@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy import Connection, Engine, RootTransaction, Table, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from etl.database import mask_url
 from etl.derive.affected import create_affected_table, mark_all_members, mark_changed
 from etl.derive.calibration_record import derive_calibration_records, mark_record_changes
 from etl.derive.ous_status_xml import refresh_status_documents
-from etl.derive.quality import QualityCounts, record_findings
+from etl.derive.quality import QualityCounts, create_source_findings, record_findings
 from etl.derive.restorability import derive_mous_status
 from etl.derive.sessions import derive_session_assignment
 from etl.errors import AlmaMirrorError, BadSourceData, MirrorRejected, MirrorUnavailable
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
 from etl.load.merge import MergeCounts
-from etl.load.tables import check_source_tables, load_table
+from etl.load.tables import check_source_tables, finish_step, merge_table, stage_table
 from etl.logs import fields
 from etl.mirror import MousStatus, table_of
+from etl.progress import Progress
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract
-from etl.sync.documents import DocumentFetch, fetch_calibration_documents
-from etl.sync.run_record import RunRecord, TableFigures, fail_run, finish_run, start_run, sync_lock
+from etl.sync.documents import DocumentFetch, claim_documents, fetch_calibration_documents
+from etl.sync.run_record import (
+    RunRecord,
+    TableFigures,
+    check_sync_lock_free,
+    end_run,
+    finish_run,
+    start_run,
+    take_sync_lock,
+)
+from etl.sync.shrink import check_shrink
 
 log = logging.getLogger(__name__)
 
@@ -55,81 +66,125 @@ def run_sync(
     source: Engine,
     options: SourceSettings,
     full: bool = False,
+    allow_shrink: bool = False,
     archive: ArchiveSettings | None = None,
 ) -> SyncSummary:
     """Sync the mirror from the source; raises SyncAlreadyRunning (exit 3) or a classified error.
 
-    ``archive``: where to fetch the calibration documents the mirror does not hold yet (None, or no
-    NGAS URL: the step is skipped and the records stay as they were).
+    First the calibration documents the mirror does not hold yet are fetched from ``archive`` (None,
+    or no NGAS URL: the step is skipped and the records stay as they were), in short transactions of
+    their own, before the writing transaction: the archive's pace never holds the mirror's lock.
+    Then everything runs in one mirror transaction that first takes the sync lock; the run record is
+    committed on its own, so others can see the run, and its state changes once, from ``running``.
     """
     source_name = mask_url(source.url)
-    with sync_lock(mirror):
-        run = start_run(mirror, full, source_name)
+    # A sync that could not take the lock would have fetched for nothing: say so before fetching.
+    check_sync_lock_free(mirror)
+    documents = fetch_calibration_documents(mirror, source, options, archive)
+    with mirror.connect() as connection:
+        transaction = connection.begin()
+        try:
+            take_sync_lock(connection)
+            run = start_run(mirror, full, source_name)
+        except BaseException:
+            _end_quietly(transaction)
+            raise
         log.info("sync.started %s", fields(run=run.run_id, source=source_name, full=full,
                                              baseline=run.baseline))
         try:
-            summary = _sync(mirror, source, options, run, full, archive)
+            summary = _sync(connection, source, options, run, full, allow_shrink, documents)
+            transaction.commit()
         except BaseException as exc:
-            error = _classify(exc)
-            reason = _one_line(str(error or exc)) or f"interrupted ({type(exc).__name__})"
-            fail_run(mirror, run.run_id, reason)
-            log.error("sync.failed %s", fields(run=run.run_id, error=reason))
-            if error is not None:
-                raise error from exc
-            raise
-    log.info(
-        "sync.succeeded %s",
-        fields(run=summary.run_id, changes=summary.changes, mous_derived=summary.mous_derived,
-               newly_restorable=len(summary.newly_restorable), seconds=round(summary.seconds, 1)),
-    )
+            _end_quietly(transaction)
+            error = _record_failure(mirror, run, exc)
+            if error is exc:
+                raise
+            raise error from exc
+    # Committed: whatever happens now, the run succeeded.
+    try:
+        log.info(
+            "sync.succeeded %s",
+            fields(run=summary.run_id, changes=summary.changes, mous_derived=summary.mous_derived,
+                   newly_restorable=len(summary.newly_restorable), seconds=round(summary.seconds, 1)),
+        )
+    except Exception as exc:  # nothing after the commit may turn a success into a failure
+        log.warning("sync.after_commit %s", fields(run=summary.run_id, error=_one_line(str(exc))))
     return summary
 
 
+def _end_quietly(transaction: RootTransaction) -> None:
+    """Roll back; the connection may be the thing that failed, and that failure is the one to report."""
+    with contextlib.suppress(Exception):
+        transaction.rollback()
+
+
+def _record_failure(mirror: Engine, run: RunRecord, exc: BaseException) -> BaseException:
+    """Record how the run ended and return the exception to raise (classified where possible)."""
+    error = _classify(exc)
+    interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+    reason = _one_line(str(error or exc)) or f"interrupted ({type(exc).__name__})"
+    if interrupted and not reason.startswith("interrupted"):
+        reason = f"interrupted: {reason}"
+    try:
+        end_run(mirror, run.run_id, "interrupted" if interrupted else "failed", reason)
+    except Exception as record_error:  # the next sync marks the run interrupted
+        log.warning("sync.end_not_recorded %s", fields(run=run.run_id, error=_one_line(str(record_error))))
+    log.error("sync.failed %s", fields(run=run.run_id, error=reason))
+    return error if error is not None else exc
+
+
 def _sync(
-    mirror_engine: Engine,
+    mirror: Connection,
     source_engine: Engine,
     options: SourceSettings,
     run: RunRecord,
     full: bool,
-    archive: ArchiveSettings | None,
+    allow_shrink: bool,
+    documents: DocumentFetch,
 ) -> SyncSummary:
     started = time.monotonic()
-    # Before the transaction, in short transactions of its own: the archive's pace never holds it open.
-    documents = fetch_calibration_documents(mirror_engine, source_engine, options, archive, run.run_id)
+    # The documents fetched before the transaction (by this sync, or by one that did not commit)
+    # become this run's: their MOUSes are re-derived, and they name this run as the one that fetched.
+    claim_documents(mirror, run.run_id)
     mappings = mirrored_tables(build_contract(options.column_names))
     record_events = not run.baseline
-    with (
-        mirror_engine.connect() as mirror,
-        source_snapshot(source_engine, options.schema) as source,
-        mirror.begin(),
-    ):
+    source_findings = create_source_findings(mirror)
+    with source_snapshot(source_engine, options.schema) as source:
         check_source_tables(source, mappings, options.schema)
-        figures = [
-            load_table(mirror, source, mapping, run.run_id, record_events, options.batch_rows)
+        staged = [
+            stage_table(mirror, source, mapping, source_findings, options.batch_rows, options.max_bad_rows)
             for mapping in mappings
         ]
+    # The source snapshot is closed: from here on only the mirror is involved.
+    check_shrink(mirror, staged, options.max_shrink, allow_shrink)
+    figures = [merge_table(mirror, table, run.run_id, record_events) for table in staged]
+    with _step("affected MOUSes", "finding the MOUSes the changes touch") as step:
         affected = create_affected_table(mirror)
         if full or run.baseline:
             mark_all_members(mirror, affected)
         else:
             mark_changed(mirror, affected, run.run_id)
             mark_record_changes(mirror, affected, run.run_id)
-        figures += _derive(mirror, affected, run, record_events, documents)
-        quality = record_findings(mirror, affected, run.run_id)
-        newly = _newly_restorable(mirror, run.run_id)
-        restorable_total = _restorable_total(mirror)
-        mous_derived = next(f.rows_read for f in figures if f.table == "mous_status")
-        finish_run(
-            mirror, run, figures,
-            {
-                "mous_derived": mous_derived, "newly_restorable": len(newly),
-                "quality_opened": quality.opened, "quality_resolved": quality.resolved,
-            },
-        )
+        step.finish()
+    figures += _derive(mirror, affected, run, record_events, documents)
+    with _step("data quality", "checking the affected MOUSes") as step:
+        quality = record_findings(mirror, affected, run.run_id, source_findings)
+        step.finish("sync.quality_checked", opened=quality.opened, resolved=quality.resolved,
+                    open=quality.open_total, seconds=round(time.monotonic() - step.started, 3))
+    newly = _newly_restorable(mirror, run.run_id)
+    restorable_total = _restorable_total(mirror)
+    mous_derived = next(f.rows_read for f in figures if f.table == "mous_status")
+    finish_run(
+        mirror, run, figures,
+        {
+            "mous_derived": mous_derived, "newly_restorable": len(newly),
+            "quality_opened": quality.opened, "quality_resolved": quality.resolved,
+        },
+    )
     return SyncSummary(
         run_id=run.run_id, baseline=run.baseline, full=full or run.baseline, tables=figures,
         mous_derived=mous_derived, newly_restorable=newly, restorable_total=restorable_total,
-        quality=quality, seconds=time.monotonic() - started, documents=documents,
+        quality=quality, seconds=documents.seconds + time.monotonic() - started, documents=documents,
     )
 
 
@@ -138,28 +193,47 @@ def _derive(
 ) -> list[TableFigures]:
     figures: list[TableFigures] = [fetch.figures()] if fetch.configured or fetch.reparsed else []
 
-    def timed(table: str, step_started: float, read: int, counts: MergeCounts) -> None:
+    def timed(table: str, step: Progress, read: int, counts: MergeCounts) -> None:
         figures.append(
             TableFigures(table, read, counts.inserted, counts.updated, counts.deleted,
-                         time.monotonic() - step_started)
+                         time.monotonic() - step.started)
         )
+        finish_step(step, "sync.table_derived", figures[-1])
 
-    step = time.monotonic()
-    read, documents, _sessions = refresh_status_documents(mirror, affected, run.run_id, record_events)
-    timed("ous_status_document", step, read, documents)
-    step = time.monotonic()
-    read, counts = derive_session_assignment(mirror, affected, run.run_id, record_events)
-    timed("session_assignment", step, read, counts)
-    for table, read, counts, seconds in derive_calibration_records(
-        mirror, affected, run.run_id, record_events, fetch.configured
-    ):
-        figures.append(
+    with _step("ous_status_document", "parsing OUSStatus documents") as step:
+        read, documents, _sessions = refresh_status_documents(mirror, affected, run.run_id, record_events)
+        timed("ous_status_document", step, read, documents)
+    with _step("session_assignment", "applying the session rule") as step:
+        read, counts = derive_session_assignment(mirror, affected, run.run_id, record_events)
+        timed("session_assignment", step, read, counts)
+    with _step("calibration_record", "comparing the archive's records of the calibrations") as step:
+        record_figures = [
             TableFigures(table, read, counts.inserted, counts.updated, counts.deleted, seconds)
-        )
-    step = time.monotonic()
-    read, counts = derive_mous_status(mirror, affected, run.run_id, run.started_at, record_events)
-    timed("mous_status", step, read, counts)
+            for table, read, counts, seconds in derive_calibration_records(
+                mirror, affected, run.run_id, record_events, fetch.configured
+            )
+        ]
+        figures += record_figures
+        _record_lines(step, record_figures)
+    with _step("mous_status", "judging restorability") as step:
+        read, counts = derive_mous_status(mirror, affected, run.run_id, run.started_at, record_events)
+        timed("mous_status", step, read, counts)
     return figures
+
+
+def _record_lines(step: Progress, record_figures: list[TableFigures]) -> None:
+    """One line per record table: the step's own for the first, a finished one for each other."""
+    first, *others = record_figures
+    finish_step(step, "sync.table_derived", first)
+    for figures in others:
+        line = Progress(figures.table, unit="MOUSes", logger=log)
+        line.started -= figures.seconds  # done already: its line says how long it took
+        finish_step(line, "sync.table_derived", figures)
+
+
+def _step(label: str, doing: str) -> Progress:
+    """A derivation step's live line: one statement or a few, so it shows what it does and for how long."""
+    return Progress(label, unit="MOUSes", logger=log, doing=doing)
 
 
 def _newly_restorable(mirror: Connection, run_id: int) -> list[str]:
@@ -187,8 +261,6 @@ def _classify(exc: BaseException) -> AlmaMirrorError | None:
     if isinstance(exc, AlmaMirrorError):
         return exc
     original: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
-    if isinstance(original, psycopg.errors.UniqueViolation) and "pk_stage_" in str(original):
-        return BadSourceData(f"the source repeats a key and cannot be mirrored: {_db_message(original)}")
     if isinstance(original, psycopg.errors.DataError):
         return BadSourceData(f"the source has a value the mirror cannot store: {_db_message(original)}")
     if isinstance(exc, OperationalError) or isinstance(original, psycopg.OperationalError):

@@ -1,28 +1,38 @@
 """Run records and the one-sync-at-a-time lock.
 
-The lock is a PostgreSQL session-level advisory lock on the mirror, so it holds across processes and
-hosts, and PostgreSQL releases it by itself when a killed sync's connection goes away.
+The lock is a row lock on the one row of ``sync_lock``, taken ``FOR UPDATE NOWAIT`` by the
+transaction that writes the mirror. It holds across processes and hosts, it is released by that
+transaction's commit or rollback (or by PostgreSQL when the connection dies, which also ends the
+work), so it can neither outlive the work nor be lost while the work goes on; and it needs UPDATE
+privilege on the table, so a role that may only read the mirror cannot take it.
+
+A run moves from ``running`` to ``succeeded``, ``failed`` or ``interrupted`` once: every update of a
+run's state is guarded by ``status = 'running'``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg
 from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
-from etl.errors import SyncAlreadyRunning
-from etl.mirror import SyncRun, SyncRunTable, table_of
+from etl.errors import MirrorRejected, SyncAlreadyRunning
+from etl.logs import fields
+from etl.mirror import SyncLock, SyncRun, SyncRunTable, table_of
 
-# 'almamirr' read as a big-endian 64-bit integer: one fixed key for "a sync is running".
-SYNC_LOCK_KEY = 0x616C6D616D697272
+log = logging.getLogger(__name__)
 
 runs = table_of(SyncRun)
 run_tables = table_of(SyncRunTable)
+locks = table_of(SyncLock)
+SYNC_LOCK_ID = 1
+INTERRUPTED = "interrupted: the process ended, or lost its mirror connection, before the sync finished"
 
 
 @dataclass(frozen=True)
@@ -40,26 +50,47 @@ class TableFigures:
     updated: int
     deleted: int
     seconds: float
+    quarantined: int = 0
 
     @property
     def changed(self) -> int:
         return self.inserted + self.updated + self.deleted
 
 
-@contextmanager
-def sync_lock(engine: Engine) -> Iterator[None]:
-    """Hold the mirror's sync lock for the block, or raise SyncAlreadyRunning naming the holder."""
+def take_sync_lock(connection: Connection) -> None:
+    """Lock the mirror for one sync in ``connection``'s transaction, or raise SyncAlreadyRunning.
+
+    Call it first in the transaction that writes; the lock is released when that transaction ends.
+    """
+    statement = select(locks.c.lock_id).where(locks.c.lock_id == SYNC_LOCK_ID).with_for_update(nowait=True)
+    try:
+        held = connection.execute(statement).first()
+    except DBAPIError as exc:
+        if isinstance(exc.orig, psycopg.errors.LockNotAvailable):
+            raise SyncAlreadyRunning(_holder(connection.engine)) from exc
+        raise
+    if held is None:
+        raise MirrorRejected(
+            "the mirror's sync_lock table has lost its row, so no sync can be sure it runs alone: "
+            "restore it with INSERT INTO sync_lock (lock_id) VALUES (1)"
+        )
+
+
+def check_sync_lock_free(engine: Engine) -> None:
+    """Raise SyncAlreadyRunning if another sync holds the lock now; the probe does not keep it.
+
+    For work a sync does before its writing transaction (fetching from the archive): a sync that
+    would stop at the lock says so before that work, not after. Only ``take_sync_lock`` in the
+    writing transaction makes the sync the only one.
+    """
+    with engine.connect() as connection, connection.begin():
+        take_sync_lock(connection)
+
+
+def _holder(engine: Engine) -> str:
+    # The failed lock attempt aborted the caller's transaction: ask on a connection of our own.
     with engine.connect() as connection:
-        acquired = connection.execute(select(func.pg_try_advisory_lock(SYNC_LOCK_KEY))).scalar_one()
-        connection.commit()
-        if not acquired:
-            raise SyncAlreadyRunning(describe_running_sync(connection))
-        try:
-            yield
-        finally:
-            # The connection returns to a pool; a session lock left on it would outlive this sync.
-            connection.execute(select(func.pg_advisory_unlock(SYNC_LOCK_KEY)))
-            connection.commit()
+        return describe_running_sync(connection)
 
 
 def describe_running_sync(connection: Connection) -> str:
@@ -80,16 +111,14 @@ def describe_running_sync(connection: Connection) -> str:
 def start_run(engine: Engine, full: bool, source: str) -> RunRecord:
     """Record the run as running, in its own transaction, so others can see who holds the lock.
 
-    Called with the lock held: any other run still marked running belongs to a process that died.
+    Called with the lock held: any other run still marked running belongs to a process that died,
+    or that lost its connection and with it its transaction; neither can commit any more.
     """
     with engine.begin() as connection:
         connection.execute(
             update(runs)
             .where(runs.c.status == "running")
-            .values(
-                status="failed", finished_at=func.now(),
-                error="interrupted: the process ended before the sync finished",
-            )
+            .values(status="interrupted", finished_at=func.now(), error=INTERRUPTED)
         )
         baseline = not connection.execute(
             select(func.count()).select_from(runs).where(runs.c.status == "succeeded")
@@ -119,23 +148,36 @@ def finish_run(
                 {
                     "run_id": run.run_id, "table_name": f.table, "rows_read": f.rows_read,
                     "inserted": f.inserted, "updated": f.updated, "deleted": f.deleted,
-                    "seconds": f.seconds,
+                    "seconds": f.seconds, "quarantined": f.quarantined,
                 }
                 for f in figures
             ],
         )
-    connection.execute(
+    marked = connection.execute(
         update(runs)
-        .where(runs.c.run_id == run.run_id)
+        .where(runs.c.run_id == run.run_id, runs.c.status == "running")
         .values(status="succeeded", finished_at=func.clock_timestamp(), **counts)
-    )
-
-
-def fail_run(engine: Engine, run_id: int, error: str) -> None:
-    """Record why the run failed; its data changes were already rolled back."""
-    with engine.begin() as connection:
-        connection.execute(
-            update(runs)
-            .where(runs.c.run_id == run_id)
-            .values(status="failed", finished_at=func.clock_timestamp(), error=error)
+    ).rowcount
+    if marked != 1:
+        # Only a sync that took the lock after ours was lost can have ended this run: our
+        # transaction is gone then, but if it were not, committing it would fork the mirror.
+        raise MirrorRejected(
+            f"run {run.run_id} is no longer recorded as running (another sync ended it); its changes "
+            "are rolled back"
         )
+
+
+def end_run(engine: Engine, run_id: int, status: str, error: str) -> None:
+    """Record how an unsuccessful run ended (``failed`` or ``interrupted``), unless it already has.
+
+    Its data changes were rolled back. The guard keeps a state once set: a run that committed, or
+    that another sync marked interrupted, keeps its state.
+    """
+    with engine.begin() as connection:
+        ended = connection.execute(
+            update(runs)
+            .where(runs.c.run_id == run_id, runs.c.status == "running")
+            .values(status=status, finished_at=func.clock_timestamp(), error=error)
+        ).rowcount
+    if not ended:
+        log.warning("sync.state_kept %s", fields(run=run_id, not_recorded=status, error=error))

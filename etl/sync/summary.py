@@ -32,18 +32,21 @@ def json_value_tree(value: Any) -> Any:
     return json_value(value)
 
 
-def write_summary(summary: SyncSummary, fmt: str, stream: TextIO) -> None:
+def write_summary(summary: SyncSummary, fmt: str, stream: TextIO, with_tables: bool = True) -> None:
+    """The run's summary; ``with_tables=False`` leaves out the per-table figures (the terminal's
+    progress lines already showed each table's one line)."""
     if fmt == "json":
         json.dump(summary_document(summary), stream, indent=2, ensure_ascii=False)
         stream.write("\n")
         return
-    rows = [
-        {**asdict(figures), "seconds": round(figures.seconds, 2)} for figures in summary.tables
-    ]
-    stream.write(render_table(rows, TABLE_COLUMNS))
+    if with_tables:
+        rows = [
+            {**asdict(figures), "seconds": round(figures.seconds, 2)} for figures in summary.tables
+        ]
+        stream.write(render_table(rows, TABLE_COLUMNS) + "\n")
     kind = "baseline (first) sync" if summary.baseline else "full sync" if summary.full else "sync"
     stream.write(
-        f"\n{kind} run {summary.run_id}: {summary.changes:,} row change(s), "
+        f"{kind} run {summary.run_id}: {summary.changes:,} row change(s), "
         f"{summary.mous_derived:,} MOUS(es) re-derived, in {summary.seconds:.1f} s\n"
     )
     stream.write(
@@ -58,6 +61,12 @@ def write_summary(summary: SyncSummary, fmt: str, stream: TextIO) -> None:
             "(almamirror report newly-restorable)\n"
         )
     stream.write(documents_line(summary.documents) + "\n")
+    quarantined = sum(figures.quarantined for figures in summary.tables)
+    if quarantined:
+        stream.write(
+            f"source rows quarantined (left out, the mirror's previous version kept): {quarantined:,} "
+            "(almamirror report quality --kind quarantined_row)\n"
+        )
     quality = summary.quality
     stream.write(
         f"data-quality issues: {quality.opened:,} opened, {quality.resolved:,} resolved, "

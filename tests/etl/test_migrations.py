@@ -1,24 +1,42 @@
-"""Migrations: up, down to nothing, up again; one head; models and migrations never drift."""
+"""Migrations: up, down to nothing, up again; every step exact; one head; models and migrations never drift.
+
+No test names the head revision: the history is read from Alembic's script directory, so adding a
+migration needs no change here.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import URL
 
 from etl import migrations
 from etl.cli import main
 from etl.errors import SchemaMismatch
 from etl.mirror import metadata
-from tests.conftest import cli_environment, open_engine
+from tests.conftest import DatabaseFactory, cli_environment, open_engine
+from tests.etl.revisions import (
+    down_revision,
+    head_revision,
+    revision_chain,
+    schema_snapshot,
+    script_directory,
+)
 from tests.helpers import connect
 
 PROJECT = Path(__file__).resolve().parents[2]
+
+
+def snapshot(engine: Engine) -> dict[str, frozenset[tuple[object, ...]]]:
+    with engine.connect() as connection:
+        return schema_snapshot(connection)
 
 
 def tables(url: URL) -> set[str]:
@@ -34,20 +52,87 @@ def test_upgrade_downgrade_upgrade_round_trip_without_drift(mirror_db: URL) -> N
         assert tables(mirror_db) == {"alembic_version"}
         assert migrations.current_revision(engine) is None
         migrations.upgrade(engine)
-        assert migrations.current_revision(engine) in migrations.heads()
+        assert migrations.current_revision(engine) == head_revision()
         migrations.check_drift(engine)
     finally:
         engine.dispose()
 
 
+def test_every_revision_downgrades_to_exactly_the_schema_before_it(databases: DatabaseFactory) -> None:
+    """One step at a time from an empty database: up, down (nothing left of it), up (the same again)."""
+    engine = open_engine(databases.create("migration_steps"))
+    try:
+        for revision in revision_chain():
+            before = snapshot(engine)
+            migrations.upgrade(engine, revision)
+            assert migrations.current_revision(engine) == revision
+            after = snapshot(engine)
+            migrations.downgrade(engine, down_revision(revision))
+            assert migrations.current_revision(engine) == (script_directory().get_revision(
+                revision).down_revision)
+            left = snapshot(engine)
+            assert {part: left[part] ^ before[part] for part in before if left[part] != before[part]} == {}, (
+                f"downgrading {revision} does not restore the schema before it"
+            )
+            migrations.upgrade(engine, revision)
+            assert snapshot(engine) == after, f"upgrading {revision} a second time differs from the first"
+        assert migrations.current_revision(engine) == head_revision()
+        migrations.check_drift(engine)
+    finally:
+        engine.dispose()
+
+
+def test_the_schema_snapshot_sees_what_a_migration_leaves_behind(mirror_db: URL) -> None:
+    """The exactness check above is only as good as the snapshot: it must see a leftover of each kind."""
+    engine = open_engine(mirror_db)
+    leftovers = {
+        "relations": "CREATE TABLE leftover (note text)",
+        "columns": "ALTER TABLE project ADD COLUMN leftover text",
+        "constraints": "ALTER TABLE project ADD CONSTRAINT leftover CHECK (deleted IN (0, 1))",
+        "indexes": "CREATE INDEX leftover ON project (title)",
+        "views": "CREATE VIEW leftover AS SELECT 1 AS one",
+        "functions": "CREATE FUNCTION leftover() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "triggers": "CREATE TRIGGER leftover BEFORE UPDATE ON project "
+        "EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+        "types": "CREATE TYPE leftover AS ENUM ('a')",
+        "comments": "COMMENT ON TABLE project IS 'leftover'",
+        "table_grants": "GRANT SELECT ON project TO PUBLIC",
+        "schema_grants": "GRANT CREATE ON SCHEMA public TO PUBLIC",
+        "default_grants": "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO PUBLIC",
+    }
+    try:
+        for part, statement in leftovers.items():
+            with engine.connect() as connection:
+                before = schema_snapshot(connection)
+                connection.execute(text(statement))
+                after = schema_snapshot(connection)
+                connection.rollback()
+            assert after[part] != before[part], part
+    finally:
+        engine.dispose()
+
+
 def test_there_is_exactly_one_head() -> None:
-    assert len(migrations.heads()) == 1
+    assert len(script_directory().get_heads()) == 1
+    assert migrations.heads() == [head_revision()]
 
 
-def test_migration_files_are_date_prefixed() -> None:
-    names = sorted(p.name for p in (PROJECT / "alembic" / "versions").glob("*.py"))
-    assert names
-    assert all(name[:4].isdigit() and name[4] == "_" and name[7] == "_" for name in names)
+def test_the_history_is_one_line_from_the_first_revision_to_the_head() -> None:
+    chain = revision_chain()
+    assert chain[-1] == head_revision()
+    assert down_revision(chain[0]) == "base"
+    assert all(down_revision(later) == earlier for earlier, later in pairwise(chain))
+    assert len(chain) == len(list(script_directory().walk_revisions()))
+
+
+def test_migration_files_are_date_prefixed_and_sort_in_history_order() -> None:
+    files = {revision.revision: Path(revision.path) for revision in script_directory().walk_revisions()}
+    assert files
+    for revision, path in files.items():
+        pattern = rf"\d{{4}}_\d{{2}}_\d{{2}}_\d{{4}}_{re.escape(revision)}_\w+\.py"  # date_time_rev_slug
+        assert re.fullmatch(pattern, path.name), path.name
+    # Date prefixes order the files as the revisions follow each other.
+    assert sorted(files, key=lambda revision: files[revision].name) == revision_chain()
 
 
 def test_the_drift_check_fails_when_the_models_gain_a_column(mirror_db: URL) -> None:
@@ -66,19 +151,17 @@ def test_the_drift_check_fails_when_the_models_gain_a_column(mirror_db: URL) -> 
     migrations.check_drift(open_engine(mirror_db))
 
 
-def test_an_unmigrated_mirror_is_refused_with_what_to_do(databases: object, test_home: Path,
+def test_an_unmigrated_mirror_is_refused_with_what_to_do(databases: DatabaseFactory, test_home: Path,
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.conftest import DatabaseFactory
-
-    assert isinstance(databases, DatabaseFactory)
     empty = databases.create("unmigrated")
     cli_environment(monkeypatch, None, empty, test_home)
     assert main(["-q", "sync"]) == 1
     assert "run 'almamirror db upgrade'" in capsys.readouterr().err
     assert main(["-q", "db", "upgrade"]) == 0
-    assert main(["-q", "db", "check"]) == 0
-    assert "one head" in capsys.readouterr().out
+    assert capsys.readouterr().out == ""  # -q: nothing on success
+    assert main(["db", "check"]) == 0
+    assert f"one head ({head_revision()})" in capsys.readouterr().out
 
 
 def test_the_alembic_command_line_uses_almamirrors_settings(mirror_db: URL) -> None:
@@ -89,4 +172,4 @@ def test_the_alembic_command_line_uses_almamirrors_settings(mirror_db: URL) -> N
             env=env, capture_output=True, text=True, cwd=PROJECT, check=False,
         )
         assert done.returncode == 0, done.stderr
-    assert "(head)" in done.stdout
+    assert f"{head_revision()} (head)" in done.stdout

@@ -20,9 +20,18 @@ from sqlalchemy.engine import URL
 
 from etl.cli import main
 from etl.mirror import SyncRun, table_of
-from etl.schedule import JOB_ID, build_scheduler
+from etl.schedule import EXIT_ON_SECOND_SIGNAL, JOB_ID, build_scheduler
 from tests.conftest import cli_environment, open_engine, settings_for
-from tests.helpers import rows, scalar
+from tests.etl.sync.faults import (
+    cli_env,
+    locked,
+    start_logged,
+    wait_for_exit,
+    wait_for_lock_wait,
+    wait_for_text,
+)
+from tests.etl.sync.test_atomicity import add_product
+from tests.helpers import mirror_fingerprints, rows, scalar
 
 runs = table_of(SyncRun)
 
@@ -111,6 +120,53 @@ def test_the_scheduler_process_stops_cleanly_on_a_signal(
     assert "schedule.stopped" in remaining
 
 
+def test_sigterm_during_a_sync_lets_it_finish_then_the_scheduler_exits_0(
+    source_copy: URL, synced_mirror: URL, test_home: Path, tmp_path: Path
+) -> None:
+    """The sync is held on a source lock when systemd stops the service."""
+    add_product(source_copy)
+    log = tmp_path / "schedule.log"
+    with locked(source_copy, "LOCK alma.asa_product_files IN ACCESS EXCLUSIVE MODE"):
+        process = start_logged(["schedule", "--now"], cli_env(source_copy, synced_mirror, test_home), log)
+        wait_for_lock_wait(source_copy, "almamirror-source", process)
+        process.send_signal(signal.SIGTERM)
+        wait_for_text(log, "schedule.stopping", process)
+        time.sleep(0.5)
+        assert process.poll() is None  # waiting for the sync, which waits for the lock
+    # The lock is gone: the sync finishes, and the process ends by itself within seconds.
+    assert wait_for_exit(process, timeout=30) == 0, log.read_text()
+    assert "schedule.stopped" in log.read_text()
+    assert run_statuses(synced_mirror) == ["succeeded", "succeeded"]
+    added = text("SELECT count(*) FROM product_file WHERE file_name LIKE '%extra.fits'")
+    assert scalar(synced_mirror, added) == 1
+
+
+def test_a_second_sigterm_rolls_the_sync_back_and_exits_143(
+    source_copy: URL, synced_mirror: URL, demo_source: URL, test_home: Path, tmp_path: Path
+) -> None:
+    add_product(source_copy)
+    before = mirror_fingerprints(synced_mirror)
+    log = tmp_path / "schedule.log"
+    with locked(source_copy, "LOCK alma.asa_product_files IN ACCESS EXCLUSIVE MODE"):
+        process = start_logged(["schedule", "--now"], cli_env(source_copy, synced_mirror, test_home), log)
+        wait_for_lock_wait(source_copy, "almamirror-source", process)
+        process.send_signal(signal.SIGTERM)
+        wait_for_text(log, "schedule.stopping", process)
+        process.send_signal(signal.SIGTERM)
+        assert wait_for_exit(process, timeout=15) == EXIT_ON_SECOND_SIGNAL, log.read_text()
+    assert "schedule.killed" in log.read_text()
+    assert mirror_fingerprints(synced_mirror) == before
+    # The process had no time to record its end: the next sync records it.
+    assert main_in_process(demo_source, synced_mirror, test_home) == 0
+    assert run_statuses(synced_mirror)[1] == "interrupted"
+
+
+def main_in_process(source: URL, mirror: URL, home: Path) -> int:
+    from tests.etl.sync.faults import run
+
+    return run(["-q", "sync"], cli_env(source, mirror, home)).returncode
+
+
 def _wait_until(condition: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,3 +174,52 @@ def _wait_until(condition: Any, timeout: float = 60.0) -> None:
             return
         time.sleep(0.25)
     raise AssertionError("condition not reached in time")
+
+
+def _site_file(tmp_path: Path, status_page_dir: Path) -> Path:
+    site = tmp_path / "site.toml"
+    site.write_text(f'[schedule]\nstatus_page_dir = "{status_page_dir}"\n', encoding="utf-8")
+    return site
+
+
+def test_once_writes_the_status_page_when_configured(
+    synced_mirror: URL, demo_source: URL, test_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    out_dir = tmp_path / "www"
+    assert main(["-q", "--config", str(_site_file(tmp_path, out_dir)), "schedule", "--once"]) == 0
+    page = (out_dir / "index.html").read_text(encoding="utf-8")
+    assert "Run 2 succeeded: incremental" in page
+
+
+def test_a_scheduled_sync_writes_the_page_even_when_it_fails(
+    synced_mirror: URL, databases: Any, test_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from etl.schedule import scheduled_sync
+
+    caplog.set_level(logging.INFO)
+    cli_environment(monkeypatch, databases.url("no_such_source"), synced_mirror, test_home)
+    out_dir = tmp_path / "www"
+    scheduled_sync(str(_site_file(tmp_path, out_dir)))
+    assert "schedule.sync_failed" in caplog.text
+    page = (out_dir / "index.html").read_text(encoding="utf-8")
+    assert "Run 2 failed" in page
+    assert "The latest successful sync is run 1" in page
+
+
+def test_a_status_page_that_cannot_be_written_is_a_warning(
+    synced_mirror: URL, demo_source: URL, test_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from etl.schedule import scheduled_sync
+
+    caplog.set_level(logging.INFO)
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory", encoding="utf-8")
+    scheduled_sync(str(_site_file(tmp_path, taken)))
+    assert "schedule.sync_done" in caplog.text
+    assert "schedule.status_page_failed" in caplog.text
+    assert "is a file" in caplog.text
+    assert run_statuses(synced_mirror) == ["succeeded", "succeeded"]

@@ -43,6 +43,15 @@ def test_a_site_file_overrides_defaults_and_the_environment_overrides_both(tmp_p
     assert from_env.ppr.operator == "archive-ops"
 
 
+def test_the_status_page_directory_is_off_by_default_and_a_path_when_set(tmp_path: Path) -> None:
+    assert load_settings(environ={}).schedule.status_page_dir is None
+    site = write(tmp_path / "site.toml", '[schedule]\nstatus_page_dir = "~/www/almamirror"\n')
+    assert load_settings(site, environ={}).schedule.status_page_dir == Path("~/www/almamirror").expanduser()
+    wrong = write(tmp_path / "wrong.toml", "[schedule]\nstatus_page_dir = 7\n")
+    with pytest.raises(ConfigurationError, match=r"schedule\.status_page_dir: expected a string"):
+        load_settings(wrong, environ={})
+
+
 def test_the_site_file_can_come_from_almamirror_config(tmp_path: Path) -> None:
     site = write(tmp_path / "site.toml", '[schedule]\ncron = "0 4 * * 1"\n')
     assert load_settings(environ={"ALMAMIRROR_CONFIG": str(site)}).schedule.cron == "0 4 * * 1"
@@ -116,3 +125,16 @@ def test_the_document_time_budget_defaults_and_must_be_positive(tmp_path: Path) 
     bad = write(tmp_path / "bad.toml", "[archive]\ndocument_time_budget = 0\n")
     with pytest.raises(ConfigurationError, match=r"archive\.document_time_budget"):
         load_settings(bad, environ={})
+
+
+def test_the_sync_guards_have_defaults_and_take_only_fractions(tmp_path: Path) -> None:
+    defaults = load_settings(environ={}).source
+    assert (defaults.max_shrink, defaults.max_bad_rows) == (0.5, 0.01)
+    site = write(tmp_path / "guards.toml", "[source]\nmax_shrink = 1\nmax_bad_rows = 0.05\n")
+    chosen = load_settings(site, environ={}).source
+    assert (chosen.max_shrink, chosen.max_bad_rows) == (1.0, 0.05)
+    bad = write(tmp_path / "bad_guards.toml", '[source]\nmax_shrink = 1.5\nmax_bad_rows = "some"\n')
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(bad, environ={})
+    assert len(caught.value.problems) == 2
+    assert all("expected a fraction from 0 to 1" in problem for problem in caught.value.problems)

@@ -16,7 +16,8 @@ from etl.cli import main
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import MousStatus, table_of
 from etl.settings import PprSettings
-from ppr.service import build_all_restorable, generate_ppr
+from ppr.errors import InvalidPpr, NotRestorable, OutputExists
+from ppr.service import BulkSummary, build_all_restorable, generate_ppr, refusal_code
 from ppr.uid import disk_name
 from tests.conftest import cli_environment, open_engine
 from tests.helpers import connect, rows
@@ -290,6 +291,19 @@ def test_all_restorable_is_bulk_and_reports_refusals(
     assert all((path / "working").is_dir() for path in summary.written)
     # A constant handful of queries, however many MOUSes: never one query set per MOUS.
     assert len(statements) <= 6, statements
+
+
+def test_all_restorable_refusals_are_counted_by_snake_case_code() -> None:
+    refusals = [
+        NotRestorable("uid://A001/X1/X1", "proprietary", "until 2027"),
+        NotRestorable("uid://A001/X1/X2", "proprietary", "never released"),
+        OutputExists(Path("/spool/x")),
+        InvalidPpr(["line 3: bad"], "uid://A001/X1/X4"),
+    ]
+    summary = BulkSummary(refused={
+        f"uid://A001/X1/X{n}": f"{refusal_code(refusal)}: {refusal}" for n, refusal in enumerate(refusals, 1)
+    })
+    assert dict(summary.refused_by_reason) == {"proprietary": 2, "output_exists": 1, "invalid_ppr": 1}
 
 
 def test_all_restorable_cli_json_summary(

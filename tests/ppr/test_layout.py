@@ -10,7 +10,7 @@ import pytest
 from etl.errors import StopAndFix
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_ppr
-from ppr.errors import InvalidPpr, InvalidRelativePath, NotRestorable, OutputExists
+from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists
 from ppr.layout import build_request_directory, product_target_name
 from ppr.model import ProductFile, RestoreRequest
 from tests.ppr.examples import MOUS, MOUS_DISK, seed_request
@@ -169,15 +169,49 @@ def test_a_file_in_the_way_is_refused(tmp_path: Path, site: PprSettings) -> None
         _make(tmp_path, site)
 
 
-def test_force_replaces_the_directory(tmp_path: Path, site: PprSettings) -> None:
+def test_force_replaces_the_ppr_and_manifest_and_keeps_fetched_data(
+    tmp_path: Path, site: PprSettings
+) -> None:
     directory = _make(tmp_path, site)
-    (directory / "rawdata" / "uid___A002_Xc733ea_X179e").mkdir()
+    asdm = directory / "rawdata" / EB_DISK
+    asdm.mkdir()
+    (asdm / "ASDM.xml").write_text("fetched")
+    (directory / "products" / "caltables.tgz").write_bytes(b"fetched")
     (directory / "working" / "restore.log").write_text("earlier run")
+    ppr = directory / "working" / f"PPR_{MOUS_DISK}.xml"
+    ppr.write_text("an older PPR")
+    (directory / "fetch-manifest.json").write_text("{}")
+
     assert _make(tmp_path, site, force=True) == directory
-    assert not (directory / "working" / "restore.log").exists()
-    assert not any((directory / "rawdata").iterdir())
-    assert (directory / "working" / f"PPR_{MOUS_DISK}.xml").is_file()
+    assert (asdm / "ASDM.xml").read_text() == "fetched"
+    assert (directory / "products" / "caltables.tgz").read_bytes() == b"fetched"
+    assert (directory / "working" / "restore.log").read_text() == "earlier run"
+    assert ppr.read_bytes().startswith(b"<?xml")
+    assert _manifest(directory)["mous_uid"] == MOUS
     assert _hidden_leftovers(tmp_path) == []
+
+
+def test_force_fills_in_missing_directories(tmp_path: Path, site: PprSettings) -> None:
+    directory = _make(tmp_path, site)
+    (directory / "products").rmdir()
+    (directory / "rawdata" / EB_DISK).mkdir()
+    assert _make(tmp_path, site, force=True) == directory
+    assert (directory / "products").is_dir()
+    assert (directory / "rawdata" / EB_DISK).is_dir()
+
+
+def test_force_does_not_replace_a_symbolic_link(tmp_path: Path, site: PprSettings) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "rawdata").mkdir(parents=True)
+    (elsewhere / "rawdata" / "asdm").write_text("fetched")
+    relative_path = default_relative_path(seed_request(), CREATED)
+    link = tmp_path / "base" / relative_path
+    link.parent.mkdir(parents=True)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(OutputExists, match="not a directory"):
+        _make(tmp_path / "base", site, force=True)
+    assert (elsewhere / "rawdata" / "asdm").read_text() == "fetched"
+    assert link.is_symlink()
 
 
 @pytest.mark.parametrize("relative_path", ["", "/abs/run", "run/../..", "..", "run//MOUS", "./run", "run/"])
@@ -232,9 +266,8 @@ def test_two_archived_files_restoring_to_one_name_are_refused(tmp_path: Path, si
             ProductFile(f"{MOUS_DISK}.session_1.caltables.tar.gz", "caltables", 1, 10),
         )
     )
-    with pytest.raises(NotRestorable) as caught:
+    with pytest.raises(InvalidPpr, match="both restore as") as caught:
         _make(tmp_path, site, request)
-    assert caught.value.reason == "product-name-clash"
     assert f"{MOUS_DISK}.session_1.caltables.tgz" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
 
@@ -244,6 +277,5 @@ def test_a_product_name_that_is_not_a_plain_file_name_is_refused(
     tmp_path: Path, site: PprSettings, name: str
 ) -> None:
     request = seed_request(products=(ProductFile(name, "caltables", 1, 10),))
-    with pytest.raises(NotRestorable) as caught:
+    with pytest.raises(InvalidPpr, match="is not a plain file name"):
         _make(tmp_path, site, request)
-    assert caught.value.reason == "unsafe-product-name"

@@ -113,3 +113,20 @@ def test_is_canonical_uid_accepts_the_archive_form_only() -> None:
     assert is_canonical_uid("uid://A002/Xc77d4f/X522")
     assert not is_canonical_uid("uid___A002_Xc77d4f_X522")
     assert not is_canonical_uid("uid://A002/Xc77d4f/X522 ")
+
+
+def test_the_mirror_the_schema_and_the_generator_share_one_uid_form() -> None:
+    """The verdict refuses EB and reference UIDs with the pattern the XSD and ppr.uid check them by."""
+    from pathlib import Path
+
+    from lxml import etree
+
+    from etl.mirror.derived import ARCHIVE_UID_PATTERN
+    from ppr.uid import CANONICAL_UID
+
+    xsd = etree.parse(str(Path(__file__).parents[2] / "ppr" / "SciPipeRequest.xsd"))
+    namespaces = {"xs": "http://www.w3.org/2001/XMLSchema"}
+    [schema_pattern] = xsd.xpath("//xs:simpleType[@name='Uid']//xs:pattern/@value", namespaces=namespaces)
+    unanchored = ARCHIVE_UID_PATTERN.removeprefix("^").removesuffix("$")
+    # PostgreSQL's ARE and Python's re read this pattern alike (no classes, no escapes).
+    assert unanchored == CANONICAL_UID.pattern.replace("(", "").replace(")", "") == schema_pattern

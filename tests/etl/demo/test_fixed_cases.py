@@ -49,6 +49,31 @@ PIPELINE_LINE = re.compile(
     r"(h_init\(\)|context = h_init\(\)|context\.set_state\(.*\)|__rethrow_casa_exceptions = True|try:|"
     r"finally:|h_save\(\)|#.*|\w+_restoredata\s*\(.*\))"
 )
+BLOCKS = text(
+    "SELECT archive_uid, sb_status_uid, requestedarray FROM alma.bmmv_schedblock "
+    "WHERE mous_status_uid = :mous"
+)
+# What the restore PPR carries of a MOUS, from its OUS row, its parents, AQUA_OUS and the project.
+REFERENCES = text(
+    """
+    SELECT o.status_entity_id, s.status_entity_id, g.status_entity_id, p.prj_code,
+           COALESCE(NULLIF(q.obsunitsetuid, ''), o.obs_project_id),
+           COALESCE(NULLIF(q.obsunitsetpartid, ''), o.domain_entity_id), o.obs_project_status_id
+    FROM alma.obs_unit_set_status o
+    JOIN alma.obs_unit_set_status g ON g.status_entity_id = o.parent_obs_unit_set_status_id
+    JOIN alma.obs_unit_set_status s ON s.status_entity_id = g.parent_obs_unit_set_status_id
+    LEFT JOIN alma.aqua_ous q ON q.ous_status_entity_id = o.status_entity_id
+    LEFT JOIN alma.bmmv_obsproject p ON p.prj_archive_uid = o.obs_project_id
+    WHERE o.status_entity_id = :mous
+    """
+)
+ARCHIVE_UID = re.compile(r"uid://A[0-9]{3}/X[0-9a-f]+/X[0-9a-f]+")
+PROJECT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+KNOWN_ARRAYS = {"TWELVE-M", "SEVEN-M", "ACA", "TP-ARRAY", "TP"}
+RESTORE_PRODUCT = re.compile(
+    r"(\.session_[0-9]+\.caltables\.(tgz|tar\.gz)|\.ms\.calapply\.txt|\.ms\.flagversions\.(tgz|tar\.gz)"
+    r"|pipeline_manifest\.xml)$"
+)
 
 
 Sessions = tuple[tuple[str, ...], ...]
@@ -60,16 +85,32 @@ def first_reason(connection: Connection, case: FixedCase, sessions: Sessions) ->
         MOUS_FACTS, {"mous": case.mous_uid}
     ).one()
     names = connection.execute(PRODUCT_NAMES, {"mous": case.mous_uid}).scalars().all()
+    blocks = connection.execute(BLOCKS, {"mous": case.mous_uid}).all()
     caltables = {int(match.group(1)) for name in names if (match := CALTABLES_SESSION.search(name))}
     calibrated = {number for number, value in enumerate(sessions, 1) if value}
+    *uids, code, obs_project, part_id, project_status = connection.execute(
+        REFERENCES, {"mous": case.mous_uid}
+    ).one()
+    sb_uid, sb_status, requested = blocks[0] if len(blocks) == 1 else (None, None, None)
+    uids += [obs_project, project_status, sb_uid, sb_status]
+    targets = [restore_target(name) for name in names if RESTORE_PRODUCT.search(name)]
     conditions = {
         "deleted_ous": state == "Deleted",
         "manual_calibration": flags in MANUAL_FLAGS,
         "no_pass_ebs": not calibrated,
         "no_calibration_products": not caltables,
         "multiple_sbs": sb_count > 1,
+        "unknown_array": (requested or "").upper() not in KNOWN_ARRAYS,
         "session_mismatch": caltables != calibrated,
         **record_conditions(connection, case, sessions),
+        "malformed_eb_uid": any(not ARCHIVE_UID.fullmatch(uid) for value in sessions for uid in value),
+        "malformed_reference": (
+            any(not ARCHIVE_UID.fullmatch(uid or "") for uid in uids)
+            or not PROJECT_CODE.fullmatch(code or "")
+            or not part_id or any(character.isspace() for character in part_id)
+        ),
+        "unsafe_product_name": any("/" in target or target in {"", ".", ".."} for target in targets),
+        "product_name_clash": len(set(targets)) < len(targets),
     }
     return next((reason for reason in REASONS if conditions[reason]), None)
 
@@ -91,6 +132,12 @@ def record_conditions(connection: Connection, case: FixedCase, sessions: Session
         "archive_record_disagrees": archived != ours,
         "restore_needs_extra_steps": any(not PIPELINE_LINE.fullmatch(line) for line in lines),
     }
+
+
+def restore_target(name: str) -> str:
+    """The name a restore gives an archived product: no member. prefix, .tgz for .tar.gz."""
+    bare = name[len("member."):] if name.startswith("member.") else name
+    return bare[: -len(".tar.gz")] + ".tgz" if bare.endswith(".tar.gz") else bare
 
 
 @pytest.fixture
@@ -167,6 +214,19 @@ def test_seed_example_project_rows(small_engine: Engine) -> None:
     )
     assert row[12].isoformat(timespec="milliseconds") == "2017-12-06T15:44:53.474"
     assert caltables == 15
+
+
+def test_the_resubmitted_project_has_an_earlier_proposal_without_a_pi(small_engine: Engine) -> None:
+    query = text(
+        """
+        SELECT r.cycle, r.pi_fullname FROM alma.bmmv_obsproposal r
+        JOIN alma.obs_unit_set_status o ON o.obs_project_id = r.projectuid
+        WHERE o.status_entity_id = :mous ORDER BY r.cycle
+        """
+    )
+    with small_engine.connect() as connection:
+        proposals = connection.execute(query, {"mous": FIXED_CASES["resubmitted_project"].mous_uid}).all()
+    assert [tuple(row) for row in proposals] == [("2018.1", None), ("2019.1", "Ingrid Halvorsen")]
 
 
 def test_every_reason_is_exercised() -> None:

@@ -15,8 +15,9 @@ from etl.demo.scales import DEMO_AS_OF, SCALES
 from etl.demo.uids import POPULATION_FIRST_RANGE
 from tests.etl.demo.anomalies import empty_session_positions
 
-A001_RANGE = re.compile(r"^uid://A001/X([0-9a-f]+)/X[0-9a-f]+$")
-A002_RANGE = re.compile(r"^uid://A002/X([0-9a-f]+)/X[0-9a-f]+$")
+# Two fixed cases' UIDs end in a space (eb_uid_trailing_space, sb_status_uid_trailing_space).
+A001_RANGE = re.compile(r"^uid://A001/X([0-9a-f]+)/X[0-9a-f]+ ?$")
+A002_RANGE = re.compile(r"^uid://A002/X([0-9a-f]+)/X[0-9a-f]+ ?$")
 
 
 def fixed_mous_uids() -> list[str]:

@@ -15,8 +15,16 @@ dates a year ago and a year ahead, runs a month, ten days, five days and a day a
 | NEW         | B       | 7m B6      | restorable since run 4  | never              | run 4       |
 | FUTURE      | A       | 12m B7     | restorable since run 2  | a year ahead       | run 2       |
 | LAST_YEAR   | A       | 12m B7     | restorable since run 1  | last year          | run 1       |
+| NO_ARRAY    | B       | – B6       | unknown_array           | a year ago         | run 1       |
+| BAD_EB      | B       | 12m B6     | malformed_eb_uid        | a year ago         | run 1       |
+| BAD_REF     | B       | 12m B6     | malformed_reference     | a year ago         | run 1       |
+| UNSAFE      | B       | 12m B6     | unsafe_product_name     | a year ago         | run 1       |
+| CLASH       | B       | 12m B6     | product_name_clash      | a year ago         | run 1       |
 | DISAGREES   | B       | 12m B6     | archive_record_disagrees| a year ago         | run 1       |
 | EXTRA_STEPS | B       | TP B6      | restore_needs_extra_steps | a year ago       | run 1       |
+
+Each restorable MOUS is complete enough for its restore PPR to be written (references, sessions,
+caltables): the PPR generator must write one for every MOUS the view calls restorable.
 
 Calibration records: OK (MPI CASA 6.5.4-9), LAST_YEAR (serial CASA 6.5.4-9), FUTURE (MPI 6.4.1-12),
 DISAGREES (MPI 6.5.4-9, disagrees), EXTRA_STEPS (serial 5.6.1-8); the others have none (absent).
@@ -33,6 +41,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from etl.derive.restorability import RULES_VERSION
 from etl.mirror import (
     ChangeEvent,
     DataQualityIssue,
@@ -57,11 +66,13 @@ def mous(number: int) -> str:
     return f"uid://A001/X1/X{number}"
 
 
-OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR, DISAGREES, EXTRA_STEPS = (
-    mous(n) for n in range(1, 13)
-)
+(
+    OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR,
+    NO_ARRAY, BAD_EB, BAD_REF, UNSAFE, CLASH, DISAGREES, EXTRA_STEPS,
+) = (mous(n) for n in range(1, 18))
 ALL_MOUS = (
-    OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR, DISAGREES, EXTRA_STEPS
+    OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR,
+    NO_ARRAY, BAD_EB, BAD_REF, UNSAFE, CLASH, DISAGREES, EXTRA_STEPS,
 )
 RESTORABLE = (OK, NEW, FUTURE, LAST_YEAR)
 REASONS = {
@@ -71,6 +82,11 @@ REASONS = {
     NO_CAL: "no_calibration_products",
     MULTI: "multiple_sbs",
     MISMATCH: "session_mismatch",
+    NO_ARRAY: "unknown_array",
+    BAD_EB: "malformed_eb_uid",
+    BAD_REF: "malformed_reference",
+    UNSAFE: "unsafe_product_name",
+    CLASH: "product_name_clash",
     DISAGREES: "archive_record_disagrees",
     EXTRA_STEPS: "restore_needs_extra_steps",
 }
@@ -167,7 +183,9 @@ def _projects(connection: Connection) -> None:
         {"project_uid": PROJECT_A, "code": CODE_A, "title": "A", "pi_account": "ada", "deleted": 0},
         {"project_uid": PROJECT_B, "code": CODE_B, "title": "B", "pi_account": "bea", "deleted": 0},
     ])
-    # Project A has two proposal rows; the view takes the earliest cycle's.
+    # Project A has two proposal rows; the view takes the earliest cycle's. Project B was resubmitted:
+    # its first proposal row has no PI, and the proposal with the lowest UID is a later cycle's, so
+    # only "a proposal with a PI, earliest cycle first, then the lowest UID" gives Bea Ortiz.
     _insert(connection, Proposal, [
         {"proposal_uid": "uid://A001/X10/X9", "project_uid": PROJECT_A, "cycle": "2018.1",
          "pi_name": "Later Proposal"},
@@ -175,6 +193,10 @@ def _projects(connection: Connection) -> None:
          "pi_name": "Ada Lovelace"},
         {"proposal_uid": "uid://A001/X20/X8", "project_uid": PROJECT_B, "cycle": "2018.1",
          "pi_name": "Bea Ortiz"},
+        {"proposal_uid": "uid://A001/X20/X7", "project_uid": PROJECT_B, "cycle": "2018.1",
+         "pi_name": None},
+        {"proposal_uid": "uid://A001/X20/X6", "project_uid": PROJECT_B, "cycle": "2019.1",
+         "pi_name": "Lowest Uid"},
     ])
 
 
@@ -182,10 +204,28 @@ def project_of(mous_uid: str) -> str:
     return PROJECT_A if mous_uid in (OK, DELETED, MANUAL, FUTURE, LAST_YEAR) else PROJECT_B
 
 
+def number_of(mous_uid: str) -> int:
+    return ALL_MOUS.index(mous_uid) + 1
+
+
+def sb_of(mous_uid: str) -> str:
+    return f"uid://A001/X3/X{number_of(mous_uid)}"
+
+
+def sb_status_of(mous_uid: str) -> str:
+    return f"uid://A001/X4/X{number_of(mous_uid)}"
+
+
+def pass_ebs_of(mous_uid: str) -> tuple[str, ...]:
+    """The QA0 Pass EBs (one session) of every MOUS but OK, which has its own OK_EBS."""
+    return tuple(f"uid://A002/Xf{number_of(mous_uid):x}/X{eb}" for eb in (1, 2))
+
+
 def _ous(connection: Connection) -> None:
     _insert(connection, Ous, [
         {"ous_uid": uid, "part_id": f"X{n}", "state": "Deleted" if uid == DELETED else "Verified",
-         "project_uid": project_of(uid), "recipe": "PipelineCalibration"}
+         "project_uid": project_of(uid), "project_status_uid": f"{project_of(uid)}0",
+         "recipe": "PipelineCalibration"}
         for n, uid in enumerate(ALL_MOUS, start=1)
     ])
 
@@ -203,15 +243,19 @@ def _statuses(connection: Connection, clock: Clock) -> None:
         code = REASONS.get(uid)
         record, casa, pipeline, mpi = PROVENANCE.get(uid, ("absent", None, None, None))
         row = {
-            "mous_uid": uid, "project_uid": project_of(uid), "sous_uid": None, "gous_uid": None,
-            "state": "Deleted" if uid == DELETED else "Verified", "sb_count": 1, "sb_uid": f"sb-{uid}",
-            "array_family": array, "receiver_band": f"ALMA_RB_{band:02d}", "eb_count": 2,
+            "mous_uid": uid, "project_uid": project_of(uid), "sous_uid": "uid://A001/X2/X1",
+            "gous_uid": "uid://A001/X2/X2", "state": "Deleted" if uid == DELETED else "Verified",
+            "sb_count": 1, "sb_uid": sb_of(uid), "sb_status_uid": sb_status_of(uid),
+            "obs_project_uid": project_of(uid), "ous_part_id": f"X{number_of(uid)}",
+            "project_status_uid": f"{project_of(uid)}0", "array_family": array,
+            "receiver_band": f"ALMA_RB_{band:02d}", "eb_count": 2,
             "pass_eb_count": 2, "session_count": 1, "empty_session_count": 0, "calibration_kind": kind,
             "caltables_sessions": [1], "sessions_match_caltables": True, "status_xml_session_count": 1,
             "sessions_match_status_xml": True, "release_date": release, "restorable": code is None,
             "reason_code": code, "reason": f"because {code}" if code else None,
             "restorable_since": clock.run_finished(since_run) - timedelta(minutes=3) if since_run else None,
             "restorable_since_run_id": since_run, "derived_run_id": derived_run,
+            "rules_version": RULES_VERSION,
             "calibration_record": record, "casa_version": casa, "pipeline_version": pipeline,
             "mpi_servers": mpi,
         }
@@ -229,6 +273,11 @@ def _statuses(connection: Connection, clock: Clock) -> None:
         status(NEW, "7m", 6, None, since_run=4, derived_run=4),
         status(FUTURE, "12m", 7, year_ahead, since_run=2, derived_run=2),
         status(LAST_YEAR, "12m", 7, last_year, since_run=1),
+        status(NO_ARRAY, None, 6, year_ago),
+        status(BAD_EB, "12m", 6, year_ago),
+        status(BAD_REF, "12m", 6, year_ago, sb_status_uid=None),
+        status(UNSAFE, "12m", 6, year_ago),
+        status(CLASH, "12m", 6, year_ago),
         status(DISAGREES, "12m", 6, year_ago),
         status(EXTRA_STEPS, "TP", 6, year_ago),
     ])
@@ -241,10 +290,22 @@ def _sessions(connection: Connection) -> None:
          "qa0_status": qa0, "eb_start_time": datetime(2018, 3, 1, position), "position": position}
         for position, (eb, (number, qa0)) in enumerate(zip(OK_EBS, numbers_and_qa0, strict=True), start=1)
     ])
+    # The other restorable MOUSes: two Pass EBs in SESSION_1, as their status rows say.
+    _insert(connection, SessionAssignment, [
+        {"mous_uid": uid, "eb_uid": eb, "session_number": 1, "session_id": 800 + number_of(uid),
+         "qa0_status": "Pass", "eb_start_time": datetime(2019, 5, number_of(uid), position),
+         "position": position}
+        for uid in (NEW, FUTURE, LAST_YEAR)
+        for position, eb in enumerate(pass_ebs_of(uid), start=1)
+    ])
+
+
+def disk_form(uid: str) -> str:
+    return uid.replace(":", "_").replace("/", "_")
 
 
 def caltables_name(mous_uid: str, session: int, suffix: str = "tgz") -> str:
-    return f"member.{mous_uid.replace(':', '_').replace('/', '_')}.session_{session}.caltables.{suffix}"
+    return f"member.{disk_form(mous_uid)}.session_{session}.caltables.{suffix}"
 
 
 def _products(connection: Connection) -> None:
@@ -253,7 +314,10 @@ def _products(connection: Connection) -> None:
         {"mous_uid": OK, "file_name": caltables_name(OK, 3), "size_bytes": 10, "file_class": None},
         {"mous_uid": OK, "file_name": caltables_name(OK, 1).replace(".caltables", ".auxcaltables"),
          "size_bytes": 10, "file_class": None},
-        {"mous_uid": OK, "file_name": f"{OK_EBS[0]}.ms.calapply.txt", "size_bytes": 1, "file_class": None},
+        {"mous_uid": OK, "file_name": f"{disk_form(OK_EBS[0])}.ms.calapply.txt", "size_bytes": 1,
+         "file_class": None},
+        *({"mous_uid": uid, "file_name": caltables_name(uid, 1), "size_bytes": 10, "file_class": None}
+          for uid in (NEW, FUTURE, LAST_YEAR)),
     ])
 
 
@@ -270,7 +334,7 @@ def _event(
 # In event_id order (the order they are inserted).
 EVENTS = (
     _event(2, "execution_block", OK_EBS[1], OK, "update", ["qa0_status"],
-           {"qa0_status": "Pending", "sb_uid": f"sb-{OK}"}, {"qa0_status": "Pass", "sb_uid": f"sb-{OK}"}),
+           {"qa0_status": "Pending", "sb_uid": sb_of(OK)}, {"qa0_status": "Pass", "sb_uid": sb_of(OK)}),
     _event(2, "product_file", f"{OK} {caltables_name(OK, 3)}", OK, "insert", None, None,
            {"kind": "caltables", "session_number": 3, "mous_uid": OK}),
     _event(2, "mous_status", FUTURE, FUTURE, "update", ["restorable", "reason_code"],

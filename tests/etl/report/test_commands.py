@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -126,9 +127,10 @@ def test_restorable_lists_restorable_mouses_with_a_summary(almamirror: Almamirro
     listed = {line.split()[0] for line in lines[2:-1]}
     assert listed == set(RESTORABLE)
     assert lines[-1] == (
-        "12 MOUSes: 4 restorable, 8 not (deleted_ous 1, manual_calibration 1, no_pass_ebs 1, "
-        "no_calibration_products 1, multiple_sbs 1, session_mismatch 1, archive_record_disagrees 1, "
-        "restore_needs_extra_steps 1)"
+        "17 MOUSes: 4 restorable, 13 not (deleted_ous 1, manual_calibration 1, no_pass_ebs 1, "
+        "no_calibration_products 1, multiple_sbs 1, unknown_array 1, session_mismatch 1, "
+        "archive_record_disagrees 1, restore_needs_extra_steps 1, malformed_eb_uid 1, "
+        "malformed_reference 1, unsafe_product_name 1, product_name_clash 1)"
     )
 
 
@@ -136,6 +138,18 @@ def test_restorable_not_restorable_lists_the_reasons(almamirror: Almamirror) -> 
     rows = assert_csv_and_json_agree(almamirror, restorable_mous, "report", "restorable", "--not-restorable")
     assert {row["mous_uid"]: row["reason_code"] for row in rows} == REASONS
     assert all(row["reason"] for row in rows)
+
+
+def test_restorable_not_restorable_table_shows_the_reason_sentence(almamirror: Almamirror) -> None:
+    outcome = almamirror("report", "restorable", "--not-restorable")
+    assert outcome.status == 0, outcome.err
+    assert_aligned(outcome.out)
+    header, _dashes, *rows, _summary = table_lines(outcome.out)
+    assert header.split()[-2:] == ["reason_code", "reason"]
+    by_mous = {line.split()[0]: line for line in rows}
+    assert set(by_mous) == set(REASONS)
+    for uid, code in REASONS.items():
+        assert re.split(r"\s{2,}", by_mous[uid])[-2:] == [code, f"because {code}"]
 
 
 def test_restorable_csv_and_json_carry_every_column_with_types(
@@ -194,8 +208,74 @@ def test_changes_default_to_the_latest_run(almamirror: Almamirror, archive: Arch
     assert table.status == 0
     assert "qa0_status Pass→Fail; end_time -→2018-03-01T05:00:00" in table.out
     assert table_lines(table.out)[-1] == (
-        "5 changes in run 4: insert 1, update 3, delete 1; 2 MOUSes in 1 run"
+        f"5 changes in run 4, the latest run with changes (finished "
+        f"{archive.clock.run_finished(4):%Y-%m-%d %H:%M} UTC): insert 1, update 3, delete 1; "
+        "2 MOUSes in 1 run"
     )
+
+
+def test_changes_default_to_the_latest_run_that_changed_anything(
+    almamirror: Almamirror, archive: ArchiveMirror
+) -> None:
+    from sqlalchemy import insert
+
+    from etl.mirror import SyncRun, table_of
+    from tests.helpers import connect
+
+    with connect(archive.url) as connection:
+        # Two nights with no source change after run 4 (and run 5 still running).
+        connection.execute(insert(table_of(SyncRun)), [
+            {"run_id": run_id, "started_at": archive.clock.now, "finished_at": archive.clock.now,
+             "status": "succeeded", "full": False, "baseline": False, "host": "testhost", "pid": run_id,
+             "source": "test"}
+            for run_id in (6, 7)
+        ])
+    rows = almamirror("report", "changes", "--format", "json").json()
+    assert isinstance(rows, list)
+    assert {row["run_id"] for row in rows} == {LATEST_RUN}
+    summary = table_lines(almamirror("report", "changes").out)[-1]
+    assert summary.startswith("5 changes in run 4, the latest run with changes (finished ")
+    assert "; 2 later successful runs changed nothing)" in summary
+
+
+def test_changes_of_a_mirror_with_only_a_baseline_say_so(
+    mirror_db: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], test_home: Path
+) -> None:
+    from tests.etl.report.conftest import cli_runner
+
+    run = cli_runner(mirror_db, monkeypatch, capsys, test_home)
+    assert run("report", "changes").out.splitlines()[-1] == "no sync has succeeded yet"
+
+
+@pytest.mark.parametrize(("since", "runs"), [("25h", {LATEST_RUN}), ("7d", {LATEST_RUN}),
+                                             ("2w", {2, LATEST_RUN}), ("yesterday", {LATEST_RUN})])
+def test_changes_since_a_span_of_time(almamirror: Almamirror, since: str, runs: set[int]) -> None:
+    rows = almamirror("report", "changes", "--since", since, "--format", "json").json()
+    assert isinstance(rows, list)
+    assert {row["run_id"] for row in rows} == runs
+
+
+def test_changes_and_quality_of_one_mous(almamirror: Almamirror) -> None:
+    history = almamirror("report", "changes", "--mous", NEW.replace("uid://", "uid___").replace("/", "_"),
+                         "--format", "json").json()
+    assert isinstance(history, list)
+    assert {row["mous_uid"] for row in history} == {NEW}
+    assert len(history) == sum(1 for event in EVENTS if event["mous_uid"] == NEW)
+    assert almamirror("report", "changes", "--mous", NEW, "--run", "2", "--format", "json").json() == []
+    summary = table_lines(almamirror("report", "changes", "--mous", NEW).out)[-1]
+    assert summary.startswith(f"2 changes of MOUS {NEW}: ")
+    issues = almamirror("report", "quality", "--mous", OK, "--format", "json").json()
+    assert isinstance(issues, list)
+    assert [issue["kind"] for issue in issues] == ["eb_null_end_time"]
+    assert almamirror("report", "quality", "--mous", NEW, "--format", "json").json() == []
+
+
+@pytest.mark.parametrize("command", ["changes", "quality"])
+def test_a_malformed_mous_is_one_line_and_exit_2(almamirror: Almamirror, command: str) -> None:
+    outcome = almamirror("report", command, "--mous", "X129e")
+    assert (outcome.status, outcome.out) == (2, "")
+    assert outcome.err.startswith("almamirror: --mous: 'X129e' is not a MOUS UID")
+    assert outcome.err.count("\n") == 1
 
 
 def test_changes_of_one_run(almamirror: Almamirror) -> None:
@@ -224,14 +304,21 @@ def test_changes_of_an_unknown_run_is_a_usage_error(almamirror: Almamirror) -> N
 
 
 @pytest.mark.parametrize("command", ["changes", "newly-restorable"])
-@pytest.mark.parametrize("since", ["yesterday", "2026-13-01", "2026-11-31", ""])
-def test_a_malformed_since_is_one_line_and_exit_2(almamirror: Almamirror, command: str, since: str) -> None:
+@pytest.mark.parametrize(("since", "why"), [
+    ("2026-13-01", "is not a valid date: month must be in 1..12"),
+    ("2026-11-31", "is not a valid date: day is out of range for month"),
+    ("2026-11-01T24:00", "is not a valid date-time: hour must be in 0..23"),
+    ("", "is neither a date nor a span of time; expected 24h, 7d"),
+    ("last week", "is neither a date nor a span of time; expected 24h, 7d"),
+])
+def test_a_malformed_since_is_one_line_and_exit_2(
+    almamirror: Almamirror, command: str, since: str, why: str
+) -> None:
     outcome = almamirror("report", command, "--since", since)
     assert outcome.status == 2
     assert outcome.out == ""
     assert outcome.err.count("\n") == 1
-    assert outcome.err.startswith("almamirror: --since ")
-    assert "ISO 8601" in outcome.err
+    assert outcome.err.startswith(f"almamirror: --since '{since}' {why}")
 
 
 # newly restorable
@@ -471,3 +558,14 @@ def test_provenance_mpi_and_serial_exclude_each_other() -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["report", "provenance", "--mpi", "--serial"])
     assert stopped.value.code == 2
+
+
+def test_changes_after_only_a_baseline_say_none_are_recorded_yet(
+    synced_mirror: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], test_home: Path
+) -> None:
+    from tests.etl.report.conftest import cli_runner
+
+    run = cli_runner(synced_mirror, monkeypatch, capsys, test_home)
+    outcome = run("report", "changes")
+    assert outcome.status == 0
+    assert outcome.out.splitlines()[-1].startswith("no changes recorded yet: the baseline (first) sync")

@@ -12,7 +12,14 @@ from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateTable
 
 from etl.errors import BadSourceData
-from etl.load.mapping import mirrored_tables, row_converter, to_integer, to_text, to_timestamp
+from etl.load.mapping import (
+    StagingConverter,
+    mirrored_tables,
+    row_converter,
+    to_integer,
+    to_text,
+    to_timestamp,
+)
 from etl.source.contract import (
     CONTRACT,
     STAND_IN_COLUMNS,
@@ -135,3 +142,21 @@ def test_an_impossible_value_names_table_column_and_row() -> None:
     assert "aqua_session.starttime" in message
     assert "'yesterday'" in message
     assert "observing_session" in message
+
+
+def test_the_staging_converter_marks_a_bad_row_instead_of_raising() -> None:
+    """What an Oracle source can hold and the mirror cannot: a NUL in text, bytes, a huge number."""
+    mapping = next(m for m in mirrored_tables(CONTRACT) if m.name == "observing_session")
+    convert = StagingConverter(mapping)
+    good = convert((Decimal("5"), None, datetime(2020, 1, 1)))
+    assert good == [5, None, datetime(2020, 1, 1), None, None, None]
+    assert convert((Decimal(2**63), "x\x00y", None)) == [
+        None, None, None, "sessionid", "Decimal('9223372036854775808')",
+        "9223372036854775808 is out of range for the mirror's bigint column",
+    ]
+    assert convert.marked == 1
+    with pytest.raises(ValueError, match="NUL character"):
+        to_text("x\x00y")
+    with pytest.raises(ValueError, match="bytes that are not UTF-8 text"):
+        to_text(b"Jos\xe9")
+    assert to_text(b"Jos\xc3\xa9") == "José"

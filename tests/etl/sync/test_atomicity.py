@@ -17,7 +17,7 @@ from etl.demo.fixed_cases import FIXED_CASES
 from etl.errors import SourceUnavailable, SyncAlreadyRunning
 from etl.mirror import SyncRun, table_of
 from etl.source.contract import CONTRACT, contract_table
-from etl.sync.run_record import start_run, sync_lock
+from etl.sync.run_record import start_run, take_sync_lock
 from tests.conftest import cli_environment, open_engine
 from tests.helpers import connect, mirror_fingerprints, rows, sync
 
@@ -91,7 +91,8 @@ def test_a_second_sync_while_one_holds_the_lock_exits_3_naming_it(
 ) -> None:
     engine = open_engine(synced_mirror)
     try:
-        with sync_lock(engine):
+        with engine.connect() as holder, holder.begin():
+            take_sync_lock(holder)
             running = start_run(engine, full=False, source="test")
             cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
             assert main(["sync"]) == 3
@@ -106,7 +107,7 @@ def test_a_second_sync_while_one_holds_the_lock_exits_3_naming_it(
     # Once the lock is free, a sync runs, and marks the abandoned run as interrupted.
     assert main(["sync"]) == 0
     statuses = {row["run_id"]: (row["status"], row["error"]) for row in rows(synced_mirror, select(runs))}
-    assert statuses[running.run_id][0] == "failed"
+    assert statuses[running.run_id][0] == "interrupted"
     assert "interrupted" in statuses[running.run_id][1]
 
 

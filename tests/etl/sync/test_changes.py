@@ -219,6 +219,26 @@ def test_an_ous_marked_deleted_and_an_ous_removed(
     assert {e["kind"] for e in deletions} == {"delete"}
 
 
+def test_a_manual_recipe_counts_only_when_no_caltables_were_archived(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    """The recipe flag is set before calibration; archived caltables show what was actually done."""
+    calibrated, uncalibrated = FIXED_CASES["seed_first"], FIXED_CASES["missing_calibration"]
+    assert mous_status(synced_mirror, uncalibrated.mous_uid)["calibration_kind"] == "none"
+    with connect(source_copy) as source:
+        source.execute(
+            update(ous_status)
+            .where(ous_status.c.status_entity_id.in_([calibrated.mous_uid, uncalibrated.mous_uid]))
+            .values(flags="ManualCalibration")
+        )
+    sync(source_copy, synced_mirror, test_home)
+
+    kept = mous_status(synced_mirror, calibrated.mous_uid)
+    assert (kept["calibration_kind"], kept["restorable"]) == ("pipeline", True)
+    manual = mous_status(synced_mirror, uncalibrated.mous_uid)
+    assert (manual["calibration_kind"], manual["reason_code"]) == ("manual", "manual_calibration")
+
+
 def test_restorable_since_survives_later_syncs(
     source_copy: URL, synced_mirror: URL, test_home: Path
 ) -> None:
@@ -257,3 +277,39 @@ def test_incremental_derivation_equals_a_full_one(
     full = sync(source_copy, synced_mirror, test_home, full=True)
     derived = {"mous_status", "session_assignment", "ous_status_document"}
     assert [f for f in full.tables if f.table in derived and f.changed] == []
+
+
+def test_an_update_records_old_and_new_of_every_changed_column_but_not_whole_documents(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    case = FIXED_CASES["seed_first"]
+    eb = case.expected_sessions[0][0]
+    with connect(source_copy) as source:
+        # execution_fraction is not a watched column; qa0_status is.
+        source.execute(
+            update(execblocks)
+            .where(execblocks.c.execblockuid == eb)
+            .values(execfraction=0.25, qa0status="Fail")
+        )
+        source.execute(
+            update(ous_status)
+            .where(ous_status.c.status_entity_id == case.mous_uid)
+            .values(xml=ous_status.c.xml + "<!-- edited -->", flags="manual")
+        )
+    summary = sync(source_copy, synced_mirror, test_home)
+
+    [event] = run_events(synced_mirror, summary.run_id, "execution_block", eb)
+    assert sorted(event["changed_columns"]) == ["exec_fraction", "qa0_status"]
+    assert float(event["old_values"]["exec_fraction"]) != 0.25
+    assert float(event["new_values"]["exec_fraction"]) == 0.25
+    assert (event["old_values"]["qa0_status"], event["new_values"]["qa0_status"]) == ("Pass", "Fail")
+    # Unchanged columns that are not watched stay out of the event.
+    assert "start_time" in event["new_values"]  # watched: always recorded
+    assert "project_code" not in event["new_values"]
+
+    [document] = run_events(synced_mirror, summary.run_id, "ous", case.mous_uid)
+    assert sorted(document["changed_columns"]) == ["recipe", "status_xml"]
+    assert "status_xml" not in document["old_values"]
+    assert "status_xml" not in document["new_values"]
+    assert document["new_values"]["recipe"] == "manual"
+

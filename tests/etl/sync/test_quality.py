@@ -8,17 +8,18 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import URL
 
 from etl.demo.fixed_cases import FIXED_CASES
-from etl.mirror import DataQualityIssue, table_of
+from etl.mirror import DataQualityIssue, SyncRun, table_of
 from etl.mirror.bookkeeping import QUALITY_KINDS
+from etl.report.views import data_quality
 from etl.source.contract import CONTRACT, contract_table
-from tests.helpers import connect, rows, sync
+from tests.helpers import connect, rows, scalar, sync
 
 issues = table_of(DataQualityIssue)
 shiftlog = contract_table(CONTRACT, "shiftlog_entries")
 schedblocks = contract_table(CONTRACT, "bmmv_schedblock")
 
 # Found in the small demo archive by the baseline sync itself (which reads NGAS's stand-in).
-IN_THE_DEMO = set(QUALITY_KINDS) - {"eb_without_shiftlog", "sb_unknown_mous"}
+IN_THE_DEMO = set(QUALITY_KINDS) - {"eb_without_shiftlog", "sb_unknown_mous", "quarantined_row"}
 
 
 def open_issues(mirror: URL) -> list[dict[str, object]]:
@@ -76,3 +77,41 @@ def test_new_problems_open_issues_and_fixed_ones_are_resolved(
     assert {i["kind"] for i in open_issues(synced_mirror)} == IN_THE_DEMO
     resolved = rows(synced_mirror, select(issues.c.kind).where(issues.c.resolved_run_id == fixed.run_id))
     assert {r["kind"] for r in resolved} == {"eb_without_shiftlog", "sb_unknown_mous", "status_xml_mismatch"}
+
+
+
+execblocks = contract_table(CONTRACT, "aqua_execblock")
+sync_runs = table_of(SyncRun)
+
+
+def test_an_incremental_sync_refreshes_last_seen_of_every_open_issue(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    """Re-checked (its MOUS changed) or untouched (nothing it is computed from changed): still seen."""
+    null_end = FIXED_CASES["null_stop_time"].mous_uid
+    untouched = FIXED_CASES["duplicate_shiftlog"].mous_uid
+    with connect(source_copy) as source:
+        # A change to the MOUS's EB that keeps the finding: the end time is still missing.
+        source.execute(
+            execblocks.update()
+            .where(execblocks.c.endtime.is_(None), execblocks.c.qa0status == "Pass")
+            .values(execfraction=0.5)
+        )
+    second = sync(source_copy, synced_mirror, test_home)
+    assert second.mous_derived >= 1
+    finished = {
+        row["run_id"]: row["finished_at"]
+        for row in rows(synced_mirror, select(sync_runs.c.run_id, sync_runs.c.finished_at))
+    }
+    seen = {
+        (row["kind"], row["mous_uid"]): row for row in rows(synced_mirror, select(data_quality))
+    }
+    for key in (("eb_null_end_time", null_end), ("duplicate_shiftlog", untouched)):
+        assert seen[key]["first_seen_at"] == finished[1]
+        assert seen[key]["last_seen_at"] == finished[second.run_id] > finished[1]
+    third = sync(source_copy, synced_mirror, test_home)  # no change at all
+    assert third.changes == 0
+    refreshed = rows(synced_mirror, select(data_quality.c.last_seen_at).distinct())
+    assert [row["last_seen_at"] for row in refreshed] == [
+        scalar(synced_mirror, select(sync_runs.c.finished_at).where(sync_runs.c.run_id == third.run_id))
+    ]

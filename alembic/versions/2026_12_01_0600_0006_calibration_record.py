@@ -1,15 +1,17 @@
 """The archive's record of each pipeline calibration: documents, parsed record, verdict columns.
 
 Revision ID: 0006
-Revises: 0002
-Create Date: 2026-11-24 06:00:00+00:00
+Revises: 0005
+Create Date: 2026-12-01 06:00:00+00:00
 
 Written by hand. ``calibration_document`` caches the pipeline manifests, restore scripts and archived
-PPRs fetched from NGAS (filled outside the sync's transaction); ``calibration_record``,
+PPRs fetched from NGAS (filled outside the sync's transaction, before it takes the sync lock, so a
+row's ``updated_run_id`` is NULL until the run that commits claims it); ``calibration_record``,
 ``calibration_record_session`` and ``calibration_record_product`` are derived per MOUS from it;
 ``mous_status`` and the view ``restorable_mous`` gain ``calibration_record``, ``casa_version``,
 ``pipeline_version`` and ``mpi_servers`` (appended, so ``CREATE OR REPLACE VIEW`` keeps the view's
-dependants). The downgrade restores revision 0002's view texts exactly.
+dependants). The downgrade restores revision 0004's text of ``restorable_mous`` and revision 0002's
+of ``newly_restorable`` exactly.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0002"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -64,18 +66,25 @@ SELECT
     status.mpi_servers
 FROM mous_status AS status
 LEFT JOIN project ON project.project_uid = status.project_uid
--- A project can have several proposal rows: take the earliest cycle (the one its code is numbered
--- in), then the smallest proposal UID, so the choice never changes between queries.
+-- A project can have several proposal rows (a resubmission adds one, sometimes without a PI). The
+-- cycle is the earliest of them (the one its code is numbered in); the PI is that of a proposal that
+-- has one, earliest cycle first, then the smallest proposal UID, so the choice never changes between
+-- queries. The PPR's PIName is this column: ppr reads it from here.
 LEFT JOIN (
-    SELECT DISTINCT ON (candidate.project_uid) candidate.project_uid, candidate.cycle, candidate.pi_name
+    SELECT DISTINCT ON (candidate.project_uid)
+        candidate.project_uid,
+        min(candidate.cycle) OVER (PARTITION BY candidate.project_uid) AS cycle,
+        candidate.pi_name
     FROM proposal AS candidate
-    ORDER BY candidate.project_uid, candidate.cycle IS NULL, candidate.cycle, candidate.proposal_uid
+    ORDER BY candidate.project_uid, candidate.pi_name IS NULL, candidate.cycle IS NULL, candidate.cycle,
+             candidate.proposal_uid
 ) AS proposal ON proposal.project_uid = status.project_uid
 """
 
-# Revision 0002's texts, restored by the downgrade (newly_restorable depends on restorable_mous).
-RESTORABLE_MOUS_0002 = r"""
-CREATE VIEW restorable_mous AS
+# Revision 0004's text, restored by the downgrade (newly_restorable, unchanged since revision 0002,
+# depends on restorable_mous, so both are dropped and created again).
+RESTORABLE_MOUS_0004 = r"""
+CREATE OR REPLACE VIEW restorable_mous AS
 SELECT
     status.mous_uid,
     project.code AS project_code,
@@ -107,12 +116,18 @@ SELECT
     ) AS last_change_at
 FROM mous_status AS status
 LEFT JOIN project ON project.project_uid = status.project_uid
--- A project can have several proposal rows: take the earliest cycle (the one its code is numbered
--- in), then the smallest proposal UID, so the choice never changes between queries.
+-- A project can have several proposal rows (a resubmission adds one, sometimes without a PI). The
+-- cycle is the earliest of them (the one its code is numbered in); the PI is that of a proposal that
+-- has one, earliest cycle first, then the smallest proposal UID, so the choice never changes between
+-- queries. The PPR's PIName is this column: ppr reads it from here.
 LEFT JOIN (
-    SELECT DISTINCT ON (candidate.project_uid) candidate.project_uid, candidate.cycle, candidate.pi_name
+    SELECT DISTINCT ON (candidate.project_uid)
+        candidate.project_uid,
+        min(candidate.cycle) OVER (PARTITION BY candidate.project_uid) AS cycle,
+        candidate.pi_name
     FROM proposal AS candidate
-    ORDER BY candidate.project_uid, candidate.cycle IS NULL, candidate.cycle, candidate.proposal_uid
+    ORDER BY candidate.project_uid, candidate.pi_name IS NULL, candidate.cycle IS NULL, candidate.cycle,
+             candidate.proposal_uid
 ) AS proposal ON proposal.project_uid = status.project_uid
 """
 
@@ -168,7 +183,7 @@ def upgrade() -> None:
         _text("parse_problem"), _text("problem"),
         sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("fetched_run_id", sa.BigInteger(), nullable=True),
-        sa.Column("updated_run_id", sa.BigInteger(), nullable=False),
+        sa.Column("updated_run_id", sa.BigInteger(), nullable=True),
         sa.CheckConstraint(
             "state IN ('fetched', 'missing', 'unavailable')", name=op.f("ck_calibration_document_state_known")
         ),
@@ -248,7 +263,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW newly_restorable")
     op.execute("DROP VIEW restorable_mous")
-    op.execute(RESTORABLE_MOUS_0002)
+    op.execute(RESTORABLE_MOUS_0004)
     op.execute(NEWLY_RESTORABLE_0002)
     op.drop_constraint(op.f("ck_mous_status_calibration_record_known"), "mous_status", type_="check")
     for column in ("mpi_servers", "pipeline_version", "casa_version", "calibration_record"):

@@ -1,0 +1,140 @@
+"""The terminal a command writes to, if any, and paging long output through it as psql and git do.
+
+Everything terminal-shaped (fitted tables, colour, the pager, redrawn progress) happens only when the
+stream is a terminal. A file, a pipe or a test gets plain, stable text, so scripts and diffs can rely
+on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TextIO
+
+from etl.logs import fields
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PAGER = "less -FRX"
+# Lines a screen keeps for the shell's prompt after a page of output.
+PROMPT_LINES = 1
+
+
+@dataclass(frozen=True)
+class Terminal:
+    width: int
+    height: int
+    color: bool
+    """False when NO_COLOR is set (https://no-color.org): then no escape sequence at all is written."""
+
+
+def terminal_of(stream: TextIO) -> Terminal | None:
+    """The terminal ``stream`` writes to; None for a file, a pipe or a captured stream."""
+    try:
+        interactive = stream.isatty()
+    except (AttributeError, ValueError):  # a closed or stand-in stream
+        return None
+    if not interactive:
+        return None
+    # COLUMNS and LINES win over the kernel's idea of the size, as they do for less and psql.
+    size = shutil.get_terminal_size()
+    return Terminal(width=size.columns, height=size.lines, color=not os.environ.get("NO_COLOR"))
+
+
+@contextlib.contextmanager
+def paged(stream: TextIO, enabled: bool = True) -> Iterator[TextIO]:
+    """A stream for a command's output: on a terminal, collected and then shown, paged when long.
+
+    Off a terminal (or with ``enabled`` False: --no-pager) the output goes straight to ``stream``.
+    A command that fails inside the block shows nothing of what it had written: no half a report.
+    """
+    terminal = terminal_of(stream) if enabled else None
+    if terminal is None:
+        yield stream
+        return
+    buffer = io.StringIO()
+    yield buffer
+    show(buffer.getvalue(), stream, terminal)
+
+
+def show(text: str, stream: TextIO, terminal: Terminal) -> None:
+    """Text that fits the screen is written; longer text goes through the pager."""
+    if text.count("\n") <= terminal.height - PROMPT_LINES or not run_pager(text, stream):
+        stream.write(text)
+        stream.flush()
+
+
+def pager_command() -> list[str] | None:
+    """$PAGER split into words (default ``less -FRX``); None when paging is off (PAGER empty or cat)."""
+    configured = os.environ.get("PAGER")
+    command = DEFAULT_PAGER if configured is None else configured
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        log.warning("pager.unusable %s", fields(pager=command, problem=str(exc)))
+        return None
+    if not words or words == ["cat"]:
+        return None
+    return words
+
+
+def run_pager(text: str, stream: TextIO) -> bool:
+    """Show ``text`` in the pager on the terminal; False when no pager could be started."""
+    command = pager_command()
+    if command is None:
+        return False
+    stream.flush()
+    try:
+        pager = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=_fd_or_none(stream))
+    except OSError as exc:
+        log.warning("pager.unusable %s", fields(pager=" ".join(command), problem=exc.strerror or str(exc)))
+        return False
+    # Ctrl-C belongs to the pager while it runs (less uses it to stop a search), as in git.
+    previous = _ignore_interrupts()
+    try:
+        with contextlib.suppress(BrokenPipeError):  # the reader quit before the end: that is fine
+            if pager.stdin is not None:
+                pager.stdin.write(text.encode(_encoding(stream), errors="replace"))
+                pager.stdin.close()
+        pager.wait()
+    finally:
+        _restore_interrupts(previous)
+    return True
+
+
+def _fd_or_none(stream: TextIO) -> int | None:
+    """The pager writes where the command would have: the stream's own descriptor."""
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+
+
+def _encoding(stream: TextIO) -> str:
+    return getattr(stream, "encoding", None) or "utf-8"
+
+
+def _ignore_interrupts() -> object:
+    try:
+        return signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
+
+
+def _restore_interrupts(previous: object) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
+
+
+def stderr_terminal() -> Terminal | None:
+    """The terminal progress lines go to, if stderr is one."""
+    return terminal_of(sys.stderr)

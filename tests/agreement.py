@@ -1,0 +1,70 @@
+"""Do ``report restorable`` and ``ppr`` agree on every MOUS of a mirror? (Shared by the test modules of
+the demo archive and of the hand-built report archive.)
+
+For each MOUS the report lists: restorable ⇔ ``ppr`` writes its PPR and request directory (with
+--allow-proprietary), a refusal's code is the report's ``reason_code``, and the PPR's PIName is the
+report's ``pi`` (``Unknown`` where it is NULL). ``--all-restorable`` writes every restorable MOUS and
+refuses none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import Connection, Row, select
+from sqlalchemy.engine import URL
+
+from etl.mirror.views import restorable_mous
+from etl.settings import PprSettings
+from ppr.errors import NotRestorable
+from ppr.layout import build_request_directory
+from ppr.service import build_all_restorable, generate_ppr
+from tests.conftest import open_engine
+
+UNKNOWN_PI = "Unknown"
+
+
+def disagreements(mirror: URL, site: PprSettings, base_dir: Path) -> list[str]:
+    """One line per MOUS on which the report and the PPR generator disagree; [] when they agree."""
+    found: list[str] = []
+    engine = open_engine(mirror)
+    try:
+        with engine.connect() as connection:
+            view = restorable_mous
+            report = connection.execute(
+                select(view.c.mous_uid, view.c.restorable, view.c.reason_code, view.c.pi)
+                .order_by(view.c.mous_uid)
+            ).all()
+            assert report, "the mirror lists no MOUS"
+            for row in report:
+                found += _one(connection, row, site, base_dir / "one")
+            summary = build_all_restorable(connection, base_dir / "all", site, allow_proprietary=True)
+            restorable = sum(1 for row in report if row.restorable)
+            if summary.refused or len(summary.written) != restorable:
+                found.append(
+                    f"--all-restorable wrote {len(summary.written)} of {restorable} restorable MOUSes, "
+                    f"refused {summary.refused}"
+                )
+    finally:
+        engine.dispose()
+    return found
+
+
+def _one(connection: Connection, row: Row[Any], site: PprSettings, base_dir: Path) -> list[str]:
+    mous_uid, restorable, reason_code, pi = row
+    try:
+        generated = generate_ppr(connection, mous_uid, site, allow_proprietary=True)
+        build_request_directory(base_dir, generated.relative_path, generated.document, generated.request)
+    except NotRestorable as refusal:
+        if restorable or refusal.reason != reason_code:
+            return [f"{mous_uid}: report says {reason_code or 'restorable'}, ppr refused ({refusal.reason})"]
+        return []
+    except Exception as failure:  # every other failure is a disagreement, reported with the others
+        return [f"{mous_uid}: report says {reason_code or 'restorable'}, ppr failed: {failure}"]
+    if not restorable:
+        return [f"{mous_uid}: report says {reason_code}, ppr wrote a PPR"]
+    pi_name = etree.fromstring(generated.document).findtext("ProjectSummary/PIName")
+    expected = UNKNOWN_PI if pi is None else pi
+    return [] if pi_name == expected else [f"{mous_uid}: report pi {pi!r}, PPR PIName {pi_name!r}"]
