@@ -390,12 +390,28 @@ def verdict_lines(status: Mapping[str, Any]) -> list[str]:
     else:
         access = "proprietary" if status["proprietary"] else "public"
         lines.append(f"release: {table_value(release)} ({access})")
+    lines.append(record_line(status))
     lines.append(
         f"{status['array_family'] or 'unknown array'}, {status['band'] or 'unknown band'}; "
         f"state {status['state'] or '-'}; derived in sync run {status['derived_run_id']}, "
         f"last changed {table_value(status['last_change_at'])}"
     )
     return lines
+
+
+def record_line(status: Mapping[str, Any]) -> str:
+    """'archive's record: agrees; CASA 6.5.4-9, pipeline 2023.1.0.124, MPI (8 servers)'."""
+    line = f"archive's record of the calibration: {status['calibration_record']}"
+    if status["calibration_record"] == "absent":
+        return line + " (not verified: no manifest, restore script or PPR in the mirror)"
+    servers = status["mpi_servers"]
+    made = [
+        f"CASA {status['casa_version']}" if status["casa_version"] else "",
+        f"pipeline {status['pipeline_version']}" if status["pipeline_version"] else "",
+        "" if servers is None else "serial CASA" if servers == 0 else f"MPI CASA ({servers} servers)",
+    ]
+    said = [part for part in made if part]
+    return line + ("; " + ", ".join(said) if said else "")
 
 
 def eb_counts(status: Mapping[str, Any]) -> str:

@@ -62,6 +62,15 @@ def test_the_changes_findings_sessions_and_verdict_of_a_mous(almamirror: Almamir
     assert "eb_null_end_time" in text.out
     assert "(empty)" in text.out  # session 2, whose one EB failed QA0
     assert "session_3.caltables.tgz" in text.out
+    record = "  archive's record of the calibration: agrees; CASA 6.5.4-9, pipeline 2023.1.0.124, MPI CASA"
+    assert f"{record} (8 servers)\n" in text.out
+    assert (status["calibration_record"], status["mpi_servers"]) == ("agrees", 8)
+
+
+def test_a_mous_without_a_record_says_it_was_not_verified(almamirror: Almamirror) -> None:
+    text = almamirror("explain", MISMATCH)
+    assert text.status == 0, text.err
+    assert "  archive's record of the calibration: absent (not verified: " in text.out
 
 
 def test_a_mous_that_cannot_be_restored_says_why(almamirror: Almamirror) -> None:
