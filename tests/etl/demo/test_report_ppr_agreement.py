@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from etl.demo.fixed_cases import FIXED_CASES
+from etl.mirror.derived import REASON_CODES
 from etl.mirror.views import restorable_mous
 from etl.settings import PprSettings, load_settings
 from ppr.service import generate_ppr
@@ -31,6 +32,15 @@ def test_report_and_ppr_agree_on_every_mous_of_the_small_demo_archive(
     small_mirror: URL, site: PprSettings, tmp_path: Path
 ) -> None:
     assert disagreements(small_mirror, site, tmp_path) == []
+    # Synced against the stand-in NGAS, the small archive refuses for every reason, the archive's
+    # record's two included: each refusal above was compared.
+    engine = open_engine(small_mirror)
+    try:
+        with engine.connect() as connection:
+            codes = set(connection.execute(select(restorable_mous.c.reason_code).distinct()).scalars())
+    finally:
+        engine.dispose()
+    assert codes == {None, *REASON_CODES}
 
 
 def test_a_resubmitted_project_takes_the_pi_of_its_proposal_that_has_one(
