@@ -16,6 +16,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ class SourceSettings:
     # The shrink guard (etl/sync/shrink.py) and the quarantine's limit (etl/load/quarantine.py).
     max_shrink: float = 0.5
     max_bad_rows: float = 0.01
+    # A night reads only the buckets whose checksums moved; this often, each table is read whole.
+    full_read_every: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,7 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         column_names=reader.text_table("source", "column_names"),
         max_shrink=reader.fraction("source", "max_shrink"),
         max_bad_rows=reader.fraction("source", "max_bad_rows"),
+        full_read_every=timedelta(days=reader.positive_number("source", "full_read_every")),
     )
     mirror = MirrorSettings(url=reader.optional_text("mirror", "url"))
     embedded = EmbeddedSettings(

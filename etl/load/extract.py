@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from etl.database import is_oracle, mask_url
@@ -92,13 +92,17 @@ def source_rows(
     mapping: TableMapping,
     batch_rows: int,
     convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> Iterator[Sequence[Any]]:
     """Stream the source table's rows in the mirror table's column order, converted to mirror types.
 
-    ``convert`` defaults to ``row_converter`` (a bad value raises). ``yield_per`` keeps memory
-    bounded: a server-side cursor on PostgreSQL, fetches of ``arraysize`` rows on Oracle.
+    ``convert`` defaults to ``row_converter`` (a bad value raises); ``where`` limits the rows read.
+    ``yield_per`` keeps memory bounded: a server-side cursor on PostgreSQL, fetches of ``arraysize``
+    rows on Oracle.
     """
     statement = select(*(mapping.source.c[column] for column in mapping.source_columns))
+    if where is not None:
+        statement = statement.where(where)
     convert = convert or row_converter(mapping)
     with source_errors(connection.engine, f"reading {mapping.source.name} from"):
         try:

@@ -64,7 +64,8 @@ class MergeTarget:
     table with a ``mous_uid`` column limiting which mirror rows may be deleted (a derivation that only
     recomputed some MOUSes); the target's ``scope_column`` holds the MOUS. ``kept``: rows with the
     target's key columns whose mirror rows must not be deleted although the stage lacks them (source
-    rows quarantined in this run).
+    rows quarantined in this run). ``within``: a condition on the target's rows limiting which may
+    be deleted (a table read by bucket: only rows of the buckets read).
     """
 
     table: Table
@@ -76,6 +77,7 @@ class MergeTarget:
     scope: FromClause | None = None
     scope_column: str = "mous_uid"
     kept: FromClause | None = None
+    within: ColumnElement[bool] | None = None
 
     @property
     def compared(self) -> tuple[str, ...]:
@@ -181,6 +183,8 @@ def _delete(target: MergeTarget, staged: FromClause, run_id: int, record_events:
         )
     if target.kept is not None:
         statement = statement.where(~exists().where(_matches(target.kept, table, target.key)))
+    if target.within is not None:
+        statement = statement.where(target.within)
     returned = _unique(target.key + target.recorded)
     removed = statement.returning(*(table.c[c] for c in returned)).cte("removed")
     described = select(

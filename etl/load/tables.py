@@ -11,11 +11,23 @@ from sqlalchemy import Connection, Table, inspect
 
 from etl.copy import analyze, copy_rows
 from etl.errors import SchemaMismatch, TooManyBadRows
-from etl.load.extract import source_rows
+from etl.load.bucket_state import BucketUpdate, StoredBuckets, buckets_holding, layout_of
+from etl.load.buckets import (
+    BucketFigures,
+    Layout,
+    checksum_query,
+    in_buckets,
+    mirror_key,
+    moved_buckets,
+    read_checksums,
+    source_key,
+)
+from etl.load.extract import source_errors, source_rows
 from etl.load.mapping import PROBLEM_COLUMNS, StagingConverter, TableMapping
-from etl.load.merge import MergeTarget, merge
+from etl.load.merge import MergeCounts, MergeTarget, merge
 from etl.load.quarantine import Quarantine, first_finding, quarantine_bad_rows, record_quarantine_findings
 from etl.load.stage import create_unkeyed_stage
+from etl.logs import fields
 from etl.progress import Progress
 from etl.sync.run_record import TableFigures
 
@@ -42,13 +54,19 @@ def check_source_tables(source: Connection, mappings: list[TableMapping], schema
 
 @dataclass(frozen=True)
 class StagedTable:
-    """One source table read into its stage, its bad rows already quarantined."""
+    """One source table read into its stage, its bad rows already quarantined.
+
+    ``rows_read``: the source table's rows; ``rows_pulled``: those read into the stage (fewer when
+    only the buckets that moved were read). ``buckets``: the table's buckets after this run.
+    """
 
     mapping: TableMapping
     stage: Table
     quarantine: Quarantine
     rows_read: int
+    rows_pulled: int
     seconds: float
+    buckets: BucketUpdate
 
 
 def stage_table(
@@ -58,28 +76,83 @@ def stage_table(
     findings: Table,
     batch_rows: int,
     max_bad_rows: float,
+    stored: StoredBuckets | None = None,
 ) -> StagedTable:
-    """Stream one source table into a stage, quarantine its bad rows; nothing is merged yet.
+    """Stream one source table, or with ``stored`` only its buckets that moved, into a stage and
+    quarantine its bad rows; nothing is merged yet.
 
     Raises ``TooManyBadRows`` when more than ``max_bad_rows`` of the table's rows (and more than
     ``ALWAYS_ALLOWED_BAD_ROWS``) are bad.
     """
     started = time.monotonic()
     progress = Progress(mapping.name, logger=log)
+    dialect = source.dialect.name
     stage = create_unkeyed_stage(mirror, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name)
     convert = StagingConverter(mapping)
-    rows_read = copy_rows(
-        mirror, stage, (*mapping.loaded, *PROBLEM_COLUMNS), source_rows(source, mapping, batch_rows, convert),
+    checked = _checked_buckets(source, mapping, stored, progress) if stored is not None else None
+    if checked is None:
+        rows = source_rows(source, mapping, batch_rows, convert)
+    elif checked.moved:
+        where = in_buckets(source_key(mapping), checked.layout, checked.moved, dialect)
+        rows = source_rows(source, mapping, batch_rows, convert, where=where)
+    else:
+        rows = iter(())  # nothing moved: not one row to read
+    progress.phase("reading")
+    pulled = copy_rows(
+        mirror, stage, (*mapping.loaded, *PROBLEM_COLUMNS), rows,
         on_batch=progress.update, batch_rows=batch_rows,
     )
     progress.phase("checking for bad rows")
     quarantine = quarantine_bad_rows(mirror, stage, mapping, convert.marked)
     record_quarantine_findings(mirror, findings, quarantine, mapping)
+    rows_read = pulled if checked is None else sum(figures.rows for figures in checked.figures.values())
     _check_bad_rows(mirror, findings, mapping, quarantine.rows, rows_read, max_bad_rows)
     analyze(mirror, stage)
+    if checked is None:
+        progress.phase("checksumming its buckets")
+        checked = _laid_out(mirror, source, mapping, stage, pulled - quarantine.rows)
+    buckets = _without_bad_rows(mirror, checked, quarantine, mapping)
     # The table's one line comes when it is merged (merge_table): this one only showed it streaming.
     progress.finish()
-    return StagedTable(mapping, stage, quarantine, rows_read, time.monotonic() - started)
+    return StagedTable(mapping, stage, quarantine, rows_read, pulled, time.monotonic() - started, buckets)
+
+
+def _checked_buckets(
+    source: Connection, mapping: TableMapping, stored: StoredBuckets, progress: Progress
+) -> BucketUpdate | None:
+    """The source's figures of the stored buckets and those that moved; None: read the table whole."""
+    progress.phase("checksumming its buckets")
+    figures = _source_checksums(source, mapping, stored.layout)
+    if not stored.layout.suits(sum(bucket.rows for bucket in figures.values())):
+        log.info("sync.buckets_relaid %s", fields(table=mapping.name, buckets=stored.layout.buckets))
+        return None
+    return BucketUpdate(stored.layout, figures, moved_buckets(stored.figures, figures))
+
+
+def _laid_out(
+    mirror: Connection, source: Connection, mapping: TableMapping, stage: Table, rows: int
+) -> BucketUpdate:
+    """A table read whole: new buckets from its keys, and the source's figures for each."""
+    layout = layout_of(mirror, stage, mapping.key, rows)
+    return BucketUpdate(layout, _source_checksums(source, mapping, layout), None)
+
+
+def _source_checksums(source: Connection, mapping: TableMapping, layout: Layout) -> dict[int, BucketFigures]:
+    with source_errors(source.engine, f"checksumming {mapping.source.name} on"):
+        answer = source.execute(checksum_query(mapping, layout, source.dialect.name)).all()
+    return read_checksums(answer, layout)
+
+
+def _without_bad_rows(
+    mirror: Connection, buckets: BucketUpdate, quarantine: Quarantine, mapping: TableMapping
+) -> BucketUpdate:
+    """A bucket holding a quarantined row keeps no checksum, so every run reads it until it is fixed."""
+    if quarantine.table is None:
+        return buckets
+    figures = dict(buckets.figures)
+    for bucket in buckets_holding(mirror, quarantine.table, mapping.key, buckets.layout):
+        figures[bucket] = BucketFigures(figures[bucket].rows, None)
+    return BucketUpdate(buckets.layout, figures, buckets.moved)
 
 
 def _check_bad_rows(
@@ -100,17 +173,26 @@ def merge_table(mirror: Connection, staged: StagedTable, run_id: int, record_eve
     """Merge a staged table into its mirror table; quarantined keys keep their mirror rows."""
     started = time.monotonic()
     mapping = staged.mapping
+    moved = staged.buckets.moved
     target = MergeTarget(
         table=mapping.target, key=mapping.key, loaded=mapping.loaded,
         recorded=mapping.watch + mapping.link, kept=staged.quarantine.table,
         documents=tuple(column.name for column in mapping.target.columns if column.info.get("document")),
+        # Read by bucket: only the mirror rows of the buckets read may be gone from the source.
+        within=None if moved is None else in_buckets(
+            mirror_key(mapping.target, mapping.key), staged.buckets.layout, moved, "postgresql"
+        ),
     )
     with Progress(mapping.name, logger=log, doing="merging") as progress:
-        counts = merge(mirror, target, staged.stage, run_id, record_events)
+        if moved is None or moved:
+            counts = merge(mirror, target, staged.stage, run_id, record_events)
+        else:
+            counts = MergeCounts(0, 0, 0)  # no bucket moved: the table is as the source has it
         figures = TableFigures(
             table=mapping.name, rows_read=staged.rows_read, inserted=counts.inserted,
             updated=counts.updated, deleted=counts.deleted,
             seconds=staged.seconds + time.monotonic() - started, quarantined=staged.quarantine.rows,
+            rows_pulled=staged.rows_pulled,
         )
         finish_step(progress, "sync.table_merged", figures)
     return figures
@@ -119,8 +201,10 @@ def merge_table(mirror: Connection, staged: StagedTable, run_id: int, record_eve
 def finish_step(progress: Progress, event: str, figures: TableFigures) -> None:
     """A table's one line: ``event table=… read=…`` in a log, its finished progress line on a terminal."""
     # Only a mirrored table can have quarantined source rows; derived tables never do.
-    quarantined = {"quarantined": figures.quarantined} if event == "sync.table_merged" else {}
+    mirrored = event == "sync.table_merged"
+    quarantined = {"quarantined": figures.quarantined} if mirrored else {}
+    pulled = {"pulled": figures.rows_pulled} if mirrored and figures.rows_pulled is not None else {}
     progress.finish(
-        event, table=figures.table, read=figures.rows_read, inserted=figures.inserted,
+        event, table=figures.table, read=figures.rows_read, **pulled, inserted=figures.inserted,
         updated=figures.updated, deleted=figures.deleted, **quarantined, seconds=round(figures.seconds, 3),
     )

@@ -23,7 +23,14 @@ from etl.mirror.archive import (
     ShiftlogEntry,
 )
 from etl.mirror.base import Base, table_of
-from etl.mirror.bookkeeping import ChangeEvent, DataQualityIssue, SyncLock, SyncRun, SyncRunTable
+from etl.mirror.bookkeeping import (
+    ChangeEvent,
+    DataQualityIssue,
+    SourceBuckets,
+    SyncLock,
+    SyncRun,
+    SyncRunTable,
+)
 from etl.mirror.calibration import (
     CalibrationDocument,
     CalibrationRecord,
@@ -65,6 +72,7 @@ __all__ = [
     "SchedulingBlock",
     "SessionAssignment",
     "ShiftlogEntry",
+    "SourceBuckets",
     "SyncLock",
     "SyncRun",
     "SyncRunTable",

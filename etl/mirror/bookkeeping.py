@@ -92,6 +92,10 @@ class SyncRunTable(Base):
     seconds: Mapped[float] = mapped_column(Float)
     # Source rows left out of the run (a duplicated or missing key, a value the mirror cannot store).
     quarantined: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # Rows actually read from the source: rows_read counts the table's rows, which a run that reads
+    # only the changed buckets (etl/load/buckets.py) learns from the source's checksums. NULL: a
+    # derived table, or a run from before the buckets.
+    rows_pulled: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SyncLock(Base):
@@ -164,3 +168,27 @@ class DataQualityIssue(Base):
     resolved_run_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("sync_run.run_id", ondelete="CASCADE")
     )
+
+
+class SourceBuckets(Base):
+    """One mirrored table's key-ordered buckets and what the source last said of each.
+
+    A sync compares the source's checksums of each bucket with these and reads only the buckets that
+    moved (etl/load/buckets.py). One row per table: the bounds and figures are read and written whole,
+    a few thousand values at most, and never queried by bucket. Written in the sync's transaction, so
+    a failed sync leaves them, like the rows they describe, as they were.
+    """
+
+    __tablename__ = "source_buckets"
+
+    table_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    # What the checksums cover (digest version, source table and columns): another one, read whole.
+    signature: Mapped[str] = mapped_column(Text)
+    # The lower key of buckets 1 … n-1, each a JSON array of the key's values.
+    bounds: Mapped[list[list[Any]]] = mapped_column(JSONB)
+    row_counts: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    # NULL for a bucket that held a quarantined row: read again every night until the row is fixed.
+    checksums: Mapped[list[str | None]] = mapped_column(ARRAY(Text))
+    full_read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    full_read_run_id: Mapped[int] = mapped_column(BigInteger)
+    checked_run_id: Mapped[int] = mapped_column(BigInteger)

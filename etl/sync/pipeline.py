@@ -19,6 +19,7 @@ from etl.derive.quality import QualityCounts, create_source_findings, record_fin
 from etl.derive.restorability import derive_mous_status
 from etl.derive.sessions import derive_session_assignment
 from etl.errors import AlmaMirrorError, BadSourceData, MirrorRejected, MirrorUnavailable
+from etl.load.bucket_state import store_buckets, stored_buckets
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
 from etl.load.merge import MergeCounts
@@ -149,15 +150,20 @@ def _sync(
     mappings = mirrored_tables(build_contract(options.column_names))
     record_events = not run.baseline
     source_findings = create_source_findings(mirror)
+    # A full or first sync reads every table whole; a night reads the buckets that moved.
+    stored = stored_buckets(mirror, mappings, full or run.baseline, options.full_read_every, run.started_at)
     with source_snapshot(source_engine, options.schema) as source:
         check_source_tables(source, mappings, options.schema)
         staged = [
-            stage_table(mirror, source, mapping, source_findings, options.batch_rows, options.max_bad_rows)
+            stage_table(mirror, source, mapping, source_findings, options.batch_rows, options.max_bad_rows,
+                        stored.get(mapping.name))
             for mapping in mappings
         ]
     # The source snapshot is closed: from here on only the mirror is involved.
     check_shrink(mirror, staged, options.max_shrink, allow_shrink)
     figures = [merge_table(mirror, table, run.run_id, record_events) for table in staged]
+    updates = {table.mapping.name: table.buckets for table in staged}
+    store_buckets(mirror, updates, stored, mappings, run.run_id)
     with _step("affected MOUSes", "finding the MOUSes the changes touch") as step:
         affected = create_affected_table(mirror)
         if full or run.baseline:

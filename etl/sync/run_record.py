@@ -51,6 +51,7 @@ class TableFigures:
     deleted: int
     seconds: float
     quarantined: int = 0
+    rows_pulled: int | None = None  # rows read from the source; None for a derived table
 
     @property
     def changed(self) -> int:
@@ -149,6 +150,7 @@ def finish_run(
                     "run_id": run.run_id, "table_name": f.table, "rows_read": f.rows_read,
                     "inserted": f.inserted, "updated": f.updated, "deleted": f.deleted,
                     "seconds": f.seconds, "quarantined": f.quarantined,
+                    "rows_pulled": f.rows_pulled,
                 }
                 for f in figures
             ],
