@@ -49,6 +49,7 @@ class SourceSettings:
     max_bad_rows: float = 0.01
     # A night reads only the buckets whose checksums moved; this often, each table is read whole.
     full_read_every: timedelta = timedelta(days=7)
+    bucket_rows: int = 512
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         max_shrink=reader.fraction("source", "max_shrink"),
         max_bad_rows=reader.fraction("source", "max_bad_rows"),
         full_read_every=timedelta(days=reader.positive_number("source", "full_read_every")),
+        bucket_rows=reader.positive_int("source", "bucket_rows"),
     )
     mirror = MirrorSettings(url=reader.optional_text("mirror", "url"))
     embedded = EmbeddedSettings(

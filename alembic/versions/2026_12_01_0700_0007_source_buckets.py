@@ -36,7 +36,6 @@ def upgrade() -> None:
         sa.Column("checksums", postgresql.ARRAY(sa.Text()), nullable=False),
         sa.Column("full_read_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("full_read_run_id", sa.BigInteger(), nullable=False),
-        sa.Column("checked_run_id", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("table_name", name=op.f("pk_source_buckets")),
     )
     op.add_column("sync_run_table", sa.Column("rows_pulled", sa.BigInteger(), nullable=True))

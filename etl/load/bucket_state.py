@@ -78,9 +78,11 @@ def stored_buckets(
     return stored
 
 
-def layout_of(mirror: Connection, stage: FromClause, key: Sequence[str], rows: int) -> Layout:
+def layout_of(
+    mirror: Connection, stage: FromClause, key: Sequence[str], rows: int, bucket_rows: int
+) -> Layout:
     """Bounds that cut the staged keys into buckets of equal size, in the buckets' key order."""
-    buckets = bucket_count(rows)
+    buckets = bucket_count(rows, bucket_rows)
     if buckets == 1:
         return Layout(())
     step = -(-rows // buckets)
@@ -109,10 +111,15 @@ def store_buckets(
     mappings: Sequence[TableMapping],
     run_id: int,
 ) -> None:
-    """Write every table's buckets after the merge, in the sync's transaction: one statement."""
+    """Write the buckets of the tables read after the merge, in the sync's transaction: one statement.
+
+    A table of which no bucket moved keeps its row as it was: a quiet night writes nothing but its
+    run record.
+    """
     rows = [
         _row(mapping, updates[mapping.name], stored.get(mapping.name), run_id)
-        for mapping in mappings if mapping.name in updates
+        for mapping in mappings
+        if mapping.name in updates and (updates[mapping.name].whole or updates[mapping.name].moved)
     ]
     if not rows:
         return
@@ -137,7 +144,6 @@ def _row(
         "checksums": [figure.checksum for figure in figures],
         "full_read_at": func.now() if whole else before.full_read_at,  # type: ignore[union-attr]
         "full_read_run_id": run_id if whole else before.full_read_run_id,  # type: ignore[union-attr]
-        "checked_run_id": run_id,
     }
 
 

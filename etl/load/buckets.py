@@ -51,8 +51,6 @@ from sqlalchemy.dialects.postgresql import BIT
 
 from etl.load.mapping import TableMapping
 
-# About this many rows per bucket: a night's few hundred changes then pull a few percent of a table.
-ROWS_PER_BUCKET = 512
 # The bucket expression is a binary search, so its depth (13 comparisons here) grows slowly; the cap
 # keeps the statement's parameters well below both databases' limits (65,535).
 MAX_BUCKETS = 8_192
@@ -73,9 +71,9 @@ class Layout:
     def buckets(self) -> int:
         return len(self.bounds) + 1
 
-    def suits(self, rows: int) -> bool:
+    def suits(self, rows: int, bucket_rows: int) -> bool:
         """Whether the layout still fits a table of ``rows`` rows (else: read it whole, lay it out again)."""
-        wanted = bucket_count(rows)
+        wanted = bucket_count(rows, bucket_rows)
         return wanted <= self.buckets * RELAYOUT_FACTOR and self.buckets <= wanted * RELAYOUT_FACTOR
 
 
@@ -87,8 +85,9 @@ class BucketFigures:
     checksum: str | None
 
 
-def bucket_count(rows: int) -> int:
-    return max(1, min(MAX_BUCKETS, math.ceil(rows / ROWS_PER_BUCKET)))
+def bucket_count(rows: int, bucket_rows: int) -> int:
+    """How many buckets a table of ``rows`` rows gets, for about ``bucket_rows`` rows each."""
+    return max(1, min(MAX_BUCKETS, math.ceil(rows / bucket_rows)))
 
 
 def signature(mapping: TableMapping) -> str:

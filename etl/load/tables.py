@@ -76,6 +76,7 @@ def stage_table(
     findings: Table,
     batch_rows: int,
     max_bad_rows: float,
+    bucket_rows: int,
     stored: StoredBuckets | None = None,
 ) -> StagedTable:
     """Stream one source table, or with ``stored`` only its buckets that moved, into a stage and
@@ -89,7 +90,7 @@ def stage_table(
     dialect = source.dialect.name
     stage = create_unkeyed_stage(mirror, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name)
     convert = StagingConverter(mapping)
-    checked = _checked_buckets(source, mapping, stored, progress) if stored is not None else None
+    checked = _checked_buckets(source, mapping, stored, bucket_rows, progress) if stored else None
     if checked is None:
         rows = source_rows(source, mapping, batch_rows, convert)
     elif checked.moved:
@@ -110,7 +111,7 @@ def stage_table(
     analyze(mirror, stage)
     if checked is None:
         progress.phase("checksumming its buckets")
-        checked = _laid_out(mirror, source, mapping, stage, pulled - quarantine.rows)
+        checked = _laid_out(mirror, source, mapping, stage, pulled - quarantine.rows, bucket_rows)
     buckets = _without_bad_rows(mirror, checked, quarantine, mapping)
     # The table's one line comes when it is merged (merge_table): this one only showed it streaming.
     progress.finish()
@@ -118,22 +119,22 @@ def stage_table(
 
 
 def _checked_buckets(
-    source: Connection, mapping: TableMapping, stored: StoredBuckets, progress: Progress
+    source: Connection, mapping: TableMapping, stored: StoredBuckets, bucket_rows: int, progress: Progress
 ) -> BucketUpdate | None:
     """The source's figures of the stored buckets and those that moved; None: read the table whole."""
     progress.phase("checksumming its buckets")
     figures = _source_checksums(source, mapping, stored.layout)
-    if not stored.layout.suits(sum(bucket.rows for bucket in figures.values())):
+    if not stored.layout.suits(sum(bucket.rows for bucket in figures.values()), bucket_rows):
         log.info("sync.buckets_relaid %s", fields(table=mapping.name, buckets=stored.layout.buckets))
         return None
     return BucketUpdate(stored.layout, figures, moved_buckets(stored.figures, figures))
 
 
 def _laid_out(
-    mirror: Connection, source: Connection, mapping: TableMapping, stage: Table, rows: int
+    mirror: Connection, source: Connection, mapping: TableMapping, stage: Table, rows: int, bucket_rows: int
 ) -> BucketUpdate:
     """A table read whole: new buckets from its keys, and the source's figures for each."""
-    layout = layout_of(mirror, stage, mapping.key, rows)
+    layout = layout_of(mirror, stage, mapping.key, rows, bucket_rows)
     return BucketUpdate(layout, _source_checksums(source, mapping, layout), None)
 
 

@@ -191,4 +191,3 @@ class SourceBuckets(Base):
     checksums: Mapped[list[str | None]] = mapped_column(ARRAY(Text))
     full_read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     full_read_run_id: Mapped[int] = mapped_column(BigInteger)
-    checked_run_id: Mapped[int] = mapped_column(BigInteger)

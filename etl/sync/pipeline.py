@@ -156,7 +156,7 @@ def _sync(
         check_source_tables(source, mappings, options.schema)
         staged = [
             stage_table(mirror, source, mapping, source_findings, options.batch_rows, options.max_bad_rows,
-                        stored.get(mapping.name))
+                        options.bucket_rows, stored.get(mapping.name))
             for mapping in mappings
         ]
     # The source snapshot is closed: from here on only the mirror is involved.

@@ -7,13 +7,15 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.dialects import oracle
+from sqlalchemy import DateTime, Text, select
+from sqlalchemy.dialects import oracle, postgresql
 from sqlalchemy.schema import CreateTable
 
 from etl.errors import BadSourceData
+from etl.load.buckets import Layout, checksum_query, in_buckets, source_key
 from etl.load.mapping import (
     StagingConverter,
+    TableMapping,
     mirrored_tables,
     row_converter,
     to_integer,
@@ -160,3 +162,42 @@ def test_the_staging_converter_marks_a_bad_row_instead_of_raising() -> None:
     with pytest.raises(ValueError, match="bytes that are not UTF-8 text"):
         to_text(b"Jos\xe9")
     assert to_text(b"Jos\xc3\xa9") == "José"
+
+
+BUCKET_LAYOUT = {"asa_product_files": (("uid://A001/X1/X1", "a.tgz"), ("uid://A001/X2/X1", "b.tgz"))}
+
+
+@pytest.mark.parametrize("mapping", mirrored_tables(CONTRACT), ids=lambda mapping: mapping.name)
+def test_the_bucket_checksums_compile_for_oracle(mapping: TableMapping) -> None:
+    """One aggregate per table, in SQL Oracle takes: no row values, no COLLATE, a hash per column."""
+    bounds = BUCKET_LAYOUT.get(mapping.source.name) or tuple(
+        tuple("b" if column.type.python_type is str else 7 for column in source_key(mapping))
+        for _ in range(1)
+    )
+    layout = Layout(bounds)
+    compiled = str(checksum_query(mapping, layout, "oracle").compile(dialect=oracle.dialect()))
+    assert compiled.count("FROM alma.") == 1  # the table is read once
+    assert "GROUP BY" in compiled
+    assert "COLLATE" not in compiled
+    assert not re.search(r"\)\s*[<>]=?\s*\(", compiled)  # no (a, b) < (x, y)
+    assert "standard_hash" in compiled
+    for column in mapping.source_columns:
+        assert f"{mapping.source.c[column].name} IS NULL" in compiled
+    if any(isinstance(mapping.source.c[c].type, Text) for c in mapping.source_columns):
+        assert "dbms_crypto.hash" in compiled  # STANDARD_HASH takes no CLOB
+    if any(isinstance(mapping.source.c[c].type, DateTime) for c in mapping.source_columns):
+        assert "HH24:MI:SS.FF6" in str(
+            checksum_query(mapping, layout, "oracle").compile(
+                dialect=oracle.dialect(), compile_kwargs={"literal_binds": True}
+            )
+        )
+    read = select(mapping.source).where(in_buckets(source_key(mapping), layout, [0, 1], "oracle"))
+    assert "COLLATE" not in str(read.compile(dialect=oracle.dialect()))
+
+
+def test_the_postgresql_stand_in_compares_keys_byte_by_byte() -> None:
+    mapping = next(m for m in mirrored_tables(CONTRACT) if m.source.name == "asa_product_files")
+    layout = Layout(BUCKET_LAYOUT["asa_product_files"])
+    compiled = str(checksum_query(mapping, layout, "postgresql").compile(dialect=postgresql.dialect()))
+    assert compiled.count('COLLATE "C"') >= 2
+    assert "md5" in compiled

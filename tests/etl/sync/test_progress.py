@@ -16,8 +16,14 @@ DERIVED = ("ous_status_document", "session_assignment", "mous_status")
 
 
 def finished_lines(text: str, table: str) -> list[str]:
-    """A table's finished line: its name, then its figures (a redrawn live line has no 'inserted')."""
-    return re.findall(rf"{table} +read [0-9,]+ +inserted [0-9,]+ +updated [0-9,]+ +deleted [0-9,]+", text)
+    """A table's finished line: its name, then its figures (a redrawn live line has no 'inserted').
+
+    A mirrored table says how many of its source rows it pulled (a night reads the buckets that moved).
+    """
+    return re.findall(
+        rf"{table} +read [0-9,]+ +(?:pulled [0-9,]+ +)?inserted [0-9,]+ +updated [0-9,]+ +deleted [0-9,]+",
+        text,
+    )
 
 
 def test_on_a_terminal_each_table_is_one_line_and_no_log_line(
