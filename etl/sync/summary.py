@@ -10,7 +10,7 @@ from etl.output import json_value, render_table
 from etl.sync.documents import DocumentFetch
 from etl.sync.pipeline import SyncSummary
 
-TABLE_COLUMNS = ("table", "rows_read", "inserted", "updated", "deleted", "seconds")
+TABLE_COLUMNS = ("table", "rows_read", "rows_pulled", "inserted", "updated", "deleted", "seconds")
 LISTED_NEWLY_RESTORABLE = 20
 
 
@@ -60,6 +60,7 @@ def write_summary(summary: SyncSummary, fmt: str, stream: TextIO, with_tables: b
             f"  … and {len(summary.newly_restorable) - LISTED_NEWLY_RESTORABLE:,} more "
             "(almamirror report newly-restorable)\n"
         )
+    stream.write(pulled_line(summary) + "\n")
     stream.write(documents_line(summary.documents) + "\n")
     quarantined = sum(figures.quarantined for figures in summary.tables)
     if quarantined:
@@ -72,6 +73,16 @@ def write_summary(summary: SyncSummary, fmt: str, stream: TextIO, with_tables: b
         f"data-quality issues: {quality.opened:,} opened, {quality.resolved:,} resolved, "
         f"{quality.open_total:,} open (almamirror report quality)\n"
     )
+
+
+def pulled_line(summary: SyncSummary) -> str:
+    """How much of the source the run read: a night reads only the buckets whose checksums moved."""
+    source = [figures for figures in summary.tables if figures.rows_pulled is not None]
+    pulled = sum(figures.rows_pulled or 0 for figures in source)
+    total = sum(figures.rows_read for figures in source)
+    share = f" ({pulled / total:.2%})" if total else ""
+    how = "every table read whole" if pulled == total else "only the buckets whose checksums moved"
+    return f"source rows read: {pulled:,} of {total:,}{share}, {how}"
 
 
 def documents_line(fetch: DocumentFetch) -> str:
