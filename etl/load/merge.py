@@ -103,12 +103,32 @@ def merge(
     connection: Connection, target: MergeTarget, staged: FromClause, run_id: int, record_events: bool
 ) -> MergeCounts:
     """Make ``target`` equal to ``staged`` (within its scope); returns what changed."""
-    inserted, updated = connection.execute(_upsert(target, staged, run_id, record_events)).one()
-    deleted = connection.execute(_delete(target, staged, run_id, record_events)).scalar_one()
+    if not record_events and _is_empty(connection, target.table):
+        # A baseline: nothing to compare with, nothing to delete, no event to record.
+        inserted, updated, deleted = _fill(connection, target, staged), 0, 0
+    else:
+        inserted, updated = connection.execute(_upsert(target, staged, run_id, record_events)).one()
+        deleted = connection.execute(_delete(target, staged, run_id, record_events)).scalar_one()
     if inserted + updated + deleted > ANALYZE_AFTER_CHANGES:
         # Later steps of this same transaction query the table; its statistics predate the change.
         analyze(connection, target.table)
     return MergeCounts(inserted=inserted, updated=updated, deleted=deleted)
+
+
+def _is_empty(connection: Connection, table: Table) -> bool:
+    return not connection.execute(select(exists().select_from(table))).scalar_one()
+
+
+def _fill(connection: Connection, target: MergeTarget, staged: FromClause) -> int:
+    """Insert every staged row into the empty target: no join, no conflict to resolve."""
+    table = target.table
+    rows = select(
+        *(staged.c[c] for c in target.loaded),
+        *(literal(value, table.c[column].type) for column, value in target.stamp.items()),
+    )
+    statement = insert(table).from_select([*target.loaded, *target.stamp], rows)
+    result = connection.execute(statement, execution_options={"preserve_rowcount": True})
+    return int(result.rowcount)
 
 
 def _matches(left: FromClause, right: FromClause, key: Sequence[str]) -> ColumnElement[bool]:
