@@ -180,9 +180,9 @@ def merge_table(mirror: Connection, staged: StagedTable, run_id: int, record_eve
         recorded=mapping.watch + mapping.link, kept=staged.quarantine.table,
         documents=tuple(column.name for column in mapping.target.columns if column.info.get("document")),
         # Read by bucket: only the mirror rows of the buckets read may be gone from the source.
-        within=None if moved is None else in_buckets(
+        within=in_buckets(
             mirror_key(mapping.target, mapping.key), staged.buckets.layout, moved, "postgresql"
-        ),
+        ) if moved else None,
     )
     with Progress(mapping.name, logger=log, doing="merging") as progress:
         if moved is None or moved:
