@@ -26,7 +26,11 @@ def register(subparsers: Any) -> None:
         "(report quality --kind quarantined_row). Exit codes: 0 done, 1 failed, 3 another sync is "
         "running.",
     )
-    sync.add_argument("--full", action="store_true", help="re-derive every MOUS, not only changed ones")
+    sync.add_argument(
+        "--full", action="store_true",
+        help="read every source table whole (not only the buckets whose checksums moved) and "
+        "re-derive every MOUS, not only changed ones",
+    )
     sync.add_argument(
         "--allow-shrink", action="store_true",
         help="accept source tables that lost many rows since the last successful sync (a real mass "
