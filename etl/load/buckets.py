@@ -44,6 +44,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     type_coerce,
 )
 from sqlalchemy.dialects import oracle
@@ -120,20 +121,31 @@ def bucket_of(key: Sequence[ColumnElement[Any]], layout: Layout, dialect: str) -
             return literal(first, Integer, literal_execute=True)
         middle = (first + last + 1) // 2  # the first bucket of the upper half
         return case(
-            (key_below(ordered, layout.bounds[middle - 1]), node(first, middle - 1)),
+            (key_below(ordered, layout.bounds[middle - 1], dialect), node(first, middle - 1)),
             else_=node(middle, last),
         )
 
     return node(0, layout.buckets - 1)
 
 
-def key_below(key: Sequence[ColumnElement[Any]], bound: Sequence[Any]) -> ColumnElement[bool]:
-    """``key < bound`` in key order, written out: Oracle has no row-value comparison."""
+def key_below(
+    key: Sequence[ColumnElement[Any]], bound: Sequence[Any], dialect: str
+) -> ColumnElement[bool]:
+    """``key < bound`` in key order: a row comparison in PostgreSQL (one operator, measurably cheaper
+    over a million rows), written out column by column for Oracle, which has none."""
+    values = [literal(value, column.type) for column, value in zip(key, bound, strict=True)]
+    if len(key) > 1 and dialect == "postgresql":
+        return tuple_(*key) < tuple_(*values)
+    return _written_out_below(key, values)
+
+
+def _written_out_below(
+    key: Sequence[ColumnElement[Any]], values: Sequence[ColumnElement[Any]]
+) -> ColumnElement[bool]:
     first, *rest = key
-    value = literal(bound[0], first.type)
     if not rest:
-        return first < value
-    return or_(first < value, and_(first == value, key_below(rest, bound[1:])))
+        return first < values[0]
+    return or_(first < values[0], and_(first == values[0], _written_out_below(rest, values[1:])))
 
 
 def in_buckets(
@@ -141,7 +153,9 @@ def in_buckets(
 ) -> ColumnElement[bool]:
     """Exactly the rows of ``buckets``; key ranges first, so an index on the key can find them."""
     ordered = [_in_key_order(column, dialect) for column in key]
-    ranges = [_bucket_range(ordered, layout, first, last) for first, last in _runs(sorted(set(buckets)))]
+    ranges = [
+        _bucket_range(ordered, layout, first, last, dialect) for first, last in _runs(sorted(set(buckets)))
+    ]
     null_key = [column.is_(None) for column in key]
     return and_(
         or_(*ranges, *null_key),
@@ -150,13 +164,13 @@ def in_buckets(
 
 
 def _bucket_range(
-    key: Sequence[ColumnElement[Any]], layout: Layout, first: int, last: int
+    key: Sequence[ColumnElement[Any]], layout: Layout, first: int, last: int, dialect: str
 ) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = []
     if first > 0:
-        conditions.append(~key_below(key, layout.bounds[first - 1]))
+        conditions.append(~key_below(key, layout.bounds[first - 1], dialect))
     if last < layout.buckets - 1:
-        conditions.append(key_below(key, layout.bounds[last]))
+        conditions.append(key_below(key, layout.bounds[last], dialect))
     return and_(*conditions) if conditions else literal(True)
 
 
