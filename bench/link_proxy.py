@@ -25,7 +25,9 @@ import asyncio
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 
 from sqlalchemy.engine import URL, make_url
@@ -66,13 +68,18 @@ def upstream_address(url: URL | str) -> Address:
 
 @dataclass(frozen=True)
 class LinkBytes:
-    """Bytes carried so far: ``down`` from the server to its clients, ``up`` the other way."""
+    """What the link carried so far: bytes ``down`` from the server to its clients and ``up`` the other
+    way, and ``round_trips``: the times a client spoke again after the server had answered (messages a
+    client sends without waiting for the answer count once, as on a real link they cost one latency)."""
 
     down: int = 0
     up: int = 0
+    round_trips: int = 0
 
     def __sub__(self, earlier: LinkBytes) -> LinkBytes:
-        return LinkBytes(self.down - earlier.down, self.up - earlier.up)
+        return LinkBytes(
+            self.down - earlier.down, self.up - earlier.up, self.round_trips - earlier.round_trips
+        )
 
 
 class _Direction:
@@ -105,6 +112,7 @@ class LinkProxy:
         rate = self.mbit * 1e6 / 8 if self.mbit else None
         self._down = _Direction(latency, rate)
         self._up = _Direction(latency, rate)
+        self._round_trips = 0
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -116,7 +124,7 @@ class LinkProxy:
         return f"{self.latency * 1000:g} ms each way, {cap}"
 
     def counts(self) -> LinkBytes:
-        return LinkBytes(down=self._down.carried, up=self._up.carried)
+        return LinkBytes(down=self._down.carried, up=self._up.carried, round_trips=self._round_trips)
 
     def url_for(self, url: URL | str) -> URL:
         """``url`` pointed at the proxy instead of its server (same user, password and database)."""
@@ -198,10 +206,11 @@ class LinkProxy:
             return
         for writer in (client_writer, server_writer):
             _no_delay(writer)
+        turn = _Turn()
         try:
             await asyncio.gather(
-                _pump(client_reader, server_writer, self._up),
-                _pump(server_reader, client_writer, self._down),
+                _pump(client_reader, server_writer, self._up, partial(self._heard, turn, "client")),
+                _pump(server_reader, client_writer, self._down, partial(self._heard, turn, "server")),
             )
         except (OSError, asyncio.IncompleteReadError):
             pass  # one end dropped: close both below, as a real link would
@@ -211,6 +220,10 @@ class LinkProxy:
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
 
+    def _heard(self, turn: _Turn, side: str) -> None:
+        if turn.starts_round_trip(side):
+            self._round_trips += 1
+
 
 def _no_delay(writer: asyncio.StreamWriter) -> None:
     # Nagle's algorithm would hold back the protocol's small messages on top of the latency we add.
@@ -219,7 +232,24 @@ def _no_delay(writer: asyncio.StreamWriter) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: _Direction) -> None:
+class _Turn:
+    """Who spoke last on one connection: a client speaking after the server starts a round trip."""
+
+    def __init__(self) -> None:
+        self.last = "server"
+
+    def starts_round_trip(self, side: str) -> bool:
+        starts = side == "client" and self.last == "server"
+        self.last = side
+        return starts
+
+
+async def _pump(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    direction: _Direction,
+    heard: Callable[[], None],
+) -> None:
     """Copy ``reader`` to ``writer``, each chunk delivered when the link would deliver it, in order."""
     loop = asyncio.get_running_loop()
     in_flight: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(maxsize=QUEUED_CHUNKS)
@@ -244,6 +274,7 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dire
     delivering = asyncio.create_task(deliver())
     try:
         while data := await reader.read(CHUNK_BYTES):
+            heard()
             await in_flight.put((direction.arrival(len(data), loop.time()), data))
         await in_flight.put(None)
         await delivering
@@ -265,7 +296,7 @@ def main() -> None:
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     counts = link.counts()
-    print(f"carried {counts.down:,} bytes down, {counts.up:,} bytes up")
+    print(f"carried {counts.down:,} bytes down, {counts.up:,} bytes up; {counts.round_trips:,} round trips")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2017)
     parser.add_argument("--source-url", help="the source database (filled if empty), instead of the embedded")
     parser.add_argument("--mirror-url", help="the mirror database (migrated afresh), instead of the embedded")
+    parser.add_argument("--refill", action="store_true",
+                        help="fill the source afresh (else the scripted changes of earlier runs stay in it)")
     parser.add_argument("--link", action="store_true", help="read the source through a slow link")
     parser.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY * 1000, help="each way")
     parser.add_argument("--mbit", type=float, default=DEFAULT_MBIT, help="per direction; 0: no cap")
@@ -111,7 +113,7 @@ def run_scale(scale: str, args: argparse.Namespace) -> ScaleRun:
     source_url, mirror_url = database_urls(scale, args)
     settings = bench_settings(args.home, source_url, mirror_url)
     source = create_source_engine(source_url, settings)
-    if not demo_archive_present(source, settings.source.schema):
+    if args.refill or not demo_archive_present(source, settings.source.schema):
         started = time.monotonic()
         filled = fill_demo_archive(source, CONTRACT, settings.source.schema, scale=scale, seed=args.seed)
         print(f"{scale} demo archive filled in {time.monotonic() - started:.1f} s: {filled.describe()}")
@@ -214,7 +216,8 @@ class Bench:
         ratio = step.seconds / self.floor_seconds if self.floor_seconds else 0.0
         carried = ""
         if step.carried is not None:
-            carried = f"  {step.carried.down / 1e6:9.2f} MB pulled, {step.carried.up / 1e6:.2f} MB sent"
+            carried = (f"  {step.carried.down / 1e6:9.2f} MB pulled, {step.carried.up / 1e6:.2f} MB sent, "
+                       f"{step.carried.round_trips:,} round trips")
         print(f"{self.run.scale} {step.name:<30} {step.seconds:9.2f} s {ratio:7.2f}× floor"
               f"  peak RSS {step.peak_rss_mb:5.0f} MB{carried}  {detail}")
         sys.stdout.flush()

@@ -21,7 +21,8 @@ SYNC_STEPS = ("baseline sync", "no-change sync", "incremental sync", "full sync"
 # One line per step (Bench.line in bench/sync.py): seconds, ratio to the floor, peak RSS, bytes over a link.
 STEP_LINE = re.compile(
     r"^small (?P<step>[a-z_ ,\-\d]+?) +(?P<seconds>\d+\.\d+) s +(?P<ratio>\d+\.\d+)× floor"
-    r" +peak RSS +(?P<rss>[\d,]+) MB(?: +(?P<pulled>\d+\.\d+) MB pulled, (?P<sent>\d+\.\d+) MB sent)?  "
+    r" +peak RSS +(?P<rss>[\d,]+) MB"
+    r"(?: +(?P<pulled>\d+\.\d+) MB pulled, (?P<sent>\d+\.\d+) MB sent, (?P<trips>[\d,]+) round trips)?  "
 )
 
 
@@ -50,6 +51,7 @@ def check_steps(steps: dict[str, re.Match[str]], link: bool) -> None:
         assert (found["pulled"] is not None) is link
         if link:
             assert float(found["pulled"]) > 0
+            assert int(found["trips"].replace(",", "")) > 0
 
 
 def per_row_table(output: str) -> dict[str, float]:
