@@ -216,7 +216,7 @@ class Bench:
         ratio = step.seconds / self.floor_seconds if self.floor_seconds else 0.0
         carried = ""
         if step.carried is not None:
-            carried = (f"  {step.carried.down / 1e6:9.2f} MB pulled, {step.carried.up / 1e6:.2f} MB sent, "
+            carried = (f"  {step.carried.down / 1e6:9.3f} MB pulled, {step.carried.up / 1e6:.2f} MB sent, "
                        f"{step.carried.round_trips:,} round trips")
         print(f"{self.run.scale} {step.name:<30} {step.seconds:9.2f} s {ratio:7.2f}× floor"
               f"  peak RSS {step.peak_rss_mb:5.0f} MB{carried}  {detail}")
@@ -250,8 +250,8 @@ def report_link(run: ScaleRun, link: LinkProxy) -> None:
     print(f"{run.scale} over the link ({link.describe()}):")
     for label, step in (("full read (sync --full)", full), ("quiet night (no-change sync)", night)):
         assert step.carried is not None
-        print(f"    {label:<30} {step.seconds:9.2f} s {step.carried.down / 1e6:9.2f} MB pulled")
-    print(f"    the quiet night pulls {share:.1%} of the full read's bytes")
+        print(f"    {label:<30} {step.seconds:9.2f} s {step.carried.down / 1e6:9.3f} MB pulled")
+    print(f"    the quiet night pulls {share:.2%} of the full read's bytes")
     sys.stdout.flush()
 
 

@@ -92,7 +92,7 @@ def test_over_a_slow_link_the_bench_reports_bytes_pulled_and_the_quiet_nights_sh
     check_steps(steps, link=True)
     assert "full sync, batch_rows 500" in steps
     assert "small over the link (2 ms each way, 50 Mbit/s):" in output
-    share = re.search(r"the quiet night pulls (\d+\.\d)% of the full read's bytes", output)
+    share = re.search(r"the quiet night pulls (\d+\.\d+)% of the full read's bytes", output)
     assert share is not None
     assert 0 < float(share[1]) <= 150
     # The COPY text is what the rows weigh; the sync pulls them in another encoding, but not tenfold.
