@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import queue
 import re
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -20,6 +22,7 @@ from etl.source.contract import source_execution_options
 # changed (ORA-01466) or the object no longer exists as it did (ORA-08103, e.g. TRUNCATE). PostgreSQL
 # reads such a table as empty instead, which the shrink guard catches.
 SOURCE_CHANGED_CODES = frozenset({1466, 8103})
+T = TypeVar("T")
 _ORACLE_CODE = re.compile(r"\bORA-(\d{5})\b")
 
 
@@ -93,12 +96,12 @@ def source_rows(
     batch_rows: int,
     convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
     where: ColumnElement[bool] | None = None,
-) -> Iterator[Sequence[Any]]:
+) -> Generator[Sequence[Any], None, None]:
     """Stream the source table's rows in the mirror table's column order, converted to mirror types.
 
     ``convert`` defaults to ``row_converter`` (a bad value raises); ``where`` limits the rows read.
     ``yield_per`` keeps memory bounded: a server-side cursor on PostgreSQL, fetches of ``arraysize``
-    rows on Oracle.
+    rows on Oracle. Close the iterator when done with it early: that ends its read-ahead thread.
     """
     statement = select(*(mapping.source.c[column] for column in mapping.source_columns))
     if where is not None:
@@ -107,8 +110,9 @@ def source_rows(
     with source_errors(connection.engine, f"reading {mapping.source.name} from"):
         try:
             result = connection.execute(statement, execution_options={"yield_per": batch_rows})
-            for row in result:
-                yield convert(row)
+            for batch in read_ahead(result.partitions()):
+                for row in batch:
+                    yield convert(row)
         except UnicodeDecodeError as exc:
             # The driver decodes a whole fetch at once, so the row cannot be named (Oracle thin mode).
             raise BadSourceData(
@@ -116,3 +120,51 @@ def source_rows(
                 f"it returned bytes that are not text in its character set ({exc.reason}, byte "
                 f"0x{exc.object[exc.start]:02x}); fix the row in the source"
             ) from exc
+
+
+_END = object()
+
+
+def read_ahead(batches: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """The same batches, the next ones fetched by a thread while the caller works on this one.
+
+    Over a WAN a fetch is mostly waiting for the link, and the driver releases the GIL while it
+    waits: the round trips then overlap the conversion and the COPY into the stage instead of adding
+    to them. At most ``depth`` batches wait, so memory stays bounded. An error of the fetch is raised
+    here, in the caller's thread; closing the iterator stops the thread and waits for it.
+    """
+    waiting: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for batch in batches:
+                if not _put(waiting, (batch, None), stop):
+                    return
+            _put(waiting, (_END, None), stop)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            _put(waiting, (_END, exc), stop)
+
+    thread = threading.Thread(target=fetch, name="source-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            batch, error = waiting.get()
+            if batch is _END:
+                if error is not None:
+                    raise error
+                return
+            yield batch
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _put(waiting: queue.Queue[tuple[Any, BaseException | None]], item: tuple[Any, BaseException | None],
+         stop: threading.Event) -> bool:
+    """Queue ``item`` unless the reader stopped; False when it did."""
+    while not stop.is_set():
+        with contextlib.suppress(queue.Full):
+            waiting.put(item, timeout=0.1)
+            return True
+    return False

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Table, inspect
 
@@ -91,18 +94,20 @@ def stage_table(
     stage = create_unkeyed_stage(mirror, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name)
     convert = StagingConverter(mapping)
     checked = _checked_buckets(source, mapping, stored, bucket_rows, progress) if stored else None
+    rows: Generator[Sequence[Any], None, None]
     if checked is None:
         rows = source_rows(source, mapping, batch_rows, convert)
     elif checked.moved:
         where = in_buckets(source_key(mapping), checked.layout, checked.moved, dialect)
         rows = source_rows(source, mapping, batch_rows, convert, where=where)
     else:
-        rows = iter(())  # nothing moved: not one row to read
+        rows = _no_rows()  # nothing moved: not one row to read
     progress.phase("reading")
-    pulled = copy_rows(
-        mirror, stage, (*mapping.loaded, *PROBLEM_COLUMNS), rows,
-        on_batch=progress.update, batch_rows=batch_rows,
-    )
+    with closing(rows):  # a failed COPY stops the source's read-ahead at once
+        pulled = copy_rows(
+            mirror, stage, (*mapping.loaded, *PROBLEM_COLUMNS), rows,
+            on_batch=progress.update, batch_rows=batch_rows,
+        )
     progress.phase("checking for bad rows")
     quarantine = quarantine_bad_rows(mirror, stage, mapping, convert.marked)
     record_quarantine_findings(mirror, findings, quarantine, mapping)
@@ -116,6 +121,10 @@ def stage_table(
     # The table's one line comes when it is merged (merge_table): this one only showed it streaming.
     progress.finish()
     return StagedTable(mapping, stage, quarantine, rows_read, pulled, time.monotonic() - started, buckets)
+
+
+def _no_rows() -> Generator[Sequence[Any], None, None]:
+    yield from ()
 
 
 def _checked_buckets(
