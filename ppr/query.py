@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ARRAY, ColumnElement, Connection, Text, any_, literal, select
 
 from etl.mirror import (
     CalibrationRecord,
@@ -59,7 +59,7 @@ def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> 
         view.c.release_date, view.c.calibration_record,
     )
     query = query.where(view.c.restorable) if mous_uids is None else query.where(
-        view.c.mous_uid.in_(mous_uids)
+        _among(view.c.mous_uid, mous_uids)
     )
     return {
         row.mous_uid: MousVerdict(
@@ -68,6 +68,15 @@ def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> 
         )
         for row in connection.execute(query.order_by(view.c.mous_uid))
     }
+
+
+def _among(column: ColumnElement[str], mous_uids: Sequence[str]) -> ColumnElement[bool]:
+    """``column = ANY(:array)``: one array parameter for any number of MOUSes.
+
+    An IN list binds one parameter per MOUS, and compiling and sending 36,000 of them cost seconds of
+    a bulk run, several times the queries' own time.
+    """
+    return column == any_(literal(list(mous_uids), ARRAY(Text)))
 
 
 def ous_level(connection: Connection, ous_uid: str) -> str | None:
@@ -110,7 +119,7 @@ def archived_records(connection: Connection, mous_uids: Sequence[str]) -> dict[s
             records.c.hm_rasterscan, records.c.casa_version, records.c.pipeline_version,
             records.c.mpi_servers, records.c.manifest_file, records.c.restore_script_file,
             records.c.request_file,
-        ).where(records.c.mous_uid.in_(mous_uids))
+        ).where(_among(records.c.mous_uid, mous_uids))
     )
     found = {}
     for row in rows:
@@ -159,7 +168,7 @@ def _identities(connection: Connection, mous_uids: Sequence[str]) -> dict[str, A
         .join(view, view.c.mous_uid == status.c.mous_uid)
         .outerjoin(project, project.c.project_uid == status.c.project_uid)
         .outerjoin(blocks, blocks.c.sb_uid == status.c.sb_uid)
-        .where(status.c.mous_uid.in_(mous_uids))
+        .where(_among(status.c.mous_uid, mous_uids))
     )
     return {row.mous_uid: row for row in connection.execute(query)}
 
@@ -169,7 +178,7 @@ def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tup
     view = mous_sessions
     rows = connection.execute(
         select(view.c.mous_uid, view.c.session_number, view.c.pass_eb_uids)
-        .where(view.c.mous_uid.in_(mous_uids))
+        .where(_among(view.c.mous_uid, mous_uids))
         .order_by(view.c.mous_uid, view.c.session_number)
     )
     sessions: dict[str, list[Session]] = defaultdict(list)
@@ -192,7 +201,7 @@ def _products(
         select(files.c.mous_uid, files.c.file_name, files.c.kind, files.c.session_number,
                files.c.size_bytes, names.c.restore_name)
         .outerjoin(names, (names.c.mous_uid == files.c.mous_uid) & (names.c.file_name == files.c.file_name))
-        .where(files.c.mous_uid.in_(mous_uids), files.c.kind.in_(RESTORE_PRODUCT_KINDS))
+        .where(_among(files.c.mous_uid, mous_uids), files.c.kind.in_(RESTORE_PRODUCT_KINDS))
         .order_by(files.c.mous_uid, files.c.kind, files.c.session_number, files.c.file_name)
     )
     products: dict[str, list[RestoreProduct]] = defaultdict(list)

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lxml import etree
 from sqlalchemy import Connection
 
 from etl.calibration.compare import describe, eb_differences
 from etl.settings import PprSettings
-from ppr.build import build_ppr, default_relative_path, serialize_ppr
+from ppr.build import build_ppr, default_relative_path, serialize_own_ppr
 from ppr.check import ArchivedPpr, SessionDifference, compare_sessions, read_archived_ppr
 from ppr.errors import (
     ArchivedPprOfAnotherMous,
@@ -29,7 +30,7 @@ from ppr.errors import (
     OutputExists,
     UnknownMous,
 )
-from ppr.layout import build_request_directory, session_map_digest
+from ppr.layout import RequestFiles, request_files, session_map_digest
 from ppr.model import RestoreRequest
 from ppr.query import (
     MousVerdict,
@@ -40,7 +41,8 @@ from ppr.query import (
     verdicts,
 )
 from ppr.spool import built_requests, restorable_since
-from ppr.validate import validate_ppr
+from ppr.validate import validated_ppr
+from ppr.writer import RequestWriter
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class GeneratedPpr:
     request: RestoreRequest
     relative_path: str
     document: bytes
+    # ``document`` as validation parsed it, so writing it does not parse it again.
+    parsed: etree._ElementTree | None = field(default=None, compare=False, repr=False)
 
 
 # Codes of the refusals that are not the mirror's reason codes, spelled like them.
@@ -101,9 +105,8 @@ def render(
 ) -> GeneratedPpr:
     """Build, validate and serialise; a PPR that fails the schema is never returned."""
     path = relative_path or default_relative_path(request, created)
-    document = serialize_ppr(build_ppr(request, site, path, created))
-    validate_ppr(document)
-    return GeneratedPpr(request, path, document)
+    document = serialize_own_ppr(build_ppr(request, site, path, created))
+    return GeneratedPpr(request, path, document, validated_ppr(document))
 
 
 def refuse_unless_restorable(verdict: MousVerdict, allow_proprietary: bool) -> None:
@@ -225,41 +228,57 @@ def build_all_restorable(
         chosen = [uid for uid in chosen if uid in window]
     requests = restore_requests(connection, chosen)
     built = built_requests(base_dir)
-    built_mouses = {mous_uid for mous_uid, _digest in built}
     summary = BulkSummary()
-    for done, (mous_uid, request) in enumerate(sorted(requests.items()), start=1):
-        existing = built.get((mous_uid, session_map_digest(request.sessions)))
-        if existing is not None:
-            summary.already_built[mous_uid] = existing
-        else:
-            _build_one(summary, base_dir, site, request, restorable[mous_uid], allow_proprietary,
-                       force, created)
-            if mous_uid in built_mouses and mous_uid not in summary.refused:
-                summary.new_session_map.append(mous_uid)
-        if on_progress is not None:
-            on_progress(done, len(requests))
+    attempted: list[str] = []
+    with RequestWriter(
+        force,
+        on_written=lambda _mous_uid, directory: summary.written.append(directory),
+        on_exists=lambda mous_uid, refusal: _refuse(summary, mous_uid, refusal),
+    ) as writer:
+        for done, (mous_uid, request) in enumerate(sorted(requests.items()), start=1):
+            existing = built.get((mous_uid, session_map_digest(request.sessions)))
+            if existing is not None:
+                summary.already_built[mous_uid] = existing
+            else:
+                attempted.append(mous_uid)
+                files = _prepare_one(summary, base_dir, site, request, restorable[mous_uid],
+                                     allow_proprietary, created)
+                if files is not None:
+                    writer.submit(mous_uid, files)
+            if on_progress is not None:
+                on_progress(done, len(requests))
+    # In MOUS order, as a run that wrote one directory at a time lists them.
+    summary.refused = dict(sorted(summary.refused.items()))
+    built_mouses = {mous_uid for mous_uid, _digest in built}
+    summary.new_session_map = [
+        mous_uid for mous_uid in attempted if mous_uid in built_mouses and mous_uid not in summary.refused
+    ]
     return summary
 
 
-def _build_one(
+def _prepare_one(
     summary: BulkSummary,
     base_dir: Path,
     site: PprSettings,
     request: RestoreRequest,
     verdict: MousVerdict,
     allow_proprietary: bool,
-    force: bool,
     created: datetime,
-) -> None:
+) -> RequestFiles | None:
+    """The checked files of one MOUS's request directory, or None with its refusal in ``summary``."""
     try:
         refuse_unless_restorable(verdict, allow_proprietary)
         generated = render(request, site, None, created)
-        summary.written.append(
-            build_request_directory(base_dir, generated.relative_path, generated.document, request, force)
-        )
-    except (NotRestorable, OutputExists, InvalidPpr) as refusal:
+        return request_files(base_dir, generated.relative_path, generated.document, request,
+                             generated.parsed)
+    except (NotRestorable, InvalidPpr) as refusal:
         # One MOUS's refusal is reported in the summary; the others are still written.
-        summary.refused[request.mous_uid] = f"{refusal_code(refusal)}: {refusal}"
+        _refuse(summary, request.mous_uid, refusal)
+        return None
+
+
+def _refuse(summary: BulkSummary, mous_uid: str, refusal: NotRestorable | OutputExists | InvalidPpr) -> None:
+    summary.refused[mous_uid] = f"{refusal_code(refusal)}: {refusal}"
 
 
 def _verdict(connection: Connection, mous_uid: str) -> MousVerdict:

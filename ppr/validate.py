@@ -56,12 +56,17 @@ def validate_ppr(ppr: etree._ElementTree | etree._Element | bytes) -> None:
     A tree is checked as it will be written (serialised, then parsed), so line numbers in the problems
     are those of the PPR file.
     """
-    document_bytes = ppr if isinstance(ppr, bytes) else serialize_ppr(ppr)
+    validated_ppr(ppr if isinstance(ppr, bytes) else serialize_ppr(ppr))
+
+
+def validated_ppr(document_bytes: bytes) -> etree._ElementTree:
+    """``document_bytes`` parsed, once it passes ``validate_ppr``'s checks; ``InvalidPpr`` if not."""
     document = _parse(document_bytes)
     # The consistency checks rely on the structure the schema guarantees, so they run only after it.
     problems = schema_problems(document) or consistency_problems(document)
     if problems:
         raise InvalidPpr(problems, _mous_uid(document))
+    return document
 
 
 @functools.cache

@@ -23,7 +23,14 @@ from etl.mirror.archive import (
     ShiftlogEntry,
 )
 from etl.mirror.base import Base, table_of
-from etl.mirror.bookkeeping import ChangeEvent, DataQualityIssue, SyncLock, SyncRun, SyncRunTable
+from etl.mirror.bookkeeping import (
+    ChangeEvent,
+    DataQualityIssue,
+    MousLastChange,
+    SyncLock,
+    SyncRun,
+    SyncRunTable,
+)
 from etl.mirror.calibration import (
     CalibrationDocument,
     CalibrationRecord,
@@ -51,6 +58,7 @@ __all__ = [
     "DataQualityIssue",
     "Delivery",
     "ExecutionBlock",
+    "MousLastChange",
     "MousStatus",
     "ObservingSession",
     "Ous",
