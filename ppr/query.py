@@ -170,7 +170,7 @@ def _identities(connection: Connection, mous_uids: Sequence[str]) -> dict[str, A
         .outerjoin(blocks, blocks.c.sb_uid == status.c.sb_uid)
         .where(_among(status.c.mous_uid, mous_uids))
     )
-    return {row.mous_uid: row for row in connection.execute(query)}
+    return {row.mous_uid: row for row in connection.execute(query).all()}
 
 
 def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tuple[Session, ...]]:
@@ -182,8 +182,8 @@ def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tup
         .order_by(view.c.mous_uid, view.c.session_number)
     )
     sessions: dict[str, list[Session]] = defaultdict(list)
-    for row in rows:
-        sessions[row.mous_uid].append(Session(row.session_number, tuple(row.pass_eb_uids)))
+    for mous_uid, session_number, pass_eb_uids in rows.all():
+        sessions[mous_uid].append(Session(session_number, tuple(pass_eb_uids)))
     return {uid: tuple(found) for uid, found in sessions.items()}
 
 
@@ -205,14 +205,14 @@ def _products(
         .order_by(files.c.mous_uid, files.c.kind, files.c.session_number, files.c.file_name)
     )
     products: dict[str, list[RestoreProduct]] = defaultdict(list)
-    for row in rows:
-        record = records.get(row.mous_uid)
+    # Fetched at once and unpacked by position: row by row through the result, 300,000 products of a
+    # bulk run took seconds.
+    for mous_uid, file_name, kind, session_number, size_bytes, restore_name in rows.all():
+        record = records.get(mous_uid)
         manifest = record.manifest_file if record is not None else None
-        if row.kind == "manifest" and manifest is not None and row.file_name != manifest:
+        if kind == "manifest" and manifest is not None and file_name != manifest:
             continue
-        products[row.mous_uid].append(
-            RestoreProduct(row.file_name, row.kind, row.session_number, row.size_bytes, row.restore_name)
-        )
+        products[mous_uid].append(RestoreProduct(file_name, kind, session_number, size_bytes, restore_name))
     return {uid: tuple(found) for uid, found in products.items()}
 
 

@@ -8,8 +8,9 @@ restorable always gets its PPR: a build or validation failure then is a defect (
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy import Connection
 from etl.calibration.compare import describe, eb_differences
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_own_ppr
+from ppr.bulk import in_order
 from ppr.check import ArchivedPpr, SessionDifference, compare_sessions, read_archived_ppr
 from ppr.errors import (
     ArchivedPprOfAnotherMous,
@@ -229,52 +231,60 @@ def build_all_restorable(
     requests = restore_requests(connection, chosen)
     built = built_requests(base_dir)
     summary = BulkSummary()
-    attempted: list[str] = []
+    to_build: list[tuple[RestoreRequest, MousVerdict]] = []
+    for mous_uid, request in sorted(requests.items()):
+        existing = built.get((mous_uid, session_map_digest(request.sessions)))
+        if existing is not None:
+            summary.already_built[mous_uid] = existing
+        else:
+            to_build.append((request, restorable[mous_uid]))
+    prepare = functools.partial(prepare_requests, base_dir, site, allow_proprietary, created)
     with RequestWriter(
         force,
         on_written=lambda _mous_uid, directory: summary.written.append(directory),
         on_exists=lambda mous_uid, refusal: _refuse(summary, mous_uid, refusal),
     ) as writer:
-        for done, (mous_uid, request) in enumerate(sorted(requests.items()), start=1):
-            existing = built.get((mous_uid, session_map_digest(request.sessions)))
-            if existing is not None:
-                summary.already_built[mous_uid] = existing
+        for done, (mous_uid, prepared) in enumerate(in_order(prepare, to_build), start=1):
+            if isinstance(prepared, RequestFiles):
+                writer.submit(mous_uid, prepared)
             else:
-                attempted.append(mous_uid)
-                files = _prepare_one(summary, base_dir, site, request, restorable[mous_uid],
-                                     allow_proprietary, created)
-                if files is not None:
-                    writer.submit(mous_uid, files)
+                summary.refused[mous_uid] = prepared
             if on_progress is not None:
-                on_progress(done, len(requests))
+                on_progress(len(summary.already_built) + done, len(requests))
     # In MOUS order, as a run that wrote one directory at a time lists them.
     summary.refused = dict(sorted(summary.refused.items()))
     built_mouses = {mous_uid for mous_uid, _digest in built}
     summary.new_session_map = [
-        mous_uid for mous_uid in attempted if mous_uid in built_mouses and mous_uid not in summary.refused
+        request.mous_uid for request, _verdict in to_build
+        if request.mous_uid in built_mouses and request.mous_uid not in summary.refused
     ]
     return summary
 
 
-def _prepare_one(
-    summary: BulkSummary,
+def prepare_requests(
     base_dir: Path,
     site: PprSettings,
-    request: RestoreRequest,
-    verdict: MousVerdict,
     allow_proprietary: bool,
     created: datetime,
-) -> RequestFiles | None:
-    """The checked files of one MOUS's request directory, or None with its refusal in ``summary``."""
-    try:
-        refuse_unless_restorable(verdict, allow_proprietary)
-        generated = render(request, site, None, created)
-        return request_files(base_dir, generated.relative_path, generated.document, request,
-                             generated.parsed)
-    except (NotRestorable, InvalidPpr) as refusal:
-        # One MOUS's refusal is reported in the summary; the others are still written.
-        _refuse(summary, request.mous_uid, refusal)
-        return None
+    chosen: Sequence[tuple[RestoreRequest, MousVerdict]],
+) -> list[tuple[str, RequestFiles | str]]:
+    """Each MOUS's checked request files, or its refusal as the summary words it (``code: reason``).
+
+    Runs in worker processes for a large run (ppr/bulk.py): everything it takes and returns pickles.
+    """
+    prepared: list[tuple[str, RequestFiles | str]] = []
+    for request, verdict in chosen:
+        try:
+            refuse_unless_restorable(verdict, allow_proprietary)
+            generated = render(request, site, None, created)
+            files = request_files(base_dir, generated.relative_path, generated.document, request,
+                                  generated.parsed)
+        except (NotRestorable, InvalidPpr) as refusal:
+            # One MOUS's refusal is reported in the summary; the others are still written.
+            prepared.append((request.mous_uid, f"{refusal_code(refusal)}: {refusal}"))
+        else:
+            prepared.append((request.mous_uid, files))
+    return prepared
 
 
 def _refuse(summary: BulkSummary, mous_uid: str, refusal: NotRestorable | OutputExists | InvalidPpr) -> None:

@@ -7,6 +7,7 @@ here is one whose breach would restore the wrong data rather than fail.
 from __future__ import annotations
 
 import functools
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -112,8 +113,15 @@ def _parse(document_bytes: bytes) -> etree._ElementTree:
 
 
 def _safe_parser() -> etree.XMLParser:
-    # Never expand entities or fetch anything while reading a document.
-    return etree.XMLParser(resolve_entities=False, no_network=True)
+    # Never expand entities or fetch anything while reading a document. Making a parser costs as much
+    # as parsing a PPR, and a parser must not be shared between threads: one per thread, kept.
+    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return parser
+
+
+_parsers = threading.local()
 
 
 def _mous_uid(document: etree._ElementTree) -> str | None:

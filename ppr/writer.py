@@ -2,7 +2,7 @@
 
 Writing a directory is mostly waiting: five mkdirs, two files each flushed to disk with fsync, a
 rename. fsync releases the interpreter and the file system commits concurrent flushes together, so
-a handful of writer threads turn the disk's latency into throughput while the main thread builds and
+a few dozen writer threads turn the disk's latency into throughput while the main thread builds and
 validates the next PPRs. Results come back in submission order, so a bulk run reports exactly what a
 sequential one would.
 """
@@ -18,10 +18,11 @@ from types import TracebackType
 from ppr.errors import OutputExists
 from ppr.layout import RequestFiles, write_request_directory
 
-# Threads that wait on the disk, not the CPU; more than this gained nothing on the development machine.
-WRITER_THREADS = 8
-# Directories built ahead of the writers at most: bounds the memory a bulk run holds.
-MAX_PENDING = 256
+# Threads that wait on the disk, not the CPU. On the development machine's ext4, directories written
+# per second rose with the flushes in flight (journal commits are shared) up to about 32 threads.
+WRITER_THREADS = 32
+# Directories built ahead of the writers at most: bounds the memory a bulk run holds (about 10 kB each).
+MAX_PENDING = 1_024
 
 
 class RequestWriter:
