@@ -35,6 +35,8 @@ from ppr.model import ArchivedRecord, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
 
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
+# More MOUSes than this are passed as one array parameter (see _among).
+IN_LIST_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,14 @@ def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> 
 
 
 def _among(column: ColumnElement[str], mous_uids: Sequence[str]) -> ColumnElement[bool]:
-    """``column = ANY(:array)``: one array parameter for any number of MOUSes.
+    """The rows of the given MOUSes: ``IN (…)`` for a few, ``= ANY(:array)`` for many.
 
-    An IN list binds one parameter per MOUS, and compiling and sending 36,000 of them cost seconds of
-    a bulk run, several times the queries' own time.
+    An IN list binds one parameter per MOUS: compiling and sending 36,000 of them cost a bulk run
+    seconds, several times the queries' own time. One array costs nothing to send, but for a single
+    MOUS the planner does better with IN, which it reads as an equality (8 ms a PPR instead of 12).
     """
+    if len(mous_uids) <= IN_LIST_LIMIT:
+        return column.in_(mous_uids)
     return column == any_(literal(list(mous_uids), ARRAY(Text)))
 
 
