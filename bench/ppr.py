@@ -4,10 +4,12 @@
 
 Uses its own embedded PostgreSQL under --home (default ~/.cache/almamirror-bench-ppr): a source database
 ``bench_source_<scale>`` filled once with the demo archive and a mirror ``bench_ppr_mirror_<scale>``
-synced from it once; later runs reuse both. Then, in one run: every restorable MOUS's request directory
-written and validated into a fresh directory (request directories per second), one MOUS's PPR built
-from the mirror and validated (median and 95th percentile), and the server time of a full scan of
-``restorable_mous`` (``EXPLAIN ANALYZE``, median). Each figure is printed with its ratio to the target.
+synced from it once and given a history of change events; later runs reuse both. Then, in one run:
+every restorable MOUS's request directory written and validated into a fresh directory (request
+directories per second), directories of fixed content written by the same writer threads (the file
+system's ceiling), one MOUS's PPR built from the mirror and validated (median and 95th percentile),
+and the server time of a full scan of ``restorable_mous`` (``EXPLAIN ANALYZE``, median). Each figure
+is printed with its ratio to the target.
 """
 
 from __future__ import annotations
@@ -34,13 +36,20 @@ from etl.mirror import SyncRun, table_of
 from etl.settings import PprSettings, Settings, load_settings
 from etl.source.contract import CONTRACT
 from etl.sync.pipeline import run_sync
+from ppr.layout import RequestFiles
 from ppr.query import verdicts
 from ppr.service import build_all_restorable, generate_ppr
+from ppr.writer import RequestWriter
 
 # Issue 12's targets for restore requests in bulk.
 TARGET_DIRS_PER_SECOND = 1_000.0
 TARGET_SINGLE_MS = 10.0
 TARGET_SCAN_MS = 200.0
+# The file-system ceiling: directories like a PPR's (its file and manifest of typical sizes at ALMA
+# scale), written by the bulk run's own writer threads with nothing to build.
+FILE_SYSTEM_DIRECTORIES = {"small": 200, "medium": 2_000, "alma": 10_000}
+PPR_BYTES = 4_700
+MANIFEST_BYTES = 4_300
 FULL_SCAN = text("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT * FROM restorable_mous")
 # A baseline records no change events, so the mirror is given three years of nightly history, as
 # bench/report_views.py fills it: 1,100 runs, 100 events per MOUS in groups of 10 per (MOUS, run).
@@ -84,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with mirror.connect() as connection:
             describe(connection)
-            measure_bulk(connection, settings.ppr)
+            bulk_rate = measure_bulk(connection, settings.ppr)
+            measure_file_system(FILE_SYSTEM_DIRECTORIES[args.scale], bulk_rate)
             measure_single(connection, settings.ppr, args.repeat)
             measure_scan(connection, max(5, args.repeat // 40))
     finally:
@@ -157,7 +167,7 @@ def describe(connection: Connection) -> None:
     print(", ".join(f"{name} {value:,}" for name, value in counts._mapping.items()))
 
 
-def measure_bulk(connection: Connection, site: PprSettings) -> None:
+def measure_bulk(connection: Connection, site: PprSettings) -> float:
     """``ppr --all-restorable --build`` into a fresh directory: request directories per second."""
     base = Path(tempfile.mkdtemp(prefix="almamirror-bench-ppr-"))
     try:
@@ -171,6 +181,29 @@ def measure_bulk(connection: Connection, site: PprSettings) -> None:
         "ppr --all-restorable --build", f"{rate:,.0f} dirs/s",
         f"{len(summary.written):,} written, {len(summary.refused):,} refused in {seconds:.2f} s; "
         f"{rate / TARGET_DIRS_PER_SECOND:.2f}x the target of {TARGET_DIRS_PER_SECOND:,.0f}/s",
+    )
+    return rate
+
+
+def measure_file_system(count: int, bulk_rate: float) -> None:
+    """The same directories with fixed content through the same writer threads: the disk's ceiling."""
+    base = Path(tempfile.mkdtemp(prefix="almamirror-bench-fs-"))
+    ppr_bytes, manifest_bytes = b"x" * PPR_BYTES, b"x" * MANIFEST_BYTES
+    written: list[Path] = []
+    try:
+        started = time.perf_counter()
+        with RequestWriter(False, on_written=lambda _uid, path: written.append(path),
+                           on_exists=lambda _uid, error: sys.exit(f"bench: {error}")) as writer:
+            for number in range(count):
+                target = base / f"run_{number // 1000}" / f"MOUS_{number}"
+                writer.submit(str(number), RequestFiles(target, "PPR.xml", ppr_bytes, manifest_bytes))
+        seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    report(
+        "file system alone (same writer threads)", f"{len(written) / seconds:,.0f} dirs/s",
+        f"{len(written):,} directories of {PPR_BYTES:,} + {MANIFEST_BYTES:,} bytes in {seconds:.2f} s; "
+        f"the bulk run wrote {bulk_rate / (len(written) / seconds):.2f}x as many per second",
     )
 
 
