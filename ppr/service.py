@@ -238,21 +238,14 @@ def build_all_restorable(
             summary.already_built[mous_uid] = existing
         else:
             to_build.append((request, restorable[mous_uid]))
-    prepare = functools.partial(prepare_requests, base_dir, site, allow_proprietary, created)
-    with RequestWriter(
-        force,
-        on_written=lambda _mous_uid, directory: summary.written.append(directory),
-        on_exists=lambda mous_uid, refusal: _refuse(summary, mous_uid, refusal),
-    ) as writer:
-        for done, (mous_uid, prepared) in enumerate(in_order(prepare, to_build), start=1):
-            if isinstance(prepared, RequestFiles):
-                writer.submit(mous_uid, prepared)
-            else:
-                summary.refused[mous_uid] = prepared
-            if on_progress is not None:
-                on_progress(len(summary.already_built) + done, len(requests))
-    # In MOUS order, as a run that wrote one directory at a time lists them.
-    summary.refused = dict(sorted(summary.refused.items()))
+    build = functools.partial(build_requests, base_dir, site, allow_proprietary, force, created)
+    for done, (mous_uid, outcome) in enumerate(in_order(build, to_build), start=1):
+        if isinstance(outcome, Path):
+            summary.written.append(outcome)
+        else:
+            summary.refused[mous_uid] = outcome
+        if on_progress is not None:
+            on_progress(len(summary.already_built) + done, len(requests))
     built_mouses = {mous_uid for mous_uid, _digest in built}
     summary.new_session_map = [
         request.mous_uid for request, _verdict in to_build
@@ -261,34 +254,50 @@ def build_all_restorable(
     return summary
 
 
-def prepare_requests(
+def build_requests(
+    base_dir: Path,
+    site: PprSettings,
+    allow_proprietary: bool,
+    force: bool,
+    created: datetime,
+    chosen: Sequence[tuple[RestoreRequest, MousVerdict]],
+) -> list[tuple[str, Path | str]]:
+    """Each MOUS's request directory written, or its refusal as the summary words it (``code: reason``),
+    in the order given.
+
+    Runs in worker processes for a large run (ppr/bulk.py): everything it takes and returns pickles.
+    The directories are written by threads while the next PPRs are built (ppr/writer.py).
+    """
+    outcomes: dict[str, Path | str] = {}
+
+    def refused(mous_uid: str, refusal: OutputExists) -> None:
+        outcomes[mous_uid] = f"{refusal_code(refusal)}: {refusal}"
+
+    with RequestWriter(force, on_written=outcomes.__setitem__, on_exists=refused) as writer:
+        for request, verdict in chosen:
+            files = _request_files(request, verdict, base_dir, site, allow_proprietary, created)
+            if isinstance(files, RequestFiles):
+                writer.submit(request.mous_uid, files)
+            else:
+                outcomes[request.mous_uid] = files
+    return [(request.mous_uid, outcomes[request.mous_uid]) for request, _verdict in chosen]
+
+
+def _request_files(
+    request: RestoreRequest,
+    verdict: MousVerdict,
     base_dir: Path,
     site: PprSettings,
     allow_proprietary: bool,
     created: datetime,
-    chosen: Sequence[tuple[RestoreRequest, MousVerdict]],
-) -> list[tuple[str, RequestFiles | str]]:
-    """Each MOUS's checked request files, or its refusal as the summary words it (``code: reason``).
-
-    Runs in worker processes for a large run (ppr/bulk.py): everything it takes and returns pickles.
-    """
-    prepared: list[tuple[str, RequestFiles | str]] = []
-    for request, verdict in chosen:
-        try:
-            refuse_unless_restorable(verdict, allow_proprietary)
-            generated = render(request, site, None, created)
-            files = request_files(base_dir, generated.relative_path, generated.document, request,
-                                  generated.parsed)
-        except (NotRestorable, InvalidPpr) as refusal:
-            # One MOUS's refusal is reported in the summary; the others are still written.
-            prepared.append((request.mous_uid, f"{refusal_code(refusal)}: {refusal}"))
-        else:
-            prepared.append((request.mous_uid, files))
-    return prepared
-
-
-def _refuse(summary: BulkSummary, mous_uid: str, refusal: NotRestorable | OutputExists | InvalidPpr) -> None:
-    summary.refused[mous_uid] = f"{refusal_code(refusal)}: {refusal}"
+) -> RequestFiles | str:
+    try:
+        refuse_unless_restorable(verdict, allow_proprietary)
+        generated = render(request, site, None, created)
+        return request_files(base_dir, generated.relative_path, generated.document, request, generated.parsed)
+    except (NotRestorable, InvalidPpr) as refusal:
+        # One MOUS's refusal is reported in the summary; the others are still written.
+        return f"{refusal_code(refusal)}: {refusal}"
 
 
 def _verdict(connection: Connection, mous_uid: str) -> MousVerdict:

@@ -1,10 +1,10 @@
-"""Request directories written by a few threads while the next PPRs are built.
+"""Request directories written by threads while the next PPRs are built.
 
 Writing a directory is mostly waiting: five mkdirs, two files each flushed to disk with fsync, a
 rename. fsync releases the interpreter and the file system commits concurrent flushes together, so
-a few dozen writer threads turn the disk's latency into throughput while the main thread builds and
-validates the next PPRs. Results come back in submission order, so a bulk run reports exactly what a
-sequential one would.
+a few dozen writer threads turn the disk's latency into throughput while the thread that submits
+them builds and validates the next PPRs. Results come back in submission order, so a bulk run
+reports exactly what a sequential one would.
 """
 
 from __future__ import annotations

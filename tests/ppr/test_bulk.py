@@ -16,7 +16,7 @@ from ppr import writer
 from ppr.bulk import in_order
 from ppr.layout import RequestFiles, write_request_directory
 from ppr.query import restore_requests, verdicts
-from ppr.service import build_all_restorable, prepare_requests
+from ppr.service import build_all_restorable, build_requests
 from tests.conftest import open_engine
 
 CREATED = datetime(2026, 12, 1, 12, 0, 0, 123_456)
@@ -38,17 +38,27 @@ def chosen(mirror: URL) -> list[Any]:
     return [(requests[uid], found[uid]) for uid in sorted(requests)]
 
 
-def test_worker_processes_prepare_what_this_process_prepares(
+def test_worker_processes_write_what_this_process_writes(
     mirror: URL, site: PprSettings, tmp_path: Path
 ) -> None:
     items = chosen(mirror)
-    prepare = functools.partial(prepare_requests, tmp_path, site, False, CREATED)
-    here = list(in_order(prepare, items, parallel_from=len(items) + 1))
-    in_workers = list(in_order(prepare, items, parallel_from=1))
+    here = list(in_order(functools.partial(build_requests, tmp_path / "here", site, False, False, CREATED),
+                         items, parallel_from=len(items) + 1))
+    in_workers = list(in_order(
+        functools.partial(build_requests, tmp_path / "workers", site, False, False, CREATED),
+        items, parallel_from=1,
+    ))
     assert [uid for uid, _ in here] == [request.mous_uid for request, _ in items]
-    assert in_workers == here
-    assert any(isinstance(prepared, RequestFiles) for _, prepared in here)
-    assert any(isinstance(prepared, str) and prepared.startswith("proprietary: ") for _, prepared in here)
+    assert [relative(outcome, tmp_path / "workers") for _, outcome in in_workers] == [
+        relative(outcome, tmp_path / "here") for _, outcome in here
+    ]
+    assert files_under(tmp_path / "workers") == files_under(tmp_path / "here")
+    assert any(isinstance(outcome, Path) for _, outcome in here)
+    assert any(isinstance(outcome, str) and outcome.startswith("proprietary: ") for _, outcome in here)
+
+
+def relative(outcome: Path | str, base: Path) -> Path | str:
+    return outcome.relative_to(base) if isinstance(outcome, Path) else outcome
 
 
 def files_under(base: Path) -> dict[str, bytes]:
