@@ -55,5 +55,8 @@ def in_order(
 
 
 def _cores() -> int:
-    # The cores this process may run on (a container or taskset may allow fewer than the machine has).
-    return len(os.sched_getaffinity(0))
+    # The cores this process may run on (a container or taskset may allow fewer than the machine has);
+    # without sched_getaffinity (macOS), the machine's.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
