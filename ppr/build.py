@@ -95,11 +95,15 @@ def serialize_ppr(tree: etree._ElementTree | etree._Element) -> bytes:
     """The PPR file's bytes: XML declaration, UTF-8, standalone, indented by four spaces like ALMA's."""
     root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
     # Indenting changes the tree, and the caller's tree is theirs.
-    indented = copy.deepcopy(root)
-    etree.indent(indented, space=INDENT)
-    document = etree.ElementTree(indented)
+    return serialize_own_ppr(copy.deepcopy(root))
+
+
+def serialize_own_ppr(tree: etree._ElementTree | etree._Element) -> bytes:
+    """``serialize_ppr`` for a tree nobody else holds (as ``build_ppr`` returns it): indented in place."""
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
+    etree.indent(root, space=INDENT)
     # Written by hand: lxml's declaration uses single quotes, ALMA's tools (and the example) double.
-    return XML_DECLARATION + etree.tostring(document, encoding="UTF-8") + b"\n"
+    return XML_DECLARATION + etree.tostring(etree.ElementTree(root), encoding="UTF-8") + b"\n"
 
 
 def default_relative_path(request: RestoreRequest, created: datetime) -> str:

@@ -12,7 +12,10 @@ import json
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,16 @@ ASDM_VIA = "asdm_command"
 PRODUCT_VIA = "ngas"
 
 
+@dataclass(frozen=True)
+class RequestFiles:
+    """A request directory's checked content, ready to be written under ``target``."""
+
+    target: Path
+    ppr_name: str
+    ppr_bytes: bytes
+    manifest_bytes: bytes
+
+
 def build_request_directory(
     base_dir: Path, relative_path: str, ppr_bytes: bytes, request: RestoreRequest, force: bool = False
 ) -> Path:
@@ -44,26 +57,67 @@ def build_request_directory(
     place, a replaced file is written beside its old self and renamed over it, so a crash never leaves
     a half-written PPR.
     """
+    return write_request_directory(request_files(base_dir, relative_path, ppr_bytes, request), force)
+
+
+def request_files(
+    base_dir: Path,
+    relative_path: str,
+    ppr_bytes: bytes,
+    request: RestoreRequest,
+    parsed: etree._ElementTree | None = None,
+) -> RequestFiles:
+    """The PPR and manifest of ``request``'s directory, once the PPR is checked to describe it.
+
+    ``parsed`` is ``ppr_bytes`` already parsed (as validation parses it), to spare a second parse.
+    """
     target = base_dir.joinpath(*_relative_parts(relative_path))
-    created = _checked_ppr(ppr_bytes, request, relative_path)
+    root = parsed.getroot() if parsed is not None else _parse(ppr_bytes)
+    created = _checked_ppr(root, request, relative_path)
     manifest = fetch_manifest(request, relative_path, created)
-    if target.is_symlink() or (target.exists() and not target.is_dir()):
+    return RequestFiles(target, ppr_file_name(request.mous_uid), ppr_bytes, _manifest_bytes(manifest))
+
+
+def write_request_directory(files: RequestFiles, force: bool = False) -> Path:
+    """Write ``files`` as ``build_request_directory`` does; only file-system work, safe in a thread."""
+    target = files.target
+    state = _state(target)
+    if state is _TargetState.NOT_A_DIRECTORY:
         raise OutputNotADirectory(target)
-    if _holds_anything(target):
+    if state is _TargetState.HOLDS_SOMETHING:
         if not force:
             raise OutputExists(target)
-        _refresh(target, ppr_bytes, request, manifest)
+        _refresh(target, files)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = _fresh_sibling(target, "partial")
     staging.mkdir()
     try:
-        _fill(staging, ppr_bytes, request, manifest)
-        _move_into_place(staging, target)
+        _fill(staging, files)
+        _move_into_place(staging, target, state is _TargetState.EMPTY_DIRECTORY)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+class _TargetState(Enum):
+    ABSENT = "absent"
+    EMPTY_DIRECTORY = "empty directory"
+    HOLDS_SOMETHING = "holds something"
+    NOT_A_DIRECTORY = "not a directory"
+
+
+def _state(target: Path) -> _TargetState:
+    # One lstat for the common case, a directory not yet written; a symbolic link is never followed.
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return _TargetState.ABSENT
+    if not stat.S_ISDIR(mode):
+        return _TargetState.NOT_A_DIRECTORY
+    with os.scandir(target) as entries:
+        return _TargetState.HOLDS_SOMETHING if any(True for _ in entries) else _TargetState.EMPTY_DIRECTORY
 
 
 def session_map_digest(sessions: Iterable[Session]) -> str:
@@ -172,12 +226,15 @@ def _relative_parts(relative_path: str) -> tuple[str, ...]:
     return parts
 
 
-def _checked_ppr(ppr_bytes: bytes, request: RestoreRequest, relative_path: str) -> str:
+def _parse(ppr_bytes: bytes) -> etree._Element:
+    return etree.fromstring(ppr_bytes, etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+def _checked_ppr(root: etree._Element, request: RestoreRequest, relative_path: str) -> str:
     """Check the PPR describes this request and directory; return its CreationTime.
 
     The PPR itself was validated once, where it was made (``ppr.service.render``).
     """
-    root = etree.fromstring(ppr_bytes, etree.XMLParser(resolve_entities=False, no_network=True))
     in_ppr = {
         "MOUS": _reference(root, "OUSStatusRef"),
         "RelativePath": root.findtext(".//SchedBlockIdentifier/RelativePath"),
@@ -203,30 +260,24 @@ def _reference(root: etree._Element, tag: str) -> str | None:
     return None if element is None else element.get("entityId")
 
 
-def _holds_anything(path: Path) -> bool:
-    if path.is_dir() and not path.is_symlink():
-        return any(path.iterdir())
-    return path.exists() or path.is_symlink()
-
-
 def _fresh_sibling(target: Path, purpose: str) -> Path:
     # Hidden, unique and on the same file system as the target, so the final rename is atomic.
     return target.with_name(f".{target.name}.{purpose}-{secrets.token_hex(4)}")
 
 
-def _fill(directory: Path, ppr_bytes: bytes, request: RestoreRequest, manifest: Mapping[str, Any]) -> None:
+def _fill(directory: Path, files: RequestFiles) -> None:
     for name in (RAWDATA, WORKING, PRODUCTS):
         (directory / name).mkdir()
-    _write(directory / WORKING / ppr_file_name(request.mous_uid), ppr_bytes)
-    _write(directory / MANIFEST_FILE, _manifest_bytes(manifest))
+    _write(directory / WORKING / files.ppr_name, files.ppr_bytes)
+    _write(directory / MANIFEST_FILE, files.manifest_bytes)
 
 
-def _refresh(directory: Path, ppr_bytes: bytes, request: RestoreRequest, manifest: Mapping[str, Any]) -> None:
+def _refresh(directory: Path, files: RequestFiles) -> None:
     """--force on an existing directory: a new PPR and manifest, everything else left as it is."""
     for name in (RAWDATA, WORKING, PRODUCTS):
         (directory / name).mkdir(exist_ok=True)
-    _replace(directory / WORKING / ppr_file_name(request.mous_uid), ppr_bytes)
-    _replace(directory / MANIFEST_FILE, _manifest_bytes(manifest))
+    _replace(directory / WORKING / files.ppr_name, files.ppr_bytes)
+    _replace(directory / MANIFEST_FILE, files.manifest_bytes)
 
 
 def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
@@ -250,8 +301,8 @@ def _write(path: Path, content: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def _move_into_place(staging: Path, target: Path) -> None:
-    if not target.exists():
+def _move_into_place(staging: Path, target: Path, replaces_empty_directory: bool) -> None:
+    if not replaces_empty_directory:
         staging.rename(target)
         return
     # An empty directory: set it aside first so the new one appears in one rename. It was empty, so

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ARRAY, ColumnElement, Connection, Text, any_, literal, select
 
 from etl.mirror import (
     CalibrationRecord,
@@ -35,6 +35,8 @@ from ppr.model import ArchivedRecord, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
 
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
+# More MOUSes than this are passed as one array parameter (see _among).
+IN_LIST_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> 
         view.c.release_date, view.c.calibration_record,
     )
     query = query.where(view.c.restorable) if mous_uids is None else query.where(
-        view.c.mous_uid.in_(mous_uids)
+        _among(view.c.mous_uid, mous_uids)
     )
     return {
         row.mous_uid: MousVerdict(
@@ -68,6 +70,18 @@ def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> 
         )
         for row in connection.execute(query.order_by(view.c.mous_uid))
     }
+
+
+def _among(column: ColumnElement[str], mous_uids: Sequence[str]) -> ColumnElement[bool]:
+    """The rows of the given MOUSes: ``IN (…)`` for a few, ``= ANY(:array)`` for many.
+
+    An IN list binds one parameter per MOUS: compiling and sending 36,000 of them cost a bulk run
+    seconds, several times the queries' own time. One array costs nothing to send, but for a single
+    MOUS the planner does better with IN, which it reads as an equality (8 ms a PPR instead of 12).
+    """
+    if len(mous_uids) <= IN_LIST_LIMIT:
+        return column.in_(mous_uids)
+    return column == any_(literal(list(mous_uids), ARRAY(Text)))
 
 
 def ous_level(connection: Connection, ous_uid: str) -> str | None:
@@ -110,7 +124,7 @@ def archived_records(connection: Connection, mous_uids: Sequence[str]) -> dict[s
             records.c.hm_rasterscan, records.c.casa_version, records.c.pipeline_version,
             records.c.mpi_servers, records.c.manifest_file, records.c.restore_script_file,
             records.c.request_file,
-        ).where(records.c.mous_uid.in_(mous_uids))
+        ).where(_among(records.c.mous_uid, mous_uids))
     )
     found = {}
     for row in rows:
@@ -159,9 +173,9 @@ def _identities(connection: Connection, mous_uids: Sequence[str]) -> dict[str, A
         .join(view, view.c.mous_uid == status.c.mous_uid)
         .outerjoin(project, project.c.project_uid == status.c.project_uid)
         .outerjoin(blocks, blocks.c.sb_uid == status.c.sb_uid)
-        .where(status.c.mous_uid.in_(mous_uids))
+        .where(_among(status.c.mous_uid, mous_uids))
     )
-    return {row.mous_uid: row for row in connection.execute(query)}
+    return {row.mous_uid: row for row in connection.execute(query).all()}
 
 
 def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tuple[Session, ...]]:
@@ -169,12 +183,12 @@ def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tup
     view = mous_sessions
     rows = connection.execute(
         select(view.c.mous_uid, view.c.session_number, view.c.pass_eb_uids)
-        .where(view.c.mous_uid.in_(mous_uids))
+        .where(_among(view.c.mous_uid, mous_uids))
         .order_by(view.c.mous_uid, view.c.session_number)
     )
     sessions: dict[str, list[Session]] = defaultdict(list)
-    for row in rows:
-        sessions[row.mous_uid].append(Session(row.session_number, tuple(row.pass_eb_uids)))
+    for mous_uid, session_number, pass_eb_uids in rows.all():
+        sessions[mous_uid].append(Session(session_number, tuple(pass_eb_uids)))
     return {uid: tuple(found) for uid, found in sessions.items()}
 
 
@@ -192,18 +206,18 @@ def _products(
         select(files.c.mous_uid, files.c.file_name, files.c.kind, files.c.session_number,
                files.c.size_bytes, names.c.restore_name)
         .outerjoin(names, (names.c.mous_uid == files.c.mous_uid) & (names.c.file_name == files.c.file_name))
-        .where(files.c.mous_uid.in_(mous_uids), files.c.kind.in_(RESTORE_PRODUCT_KINDS))
+        .where(_among(files.c.mous_uid, mous_uids), files.c.kind.in_(RESTORE_PRODUCT_KINDS))
         .order_by(files.c.mous_uid, files.c.kind, files.c.session_number, files.c.file_name)
     )
     products: dict[str, list[RestoreProduct]] = defaultdict(list)
-    for row in rows:
-        record = records.get(row.mous_uid)
+    # Fetched at once and unpacked by position: row by row through the result, 300,000 products of a
+    # bulk run took seconds.
+    for mous_uid, file_name, kind, session_number, size_bytes, restore_name in rows.all():
+        record = records.get(mous_uid)
         manifest = record.manifest_file if record is not None else None
-        if row.kind == "manifest" and manifest is not None and row.file_name != manifest:
+        if kind == "manifest" and manifest is not None and file_name != manifest:
             continue
-        products[row.mous_uid].append(
-            RestoreProduct(row.file_name, row.kind, row.session_number, row.size_bytes, row.restore_name)
-        )
+        products[mous_uid].append(RestoreProduct(file_name, kind, session_number, size_bytes, restore_name))
     return {uid: tuple(found) for uid, found in products.items()}
 
 

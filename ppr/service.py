@@ -8,17 +8,20 @@ restorable always gets its PPR: a build or validation failure then is a defect (
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lxml import etree
 from sqlalchemy import Connection
 
 from etl.calibration.compare import describe, eb_differences
 from etl.settings import PprSettings
-from ppr.build import build_ppr, default_relative_path, serialize_ppr
+from ppr.build import build_ppr, default_relative_path, serialize_own_ppr
+from ppr.bulk import in_order
 from ppr.check import ArchivedPpr, SessionDifference, compare_sessions, read_archived_ppr
 from ppr.errors import (
     ArchivedPprOfAnotherMous,
@@ -29,7 +32,7 @@ from ppr.errors import (
     OutputExists,
     UnknownMous,
 )
-from ppr.layout import build_request_directory, session_map_digest
+from ppr.layout import RequestFiles, request_files, session_map_digest
 from ppr.model import RestoreRequest
 from ppr.query import (
     MousVerdict,
@@ -40,7 +43,8 @@ from ppr.query import (
     verdicts,
 )
 from ppr.spool import built_requests, restorable_since
-from ppr.validate import validate_ppr
+from ppr.validate import validated_ppr
+from ppr.writer import RequestWriter
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class GeneratedPpr:
     request: RestoreRequest
     relative_path: str
     document: bytes
+    # ``document`` as validation parsed it, so writing it does not parse it again.
+    parsed: etree._ElementTree | None = field(default=None, compare=False, repr=False)
 
 
 # Codes of the refusals that are not the mirror's reason codes, spelled like them.
@@ -101,9 +107,8 @@ def render(
 ) -> GeneratedPpr:
     """Build, validate and serialise; a PPR that fails the schema is never returned."""
     path = relative_path or default_relative_path(request, created)
-    document = serialize_ppr(build_ppr(request, site, path, created))
-    validate_ppr(document)
-    return GeneratedPpr(request, path, document)
+    document = serialize_own_ppr(build_ppr(request, site, path, created))
+    return GeneratedPpr(request, path, document, validated_ppr(document))
 
 
 def refuse_unless_restorable(verdict: MousVerdict, allow_proprietary: bool) -> None:
@@ -225,41 +230,74 @@ def build_all_restorable(
         chosen = [uid for uid in chosen if uid in window]
     requests = restore_requests(connection, chosen)
     built = built_requests(base_dir)
-    built_mouses = {mous_uid for mous_uid, _digest in built}
     summary = BulkSummary()
-    for done, (mous_uid, request) in enumerate(sorted(requests.items()), start=1):
+    to_build: list[tuple[RestoreRequest, MousVerdict]] = []
+    for mous_uid, request in sorted(requests.items()):
         existing = built.get((mous_uid, session_map_digest(request.sessions)))
         if existing is not None:
             summary.already_built[mous_uid] = existing
         else:
-            _build_one(summary, base_dir, site, request, restorable[mous_uid], allow_proprietary,
-                       force, created)
-            if mous_uid in built_mouses and mous_uid not in summary.refused:
-                summary.new_session_map.append(mous_uid)
+            to_build.append((request, restorable[mous_uid]))
+    build = functools.partial(build_requests, base_dir, site, allow_proprietary, force, created)
+    for done, (mous_uid, outcome) in enumerate(in_order(build, to_build), start=1):
+        if isinstance(outcome, Path):
+            summary.written.append(outcome)
+        else:
+            summary.refused[mous_uid] = outcome
         if on_progress is not None:
-            on_progress(done, len(requests))
+            on_progress(len(summary.already_built) + done, len(requests))
+    built_mouses = {mous_uid for mous_uid, _digest in built}
+    summary.new_session_map = [
+        request.mous_uid for request, _verdict in to_build
+        if request.mous_uid in built_mouses and request.mous_uid not in summary.refused
+    ]
     return summary
 
 
-def _build_one(
-    summary: BulkSummary,
+def build_requests(
     base_dir: Path,
     site: PprSettings,
-    request: RestoreRequest,
-    verdict: MousVerdict,
     allow_proprietary: bool,
     force: bool,
     created: datetime,
-) -> None:
+    chosen: Sequence[tuple[RestoreRequest, MousVerdict]],
+) -> list[tuple[str, Path | str]]:
+    """Each MOUS's request directory written, or its refusal as the summary words it (``code: reason``),
+    in the order given.
+
+    Runs in worker processes for a large run (ppr/bulk.py): everything it takes and returns pickles.
+    The directories are written by threads while the next PPRs are built (ppr/writer.py).
+    """
+    outcomes: dict[str, Path | str] = {}
+
+    def refused(mous_uid: str, refusal: OutputExists) -> None:
+        outcomes[mous_uid] = f"{refusal_code(refusal)}: {refusal}"
+
+    with RequestWriter(force, on_written=outcomes.__setitem__, on_exists=refused) as writer:
+        for request, verdict in chosen:
+            files = _request_files(request, verdict, base_dir, site, allow_proprietary, created)
+            if isinstance(files, RequestFiles):
+                writer.submit(request.mous_uid, files)
+            else:
+                outcomes[request.mous_uid] = files
+    return [(request.mous_uid, outcomes[request.mous_uid]) for request, _verdict in chosen]
+
+
+def _request_files(
+    request: RestoreRequest,
+    verdict: MousVerdict,
+    base_dir: Path,
+    site: PprSettings,
+    allow_proprietary: bool,
+    created: datetime,
+) -> RequestFiles | str:
     try:
         refuse_unless_restorable(verdict, allow_proprietary)
         generated = render(request, site, None, created)
-        summary.written.append(
-            build_request_directory(base_dir, generated.relative_path, generated.document, request, force)
-        )
-    except (NotRestorable, OutputExists, InvalidPpr) as refusal:
+        return request_files(base_dir, generated.relative_path, generated.document, request, generated.parsed)
+    except (NotRestorable, InvalidPpr) as refusal:
         # One MOUS's refusal is reported in the summary; the others are still written.
-        summary.refused[request.mous_uid] = f"{refusal_code(refusal)}: {refusal}"
+        return f"{refusal_code(refusal)}: {refusal}"
 
 
 def _verdict(connection: Connection, mous_uid: str) -> MousVerdict:

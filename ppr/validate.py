@@ -7,6 +7,7 @@ here is one whose breach would restore the wrong data rather than fail.
 from __future__ import annotations
 
 import functools
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -56,12 +57,17 @@ def validate_ppr(ppr: etree._ElementTree | etree._Element | bytes) -> None:
     A tree is checked as it will be written (serialised, then parsed), so line numbers in the problems
     are those of the PPR file.
     """
-    document_bytes = ppr if isinstance(ppr, bytes) else serialize_ppr(ppr)
+    validated_ppr(ppr if isinstance(ppr, bytes) else serialize_ppr(ppr))
+
+
+def validated_ppr(document_bytes: bytes) -> etree._ElementTree:
+    """``document_bytes`` parsed, once it passes ``validate_ppr``'s checks; ``InvalidPpr`` if not."""
     document = _parse(document_bytes)
     # The consistency checks rely on the structure the schema guarantees, so they run only after it.
     problems = schema_problems(document) or consistency_problems(document)
     if problems:
         raise InvalidPpr(problems, _mous_uid(document))
+    return document
 
 
 @functools.cache
@@ -107,8 +113,15 @@ def _parse(document_bytes: bytes) -> etree._ElementTree:
 
 
 def _safe_parser() -> etree.XMLParser:
-    # Never expand entities or fetch anything while reading a document.
-    return etree.XMLParser(resolve_entities=False, no_network=True)
+    # Never expand entities or fetch anything while reading a document. Making a parser costs as much
+    # as parsing a PPR, and a parser must not be shared between threads: one per thread, kept.
+    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return parser
+
+
+_parsers = threading.local()
 
 
 def _mous_uid(document: etree._ElementTree) -> str | None:

@@ -26,6 +26,7 @@ from etl.mirror.base import Base, table_of
 from etl.mirror.bookkeeping import (
     ChangeEvent,
     DataQualityIssue,
+    MousLastChange,
     SourceBuckets,
     SyncLock,
     SyncRun,
@@ -58,6 +59,7 @@ __all__ = [
     "DataQualityIssue",
     "Delivery",
     "ExecutionBlock",
+    "MousLastChange",
     "MousStatus",
     "ObservingSession",
     "Ous",

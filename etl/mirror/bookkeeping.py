@@ -141,6 +141,20 @@ class ChangeEvent(Base):
     new_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+class MousLastChange(Base):
+    """The latest run with a change event of each MOUS: ``restorable_mous.last_change_at`` joins it.
+
+    Kept by statement-level triggers on ``change_event`` (revision 0008), in the transaction that
+    writes the events, so it always equals ``max(run_id)`` of the MOUS's events; the loading code never
+    writes it. No foreign key: a run deleted with its events is followed by the delete trigger.
+    """
+
+    __tablename__ = "mous_last_change"
+
+    mous_uid: Mapped[str] = mapped_column(Text, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger)
+
+
 class DataQualityIssue(Base):
     """A problem found in the source data; open until a later sync no longer finds it."""
 

@@ -240,7 +240,9 @@ def test_restorable_mous_uses_indexes_for_a_project(archive: ArchiveMirror) -> N
             ).scalars()
         )
     assert "ix_mous_status_project_uid" in plan
-    assert "ix_change_event_mous_uid_run_id" in plan
+    # last_change_at: the MOUS's kept latest run, then that run (revision 0008).
+    assert "pk_mous_last_change" in plan
+    assert "pk_sync_run" in plan
 
 
 def test_views_follow_new_rows(archive: ArchiveMirror) -> None:
