@@ -30,6 +30,7 @@ from ppr.errors import (
     NotAMemberOus,
     NotRestorable,
     OutputExists,
+    OutputNotADirectory,
     UnknownMous,
 )
 from ppr.layout import RequestFiles, request_files, session_map_digest
@@ -58,7 +59,9 @@ class GeneratedPpr:
 
 # Codes of the refusals that are not the mirror's reason codes, spelled like them.
 PROPRIETARY = "proprietary"
-REFUSAL_CODES: dict[type[Exception], str] = {OutputExists: "output_exists", InvalidPpr: "invalid_ppr"}
+REFUSAL_CODES: dict[type[Exception], str] = {
+    OutputNotADirectory: "output_not_a_directory", OutputExists: "output_exists", InvalidPpr: "invalid_ppr",
+}
 
 
 @dataclass

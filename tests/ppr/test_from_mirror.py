@@ -16,7 +16,7 @@ from etl.cli import main
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import MousStatus, table_of
 from etl.settings import PprSettings
-from ppr.errors import InvalidPpr, NotRestorable, OutputExists
+from ppr.errors import InvalidPpr, NotRestorable, OutputExists, OutputNotADirectory
 from ppr.service import BulkSummary, build_all_restorable, generate_ppr, refusal_code
 from ppr.uid import disk_name
 from tests.conftest import cli_environment, open_engine
@@ -299,11 +299,14 @@ def test_all_restorable_refusals_are_counted_by_snake_case_code() -> None:
         NotRestorable("uid://A001/X1/X2", "proprietary", "never released"),
         OutputExists(Path("/spool/x")),
         InvalidPpr(["line 3: bad"], "uid://A001/X1/X4"),
+        OutputNotADirectory(Path("/spool/a-file")),  # a file where the request directory would go
     ]
     summary = BulkSummary(refused={
         f"uid://A001/X1/X{n}": f"{refusal_code(refusal)}: {refusal}" for n, refusal in enumerate(refusals, 1)
     })
-    assert dict(summary.refused_by_reason) == {"proprietary": 2, "output_exists": 1, "invalid_ppr": 1}
+    assert dict(summary.refused_by_reason) == {
+        "proprietary": 2, "output_exists": 1, "invalid_ppr": 1, "output_not_a_directory": 1,
+    }
 
 
 def test_all_restorable_cli_json_summary(
