@@ -16,6 +16,8 @@ from etl.calibration.request import read_request_sessions
 from etl.calibration.restore_script import RestoreScript, parse_restore_script
 
 PARSER_VERSION: Final = 1
+# Far above any real manifest or PPR (tens of kB); a bigger one is hostile or broken, never parsed.
+MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
 
 
 def document_text(content: bytes) -> str:
@@ -27,7 +29,21 @@ def document_text(content: bytes) -> str:
 
 
 def parse_document(kind: DocumentKind, content: bytes) -> dict[str, Any]:
-    """The parsed form of a document of ``kind``; ``MalformedDocument`` when it does not parse."""
+    """The parsed form of a document of ``kind``; ``MalformedDocument`` when it does not parse.
+
+    Bounded: a document too big, or too deep for a parser, is malformed (a sync never stops on one).
+    """
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise MalformedDocument(
+            f"it is {len(content)} bytes, more than the {MAX_DOCUMENT_BYTES} any pipeline writes; not read"
+        )
+    try:
+        return _parse_document(kind, content)
+    except (RecursionError, MemoryError):
+        raise MalformedDocument("it is nested deeper than a parser reads") from None
+
+
+def _parse_document(kind: DocumentKind, content: bytes) -> dict[str, Any]:
     if kind == MANIFEST:
         return parse_manifest(content).to_json()
     if kind == RESTORE_SCRIPT:
