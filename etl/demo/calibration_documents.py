@@ -52,6 +52,9 @@ FIRST_CYCLE_WITH_ENVIRONMENT: Final = 5
 FIRST_CYCLE_WITH_MANIFEST_ENTRY: Final = 11
 FIRST_CYCLE_WITH_RASTER_SCAN_MODE: Final = 9
 LAST_CYCLE_WITH_RETHROW: Final = 6
+# Cycle 5 interferometry scripts begin with an import they never call (12 of 13 real ones read).
+INERT_IMPORT_CYCLE: Final = 5
+INERT_IMPORT: Final = "from recipes.almahelpers import fixsyscaltimes # SACM/JAO - Fixes"
 # Restore scripts written before late 2017 call the retired hif_restoredata (interferometry).
 LEGACY_RESTORE_TASK_UNTIL: Final = datetime(2017, 10, 1)
 # Manifests written in mid-2018 spell the environment executionEnvironment / numMpiServers.
@@ -287,6 +290,8 @@ def restore_script(calibration: Calibration) -> bytes:
     vis = [file_form(eb_uid) for session in calibration.sessions for eb_uid in session.eb_uids]
     sessions = [f"session_{session.number}" for session in calibration.sessions for _ in session.eb_uids]
     lines: list[str] = []
+    if calibration.cycle.number == INERT_IMPORT_CYCLE and not calibration.total_power:
+        lines.append(INERT_IMPORT)
     if calibration.cycle.number <= LAST_CYCLE_WITH_RETHROW:
         lines.append("__rethrow_casa_exceptions = True")
     if calibration.total_power:

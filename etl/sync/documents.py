@@ -384,7 +384,11 @@ class _Writer:
 
     def add(self, row: dict[str, Any]) -> None:
         before = self.held.get(row["file_id"])
-        if before is not None and (before.state, before.problem) == (row["state"], row["problem"]):
+        # A fetched row is always written: it is a new version of the file (the cache held another).
+        failed_again = row["state"] != "fetched" and before is not None and (
+            (before.state, before.problem) == (row["state"], row["problem"])
+        )
+        if failed_again:
             return
         self.rows.append(row)
         if len(self.rows) >= FLUSH_ROWS:

@@ -1,0 +1,65 @@
+"""Hostile or unusual archive documents through a real sync against the stand-in NGAS."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import URL
+
+from etl.demo.calibration_documents import INERT_IMPORT
+from etl.demo.fixed_cases import FIXED_CASES
+from etl.mirror import CalibrationDocument, CalibrationRecord, DataQualityIssue, MousStatus, table_of
+from tests.etl.calibration.archive_input import replace_document, stand_in_on
+from tests.helpers import rows, sync
+
+status = table_of(MousStatus)
+records = table_of(CalibrationRecord)
+documents = table_of(CalibrationDocument)
+issues = table_of(DataQualityIssue)
+SCRIPT = ".casa_piperestorescript.py"
+
+
+def one(url: URL, statement: Any) -> dict[str, Any]:
+    [row] = rows(url, statement)
+    return dict(row)
+
+
+def test_a_cycle_5_script_with_an_inert_import_is_restorable(synced_mirror: URL) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    script = one(synced_mirror, select(documents.c.content).where(
+        documents.c.file_id.like(f"%{SCRIPT}"), documents.c.mous_uids.any(seed)
+    ))
+    assert script["content"].startswith(INERT_IMPORT)
+    assert one(synced_mirror, select(records.c.extra_steps).where(records.c.mous_uid == seed)) == {
+        "extra_steps": []
+    }
+    verdict = one(synced_mirror, select(status.c.restorable, status.c.calibration_record)
+                  .where(status.c.mous_uid == seed))
+    assert verdict == {"restorable": True, "calibration_record": "agrees"}
+
+
+def test_a_hostile_restore_script_is_malformed_and_the_sync_goes_on(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    case = FIXED_CASES["seed_example"]
+    file_id = replace_document(source_copy, case.mous_uid, SCRIPT, b"x = " + b"-" * 30000 + b"1\n")
+    with stand_in_on(source_copy, test_home) as url:
+        started = time.monotonic()
+        summary = sync(source_copy, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=url)
+        seconds = time.monotonic() - started
+    assert summary.documents.fetched == 1
+    document = one(synced_mirror, select(documents).where(documents.c.file_id == file_id))
+    assert document["state"] == "fetched"
+    assert document["content"].startswith("x = ---")
+    assert "nested deeper" in document["parse_problem"]
+    verdict = one(synced_mirror, select(status).where(status.c.mous_uid == case.mous_uid))
+    assert verdict["calibration_record"] == "malformed"
+    finding = one(synced_mirror, select(issues.c.kind, issues.c.detail).where(
+        issues.c.mous_uid == case.mous_uid, issues.c.subject == file_id, issues.c.resolved_run_id.is_(None)
+    ))
+    assert finding["kind"] == "calibration_document_malformed"
+    assert "nested deeper" in finding["detail"]
+    assert seconds < 120
