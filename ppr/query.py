@@ -11,7 +11,7 @@ every restorable MOUS costs the same handful of queries as a single PPR.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,8 @@ from ppr.model import ArchivedRecord, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
 
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
+# mous_status.manifest_source of a MOUS whose request carries a manifest written from the mirror.
+WRITTEN = "almamirror"
 # More MOUSes than this are passed as one array parameter (see _among).
 IN_LIST_LIMIT = 100
 
@@ -108,7 +110,8 @@ def restore_requests(connection: Connection, mous_uids: Sequence[str]) -> dict[s
     identities = _identities(connection, mous_uids)
     sessions = _sessions(connection, mous_uids)
     found = archived_records(connection, mous_uids)
-    products = _products(connection, mous_uids, found)
+    written = {uid for uid, identity in identities.items() if identity.manifest_source == WRITTEN}
+    products = _products(connection, mous_uids, found, written)
     return {
         uid: _request(identity, sessions.get(uid, ()), products.get(uid, ()), found.get(uid))
         for uid, identity in identities.items()
@@ -123,7 +126,7 @@ def archived_records(connection: Connection, mous_uids: Sequence[str]) -> dict[s
             records.c.mous_uid, records.c.state, records.c.restore_task, records.c.ocorr_mode,
             records.c.hm_rasterscan, records.c.casa_version, records.c.pipeline_version,
             records.c.mpi_servers, records.c.manifest_file, records.c.restore_script_file,
-            records.c.request_file,
+            records.c.request_file, records.c.manifest_state,
         ).where(_among(records.c.mous_uid, mous_uids))
     )
     found = {}
@@ -165,6 +168,7 @@ def _identities(connection: Connection, mous_uids: Sequence[str]) -> dict[str, A
             status.c.project_status_uid,
             status.c.sb_uid,
             status.c.sb_status_uid,
+            status.c.manifest_source,
             view.c.project_code,
             view.c.pi,
             project.c.title,
@@ -193,12 +197,16 @@ def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tup
 
 
 def _products(
-    connection: Connection, mous_uids: Sequence[str], records: Mapping[str, ArchivedRecord]
+    connection: Connection,
+    mous_uids: Sequence[str],
+    records: Mapping[str, ArchivedRecord],
+    written: Set[str],
 ) -> dict[str, tuple[RestoreProduct, ...]]:
     """The products a restore fetches, with the names the record's manifest gives them.
 
     A MOUS calibrated twice has two manifests: only the record's goes into products/ (the restore
-    reads every ``*pipeline_manifest.xml`` there).
+    reads every ``*pipeline_manifest.xml`` there). A MOUS in ``written`` gets a manifest written
+    from the mirror instead, and no archived one: a malformed one there fails the restore.
     """
     files = table_of(ProductFile)
     names = table_of(CalibrationRecordProduct)
@@ -215,7 +223,7 @@ def _products(
     for mous_uid, file_name, kind, session_number, size_bytes, restore_name in rows.all():
         record = records.get(mous_uid)
         manifest = record.manifest_file if record is not None else None
-        if kind == "manifest" and manifest is not None and file_name != manifest:
+        if kind == "manifest" and (mous_uid in written or (manifest is not None and file_name != manifest)):
             continue
         products[mous_uid].append(RestoreProduct(file_name, kind, session_number, size_bytes, restore_name))
     return {uid: tuple(found) for uid, found in products.items()}
@@ -245,4 +253,5 @@ def _request(
         products=tuple(products),
         release_date=identity.release_date,
         record=record,
+        manifest_source=identity.manifest_source,
     )

@@ -146,7 +146,9 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 
 def _called_names(module: ast.Module) -> set[str]:
     """Every name the script reads (a call, an attribute's base, an argument): what an import may bind."""
-    return {node.id for node in ast.walk(module) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return {
+        node.id for node in ast.walk(module) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
 
 
 def _inert_import(statement: ast.stmt, used: set[str]) -> bool:

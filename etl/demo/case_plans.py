@@ -45,6 +45,7 @@ from etl.demo.uids import FIXED_EB_OFFSET, A001Range, ExecBlockUids, Keys, PartI
 REASONS: Final = (
     "deleted_ous",
     "manual_calibration",
+    "manual_post_calibration",
     "no_pass_ebs",
     "no_calibration_products",
     "multiple_sbs",
@@ -52,6 +53,7 @@ REASONS: Final = (
     "session_mismatch",
     "archive_record_disagrees",
     "restore_needs_extra_steps",
+    "manifest_file_missing",
     "malformed_eb_uid",
     "malformed_reference",
     "unsafe_product_name",

@@ -111,6 +111,7 @@ class Record:
     problems: tuple[dict[str, str], ...] = ()
     sessions: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
     products: tuple[tuple[str, str], ...] = ()
+    manifest_state: str | None = None  # parsed, malformed, unavailable; None: no manifest archived
 
 
 class _Keep:
@@ -210,17 +211,21 @@ def judge(
         problems.append(_multiple_calibrations(calibrations, stem, why))
     parsed: dict[str, dict[str, Any]] = {}
     malformed = unavailable = False
+    states: dict[str, str] = {}
     for kind, document in used.items():
         if document.state is None and not documents_fetched:
             return KEEP
         if document.state == "fetched" and document.parse_problem is None and document.parsed is not None:
             parsed[kind] = document.parsed
+            states[kind] = "parsed"
         elif document.state == "fetched":
             malformed = True
+            states[kind] = "malformed"
             problems.append(_finding("calibration_document_malformed", document,
                                      f"does not parse: {document.parse_problem}"))
         else:
             unavailable = True
+            states[kind] = "unavailable"
             problems.append(_finding("calibration_document_unavailable", document, document.problem or (
                 "not fetched yet: listed after this sync read the archive's file list; the next sync "
                 "fetches it"
@@ -244,6 +249,7 @@ def judge(
             for number, ebs in sorted(mapping.items())
         ),
         products=tuple(_restore_names(manifest, products)) if manifest is not None else (),
+        manifest_state=states.get("manifest"),
     )
 
 
@@ -548,5 +554,6 @@ def _record_row(mous_uid: str, record: Record) -> tuple[Any, ...]:
         "extra_steps": list(script.extra_steps) if script else [],
         "disagreement": record.disagreement,
         "problems": json.dumps(list(record.problems)),
+        "manifest_state": record.manifest_state,
     }
     return tuple(values[name] for name in RECORD_COLUMNS)

@@ -87,6 +87,9 @@ class CalibrationRecord(Base):
         CheckConstraint(
             "state IN ('agrees', 'disagrees', 'unavailable', 'malformed')", name="state_known"
         ),
+        CheckConstraint(
+            "manifest_state IN ('parsed', 'malformed', 'unavailable')", name="manifest_state_known"
+        ),
         {
             "info": {
                 "watch": ("state", "casa_version", "pipeline_version", "mpi_servers", "restore_task",
@@ -117,6 +120,8 @@ class CalibrationRecord(Base):
     # The data-quality findings of the record: [{"kind", "subject", "detail"}].
     problems: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
     derived_run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
+    # The record's manifest: parsed, malformed or unavailable; NULL when none is archived (0009).
+    manifest_state: Mapped[str | None] = mapped_column(Text)
 
 
 class CalibrationRecordSession(Base):

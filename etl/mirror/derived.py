@@ -33,6 +33,7 @@ from etl.mirror.base import Base
 REASON_CODES = (
     "deleted_ous",
     "manual_calibration",
+    "manual_post_calibration",
     "no_pass_ebs",
     "no_calibration_products",
     "multiple_sbs",
@@ -40,6 +41,7 @@ REASON_CODES = (
     "session_mismatch",
     "archive_record_disagrees",
     "restore_needs_extra_steps",
+    "manifest_file_missing",
     "malformed_eb_uid",
     "malformed_reference",
     "unsafe_product_name",
@@ -119,8 +121,10 @@ class MousStatus(Base):
         Index(None, "project_uid"),
         Index(None, "restorable_since_run_id"),
         CheckConstraint(
-            "calibration_kind IN ('pipeline', 'manual', 'none')", name="calibration_kind_known"
+            "calibration_kind IN ('pipeline', 'pipeline_then_manual', 'manual', 'none')",
+            name="calibration_kind_known",
         ),
+        CheckConstraint("manifest_source IN ('archive', 'almamirror')", name="manifest_source_known"),
         CheckConstraint("restorable = (reason_code IS NULL)", name="reason_iff_not_restorable"),
         CheckConstraint(
             "calibration_record IN ('agrees', 'disagrees', 'absent', 'unavailable', 'malformed')",
@@ -180,3 +184,6 @@ class MousStatus(Base):
     casa_version: Mapped[str | None] = mapped_column(Text)
     pipeline_version: Mapped[str | None] = mapped_column(Text)
     mpi_servers: Mapped[int | None] = mapped_column(Integer)
+    # Whose pipeline manifest a restore request carries: the archive's, or one almamirror writes from
+    # the mirror when none usable is archived (revision 0009); NULL when not pipeline-calibrated.
+    manifest_source: Mapped[str | None] = mapped_column(Text)

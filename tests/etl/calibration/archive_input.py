@@ -17,7 +17,9 @@ from tests.helpers import connect
 product_files = contract_table(CONTRACT, "asa_product_files")
 
 
-def replace_document(source: URL, mous_uid: str, suffix: str, content: bytes, new_version: bool = False) -> str:
+def replace_document(
+    source: URL, mous_uid: str, suffix: str, content: bytes, new_version: bool = False
+) -> str:
     """Serve ``content`` as the MOUS's archived file ending in ``suffix``; returns its NGAS file id.
 
     ``new_version``: archive it again as the next NGAS file version (the old one stays, as in NGAS);

@@ -1,0 +1,58 @@
+"""The verdict held to what the pipeline does: a manifest written by almamirror, manual post-steps.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-06 23:00:00+00:00
+
+Written by hand. ``calibration_record.manifest_state`` says whether the record's pipeline manifest
+parsed (``parsed``), does not (``malformed``) or could not be fetched (``unavailable``); NULL when
+none is archived. ``mous_status.manifest_source`` says whose manifest a restore request carries: the
+archive's, or one almamirror writes from the mirror (``almamirror``) when the archive has no usable
+one (every pipeline since 2021 needs one). ``calibration_kind`` gains ``pipeline_then_manual``: a
+pipeline calibration followed by hand-run scriptFor*Calibration.py steps, which a PPR cannot repeat.
+The new columns are NULL until the next sync re-derives every MOUS (the rules version is raised).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+KINDS_BEFORE = "calibration_kind IN ('pipeline', 'manual', 'none')"
+KINDS_AFTER = "calibration_kind IN ('pipeline', 'pipeline_then_manual', 'manual', 'none')"
+
+
+def upgrade() -> None:
+    op.add_column("calibration_record", sa.Column("manifest_state", sa.Text(), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_calibration_record_manifest_state_known"), "calibration_record",
+        "manifest_state IN ('parsed', 'malformed', 'unavailable')",
+    )
+    op.add_column("mous_status", sa.Column("manifest_source", sa.Text(), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_mous_status_manifest_source_known"), "mous_status",
+        "manifest_source IN ('archive', 'almamirror')",
+    )
+    op.drop_constraint(op.f("ck_mous_status_calibration_kind_known"), "mous_status", type_="check")
+    op.create_check_constraint(op.f("ck_mous_status_calibration_kind_known"), "mous_status", KINDS_AFTER)
+
+
+def downgrade() -> None:
+    op.execute(
+        "UPDATE mous_status SET calibration_kind = 'manual' "
+        "WHERE calibration_kind = 'pipeline_then_manual'"
+    )
+    op.drop_constraint(op.f("ck_mous_status_calibration_kind_known"), "mous_status", type_="check")
+    op.create_check_constraint(op.f("ck_mous_status_calibration_kind_known"), "mous_status", KINDS_BEFORE)
+    op.drop_constraint(op.f("ck_mous_status_manifest_source_known"), "mous_status", type_="check")
+    op.drop_column("mous_status", "manifest_source")
+    op.drop_constraint(op.f("ck_calibration_record_manifest_state_known"), "calibration_record", type_="check")
+    op.drop_column("calibration_record", "manifest_state")
