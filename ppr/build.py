@@ -266,9 +266,14 @@ def _add_intent(intents: etree._Element, keyword: str, value: str | None) -> Non
     _add(intent, "Value", value)
 
 
+def procedure_title(site: PprSettings, task: RestoreTask) -> str:
+    """The configured title, else the restore task's token: ``hifa_restore``, ``hsd_restore``."""
+    return site.procedure_title or task.command.removesuffix("data")
+
+
 def _add_procedure(processing_request: etree._Element, site: PprSettings, task: RestoreTask) -> None:
     procedure = _add(processing_request, "ProcessingProcedure")
-    _add(procedure, "ProcedureTitle", _one_line(site.procedure_title, ""))
+    _add(procedure, "ProcedureTitle", procedure_title(site, task))
     command = _add(procedure, "ProcessingCommand")
     _add(command, "Command", task.command)
     parameter_set = _add(command, "ParameterSet")

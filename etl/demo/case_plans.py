@@ -150,6 +150,8 @@ class MousPlan:
     record: RecordForm = RecordForm.NORMAL
     # Further archived product names; "{mous}" stands for the MOUS UID in file form.
     extra_products: tuple[str, ...] = ()
+    # Products the archive lost: the first of the MOUS's products ending so is not archived.
+    dropped_products: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -355,6 +357,9 @@ def _deliver(
         mous, project.cycle, project_plan.sources, rng, build.keys, delivered, release,
         renumber_caltables=plan.renumber_caltables, unparsable_product=plan.unparsable_product,
     )
+    for suffix in plan.dropped_products:
+        lost = next(product for product in mous.products if product.name.endswith(suffix))
+        mous.products.remove(lost)
     for name in plan.extra_products:
         # Sizes of real caltables packages; FILE_CLASS NULL, as on rows the archive did not classify.
         mous.products.append(ProductFile(name.format(mous=file_form(mous.uid)), 48_213_977, None))

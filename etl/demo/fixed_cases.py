@@ -255,6 +255,17 @@ INVENTED_PROJECTS: Final = (
         "older_delivery_no_record",
         "a Cycle 3 delivery with caltables but no manifest, restore script or PPR",
         "2016-02-08T05:00:00.000", "P", "P", record=RecordForm.NONE)),
+    _project(43, "2019.1.01690.S", _mous(
+        "pipeline_then_manual",
+        "calibrated by the pipeline, then by hand: a scriptForPolCalibration.py is archived",
+        "2020-01-27T03:00:00.000", "P P", "P",
+        extra_products=("member.{mous}.scriptForPolCalibration.py",), reason="manual_post_calibration")),
+    _project(44, "2015.1.00931.S", _mous(
+        "no_manifest_lost_calapply",
+        "a Cycle 3 delivery without manifest whose first EB's calapply file is not archived: the "
+        "manifest written from the mirror would name a file the archive lacks",
+        "2016-03-14T04:00:00.000", "P", "P", record=RecordForm.NONE,
+        dropped_products=(".ms.calapply.txt",), reason="manifest_file_missing")),
 )
 
 FIXED_PROJECT_PLANS: Final = SEED_PROJECTS + INVENTED_PROJECTS

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 from sqlalchemy import delete, select
 from sqlalchemy.engine import URL
 
@@ -104,6 +105,15 @@ def test_an_archived_manifest_that_parses_is_the_one_the_request_carries(
     }
     assert list((directory / "products").iterdir()) == []  # fetched later, nothing written
     assert "(fetched): the archive's own" in (directory / "README.txt").read_text("utf-8")
+    # The title becomes part of the pipeline's product names: a token, by the restore task.
+    [ppr] = (directory / "working").glob("PPR_*.xml")
+    assert etree.parse(str(ppr)).findtext(".//ProcedureTitle") == "hifa_restore"
+    code, tp_directory = build(tmp_path / "tp", monkeypatch, demo_source, synced_mirror, test_home,
+                               FIXED_CASES["total_power_raster_scan"].mous_uid)
+    assert code == 0
+    assert tp_directory is not None
+    [tp_ppr] = (tp_directory / "working").glob("PPR_*.xml")
+    assert etree.parse(str(tp_ppr)).findtext(".//ProcedureTitle") == "hsd_restore"
 
 
 def test_a_file_the_written_manifest_needs_but_the_archive_lacks_is_a_reason_naming_it(
