@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import any_, select
 from sqlalchemy.engine import URL
 
 from etl.demo.calibration_documents import INERT_IMPORT
@@ -30,7 +30,7 @@ def one(url: URL, statement: Any) -> dict[str, Any]:
 def test_a_cycle_5_script_with_an_inert_import_is_restorable(synced_mirror: URL) -> None:
     seed = FIXED_CASES["seed_example"].mous_uid
     script = one(synced_mirror, select(documents.c.content).where(
-        documents.c.file_id.like(f"%{SCRIPT}"), documents.c.mous_uids.any(seed)
+        documents.c.file_id.like(f"%{SCRIPT}"), any_(documents.c.mous_uids) == seed
     ))
     assert script["content"].startswith(INERT_IMPORT)
     assert one(synced_mirror, select(records.c.extra_steps).where(records.c.mous_uid == seed)) == {
