@@ -6,14 +6,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import any_, select
+import pytest
+from sqlalchemy import any_, insert, select
 from sqlalchemy.engine import URL
 
+from etl.cli import main
 from etl.demo.calibration_documents import INERT_IMPORT
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import CalibrationDocument, CalibrationRecord, DataQualityIssue, MousStatus, table_of
-from tests.etl.calibration.archive_input import replace_document, stand_in_on
-from tests.helpers import rows, sync
+from tests.conftest import cli_environment
+from tests.etl.calibration.archive_input import product_files, replace_document, stand_in_on
+from tests.helpers import connect, rows, sync
 
 status = table_of(MousStatus)
 records = table_of(CalibrationRecord)
@@ -63,3 +66,40 @@ def test_a_hostile_restore_script_is_malformed_and_the_sync_goes_on(
     assert finding["kind"] == "calibration_document_malformed"
     assert "nested deeper" in finding["detail"]
     assert seconds < 120
+
+
+@pytest.mark.parametrize(
+    "script", ["scriptForPolCalibration.py", "scriptForFluxCalibration.py", "scriptForSDCalibration.py"]
+)
+def test_each_manual_post_step_script_is_its_own_kind_and_reason_everywhere(
+    source_copy: URL, synced_mirror: URL, test_home: Path, tmp_path: Path, script: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    name = f"member.{seed.replace(':', '_').replace('/', '_')}.{script}"
+    with connect(source_copy) as source:
+        source.execute(insert(product_files).values(
+            asa_ous_id=seed, ngas_file_id=name, stored_size=5123, file_class="script"
+        ))
+    sync(source_copy, synced_mirror, test_home)
+    verdict = one(synced_mirror, select(status).where(status.c.mous_uid == seed))
+    assert (verdict["calibration_kind"], verdict["reason_code"]) == (
+        "pipeline_then_manual", "manual_post_calibration"
+    )
+    assert name in verdict["reason"]
+    assert "scriptForPI.py" in verdict["reason"]
+    cli_environment(monkeypatch, source_copy, synced_mirror, test_home)
+    capsys.readouterr()
+    assert main(["report", "restorable", "--not-restorable", "--format", "csv"]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith(seed)]
+    assert "pipeline_then_manual" in line
+    assert "manual_post_calibration" in line
+    assert main(["explain", seed]) == 0
+    explained = capsys.readouterr().out
+    assert "NOT restorable (manual_post_calibration)" in explained
+    assert name in explained
+    assert "calibration: pipeline_then_manual" in explained
+    assert main(["report", "html", str(tmp_path / "page")]) == 0
+    assert "manual_post_calibration" in (tmp_path / "page" / "index.html").read_text("utf-8")
+    assert main(["-q", "ppr", seed]) == 1
+    assert "manual_post_calibration" in capsys.readouterr().err
