@@ -15,7 +15,7 @@ from etl.calibration.names import MANIFEST, REQUEST, RESTORE_SCRIPT, DocumentKin
 from etl.calibration.request import read_request_sessions
 from etl.calibration.restore_script import RestoreScript, parse_restore_script
 
-PARSER_VERSION: Final = 1
+PARSER_VERSION: Final = 2  # 2: AlmaStructure/OUSStatusRef, AsdmDiskName suffixes
 # Far above any real manifest or PPR (tens of kB); a bigger one is hostile or broken, never parsed.
 MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
 

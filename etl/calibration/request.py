@@ -26,6 +26,10 @@ from etl.calibration.xml import child, children, local_name, parse_xml
 SESSION_PREFIX: Final = "SESSION_"
 SESSION_SEPARATOR: Final = " | "
 _SESSION_KEYWORD: Final = re.compile(r"SESSION_[1-9][0-9]*")
+# What the pipeline strips from an AsdmDiskName before matching it (longest first).
+DISK_NAME_SUFFIXES: Final = (
+    "_targets_line.ms", "_imaging_line.ms", "_targets.ms", "_target.ms", "_imaging.ms", ".ms",
+)
 
 
 class NoteKind(StrEnum):
@@ -181,10 +185,24 @@ def _named_twice(sessions: Mapping[int, tuple[str, ...]]) -> Iterator[ReadingNot
 
 
 def _ous_status_ref(root: etree._Element) -> str | None:
+    """OUSStatusRef's entityId: under ProjectStructure, or (newer PPRs) ProjectStructure/AlmaStructure."""
     structure = child(root, "ProjectStructure")
-    reference = None if structure is None else child(structure, "OUSStatusRef")
+    if structure is None:
+        return None
+    reference = child(structure, "OUSStatusRef")
+    alma = child(structure, "AlmaStructure")
+    if reference is None and alma is not None:
+        reference = child(alma, "OUSStatusRef")
     entity = None if reference is None else reference.get("entityId")
     return None if entity is None else str(entity)
+
+
+def asdm_name(disk_name: str) -> str:
+    """An AsdmDiskName as the pipeline matches it: without the measurement-set suffixes it strips."""
+    for suffix in DISK_NAME_SUFFIXES:
+        if disk_name.endswith(suffix):
+            return disk_name.removesuffix(suffix)
+    return disk_name.split(".", 1)[0]
 
 
 def _asdms(request: etree._Element, notes: list[ReadingNote]) -> Iterator[tuple[str, str]]:
@@ -208,5 +226,5 @@ def _asdms(request: etree._Element, notes: list[ReadingNote]) -> Iterator[tuple[
                 return
             reference = child(asdm, "AsdmRef")
             eb_uid = _text(None if reference is None else child(reference, "ExecBlockId"))
-            bare = _text(disk).split(".", 1)[0]
+            bare = asdm_name(_text(disk))
             yield bare, eb_uid or bare

@@ -33,6 +33,7 @@ from etl.demo.uids import file_form
 
 PPR_NAMESPACE: Final = "Alma/pipelinescience/AlmaSciPipeRequest"
 # (CASA, pipeline) of the release that calibrated a cycle's data; None before the manifest had them.
+# CASA 5 wrote its build after a dash (5.4.0-70), CASA 6 after a dot (6.7.6.14), as real manifests do.
 VERSIONS: Final[dict[int, tuple[str, str] | None]] = {
     1: None,
     2: None,
@@ -41,11 +42,11 @@ VERSIONS: Final[dict[int, tuple[str, str] | None]] = {
     5: ("5.1.1-5", "r40896 (Pipeline-CASA51-P2-B)"),
     6: ("5.4.0-70", "r42254 (Pipeline-CASA54-P1-B)"),
     7: ("5.6.1-8", "r42866 (Pipeline-CASA56-P1-B)"),
-    8: ("6.2.1-7", "2021.2.0.128"),
-    9: ("6.4.1-12", "2022.2.0.64"),
-    10: ("6.5.4-9", "2023.1.0.124"),
-    11: ("6.6.1-17", "2024.1.0.8"),
-    12: ("6.6.6-17", "2025.1.0.35"),
+    8: ("6.2.1.7", "2021.2.0.128"),
+    9: ("6.4.1.12", "2022.2.0.64"),
+    10: ("6.5.4.9", "2023.1.0.124"),
+    11: ("6.6.1.17", "2024.1.0.8"),
+    12: ("6.6.6.17", "2025.1.0.35"),
 }
 # Manifest elements that appeared over the years (by cycle of the data they describe).
 FIRST_CYCLE_WITH_ENVIRONMENT: Final = 5

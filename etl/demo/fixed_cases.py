@@ -239,7 +239,7 @@ INVENTED_PROJECTS: Final = (
         "2022-11-14T05:00:00.000", "P P", "P", array="TP", session_gap=timedelta(days=5)),
         sources=("NGC_1068",), band="ALMA_RB_06"),
     _project(38, "2023.1.00488.S", _mous(
-        "mpi_calibration", "calibrated with MPI CASA 6.5.4-9 (two nodes, 8 MPI servers)",
+        "mpi_calibration", "calibrated with MPI CASA 6.5.4.9 (two nodes, 8 MPI servers)",
         "2023-12-04T03:00:00.000", "P", "P P", record=RecordForm.MPI)),
     _project(39, "2022.1.01077.S", _mous(
         "two_calibrations",

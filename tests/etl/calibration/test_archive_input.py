@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,28 @@ def test_each_manual_post_step_script_is_its_own_kind_and_reason_everywhere(
     assert "manual_post_calibration" in (tmp_path / "page" / "index.html").read_text("utf-8")
     assert main(["-q", "ppr", seed]) == 1
     assert "manual_post_calibration" in capsys.readouterr().err
+
+
+def test_an_archived_ppr_with_alma_structure_and_target_ms_disk_names_is_read_as_the_pipeline_does(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    held = one(synced_mirror, select(documents.c.content).where(
+        documents.c.file_id.like("%.pprequest.xml"), any_(documents.c.mous_uids) == seed
+    ))["content"]
+    assert held.count("</AsdmDiskName>") > 1
+    newer = re.sub(
+        r"<AsdmDiskName>([^<]*)</AsdmDiskName>", r"<AsdmDiskName>\1_targets.ms</AsdmDiskName>", held
+    )
+    newer = re.sub(r"(<OUSStatusRef [^>]*/>)", r"<AlmaStructure>\1</AlmaStructure>", newer)
+    assert "<AlmaStructure><OUSStatusRef" in newer
+    file_id = replace_document(source_copy, seed, ".pprequest.xml", newer.encode())
+    with stand_in_on(source_copy, test_home) as url:
+        sync(source_copy, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=url)
+    assert one(synced_mirror, select(documents.c.content).where(documents.c.file_id == file_id)) == {
+        "content": newer
+    }
+    # Unstripped, every EB would be one no SESSION_n names (session_1 to the pipeline): a disagreement.
+    verdict = one(synced_mirror, select(status.c.calibration_record, status.c.restorable)
+                  .where(status.c.mous_uid == seed))
+    assert verdict == {"calibration_record": "agrees", "restorable": True}

@@ -530,6 +530,9 @@ def test_provenance_lists_the_mouses_with_a_record_newest_casa_first(almamirror:
     [
         (("--casa", "6.5", "--mpi"), {OK, DISAGREES}),
         (("--casa", "6.5.4-9"), {OK, LAST_YEAR, DISAGREES}),
+        # CASA 6 writes its build with a dot: the same version.
+        (("--casa", "6.5.4.9"), {OK, LAST_YEAR, DISAGREES}),
+        (("--casa", "6.4.1.12"), {FUTURE}),
         (("--casa", "6"), {OK, LAST_YEAR, DISAGREES, FUTURE}),
         (("--casa", "6.4.1"), {FUTURE}),
         (("--casa", "6.4.1-1"), set()),
