@@ -23,6 +23,7 @@ from typing import Any
 
 from etl.errors import ConfigurationError
 from etl.resources import DEFAULTS_FILE
+from etl.restore.settings import RestoreSettings, read_restore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +36,8 @@ ENV_OVERRIDES: Mapping[str, tuple[str | None, str]] = {
     "ALMAMIRROR_LOG_LEVEL": (None, "log_level"),
     "ALMAMIRROR_NGAS_URL": ("archive", "ngas_urls"),  # comma-separated
 }
+# Tables whose keys the site chooses (column names, CASA versions): not checked against the defaults.
+FREE_FORM_TABLES = ("column_names", "casa")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # A PPR's ProcedureTitle becomes part of product file names: one word a file name can hold.
 PROCEDURE_TITLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
@@ -111,6 +114,7 @@ class Settings:
     ppr: PprSettings
     archive: ArchiveSettings
     config_files: tuple[Path, ...] = ()
+    restore: RestoreSettings = field(default_factory=RestoreSettings)
 
 
 def load_settings(
@@ -155,7 +159,7 @@ def _check_known_keys(
     for key, value in site.items():
         if key not in defaults:
             problems.append(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(defaults))})")
-        elif isinstance(value, dict) and isinstance(defaults[key], dict) and key != "column_names":
+        elif isinstance(value, dict) and isinstance(defaults[key], dict) and key not in FREE_FORM_TABLES:
             _check_known_keys(value, defaults[key], f"{where} [{key}]", problems)
 
 
@@ -226,11 +230,12 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         document_time_budget=reader.positive_number("archive", "document_time_budget"),
     )
     _check_archive(archive, problems)
+    restore = read_restore(reader.raw(None, "restore"), problems)
     if problems:
         return None
     return Settings(
         log_level=log_level, source=source, mirror=mirror, embedded=embedded, schedule=schedule,
-        ppr=ppr, archive=archive,
+        ppr=ppr, archive=archive, restore=restore,
     )
 
 

@@ -1,4 +1,4 @@
-"""One entry point for the three documents: parse by kind into a JSON-ready value, and read it back.
+"""One entry point for the documents: parse by kind into a JSON-ready value, and read it back.
 
 Documents never change once archived, so each is parsed once, when it is fetched, and the parsed form
 is kept beside it. ``PARSER_VERSION`` says which reading a kept form is: a document parsed by an
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from etl.calibration.calibration_script import CALIBRATION_SCRIPT, parse_calibration_script
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.manifest import Manifest, parse_manifest
 from etl.calibration.names import MANIFEST, REQUEST, RESTORE_SCRIPT, DocumentKind
@@ -51,6 +52,8 @@ def _parse_document(kind: DocumentKind, content: bytes) -> dict[str, Any]:
     if kind == REQUEST:
         sessions = read_request_sessions(content)
         return {"sessions": {str(number): list(ebs) for number, ebs in sessions.items()}}
+    if kind == CALIBRATION_SCRIPT:
+        return parse_calibration_script(document_text(content)).to_json()
     raise ValueError(f"unknown document kind {kind!r}")
 
 

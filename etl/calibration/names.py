@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-DocumentKind = Literal["manifest", "restore_script", "request"]
+# calibration_script: hand-run calibration scripts (etl/calibration/calibration_script.py), fetched for
+# the CASA version they demand; they are not part of the pipeline's record of a calibration.
+DocumentKind = Literal["manifest", "restore_script", "request", "calibration_script"]
 MANIFEST: Final = "manifest"
 RESTORE_SCRIPT: Final = "restore_script"
 REQUEST: Final = "request"

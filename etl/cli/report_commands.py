@@ -86,15 +86,20 @@ def register(subparsers: Any) -> None:
 
     restorable = kinds.add_parser(
         "restorable", help="the MOUSes that can be restored (or, with --not-restorable, why not)",
-        description="The member OUSes a restore PPR can be written for, by project and MOUS, with a "
-        "summary that counts both sides within the filter. --not-restorable lists the others with "
-        "the reason code (csv and json also carry the reason in words).",
+        description="The member OUSes that can be restored, by project and MOUS, each with its restore "
+        "kind (pipeline_ppr, pipeline_script, scriptforpi) and the CASA it needs at this site "
+        "([restore.casa]), with a summary that counts both sides within the filter. --ppr-only keeps "
+        "those a restore PPR restores. --not-restorable lists the others with the reason code (csv and "
+        "json also carry the reason in words).",
         epilog="e.g. almamirror report restorable --array 7m --format csv > restorable-7m.csv",
     )
     restorable.add_argument("--project", metavar="CODE", help="only this project, e.g. 2017.1.00886.L")
     restorable.add_argument("--array", choices=ARRAYS, help="only this array family")
     restorable.add_argument(
         "--not-restorable", action="store_true", help="list the MOUSes that cannot be restored, with reasons"
+    )
+    restorable.add_argument(
+        "--ppr-only", action="store_true", help="only the MOUSes a restore PPR restores (kind pipeline_ppr)"
     )
     add_view_arguments(restorable)
     restorable.set_defaults(run=run_restorable)
@@ -198,7 +203,8 @@ def run_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report.restorable import ALL_COLUMNS
 
     chosen = RestorableFilter(
-        project=args.project, array=check_array(args.array), not_restorable=args.not_restorable
+        project=args.project, array=check_array(args.array), not_restorable=args.not_restorable,
+        ppr_only=args.ppr_only, casa=settings.restore.casa,
     )
     with report_output(args, ALL_COLUMNS) as (stream, view), report_snapshot(settings) as connection:
         show_restorable(connection, chosen, args.format, stream, view)

@@ -50,7 +50,9 @@ class CalibrationDocument(Base):
     __tablename__ = "calibration_document"
     __table_args__ = (
         CheckConstraint("state IN ('fetched', 'missing', 'unavailable')", name="state_known"),
-        CheckConstraint("kind IN ('manifest', 'restore_script', 'request')", name="kind_known"),
+        CheckConstraint(
+            "kind IN ('manifest', 'restore_script', 'request', 'calibration_script')", name="kind_known"
+        ),
         CheckConstraint("(state = 'fetched') = (content IS NOT NULL)", name="content_iff_fetched"),
         Index(None, "updated_run_id"),
     )

@@ -1,4 +1,4 @@
-"""The mirror's views (revisions 0002, 0004 and 0006) as Core tables, for queries with bound parameters.
+"""The mirror's views (revisions 0002, 0004, 0006 and 0013) as Core tables, for queries with bound parameters.
 
 The reports and the PPR generator both read them: ``restorable_mous`` holds the verdict, the PI and
 the proprietary flag, ``mous_sessions`` the restore sessions, each decided once in SQL.
@@ -98,6 +98,27 @@ data_quality = Table(
     Column("detail", Text),
     _time("first_seen_at"),
     _time("last_seen_at"),
+)
+
+
+# Revision 0013: how each member OUS restores (pipeline_ppr, pipeline_script, scriptforpi or none).
+mous_restore = Table(
+    "mous_restore", VIEWS,
+    Column("mous_uid", Text),
+    Column("project_code", Text),
+    Column("restore_kind", Text),
+    Column("restore_reason", Text),
+    Column("reason_code", Text),
+    Column("calibration_kind", Text),
+    Column("array_family", Text),
+    Column("casa_version", Text),
+    Column("pipeline_version", Text),
+    Column("mpi_servers", Integer),
+    Column("restore_task", Text),
+    Column("hm_rasterscan", Text),
+    Column("restore_script_file", Text),
+    Column("scriptforpi_file", Text),
+    Column("script_casa_versions", ARRAY(Text)),
 )
 
 

@@ -1,4 +1,9 @@
-"""Which member OUSes can be restored (``restorable_mous``), and which just became so."""
+"""Which member OUSes can be restored (``restorable_mous``), how (``mous_restore``'s restore kind),
+with which of the site's CASA releases, and which just became so.
+
+Restorable means a restore kind other than ``none``: by a restore PPR, by the archived restore script,
+or by the delivery's scriptForPI.py; ``ppr_only`` keeps the first.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +18,30 @@ from etl.mirror.derived import REASON_CODES
 from etl.output import PLAIN, Layout, TableView, choose_columns
 from etl.report.base import Report, counted, fetch, plural, write_report
 from etl.report.runs import latest_succeeded_run
-from etl.report.views import column_names, newly_restorable, restorable_mous
+from etl.report.views import column_names, mous_restore, newly_restorable, restorable_mous
+from etl.restore.casa import RestoreFacts, choose_casa
+from etl.restore.kinds import NONE, PIPELINE_PPR, RESTORE_KINDS
+from etl.restore.settings import CasaInstallation
 
 # What fits a terminal; csv and json carry every column of the view. Only the shown columns are
 # selected: last_change_at, the one costly column (a change_event lookup per MOUS), is not among them.
-ALL_COLUMNS = column_names(restorable_mous)
+VIEW_COLUMNS = column_names(restorable_mous)
+# How the MOUS restores (mous_restore) and the CASA it needs at this site ([restore.casa]).
+RESTORE_COLUMNS = ("restore_kind", "restore_reason", "casa_needed", "casa_chosen", "casa_installed",
+                   "casa_to_install")
+ALL_COLUMNS = (*VIEW_COLUMNS, *RESTORE_COLUMNS)
+# What the CASA choice reads from mous_restore.
+CHOICE_COLUMNS = ("restore_kind", "restore_reason", "hm_rasterscan", "script_casa_versions")
 TABLE_COLUMNS = (
     "mous_uid", "project_code", "array_family", "band", "eb_count", "pass_eb_count", "session_count",
-    "empty_session_count", "calibration_kind", "release_date", "proprietary", "calibration_record",
-    "casa_version", "pipeline_version", "mpi_servers",
+    "empty_session_count", "restore_kind", "calibration_kind", "release_date", "proprietary",
+    "calibration_record", "casa_version", "pipeline_version", "mpi_servers", "casa_chosen",
 )
-NOT_RESTORABLE_TABLE_COLUMNS = (*TABLE_COLUMNS, "reason_code", "reason")
+NOT_RESTORABLE_TABLE_COLUMNS = (
+    "mous_uid", "project_code", "array_family", "band", "eb_count", "pass_eb_count", "session_count",
+    "empty_session_count", "calibration_kind", "release_date", "proprietary", "calibration_record",
+    "casa_version", "pipeline_version", "mpi_servers", "reason_code", "restore_reason",
+)
 NEWLY_RESTORABLE_COLUMNS = column_names(newly_restorable)
 # On a narrow terminal the counts go first, then the provenance and the dates; the UID, project,
 # calibration record and reason stay.
@@ -33,7 +51,7 @@ LAYOUT = Layout(
         "mpi_servers", "casa_version", "proprietary", "calibration_kind", "release_date", "band",
         "array_family",
     ),
-    fold=("reason",),
+    fold=("reason", "restore_reason", "casa_chosen"),
 )
 NEWLY_RESTORABLE_LAYOUT = Layout(drop_first=("proprietary", "release_date", "band", "array_family"))
 
@@ -43,6 +61,8 @@ class RestorableFilter:
     project: str | None = None
     array: str | None = None
     not_restorable: bool = False
+    ppr_only: bool = False  # restorable by a restore PPR only (sites that run nothing else)
+    casa: tuple[CasaInstallation, ...] = ()  # the site's CASA releases ([restore.casa])
 
     def table_columns(self) -> tuple[str, ...]:
         """A listing is all restorable or all not: only the latter needs the reason."""
@@ -53,6 +73,14 @@ class RestorableFilter:
         project = f" of project {self.project}" if self.project else ""
         array = f" on the {self.array} array" if self.array else ""
         return project + array
+
+    def kinds(self) -> tuple[str, ...]:
+        """The restore kinds listed."""
+        if self.not_restorable:
+            return (NONE,)
+        if self.ppr_only:
+            return (PIPELINE_PPR,)
+        return tuple(kind for kind in RESTORE_KINDS if kind != NONE)
 
 
 def show_restorable(
@@ -68,27 +96,60 @@ def restorable_report(
     connection: Connection, chosen: RestorableFilter, columns: Sequence[str] = ALL_COLUMNS
 ) -> Report:
     rows = fetch(connection, restorable_query(chosen, columns))
-    counts = {row.reason_code: row.mous_count for row in connection.execute(verdict_counts_query(chosen))}
-    return Report(rows, columns, restorable_summary(counts, chosen), chosen.table_columns(), LAYOUT)
+    missing: dict[str, int] = {}
+    for row in rows:
+        _add_casa(row, chosen.casa, missing)
+    counts = {
+        (row.restore_kind, row.reason_code): row.mous_count
+        for row in connection.execute(verdict_counts_query(chosen))
+    }
+    summary = restorable_summary(counts, chosen) + _missing_summary(missing)
+    return Report(rows, columns, summary, chosen.table_columns(), LAYOUT)
 
 
 def restorable_query(chosen: RestorableFilter, columns: Sequence[str] = ALL_COLUMNS) -> Select[Any]:
-    view = restorable_mous
+    """The view's chosen columns, and what the CASA choice reads, of the MOUSes of the listed kinds."""
+    view, kinds = restorable_mous, mous_restore
+    shown = [view.c[name] for name in columns if name in VIEW_COLUMNS]
+    needed = {"calibration_kind", "casa_version", "mpi_servers"} - set(columns)
     return (
-        select(*(view.c[name] for name in columns))
-        .where(*_scope(chosen), view.c.restorable.is_(not chosen.not_restorable))
+        select(*shown, *(view.c[name] for name in sorted(needed)), *(kinds.c[n] for n in CHOICE_COLUMNS))
+        .join(kinds, kinds.c.mous_uid == view.c.mous_uid)
+        .where(*_scope(chosen), kinds.c.restore_kind.in_(chosen.kinds()))
         .order_by(view.c.project_code, view.c.mous_uid)
     )
 
 
 def verdict_counts_query(chosen: RestorableFilter) -> Select[Any]:
-    """MOUSes per reason code (NULL: restorable) in the filter's scope, listed or not."""
-    view = restorable_mous
+    """MOUSes per restore kind and reason code (NULL: restorable by a PPR) in the filter's scope."""
+    view, kinds = restorable_mous, mous_restore
     return (
-        select(view.c.reason_code, func.count().label("mous_count"))
+        select(kinds.c.restore_kind, view.c.reason_code, func.count().label("mous_count"))
+        .join(kinds, kinds.c.mous_uid == view.c.mous_uid)
         .where(*_scope(chosen))
-        .group_by(view.c.reason_code)
+        .group_by(kinds.c.restore_kind, view.c.reason_code)
     )
+
+
+def _add_casa(row: dict[str, Any], site: Sequence[CasaInstallation], missing: dict[str, int]) -> None:
+    """The CASA the row's restore needs, the installation chosen for it, and what to install if none."""
+    choice = choose_casa(RestoreFacts.from_row(row), site)
+    row["casa_needed"] = choice.needed
+    row["casa_chosen"] = choice.summary() or None
+    row["casa_installed"] = choice.installed if choice.needed is not None else None
+    row["casa_to_install"] = choice.to_install
+    if choice.needed is not None and not choice.installed:
+        wanted = choice.to_install or "a known CASA version"
+        missing[wanted] = missing.get(wanted, 0) + 1
+
+
+def _missing_summary(missing: Mapping[str, int]) -> str:
+    """'; CASA missing here for 3 (install 4.7.0 ×2, 6.5.4.9 with the pipeline ×1)'."""
+    if not missing:
+        return ""
+    total = sum(missing.values())
+    parts = ", ".join(f"{version} ×{count}" for version, count in sorted(missing.items()))
+    return f"; CASA missing at this site for {total:,} ({parts}: [restore.casa])"
 
 
 def _scope(chosen: RestorableFilter) -> list[ColumnElement[bool]]:
@@ -101,13 +162,25 @@ def _scope(chosen: RestorableFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def restorable_summary(counts: Mapping[str | None, int], chosen: RestorableFilter) -> str:
-    """'41 MOUSes: 30 restorable, 11 not (manual_calibration 2, no_calibration_products 5, …)'."""
+def restorable_summary(counts: Mapping[tuple[str, str | None], int], chosen: RestorableFilter) -> str:
+    """'41 MOUSes: 30 restorable (pipeline_ppr 25, scriptforpi 5), 11 not (no_calibration_products 5, …)'."""
     total = sum(counts.values())
-    restorable = counts.get(None, 0)
+    by_kind: dict[str, int] = {}
+    not_restorable: dict[str | None, int] = {}
+    for (kind, reason), count in counts.items():
+        by_kind[kind] = by_kind.get(kind, 0) + count
+        if kind == NONE:
+            not_restorable[reason] = not_restorable.get(reason, 0) + count
+    restorable = total - by_kind.get(NONE, 0)
+    kinds: dict[str, int] = {
+        kind: by_kind[kind] for kind in RESTORE_KINDS if kind != NONE and by_kind.get(kind)
+    }
     mouses = plural(total, "MOUS", "MOUSes")
-    line = f"{mouses}{chosen.describe()}: {restorable:,} restorable, {total - restorable:,} not"
-    reasons = _in_reason_order(counts)
+    line = f"{mouses}{chosen.describe()}: {restorable:,} restorable"
+    if kinds:
+        line += f" ({counted(kinds)})"
+    line += f", {total - restorable:,} not"
+    reasons = _in_reason_order(not_restorable)
     return f"{line} ({counted(reasons)})" if reasons else line
 
 

@@ -31,6 +31,8 @@ from typing import Any, Final, cast
 from sqlalchemy import Connection, Engine, and_, case, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from etl.calibration.calibration_script import CALIBRATION_SCRIPT, is_calibration_script
+from etl.calibration.calibration_script import LIKE_PATTERN as CALIBRATION_SCRIPT_LIKE
 from etl.calibration.documents import PARSER_VERSION, parse_document
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, document_kind
@@ -146,7 +148,8 @@ def fetch_calibration_documents(
 
 
 def listed_documents(source: Engine, options: SourceSettings) -> list[ListedDocument]:
-    """The calibration documents ASA_PRODUCT_FILES lists for MOUSes with caltables, by file id."""
+    """The calibration documents ASA_PRODUCT_FILES lists for MOUSes with caltables, and every MOUS's
+    hand-run calibration scripts, by file id."""
     files = contract_table(build_contract(options.column_names), "asa_product_files")
     calibrated = files.alias("calibrated")
     document_names = [
@@ -161,21 +164,29 @@ def listed_documents(source: Engine, options: SourceSettings) -> list[ListedDocu
         )
         .exists()
     )
+    # Hand-run calibration scripts are wanted for any MOUS: a manual calibration has no caltables.
+    scripts = files.c.ngas_file_id.like(CALIBRATION_SCRIPT_LIKE)
     query = (
         select(files.c.ngas_file_id, files.c.stored_size, files.c.asa_ous_id)
-        .where(or_(*document_names), has_caltables)
+        .where(or_(and_(or_(*document_names), has_caltables), scripts))
         .order_by(files.c.ngas_file_id, files.c.asa_ous_id)
     )
     found: dict[str, ListedDocument] = {}
     with source_snapshot(source, options.schema) as connection:
         for file_id, size, mous_uid in connection.execute(query, execution_options={"yield_per": 10_000}):
-            kind = document_kind(file_id)
+            kind = _listed_kind(file_id)
             if kind is None:  # a LIKE match the exact suffix test rejects
                 continue
             known = found.get(file_id)
             mouses = (*known.mous_uids, mous_uid) if known is not None else (mous_uid,)
             found[file_id] = ListedDocument(file_id, kind, None if size is None else int(size), mouses)
     return list(found.values())
+
+
+def _listed_kind(file_id: str) -> DocumentKind | None:
+    if is_calibration_script(file_id):
+        return CALIBRATION_SCRIPT
+    return document_kind(file_id)
 
 
 @dataclass(frozen=True)

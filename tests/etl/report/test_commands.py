@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import ARRAY, Boolean, DateTime, Integer, Table
+from sqlalchemy import ARRAY, Boolean, Column, DateTime, Integer, MetaData, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL
 
@@ -27,6 +27,7 @@ from tests.etl.report.archive import (
     FUTURE,
     LAST_YEAR,
     LATEST_RUN,
+    MANUAL,
     MULTI,
     NEW,
     OK,
@@ -117,6 +118,17 @@ def assert_aligned(text: str) -> None:
 
 # restorable
 
+# report restorable: the view's columns, then how each MOUS restores and the CASA it needs here.
+RESTORABLE_REPORT = Table(
+    "restorable_report", MetaData(),
+    *(Column(column.name, column.type) for column in restorable_mous.columns),
+    Column("restore_kind", Text), Column("restore_reason", Text), Column("casa_needed", Text),
+    Column("casa_chosen", Text), Column("casa_installed", Boolean), Column("casa_to_install", Text),
+)
+# The hand-edited restore script is run instead of a PPR: restorable, by another kind.
+RESTORABLE_BY_ANY_KIND = (*RESTORABLE, EXTRA_STEPS)
+NOT_RESTORABLE = {uid: code for uid, code in REASONS.items() if uid != EXTRA_STEPS}
+
 
 def test_restorable_lists_restorable_mouses_with_a_summary(almamirror: Almamirror) -> None:
     outcome = almamirror("report", "restorable")
@@ -125,19 +137,30 @@ def test_restorable_lists_restorable_mouses_with_a_summary(almamirror: Almamirro
     lines = table_lines(outcome.out)
     assert lines[0].split()[:4] == ["mous_uid", "project_code", "array_family", "band"]
     listed = {line.split()[0] for line in lines[2:-1]}
-    assert listed == set(RESTORABLE)
-    assert lines[-1] == (
-        "17 MOUSes: 4 restorable, 13 not (deleted_ous 1, manual_calibration 1, no_pass_ebs 1, "
-        "no_calibration_products 1, multiple_sbs 1, unknown_array 1, session_mismatch 1, "
-        "archive_record_disagrees 1, restore_needs_extra_steps 1, malformed_eb_uid 1, "
+    assert listed == set(RESTORABLE_BY_ANY_KIND)
+    assert lines[-1].startswith(
+        "17 MOUSes: 5 restorable (pipeline_ppr 4, pipeline_script 1), 12 not (deleted_ous 1, "
+        "manual_calibration 1, no_pass_ebs 1, no_calibration_products 1, multiple_sbs 1, unknown_array 1, "
+        "session_mismatch 1, archive_record_disagrees 1, malformed_eb_uid 1, "
         "malformed_reference 1, unsafe_product_name 1, product_name_clash 1)"
     )
 
 
+def test_restorable_ppr_only_keeps_what_a_restore_ppr_restores(almamirror: Almamirror) -> None:
+    rows = assert_csv_and_json_agree(almamirror, RESTORABLE_REPORT, "report", "restorable", "--ppr-only")
+    assert {row["mous_uid"] for row in rows} == set(RESTORABLE)
+    assert {row["restore_kind"] for row in rows} == {"pipeline_ppr"}
+
+
 def test_restorable_not_restorable_lists_the_reasons(almamirror: Almamirror) -> None:
-    rows = assert_csv_and_json_agree(almamirror, restorable_mous, "report", "restorable", "--not-restorable")
-    assert {row["mous_uid"]: row["reason_code"] for row in rows} == REASONS
-    assert all(row["reason"] for row in rows)
+    rows = assert_csv_and_json_agree(
+        almamirror, RESTORABLE_REPORT, "report", "restorable", "--not-restorable"
+    )
+    assert {row["mous_uid"]: row["reason_code"] for row in rows} == NOT_RESTORABLE
+    assert all(row["reason"] and row["restore_reason"] for row in rows)
+    assert {row["restore_kind"] for row in rows} == {"none"}
+    manual = next(row for row in rows if row["mous_uid"] == MANUAL)
+    assert manual["restore_reason"] == "hand-calibrated, but no scriptForPI.py is archived to restore it with"
 
 
 def test_restorable_not_restorable_table_shows_the_reason_sentence(almamirror: Almamirror) -> None:
@@ -145,20 +168,27 @@ def test_restorable_not_restorable_table_shows_the_reason_sentence(almamirror: A
     assert outcome.status == 0, outcome.err
     assert_aligned(outcome.out)
     header, _dashes, *rows, _summary = table_lines(outcome.out)
-    assert header.split()[-2:] == ["reason_code", "reason"]
+    assert header.split()[-2:] == ["reason_code", "restore_reason"]
     by_mous = {line.split()[0]: line for line in rows}
-    assert set(by_mous) == set(REASONS)
-    for uid, code in REASONS.items():
-        assert re.split(r"\s{2,}", by_mous[uid])[-2:] == [code, f"because {code}"]
+    assert set(by_mous) == set(NOT_RESTORABLE)
+    for uid, code in NOT_RESTORABLE.items():
+        if uid != MANUAL:
+            assert re.split(r"\s{2,}", by_mous[uid])[-2:] == [code, f"because {code}"]
 
 
 def test_restorable_csv_and_json_carry_every_column_with_types(
     almamirror: Almamirror, archive: ArchiveMirror
 ) -> None:
-    rows = assert_csv_and_json_agree(almamirror, restorable_mous, "report", "restorable")
-    assert [row["mous_uid"] for row in rows] == sorted(RESTORABLE, key=lambda uid: (
-        CODE_A if uid != NEW else "2018", uid
-    ))
+    rows = assert_csv_and_json_agree(almamirror, RESTORABLE_REPORT, "report", "restorable")
+    assert [row["project_code"] for row in rows] == sorted(row["project_code"] for row in rows)
+    assert {row["mous_uid"] for row in rows} == set(RESTORABLE_BY_ANY_KIND)
+    script = next(row for row in rows if row["mous_uid"] == EXTRA_STEPS)
+    # No [restore.casa] here: restorable, flagged with the release to install.
+    choice = ("restore_kind", "casa_needed", "casa_installed", "casa_to_install")
+    assert [script[name] for name in choice] == [
+        "pipeline_script", "5.6.1-8 or newer, with the pipeline", False, "5.6.1-8 with the pipeline"
+    ]
+    assert script["restore_reason"] == "because restore_needs_extra_steps"
     ok = next(row for row in rows if row["mous_uid"] == OK)
     assert ok["caltables_sessions"] == [1, 3]
     assert ok["restorable"] is True
@@ -178,8 +208,9 @@ def test_restorable_filters(almamirror: Almamirror, fmt: str) -> None:
         assert listed == {OK, FUTURE, LAST_YEAR}
     else:
         assert table_lines(outcome.out)[-1] == (
-            f"5 MOUSes of project {CODE_A} on the 12m array: 3 restorable, 2 not "
-            "(deleted_ous 1, manual_calibration 1)"
+            f"5 MOUSes of project {CODE_A} on the 12m array: 3 restorable (pipeline_ppr 3), 2 not "
+            "(deleted_ous 1, manual_calibration 1); CASA missing at this site for 3 (6.4.1-12 with the "
+            "pipeline ×1, 6.5.4-9 with the pipeline ×2: [restore.casa])"
         )
 
 
@@ -190,7 +221,7 @@ def test_an_empty_report_exits_zero(almamirror: Almamirror, fmt: str) -> None:
     if fmt == "json":
         assert outcome.json() == []
     elif fmt == "csv":
-        assert outcome.out == ",".join(column_names(restorable_mous)) + "\r\n"
+        assert outcome.out == ",".join(column_names(RESTORABLE_REPORT)) + "\r\n"
     else:
         assert table_lines(outcome.out)[-1] == "0 MOUSes of project 2099.1.99999.S: 0 restorable, 0 not"
 
@@ -504,10 +535,16 @@ def test_the_report_connection_is_read_only(archive: ArchiveMirror, test_home: P
 def test_restorable_shows_the_calibration_record_and_its_provenance(almamirror: Almamirror) -> None:
     outcome = almamirror("report", "restorable")
     header, *_ = table_lines(outcome.out)
-    assert header.split()[-4:] == ["calibration_record", "casa_version", "pipeline_version", "mpi_servers"]
+    assert header.split()[-5:] == [
+        "calibration_record", "casa_version", "pipeline_version", "mpi_servers", "casa_chosen"
+    ]
     ok = next(line for line in table_lines(outcome.out) if line.startswith(OK))
-    assert ok.split()[-4:] == ["agrees", "6.5.4-9", "2023.1.0.124", "8"]
-    rows = assert_csv_and_json_agree(almamirror, restorable_mous, "report", "restorable", "--not-restorable")
+    assert re.split(r"\s{2,}", ok)[-5:] == [
+        "agrees", "6.5.4-9", "2023.1.0.124", "8", "missing: install CASA 6.5.4-9 with the pipeline"
+    ]
+    rows = assert_csv_and_json_agree(
+        almamirror, RESTORABLE_REPORT, "report", "restorable", "--not-restorable"
+    )
     assert {row["mous_uid"]: row["calibration_record"] for row in rows}[DISAGREES] == "disagrees"
 
 
@@ -572,3 +609,25 @@ def test_changes_after_only_a_baseline_say_none_are_recorded_yet(
     outcome = run("report", "changes")
     assert outcome.status == 0
     assert outcome.out.splitlines()[-1].startswith("no changes recorded yet: the baseline (first) sync")
+
+
+def test_restorable_chooses_each_mouses_casa_from_the_sites_releases(
+    almamirror: Almamirror, tmp_path: Path
+) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(
+        "[restore.casa]\n"
+        '"6.5.4.9" = { path = "/opt/casa-6.5.4-9", pipeline = true, mpi = true }\n'
+        '"6.6.1-17" = { path = "/opt/casa-6.6.1-17", pipeline = true }\n'
+        '"4.7.0" = { path = "/opt/casa-4.7.0" }\n'
+    )
+    rows = assert_csv_and_json_agree(
+        almamirror, RESTORABLE_REPORT, "--config", str(site), "report", "restorable"
+    )
+    chosen = {row["mous_uid"]: (row["casa_chosen"], row["casa_installed"]) for row in rows}
+    assert chosen[OK] == ("CASA 6.5.4.9 (MPI) (exact)", True)  # 6.5.4-9 is 6.5.4.9; it ran MPI
+    assert chosen[LAST_YEAR] == ("CASA 6.5.4.9 (exact)", True)  # serial calibration, serial restore
+    assert chosen[FUTURE] == ("CASA 6.5.4.9 (MPI) (newer)", True)  # 6.4.1-12 absent: oldest newer one
+    assert chosen[EXTRA_STEPS] == ("CASA 6.5.4.9 (newer)", True)
+    outcome = almamirror("--config", str(site), "report", "restorable")
+    assert "CASA missing" not in table_lines(outcome.out)[-1]

@@ -1,0 +1,104 @@
+"""How each MOUS restores: the view ``mous_restore``, and manual calibration scripts as documents.
+
+Revision ID: 0013
+Revises: 0009
+Create Date: 2026-12-07 00:00:00+00:00
+
+Written by hand. ``mous_restore`` turns the verdict of ``mous_status`` into one restore kind per
+member OUS: ``pipeline_ppr`` (restorable by a restore PPR), ``pipeline_script`` (a pipeline
+calibration whose archived restore script has steps a PPR cannot carry: that script is run
+instead), ``scriptforpi`` (a manual calibration, or a pipeline calibration followed by hand-run
+scripts: its scriptForPI.py is run in an ALMA delivery tree) or ``none``, with the reason. It adds
+the CASA the calibration used and, for manual scripts, the CASA version the scripts demand (parsed
+by the sync from ``calibration_document`` rows of the new kind ``calibration_script``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+DOCUMENT_KINDS_BEFORE = "kind IN ('manifest', 'restore_script', 'request')"
+DOCUMENT_KINDS_AFTER = "kind IN ('manifest', 'restore_script', 'request', 'calibration_script')"
+
+MOUS_RESTORE = r"""
+CREATE VIEW mous_restore AS
+WITH delivery_scripts AS (
+    -- The delivery's own driver, and the CASA version every fetched hand-run script demands.
+    SELECT
+        status.mous_uid,
+        (SELECT min(file.file_name) FROM product_file AS file
+         WHERE file.mous_uid = status.mous_uid AND file.file_name LIKE '%scriptForPI.py') AS scriptforpi_file,
+        (SELECT array_agg(DISTINCT document.parsed ->> 'casa_version' ORDER BY document.parsed ->> 'casa_version')
+         FROM calibration_document AS document
+         WHERE document.kind = 'calibration_script' AND document.state = 'fetched'
+           AND document.parsed ->> 'casa_version' IS NOT NULL
+           AND status.mous_uid = ANY (document.mous_uids)) AS script_casa_versions
+    FROM mous_status AS status
+),
+kinds AS (
+    SELECT
+        status.mous_uid,
+        CASE
+            WHEN status.restorable THEN 'pipeline_ppr'
+            WHEN status.reason_code = 'restore_needs_extra_steps' THEN 'pipeline_script'
+            WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
+                 AND status.pass_eb_count > 0 AND scripts.scriptforpi_file IS NOT NULL THEN 'scriptforpi'
+            ELSE 'none'
+        END AS restore_kind
+    FROM mous_status AS status
+    JOIN delivery_scripts AS scripts ON scripts.mous_uid = status.mous_uid
+)
+SELECT
+    status.mous_uid,
+    project.code AS project_code,
+    kinds.restore_kind,
+    CASE
+        WHEN kinds.restore_kind = 'pipeline_ppr' THEN NULL
+        WHEN kinds.restore_kind <> 'none' THEN status.reason
+        WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
+             AND status.pass_eb_count = 0 THEN format('none of its %s EBs has QA0 Pass', status.eb_count)
+        WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
+             THEN 'hand-calibrated, but no scriptForPI.py is archived to restore it with'
+        ELSE status.reason
+    END AS restore_reason,
+    status.reason_code,
+    status.calibration_kind,
+    status.array_family,
+    status.casa_version,
+    status.pipeline_version,
+    status.mpi_servers,
+    record.restore_task,
+    record.hm_rasterscan,
+    record.restore_script_file,
+    scripts.scriptforpi_file,
+    scripts.script_casa_versions
+FROM mous_status AS status
+JOIN kinds ON kinds.mous_uid = status.mous_uid
+JOIN delivery_scripts AS scripts ON scripts.mous_uid = status.mous_uid
+LEFT JOIN calibration_record AS record ON record.mous_uid = status.mous_uid
+LEFT JOIN project ON project.project_uid = status.project_uid
+"""
+
+
+def upgrade() -> None:
+    op.drop_constraint(op.f("ck_calibration_document_kind_known"), "calibration_document", type_="check")
+    op.create_check_constraint(
+        op.f("ck_calibration_document_kind_known"), "calibration_document", DOCUMENT_KINDS_AFTER
+    )
+    op.execute(MOUS_RESTORE)
+
+
+def downgrade() -> None:
+    op.execute("DROP VIEW mous_restore")
+    op.execute("DELETE FROM calibration_document WHERE kind = 'calibration_script'")
+    op.drop_constraint(op.f("ck_calibration_document_kind_known"), "calibration_document", type_="check")
+    op.create_check_constraint(
+        op.f("ck_calibration_document_kind_known"), "calibration_document", DOCUMENT_KINDS_BEFORE
+    )
