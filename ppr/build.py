@@ -35,6 +35,10 @@ XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 UNKNOWN_TITLE = "Unknown"
 UNKNOWN_PI = "Unknown"
 UNKNOWN_SB_TITLE = "unknown"
+# Free text (titles, names) is cut to this many characters: ALMA's own titles stay far below it.
+FREE_TEXT_CHARACTERS = 2000
+# Only this much of a free text is read at all (whitespace runs collapse, so read generously).
+FREE_TEXT_SCAN = 64 * FREE_TEXT_CHARACTERS
 # Characters XML 1.0 cannot carry at all; archive titles occasionally hold pasted control characters.
 _NOT_XML_CHARACTERS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -146,8 +150,14 @@ def _session_value(session: Session) -> str:
 
 
 def _one_line(text: str | None, fallback: str) -> str:
-    """Free text (titles, names) as one XML-safe line with single spaces; ``fallback`` if nothing is left."""
-    cleaned = " ".join(_NOT_XML_CHARACTERS.sub("", text or "").split())
+    """Free text (titles, names) as one XML-safe line with single spaces; ``fallback`` if nothing is left.
+
+    At most FREE_TEXT_CHARACTERS: the pipeline reads none of it, and a text node of 10 MB is more than
+    an XML parser reads by default (a 20 MB project title made every PPR of its project invalid).
+    """
+    cleaned = " ".join(_NOT_XML_CHARACTERS.sub("", (text or "")[:FREE_TEXT_SCAN]).split())
+    if len(cleaned) > FREE_TEXT_CHARACTERS:
+        cleaned = cleaned[: FREE_TEXT_CHARACTERS - 1].rstrip() + "…"
     return cleaned or fallback
 
 

@@ -10,6 +10,8 @@ none is archived. ``mous_status.manifest_source`` says whose manifest a restore 
 archive's, or one almamirror writes from the mirror (``almamirror``) when the archive has no usable
 one (every pipeline since 2021 needs one). ``calibration_kind`` gains ``pipeline_then_manual``: a
 pipeline calibration followed by hand-run scriptFor*Calibration.py steps, which a PPR cannot repeat.
+``calibration_record.request_sb_uid``/``request_sb_status_uid`` keep the archived PPR's SchedBlockRef
+and SBStatusRef: a MOUS of two SBs with an agreeing record is restorable, its PPR naming that SB.
 The new columns are NULL until the next sync re-derives every MOUS (the rules version is raised).
 """
 
@@ -36,6 +38,8 @@ def upgrade() -> None:
         op.f("ck_calibration_record_manifest_state_known"), "calibration_record",
         "manifest_state IN ('parsed', 'malformed', 'unavailable')",
     )
+    op.add_column("calibration_record", sa.Column("request_sb_uid", sa.Text(), nullable=True))
+    op.add_column("calibration_record", sa.Column("request_sb_status_uid", sa.Text(), nullable=True))
     op.add_column("mous_status", sa.Column("manifest_source", sa.Text(), nullable=True))
     op.create_check_constraint(
         op.f("ck_mous_status_manifest_source_known"), "mous_status",
@@ -54,5 +58,7 @@ def downgrade() -> None:
     op.create_check_constraint(op.f("ck_mous_status_calibration_kind_known"), "mous_status", KINDS_BEFORE)
     op.drop_constraint(op.f("ck_mous_status_manifest_source_known"), "mous_status", type_="check")
     op.drop_column("mous_status", "manifest_source")
+    op.drop_column("calibration_record", "request_sb_status_uid")
+    op.drop_column("calibration_record", "request_sb_uid")
     op.drop_constraint(op.f("ck_calibration_record_manifest_state_known"), "calibration_record", type_="check")
     op.drop_column("calibration_record", "manifest_state")

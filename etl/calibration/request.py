@@ -57,6 +57,9 @@ class RequestReading:
     sessions: dict[int, tuple[str, ...]]  # session number → EB UIDs, unnamed ASDMs in session 1
     paired_by_default: tuple[str, ...]  # disk names of the ASDMs no SESSION_n names
     notes: tuple[ReadingNote, ...]
+    # The SchedBlockIdentifier's SchedBlockRef and SBStatusRef entityIds (not read by the pipeline).
+    sb_uid: str | None = None
+    sb_status_uid: str | None = None
 
 
 def disk_form(uid: str) -> str:
@@ -91,9 +94,25 @@ def read_request(content: bytes) -> RequestReading:
         ))
     if unmatched:
         sessions[1] = sessions.get(1, ()) + tuple(uid for _name, uid in unmatched)
+    sb_uid, sb_status_uid = _sched_block_refs(request)
     return RequestReading(
-        _ous_status_ref(root), sessions, tuple(name for name, _uid in unmatched), tuple(notes)
+        _ous_status_ref(root), sessions, tuple(name for name, _uid in unmatched), tuple(notes),
+        sb_uid, sb_status_uid,
     )
+
+
+def _sched_block_refs(request: etree._Element) -> tuple[str | None, str | None]:
+    data_set = child(request, "DataSet")
+    sched_block_set = None if data_set is None else child(data_set, "SchedBlockSet")
+    identifier = None if sched_block_set is None else child(sched_block_set, "SchedBlockIdentifier")
+    if identifier is None:
+        return None, None
+    found = []
+    for name in ("SchedBlockRef", "SBStatusRef"):
+        reference = child(identifier, name)
+        entity = None if reference is None else reference.get("entityId")
+        found.append(None if entity is None else str(entity))
+    return found[0], found[1]
 
 
 def _only_child_path(root: etree._Element, names: Sequence[str]) -> etree._Element:

@@ -170,8 +170,10 @@ INVENTED_PROJECTS: Final = (
         pi_fullname="Ana María Núñez-Çelik",
         title="Señales de formación estelar: é and α in the ρ Ophiuchi cloud"),
     _project(23, "2024.1.00333.S", replace(
-        _mous("multiple_sbs", "two SBs in one MOUS, EBs from both", "2024-11-04T03:00:00.000", "P", "P",
-              sb_count=2, reason="multiple_sbs"),
+        _mous("multiple_sbs",
+              "two SBs in one MOUS, EBs from both, and no archived record of the calibration to show "
+              "they were calibrated together", "2024-11-04T03:00:00.000", "P", "P",
+              sb_count=2, record=RecordForm.NONE, reason="multiple_sbs"),
         sessions=(SessionPlan((EbPlan(),)), SessionPlan((EbPlan(sb=1),))))),
     _project(24, "2023.1.01521.S", _mous(
         "no_pass_ebs", "only Fail and SemiPass EBs; timed out, no products",
@@ -266,6 +268,12 @@ INVENTED_PROJECTS: Final = (
         "manifest written from the mirror would name a file the archive lacks",
         "2016-03-14T04:00:00.000", "P", "P", record=RecordForm.NONE,
         dropped_products=(".ms.calapply.txt",), reason="manifest_file_missing")),
+    _project(45, "2024.1.00587.S", replace(
+        _mous("two_sbs_agreeing_record",
+              "two SBs in one MOUS, calibrated together: the archived record agrees, so one PPR holds "
+              "every EB; its archived PPR names the first SB although the second has more Pass EBs",
+              "2024-12-02T03:00:00.000", "P P", "P", sb_count=2),
+        sessions=(SessionPlan((EbPlan(sb=1), EbPlan(sb=1))), SessionPlan((EbPlan(),))))),
 )
 
 FIXED_PROJECT_PLANS: Final = SEED_PROJECTS + INVENTED_PROJECTS

@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from etl.calibration.compare import EbDifference, describe, eb_differences
-from etl.calibration.documents import manifest_of, request_sessions_of, script_of
+from etl.calibration.documents import manifest_of, request_sched_block_of, request_sessions_of, script_of
 from etl.calibration.manifest import Manifest
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, calibration_stem, document_kind
 from etl.calibration.restore_script import RestoreScript
@@ -112,6 +112,7 @@ class Record:
     sessions: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
     products: tuple[tuple[str, str], ...] = ()
     manifest_state: str | None = None  # parsed, malformed, unavailable; None: no manifest archived
+    request_sb: tuple[str | None, str | None] = (None, None)  # the archived PPR's SB and SBStatus
 
 
 class _Keep:
@@ -250,6 +251,7 @@ def judge(
         ),
         products=tuple(_restore_names(manifest, products)) if manifest is not None else (),
         manifest_state=states.get("manifest"),
+        request_sb=request_sched_block_of(parsed["request"]) if "request" in parsed else (None, None),
     )
 
 
@@ -555,5 +557,7 @@ def _record_row(mous_uid: str, record: Record) -> tuple[Any, ...]:
         "disagreement": record.disagreement,
         "problems": json.dumps(list(record.problems)),
         "manifest_state": record.manifest_state,
+        "request_sb_uid": record.request_sb[0],
+        "request_sb_status_uid": record.request_sb[1],
     }
     return tuple(values[name] for name in RECORD_COLUMNS)

@@ -40,6 +40,7 @@ from etl.mirror import (
     CalibrationRecord,
     CalibrationRecordProduct,
     Delivery,
+    ExecutionBlock,
     MousStatus,
     OusQa2,
     OusStatusDocument,
@@ -142,6 +143,7 @@ def _facts(affected: Table) -> Any:
             func.coalesce(blocks.c.sb_count, 0).label("sb_count"),
             blocks.c.sb_uid,
             blocks.c.sb_status_uid,
+            blocks.c.sb_uids,
             blocks.c.requested_array,
             blocks.c.array_family,
             blocks.c.receiver_band,
@@ -255,7 +257,9 @@ def reason_code(facts: Any) -> ColumnElement[Any]:
         "manual_post_calibration": facts.calibration_kind == "pipeline_then_manual",
         "no_pass_ebs": facts.pass_eb_count == 0,
         "no_calibration_products": facts.calibration_kind == "none",
-        "multiple_sbs": facts.sb_count > 1,
+        # EBs of several SBs restore together in one SchedBlockIdentifier when the archive's record
+        # of the calibration shows they were calibrated together.
+        "multiple_sbs": and_(facts.sb_count > 1, facts.calibration_record != "agrees"),
         # A PPR names one restore task, chosen by array: none without a known array.
         "unknown_array": facts.array_family.is_(None),
         "session_mismatch": facts.sessions_match_caltables.is_not(True),
@@ -292,7 +296,10 @@ def reason_text(judged: Any) -> ColumnElement[Any]:
         "no_pass_ebs": func.format("none of its %s EBs has QA0 Pass", func.coalesce(judged.eb_count, 0)),
         "no_calibration_products": literal("no calibration tables (caltables) are archived"),
         "multiple_sbs": func.format(
-            "%s scheduling blocks; a restore PPR holds exactly one", judged.sb_count
+            "%s scheduling blocks (%s) and no archived record of the calibration that agrees with the "
+            "mirror's sessions: nothing shows that their EBs were calibrated together, which a restore "
+            "PPR of all of them (in its one SchedBlockIdentifier) needs",
+            judged.sb_count, judged.sb_uids,
         ),
         "unknown_array": func.format(
             "the scheduling block's REQUESTEDARRAY is %s, not one of TWELVE-M, SEVEN-M, ACA, TP-Array: "
@@ -391,20 +398,48 @@ def restore_name(file_name: ColumnElement[str]) -> ColumnElement[str]:
 
 
 def _sb_counts(affected: Table) -> Any:
+    """Per MOUS: its SB count, the SB (and SBStatus) its PPR names, its array and band.
+
+    The pipeline holds the EBs of several SBs in one SchedBlockIdentifier, whose SchedBlockRef it does
+    not read: the SB named is the archived PPR's, else the one with the most Pass EBs (then the lowest
+    UID). Whether several SBs may be restored together is ``multiple_sbs``'s to say.
+    """
     blocks = table_of(SchedulingBlock)
-    count = func.count()
-    return (
+    record = table_of(CalibrationRecord)
+    ebs = table_of(ExecutionBlock)
+    pass_ebs = (
+        select(func.count())
+        .where(ebs.c.sb_uid == blocks.c.sb_uid, ebs.c.qa0_status == "Pass")
+        .scalar_subquery()
+    )
+    named = func.coalesce(blocks.c.sb_uid == record.c.request_sb_uid, False)
+    ranked = (
         select(
-            blocks.c.mous_uid,
-            cast(count, Integer).label("sb_count"),
-            case((count == 1, func.min(blocks.c.sb_uid))).label("sb_uid"),
-            case((count == 1, func.min(blocks.c.sb_status_uid))).label("sb_status_uid"),
-            func.min(blocks.c.requested_array).label("requested_array"),
-            func.min(blocks.c.array_family).label("array_family"),
-            func.min(blocks.c.receiver_band).label("receiver_band"),
+            blocks.c.mous_uid, blocks.c.sb_uid, blocks.c.sb_status_uid, blocks.c.requested_array,
+            blocks.c.array_family, blocks.c.receiver_band,
+            func.row_number().over(
+                partition_by=blocks.c.mous_uid,
+                order_by=(named.desc(), pass_ebs.desc(), blocks.c.sb_uid),
+            ).label("rank"),
         )
         .join(affected, affected.c.mous_uid == blocks.c.mous_uid)
-        .group_by(blocks.c.mous_uid)
+        .outerjoin(record, record.c.mous_uid == blocks.c.mous_uid)
+        .subquery("ranked_sbs")
+    )
+    first = ranked.c.rank == 1
+    return (
+        select(
+            ranked.c.mous_uid,
+            cast(func.count(), Integer).label("sb_count"),
+            func.min(ranked.c.sb_uid).filter(first).label("sb_uid"),
+            func.min(ranked.c.sb_status_uid).filter(first).label("sb_status_uid"),
+            func.string_agg(ranked.c.sb_uid, aggregate_order_by(literal(", "), ranked.c.sb_uid))
+            .label("sb_uids"),
+            func.min(ranked.c.requested_array).label("requested_array"),
+            func.min(ranked.c.array_family).label("array_family"),
+            func.min(ranked.c.receiver_band).label("receiver_band"),
+        )
+        .group_by(ranked.c.mous_uid)
         .subquery("sb_counts")
     )
 

@@ -124,6 +124,9 @@ class CalibrationRecord(Base):
     derived_run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
     # The record's manifest: parsed, malformed or unavailable; NULL when none is archived (0009).
     manifest_state: Mapped[str | None] = mapped_column(Text)
+    # The archived PPR's SchedBlockRef and SBStatusRef: the SB a PPR of several SBs names (0009).
+    request_sb_uid: Mapped[str | None] = mapped_column(Text)
+    request_sb_status_uid: Mapped[str | None] = mapped_column(Text)
 
 
 class CalibrationRecordSession(Base):

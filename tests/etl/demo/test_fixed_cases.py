@@ -91,7 +91,8 @@ def first_reason(connection: Connection, case: FixedCase, sessions: Sessions) ->
     *uids, code, obs_project, part_id, project_status = connection.execute(
         REFERENCES, {"mous": case.mous_uid}
     ).one()
-    sb_uid, sb_status, requested = blocks[0] if len(blocks) == 1 else (None, None, None)
+    # Several SBs: the PPR names one (the archived PPR's, else the one with most Pass EBs).
+    sb_uid, sb_status, requested = min(blocks) if blocks else (None, None, None)
     uids += [obs_project, project_status, sb_uid, sb_status]
     targets = [restore_target(name) for name in names if RESTORE_PRODUCT.search(name)]
     conditions = {
@@ -104,7 +105,7 @@ def first_reason(connection: Connection, case: FixedCase, sessions: Sessions) ->
         ),
         "no_pass_ebs": not calibrated,
         "no_calibration_products": not caltables,
-        "multiple_sbs": sb_count > 1,
+        "multiple_sbs": sb_count > 1 and case.expected_record != "agrees",
         "unknown_array": (requested or "").upper() not in KNOWN_ARRAYS,
         "session_mismatch": caltables != calibrated,
         **record_conditions(connection, case, sessions),

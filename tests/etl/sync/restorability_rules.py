@@ -118,7 +118,8 @@ def judge_every_mous(source: Connection) -> dict[str, Verdict]:
         kind = _calibration_kind(mous_uid in scripted, bool(caltables[mous_uid]), recipe)
         if kind == "pipeline" and mous_uid in post_steps:
             kind = "pipeline_then_manual"
-        block = blocks[mous_uid][0] if len(blocks[mous_uid]) == 1 else (None, None, None)
+        # Several SBs: the PPR names one of them (the archived PPR's, else the one with most Pass EBs).
+        block = min(blocks[mous_uid]) if blocks[mous_uid] else (None, None, None)
         arrays = {(array or "").upper() for _, _, array in blocks[mous_uid]}
         targets = restore_targets[mous_uid]
         failing = {
@@ -127,7 +128,7 @@ def judge_every_mous(source: Connection) -> dict[str, Verdict]:
             "manual_post_calibration": kind == "pipeline_then_manual",
             "no_pass_ebs": not calibrated,
             "no_calibration_products": kind == "none",
-            "multiple_sbs": len(blocks[mous_uid]) > 1,
+            "multiple_sbs": len(blocks[mous_uid]) > 1 and record.state != "agrees",
             "unknown_array": not arrays or not arrays <= KNOWN_ARRAYS,
             "session_mismatch": calibrated != tuple(sorted(caltables[mous_uid])),
             "archive_record_disagrees": record.state == "disagrees",
