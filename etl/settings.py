@@ -12,6 +12,7 @@ together, one line each, in a single ``ConfigurationError``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import tomllib
@@ -23,7 +24,7 @@ from typing import Any
 
 from etl.errors import ConfigurationError
 from etl.resources import DEFAULTS_FILE
-from etl.restore.settings import RestoreSettings, read_restore
+from etl.restore.settings import CasaInstallation, RestoreSettings, read_restore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +89,8 @@ class PprSettings:
     root_directory: str
     procedure_title: str
     pipeline_operator_address: str
+    # The site's CASA releases ([restore.casa]), which each request directory's run-restore.sh runs.
+    casa: tuple[CasaInstallation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,7 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         status_page_dir=_optional_path(reader.optional_text("schedule", "status_page_dir")),
     )
     ppr = PprSettings(
-        **{key: reader.text("ppr", key) for key in PprSettings.__dataclass_fields__
-           if key != "procedure_title"},
+        **_ppr_texts(reader),
         procedure_title=reader.optional_text("ppr", "procedure_title") or "",
     )
     raw_title = reader.raw("ppr", "procedure_title")
@@ -231,12 +233,19 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
     )
     _check_archive(archive, problems)
     restore = read_restore(reader.raw(None, "restore"), problems)
+    ppr = dataclasses.replace(ppr, casa=restore.casa)
     if problems:
         return None
     return Settings(
         log_level=log_level, source=source, mirror=mirror, embedded=embedded, schedule=schedule,
         ppr=ppr, archive=archive, restore=restore,
     )
+
+
+def _ppr_texts(reader: _Reader) -> dict[str, Any]:
+    """[ppr]'s text settings (the procedure title is optional, the CASA releases come from [restore])."""
+    return {key: reader.text("ppr", key) for key in PprSettings.__dataclass_fields__
+            if key not in {"procedure_title", "casa"}}
 
 
 def _optional_path(configured: str | None) -> Path | None:

@@ -13,11 +13,11 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -25,7 +25,11 @@ from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotA
 from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.pipeline_manifest import WRITTEN as WRITTEN_MANIFEST
 from ppr.pipeline_manifest import ManifestChoice, manifest_choice
+from ppr.restore_run import RESTORE_JSON, RUN_SCRIPT, pipeline_ppr_run, restore_json_bytes, run_script
 from ppr.uid import MEMBER_PREFIX, disk_name
+
+if TYPE_CHECKING:
+    from etl.restore.settings import CasaInstallation
 
 RAWDATA = "rawdata"
 WORKING = "working"
@@ -33,6 +37,9 @@ PRODUCTS = "products"
 MANIFEST_FILE = "fetch-manifest.json"
 README_FILE = "README.txt"
 MANIFEST_VERSION = 2
+# Files a person or a batch system runs.
+EXECUTABLES = frozenset({RUN_SCRIPT})
+EXECUTABLE_MODE = 0o755
 # How each entry is fetched (almamirror fetch): a product by its NGAS file id (ASA_PRODUCT_FILES'
 # NGAS_FILE_ID), an ASDM by its EB UID through the site's export tool ([archive] asdm_command).
 ASDM_VIA = "asdm_command"
@@ -53,7 +60,12 @@ class RequestFiles:
 
 
 def build_request_directory(
-    base_dir: Path, relative_path: str, ppr_bytes: bytes, request: RestoreRequest, force: bool = False
+    base_dir: Path,
+    relative_path: str,
+    ppr_bytes: bytes,
+    request: RestoreRequest,
+    force: bool = False,
+    casa: Sequence[CasaInstallation] = (),
 ) -> Path:
     """Create ``base_dir/relative_path`` with the PPR and fetch manifest; return that directory.
 
@@ -63,7 +75,8 @@ def build_request_directory(
     place, a replaced file is written beside its old self and renamed over it, so a crash never leaves
     a half-written PPR.
     """
-    return write_request_directory(request_files(base_dir, relative_path, ppr_bytes, request), force)
+    files = request_files(base_dir, relative_path, ppr_bytes, request, casa=casa)
+    return write_request_directory(files, force)
 
 
 def request_files(
@@ -72,8 +85,10 @@ def request_files(
     ppr_bytes: bytes,
     request: RestoreRequest,
     parsed: etree._ElementTree | None = None,
+    casa: Sequence[CasaInstallation] = (),
 ) -> RequestFiles:
-    """The PPR and manifest of ``request``'s directory, once the PPR is checked to describe it.
+    """The PPR and manifest of ``request``'s directory, once the PPR is checked to describe it, with
+    restore.json and run-restore.sh running the CASA chosen among ``casa`` (the site's releases).
 
     ``parsed`` is ``ppr_bytes`` already parsed (as validation parses it), to spare a second parse.
     """
@@ -86,6 +101,11 @@ def request_files(
     extra = [(README_FILE, readme(request, relative_path, created, choice))]
     if choice.content is not None and choice.file_name is not None:
         extra.append((f"{PRODUCTS}/{choice.file_name}", choice.content))
+    run = pipeline_ppr_run(
+        request, base_dir.absolute(), target.absolute(), WORKING, ppr_file_name(request.mous_uid), casa,
+        created, manifest,
+    )
+    extra += [(RESTORE_JSON, restore_json_bytes(run)), (RUN_SCRIPT, run_script(run))]
     return RequestFiles(
         target, ppr_file_name(request.mous_uid), ppr_bytes, _manifest_bytes(manifest), tuple(extra)
     )
@@ -107,6 +127,7 @@ def readme(request: RestoreRequest, relative_path: str, created: str, choice: Ma
         f"{RAWDATA + '/':<40} each EB's ASDM, by almamirror fetch",
         f"{PRODUCTS + '/':<40} the calibration products, by almamirror fetch",
         f"{MANIFEST_FILE:<40} what almamirror fetch fetches where ({relative_path})",
+        f"{RUN_SCRIPT:<40} runs the restore (by hand, sbatch or condor_submit); {RESTORE_JSON} says how",
         "",
         f"Pipeline manifest: {manifest}",
     ]
@@ -316,7 +337,7 @@ def _fill(directory: Path, files: RequestFiles) -> None:
     _write(directory / WORKING / files.ppr_name, files.ppr_bytes)
     _write(directory / MANIFEST_FILE, files.manifest_bytes)
     for relative, content in files.extra:
-        _write(directory / relative, content)
+        _write(directory / relative, content, executable=relative in EXECUTABLES)
 
 
 def _refresh(directory: Path, files: RequestFiles) -> None:
@@ -326,25 +347,28 @@ def _refresh(directory: Path, files: RequestFiles) -> None:
     _replace(directory / WORKING / files.ppr_name, files.ppr_bytes)
     _replace(directory / MANIFEST_FILE, files.manifest_bytes)
     for relative, content in files.extra:
-        _replace(directory / relative, content)
+        _replace(directory / relative, content, executable=relative in EXECUTABLES)
 
 
 def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _replace(path: Path, content: bytes) -> None:
+def _replace(path: Path, content: bytes, executable: bool = False) -> None:
     partial = _fresh_sibling(path, "partial")
     try:
-        _write(partial, content)
+        _write(partial, content, executable)
         partial.replace(path)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
 
 
-def _write(path: Path, content: bytes) -> None:
+def _write(path: Path, content: bytes, executable: bool = False) -> None:
     with path.open("xb") as handle:
+        if executable:
+            # Readable and runnable by all, as a batch system's user may differ from the writer.
+            os.fchmod(handle.fileno(), EXECUTABLE_MODE)
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())

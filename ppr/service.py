@@ -297,7 +297,9 @@ def _request_files(
     try:
         refuse_unless_restorable(verdict, allow_proprietary)
         generated = render(request, site, None, created)
-        return request_files(base_dir, generated.relative_path, generated.document, request, generated.parsed)
+        return request_files(
+            base_dir, generated.relative_path, generated.document, request, generated.parsed, site.casa
+        )
     except (NotRestorable, InvalidPpr) as refusal:
         # One MOUS's refusal is reported in the summary; the others are still written.
         return f"{refusal_code(refusal)}: {refusal}"

@@ -178,10 +178,11 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
     )
     if args.build is not None:
         directory = build_request_directory(
-            args.build, generated.relative_path, generated.document, request, args.force
+            args.build, generated.relative_path, generated.document, request, args.force, settings.ppr.casa
         )
         built.append(directory)
         from ppr.layout import MANIFEST_FILE, WORKING, ppr_file_name
+        from ppr.restore_run import RUN_SCRIPT
 
         confirm(
             args,
@@ -189,6 +190,7 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
             f"  request directory: {directory}",
             f"  PPR:               {directory / WORKING / ppr_file_name(request.mous_uid)}",
             f"  fetch manifest:    {directory / MANIFEST_FILE}",
+            f"  run the restore:   {directory / RUN_SCRIPT}",
         )
     elif args.output is not None and args.output != STDOUT:
         write_atomically(args.output, generated.document)

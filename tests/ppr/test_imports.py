@@ -12,7 +12,7 @@ import pytest
 PPR_DIR = Path(__file__).parents[2] / "ppr"
 CORE_MODULES = ("errors", "uid", "build", "validate", "layout", "check", "model")
 # Besides the standard library and ppr itself, the core may use only these.
-ALLOWED_IMPORTS = {"lxml", "etl.errors", "etl.settings", "etl.calibration"}
+ALLOWED_IMPORTS = {"lxml", "etl.errors", "etl.settings", "etl.restore.settings", "etl.calibration"}
 # The source contract, the loader, the derivations, the sync and the demo archive: never imported by ppr.
 LOADING_PACKAGES = ("etl.source", "etl.load", "etl.derive", "etl.sync", "etl.demo")
 

@@ -51,6 +51,8 @@ def test_the_request_directory_has_the_three_directories_ppr_and_manifest(
         "fetch-manifest.json",
         "products",
         "rawdata",
+        "restore.json",
+        "run-restore.sh",
         "working",
     ]
     assert [path.name for path in (directory / "working").iterdir()] == [f"PPR_{MOUS_DISK}.xml"]
