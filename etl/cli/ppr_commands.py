@@ -82,6 +82,12 @@ def register(subparsers: Any) -> None:
         "--fetch", action="store_true",
         help="with --build: then fetch each request's products and ASDMs from the archive (almamirror fetch)",
     )
+    ppr.add_argument(
+        "--submit", metavar="TEMPLATE",
+        help="with --all-restorable --build: run the site's submit command once per new request, {dir} "
+        "standing for its directory (e.g. 'sbatch {dir}/run-restore.sh'); what it prints (the job id) is "
+        "kept in the request's restore.json. With --fetch, after the fetch",
+    )
     from etl.cli.fetch_command import add_fetch_options
 
     add_fetch_options(ppr)
@@ -106,8 +112,25 @@ def run_ppr(args: argparse.Namespace, settings: Settings) -> int:
             status = _one(connection, args, settings, built)
     if args.fetch:
         # After the mirror's snapshot is released: downloads take minutes to hours.
-        return max(status, _fetch_built(built, args, settings))
+        status = max(status, _fetch_built(built, args, settings))
+    if args.submit is not None:
+        status = max(status, _submit_built(built, args))
     return status
+
+
+def _submit_built(built: list[Path], args: argparse.Namespace) -> int:
+    """Submit each new request directory; exit 1 when any submission failed."""
+    from ppr.submit import submit_requests
+
+    submissions = submit_requests(built, args.submit)
+    failed = [submission for submission in submissions if not submission.submitted]
+    lines = [f"ppr --submit: {len(submissions) - len(failed):,} of {len(submissions):,} request(s) submitted"]
+    lines += [
+        f"  {submission.directory}: exit {submission.exit_status}: {submission.error or submission.output}"
+        for submission in failed[:20]
+    ]
+    confirm(args, *lines)
+    return 1 if failed else 0
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
@@ -130,6 +153,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
             raise UsageError("--newly-restorable and --since choose among all MOUSes; use them with "
                              "--all-restorable")
     _check_fetch_arguments(args)
+    _check_submit(args)
     if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
         raise UsageError("--check compares sessions only; it takes no other options")
     if args.relative_path is not None:
@@ -142,6 +166,19 @@ def _check_arguments(args: argparse.Namespace) -> None:
         check_output_directory(args.build, "--build")
     if args.output is not None:
         check_output_file(args.output, "-o", args.force)
+
+
+def _check_submit(args: argparse.Namespace) -> None:
+    if args.submit is None:
+        return
+    from ppr.submit import check_template
+
+    if not args.all_restorable or args.build is None:
+        raise UsageError("--submit needs --all-restorable --build DIR")
+    try:
+        check_template(args.submit)
+    except ValueError as exc:
+        raise UsageError(f"--submit {args.submit!r}: {exc}") from None
 
 
 def _check_fetch_arguments(args: argparse.Namespace) -> None:
