@@ -50,7 +50,7 @@ def run_explain(args: argparse.Namespace, settings: Settings) -> int:
     view = TableView(terminal=terminal_of(sys.stdout), wide=args.wide)
     with paged(sys.stdout, args.pager) as stream:
         with report_snapshot(settings) as connection:
-            explanation = explain_mous(connection, mous_uid)
+            explanation = explain_mous(connection, mous_uid, settings.restore.casa)
             if explanation is None:
                 level = ous_level(connection, mous_uid)
                 raise UnknownMous(mous_uid) if level is None else NotAMemberOus(mous_uid, level)

@@ -33,7 +33,10 @@ from etl.mirror import (
 from etl.output import PLAIN, Layout, TableView, json_value, table_value, write_rows
 from etl.report.base import fetch, plural
 from etl.report.changes import describe_change
-from etl.report.views import data_quality, mous_sessions, recent_changes, restorable_mous
+from etl.report.views import data_quality, mous_restore, mous_sessions, recent_changes, restorable_mous
+from etl.restore.casa import RestoreFacts, choose_casa
+from etl.restore.kinds import HOW, NONE, PIPELINE_PPR
+from etl.restore.settings import CasaInstallation
 from ppr.uid import disk_name
 
 # The changes a screen lists, newest first; JSON carries every one.
@@ -93,12 +96,18 @@ class Explanation:
         }
 
 
-def explain_mous(connection: Connection, mous_uid: str) -> Explanation | None:
+def explain_mous(
+    connection: Connection, mous_uid: str, casa: Sequence[CasaInstallation] = ()
+) -> Explanation | None:
     """What the mirror knows about the member OUS ``mous_uid`` (canonical form); None when it has no
-    status for it (not in the mirror, not a member, or not yet derived)."""
+    status for it (not in the mirror, not a member, or not yet derived). ``casa``: the site's CASA
+    releases, to say which would run its restore."""
     status = _status(connection, mous_uid)
     if status is None:
         return None
+    choice = choose_casa(RestoreFacts.from_row(status), casa)
+    status.update(casa_needed=choice.needed, casa_chosen=choice.summary() or None,
+                  casa_to_install=choice.to_install)
     caltables = _caltables(connection, mous_uid)
     return Explanation(
         status=status,
@@ -122,10 +131,14 @@ def _status(connection: Connection, mous_uid: str) -> dict[str, Any] | None:
         "status_xml_session_count", "sessions_match_status_xml", "restorable_since_run_id",
         "derived_run_id", "manifest_source",
     )
+    kinds = mous_restore
+    how = ("restore_kind", "restore_reason", "hm_rasterscan", "restore_script_file", "scriptforpi_file",
+           "script_casa_versions")
     rows = fetch(
         connection,
-        select(view, *(derived.c[name] for name in extra))
+        select(view, *(derived.c[name] for name in extra), *(kinds.c[name] for name in how))
         .join(derived, derived.c.mous_uid == view.c.mous_uid)
+        .join(kinds, kinds.c.mous_uid == view.c.mous_uid)
         .where(view.c.mous_uid == mous_uid),
     )
     return rows[0] if rows else None
@@ -372,7 +385,13 @@ def headline(explanation: Explanation) -> str:
         f"cycle {status['cycle']}" if status["cycle"] else "",
         f"PI {status['pi']}" if status["pi"] else "",
     ) if part)
-    verdict = "restorable" if status["restorable"] else f"NOT restorable ({status['reason_code']})"
+    kind = status["restore_kind"]
+    if kind == PIPELINE_PPR:
+        verdict = "restorable"
+    elif kind != NONE:
+        verdict = f"restorable by {kind}, not by a restore PPR ({status['reason_code']})"
+    else:
+        verdict = f"NOT restorable ({status['reason_code']})"
     return f"MOUS {status['mous_uid']} of {project}" + (f" ({about})" if about else "") + f": {verdict}"
 
 
@@ -383,7 +402,8 @@ def verdict_lines(status: Mapping[str, Any]) -> list[str]:
         run = status["restorable_since_run_id"]
         lines.append(f"restorable since {table_value(since)} (sync run {run})" if since else "restorable")
     else:
-        lines.append(f"why: {status['reason']}")
+        lines.append(f"why: {status['restore_reason'] or status['reason']}")
+    lines.append(restore_line(status))
     release = status["release_date"]
     if release is None:
         lines.append("release: none recorded (never released: proprietary)")
@@ -397,6 +417,15 @@ def verdict_lines(status: Mapping[str, Any]) -> list[str]:
         f"last changed {table_value(status['last_change_at'])}"
     )
     return lines
+
+
+def restore_line(status: Mapping[str, Any]) -> str:
+    """'restore: pipeline_ppr (…); CASA 6.5.4.9 or newer, with the pipeline: CASA 6.5.4.9 (exact)'."""
+    kind = status["restore_kind"]
+    line = f"restore: {kind} ({HOW[kind]})"
+    if status.get("casa_needed"):
+        line += f"; CASA {status['casa_needed']}: {status['casa_chosen']}"
+    return line
 
 
 def record_line(status: Mapping[str, Any]) -> str:

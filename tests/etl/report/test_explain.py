@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.etl.report.archive import MISMATCH, OK, OK_EBS, caltables_name
+from tests.etl.report.archive import EXTRA_STEPS, MANUAL, MISMATCH, OK, OK_EBS, caltables_name
 from tests.etl.report.conftest import Almamirror, cli_runner
 from tests.terminal import cli_env, run_in_terminal
 
@@ -152,3 +152,28 @@ def test_on_a_terminal_explain_fits_the_width(synced_mirror: URL, test_home: Pat
     assert max(len(line) for line in lines) <= 90
     assert re.search(r"why: session mismatch: the session rule puts Pass EBs in sessions", outcome.terminal)
     assert "eb_uid" in outcome.terminal
+
+
+def test_explain_says_how_the_mous_restores_and_with_which_casa(
+    almamirror: Almamirror, tmp_path: Path
+) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(
+        '[restore.casa]\n"6.5.4.9" = { path = "/opt/casa-6.5.4-9", pipeline = true, mpi = true }\n'
+    )
+    text = almamirror("--config", str(site), "explain", EXTRA_STEPS).out
+    assert text.splitlines()[0].endswith(
+        ": restorable by pipeline_script, not by a restore PPR (restore_needs_extra_steps)"
+    )
+    assert (
+        "restore: pipeline_script (the archived restore script (it has steps a PPR cannot carry)); "
+        "CASA 5.6.1-8 or newer, with the pipeline: CASA 6.5.4.9 (newer)"
+    ) in text
+    ok = explained(almamirror, OK)["status"]
+    assert (ok["restore_kind"], ok["casa_needed"], ok["casa_to_install"]) == (
+        "pipeline_ppr", "6.5.4-9 or newer, with the pipeline", "6.5.4-9 with the pipeline"
+    )
+    manual = explained(almamirror, MANUAL)["status"]
+    assert (manual["restore_kind"], manual["restore_reason"]) == (
+        "none", "hand-calibrated, but no scriptForPI.py is archived to restore it with"
+    )
