@@ -31,7 +31,7 @@ from etl.errors import UsageError
 from etl.logs import fields
 from etl.report.base import fetch, plural
 from etl.report.runs import run_history
-from etl.report.views import data_quality, restorable_mous
+from etl.report.views import data_quality, mous_restore, restorable_mous
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,6 +81,8 @@ class StatusPage:
     quality: Series
     provenance: Mapping[str, Series]
     """Restorable MOUSes per CASA version, pipeline version, MPI servers; None: not recorded."""
+    by_kind: Series = field(default_factory=lambda: Series((), {}))
+    """MOUSes per restore kind (mous_restore): PPR, archived script, scriptForPI.py, none."""
 
 
 def status_page(connection: Connection) -> StatusPage:
@@ -101,6 +103,7 @@ def status_page(connection: Connection) -> StatusPage:
         newly_by_day=_newly_by_day(connection, now),
         quality=_counts_by(connection, data_quality.c.kind, None, NEUTRAL_COLOUR, "open findings"),
         provenance=_provenance(connection),
+        by_kind=_counts_by(connection, mous_restore.c.restore_kind, None, RESTORABLE_COLOUR, "MOUSes"),
     )
 
 
@@ -341,6 +344,7 @@ def render_page(page: StatusPage) -> str:
 {bar_chart("chart-by-array", "By array", page.by_array)}
 {bar_chart("chart-by-band", "By band", page.by_band)}
 {bar_chart("chart-by-reason", "Not restorable, by reason", page.by_reason, horizontal=True)}
+{bar_chart("chart-by-restore-kind", "How they restore, by restore kind", page.by_kind, horizontal=True)}
 </div></section>""",
         f"""<section><h2>Over time</h2><div class="charts">
 {line_chart("chart-over-time", "Restorable MOUSes over time (by restorable_since)", page.over_time)}

@@ -20,8 +20,8 @@ from tests.helpers import rows
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHARTS = (
-    "chart-by-cycle", "chart-by-array", "chart-by-band", "chart-by-reason", "chart-over-time",
-    "chart-newly-by-day", "chart-quality",
+    "chart-by-cycle", "chart-by-array", "chart-by-band", "chart-by-reason", "chart-by-restore-kind",
+    "chart-over-time", "chart-newly-by-day", "chart-quality",
 )
 
 
@@ -89,6 +89,12 @@ def test_every_chart_is_inline_svg_with_the_mirrors_data(
         assert int(figure.get("data-total")) == sum(everything.values())
     reasons = count_by(synced_mirror, "reason_code", restorable=False)
     assert bar_ids(chart(page, "chart-by-reason")) == {f"bar-not_restorable-{code}" for code in reasons}
+    restore_kinds = rows(
+        synced_mirror, text("SELECT restore_kind, count(*) AS n FROM mous_restore GROUP BY restore_kind")
+    )
+    by_kind = chart(page, "chart-by-restore-kind")
+    assert bar_ids(by_kind) == {f"bar-MOUSes-{row['restore_kind']}" for row in restore_kinds}
+    assert int(by_kind.get("data-total")) == sum(row["n"] for row in restore_kinds)
     kinds = {row["kind"] for row in rows(synced_mirror, text("SELECT DISTINCT kind FROM data_quality"))}
     assert kinds
     assert bar_ids(chart(page, "chart-quality")) == {f"bar-open_findings-{kind}" for kind in kinds}
