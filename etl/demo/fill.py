@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, MetaData, func, inspect, literal, sel
 
 from etl.copy import copy_rows
 from etl.demo.calibration_documents import attach_calibration_documents
+from etl.demo.calibration_scripts import attach_calibration_scripts
 from etl.demo.fixed_cases import FIXED_PROJECT_PLANS, build_fixed_projects
 from etl.demo.model import Project
 from etl.demo.ngas_catalogue import CATALOGUE, CATALOGUE_TABLE, catalogue_rows
@@ -88,6 +89,7 @@ def _generate(spec: ScaleSpec, seed: int, as_of: datetime, spools: Spools) -> in
     count = 0
     for index, project in enumerate(demo_projects(spec, seed, as_of)):
         attach_calibration_documents(project)
+        attach_calibration_scripts(project)
         write_project(project, spools)
         # The fixed cases are few and the same everywhere: their files' checksums are stored.
         for row in catalogue_rows(project, store_body_checksums=index < len(FIXED_PROJECT_PLANS)):

@@ -1,0 +1,67 @@
+"""Restore kinds and the CASA of hand-run scripts, through a real sync against the stand-in NGAS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import URL
+
+from etl.demo.fixed_cases import FIXED_CASES
+from etl.mirror import CalibrationDocument, table_of
+from etl.report.views import mous_restore
+from tests.helpers import rows
+
+KINDS = {
+    "seed_example": "pipeline_ppr",
+    "restore_extra_steps": "pipeline_script",
+    "manual_calibration": "scriptforpi",
+    "pipeline_then_manual": "scriptforpi",
+    "not_processed": "none",
+}
+
+
+@pytest.fixture(scope="module")
+def mirror(databases: Any, synced_template: str) -> URL:
+    return databases.create("restore_kinds", template=synced_template)
+
+
+def restore_of(mirror: URL, name: str) -> dict[str, Any]:
+    (row,) = rows(mirror, select(mous_restore).where(mous_restore.c.mous_uid == FIXED_CASES[name].mous_uid))
+    return row
+
+
+@pytest.mark.parametrize(("name", "kind"), sorted(KINDS.items()))
+def test_each_fixed_case_restores_by_its_kind(mirror: URL, name: str, kind: str) -> None:
+    assert restore_of(mirror, name)["restore_kind"] == kind
+
+
+def test_a_manual_calibration_restores_with_its_scriptforpi_and_the_scripts_casa(mirror: URL) -> None:
+    manual = restore_of(mirror, "manual_calibration")
+    # A Cycle 5 script (Python 2, which ast cannot parse): the version is still read, not executed.
+    assert manual["script_casa_versions"] == ["5.1.1"]
+    assert manual["scriptforpi_file"].endswith("scriptForPI.py")
+    assert manual["restore_reason"].startswith("manually calibrated")
+    documents = table_of(CalibrationDocument)
+    scripts = rows(mirror, select(documents.c.file_id, documents.c.state, documents.c.parsed).where(
+        documents.c.kind == "calibration_script",
+        documents.c.mous_uids.any(FIXED_CASES["manual_calibration"].mous_uid),
+    ))
+    assert scripts
+    assert all(row["state"] == "fetched" for row in scripts)
+    assert {row["parsed"]["casa_version"] for row in scripts} == {"5.1.1"}
+
+
+def test_pipeline_then_manual_needs_the_post_step_scripts_casa(mirror: URL) -> None:
+    restore = restore_of(mirror, "pipeline_then_manual")
+    assert (restore["calibration_kind"], restore["script_casa_versions"]) == (
+        "pipeline_then_manual", ["5.6.1"]
+    )
+
+
+def test_every_kind_is_among_the_demos_mouses(mirror: URL) -> None:
+    counted = {row["restore_kind"]: row["n"] for row in rows(
+        mirror, text("SELECT restore_kind, count(*) AS n FROM mous_restore GROUP BY restore_kind")
+    )}
+    assert set(counted) == {"pipeline_ppr", "pipeline_script", "scriptforpi", "none"}
