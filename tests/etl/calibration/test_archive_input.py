@@ -91,13 +91,15 @@ def test_each_manual_post_step_script_is_its_own_kind_and_reason_everywhere(
     assert "scriptForPI.py" in verdict["reason"]
     cli_environment(monkeypatch, source_copy, synced_mirror, test_home)
     capsys.readouterr()
-    assert main(["report", "restorable", "--not-restorable", "--format", "csv"]) == 0
+    # Not by a PPR: by the delivery's scriptForPI.py, which runs the pipeline restore and then the script.
+    assert main(["report", "restorable", "--format", "csv"]) == 0
     [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith(seed)]
     assert "pipeline_then_manual" in line
     assert "manual_post_calibration" in line
+    assert ",scriptforpi," in line
     assert main(["explain", seed]) == 0
     explained = capsys.readouterr().out
-    assert "NOT restorable (manual_post_calibration)" in explained
+    assert "restorable by scriptforpi, not by a restore PPR (manual_post_calibration)" in explained
     assert name in explained
     assert "calibration: pipeline_then_manual" in explained
     assert main(["report", "html", str(tmp_path / "page")]) == 0
