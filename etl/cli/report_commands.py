@@ -259,7 +259,7 @@ def run_provenance(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report.provenance import COLUMNS, check_casa_version
 
     mpi = True if args.mpi else False if args.serial else None
-    chosen = ProvenanceFilter(casa=check_casa_version(args.casa), mpi=mpi)
+    chosen = ProvenanceFilter(casa=check_casa_version(args.casa), mpi=mpi, site=settings.restore.casa)
     with report_output(args, COLUMNS) as (stream, view), report_snapshot(settings) as connection:
         show_provenance(connection, chosen, args.format, stream, view)
     return 0

@@ -18,21 +18,30 @@ from sqlalchemy import ColumnElement, Connection, Select, Text, func, or_, selec
 from etl.errors import UsageError
 from etl.output import PLAIN, Layout, TableView
 from etl.report.base import Report, fetch, plural, write_report
-from etl.report.views import restorable_mous
+from etl.report.views import mous_restore, restorable_mous
+from etl.restore.settings import CasaInstallation
 
 COLUMNS = (
     "mous_uid", "project_code", "array_family", "casa_version", "pipeline_version", "mpi_servers",
-    "calibration_record", "restorable", "reason_code",
+    "calibration_record", "restorable", "reason_code", "restore_kind", "casa_needed", "casa_chosen",
+    "casa_installed",
 )
+# What the CASA choice reads besides the columns shown (etl.restore.casa).
+CHOICE_COLUMNS = ("restore_kind", "hm_rasterscan", "script_casa_versions")
 UNKNOWN = "unknown"
 # On a narrow terminal the pipeline version goes first; the UID and the CASA version stay.
-LAYOUT = Layout(drop_first=("reason_code", "restorable", "pipeline_version", "array_family", "project_code"))
+LAYOUT = Layout(
+    drop_first=("casa_installed", "casa_needed", "reason_code", "restorable", "pipeline_version",
+                "array_family", "project_code"),
+    fold=("casa_chosen",),
+)
 
 
 @dataclass(frozen=True)
 class ProvenanceFilter:
     casa: str | None = None  # a CASA version or its leading components: 6.5 matches 6.5.4-9
     mpi: bool | None = None  # True: MPI CASA only; False: serial CASA only
+    site: tuple[CasaInstallation, ...] = ()  # the site's CASA releases ([restore.casa])
 
     def describe(self) -> str:
         casa = f" with CASA {self.casa}" if self.casa else ""
@@ -63,11 +72,22 @@ def show_provenance(
 
 def provenance_report(connection: Connection, chosen: ProvenanceFilter) -> Report:
     rows = fetch(connection, provenance_query(chosen))
+    for row in rows:
+        _add_casa(row, chosen.site)
     return Report(rows, COLUMNS, provenance_summary(rows, chosen), layout=LAYOUT)
 
 
+def _add_casa(row: dict[str, Any], site: Sequence[CasaInstallation]) -> None:
+    from etl.restore.casa import RestoreFacts, choose_casa
+
+    choice = choose_casa(RestoreFacts.from_row(row), site)
+    row["casa_needed"] = choice.needed
+    row["casa_chosen"] = choice.summary() or None
+    row["casa_installed"] = choice.installed if choice.needed is not None else None
+
+
 def provenance_query(chosen: ProvenanceFilter) -> Select[Any]:
-    view = restorable_mous
+    view, kinds = restorable_mous, mous_restore
     conditions: list[ColumnElement[bool]] = [view.c.calibration_record != "absent"]
     if chosen.casa is not None:
         # CASA 5 wrote 5.4.0-70, CASA 6 writes 6.5.4.9: the build number's separator says nothing.
@@ -79,7 +99,11 @@ def provenance_query(chosen: ProvenanceFilter) -> Select[Any]:
     elif chosen.mpi is False:
         conditions.append(view.c.mpi_servers == 0)
     return (
-        select(*(view.c[name] for name in COLUMNS))
+        select(
+            *(view.c[name] for name in COLUMNS if name in view.c), view.c.calibration_kind,
+            *(kinds.c[name] for name in CHOICE_COLUMNS),
+        )
+        .join(kinds, kinds.c.mous_uid == view.c.mous_uid)
         .where(*conditions)
         .order_by(
             view.c.casa_version.desc().nulls_last(), view.c.pipeline_version, view.c.project_code,
@@ -99,7 +123,9 @@ def provenance_summary(rows: Sequence[Mapping[str, Any]], chosen: ProvenanceFilt
         f"{version} {count:,}" + (f" (MPI {mpi[version]:,})" if mpi[version] else "")
         for version, count in sorted(versions.items(), key=lambda item: _version_key(item[0]), reverse=True)
     ]
-    return f"{line}: CASA {', '.join(parts)}"
+    missing = sum(1 for row in rows if row.get("casa_installed") is False)
+    lacking = f"; the site lacks the CASA of {missing:,} ([restore.casa])" if missing else ""
+    return f"{line}: CASA {', '.join(parts)}{lacking}"
 
 
 def _version_key(version: str) -> tuple[int, ...]:

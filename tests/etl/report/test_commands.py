@@ -555,7 +555,8 @@ def test_provenance_lists_the_mouses_with_a_record_newest_casa_first(almamirror:
     lines = table_lines(outcome.out)
     assert [line.split()[0] for line in lines[2:-1]] == [OK, LAST_YEAR, DISAGREES, FUTURE, EXTRA_STEPS]
     assert lines[-1] == (
-        "5 MOUSes with a calibration record: CASA 6.5.4-9 3 (MPI 2), 6.4.1-12 1 (MPI 1), 5.6.1-8 1"
+        "5 MOUSes with a calibration record: CASA 6.5.4-9 3 (MPI 2), 6.4.1-12 1 (MPI 1), 5.6.1-8 1; "
+        "the site lacks the CASA of 4 ([restore.casa])"
     )
     rows = json.loads(almamirror("report", "provenance", "--format", "json").out)
     assert {row["mous_uid"]: (row["calibration_record"], row["casa_version"], row["pipeline_version"],
@@ -631,3 +632,18 @@ def test_restorable_chooses_each_mouses_casa_from_the_sites_releases(
     assert chosen[EXTRA_STEPS] == ("CASA 6.5.4.9 (newer)", True)
     outcome = almamirror("--config", str(site), "report", "restorable")
     assert "CASA missing" not in table_lines(outcome.out)[-1]
+
+
+def test_provenance_says_which_of_the_sites_casa_runs_each_restore(
+    almamirror: Almamirror, tmp_path: Path
+) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text('[restore.casa]\n"6.4.1.12" = { path = "/opt/casa-6.4.1-12", pipeline = true }\n')
+    rows = json.loads(almamirror("--config", str(site), "report", "provenance", "--format", "json").out)
+    chosen = {
+        row["mous_uid"]: (row["restore_kind"], row["casa_chosen"], row["casa_installed"]) for row in rows
+    }
+    assert chosen[FUTURE] == ("pipeline_ppr", "CASA 6.4.1.12 (exact)", True)
+    assert chosen[EXTRA_STEPS] == ("pipeline_script", "CASA 6.4.1.12 (newer)", True)
+    assert chosen[OK] == ("pipeline_ppr", "missing: install CASA 6.5.4-9 with the pipeline", False)
+    assert chosen[DISAGREES] == ("none", None, None)
