@@ -45,15 +45,20 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from etl.demo.job import run_demo
     from etl.demo.scales import SEED_MOUS
     from etl.progress import tables_shown_on_terminal
+    from etl.report.restorable import describe_restore_kinds, restore_kind_counts
     from etl.sync.summary import write_summary
 
     # Before the archive and the sync: a request directory that cannot be written is known now.
     check_output_directory(args.output, "--output")
     with source_engine(settings) as source, mirror_engine(settings, "almamirror-demo") as mirror:
         result = run_demo(source, mirror, settings, args.scale, args.seed, args.output, args.rebuild)
+        with mirror.connect() as connection:
+            kinds = restore_kind_counts(connection)
     prepared = result.mirror
     print(("created " if prepared.archive_created else "using ") + prepared.archive)
     write_summary(prepared.sync, "table", sys.stdout, with_tables=not tables_shown_on_terminal())
+    # How the demo's MOUSes restore: by a PPR, the archived script, scriptForPI.py, or not at all.
+    print(describe_restore_kinds(kinds))
     # The summary gave every figure; what is left is where the request went and what to try next.
     print(f"\nrestore request for {SEED_MOUS}: {result.seed_request}")
     status = 0 if args.no_fetch else _fetch(settings, result.seed_request)

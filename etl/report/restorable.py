@@ -131,6 +131,19 @@ def verdict_counts_query(chosen: RestorableFilter) -> Select[Any]:
     )
 
 
+def restore_kind_counts(connection: Connection) -> dict[str, int]:
+    """MOUSes per restore kind, every kind named (0 when none has it), in RESTORE_KINDS' order."""
+    view = mous_restore
+    query = select(view.c.restore_kind, func.count().label("n")).group_by(view.c.restore_kind)
+    counted: dict[str, int] = {row.restore_kind: row.n for row in connection.execute(query)}
+    return {kind: counted.get(kind, 0) for kind in RESTORE_KINDS}
+
+
+def describe_restore_kinds(counts: Mapping[str, int]) -> str:
+    """'restore kinds: pipeline_ppr 25, pipeline_script 1, scriptforpi 3, none 12'."""
+    return "restore kinds: " + ", ".join(f"{kind} {count:,}" for kind, count in counts.items())
+
+
 def _add_casa(row: dict[str, Any], site: Sequence[CasaInstallation], missing: dict[str, int]) -> None:
     """The CASA the row's restore needs, the installation chosen for it, and what to install if none."""
     choice = choose_casa(RestoreFacts.from_row(row), site)

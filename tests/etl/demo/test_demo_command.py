@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL
 
 from etl import migrations
@@ -13,7 +13,7 @@ from etl.cli import main
 from etl.demo.scales import SEED_MOUS
 from etl.mirror import SyncRun, table_of
 from tests.conftest import DatabaseFactory, cli_environment, open_engine
-from tests.helpers import scalar
+from tests.helpers import rows, scalar
 
 
 def test_the_demo_prints_each_figure_once_and_knows_the_scale_it_built(
@@ -33,6 +33,15 @@ def test_the_demo_prints_each_figure_once_and_knows_the_scale_it_built(
     assert out.count(f"{count} MOUSes") + out.count(f"MOUSes: {count}") == 1  # said once
     assert f"restore request for {SEED_MOUS}: {output}" in out
     assert (output / next(output.iterdir()).name).is_dir()
+    kinds = next(line for line in out.splitlines() if line.startswith("restore kinds: "))
+    counted = dict(part.rsplit(" ", 1) for part in kinds.removeprefix("restore kinds: ").split(", "))
+    assert list(counted) == ["pipeline_ppr", "pipeline_script", "scriptforpi", "none"]
+    assert counted["pipeline_ppr"] == count  # the restorable MOUSes are the PPR-restorable ones
+    assert all(int(counted[kind]) > 0 for kind in counted)  # the fixed cases have every kind
+    in_mirror = {row["restore_kind"]: row["n"] for row in rows(
+        mirror, text("SELECT restore_kind, count(*) AS n FROM mous_restore GROUP BY restore_kind")
+    )}
+    assert {kind: int(n) for kind, n in counted.items()} == in_mirror
 
     runs = scalar(mirror, select(func.count()).select_from(table_of(SyncRun)))
     assert main(["demo", "--scale", "medium", "--output", str(output)]) == 2
