@@ -29,9 +29,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from etl.mirror.base import Base
 
 DOCUMENT_STATES = ("fetched", "missing", "unavailable")
-RECORD_STATES = ("agrees", "disagrees", "unavailable", "malformed")
+RECORD_STATES = ("agrees", "follows_archive", "disagrees", "unavailable", "malformed")
 # mous_status.calibration_record: a record's state, or absent when the MOUS has no record documents.
-CALIBRATION_RECORD_VALUES = ("agrees", "disagrees", "absent", "unavailable", "malformed")
+CALIBRATION_RECORD_VALUES = ("agrees", "follows_archive", "disagrees", "absent", "unavailable", "malformed")
 
 
 def _ous_fk() -> ForeignKey:
@@ -85,7 +85,8 @@ class CalibrationRecord(Base):
     __tablename__ = "calibration_record"
     __table_args__ = (
         CheckConstraint(
-            "state IN ('agrees', 'disagrees', 'unavailable', 'malformed')", name="state_known"
+            "state IN ('agrees', 'follows_archive', 'disagrees', 'unavailable', 'malformed')",
+            name="state_known",
         ),
         CheckConstraint(
             "manifest_state IN ('parsed', 'malformed', 'unavailable')", name="manifest_state_known"
