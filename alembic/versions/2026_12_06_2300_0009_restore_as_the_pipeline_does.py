@@ -12,6 +12,8 @@ one (every pipeline since 2021 needs one). ``calibration_kind`` gains ``pipeline
 pipeline calibration followed by hand-run scriptFor*Calibration.py steps, which a PPR cannot repeat.
 ``calibration_record.request_sb_uid``/``request_sb_status_uid`` keep the archived PPR's SchedBlockRef
 and SBStatusRef: a MOUS of two SBs with an agreeing record is restorable, its PPR naming that SB.
+``calibration_document.checked_at``: when NGAS last confirmed a held document's version and checksum
+(a document re-archived with the same size is fetched again).
 A record state ``follows_archive``: manifest, restore script and archived PPR agree with each other and
 with the caltables but not with the session rule over AQUA's tables; the PPR follows the archive.
 The new columns are NULL until the next sync re-derives every MOUS (the rules version is raised).
@@ -41,6 +43,7 @@ KINDS_AFTER = "calibration_kind IN ('pipeline', 'pipeline_then_manual', 'manual'
 
 
 def upgrade() -> None:
+    op.add_column("calibration_document", sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("calibration_record", sa.Column("manifest_state", sa.Text(), nullable=True))
     op.create_check_constraint(
         op.f("ck_calibration_record_manifest_state_known"), "calibration_record",
@@ -81,3 +84,4 @@ def downgrade() -> None:
     op.drop_column("calibration_record", "request_sb_uid")
     op.drop_constraint(op.f("ck_calibration_record_manifest_state_known"), "calibration_record", type_="check")
     op.drop_column("calibration_record", "manifest_state")
+    op.drop_column("calibration_document", "checked_at")
