@@ -33,8 +33,11 @@ from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.views import mous_sessions, restorable_mous
 from ppr.model import ArchivedRecord, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
+from ppr.uid import disk_name
 
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
+# calibration_record.state of a record that is the calibration's key: the PPR follows it.
+FOLLOWS_ARCHIVE = "follows_archive"
 # mous_status.manifest_source of a MOUS whose request carries a manifest written from the mirror.
 WRITTEN = "almamirror"
 # More MOUSes than this are passed as one array parameter (see _among).
@@ -110,6 +113,9 @@ def restore_requests(connection: Connection, mous_uids: Sequence[str]) -> dict[s
     identities = _identities(connection, mous_uids)
     sessions = _sessions(connection, mous_uids)
     found = archived_records(connection, mous_uids)
+    following = [uid for uid, record in found.items() if record.state == FOLLOWS_ARCHIVE]
+    if following:
+        sessions.update(_archive_key_sessions(connection, following, sessions))
     written = {uid for uid, identity in identities.items() if identity.manifest_source == WRITTEN}
     products = _products(connection, mous_uids, found, written)
     return {
@@ -194,6 +200,24 @@ def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tup
     for mous_uid, session_number, pass_eb_uids in rows.all():
         sessions[mous_uid].append(Session(session_number, tuple(pass_eb_uids)))
     return {uid: tuple(found) for uid, found in sessions.items()}
+
+
+def _archive_key_sessions(
+    connection: Connection, mous_uids: Sequence[str], mirror: Mapping[str, tuple[Session, ...]]
+) -> dict[str, tuple[Session, ...]]:
+    """SESSION_1..K as the archived PPR of a record that is the calibration's key lists them (empty
+    sessions kept), each EB spelled as the mirror spells it (the record holds the same Pass EBs)."""
+    table = table_of(CalibrationRecordSession)
+    rows = connection.execute(
+        select(table.c.mous_uid, table.c.session_number, table.c.eb_uids)
+        .where(_among(table.c.mous_uid, mous_uids), table.c.document == "request")
+        .order_by(table.c.mous_uid, table.c.session_number)
+    )
+    found: dict[str, list[Session]] = defaultdict(list)
+    for mous_uid, number, eb_uids in rows.all():
+        spelled = {disk_name(uid): uid for session in mirror.get(mous_uid, ()) for uid in session.eb_uids}
+        found[mous_uid].append(Session(number, tuple(spelled.get(disk_name(uid), uid) for uid in eb_uids)))
+    return {uid: tuple(sessions) for uid, sessions in found.items()}
 
 
 def _products(

@@ -91,6 +91,8 @@ class Calibration:
     product_names: tuple[str, ...]  # archived names
     calibrated_at: datetime
     record: RecordForm = RecordForm.NORMAL
+    # The restore script's sessions when they are not ``sessions`` (RecordForm.SCRIPT_DISAGREES).
+    script_sessions: tuple[CalibratedSession, ...] | None = None
 
     @property
     def total_power(self) -> bool:
@@ -155,12 +157,14 @@ def calibration_of(project: Project, goal: ScienceGoal, mous: Mous) -> Calibrati
         request = tuple(rule_sessions)
     if mous.record is RecordForm.DISAGREES:
         calibrated, request = _moved_first_eb(calibrated), tuple(_moved_first_eb(list(request)))
+    script = tuple(_moved_first_eb(calibrated)) if mous.record is RecordForm.SCRIPT_DISAGREES else None
     last = max(eb.end or eb.start for eb in mous.all_ebs())
     return Calibration(
         project=project, goal=goal, mous=mous, cycle=project.cycle,
         recipe_name=ARRAYS[mous.array].pipeline_recipe, sessions=tuple(calibrated),
         request_sessions=request, product_names=names,
         calibrated_at=(last + timedelta(days=9)).replace(microsecond=0), record=mous.record,
+        script_sessions=script,
     )
 
 
@@ -288,8 +292,9 @@ def _named(calibration: Calibration, suffixes: tuple[str, ...], prefix: str | No
 
 def restore_script(calibration: Calibration) -> bytes:
     """``<ous>.<recipe>.casa_piperestorescript.py``: the restore call with the pipeline's EB→session key."""
-    vis = [file_form(eb_uid) for session in calibration.sessions for eb_uid in session.eb_uids]
-    sessions = [f"session_{session.number}" for session in calibration.sessions for _ in session.eb_uids]
+    own = calibration.script_sessions or calibration.sessions
+    vis = [file_form(eb_uid) for session in own for eb_uid in session.eb_uids]
+    sessions = [f"session_{session.number}" for session in own for _ in session.eb_uids]
     lines: list[str] = []
     if calibration.cycle.number == INERT_IMPORT_CYCLE and not calibration.total_power:
         lines.append(INERT_IMPORT)

@@ -265,8 +265,11 @@ def _expected_record(plan: MousPlan) -> str:
     """What the record of a calibration planned this way says, once the sync has read it from NGAS."""
     if plan.recipe is not Recipe.PIPELINE or not plan.delivered or plan.record is RecordForm.NONE:
         return "absent"
-    if plan.renumber_caltables or plan.record is RecordForm.DISAGREES:
+    if plan.record is RecordForm.SCRIPT_DISAGREES:
         return "disagrees"
+    # Manifest, script and PPR agree with each other and the caltables, not with the session rule.
+    if plan.renumber_caltables or plan.record is RecordForm.DISAGREES:
+        return "follows_archive"
     return {
         RecordForm.MALFORMED_MANIFEST: "malformed", RecordForm.NOT_ON_NGAS: "unavailable",
     }.get(plan.record, "agrees")

@@ -181,8 +181,10 @@ INVENTED_PROJECTS: Final = (
         delivered=False, reason="no_pass_ebs")),
     _project(25, "2018.1.01707.S", _mous(
         "session_mismatch",
-        "SESSION_1 is empty, but its caltables were archived as session_1 and session_2 (renumbered)",
-        "2019-05-20T04:00:00.000", "F", "P", "P", renumber_caltables=True, reason="session_mismatch")),
+        "SESSION_1 is empty, but its caltables were archived as session_1 and session_2 (renumbered); "
+        "no archived record says how it was calibrated",
+        "2019-05-20T04:00:00.000", "F", "P", "P", renumber_caltables=True, record=RecordForm.NONE,
+        reason="session_mismatch")),
     _project(26, "2022.1.01349.S", _mous(
         "unparsable_product", "restorable, plus a caltables file with no session number",
         "2023-06-12T03:00:00.000", "P", "P P", unparsable_product=True)),
@@ -223,9 +225,8 @@ INVENTED_PROJECTS: Final = (
     _project(34, "2021.1.01388.S", _mous(
         "record_disagrees",
         "calibrated with SESSION_2's first EB in session_1: manifest, restore script and archived PPR "
-        "disagree with the session rule (caltables for both sessions)",
-        "2021-12-06T03:00:00.000", "P", "P P", record=RecordForm.DISAGREES,
-        reason="archive_record_disagrees")),
+        "agree with each other and the caltables but not with the session rule: the PPR follows them",
+        "2021-12-06T03:00:00.000", "P", "P P", record=RecordForm.DISAGREES)),
     _project(35, "2016.1.00712.S", _mous(
         "legacy_restore_task",
         "calibrated in 2017: its restore script calls the retired hif_restoredata",
@@ -274,6 +275,12 @@ INVENTED_PROJECTS: Final = (
               "every EB; its archived PPR names the first SB although the second has more Pass EBs",
               "2024-12-02T03:00:00.000", "P P", "P", sb_count=2),
         sessions=(SessionPlan((EbPlan(sb=1), EbPlan(sb=1))), SessionPlan((EbPlan(),))))),
+    _project(46, "2021.1.01433.S", _mous(
+        "record_documents_disagree",
+        "its restore script alone puts SESSION_2's first EB in session_1: the archive's documents "
+        "disagree with each other, so the record is no key and the session rule's map is refused",
+        "2021-12-13T03:00:00.000", "P", "P P", record=RecordForm.SCRIPT_DISAGREES,
+        reason="archive_record_disagrees")),
 )
 
 FIXED_PROJECT_PLANS: Final = SEED_PROJECTS + INVENTED_PROJECTS

@@ -43,6 +43,7 @@ from etl.calibration.compare import EbDifference, describe, eb_differences
 from etl.calibration.documents import manifest_of, request_sched_block_of, request_sessions_of, script_of
 from etl.calibration.manifest import Manifest
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, calibration_stem, document_kind
+from etl.calibration.request import disk_form
 from etl.calibration.restore_script import RestoreScript
 from etl.copy import analyze, copy_rows
 from etl.derive.tree import member_ous
@@ -240,6 +241,16 @@ def judge(
         "disagrees" if disagreement else "malformed" if malformed else "unavailable" if unavailable
         else "agrees"
     )
+    if disagreement and archive_key(archived, mirror_sessions, products):
+        # The calibration's own key, consistent in every document and with its caltables: a restore
+        # must follow it, AQUA's sessions notwithstanding. The disagreement stays a finding.
+        state = "follows_archive"
+        problems.append({
+            "kind": "archive_key_differs", "subject": used["manifest"].file_name,
+            "detail": "the archive's record (manifest, restore script and archived PPR, which agree "
+            "with each other and with the archived caltables) differs from the session rule over "
+            f"AQUA's tables, and the PPR follows the archive: {disagreement}",
+        })
     return Record(
         state=state, calibrations=len(calibrations),
         files={kind: document.file_name for kind, document in used.items()},
@@ -253,6 +264,26 @@ def judge(
         manifest_state=states.get("manifest"),
         request_sb=request_sched_block_of(parsed["request"]) if "request" in parsed else (None, None),
     )
+
+
+def archive_key(
+    archived: Mapping[str, Mapping[int, Sequence[str]]],
+    mirror_sessions: Mapping[int, Sequence[str]],
+    products: Sequence[RestoreProduct],
+) -> bool:
+    """Whether the record is the calibration's key: manifest, restore script and archived PPR all
+    parsed and place every EB alike, those are the mirror's Pass EBs, and caltables are archived for
+    exactly the sessions they calibrate."""
+    if set(archived) != {"manifest", "restore_script", "request"}:
+        return False
+    manifest = archived["manifest"]
+    if eb_differences(manifest, archived["restore_script"]) or eb_differences(manifest, archived["request"]):
+        return False
+    ours = {disk_form(eb) for ebs in mirror_sessions.values() for eb in ebs}
+    theirs = {disk_form(eb) for ebs in manifest.values() for eb in ebs}
+    calibrated = {number for number, ebs in manifest.items() if ebs}
+    caltables = {p.session_number for p in products if p.kind == "caltables"}
+    return ours == theirs and calibrated == caltables
 
 
 def _calibrations(listed: Sequence[ListedDocument]) -> dict[str, dict[str, ListedDocument]]:

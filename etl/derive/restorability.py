@@ -259,10 +259,15 @@ def reason_code(facts: Any) -> ColumnElement[Any]:
         "no_calibration_products": facts.calibration_kind == "none",
         # EBs of several SBs restore together in one SchedBlockIdentifier when the archive's record
         # of the calibration shows they were calibrated together.
-        "multiple_sbs": and_(facts.sb_count > 1, facts.calibration_record != "agrees"),
+        "multiple_sbs": and_(
+            facts.sb_count > 1, facts.calibration_record.not_in(("agrees", "follows_archive"))
+        ),
         # A PPR names one restore task, chosen by array: none without a known array.
         "unknown_array": facts.array_family.is_(None),
-        "session_mismatch": facts.sessions_match_caltables.is_not(True),
+        # A record that follows the archive was checked against the caltables by itself.
+        "session_mismatch": and_(
+            facts.sessions_match_caltables.is_not(True), facts.calibration_record != "follows_archive"
+        ),
         # The archive's own record of the calibration (etl/derive/calibration_record.py).
         "archive_record_disagrees": facts.calibration_record == "disagrees",
         "restore_needs_extra_steps": func.cardinality(facts.record_extra_steps) > 0,

@@ -129,7 +129,8 @@ class MousStatus(Base):
         CheckConstraint("manifest_source IN ('archive', 'almamirror')", name="manifest_source_known"),
         CheckConstraint("restorable = (reason_code IS NULL)", name="reason_iff_not_restorable"),
         CheckConstraint(
-            "calibration_record IN ('agrees', 'disagrees', 'absent', 'unavailable', 'malformed')",
+            "calibration_record IN "
+            "('agrees', 'follows_archive', 'disagrees', 'absent', 'unavailable', 'malformed')",
             name="calibration_record_known",
         ),
         CheckConstraint("restorable OR restorable_since IS NULL", name="since_only_when_restorable"),

@@ -60,3 +60,26 @@ def test_two_sbs_without_a_record_are_refused_naming_both(
     assert row["reason_code"] == "multiple_sbs"
     for sb_uid in source_blocks(demo_source, case.mous_uid):
         assert sb_uid in row["reason"]
+
+
+def test_an_archive_key_that_aqua_contradicts_is_what_the_ppr_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, synced_mirror: URL, test_home: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    case = FIXED_CASES["record_disagrees"]
+    first, moved = case.expected_sessions[0][0], case.expected_sessions[1][0]
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    assert main(["-q", "ppr", case.mous_uid, "--build", str(tmp_path)]) == 0
+    [ppr] = tmp_path.rglob("PPR_*.xml")
+    intents = {
+        intent.findtext("Keyword"): intent.findtext("Value")
+        for intent in etree.parse(str(ppr)).getroot().iterfind(".//ProcessingIntents/Intents")
+    }
+    # The calibration put SESSION_2's first EB in session_1: its caltables are that session's.
+    assert intents["SESSION_1"] == f"{first} | {moved}"
+    assert moved not in (intents["SESSION_2"] or "")
+    capsys.readouterr()
+    assert main(["explain", case.mous_uid]) == 0
+    explained = capsys.readouterr().out
+    assert "archive_key_differs" in explained
+    assert "follows_archive" in explained

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import any_, insert, select
+from sqlalchemy import any_, func, insert, select, update
 from sqlalchemy.engine import URL
 
 from etl.cli import main
@@ -131,3 +131,29 @@ def test_an_archived_ppr_with_alma_structure_and_target_ms_disk_names_is_read_as
     verdict = one(synced_mirror, select(status.c.calibration_record, status.c.restorable)
                   .where(status.c.mous_uid == seed))
     assert verdict == {"calibration_record": "agrees", "restorable": True}
+
+
+def test_a_document_re_archived_with_the_same_size_is_fetched_again(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    held = one(synced_mirror, select(documents.c.file_id, documents.c.content, documents.c.file_version)
+               .where(documents.c.file_id.like(f"%{SCRIPT}"), any_(documents.c.mous_uids) == seed))
+    # A new NGAS file version, the same size: only NGAS's STATUS can tell.
+    content = held["content"].replace("ocorr_mode='ca'", "ocorr_mode='ao'")
+    assert len(content) == len(held["content"])
+    replace_document(source_copy, seed, SCRIPT, content.encode(), new_version=True)
+    with connect(synced_mirror) as mirror:  # asked about first: the others were checked just now
+        mirror.execute(update(documents).values(checked_at=func.now()))
+        mirror.execute(
+            update(documents).where(documents.c.file_id == held["file_id"]).values(checked_at=None)
+        )
+    with stand_in_on(source_copy, test_home) as url:
+        summary = sync(source_copy, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=url)
+    assert summary.documents.fetched == 1
+    again = one(synced_mirror, select(documents.c.content, documents.c.file_version)
+                .where(documents.c.file_id == held["file_id"]))
+    assert again == {"content": content, "file_version": held["file_version"] + 1}
+    assert one(synced_mirror, select(records.c.ocorr_mode).where(records.c.mous_uid == seed)) == {
+        "ocorr_mode": "ao"
+    }

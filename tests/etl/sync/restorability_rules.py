@@ -128,9 +128,10 @@ def judge_every_mous(source: Connection) -> dict[str, Verdict]:
             "manual_post_calibration": kind == "pipeline_then_manual",
             "no_pass_ebs": not calibrated,
             "no_calibration_products": kind == "none",
-            "multiple_sbs": len(blocks[mous_uid]) > 1 and record.state != "agrees",
+            "multiple_sbs": len(blocks[mous_uid]) > 1 and record.state not in ("agrees", "follows_archive"),
             "unknown_array": not arrays or not arrays <= KNOWN_ARRAYS,
-            "session_mismatch": calibrated != tuple(sorted(caltables[mous_uid])),
+            "session_mismatch": calibrated != tuple(sorted(caltables[mous_uid]))
+            and record.state != "follows_archive",
             "archive_record_disagrees": record.state == "disagrees",
             "restore_needs_extra_steps": bool(record.extra_steps),
             # Without a manifest that parses, the request's is written from the mirror: it names
@@ -274,7 +275,10 @@ def _records(
             held = None if content is None else bytes(content)
             listed[mous_uid].append(_Document(name, kind, held, archived_at))
     return {
-        mous_uid: _judge(_chosen(documents, caltables[mous_uid]), sessions.get(mous_uid, ()))
+        mous_uid: _judge(
+            _chosen(documents, caltables[mous_uid]), sessions.get(mous_uid, ()),
+            {int(m.group(1)) for name in caltables[mous_uid] if (m := CALTABLES_NAME.search(name))},
+        )
         for mous_uid, documents in listed.items()
     }
 
@@ -327,14 +331,19 @@ def _chosen(documents: Sequence[_Document], archived_caltables: set[str]) -> dic
     return max(calibrations.values(), key=rank)
 
 
-def _judge(chosen: Mapping[str, _Document], rule: Sequence[Sequence[str]]) -> ArchivedRecord:
+def _judge(
+    chosen: Mapping[str, _Document], rule: Sequence[Sequence[str]], caltables: set[int]
+) -> ArchivedRecord:
     """Disagrees when any readable document places an EB otherwise than the session rule (Pass EBs);
-    else malformed when one does not read, unavailable when one is not in the archive, else agrees."""
+    else malformed when one does not read, unavailable when one is not in the archive, else agrees.
+    A disagreement follows the archive when all three documents read, place every EB alike, name the
+    rule's EBs and calibrate exactly the sessions with caltables."""
     ours = {_disk(uid): number for number, ebs in enumerate(rule, start=1) for uid in ebs}
     readers = {
         "manifest": _manifest_sessions, "restore_script": _script_sessions, "request": _request_sessions,
     }
     disagrees = malformed = unavailable = manifest_parsed = False
+    maps: dict[str, dict[str, int]] = {}
     extra_steps: tuple[str, ...] = ()
     for kind, document in chosen.items():
         if document.content is None:
@@ -349,8 +358,13 @@ def _judge(chosen: Mapping[str, _Document], rule: Sequence[Sequence[str]]) -> Ar
             continue
         manifest_parsed = manifest_parsed or kind == "manifest"
         disagrees = disagrees or theirs != ours
+        maps[kind] = theirs
     if disagrees:
-        return ArchivedRecord("disagrees", extra_steps, manifest_parsed)
+        key = (
+            len(maps) == 3 and maps["manifest"] == maps["restore_script"] == maps["request"]
+            and set(maps["manifest"]) == set(ours) and set(maps["manifest"].values()) == caltables
+        )
+        return ArchivedRecord("follows_archive" if key else "disagrees", extra_steps, manifest_parsed)
     state = "malformed" if malformed else "unavailable" if unavailable else "agrees"
     return ArchivedRecord(state, extra_steps, manifest_parsed)
 
