@@ -101,6 +101,9 @@ def request_files(
     extra = [(README_FILE, readme(request, relative_path, created, choice))]
     if choice.content is not None and choice.file_name is not None:
         extra.append((f"{PRODUCTS}/{choice.file_name}", choice.content))
+    if request.restore_script is not None:
+        extra.append((f"{WORKING}/{_plain_name(request.restore_script[0], request)}",
+                      request.restore_script[1].encode("utf-8")))
     run = pipeline_ppr_run(
         request, base_dir.absolute(), target.absolute(), WORKING, ppr_file_name(request.mous_uid), casa,
         created, manifest,
@@ -280,6 +283,13 @@ def _product_targets(request: RestoreRequest) -> dict[str, ProductFile]:
             )
         targets[name] = product
     return targets
+
+
+def _plain_name(name: str, request: RestoreRequest) -> str:
+    if "/" in name or name in {"", ".", ".."}:
+        problem = f"archived restore script name {name!r} is not a plain file name"
+        raise InvalidPpr([problem], request.mous_uid)
+    return name
 
 
 def _relative_parts(relative_path: str) -> tuple[str, ...]:

@@ -70,6 +70,9 @@ class RestoreRequest:
     # Whose pipeline manifest goes into products/: the archive's, or one written from the mirror
     # (``almamirror``, ppr/pipeline_manifest.py) when the archive has no usable one.
     manifest_source: str | None = None
+    # Restore kind pipeline_script: the archived restore script (name in working/, text), run instead
+    # of the PPR because it has steps a PPR cannot carry.
+    restore_script: tuple[str, str] | None = None
 
     @property
     def pass_eb_uids(self) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ARRAY, ColumnElement, Connection, Text, any_, literal, select
 
 from etl.mirror import (
+    CalibrationDocument,
     CalibrationRecord,
     CalibrationRecordProduct,
     CalibrationRecordSession,
@@ -30,10 +31,13 @@ from etl.mirror import (
     table_of,
 )
 from etl.mirror.archive import RESTORE_PRODUCT_KINDS
-from etl.mirror.views import mous_sessions, restorable_mous
+from etl.mirror.views import mous_restore, mous_sessions, restorable_mous
 from ppr.model import ArchivedRecord, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
-from ppr.uid import disk_name
+from ppr.uid import MEMBER_PREFIX, disk_name
+
+# The restore kinds a request directory is written for (the others need a delivery tree).
+BUILT_KINDS = ("pipeline_ppr", "pipeline_script")
 
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
 # calibration_record.state of a record that is the calibration's key: the PPR follows it.
@@ -56,24 +60,41 @@ class MousVerdict:
     proprietary: bool
     release_date: datetime | None
     calibration_record: str = "absent"
+    # How it restores (mous_restore): pipeline_ppr, pipeline_script, scriptforpi or none.
+    restore_kind: str = "pipeline_ppr"
 
 
 def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> dict[str, MousVerdict]:
     """The verdict on the given member OUSes (all restorable ones when ``mous_uids`` is None)."""
-    view = restorable_mous
+    view, kinds = restorable_mous, mous_restore
     query = select(
         view.c.mous_uid, view.c.restorable, view.c.reason_code, view.c.reason, view.c.proprietary,
-        view.c.release_date, view.c.calibration_record,
-    )
-    query = query.where(view.c.restorable) if mous_uids is None else query.where(
+        view.c.release_date, view.c.calibration_record, kinds.c.restore_kind,
+    ).join(kinds, kinds.c.mous_uid == view.c.mous_uid)
+    query = query.where(kinds.c.restore_kind.in_(BUILT_KINDS)) if mous_uids is None else query.where(
         _among(view.c.mous_uid, mous_uids)
     )
     return {
         row.mous_uid: MousVerdict(
             row.mous_uid, row.restorable, row.reason_code, row.reason, row.proprietary, row.release_date,
-            row.calibration_record,
+            row.calibration_record, row.restore_kind,
         )
         for row in connection.execute(query.order_by(view.c.mous_uid))
+    }
+
+
+def restore_scripts(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Each given MOUS's archived restore script as the sync fetched it: (name in working/, text)."""
+    if not mous_uids:
+        return {}
+    record, documents = table_of(CalibrationRecord), table_of(CalibrationDocument)
+    rows = connection.execute(
+        select(record.c.mous_uid, record.c.restore_script_file, documents.c.content)
+        .join(documents, documents.c.file_id == record.c.restore_script_file)
+        .where(_among(record.c.mous_uid, mous_uids), documents.c.state == "fetched")
+    )
+    return {
+        row.mous_uid: (row.restore_script_file.removeprefix(MEMBER_PREFIX), row.content) for row in rows
     }
 
 

@@ -181,22 +181,28 @@ def pipeline_ppr_run(
     created: str,
     fetch_manifest: Mapping[str, Any],
 ) -> RestoreRun:
-    """The restore of a request directory with a restore PPR: executeppr in working/."""
+    """The restore of a request directory with a restore PPR: executeppr in working/, or the archived
+    restore script there (kind pipeline_script) when the request carries one."""
     record = request.record
+    script = request.restore_script[0] if request.restore_script is not None else None
+    kind = "pipeline_ppr" if script is None else "pipeline_script"
     facts = RestoreFacts(
-        "pipeline_ppr", "pipeline", record.casa_version if record else None,
+        kind, "pipeline", record.casa_version if record else None,
         record.mpi_servers if record else None, record.hm_rasterscan if record else None,
     )
     return RestoreRun(
-        kind="pipeline_ppr", mous_uid=request.mous_uid, project_code=request.project_code,
+        kind=kind, mous_uid=request.mous_uid, project_code=request.project_code,
         request_dir=request_dir, scipipe_rootdir=scipipe_rootdir, working=working,
-        casa_code=executeppr_code(ppr_name), casa=choose_casa(facts, site),
+        casa_code=executeppr_code(ppr_name) if script is None else script, casa=choose_casa(facts, site),
         mpi_servers=facts.mpi_servers,
         calibration={
             "casa_version": facts.casa_version,
             "pipeline_version": record.pipeline_version if record else None,
             "mpi_servers": facts.mpi_servers,
         },
-        inputs=inputs_of(f"{working}/{ppr_name}", fetch_manifest["asdms"], fetch_manifest["products"]),
+        inputs=inputs_of(
+            f"{working}/{ppr_name}", fetch_manifest["asdms"], fetch_manifest["products"],
+            None if script is None else f"{working}/{script}",
+        ),
         created=created,
     )

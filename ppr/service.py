@@ -8,9 +8,10 @@ restorable always gets its PPR: a build or validation failure then is a defect (
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,11 +42,14 @@ from ppr.query import (
     archived_sessions,
     ous_level,
     restore_requests,
+    restore_scripts,
     verdicts,
 )
 from ppr.spool import built_requests, restorable_since
 from ppr.validate import validated_ppr
 from ppr.writer import RequestWriter
+
+PIPELINE_SCRIPT = "pipeline_script"
 
 
 @dataclass(frozen=True)
@@ -96,13 +100,30 @@ def generate_ppr(
     allow_proprietary: bool = False,
     relative_path: str | None = None,
     created: datetime | None = None,
+    with_script: bool = False,
 ) -> GeneratedPpr:
-    """The validated restore PPR of one MOUS (its canonical UID), or the refusal that says why not."""
+    """The validated restore PPR of one MOUS (its canonical UID), or the refusal that says why not.
+
+    ``with_script``: for a request directory, which carries a pipeline_script MOUS's archived restore
+    script beside the PPR (a PPR alone would restore it without the script's extra steps).
+    """
     verdict = _verdict(connection, mous_uid)
     created = created or utc_now()
-    refuse_unless_restorable(verdict, allow_proprietary)
-    request = restore_requests(connection, [mous_uid])[mous_uid]
-    return render(request, site, relative_path, created)
+    refuse_unless_restorable(verdict, allow_proprietary, with_script)
+    request = with_restore_scripts(connection, restore_requests(connection, [mous_uid]), {mous_uid: verdict})
+    return render(request[mous_uid], site, relative_path, created)
+
+
+def with_restore_scripts(
+    connection: Connection, requests: dict[str, RestoreRequest], chosen: Mapping[str, MousVerdict]
+) -> dict[str, RestoreRequest]:
+    """The requests, each pipeline_script one carrying its archived restore script."""
+    scripted = [uid for uid, verdict in chosen.items() if verdict.restore_kind == PIPELINE_SCRIPT]
+    scripts = restore_scripts(connection, scripted)
+    return {
+        uid: dataclasses.replace(request, restore_script=scripts[uid]) if uid in scripts else request
+        for uid, request in requests.items()
+    }
 
 
 def render(
@@ -114,9 +135,12 @@ def render(
     return GeneratedPpr(request, path, document, validated_ppr(document))
 
 
-def refuse_unless_restorable(verdict: MousVerdict, allow_proprietary: bool) -> None:
-    """Refuse with the mirror's reason code, or as proprietary by the mirror's flag."""
-    if not verdict.restorable:
+def refuse_unless_restorable(
+    verdict: MousVerdict, allow_proprietary: bool, with_script: bool = False
+) -> None:
+    """Refuse with the mirror's reason code, or as proprietary by the mirror's flag; ``with_script``
+    accepts a pipeline_script MOUS (its request directory runs the archived restore script)."""
+    if not (verdict.restorable or (with_script and verdict.restore_kind == PIPELINE_SCRIPT)):
         raise NotRestorable(verdict.mous_uid, verdict.reason_code or "not_restorable",
                             verdict.reason or "the mirror marks it not restorable")
     if allow_proprietary or not verdict.proprietary:
@@ -231,7 +255,7 @@ def build_all_restorable(
     if since is not None or newly:
         window = restorable_since(connection, since, newly)
         chosen = [uid for uid in chosen if uid in window]
-    requests = restore_requests(connection, chosen)
+    requests = with_restore_scripts(connection, restore_requests(connection, chosen), restorable)
     built = built_requests(base_dir)
     summary = BulkSummary()
     to_build: list[tuple[RestoreRequest, MousVerdict]] = []
@@ -295,7 +319,10 @@ def _request_files(
     created: datetime,
 ) -> RequestFiles | str:
     try:
-        refuse_unless_restorable(verdict, allow_proprietary)
+        refuse_unless_restorable(verdict, allow_proprietary, with_script=True)
+        if verdict.restore_kind == PIPELINE_SCRIPT and request.restore_script is None:
+            raise NotRestorable(request.mous_uid, verdict.reason_code or "restore_needs_extra_steps",
+                                "its archived restore script is not in the mirror (fetched by the sync)")
         generated = render(request, site, None, created)
         return request_files(
             base_dir, generated.relative_path, generated.document, request, generated.parsed, site.casa

@@ -206,7 +206,8 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
     from ppr.service import generate_ppr
 
     generated = generate_ppr(
-        connection, args.mous_uid, settings.ppr, args.allow_proprietary, args.relative_path
+        connection, args.mous_uid, settings.ppr, args.allow_proprietary, args.relative_path,
+        with_script=args.build is not None,
     )
     request = generated.request
     what = (

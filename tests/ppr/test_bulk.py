@@ -62,8 +62,10 @@ def relative(outcome: Path | str, base: Path) -> Path | str:
 
 
 def files_under(base: Path) -> dict[str, bytes]:
+    """Each file's bytes; restore.json and run-restore.sh name the base by its absolute path."""
     return {
-        str(path.relative_to(base)): path.read_bytes() for path in sorted(base.rglob("*")) if path.is_file()
+        str(path.relative_to(base)): path.read_bytes().replace(str(base).encode(), b"<base>")
+        for path in sorted(base.rglob("*")) if path.is_file()
     }
 
 
