@@ -98,7 +98,9 @@ def test_restore_arguments_come_from_the_record_else_the_defaults(
     validate_ppr(serialize_ppr(build_ppr(request, site, "a/b", datetime(2026, 11, 1, tzinfo=UTC))))
 
 
-@pytest.mark.parametrize("case_name", ["record_disagrees", "restore_extra_steps"])
+# restore_extra_steps is built (kind pipeline_script: tests/ppr/test_pipeline_script.py) and refused
+# only as a PPR alone (tests/ppr/test_from_mirror.py).
+@pytest.mark.parametrize("case_name", ["record_disagrees"])
 def test_the_two_record_reasons_refuse_in_one_line_exit_1_and_write_nothing(
     cli: None, case_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
