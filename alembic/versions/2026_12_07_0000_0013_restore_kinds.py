@@ -29,18 +29,24 @@ DOCUMENT_KINDS_AFTER = "kind IN ('manifest', 'restore_script', 'request', 'calib
 
 MOUS_RESTORE = r"""
 CREATE VIEW mous_restore AS
-WITH delivery_scripts AS (
-    -- The delivery's own driver, and the CASA version every fetched hand-run script demands.
+-- Each aggregate reads its table once (not once per MOUS): the view stays set-based at ALMA's scale.
+WITH delivery_drivers AS (
+    SELECT file.mous_uid, min(file.file_name) AS scriptforpi_file
+    FROM product_file AS file
+    WHERE file.file_name LIKE '%scriptForPI.py'
+    GROUP BY file.mous_uid
+),
+script_versions AS (
+    -- The CASA version every fetched hand-run calibration script demands, per MOUS that lists it.
     SELECT
-        status.mous_uid,
-        (SELECT min(file.file_name) FROM product_file AS file
-         WHERE file.mous_uid = status.mous_uid AND file.file_name LIKE '%scriptForPI.py') AS scriptforpi_file,
-        (SELECT array_agg(DISTINCT document.parsed ->> 'casa_version' ORDER BY document.parsed ->> 'casa_version')
-         FROM calibration_document AS document
-         WHERE document.kind = 'calibration_script' AND document.state = 'fetched'
-           AND document.parsed ->> 'casa_version' IS NOT NULL
-           AND status.mous_uid = ANY (document.mous_uids)) AS script_casa_versions
-    FROM mous_status AS status
+        listed.mous_uid,
+        array_agg(DISTINCT document.parsed ->> 'casa_version' ORDER BY document.parsed ->> 'casa_version')
+            AS script_casa_versions
+    FROM calibration_document AS document
+    CROSS JOIN LATERAL unnest(document.mous_uids) AS listed (mous_uid)
+    WHERE document.kind = 'calibration_script' AND document.state = 'fetched'
+      AND document.parsed ->> 'casa_version' IS NOT NULL
+    GROUP BY listed.mous_uid
 ),
 kinds AS (
     SELECT
@@ -49,11 +55,11 @@ kinds AS (
             WHEN status.restorable THEN 'pipeline_ppr'
             WHEN status.reason_code = 'restore_needs_extra_steps' THEN 'pipeline_script'
             WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
-                 AND status.pass_eb_count > 0 AND scripts.scriptforpi_file IS NOT NULL THEN 'scriptforpi'
+                 AND status.pass_eb_count > 0 AND drivers.scriptforpi_file IS NOT NULL THEN 'scriptforpi'
             ELSE 'none'
         END AS restore_kind
     FROM mous_status AS status
-    JOIN delivery_scripts AS scripts ON scripts.mous_uid = status.mous_uid
+    LEFT JOIN delivery_drivers AS drivers ON drivers.mous_uid = status.mous_uid
 )
 SELECT
     status.mous_uid,
@@ -77,11 +83,12 @@ SELECT
     record.restore_task,
     record.hm_rasterscan,
     record.restore_script_file,
-    scripts.scriptforpi_file,
-    scripts.script_casa_versions
+    drivers.scriptforpi_file,
+    versions.script_casa_versions
 FROM mous_status AS status
 JOIN kinds ON kinds.mous_uid = status.mous_uid
-JOIN delivery_scripts AS scripts ON scripts.mous_uid = status.mous_uid
+LEFT JOIN delivery_drivers AS drivers ON drivers.mous_uid = status.mous_uid
+LEFT JOIN script_versions AS versions ON versions.mous_uid = status.mous_uid
 LEFT JOIN calibration_record AS record ON record.mous_uid = status.mous_uid
 LEFT JOIN project ON project.project_uid = status.project_uid
 """

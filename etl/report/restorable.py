@@ -40,7 +40,7 @@ TABLE_COLUMNS = (
 NOT_RESTORABLE_TABLE_COLUMNS = (
     "mous_uid", "project_code", "array_family", "band", "eb_count", "pass_eb_count", "session_count",
     "empty_session_count", "calibration_kind", "release_date", "proprietary", "calibration_record",
-    "casa_version", "pipeline_version", "mpi_servers", "reason_code", "restore_reason",
+    "casa_version", "pipeline_version", "mpi_servers", "reason_code", "reason",
 )
 NEWLY_RESTORABLE_COLUMNS = column_names(newly_restorable)
 # On a narrow terminal the counts go first, then the provenance and the dates; the UID, project,

@@ -168,12 +168,11 @@ def test_restorable_not_restorable_table_shows_the_reason_sentence(almamirror: A
     assert outcome.status == 0, outcome.err
     assert_aligned(outcome.out)
     header, _dashes, *rows, _summary = table_lines(outcome.out)
-    assert header.split()[-2:] == ["reason_code", "restore_reason"]
+    assert header.split()[-2:] == ["reason_code", "reason"]
     by_mous = {line.split()[0]: line for line in rows}
     assert set(by_mous) == set(NOT_RESTORABLE)
     for uid, code in NOT_RESTORABLE.items():
-        if uid != MANUAL:
-            assert re.split(r"\s{2,}", by_mous[uid])[-2:] == [code, f"because {code}"]
+        assert re.split(r"\s{2,}", by_mous[uid])[-2:] == [code, f"because {code}"]
 
 
 def test_restorable_csv_and_json_carry_every_column_with_types(
