@@ -71,7 +71,7 @@ def _fetch(settings: Settings, directory: Path) -> int:
     print()
     write_fetch_summary(summary, "table", sys.stdout)
     print(tree_summary(directory))
-    return 1 if summary.failed else 0
+    return 0 if summary.ready else 1
 
 
 def tree_summary(directory: Path) -> str:
