@@ -244,7 +244,12 @@ def test_the_demo_ends_with_a_complete_verified_request_directory(
     assert main(["demo", "--output", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "64 fetched, 0 already there, 0 failed" in out
-    (directory,) = [path.parent for path in (tmp_path / "out").rglob("fetch-manifest.json")]
+    # The seed MOUS's request, and the real calibration's (its 6 products, manifest included, 2 ASDMs).
+    assert "8 fetched, 0 already there, 0 failed" in out
+    assert out.count("the restore will find everything it opens") == 2
+    directories = [path.parent for path in (tmp_path / "out").rglob("fetch-manifest.json")]
+    (directory,) = [path for path in directories if path.name == "MOUS_uid___A001_X129e_Xb6"]
+    assert len(directories) == 2
     _assert_products_verified(directory, source_copy)
     assert sorted(p.name for p in (directory / "rawdata").iterdir()) == sorted(
         a["disk_name"] for a in _manifest(directory)["asdms"]
