@@ -79,3 +79,30 @@ def test_a_fetch_reports_the_preflight_and_exits_1_on_a_problem(
     assert "problem(s)" in out.splitlines()[-1]
     assert main(["ppr", "--verify", str(directory)]) == 1
     assert f"rawdata/{EB_DISKS[1]}: holds no ASDM.xml" in capsys.readouterr().out
+
+
+def test_every_demo_request_with_a_sound_archived_manifest_passes_the_preflight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, synced_mirror: URL, test_home: Path,
+    stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from etl.demo.fixed_cases import FIXED_CASES
+    from ppr.verify import verify_request
+
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", stand_in.url)
+    main(["-q", "ppr", "--all-restorable", "--build", str(tmp_path / "spool"), "--fetch", "--products-only"])
+    capsys.readouterr()
+    directories = [path.parent for path in (tmp_path / "spool").rglob("fetch-manifest.json")]
+    results = {
+        json.loads((d / "fetch-manifest.json").read_text("utf-8"))["mous_uid"]: verify_request(d, asdms=False)
+        for d in directories
+    }
+    assert len(results) >= 40
+    # Without an archived manifest that parses, a request cannot pass until almamirror writes one.
+    no_manifest = {c.mous_uid for c in FIXED_CASES.values() if c.expected_record in ("absent", "malformed")}
+    failed = {uid: result for uid, result in results.items() if not result.ok}
+    assert set(failed) <= no_manifest, {uid: [p.line() for p in r.problems] for uid, r in failed.items()}
+    for result in failed.values():
+        assert {problem.check for problem in result.problems} == {"manifest"}
+    assert results[REAL_MOUS].ok
+    assert results["uid://A001/X129e/Xb6"].ok
