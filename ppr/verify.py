@@ -101,8 +101,8 @@ def verify_request(directory: Path, asdms: bool = True) -> Verification:
     ppr_path, reading = _read_ppr(directory, plan, found)
     manifest_path, manifest = _read_manifest(directory, found)
     _verify_fetched(directory, plan, found)
-    if reading is not None and manifest is not None:
-        _verify_restore_files(directory, reading, manifest, found)
+    if reading is not None and manifest is not None and manifest_path is not None:
+        _verify_restore_files(directory, reading, (manifest_path, manifest), found)
     if reading is not None and asdms:
         _verify_asdms(directory, reading, found)
     return Verification(
@@ -217,8 +217,9 @@ def _pipeline_ous_problems(content: bytes) -> None:
 
 
 def _verify_restore_files(
-    directory: Path, reading: RequestReading, manifest: Manifest, found: _Found
+    directory: Path, reading: RequestReading, read: tuple[str, Manifest], found: _Found
 ) -> None:
+    where, manifest = read
     products = directory / PRODUCTS
     by_number = {session.number: session for session in manifest.sessions}
     asdms = {asdm.eb: (session.number, asdm) for session in manifest.sessions for asdm in session.asdms}
@@ -229,20 +230,20 @@ def _verify_restore_files(
         label = f"session_{number}"
         session = by_number.get(number)
         if session is None or session.caltables is None:
-            found.add("manifest", f"{PRODUCTS}/{manifest.manifest or 'manifest'}",
-                      f"lacks {label}'s caltables, which the PPR's SESSION_{number} needs: the restore "
-                      f"fails with KeyError('{label}')")
+            found.add("manifest", where, f"lacks {label}'s caltables, which the PPR's SESSION_{number} "
+                      f"needs: the restore fails with KeyError('{label}')")
             gaintables: frozenset[str] | None = None
         else:
-            gaintables = _caltables(products, session.caltables, label, ms_names, found)
+            gaintables = _caltables(products, where, session.caltables, (label, ms_names), found)
         for ms in ms_names:
-            _verify_eb(products, ms, number, asdms, gaintables, found)
+            _verify_eb(products, where, (ms, number), asdms, gaintables, found)
 
 
 def _caltables(
-    products: Path, name: str, label: str, ms_names: list[str], found: _Found
+    products: Path, where: str, name: str, session: tuple[str, list[str]], found: _Found
 ) -> frozenset[str] | None:
-    path = _product(products, name, f"{label}'s caltables", found)
+    label, ms_names = session
+    path = _product(products, where, name, f"{label}'s caltables", found)
     if path is None:
         return None
     problems, tables = caltables_problems(path, label, ms_names)
@@ -253,13 +254,14 @@ def _caltables(
 
 def _verify_eb(
     products: Path,
-    ms: str,
-    number: int,
+    where: str,
+    eb: tuple[str, int],
     asdms: Mapping[str, tuple[int, Any]],
     gaintables: frozenset[str] | None,
     found: _Found,
 ) -> None:
-    where = f"{PRODUCTS}/"
+    """One EB of the PPR's SESSION_``number``: its manifest entry, flagversions and calapply."""
+    ms, number = eb
     entry = asdms.get(ms.removesuffix(MS_SUFFIX))
     if entry is None:
         found.add("manifest", where, f"the manifest has no <asdm name=\"{ms}\">, which the PPR's "
@@ -274,7 +276,7 @@ def _verify_eb(
         if name is None:
             found.add("manifest", where, f"<asdm name=\"{ms}\"> has no {what}: the restore fails (KeyError)")
             continue
-        path = _product(products, name, f"{ms}'s {what}", found)
+        path = _product(products, where, name, f"{ms}'s {what}", found)
         if path is None:
             continue
         if what == "finalflags":
@@ -287,9 +289,9 @@ def _verify_eb(
             found.add(check, _relative(products, path), problem)
 
 
-def _product(products: Path, name: str, what: str, found: _Found) -> Path | None:
+def _product(products: Path, where: str, name: str, what: str, found: _Found) -> Path | None:
     if "/" in name or name in {"", ".", ".."}:
-        found.add("manifest", f"{PRODUCTS}/", f"{what} is named {name!r}, not a file name in {PRODUCTS}/")
+        found.add("manifest", where, f"{what} is named {name!r}, not a file name in {PRODUCTS}/")
         return None
     path = products / name
     if not path.is_file():
