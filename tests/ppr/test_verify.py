@@ -120,8 +120,8 @@ def test_a_manifest_lacking_a_session_is_named(real_dir: Path, capsys: pytest.Ca
     _rewrite(real_dir, MANIFEST, etree.tostring(root, xml_declaration=True))
     status, lines = _verify(real_dir, capsys)
     assert status == 1
-    assert any(line.startswith(f"products/{MANIFEST}: lacks session_3's caltables, which the PPR's "
-                               "SESSION_3 needs") and "KeyError('session_3')" in line for line in lines), lines
+    lacking = f"products/{MANIFEST}: lacks session_3's caltables, which the PPR's SESSION_3 needs"
+    assert any(line.startswith(lacking) and "KeyError('session_3')" in line for line in lines), lines
     assert any(f'no <asdm name="{EB2}.ms">' in line for line in lines), lines
 
 
