@@ -65,7 +65,7 @@ def test_a_fetch_reports_the_preflight_and_exits_1_on_a_problem(
     _, directory, _ = fetched_real
     assert main(["fetch", str(directory), "--format", "json"]) == 0
     summary: dict[str, Any] = json.loads(capsys.readouterr().out)
-    assert summary["present"] == 8
+    assert summary["present"] == 9  # 7 products, 2 ASDMs
     assert summary["preflight"]["ok"] is True
     assert summary["preflight"]["manifest"] == f"products/{MOUS_DISK}.hifa_cal.pipeline_manifest.xml"
 
@@ -97,7 +97,7 @@ def test_every_demo_request_with_a_sound_archived_manifest_passes_the_preflight(
         json.loads((d / "fetch-manifest.json").read_text("utf-8"))["mous_uid"]: verify_request(d, asdms=False)
         for d in directories
     }
-    assert len(results) >= 40
+    assert len(results) >= 30  # every restorable MOUS of the small archive that is not proprietary
     # Without an archived manifest that parses, a request cannot pass until almamirror writes one.
     no_manifest = {c.mous_uid for c in FIXED_CASES.values() if c.expected_record in ("absent", "malformed")}
     failed = {uid: result for uid, result in results.items() if not result.ok}
