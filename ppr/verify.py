@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -22,12 +23,15 @@ from etl.calibration.errors import MalformedDocument
 from etl.calibration.manifest import Manifest, parse_manifest
 from etl.calibration.request import RequestReading, disk_form, read_request
 from etl.calibration.xml import local_name, parse_xml
+from etl.logs import fields
 from etl.ngas.checksums import UnknownChecksum, checksum_of_file, expected_checksum
 from ppr.errors import InvalidPpr, NotARequestDirectory
 from ppr.fetch.record import EXPORTED, RECORD_FILE
 from ppr.layout import MANIFEST_FILE, PRODUCTS, RAWDATA, WORKING
 from ppr.validate import validated_ppr
 from ppr.verify_content import calapply_problems, caltables_problems, flagversions_problems
+
+log = logging.getLogger(__name__)
 
 # The restore copies products/*pipeline_manifest.xml to rawdata/ and reads the first by name; with
 # several, the first of those matching the narrower pattern, when that pattern leaves out some.
@@ -105,6 +109,8 @@ def verify_request(directory: Path, asdms: bool = True) -> Verification:
         _verify_restore_files(directory, reading, (manifest_path, manifest), found)
     if reading is not None and asdms:
         _verify_asdms(directory, reading, found)
+    log.info("ppr.verify %s", fields(directory=directory, problems=len(found.problems),
+                                      files=found.files_checked, manifest=manifest_path))
     return Verification(
         directory, ppr_path, manifest_path, found.files_checked, asdms, tuple(found.problems)
     )
@@ -127,6 +133,9 @@ def _read_ppr(
 ) -> tuple[str | None, RequestReading | None]:
     """The PPR the request names (or the one PPR_*.xml in working/), read as the pipeline reads it."""
     named = plan.get("ppr")
+    if isinstance(named, str) and (PurePosixPath(named).is_absolute() or ".." in PurePosixPath(named).parts):
+        found.add("ppr", MANIFEST_FILE, f"names the PPR {named!r}, a path outside the request directory")
+        return None, None
     if isinstance(named, str):
         candidates = [directory / named]
     else:

@@ -268,3 +268,15 @@ def test_the_restore_reads_the_calibration_manifest_among_several(tmp_path: Path
     (tmp_path / "a.hifa_cal.pipeline_manifest.xml").write_text("<piperesults/>")
     # Both calibrations match: the first by name, the earlier hifa_cal.
     assert restore_manifest(tmp_path) == tmp_path / "a.hifa_cal.pipeline_manifest.xml"
+
+
+def test_a_ppr_named_outside_the_directory_is_not_read(
+    real_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = json.loads((real_dir / "fetch-manifest.json").read_text("utf-8"))
+    plan["ppr"] = "../../elsewhere/PPR.xml"
+    (real_dir / "fetch-manifest.json").write_text(json.dumps(plan), "utf-8")
+    status, lines = _verify(real_dir, capsys)
+    assert status == 1
+    assert lines[0] == ("fetch-manifest.json: names the PPR '../../elsewhere/PPR.xml', a path outside the "
+                        "request directory")
