@@ -7,18 +7,17 @@ import logging
 import time
 from dataclasses import dataclass
 
-import psycopg
 from sqlalchemy import Connection, Engine, RootTransaction, Table, func, select
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from etl.database import mask_url
+from etl.database_errors import classify_mirror_error
 from etl.derive.affected import create_affected_table, mark_all_members, mark_changed
 from etl.derive.calibration_record import derive_calibration_records, mark_record_changes
 from etl.derive.ous_status_xml import refresh_status_documents
 from etl.derive.quality import QualityCounts, create_source_findings, record_findings
 from etl.derive.restorability import derive_mous_status
 from etl.derive.sessions import derive_session_assignment
-from etl.errors import AlmaMirrorError, BadSourceData, MirrorRejected, MirrorUnavailable
+from etl.errors import AlmaMirrorError, MirrorUnavailable
 from etl.load.bucket_state import store_buckets, stored_buckets
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
@@ -291,23 +290,7 @@ def _classify(exc: BaseException) -> AlmaMirrorError | None:
     Source-side errors were already classified where they happened (``extract``); what is left here
     comes from the mirror.
     """
-    if isinstance(exc, AlmaMirrorError):
-        return exc
-    original: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
-    if isinstance(original, psycopg.errors.DataError):
-        return BadSourceData(f"the source has a value the mirror cannot store: {_db_message(original)}")
-    if isinstance(exc, OperationalError) or isinstance(original, psycopg.OperationalError):
-        return MirrorUnavailable(f"the mirror connection failed during the sync: {_db_message(original)}")
-    if isinstance(original, psycopg.Error):
-        return MirrorRejected(f"the mirror rejected the sync: {_db_message(original)}")
-    return None
-
-
-def _db_message(error: BaseException) -> str:
-    """PostgreSQL's own message, without the SQL statement SQLAlchemy appends to its errors."""
-    diagnostics = getattr(error, "diag", None)
-    primary = getattr(diagnostics, "message_primary", None)
-    return _one_line(primary or str(error))
+    return classify_mirror_error(exc, "the sync")
 
 
 def _one_line(message: str) -> str:
