@@ -89,7 +89,8 @@ def check_ngas_url(settings: ArchiveSettings, url: str, probe: KnownFile, seen: 
         return Item(ARCHIVE, name, False, f"did not answer STATUS: {exc.detail}",
                     "check that NGAS runs at this URL and that this machine may reach it")
     except AlmaMirrorError as exc:
-        return _refusal(name, probe, str(exc))
+        # NGAS's own Message when it sent one (ArchiveFileMissing, ArchiveRefused), else the whole error.
+        return _refusal(name, probe, str(getattr(exc, "ngas_message", exc)))
     problem = _disagreement(status, probe, seen)
     if problem is not None:
         return Item(ARCHIVE, name, False, problem, "ask the archive's operators: the file is not the one "
