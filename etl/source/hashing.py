@@ -37,13 +37,20 @@ class HashSupport:
 def hash_support(connection: Connection) -> HashSupport:
     """Ask the source whether it computes each checksum function the bucket reads use."""
     dialect = connection.dialect.name
+    plain, clob = hash_probes(dialect)
+    answers_plain = _answers(connection, plain)
+    answers_clob = _answers(connection, clob) if clob is not plain else answers_plain
+    return HashSupport(dialect, answers_plain, answers_clob)
+
+
+def hash_probes(dialect: str) -> tuple[Select[Any], Select[Any]]:
+    """The statements that ask for the plain and the CLOB checksum function (the same one on PostgreSQL)."""
     if dialect == "oracle":
-        method = literal("MD5", literal_execute=True)  # a constant of the statement, as buckets.py
-        plain = _answers(connection, select(func.standard_hash(literal("x"), method)))
-        clob = _answers(connection, select(func.dbms_crypto.hash(func.to_clob(literal("x")), literal(2))))
-        return HashSupport(dialect, plain, clob)
-    plain = _answers(connection, select(func.md5(literal("x", Text))))
-    return HashSupport(dialect, plain, plain)
+        method = literal("MD5", literal_execute=True)  # a constant of the statement, as in buckets.py
+        plain = select(func.standard_hash(literal("x"), method))
+        return plain, select(func.dbms_crypto.hash(func.to_clob(literal("x")), literal(2)))
+    plain = select(func.md5(literal("x", Text)))
+    return plain, plain
 
 
 def _answers(connection: Connection, statement: Select[Any]) -> bool:
