@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,7 +26,7 @@ class Item:
         """``✓ source aqua_ous: …`` or ``✗ … — fix: …``: the form a person reads."""
         mark = "✓" if self.ok else "✗"
         fix = f" — fix: {self.fix}" if self.fix and not self.ok else ""
-        return f"{mark} {self.area} {self.name}: {self.detail}{fix}"
+        return printable(f"{mark} {self.area} {self.name}: {self.detail}{fix}")
 
     def as_json(self) -> dict[str, Any]:
         return {"area": self.area, "name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
@@ -34,3 +35,12 @@ class Item:
 def passed(item_ok: bool, area: str, name: str, detail: str, fix: str) -> Item:
     """An item whose fix is kept only when it failed."""
     return Item(area, name, item_ok, detail, None if item_ok else fix)
+
+
+def printable(text: str) -> str:
+    """``text`` on one line with its control characters escaped (``\\x1b``, ``\\n``): details quote what
+    servers answered, and a line must neither break nor drive the terminal."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf") else ch
+        for ch in text
+    )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Float,
     Integer,
     Numeric,
     String,
@@ -163,9 +164,9 @@ def reads(source_type: TypeEngine[Any], target_type: TypeEngine[Any]) -> bool:
     if isinstance(target_type, DateTime):
         return isinstance(source_type, DateTime | Date)
     if isinstance(target_type, Integer | Numeric):
-        return isinstance(source_type, Integer | Numeric)
+        return isinstance(source_type, Integer | Numeric | Float)
     if isinstance(target_type, String):
-        return isinstance(source_type, String | Integer | Numeric)
+        return isinstance(source_type, String | Integer | Numeric | Float)
     return False
 
 

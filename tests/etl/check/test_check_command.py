@@ -80,14 +80,16 @@ def test_a_missing_export_tool_fails_with_exit_1_and_only_its_line_under_quiet(
     assert status == 1
     [line] = out.splitlines()
     assert line.startswith("✗ archive ASDM export tool: /nonexistent/asdmExportLight is not found")
-    assert "fix: " in line and "[archive] asdm_command" in line
+    assert "fix: " in line
+    assert "[archive] asdm_command" in line
 
 
 def test_an_export_tool_that_fails_says_how(checked: Any, stand_in: StandInProcess) -> None:
     status, out = checked([stand_in.url], "--format", "json", asdm_command="false {eb_uid}")
     document = json.loads(out)
     [failed] = [item for item in document["items"] if not item["ok"]]
-    assert status == 1 and document["ok"] is False
+    assert status == 1
+    assert document["ok"] is False
     assert failed["name"] == "ASDM export tool"
     assert failed["detail"].startswith("false --help exited with status 1")
     assert "asdm_command" in failed["fix"]

@@ -136,8 +136,10 @@ def test_without_dbms_crypto_only_the_table_with_a_clob_is_read_whole() -> None:
 
 def test_the_oracle_probes_ask_for_the_functions_the_bucket_reads_use() -> None:
     plain, clob = (str(s.compile(dialect=oracle.dialect())) for s in hash_probes("oracle"))
-    assert plain.startswith("SELECT standard_hash(") and plain.endswith("FROM DUAL")
-    assert clob.startswith("SELECT dbms_crypto.hash(to_clob(") and clob.endswith("FROM DUAL")
+    assert plain.startswith("SELECT standard_hash(")
+    assert plain.endswith("FROM DUAL")
+    assert clob.startswith("SELECT dbms_crypto.hash(to_clob(")
+    assert clob.endswith("FROM DUAL")
 
 
 def test_an_unreachable_source_is_one_item(test_home: Path) -> None:
