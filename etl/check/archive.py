@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select
 
 from etl.check.items import ARCHIVE, Item
 from etl.database import mask_url
-from etl.errors import AlmaMirrorError, ArchiveUnavailable
+from etl.errors import AlmaMirrorError, ArchiveUnavailable, StopAndFix
 from etl.ngas.checksums import UnknownChecksum, expected_checksum
 from etl.ngas.status import FileStatus
 from etl.settings import ArchiveSettings
@@ -85,12 +85,8 @@ def check_ngas_url(settings: ArchiveSettings, url: str, probe: KnownFile, seen: 
     try:
         with NgasClient(alone, backoff_seconds=0.0) as client:
             status = client.status(probe.file_id)
-    except ArchiveUnavailable as exc:
-        return Item(ARCHIVE, name, False, f"did not answer STATUS: {exc.detail}",
-                    "check that NGAS runs at this URL and that this machine may reach it")
     except AlmaMirrorError as exc:
-        # NGAS's own Message when it sent one (ArchiveFileMissing, ArchiveRefused), else the whole error.
-        return _refusal(name, probe, str(getattr(exc, "ngas_message", exc)))
+        return _refusal(name, probe, exc)
     problem = _disagreement(status, probe, seen)
     if problem is not None:
         return Item(ARCHIVE, name, False, problem, "ask the archive's operators: the file is not the one "
@@ -100,15 +96,29 @@ def check_ngas_url(settings: ArchiveSettings, url: str, probe: KnownFile, seen: 
                 f"as the mirror says, {status.checksum_plugin} checksum, which the client verifies")
 
 
-def _refusal(name: str, probe: KnownFile, message: str) -> Item:
+def _refusal(name: str, probe: KnownFile, error: AlmaMirrorError) -> Item:
+    """What the URL's answer (or silence) says, from NGAS's own Message when it sent one."""
+    message = str(getattr(error, "ngas_message", error))
     if "NGAMS_ER_IMPROPER_STATE" in message:
         return Item(ARCHIVE, name, False, f"the node is not ONLINE (OFFLINE for maintenance?): {message}",
                     "wait until it is ONLINE again, or list another node of the archive in "
                     "[archive] ngas_urls")
+    if isinstance(error, StopAndFix):  # the client's verdict on a URL that answers, but not as NGAS
+        return _not_ngas(name, message)
+    if isinstance(error, ArchiveUnavailable):
+        return Item(ARCHIVE, name, False, f"did not answer STATUS: {error.detail}",
+                    "check that NGAS runs at this URL and that this machine may reach it")
     if "NGAMS_ER_" in message:
         return Item(ARCHIVE, name, False, f"answers as NGAS but does not have {probe.file_id}: {message}",
                     "check that this URL is a node of ALMA's archive (not of another NGAS)")
-    return Item(ARCHIVE, name, False, f"does not look like an NGAS server: {message}",
+    return _not_ngas(name, message)
+
+
+def _not_ngas(name: str, message: str) -> Item:
+    # The client may have said so itself, naming the URL the line already names.
+    marker = "does not look like an NGAS server: "
+    reason = message.split(marker, 1)[1] if marker in message else message
+    return Item(ARCHIVE, name, False, marker + reason,
                 "NGAS answers at http://host:port with no path (e.g. http://ngas.example.org:7777): "
                 + NGAS_URLS_FIX)
 
