@@ -92,7 +92,8 @@ def check_ngas_url(settings: ArchiveSettings, url: str, probe: KnownFile, seen: 
         return Item(ARCHIVE, name, False, problem, "ask the archive's operators: the file is not the one "
                     "ALMA's metadata describes")
     seen.append(status)
-    return Item(ARCHIVE, name, True, f"answers STATUS as NGAS: {probe.file_id} is {status.file_size:,} bytes "
+    size = int(getattr(status, "plain_size", status.file_size))
+    return Item(ARCHIVE, name, True, f"answers STATUS as NGAS: {probe.file_id} is {size:,} bytes "
                 f"as the mirror says, {status.checksum_plugin} checksum, which the client verifies")
 
 
@@ -125,8 +126,10 @@ def _not_ngas(name: str, message: str) -> Item:
 
 def _disagreement(status: FileStatus, probe: KnownFile, seen: list[FileStatus]) -> str | None:
     """What is wrong with STATUS's size or checksum, or None."""
-    if probe.size is not None and status.file_size != probe.size:
-        return f"STATUS says {probe.file_id} is {status.file_size:,} bytes, the mirror {probe.size:,}"
+    # A file NGAS stores compressed is described by its compressed bytes; the mirror knows the product's.
+    size = int(getattr(status, "plain_size", status.file_size))
+    if probe.size is not None and size != probe.size:
+        return f"STATUS says {probe.file_id} is {size:,} bytes, the mirror {probe.size:,}"
     try:
         answered = expected_checksum(status.checksum_plugin or "", status.checksum or "")
     except UnknownChecksum as exc:

@@ -15,18 +15,18 @@ from etl.demo.ngas_process import StandInProcess, start_stand_in
 @pytest.fixture(scope="module")
 def stand_in(demo_source: URL, test_home: Path) -> Iterator[StandInProcess]:
     """The stand-in NGAS of the small demo archive, both nodes online."""
-    with start_stand_in(_environment(demo_source, test_home)) as process:
+    with start_stand_in(stand_in_environment(demo_source, test_home)) as process:
         yield process
 
 
 @pytest.fixture(scope="module")
 def offline_stand_in(demo_source: URL, test_home: Path) -> Iterator[StandInProcess]:
     """The same stand-in, node 1 OFFLINE for maintenance."""
-    with start_stand_in(_environment(demo_source, test_home), ["--offline", "1"]) as process:
+    with start_stand_in(stand_in_environment(demo_source, test_home), ["--offline", "1"]) as process:
         yield process
 
 
-def _environment(source: URL, home: Path) -> dict[str, str]:
+def stand_in_environment(source: URL, home: Path) -> dict[str, str]:
     return {
         "ALMAMIRROR_SOURCE_URL": source.render_as_string(hide_password=False),
         "ALMAMIRROR_HOME": str(home), "ALMAMIRROR_LOG_LEVEL": "WARNING",
