@@ -16,6 +16,7 @@ from etl.cli import main
 from etl.demo.ngas_process import StandInProcess
 from tests.conftest import cli_environment
 from tests.etl.check.conftest import site_file
+from tests.helpers import mirror_fingerprints
 
 Run = tuple[int, list[str]]
 
@@ -45,8 +46,12 @@ def checked(
     return check
 
 
-def test_the_demo_passes_every_item(checked: Any, stand_in: StandInProcess) -> None:
+def test_the_demo_passes_every_item_and_writes_nothing(
+    checked: Any, stand_in: StandInProcess, synced_mirror: URL
+) -> None:
+    before = mirror_fingerprints(synced_mirror, skip=frozenset())
     status, out = checked([stand_in.url, stand_in.second_url])
+    assert mirror_fingerprints(synced_mirror, skip=frozenset()) == before
     lines = out.splitlines()
     assert status == 0, out
     assert all(line.startswith("✓ ") for line in lines), out
