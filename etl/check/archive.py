@@ -1,5 +1,6 @@
-"""Readiness of ALMA's archive: each NGAS URL answers STATUS for a file the mirror knows, as NGAS, with
-the size the mirror has and a checksum the client verifies; and the ASDM export tool runs.
+"""Readiness of ALMA's archive: each NGAS URL answers STATUS for a file the mirror knows (before the
+first sync: one the source lists), as NGAS, with the size the mirror has and a checksum the client
+verifies; and the ASDM export tool runs.
 
 STATUS is read-only on NGAS, and any node of a cluster answers it for every file of the cluster
 (shared/archive/NGAS.md). Answers are read as NGAS writes them: ``NGAMS_ER_IMPROPER_STATE`` is a node
@@ -14,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -59,14 +61,31 @@ def known_file(mirror: Connection) -> KnownFile | None:
     return KnownFile(product[0], product[1]) if product is not None else None
 
 
+def listed_file(source: Connection, column_names: Mapping[str, str]) -> KnownFile | None:
+    """A product file ASA_PRODUCT_FILES lists, for a mirror that lists none yet (before the first sync):
+    the first by key, which an index on the key finds without reading the table."""
+    from etl.source.contract import build_contract, contract_table
+
+    products = contract_table(build_contract(column_names), "asa_product_files")
+    row = source.execute(
+        select(products.c.ngas_file_id, products.c.stored_size)
+        .where(products.c.ngas_file_id.is_not(None))
+        .order_by(products.c.asa_ous_id, products.c.ngas_file_id).limit(1)
+    ).first()
+    return KnownFile(str(row[0]), None if row[1] is None else int(row[1])) if row is not None else None
+
+
 def check_archive(settings: ArchiveSettings, probe: KnownFile | None) -> list[Item]:
     """One item per NGAS URL, then the export tool's."""
     items: list[Item] = []
     if not settings.ngas_urls:
         items.append(Item(ARCHIVE, "NGAS", False, "no NGAS server is configured", NGAS_URLS_FIX))
     elif probe is None:
-        items.append(Item(ARCHIVE, "NGAS", False, "the mirror lists no product file to ask NGAS about",
-                          "run the first sync (almamirror sync), then check again"))
+        items.append(Item(
+            ARCHIVE, "NGAS", False,
+            "neither the mirror nor the source lists a product file to ask NGAS about",
+            "check the source's ASA_PRODUCT_FILES, or run a sync and check again",
+        ))
     else:
         agreed: list[FileStatus] = []
         items.extend(check_ngas_url(settings, url, probe, agreed) for url in settings.ngas_urls)

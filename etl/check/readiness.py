@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from etl.check.archive import KnownFile, check_archive, known_file
+from etl.check.archive import KnownFile, check_archive, known_file, listed_file
 from etl.check.items import Item
 from etl.check.mirror import check_mirror
 from etl.check.source import check_source
@@ -33,7 +33,7 @@ def check_readiness(source: Engine, mirror: Engine, settings: Settings) -> Readi
     """Check everything a night needs; read-only on the source, the mirror and the archive."""
     items = check_source(source, settings.source)
     items += check_mirror(mirror)
-    items += check_archive(settings.archive, _probe(mirror))
+    items += check_archive(settings.archive, _probe(mirror) or _listed(source, settings))
     return Readiness(tuple(items))
 
 
@@ -42,5 +42,16 @@ def _probe(mirror: Engine) -> KnownFile | None:
     try:
         with read_only_connection(mirror) as connection:
             return known_file(connection)
+    except (AlmaMirrorError, DBAPIError):
+        return None
+
+
+def _listed(source: Engine, settings: Settings) -> KnownFile | None:
+    """Before the first sync: a file the source lists (None when it cannot say; its item says why)."""
+    from etl.load.extract import source_snapshot
+
+    try:
+        with source_snapshot(source, settings.source.schema) as connection:
+            return listed_file(connection, settings.source.column_names)
     except (AlmaMirrorError, DBAPIError):
         return None

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from etl.cli import main
 from etl.demo.ngas_process import StandInProcess
 from tests.conftest import cli_environment
 from tests.etl.check.conftest import site_file
-from tests.helpers import mirror_fingerprints
+from tests.helpers import connect, mirror_fingerprints
 
 Run = tuple[int, list[str]]
 
@@ -155,3 +156,17 @@ def test_no_ngas_configured_fails_with_the_setting_to_set(checked: Any) -> None:
     [line] = out.splitlines()
     assert line.startswith("✗ archive NGAS: no NGAS server is configured")
     assert "ALMAMIRROR_NGAS_URL" in line
+
+
+def test_before_the_first_sync_ngas_is_asked_about_a_file_the_source_lists(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], demo_source: URL, mirror_db: URL,
+    test_home: Path, tmp_path: Path, stand_in: StandInProcess,
+) -> None:
+    with connect(demo_source) as connection:
+        first = connection.execute(text(
+            "SELECT ngas_file_id FROM alma.asa_product_files ORDER BY asa_ous_id, ngas_file_id LIMIT 1"
+        )).scalar_one()
+    status, out = run_check(monkeypatch, capsys, demo_source, mirror_db, test_home, site_file(tmp_path),
+                            [stand_in.url])
+    assert status == 0, out
+    assert f"✓ archive NGAS {stand_in.url}: answers STATUS as NGAS: {first} is " in out
