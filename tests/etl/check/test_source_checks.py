@@ -166,11 +166,21 @@ def test_a_materialized_view_is_named_as_one_by_check_and_by_the_sync(
         sync(source_copy, mirror_db, test_home)
 
 
-def test_a_plain_view_is_read_as_a_table(source_copy: URL, test_home: Path) -> None:
+def test_a_plain_view_is_read_as_a_table(source_copy: URL, mirror_db: URL, test_home: Path) -> None:
     _materialize(source_copy, "VIEW")
     item = source_items(source_copy, test_home)["AQUA_OUS"]
     assert item.ok, item.line()
     assert item.detail.startswith("view, 4 contract columns")
+    sync(source_copy, mirror_db, test_home)  # as check says: the sync reads it
+
+
+def test_without_standard_hash_every_table_is_read_whole() -> None:
+    mappings = mirrored_tables(build_contract())
+    items = {item.name: item for item in checksum_items(HashSupport("oracle", False, False), mappings, None)}
+    standard = items["checksums (STANDARD_HASH)"]
+    assert not standard.ok
+    assert all(m.source.name.upper() in standard.detail for m in mappings)
+    assert "it needs Oracle 12c or later" in standard.detail
 
 
 def test_a_missing_table_is_still_missing_to_the_sync(
