@@ -20,7 +20,7 @@ from etl.settings import Settings
 # The role revision 0002 grants SELECT on the mirror's tables and views (etl.reader_login).
 READER_ROLE = "almamirror_reader"
 # The reporting role's password, when the server asks for one (else ~/.pgpass, or none: trust).
-READER_PASSWORD_ENV = "ALMAMIRROR_READER_PASSWORD"
+READER_PASSWORD_ENV = "ALMAMIRROR_READER_PASSWORD"  # noqa: S105 (a variable name, not a password)
 
 
 def register(subparsers: Any) -> None:
