@@ -21,7 +21,8 @@ def register(subparsers: Any) -> None:
         "fetch every product into products/ (verified against NGAS's size and checksum) and every ASDM "
         "into rawdata/ (through [archive] asdm_command). Files already there and verified are not "
         "downloaded again; a partial download is resumed. Exit codes: 0 everything is there, 1 some "
-        "files failed (named in the summary), 2 not a request directory or bad options.",
+        "files failed (named in the summary), 2 not a request directory or bad options, 3 another fetch "
+        "is working in REQUEST_DIR.",
         epilog="The NGAS servers come from [archive] ngas_urls or ALMAMIRROR_NGAS_URL. See docs/fetch.md.",
     )
     fetch.add_argument("request_dir", type=Path, metavar="REQUEST_DIR", help="a request directory")
