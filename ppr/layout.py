@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
+from etl.safe_files import make_directory, replace_file, write_new
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
 from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.pipeline_manifest import WRITTEN as WRITTEN_MANIFEST
@@ -353,7 +354,7 @@ def _fill(directory: Path, files: RequestFiles) -> None:
 def _refresh(directory: Path, files: RequestFiles) -> None:
     """--force on an existing directory: a new PPR and manifest, everything else left as it is."""
     for name in (RAWDATA, WORKING, PRODUCTS):
-        (directory / name).mkdir(exist_ok=True)
+        make_directory(directory / name)  # a symbolic link planted there is refused, not written through
     _replace(directory / WORKING / files.ppr_name, files.ppr_bytes)
     _replace(directory / MANIFEST_FILE, files.manifest_bytes)
     for relative, content in files.extra:
@@ -365,23 +366,18 @@ def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
 
 
 def _replace(path: Path, content: bytes, executable: bool = False) -> None:
-    partial = _fresh_sibling(path, "partial")
-    try:
-        _write(partial, content, executable)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    # Files lie in the request directory or one level below: its directory, and the one above, are
+    # checked for planted symbolic links before the write and again before the rename.
+    replace_file(path.parent.parent, path, content)
+    if executable:
+        os.chmod(path, EXECUTABLE_MODE)
 
 
 def _write(path: Path, content: bytes, executable: bool = False) -> None:
-    with path.open("xb") as handle:
-        if executable:
-            # Readable and runnable by all, as a batch system's user may differ from the writer.
-            os.fchmod(handle.fileno(), EXECUTABLE_MODE)
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_new(path, content)
+    if executable:
+        # Readable and runnable by all, as a batch system's user may differ from the writer.
+        os.chmod(path, EXECUTABLE_MODE)
 
 
 def _move_into_place(staging: Path, target: Path, replaces_empty_directory: bool) -> None:

@@ -79,13 +79,19 @@ def _one(connection: Connection, row: Row[Any], site: PprSettings, base_dir: Pat
 
 
 def _manifest_problems(mous_uid: str, directory: Path) -> list[str]:
-    """A restorable MOUS's request carries a pipeline manifest: the archive's (to fetch) or written."""
+    """A restorable MOUS's request carries a pipeline manifest: the archive's (to fetch) or written.
+
+    Not asked of a status row built by hand (no ``manifest_source``: "archive", but no manifest).
+    A sync's verdict says "archive" only for a manifest that parsed, which is then fetched.
+    """
     plan = json.loads((directory / "fetch-manifest.json").read_text("utf-8"))
     choice = plan.get("pipeline_manifest") or {}
+    fetched = [p["target"] for p in plan["products"] if p["kind"] == "manifest"]
+    if choice.get("source") == "archive" and choice.get("file") is None and not fetched:
+        return []
     if choice.get("source") == "almamirror":
         written = directory / "products" / str(choice.get("file"))
         return [] if written.is_file() else [f"{mous_uid}: its written manifest {written} is missing"]
-    fetched = [p["target"] for p in plan["products"] if p["kind"] == "manifest"]
     if choice.get("source") == "archive" and fetched == [f"products/{choice.get('file')}"]:
         return []
     return [f"{mous_uid}: the request carries no pipeline manifest ({choice}, fetched {fetched})"]

@@ -139,10 +139,11 @@ def test_restorable_lists_restorable_mouses_with_a_summary(almamirror: Almamirro
     listed = {line.split()[0] for line in lines[2:-1]}
     assert listed == set(RESTORABLE_BY_ANY_KIND)
     assert lines[-1].startswith(
-        "17 MOUSes: 5 restorable (pipeline_ppr 4, pipeline_script 1), 12 not (deleted_ous 1, "
-        "manual_calibration 1, no_pass_ebs 1, no_calibration_products 1, multiple_sbs 1, unknown_array 1, "
-        "session_mismatch 1, archive_record_disagrees 1, malformed_eb_uid 1, "
-        "malformed_reference 1, unsafe_product_name 1, product_name_clash 1)"
+        "19 MOUSes: 5 restorable (pipeline_ppr 4, pipeline_script 1), 14 not (deleted_ous 1, "
+        "manual_calibration 1, manual_post_calibration 1, no_pass_ebs 1, no_calibration_products 1, "
+        "multiple_sbs 1, unknown_array 1, session_mismatch 1, archive_record_disagrees 1, "
+        "manifest_file_missing 1, malformed_eb_uid 1, malformed_reference 1, unsafe_product_name 1, "
+        "product_name_clash 1)"
     )
 
 
