@@ -370,14 +370,14 @@ def _replace(path: Path, content: bytes, executable: bool = False) -> None:
     # checked for planted symbolic links before the write and again before the rename.
     replace_file(path.parent.parent, path, content)
     if executable:
-        os.chmod(path, EXECUTABLE_MODE)
+        path.chmod(EXECUTABLE_MODE)
 
 
 def _write(path: Path, content: bytes, executable: bool = False) -> None:
     write_new(path, content)
     if executable:
         # Readable and runnable by all, as a batch system's user may differ from the writer.
-        os.chmod(path, EXECUTABLE_MODE)
+        path.chmod(EXECUTABLE_MODE)
 
 
 def _move_into_place(staging: Path, target: Path, replaces_empty_directory: bool) -> None:
