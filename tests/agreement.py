@@ -17,6 +17,7 @@ from lxml import etree
 from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.engine import URL
 
+from etl.mirror import CalibrationDocument, table_of
 from etl.mirror.views import mous_restore, restorable_mous
 from etl.settings import PprSettings
 from ppr.errors import NotRestorable
@@ -42,10 +43,21 @@ def disagreements(mirror: URL, site: PprSettings, base_dir: Path) -> list[str]:
             for row in report:
                 found += _one(connection, row, site, base_dir / "one")
             summary = build_all_restorable(connection, base_dir / "all", site, allow_proprietary=True)
-            # A MOUS restored by its archived restore script gets a request directory too.
+            # A MOUS restored by its archived restore script gets a request directory too, when the
+            # mirror holds the script (a hand-built status row may name one no sync fetched).
+            documents = table_of(CalibrationDocument)
             scripted = connection.execute(
-                select(func.count()).where(mous_restore.c.restore_kind == "pipeline_script")
+                select(func.count())
+                .select_from(mous_restore)
+                .join(documents, documents.c.file_id == mous_restore.c.restore_script_file)
+                .where(mous_restore.c.restore_kind == "pipeline_script", documents.c.state == "fetched")
             ).scalar_one()
+            unscripted = {
+                uid for uid, refusal in summary.refused.items()
+                if "its archived restore script is not in the mirror" in refusal
+            }
+            for uid in unscripted:
+                del summary.refused[uid]
             restorable = sum(1 for row in report if row.restorable) + scripted
             if summary.refused or len(summary.written) != restorable:
                 found.append(
