@@ -237,11 +237,12 @@ def _check_archive(archive: ArchiveSettings, problems: list[str]) -> None:
     import shlex
     from urllib.parse import urlsplit
 
-    from etl.database import mask_url
-
     for url in archive.ngas_urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
+            # Imported only here: every command loads settings, and masking needs SQLAlchemy.
+            from etl.database import mask_url
+
             problems.append(
                 f"archive.ngas_urls: '{mask_url(url)}' is not an NGAS server URL; expected "
                 "http://host:port (e.g. http://ngas.example.org:7777)"

@@ -12,13 +12,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
-
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from etl.errors import AlmaMirrorError, ConfigurationError
 from etl.logs import configure_logging
 from etl.settings import LOG_LEVELS, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("almamirror")
 
@@ -46,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Run 'almamirror COMMAND --help' for a command's options. Documentation: README.md, docs/.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    parser.add_argument(
+        "-V", "--version", action=_VersionAction, help="print the installed version and exit"
+    )
     add_global_options(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.register_all(subparsers)
@@ -55,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
         add_global_options(subcommand, default=argparse.SUPPRESS)
         subcommand.set_defaults(parser_prog=subcommand.prog)  # the deepest command's wins
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """--version, reading the package metadata only when asked (not on every command line)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:  # noqa: A002
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> NoReturn:
+        print(f"{parser.prog} {installed_version()}")
+        parser.exit()
 
 
 def add_global_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
@@ -102,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """The command's exit status; every failure becomes one line on stderr and its exit code."""
+    # Imported here, not at the top: --help and --version never load the database stack.
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
     status = 1
     try:
         settings = load_settings(args.config)

@@ -6,14 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from etl.cli.confirm import confirm
 from etl.cli.paths import STDOUT
 from etl.errors import UsageError
 from etl.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 # --check without a file: compare with the archive's record held in the mirror. (Not a string:
 # argparse would turn a string constant into a Path.)

@@ -9,12 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import Connection
-
 from etl.report.arguments import ARRAYS, SINCE_FORMS
 from etl.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from etl.output import TableView
 
 
