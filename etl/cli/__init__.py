@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 class _VersionAction(argparse.Action):
     """--version, reading the package metadata only when asked (not on every command line)."""
 
-    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:  # noqa: A002
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> NoReturn:

@@ -39,7 +39,8 @@ def test_short_v_is_version() -> None:
         [sys.executable, "-m", "etl.cli", "-V"], capture_output=True, text=True, check=False, timeout=60
     )
     assert done.returncode == 0
-    assert done.stdout.startswith("almamirror ") and done.stdout.strip() != "almamirror"
+    assert done.stdout.startswith("almamirror ")
+    assert done.stdout.strip() != "almamirror"
 
 
 def test_the_fast_head_reading_agrees_with_alembic() -> None:
