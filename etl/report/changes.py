@@ -9,8 +9,8 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, Select, distinct, exists, func, select
 
 from etl.errors import UsageError
-from etl.mirror import ChangeEvent, table_of
-from etl.mirror.bookkeeping import CHANGE_KINDS
+from etl.mirror.base import table_of
+from etl.mirror.bookkeeping import CHANGE_KINDS, ChangeEvent
 from etl.output import PLAIN, Layout, TableView, table_value
 from etl.report.base import Report, StreamedRows, counted, plural, write_report
 from etl.report.runs import RunMark, latest_succeeded_run, run_exists, sync_runs

@@ -10,8 +10,8 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Float, Select, cast, extract, select
 
-from etl.mirror import SyncRun, SyncRunTable, table_of
-from etl.mirror.bookkeeping import RUN_STATES
+from etl.mirror.base import table_of
+from etl.mirror.bookkeeping import RUN_STATES, SyncRun, SyncRunTable
 from etl.output import json_value, render_table, write_rows
 from etl.report.base import counted, fetch, plural
 
