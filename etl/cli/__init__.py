@@ -123,7 +123,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         level = "DEBUG" if args.verbose else "WARNING" if args.quiet else args.log_level
-        configure_logging(level or settings.log_level)
+        asked = bool(args.verbose or args.log_level or os.environ.get("ALMAMIRROR_LOG_LEVEL"))
+        configure_logging(level or settings.log_level, asked=asked, progress=not args.quiet)
         status = args.run(args, settings)
         sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
     except BrokenPipeError:  # almamirror report … | head: the reader has what it wanted

@@ -129,6 +129,8 @@ def _short(name: str, width: int = 48) -> str:
 
 
 def fetch_progress(stream: TextIO | None = None) -> LogProgress | TerminalProgress:
-    """Bars on a terminal, log lines when stderr is a file or a pipe."""
+    """Bars on a terminal (not under -q), log lines when stderr is a file or a pipe."""
+    from etl.logs import progress_wanted
+
     target = stream if stream is not None else sys.stderr
-    return TerminalProgress(target) if target.isatty() else LogProgress()
+    return TerminalProgress(target) if target.isatty() and progress_wanted(log) else LogProgress()
