@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from etl.errors import UsageError
 from etl.report.arguments import ARRAYS, SINCE_FORMS
 from etl.settings import Settings
 
@@ -123,8 +124,29 @@ def register(subparsers: Any) -> None:
         epilog=f"SINCE: {SINCE_FORMS}.",
     )
     newly.add_argument("--since", metavar="SINCE", help="restorable since then, in any run")
+    newly.add_argument(
+        "--lost", action="store_true",
+        help="the other side: the MOUSes that lost restorability (report no-longer-restorable)",
+    )
+    newly.add_argument("--spool", type=Path, metavar="DIR", help="with --lost: the spool to look in")
     add_view_arguments(newly)
     newly.set_defaults(run=run_newly_restorable)
+
+    lost = kinds.add_parser(
+        "no-longer-restorable", help="MOUSes that lost restorability in the latest run (or since a moment)",
+        description="The MOUSes a sync found no longer restorable (an EB flipped to QA0 Fail, an archive "
+        "record that now disagrees, an OUS gone from the source): by default those of the latest "
+        "successful sync, with the reason now, and the request the spool holds for each, which must "
+        "not be run (--spool DIR, default ppr.root_directory).",
+        epilog=f"SINCE: {SINCE_FORMS}.",
+    )
+    lost.add_argument("--since", metavar="SINCE", help="lost in any run finished since then")
+    lost.add_argument(
+        "--spool", type=Path, metavar="DIR",
+        help="the spool of request directories (default: ppr.root_directory, when set)",
+    )
+    add_view_arguments(lost)
+    lost.set_defaults(run=run_no_longer_restorable)
 
     quality = kinds.add_parser(
         "quality", help="open data-quality issues found in the ALMA source",
@@ -222,6 +244,11 @@ def run_changes(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_newly_restorable
+
+    if args.lost:
+        return run_no_longer_restorable(args, settings)
+    if args.spool is not None:
+        raise UsageError("--spool goes with --lost (or report no-longer-restorable)")
     from etl.report.restorable import NEWLY_RESTORABLE_COLUMNS
 
     since = _since(args.since)
@@ -230,6 +257,18 @@ def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
         report_snapshot(settings) as connection,
     ):
         show_newly_restorable(connection, since, args.format, stream, view)
+    return 0
+
+
+def run_no_longer_restorable(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report.lost import COLUMNS, show_no_longer_restorable
+
+    since = _since(args.since)
+    spool = args.spool
+    if spool is None and settings.ppr.root_directory and Path(settings.ppr.root_directory).is_dir():
+        spool = Path(settings.ppr.root_directory)
+    with report_output(args, COLUMNS) as (stream, view), report_snapshot(settings) as connection:
+        show_no_longer_restorable(connection, since, spool, args.format, stream, view)
     return 0
 
 
