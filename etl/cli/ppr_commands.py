@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
         "malformed UID or an output path that cannot be used exits 2. --all-restorable skips the MOUSes "
         "whose session map already has a request in DIR, so a nightly run adds only what is new.",
         epilog="MOUS_UID may be uid://A001/X129e/Xb6, uid___A001_X129e_Xb6 or member.uid___A001_X129e_Xb6. "
-        "Nightly: almamirror -q ppr --all-restorable --newly-restorable --build /spool",
+        "Nightly: almamirror -q ppr --all-restorable --pending --build /spool",
     )
     ppr.add_argument("mous_uid", nargs="?", metavar="MOUS_UID", help="the member OUS")
     target = ppr.add_mutually_exclusive_group()
@@ -60,6 +60,12 @@ def register(subparsers: Any) -> None:
     window.add_argument(
         "--newly-restorable", action="store_true",
         help="with --all-restorable: only the MOUSes that became restorable in the latest sync",
+    )
+    window.add_argument(
+        "--pending", action="store_true",
+        help="with --all-restorable: every restorable MOUS that is public now and has no request in "
+        "DIR, whenever it became restorable (the nightly spool: one still proprietary comes on the "
+        "night its release date passes, and is counted, not refused, until then)",
     )
     window.add_argument(
         "--since", metavar="SINCE",
@@ -127,9 +133,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
         # Parsed once, before any database work: a malformed UID is a usage error.
         args.mous_uid = parse_mous_uid(args.mous_uid)
-        if args.newly_restorable or args.since:
-            raise UsageError("--newly-restorable and --since choose among all MOUSes; use them with "
-                             "--all-restorable")
+        if args.newly_restorable or args.since or args.pending:
+            raise UsageError("--newly-restorable, --pending and --since choose among all MOUSes; use "
+                             "them with --all-restorable")
     _check_fetch_arguments(args)
     if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
         raise UsageError("--check compares sessions only; it takes no other options")
@@ -288,7 +294,7 @@ def _all_restorable(
     progress = Progress("restore requests", unit="MOUSes")
     summary = build_all_restorable(
         connection, args.build, settings.ppr, args.allow_proprietary, args.force, progress.update,
-        since=args.since, newly=args.newly_restorable,
+        since=args.since, newly=args.newly_restorable, pending=args.pending,
     )
     progress.finish()
     built.extend(summary.written)
@@ -300,6 +306,8 @@ def _all_restorable(
                 "new_session_map": summary.new_session_map,
                 "refused": summary.refused,
                 "refused_by_reason": dict(summary.refused_by_reason),
+                "awaiting_release": summary.awaiting_release,
+                "no_longer_public": {uid: str(path) for uid, path in summary.no_longer_public.items()},
             },
             sys.stdout, indent=2,
         )
@@ -315,6 +323,13 @@ def _all_restorable(
     ]
     lines += [f"  refused {count:,}: {reason}" for reason, count in sorted(summary.refused_by_reason.items())]
     lines += [f"  {mous_uid}: {reason}" for mous_uid, reason in sorted(summary.refused.items())[:20]]
+    if summary.awaiting_release:
+        lines.append(f"  awaiting release {len(summary.awaiting_release):,}: restorable, still proprietary "
+                     "(built on the night their release date passes)")
+    if summary.no_longer_public:
+        # Each is also a warning (ppr.no_longer_public), which -q keeps: cron mails it.
+        lines.append(f"  no longer public {len(summary.no_longer_public):,}: their requests are in "
+                     f"{args.build}, the MOUSes are proprietary again (release date moved): do not run them")
     confirm(args, *lines)
     return 0
 
