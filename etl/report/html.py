@@ -30,6 +30,7 @@ from sqlalchemy import Connection, func, select
 from etl.errors import UsageError
 from etl.logs import fields
 from etl.report.base import fetch, plural
+from etl.report.html_lost import lost_in_latest_run, lost_table
 from etl.report.runs import run_history
 from etl.report.views import data_quality, restorable_mous
 
@@ -81,6 +82,8 @@ class StatusPage:
     quality: Series
     provenance: Mapping[str, Series]
     """Restorable MOUSes per CASA version, pipeline version, MPI servers; None: not recorded."""
+    lost: Sequence[Mapping[str, Any]] = ()
+    """The MOUSes the last successful sync took restorability from (etl/report/lost.py)."""
 
 
 def status_page(connection: Connection) -> StatusPage:
@@ -101,6 +104,7 @@ def status_page(connection: Connection) -> StatusPage:
         newly_by_day=_newly_by_day(connection, now),
         quality=_counts_by(connection, data_quality.c.kind, None, NEUTRAL_COLOUR, "open findings"),
         provenance=_provenance(connection),
+        lost=lost_in_latest_run(connection),
     )
 
 
@@ -345,7 +349,7 @@ def render_page(page: StatusPage) -> str:
         f"""<section><h2>Over time</h2><div class="charts">
 {line_chart("chart-over-time", "Restorable MOUSes over time (by restorable_since)", page.over_time)}
 {bar_chart("chart-newly-by-day", f"Newly restorable, last {RECENT_DAYS} days (UTC)", page.newly_by_day)}
-</div>{_newly_table(page.newly)}</section>""",
+</div>{_newly_table(page.newly)}{lost_table(page.lost)}</section>""",
         f"""<section><h2>Data quality</h2><p>{plural(page.quality.total, 'open finding')} in the ALMA
 source (<code>almamirror report quality</code> lists them).</p><div class="charts">
 {bar_chart("chart-quality", "Open data-quality findings by kind", page.quality, horizontal=True)}

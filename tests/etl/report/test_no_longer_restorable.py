@@ -75,3 +75,20 @@ def test_a_quiet_night_loses_nothing(source_copy: URL, synced_mirror: URL, test_
     assert shown.terminal.splitlines() == [
         "mous_uid,project_code,run_id,lost_at,reason_code,reason,spool_request"
     ]
+
+
+def test_the_status_page_lists_what_the_last_sync_took_away(
+    source_copy: URL, synced_mirror: URL, test_home: Path, tmp_path: Path
+) -> None:
+    env = cli_env(synced_mirror, test_home, source=source_copy)
+    before = run_in_terminal(["report", "html", str(tmp_path / "before")], env)
+    assert before.status == 0, before.stderr
+    assert "No MOUS lost restorability in the last sync." in (tmp_path / "before" / "index.html").read_text()
+    mous_uid = _fail_an_eb(source_copy)
+    sync(source_copy, synced_mirror, test_home)
+    after = run_in_terminal(["report", "html", str(tmp_path / "after")], env)
+    assert after.status == 0, after.stderr
+    page = (tmp_path / "after" / "index.html").read_text()
+    assert "1 MOUS no longer restorable after the last sync" in page
+    assert f"<code>{mous_uid}</code>" in page
+    assert "<code>session_mismatch</code>" in page
