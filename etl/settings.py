@@ -121,7 +121,7 @@ def load_settings(
     site_file = config_file or env.get(ENV_CONFIG) or None
     if site_file:
         site_path = Path(site_file).expanduser()
-        site = _read_toml(site_path, problems)
+        site = _tables_where_tables(_read_toml(site_path, problems), merged, str(site_path), problems)
         _check_known_keys(site, merged, str(site_path), problems)
         merged = _deep_merge(merged, site)
         files.append(site_path)
@@ -140,9 +140,32 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
         problems.append(f"config file {path}: not found")
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"config file {path}: not valid TOML ({exc})")
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; a Latin-1 or UTF-16 file fails here
+        problems.append(
+            f"config file {path}: not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+            "save it as UTF-8"
+        )
     except OSError as exc:
         problems.append(f"config file {path}: cannot be read ({exc.strerror})")
     return {}
+
+
+def _tables_where_tables(
+    site: Mapping[str, Any], defaults: Mapping[str, Any], where: str, problems: list[str]
+) -> dict[str, Any]:
+    """The site's settings without a plain value where a table belongs (``ppr = 5``): that is one
+    problem, said once, not one per key the table should have held."""
+    kept: dict[str, Any] = {}
+    for key, value in site.items():
+        default = defaults.get(key)
+        if isinstance(default, dict) and not isinstance(value, dict):
+            problems.append(f"{where}: [{key}] must be a table (a [{key}] section with its keys), "
+                            f"not {value!r}")
+        elif isinstance(default, dict):
+            kept[key] = _tables_where_tables(value, default, f"{where} [{key}]", problems)
+        else:
+            kept[key] = value
+    return kept
 
 
 def _check_known_keys(

@@ -217,12 +217,14 @@ def _since(text: str | None) -> Any:
 def run_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import RestorableFilter, show_restorable
     from etl.report.arguments import check_array
+    from etl.report.known import require_project
     from etl.report.restorable import ALL_COLUMNS
 
     chosen = RestorableFilter(
         project=args.project, array=check_array(args.array), not_restorable=args.not_restorable
     )
     with report_output(args, ALL_COLUMNS) as (stream, view), report_snapshot(settings) as connection:
+        require_project(connection, chosen.project)
         show_restorable(connection, chosen, args.format, stream, view)
     return 0
 
@@ -231,6 +233,7 @@ def run_changes(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_changes
     from etl.report.arguments import check_positive, parse_mous
     from etl.report.changes import TABLE_COLUMNS
+    from etl.report.known import require_mous
     from etl.report.views import column_names, recent_changes
 
     since = _since(args.since)
@@ -238,6 +241,7 @@ def run_changes(args: argparse.Namespace, settings: Settings) -> int:
     mous_uid = parse_mous(args.mous)
     available = (*column_names(recent_changes), *TABLE_COLUMNS)
     with report_output(args, available) as (stream, view), report_snapshot(settings) as connection:
+        require_mous(connection, mous_uid)
         show_changes(connection, since, run_id, args.format, stream, view, mous_uid)
     return 0
 
@@ -275,6 +279,7 @@ def run_no_longer_restorable(args: argparse.Namespace, settings: Settings) -> in
 def run_quality(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_quality
     from etl.report.arguments import check_quality_kind, parse_mous
+    from etl.report.known import require_mous
     from etl.report.views import column_names, data_quality
 
     kind = check_quality_kind(args.kind)
@@ -283,6 +288,7 @@ def run_quality(args: argparse.Namespace, settings: Settings) -> int:
         report_output(args, column_names(data_quality)) as (stream, view),
         report_snapshot(settings) as connection,
     ):
+        require_mous(connection, mous_uid)
         show_quality(connection, kind, args.format, stream, view, mous_uid)
     return 0
 
