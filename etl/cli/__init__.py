@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -33,7 +34,37 @@ class Parser(argparse.ArgumentParser):
     """argparse, with a usage error as one line that says where help is (subcommands inherit it)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {_one_line(message)} (run '{self.prog} --help')\n")
+        hint = _did_you_mean_choice(message)
+        self.exit(EXIT_USAGE, f"{self.prog}: {_one_line(message)}{hint} (run '{self.prog} --help')\n")
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<typed>[^']*)' \(choose from (?P<choices>.*)\)", re.DOTALL)
+
+
+def _did_you_mean_choice(message: str) -> str:
+    """'; did you mean 'report'?' for a mistyped command or choice, else ''."""
+    import difflib
+
+    found = _INVALID_CHOICE.search(message)
+    if found is None:
+        return ""
+    choices = re.findall(r"'([^']*)'", found["choices"])
+    nearest = difflib.get_close_matches(found["typed"], choices, n=1, cutoff=0.6)
+    return f"; did you mean '{nearest[0]}'?" if nearest else ""
+
+
+def _did_you_mean_option(parser: argparse.ArgumentParser, prog: str, unknown: Sequence[str]) -> str:
+    """'; did you mean --limit?' for a mistyped option of the command that was run, else ''."""
+    import difflib
+
+    command = next((p for p in [parser, *_subcommand_parsers(parser)] if p.prog == prog), parser)
+    options = [option for action in command._actions for option in action.option_strings]
+    for word in unknown:
+        if word.startswith("--"):
+            nearest = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.6)
+            if nearest:
+                return f"; did you mean {nearest[0]}?"
+    return ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         prog = getattr(args, "parser_prog", parser.prog)
-        print(f"{prog}: unrecognized arguments: {' '.join(unknown)} (run '{prog} --help')", file=sys.stderr)
+        hint = _did_you_mean_option(parser, prog, unknown)
+        print(f"{prog}: unrecognized arguments: {' '.join(unknown)}{hint} (run '{prog} --help')",
+              file=sys.stderr)
         return EXIT_USAGE
     if args.verbose and args.quiet:
         parser.error("-v/--verbose and -q/--quiet cannot be used together")

@@ -172,12 +172,17 @@ def check_relative_path(relative_path: str) -> None:
 
 
 def _one(connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]) -> int:
+    from etl.report.known import nearest_mous
+    from ppr.errors import UnknownMous
     from ppr.layout import build_request_directory
     from ppr.service import generate_ppr
 
-    generated = generate_ppr(
-        connection, args.mous_uid, settings.ppr, args.allow_proprietary, args.relative_path
-    )
+    try:
+        generated = generate_ppr(
+            connection, args.mous_uid, settings.ppr, args.allow_proprietary, args.relative_path
+        )
+    except UnknownMous as unknown:  # the mirror knows the UIDs nearest to a mistyped one
+        raise UnknownMous(unknown.mous_uid, nearest_mous(connection, unknown.mous_uid)) from None
     request = generated.request
     what = (
         f"MOUS {request.mous_uid}: {len(request.sessions)} session(s), "
