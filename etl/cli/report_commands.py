@@ -97,6 +97,11 @@ def register(subparsers: Any) -> None:
     restorable.add_argument(
         "--not-restorable", action="store_true", help="list the MOUSes that cannot be restored, with reasons"
     )
+    restorable.add_argument(
+        "--by", choices=("reason", "cycle", "array", "band"),
+        help="count the MOUSes per reason (not restorable, first reason that applies), cycle, array "
+        "or band instead of listing them",
+    )
     add_view_arguments(restorable)
     restorable.set_defaults(run=run_restorable)
 
@@ -191,9 +196,11 @@ def register(subparsers: Any) -> None:
         description="The last N sync runs, newest first: status, times, host and pid, what each did "
         "to every table, and the error of a failed run.",
     )
-    runs.add_argument("--last", type=int, default=10, metavar="N", help="the last N runs (default: 10)")
-    add_format_argument(runs)
-    add_pager_argument(runs)
+    add_view_arguments(runs)
+    runs.add_argument(
+        "--last", type=int, metavar="N",
+        help="the same as --limit: the last N runs (default: 10)",
+    )
     runs.set_defaults(run=run_runs)
 
 
@@ -223,6 +230,19 @@ def run_restorable(args: argparse.Namespace, settings: Settings) -> int:
     chosen = RestorableFilter(
         project=args.project, array=check_array(args.array), not_restorable=args.not_restorable
     )
+    if args.by is not None:
+        from etl.report.counts import count_columns, show_counts
+
+        if args.not_restorable:
+            raise UsageError("--by counts both sides (reason: the MOUSes that are not restorable); "
+                             "leave out --not-restorable")
+        with (
+            report_output(args, count_columns(args.by)) as (stream, view),
+            report_snapshot(settings) as connection,
+        ):
+            require_project(connection, chosen.project)
+            show_counts(connection, chosen, args.by, args.format, stream, view)
+        return 0
     with report_output(args, ALL_COLUMNS) as (stream, view), report_snapshot(settings) as connection:
         require_project(connection, chosen.project)
         show_restorable(connection, chosen, args.format, stream, view)
@@ -304,14 +324,22 @@ def run_provenance(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+DEFAULT_RUNS = 10
+
+
 def run_runs(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_runs
     from etl.report.arguments import check_positive
-    from etl.terminal import paged
+    from etl.report.runs import FLAT_COLUMNS
 
-    last = check_positive(args.last, "--last")
-    with paged(sys.stdout, args.pager) as stream, report_snapshot(settings) as connection:
-        show_runs(connection, last, args.format, stream)
+    if args.limit is not None and args.last is not None:
+        raise UsageError("--last is another name for --limit: give one of them")
+    given, option = (args.limit, "--limit") if args.limit is not None else (args.last, "--last")
+    last = DEFAULT_RUNS if given is None else check_positive(given, option)
+    # --limit counts runs here, not rows: the view lists every table of each run it keeps.
+    args.limit = None
+    with report_output(args, FLAT_COLUMNS) as (stream, view), report_snapshot(settings) as connection:
+        show_runs(connection, last, args.format, stream, view)
     return 0
 
 
