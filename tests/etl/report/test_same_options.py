@@ -53,7 +53,7 @@ def test_restorable_by_counts_per_reason_and_per_category(synced_mirror: URL, te
     for by, column in (("cycle", "cycle"), ("array", "array_family"), ("band", "band")):
         counted = run_in_terminal(["report", "restorable", "--by", by, "--format", "csv"], env)
         table = list(csv.DictReader(io.StringIO(counted.terminal)))
-        assert list(table[0])[0] == column
+        assert next(iter(table[0])) == column
         totals = rows(synced_mirror, select(view.c[column], func.count()).group_by(view.c[column]))
         assert {row[column] or None: int(row["mous_count"]) for row in table} == {
             total[column]: total["count"] for total in totals
