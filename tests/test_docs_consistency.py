@@ -51,8 +51,8 @@ def test_the_quick_start_lines_run(tmp_path: Path) -> None:
     assert lines == ["./run demo", "./run test"]
     here, record = checkout(tmp_path)
     for line in lines:
-        done = subprocess.run(line, shell=True, cwd=here, capture_output=True, text=True, timeout=60,
-                              check=False)
+        done = subprocess.run(["/bin/sh", "-c", line], cwd=here, capture_output=True, text=True,
+                              timeout=60, check=False)
         assert done.returncode == 0, (line, done.stderr)
     calls = record.read_text().splitlines()
     assert "almamirror demo" in calls
