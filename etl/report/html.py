@@ -29,7 +29,11 @@ from sqlalchemy import Connection, func, select
 
 from etl.errors import UsageError
 from etl.logs import fields
+from etl.mirror.base import table_of
+from etl.mirror.bookkeeping import SyncRun
+from etl.mirror.derived import MousStatus
 from etl.report.base import fetch, plural
+from etl.report.html_headline import headline_section
 from etl.report.html_lost import lost_in_latest_run, lost_table
 from etl.report.runs import run_history
 from etl.report.views import data_quality, restorable_mous
@@ -46,6 +50,12 @@ LISTED_NEWLY = 100
 HISTORY_RUNS = 10
 # restorable_mous' columns from the archive's record of the calibration (revision 0006).
 PROVENANCE_COLUMNS = ("calibration_record", "casa_version", "pipeline_version", "mpi_servers")
+PROVENANCE_TITLES = {
+    "calibration_record": "the archive's record of their calibration",
+    "casa_version": "CASA version", "pipeline_version": "pipeline version",
+    "mpi_servers": "MPI servers (0: serial CASA)",
+}
+BASELINE = "restorable at the baseline sync"
 RESTORABLE_COLOUR = "#2a9d8f"
 NOT_RESTORABLE_COLOUR = "#e76f51"
 NEUTRAL_COLOUR = "#457b9d"
@@ -189,10 +199,31 @@ def _newly_by_day(connection: Connection, now: datetime) -> Series:
         )
     }
     days = [(now - timedelta(days=back)).date() for back in range(RECENT_DAYS - 1, -1, -1)]
+    # The baseline sync finds every restorable MOUS at once: a bar of its own, not a spike of news.
+    at_baseline = _baseline_by_day(connection, now)
     return Series(
-        [f"{d:%m-%d}" for d in days], {"newly restorable": [counted.get(d, 0) for d in days]},
-        {"newly restorable": RESTORABLE_COLOUR},
+        [f"{d:%m-%d}" for d in days],
+        {"newly restorable": [counted.get(d, 0) - at_baseline.get(d, 0) for d in days],
+         BASELINE: [at_baseline.get(d, 0) for d in days]},
+        {"newly restorable": RESTORABLE_COLOUR, BASELINE: NEUTRAL_COLOUR},
     )
+
+
+def _baseline_by_day(connection: Connection, now: datetime) -> dict[Any, int]:
+    """Restorable MOUSes of the last week that a baseline sync made restorable, per UTC day."""
+    status = table_of(MousStatus)
+    runs = table_of(SyncRun)
+    day = func.date_trunc("day", status.c.restorable_since)
+    return {
+        row.day.date(): row.n
+        for row in connection.execute(
+            select(day.label("day"), func.count().label("n"))
+            .join(runs, runs.c.run_id == status.c.restorable_since_run_id)
+            .where(status.c.restorable, runs.c.baseline,
+                   status.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
+            .group_by(day)
+        )
+    }
 
 
 def _provenance(connection: Connection) -> dict[str, Series]:
@@ -336,6 +367,7 @@ def _gid(*parts: str) -> str:
 def render_page(page: StatusPage) -> str:
     totals = page.totals
     sections = [
+        headline_section(totals, page.runs, page.lost),
         _sync_section(page.runs),
         f"""<section><h2>Restorable MOUSes</h2>
 <p class="big">{totals['restorable']:,} of {plural(totals['mouses'], 'MOUS', 'MOUSes')} restorable
@@ -347,7 +379,8 @@ def render_page(page: StatusPage) -> str:
 {bar_chart("chart-by-reason", "Not restorable, by reason", page.by_reason, horizontal=True)}
 </div></section>""",
         f"""<section><h2>Over time</h2><div class="charts">
-{line_chart("chart-over-time", "Restorable MOUSes over time (by restorable_since)", page.over_time)}
+{line_chart("chart-over-time", "Restorable MOUSes over time (counted from when each became restorable)",
+            page.over_time)}
 {bar_chart("chart-newly-by-day", f"Newly restorable, last {RECENT_DAYS} days (UTC)", page.newly_by_day)}
 </div>{_newly_table(page.newly)}{lost_table(page.lost)}</section>""",
         f"""<section><h2>Data quality</h2><p>{plural(page.quality.total, 'open finding')} in the ALMA
@@ -356,7 +389,8 @@ source (<code>almamirror report quality</code> lists them).</p><div class="chart
 </div></section>""",
     ]
     charts = "".join(
-        bar_chart(f"chart-provenance-{name}", f"Restorable MOUSes by {name}", series)
+        bar_chart(f"chart-provenance-{name}", f"Restorable MOUSes by {PROVENANCE_TITLES.get(name, name)}",
+                  series)
         for name, series in page.provenance.items()
     )
     sections.append(
@@ -410,10 +444,11 @@ def _sync_section(runs: Sequence[Mapping[str, Any]]) -> str:
             f"<td class=n>{t['deleted']:,}</td><td class=n>{t['seconds']:.2f}</td></tr>"
             for t in shown["tables"]
         )
-        lines.append(
-            f'<table id="run-figures"><caption>What run {shown["run_id"]} did to each table</caption>'
+        lines.append(  # folded: the figures per table are for when something looks wrong
+            f'<details><summary>What run {shown["run_id"]} did to each table</summary>'
+            '<table id="run-figures">'
             "<tr><th>table</th><th>rows read</th><th>inserted</th><th>updated</th><th>deleted</th>"
-            f"<th>seconds</th></tr>{rows}</table>"
+            f"<th>seconds</th></tr>{rows}</table></details>"
         )
     history = "".join(
         f"<tr><td class=n>{run['run_id']}</td><td>{html.escape(run['status'])}</td><td>{_kind(run)}</td>"
@@ -470,7 +505,7 @@ padding:0 16px 32px;color:#1d3557;background:#fff}
 header{border-bottom:2px solid #1d3557;margin-bottom:8px}
 h1{margin:16px 0 4px}h2{margin:24px 0 8px;border-bottom:1px solid #ccd}
 .big{font-size:1.15em}.good{color:#1b7f4b}.bad{color:#b3261e;font-weight:600}.busy{color:#a36b00}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(600px,1fr));gap:16px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(600px,100%),1fr));gap:16px}
 figure.chart{margin:0;padding:8px;border:1px solid #dde;border-radius:6px}
 figure.chart svg{width:100%;height:auto}
 figcaption{font-weight:600;margin-bottom:4px}
