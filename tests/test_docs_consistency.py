@@ -71,3 +71,10 @@ def test_systemd_lines_carry_no_inline_comment() -> None:
             for line in block.splitlines():
                 if "=" in line and not line.lstrip().startswith(("#", ";")):
                     assert " #" not in line, (document.name, line)
+
+
+def test_ci_installs_chromium_for_the_screenshot_test() -> None:
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    install = script.index("apt-get install -y -qq chromium")
+    assert "[ ! -x /usr/bin/chromium ]" in script[:install]  # only when missing
+    assert install < script.index("./run test")

@@ -6,7 +6,8 @@ the last week; which data-quality findings are open; and the calibration provena
 MOUSes, from the archive's record of each calibration (whether it was verified, CASA and pipeline
 versions, MPI servers).
 
-Charts are drawn by matplotlib as SVG and inlined, text kept as text (searchable, crisp at any zoom);
+Charts are drawn by matplotlib (the optional extra almamirror[charts]; without it by
+etl/report/plain_charts.py) as SVG and inlined, text kept as text (searchable, crisp at any zoom);
 the styles are inline too, so the file can be mailed, copied to a web server or opened from disk.
 Each chart carries its data twice: as bars (each bar's SVG group id names its series and category,
 ``bar-restorable-2017.1``) and as a small table under it, for people and for checks.
@@ -249,8 +250,23 @@ def _provenance(connection: Connection) -> dict[str, Series]:
 # Charts
 
 
-def bar_chart(chart_id: str, title: str, series: Series, horizontal: bool = False) -> str:
-    """Stacked bars, one stack per category, as inline SVG; every bar's group id names its data."""
+def charts_installed() -> bool:
+    """Whether matplotlib (the optional extra almamirror[charts]) is there to draw the charts."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def bar_chart(
+    chart_id: str, title: str, series: Series, horizontal: bool = False, plain: bool = False
+) -> str:
+    """Stacked bars, one stack per category, as inline SVG; every bar's group id names its data.
+    ``plain``: drawn without matplotlib (etl/report/plain_charts.py)."""
+    if plain:
+        from etl.report.plain_charts import bar_svg
+
+        svg = bar_svg(chart_id, series.categories, series.counts, series.colours, NEUTRAL_COLOUR)
+        return _figure_html(chart_id, title, svg, series)
     figure, axes = _figure(height=3.2 if not horizontal else max(2.4, 0.32 * len(series.categories) + 1))
     positions = list(range(len(series.categories)))
     base = [0] * len(positions)
@@ -277,8 +293,17 @@ def bar_chart(chart_id: str, title: str, series: Series, horizontal: bool = Fals
     return _chart(chart_id, title, figure, series)
 
 
-def line_chart(chart_id: str, title: str, points: Sequence[tuple[datetime, int]]) -> str:
+def line_chart(
+    chart_id: str, title: str, points: Sequence[tuple[datetime, int]], plain: bool = False
+) -> str:
     """Restorable MOUSes over time: a step line rising at each restorable_since."""
+    table = Series([f"{moment:%Y-%m-%d %H:%M}" for moment, _ in points],
+                   {"restorable by then": [count for _, count in points]})
+    if plain:
+        from etl.report.plain_charts import step_svg
+
+        return _figure_html(chart_id, title, step_svg(chart_id, points, RESTORABLE_COLOUR), table,
+                            total=points[-1][1] if points else 0)
     figure, axes = _figure(height=3.2)
     if points:
         import matplotlib.dates
@@ -296,8 +321,6 @@ def line_chart(chart_id: str, title: str, points: Sequence[tuple[datetime, int]]
         axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
     axes.yaxis.set_major_locator(_whole_numbers())
     axes.set_ylabel("restorable MOUSes", fontsize=8)
-    table = Series([f"{moment:%Y-%m-%d %H:%M}" for moment, _ in points],
-                   {"restorable by then": [count for _, count in points]})
     return _chart(chart_id, title, figure, table, total=points[-1][1] if points else 0)
 
 
@@ -319,9 +342,13 @@ def _figure(height: float) -> tuple[Figure, Axes]:
 
 def _chart(chart_id: str, title: str, figure: Figure, data: Series, total: int | None = None) -> str:
     """``data-total``: what the chart counts in all (by default its bars' sum), for a reader's check."""
+    return _figure_html(chart_id, title, _svg(figure, chart_id), data, total)
+
+
+def _figure_html(chart_id: str, title: str, svg: str, data: Series, total: int | None = None) -> str:
     return (
         f'<figure class="chart" id="{chart_id}" data-total="{data.total if total is None else total}">'
-        f"<figcaption>{html.escape(title)}</figcaption>{_svg(figure, chart_id)}{_data_table(data)}</figure>"
+        f"<figcaption>{html.escape(title)}</figcaption>{svg}{_data_table(data)}</figure>"
     )
 
 
@@ -364,7 +391,9 @@ def _gid(*parts: str) -> str:
 # The page
 
 
-def render_page(page: StatusPage) -> str:
+def render_page(page: StatusPage, plain: bool | None = None) -> str:
+    """The page; ``plain`` charts (without matplotlib) by default when matplotlib is not installed."""
+    plain = not charts_installed() if plain is None else plain
     totals = page.totals
     sections = [
         headline_section(totals, page.runs, page.lost),
@@ -373,24 +402,27 @@ def render_page(page: StatusPage) -> str:
 <p class="big">{totals['restorable']:,} of {plural(totals['mouses'], 'MOUS', 'MOUSes')} restorable
 ({totals['restorable_public']:,} public); {totals['not_restorable']:,} not.</p>
 <div class="charts">
-{bar_chart("chart-by-cycle", "By cycle", page.by_cycle)}
-{bar_chart("chart-by-array", "By array", page.by_array)}
-{bar_chart("chart-by-band", "By band", page.by_band)}
-{bar_chart("chart-by-reason", "Not restorable, by reason", page.by_reason, horizontal=True)}
+{bar_chart("chart-by-cycle", "By cycle", page.by_cycle, plain=plain)}
+{bar_chart("chart-by-array", "By array", page.by_array, plain=plain)}
+{bar_chart("chart-by-band", "By band", page.by_band, plain=plain)}
+{bar_chart("chart-by-reason", "Not restorable, by reason", page.by_reason, horizontal=True,
+           plain=plain)}
 </div></section>""",
         f"""<section><h2>Over time</h2><div class="charts">
 {line_chart("chart-over-time", "Restorable MOUSes over time (counted from when each became restorable)",
-            page.over_time)}
-{bar_chart("chart-newly-by-day", f"Newly restorable, last {RECENT_DAYS} days (UTC)", page.newly_by_day)}
+            page.over_time, plain=plain)}
+{bar_chart("chart-newly-by-day", f"Newly restorable, last {RECENT_DAYS} days (UTC)", page.newly_by_day,
+           plain=plain)}
 </div>{_newly_table(page.newly)}{lost_table(page.lost)}</section>""",
         f"""<section><h2>Data quality</h2><p>{plural(page.quality.total, 'open finding')} in the ALMA
 source (<code>almamirror report quality</code> lists them).</p><div class="charts">
-{bar_chart("chart-quality", "Open data-quality findings by kind", page.quality, horizontal=True)}
+{bar_chart("chart-quality", "Open data-quality findings by kind", page.quality, horizontal=True,
+           plain=plain)}
 </div></section>""",
     ]
     charts = "".join(
         bar_chart(f"chart-provenance-{name}", f"Restorable MOUSes by {PROVENANCE_TITLES.get(name, name)}",
-                  series)
+                  series, plain=plain)
         for name, series in page.provenance.items()
     )
     sections.append(

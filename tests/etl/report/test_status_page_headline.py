@@ -55,3 +55,30 @@ def test_chart_titles_are_words_and_the_baseline_is_its_own_series(demo: Almamir
     assert newly_total == 0  # the only sync is the baseline: nothing is news
     assert baseline_total == int(newly.get("data-total"))
     assert "minmax(min(600px,100%),1fr)" in (tmp_path / "index.html").read_text()  # narrow windows
+
+
+def test_without_matplotlib_the_page_draws_the_same_charts_as_plain_svg(
+    synced_mirror: URL, tmp_path: Path
+) -> None:
+    from etl.report.connection import use_report_time_zone
+    from etl.report.html import render_page, status_page
+    from tests.helpers import connect
+
+    with connect(synced_mirror) as connection:
+        use_report_time_zone(connection)
+        page = status_page(connection)
+    drawn = lxml_html.fromstring(render_page(page, plain=False))
+    plain = lxml_html.fromstring(render_page(page, plain=True))
+    for figure in drawn.xpath("//figure"):
+        chart_id = figure.get("id")
+        [same] = plain.xpath(f"//figure[@id='{chart_id}']")
+        assert same.get("data-total") == figure.get("data-total"), chart_id
+        [svg] = same.findall(".//svg")
+        assert svg.get("viewbox"), chart_id
+        bars = {node.get("id") for node in figure.iter() if str(node.get("id", "")).startswith(
+            f"{chart_id}-bar-")}
+        plain_bars = {node.get("id") for node in same.iter() if str(node.get("id", "")).startswith(
+            f"{chart_id}-bar-")}
+        assert bars == plain_bars, chart_id
+    assert plain.xpath("//*[@id='chart-over-time-line-restorable']//path")
+    assert "matplotlib" not in render_page(page, plain=True)
