@@ -54,3 +54,4 @@ def test_a_migration_file_that_does_not_read_plainly_leaves_the_answer_to_alembi
     (tmp_path / "0002_b.py").write_text('revision: str = "0002"\ndown_revision: str | None = "0001"\n')
     (tmp_path / "0003_c.py").write_text('revision = "0003"\ndown_revision = ("0001",)\n')
     assert fast_heads(tmp_path) == {"0002", "0003"}
+
