@@ -98,6 +98,10 @@ class MirrorRejected(StopAndFix):
     """The mirror database refused a statement (a constraint, a trigger, a permission)."""
 
 
+class MirrorDiskFull(StopAndFix):
+    """The mirror's server has no room left to write (SQLSTATE 53100): someone must free space."""
+
+
 class UnsupportedSource(StopAndFix):
     """The operation cannot run against this kind of source database (e.g. creating tables in Oracle)."""
 

@@ -150,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     """The command's exit status; every failure becomes one line on stderr and its exit code."""
     # Imported here, not at the top: --help and --version never load the database stack.
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError
+
+    from etl.database_errors import error_kind
 
     status = 1
     try:
@@ -174,8 +176,7 @@ def _run(args: argparse.Namespace) -> int:
         print("almamirror: interrupted", file=sys.stderr)
         status = EXIT_INTERRUPTED
     except DBAPIError as exc:  # a database error no layer classified: usually one that is down
-        kind = "unavailable" if isinstance(exc, OperationalError | InterfaceError) else "error"
-        print(f"almamirror: database {kind}: {_driver_message(exc)}", file=sys.stderr)
+        print(f"almamirror: database {error_kind(exc)}: {_driver_message(exc)}", file=sys.stderr)
     except OSError as exc:  # the file system or the machine said no: a path, a disk, a limit
         log.debug("os error", exc_info=True)
         print(f"almamirror: {_os_message(exc)}", file=sys.stderr)
