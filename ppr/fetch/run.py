@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from etl.errors import ArchiveFileProblem, ArchiveUnavailable
 from etl.logs import fields
@@ -19,6 +19,9 @@ from ppr.fetch.asdms import ExportFailed, run_export
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
 from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
 from ppr.layout import RAWDATA
+
+if TYPE_CHECKING:
+    from ppr.verify import Verification
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ class FetchSummary:
     directory: Path
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    # The preflight run after the fetch (``ppr.verify``); None for a dry run.
+    preflight: Verification | None = None
 
     def count(self, state: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -60,6 +65,11 @@ class FetchSummary:
     @property
     def failed(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if outcome.state == FAILED]
+
+    @property
+    def ready(self) -> bool:
+        """Nothing failed and the preflight found nothing the restore would miss."""
+        return not self.failed and (self.preflight is None or self.preflight.ok)
 
     @property
     def fetched_bytes(self) -> int:
@@ -104,9 +114,14 @@ def fetch_request(
         futures += [pool.submit(job.asdm, item) for item in asdms]
         summary.outcomes = [future.result() for future in futures]
     summary.seconds = time.monotonic() - started
+    # Imported here: ppr.verify reads the fetch record, whose package imports this module.
+    from ppr.verify import verify_request
+
+    summary.preflight = verify_request(directory, asdms=not options.products_only)
     log.info("fetch.done %s", fields(
         directory=directory, fetched=summary.count(FETCHED), present=summary.count(PRESENT),
         failed=summary.count(FAILED), bytes=summary.fetched_bytes, seconds=round(summary.seconds, 2),
+        preflight_problems=len(summary.preflight.problems),
     ))
     return summary
 
