@@ -23,8 +23,11 @@ TABLE_COLUMNS = (
     "event_id", "run_id", "changed_at", "table_name", "row_key", "kind", "mous_uid", "project_code",
     "change",
 )
+# At 80 columns the table, the row and the change stay: the MOUS goes first among those (a
+# mous_status row's key is its UID, an EB's change names its MOUS in --wide or --columns).
 TABLE_LAYOUT = Layout(
-    drop_first=("event_id", "project_code", "changed_at", "run_id"), fold=("change", "row_key")
+    drop_first=("event_id", "project_code", "changed_at", "run_id", "mous_uid"), fold=("change", "row_key"),
+    folded_width=22,
 )
 
 

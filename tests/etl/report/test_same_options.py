@@ -69,3 +69,27 @@ def test_restorable_by_on_a_terminal(synced_mirror: URL, test_home: Path, column
     assert "MOUSes by cycle:" in outcome.terminal
     assert "the first 2 of" in outcome.terminal
     assert all(len(line) <= columns for line in outcome.terminal.splitlines())
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_report_changes_keeps_the_table_name_at_80_columns(
+    source_copy: URL, synced_mirror: URL, test_home: Path, columns: int
+) -> None:
+    from sqlalchemy import update
+
+    from etl.demo.fixed_cases import FIXED_CASES
+    from etl.source.contract import CONTRACT, contract_table
+    from tests.helpers import connect, sync
+
+    execblocks = contract_table(CONTRACT, "aqua_execblock")
+    with connect(source_copy) as connection:
+        connection.execute(update(execblocks).where(
+            execblocks.c.execblockuid == FIXED_CASES["seed_first"].expected_sessions[1][0]
+        ).values(qa0status="Fail"))
+    sync(source_copy, synced_mirror, test_home)
+    env = cli_env(synced_mirror, test_home, extra={"NO_COLOR": "1", "PAGER": ""})
+    outcome = run_in_terminal(["report", "changes"], env, columns=columns, lines=200)
+    assert outcome.status == 0, outcome.stderr
+    header = outcome.terminal.splitlines()[0].split()
+    assert {"table_name", "row_key", "kind", "change"} <= set(header)
+    assert all(len(line) <= columns for line in outcome.terminal.splitlines())
