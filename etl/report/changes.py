@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Select, distinct, exists, func, select
 from etl.errors import UsageError
 from etl.mirror.base import table_of
 from etl.mirror.bookkeeping import CHANGE_KINDS, ChangeEvent
-from etl.output import PLAIN, Layout, TableView, table_value
+from etl.output import PLAIN, Layout, TableView, moment_text, table_value
 from etl.report.base import Report, StreamedRows, counted, plural, write_report
 from etl.report.runs import RunMark, latest_succeeded_run, run_exists, sync_runs
 from etl.report.views import column_names, recent_changes
@@ -52,7 +52,7 @@ def changes_report(
     of_mous = f" of MOUS {mous_uid}" if mous_uid else ""
     if since is not None:
         query = changes_query(since=since, mous_uid=mous_uid)
-        return _report(connection, query, f"{of_mous} since {since.isoformat()}".lstrip())
+        return _report(connection, query, f"{of_mous} since {moment_text(since)}".lstrip())
     if run_id is not None:
         if not run_exists(connection, run_id):
             raise UsageError(
@@ -77,7 +77,7 @@ def _latest_changes(connection: Connection) -> Report:
     quiet = later_succeeded_runs(connection, changed.run_id)
     scope = (
         f"in run {changed.run_id}, the latest run with changes "
-        f"(finished {changed.finished_at:%Y-%m-%d %H:%M} UTC"
+        f"(finished {moment_text(changed.finished_at)}"
         + (f"; {plural(quiet, 'later successful run')} changed nothing)" if quiet else ")")
     )
     return _report(connection, changes_query(run_id=changed.run_id), scope)

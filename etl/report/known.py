@@ -19,7 +19,9 @@ NEAREST = 3
 
 
 def require_project(connection: Connection, code: str | None, option: str = "--project") -> None:
-    """UsageError when no MOUS of project ``code`` is in the mirror, naming the nearest codes."""
+    """UsageError when no MOUS of project ``code`` is in the mirror and it looks like a mistyped code
+    (the mirror knows codes that extend it or are spelled nearly so): those are named. A code nothing
+    resembles is a project the mirror does not hold yet: an empty report, exit 0, as for any filter."""
     if code is None:
         return
     view = restorable_mous
@@ -29,7 +31,9 @@ def require_project(connection: Connection, code: str | None, option: str = "--p
     codes = list(connection.execute(select(view.c.project_code).distinct().where(
         view.c.project_code.is_not(None))).scalars())
     started = sorted(c for c in codes if c.startswith(code))[:NEAREST]
-    nearest = started or difflib.get_close_matches(code, codes, n=NEAREST, cutoff=0.6)
+    nearest = started or difflib.get_close_matches(code, codes, n=NEAREST, cutoff=0.8)
+    if not nearest:
+        return
     raise UsageError(f"{option} '{code}': no such project in the mirror{_did_you_mean(nearest)}")
 
 

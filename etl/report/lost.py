@@ -20,7 +20,7 @@ from sqlalchemy.sql.functions import coalesce
 
 from etl.mirror.base import table_of
 from etl.mirror.bookkeeping import ChangeEvent, SyncRun
-from etl.output import PLAIN, Layout, TableView
+from etl.output import PLAIN, Layout, TableView, moment_text
 from etl.report.base import Report, counted, fetch, plural, write_report
 from etl.report.runs import latest_succeeded_run
 from etl.report.views import restorable_mous
@@ -91,13 +91,13 @@ def show_no_longer_restorable(
 def no_longer_restorable_report(connection: Connection, since: datetime | None, spool: Path | None) -> Report:
     if since is not None:
         rows = fetch(connection, lost_query(since=since))
-        scope = f"no longer restorable since {since.isoformat()}"
+        scope = f"no longer restorable since {moment_text(since)}"
     else:
         run = latest_succeeded_run(connection)
         if run is None:
             return Report([], COLUMNS, "no sync has succeeded yet", layout=LAYOUT)
         rows = fetch(connection, lost_query(run_id=run.run_id))
-        scope = f"no longer restorable after run {run.run_id} (finished {run.finished_at.isoformat()})"
+        scope = f"no longer restorable after run {run.run_id} (finished {moment_text(run.finished_at)})"
     in_spool = spool_requests(spool, [row["mous_uid"] for row in rows])
     for row in rows:
         row["spool_request"] = str(in_spool[row["mous_uid"]]) if row["mous_uid"] in in_spool else None

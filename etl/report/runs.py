@@ -14,7 +14,15 @@ from sqlalchemy import Connection, Float, Select, cast, extract, select
 
 from etl.mirror.base import table_of
 from etl.mirror.bookkeeping import RUN_STATES, SyncRun, SyncRunTable
-from etl.output import Layout, TableView, choose_columns, json_value, render_table, write_rows
+from etl.output import (
+    Layout,
+    TableView,
+    choose_columns,
+    json_value,
+    moment_text,
+    render_table,
+    write_rows,
+)
 from etl.report.base import counted, fetch, plural
 from etl.terminal import Terminal
 
@@ -173,7 +181,7 @@ def runs_summary(history: RunHistory) -> str:
 
 
 def _time(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S%z") if moment else "-"
+    return moment_text(moment) if moment else "-"
 
 
 def _seconds(seconds: float | None) -> str:
