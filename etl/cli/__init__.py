@@ -61,7 +61,7 @@ def _did_you_mean_option(parser: argparse.ArgumentParser, prog: str, unknown: Se
     options = [option for action in command._actions for option in action.option_strings]
     for word in unknown:
         if word.startswith("--"):
-            nearest = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.6)
+            nearest = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.75)
             if nearest:
                 return f"; did you mean {nearest[0]}?"
     return ""
