@@ -215,7 +215,10 @@ def _os_message(exc: OSError) -> str:
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    from etl.terminal import escape_controls
+
+    # A message may quote source data or a path: its escape sequences are shown, never run.
+    return escape_controls(" ".join(message.split()))
 
 
 def _driver_message(exc: DBAPIError) -> str:

@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
         "downloaded again; a partial download is resumed. Then the preflight (ppr --verify) checks the "
         "directory as the restore opens it. Exit codes: 0 everything is there and the preflight passed, 1 "
         "some files failed or the preflight found problems (each named), 2 not a request directory or "
-        "bad options.",
+        "bad options, 3 another fetch is working in REQUEST_DIR.",
         epilog="The NGAS servers come from [archive] ngas_urls or ALMAMIRROR_NGAS_URL. See docs/fetch.md.",
     )
     fetch.add_argument("request_dir", type=Path, metavar="REQUEST_DIR", help="a request directory")

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Final, Protocol
 from etl.errors import ArchiveFileProblem, ArchiveUnavailable
 from etl.logs import fields
 from etl.ngas.client import NgasClient
+from etl.safe_files import check_no_links
 from etl.settings import ArchiveSettings
 from ppr.fetch.asdms import ExportFailed, run_export
+from ppr.fetch.lock import request_lock
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
 from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
-from ppr.layout import RAWDATA
+from ppr.layout import PRODUCTS, RAWDATA, WORKING
 
 if TYPE_CHECKING:
     from ppr.verify import Verification
@@ -105,14 +107,11 @@ def fetch_request(
         summary.outcomes = [*(_planned_product(plan, record, item) for item in plan.products),
                             *(_planned_asdm(plan, record, item) for item in asdms)]
         return summary
-    if observer is not None:
-        observer.planned(plan, len(plan.products) + len(asdms))
-    workers = options.workers or archive.workers
-    with client_factory(archive) as client, ThreadPoolExecutor(workers, "fetch") as pool:
-        job = _Job(plan, record, client, archive, observer)
-        futures = [pool.submit(job.product, item) for item in plan.products]
-        futures += [pool.submit(job.asdm, item) for item in asdms]
-        summary.outcomes = [future.result() for future in futures]
+    with request_lock(directory):
+        _check_directories(directory)
+        if observer is not None:
+            observer.planned(plan, len(plan.products) + len(asdms))
+        summary.outcomes = _fetch_all(plan, record, asdms, archive, options, observer, client_factory)
     summary.seconds = time.monotonic() - started
     # Imported here: ppr.verify reads the fetch record, whose package imports this module.
     from ppr.verify import verify_request
@@ -124,6 +123,24 @@ def fetch_request(
         preflight_problems=len(summary.preflight.problems),
     ))
     return summary
+
+
+def _check_directories(directory: Path) -> None:
+    # A link planted as products/ or rawdata/ would carry every download or export outside.
+    for name in (PRODUCTS, RAWDATA, WORKING):
+        check_no_links(directory, directory / name)
+
+
+def _fetch_all(
+    plan: FetchPlan, record: FetchRecord, asdms: tuple[AsdmItem, ...], archive: ArchiveSettings,
+    options: FetchOptions, observer: FetchObserver | None, client_factory: ClientFactory,
+) -> list[Outcome]:
+    workers = options.workers or archive.workers
+    with client_factory(archive) as client, ThreadPoolExecutor(workers, "fetch") as pool:
+        job = _Job(plan, record, client, archive, observer)
+        futures = [pool.submit(job.product, item) for item in plan.products]
+        futures += [pool.submit(job.asdm, item) for item in asdms]
+        return [future.result() for future in futures]
 
 
 def _planned_product(plan: FetchPlan, record: FetchRecord, item: ProductItem) -> Outcome:
@@ -177,7 +194,9 @@ class _Job:
             if self.observer is not None:
                 self.observer.advanced(item.target, held, size)
 
+        check_no_links(self.plan.directory, path.parent)
         download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress)
+        check_no_links(self.plan.directory, path)
         checksum = download.checksum
         self.record.record_product(
             item.target, path, item.ngas_file_id, checksum.stored if checksum else None,
