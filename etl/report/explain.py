@@ -314,12 +314,12 @@ def write_explanation(explanation: Explanation, fmt: str, stream: TextIO, view: 
             line = textwrap.fill(line, view.terminal.width, subsequent_indent=indent + "  ")
         stream.write(line + "\n")
 
-    from etl.report.explain_next import coloured_verdict, next_step
+    from etl.report.explain_next import next_step, write_headline
 
     line = headline(explanation)
     if view.terminal is not None and not view.wide:
         line = textwrap.fill(line, view.terminal.width, subsequent_indent="  ")
-    stream.write(coloured_verdict(line, bool(status["restorable"]), view.terminal) + "\n")
+    write_headline(stream, line, bool(status["restorable"]), view.terminal)
     for line in verdict_lines(status):
         say(f"  {line}")
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
-from etl.terminal import Terminal
+from etl.terminal import Terminal, escape_controls, write_drawn
 
 GREEN = "\x1b[32m"
 RED_BOLD = "\x1b[1;31m"
@@ -27,6 +27,15 @@ def next_step(status: Mapping[str, Any]) -> str:
                 "--allow-proprietary only where the data rights allow it, or wait for its release")
     return (f"next: nothing to restore until a sync finds it restorable; almamirror ppr {uid} --check "
             f"compares the archive's record, almamirror report changes --mous {uid} shows what changed")
+
+
+def write_headline(stream: TextIO, headline: str, restorable: bool, terminal: Terminal | None) -> None:
+    """The headline, its verdict coloured on a colour terminal; the source's words in it (a PI's
+    name) have their control characters escaped, the colour is the output layer's own."""
+    if terminal is None or not terminal.color:
+        stream.write(headline + "\n")
+        return
+    write_drawn(stream, coloured_verdict(escape_controls(headline), restorable, terminal) + "\n")
 
 
 def coloured_verdict(headline: str, restorable: bool, terminal: Terminal | None) -> str:
