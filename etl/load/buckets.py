@@ -32,6 +32,7 @@ from sqlalchemy import (
     CLOB,
     BigInteger,
     ColumnElement,
+    Connection,
     DateTime,
     Integer,
     Numeric,
@@ -391,11 +392,17 @@ def row_digest(columns: Sequence[ColumnElement[Any]], dialect: str) -> ColumnEle
 
 
 def _postgresql_digest(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
-    """The first 64 bits of md5(length:value…), as a bigint; NULL written as '~'."""
+    """The first 64 bits of md5(length:value…), as a bigint; NULL written as '~'.
+
+    A document (the stand-in's CLOB) goes in as its SHA-256, a function of its own, as Oracle's
+    goes through DBMS_CRYPTO: a stand-in whose reading role may not execute it is an account
+    without EXECUTE on DBMS_CRYPTO (``can_checksum``).
+    """
     parts = [
         case(
             (column.is_(None), literal("~")),
-            else_=cast(func.length(cast(column, Text)), Text) + literal(":") + cast(column, Text),
+            else_=_postgresql_document_hash(column) if isinstance(column.type, Text)
+            else cast(func.length(cast(column, Text)), Text) + literal(":") + cast(column, Text),
         )
         for column in columns
     ]
@@ -404,6 +411,46 @@ def _postgresql_digest(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[A
         text = text + part
     hexadecimal = literal("x") + func.substr(func.md5(text), 1, 16)
     return cast(cast(hexadecimal, BIT(64)), BigInteger)
+
+
+def _postgresql_document_hash(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # textsend: the text's bytes as stored, whatever the database's encoding.
+    return func.encode(func.sha256(func.textsend(column)), literal("hex"))
+
+
+# What hashes a document on each side, and the grant it needs.
+_DOCUMENT_HASH = {
+    "oracle": "EXECUTE on DBMS_CRYPTO",
+    "postgresql": "EXECUTE on the function sha256(bytea)",
+}
+
+
+def document_columns(mapping: TableMapping) -> list[str]:
+    """The mirrored columns that are documents (CLOBs): those a source hashes with a granted function."""
+    return [column for column in mapping.source_columns if isinstance(mapping.source.c[column].type, Text)]
+
+
+def can_checksum(source: Connection, mapping: TableMapping) -> bool:
+    """Whether this source connection may compute ``mapping``'s bucket checksums.
+
+    Every column is hashed with built-in functions anyone may call, but a document (a CLOB): Oracle's
+    STANDARD_HASH takes no LOB, so DBMS_CRYPTO hashes it, which read-only accounts often may not
+    execute. The PostgreSQL stand-in's equivalent: its reading role may be refused sha256(bytea).
+    """
+    if not document_columns(mapping):
+        return True
+    if source.dialect.name == "oracle":
+        granted = select(func.count()).select_from(text("all_procedures")).where(
+            literal_column("owner") == "SYS", literal_column("object_name") == "DBMS_CRYPTO"
+        )
+        return bool(source.execute(granted).scalar_one())
+    privilege = func.has_function_privilege(literal("pg_catalog.sha256(bytea)"), literal("EXECUTE"))
+    return bool(source.execute(select(privilege)).scalar_one())
+
+
+def missing_grant(dialect: str) -> str:
+    """The grant ``can_checksum`` found missing, as an operator would give it."""
+    return _DOCUMENT_HASH.get(dialect, _DOCUMENT_HASH["postgresql"])
 
 
 def _oracle_digest(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
