@@ -1,8 +1,8 @@
 """The bucket search: bounds are data, so no statement grows with the number of buckets.
 
-Oracle finds each row's bucket by sorting the rows among the bounds; PostgreSQL searches the bounds
-with ``width_bucket``. The sort is plain SQL, run here on the PostgreSQL stand-in: both ways must put
-every key, a NULL in it or not, in the same bucket.
+The source's checksums find each row's bucket by sorting the rows among the bounds (the same SQL on
+Oracle and on the stand-in); the mirror searches the bounds with ``width_bucket``. Both ways must
+put every key, a NULL in it or not, in the same bucket.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, Text, func, insert, select, text
 from sqlalchemy.dialects import oracle, postgresql
 from sqlalchemy.engine import URL
 
@@ -21,10 +21,11 @@ from etl.load.buckets import (
     MAX_RANGES,
     Layout,
     _covering,
+    bucket_of,
     checksum_query,
     in_buckets,
     read_checksums,
-    sorted_checksums,
+    row_digest,
     source_key,
 )
 from etl.load.mapping import TableMapping, mirrored_tables
@@ -101,8 +102,8 @@ def test_oracle_s_statements_carry_the_bounds_as_one_parameter() -> None:
 def test_sorting_and_searching_put_every_row_in_the_same_bucket(
     demo_source: URL, test_home: Path, name: str
 ) -> None:
-    """Oracle's way (sorted), run on the stand-in, gives exactly the figures PostgreSQL's does,
-    a key with a NULL in it included."""
+    """The checksums' way (sorted, as on Oracle) puts every row in the bucket the mirror's search
+    does, a key with a NULL in it included."""
     mapping = MAPPINGS[name]
     settings = settings_for(demo_source, None, test_home)
     engine = create_source_engine(demo_source, settings)
@@ -112,14 +113,24 @@ def test_sorting_and_searching_put_every_row_in_the_same_bucket(
             with source.begin() as transaction:
                 layout = _layout_from_keys(source, mapping, 7)
                 _add_null_key_rows(source, mapping)
-                searched = source.execute(checksum_query(mapping, layout, "postgresql")).all()
-                sorted_ = source.execute(sorted_checksums(mapping, layout, "postgresql")).all()
+                searched = source.execute(_searched_checksums(mapping, layout)).all()
+                sorted_ = source.execute(checksum_query(mapping, layout, "postgresql")).all()
                 transaction.rollback()
     finally:
         engine.dispose()
     assert read_checksums(sorted_, layout) == read_checksums(searched, layout)
     assert len(searched) == layout.buckets  # no bucket empty: each one was compared
     assert len({checksum for _bucket, _rows, checksum in searched}) == layout.buckets
+
+
+def _searched_checksums(mapping: TableMapping, layout: Layout) -> Any:
+    """The checksum query with each row's bucket searched (``bucket_of``), as the mirror finds it."""
+    columns = [mapping.source.c[column] for column in mapping.source_columns]
+    bucket = bucket_of(source_key(mapping), layout, "postgresql").label("bucket")
+    digests = select(bucket, row_digest(columns, "postgresql").label("digest")).subquery()
+    return select(digests.c.bucket, func.count(), func.sum(digests.c.digest).cast(Text)).group_by(
+        digests.c.bucket
+    )
 
 
 def _layout_from_keys(source: Connection, mapping: TableMapping, buckets: int) -> Layout:
