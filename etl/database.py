@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -210,7 +211,7 @@ def mirror_engine(settings: Settings, application_name: str) -> Iterator[Engine]
     try:
         yield engine
     finally:
-        engine.dispose()
+        dispose(engine)
 
 
 @contextmanager
@@ -220,4 +221,18 @@ def source_engine(settings: Settings) -> Iterator[Engine]:
     try:
         yield engine
     finally:
-        engine.dispose()
+        dispose(engine)
+
+
+def dispose(engine: Engine) -> None:
+    """Close the engine's connections and let its dialect go.
+
+    PostgreSQL's dialect keeps its reflection queries in caches of its class, keyed by the dialect:
+    each engine of a long-lived process (the scheduler's, a sync a night) would stay there with
+    them, up to 128 of each. Emptied, they are made again by the next engine that reflects.
+    """
+    engine.dispose()
+    for cls in type(engine.dialect).__mro__:
+        for attribute in vars(cls).values():
+            if isinstance(attribute, functools._lru_cache_wrapper):
+                attribute.cache_clear()

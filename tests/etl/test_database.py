@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
 
 from etl.cli import main
-from etl.database import create_mirror_engine, create_source_engine, mask_url, parse_url, source_url
+from etl.database import create_mirror_engine, create_source_engine, dispose, mask_url, parse_url, source_url
 from etl.errors import ConfigurationError
 from etl.mirror import SyncRun, table_of
 from etl.settings import load_settings
@@ -228,19 +228,23 @@ def test_an_unreachable_source_says_it_is_the_source(
     assert "pw-123" not in error
 
 
-def test_a_disposed_engine_is_freed_with_its_statement_cache(mirror_db: URL, test_home: Path) -> None:
+def test_a_disposed_engine_is_freed_with_its_statement_cache_and_dialect(
+    mirror_db: URL, test_home: Path
+) -> None:
     """PostgreSQL's dialect outlives its engine in class-level caches of its reflection queries: the
-    engine must not be reachable from it, or a scheduler keeps every night's engine (10 MB a sync)."""
+    engine must not be reachable from it, nor the dialect kept, or a scheduler keeps every night's
+    engine (10 MB a sync)."""
     settings = load_settings(environ={"ALMAMIRROR_HOME": str(test_home)})
     for make in (create_mirror_engine, lambda url: create_source_engine(url, settings)):
-        freed = _used_and_disposed(make(mirror_db))
+        engine_ref, dialect_ref = _used_and_disposed(make(mirror_db))
         gc.collect()
-        assert freed() is None
+        assert engine_ref() is None
+        assert dialect_ref() is None
 
 
-def _used_and_disposed(engine: Engine) -> weakref.ref[Engine]:
+def _used_and_disposed(engine: Engine) -> tuple[weakref.ref[Engine], weakref.ref[Any]]:
     with engine.connect() as connection:
         assert inspect(connection).has_table("sync_run")  # reflection: the dialect is cached
         connection.execute(select(table_of(SyncRun).c.run_id)).all()
-    engine.dispose()
-    return weakref.ref(engine)
+    dispose(engine)
+    return weakref.ref(engine), weakref.ref(engine.dialect)
