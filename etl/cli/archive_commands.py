@@ -39,6 +39,8 @@ def register(subparsers: Any) -> None:
                        help="how long the stall fault pauses (default: 5)")
     serve.add_argument("--throttle", type=float, default=0.0, metavar="MB_PER_S",
                        help="send each body at most this fast (default: unlimited)")
+    serve.add_argument("--offline", type=int, action="append", default=[], choices=(1, 2), metavar="NODE",
+                       help="node 1 or 2 is OFFLINE: it answers every command 400 NGAMS_ER_IMPROPER_STATE")
     serve.add_argument("--request-log", type=Path, metavar="FILE",
                        help="append one JSON line per request (node, command, file id, Range, status)")
     serve.set_defaults(run=run_serve)
@@ -81,7 +83,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         stopped.set()
 
     try:
-        archive = StandInNgas(engine, settings.source.schema, args.host, args.port, faults, args.request_log)
+        archive = StandInNgas(engine, settings.source.schema, args.host, args.port, faults, args.request_log,
+                              frozenset(args.offline))
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     signal.signal(signal.SIGTERM, stop)

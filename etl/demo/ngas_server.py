@@ -10,6 +10,8 @@ archive does not have, 400 for a malformed request, 503 when a fault says so.
 Faults, for tests (``Faults``): the first N RETRIEVEs of each file can drop the connection mid-body,
 send a corrupt body, send an HTML page with status 200, ignore the Range, or stall mid-body; the first N
 requests of each file can be answered 503; bodies can be throttled.
+A node can be OFFLINE for maintenance (``offline_nodes``, ``archive serve --offline N``): it answers
+every command 400 ``NGAMS_ER_IMPROPER_STATE``, as NGAS does.
 """
 
 from __future__ import annotations
@@ -73,8 +75,11 @@ class StandInNgas:
         port: int = 0,
         faults: Faults | None = None,
         request_log: Path | None = None,
+        offline_nodes: frozenset[int] = frozenset(),
     ) -> None:
         self.engine = engine
+        # Nodes OFFLINE for maintenance: they refuse every command as real NGAS does (NGAS.md).
+        self.offline_nodes = offline_nodes
         self.schema = schema
         self.faults = faults or Faults()
         self.request_log = request_log
@@ -208,6 +213,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(  # noqa: PLR0911 (one early answer per NGAS error, in the order NGAS checks them)
         self, archive: StandInNgas, command: str, file_id: str, query: dict[str, str]
     ) -> tuple[int, int, str | None]:
+        if self.server.number in archive.offline_nodes:
+            message = (f"NGAMS_ER_IMPROPER_STATE:1002:ERROR: Command: {command} cannot be handled in "
+                       "state/sub-state: OFFLINE/IDLE. Allowed states: ONLINE.")
+            return self._status(400, message), 0, None
         if command not in ("RETRIEVE", "STATUS"):
             return self._status(400, f"NGAMS_ER_ILL_CMD: command {command!r} is not served here"), 0, None
         if not file_id:

@@ -42,6 +42,7 @@ from etl.ngas.checksums import (
     expected_checksum,
 )
 from etl.ngas.status import MAX_STATUS_BYTES, FileStatus, NotNgamsStatus, error_message, parse_status
+from etl.safe_files import open_append, same_file
 from etl.settings import ArchiveSettings
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ class _Transient(Exception):
 
 class _BadReply(Exception):
     """A reply that is not the file."""
+
+
+class _PartChanged(Exception):
+    """The .part is not what this download wrote (another writer, or replaced): never put in place."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,10 @@ class NgasClient:
                 received = self._fill(file_id, status, sink, on_progress, holder)
                 problem = _verification_problem(sink.checksum.value, sink.offset, status, checksum)
                 if not problem:
-                    sink.commit(target)
+                    try:
+                        sink.commit(target)
+                    except _PartChanged as changed:
+                        raise DownloadNotVerified(file_id, str(changed)) from None
                     download = Download(
                         file_id, target, status.file_size, checksum, sink.resumed_from, received,
                         time.monotonic() - started,
@@ -498,9 +506,11 @@ class _PartFile:
         self.part = part
         self.size = size
         self.checksum = RunningChecksum(algorithm)
-        existing = part.stat().st_size if part.exists() else 0
+        # Never through a symbolic link planted as the .part: it would append to whatever it names.
+        self.handle = open_append(part)
+        existing = os.fstat(self.handle.fileno()).st_size
         if existing > size:
-            part.unlink()
+            self.handle.truncate(0)
             existing = 0
         if existing:
             # A resumed file's checksum covers the bytes already held: read them once.
@@ -508,7 +518,6 @@ class _PartFile:
         self.offset = existing
         self.resumed_from = existing
         self.received = 0
-        self.handle = part.open("ab")
 
     def write(self, chunk: bytes) -> None:
         self.handle.write(chunk)
@@ -529,6 +538,13 @@ class _PartFile:
     def commit(self, target: Path) -> None:
         self.handle.flush()
         os.fsync(self.handle.fileno())
+        # What is renamed must be exactly the bytes verified: the same file, of the verified size.
+        held = os.fstat(self.handle.fileno()).st_size
+        if held != self.offset or not same_file(self.handle, self.part):
+            raise _PartChanged(
+                f"{self.part} changed while it was written ({held:,} bytes for {self.offset:,} "
+                "received; another process writes it?); not put in place"
+            )
         self.handle.close()
         self.part.replace(target)
         _fsync_directory(target.parent)
