@@ -409,7 +409,7 @@ def _postgresql_digest(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[A
     parts = [
         case(
             (column.is_(None), literal("~")),
-            else_=_postgresql_document_hash(column) if isinstance(column.type, Text)
+            else_=postgresql_document_hash(column) if isinstance(column.type, Text)
             else cast(func.length(cast(column, Text)), Text) + literal(":") + cast(column, Text),
         )
         for column in columns
@@ -421,7 +421,8 @@ def _postgresql_digest(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[A
     return cast(cast(hexadecimal, BIT(64)), BigInteger)
 
 
-def _postgresql_document_hash(column: ColumnElement[Any]) -> ColumnElement[Any]:
+def postgresql_document_hash(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The PostgreSQL stand-in's digest of a document (what DBMS_CRYPTO.HASH is on Oracle)."""
     # textsend: the text's bytes as stored, whatever the database's encoding.
     return func.encode(func.sha256(func.textsend(column)), literal("hex"))
 
