@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Text, cast, func, select
 
 from etl.errors import UsageError
 from etl.logs import fields
@@ -234,14 +234,17 @@ def _provenance(connection: Connection) -> dict[str, Series]:
     result: dict[str, Series] = {}
     for name in PROVENANCE_COLUMNS:
         column = view.c[name]
+        # A record that says "unknown" (a pipeline run from a source tree) and one that says nothing
+        # are one bar.
+        category = func.coalesce(cast(column, Text), UNKNOWN)
         rows = connection.execute(
-            select(column.label("category"), func.count().label("n"))
+            select(category.label("category"), func.count().label("n"))
             .where(view.c.restorable)
-            .group_by(column)
-            .order_by(column.asc().nulls_last())
+            .group_by(category)
+            .order_by(func.min(column).asc().nulls_last())
         ).all()
         result[name] = Series(
-            [UNKNOWN if row.category is None else str(row.category) for row in rows],
+            [str(row.category) for row in rows],
             {"restorable": [row.n for row in rows]}, {"restorable": RESTORABLE_COLOUR},
         )
     return result
