@@ -311,7 +311,8 @@ class _Handler(BaseHTTPRequestHandler):
         entry = None if states.lacks_file(file_id) else archive.entry(
             file_id, int(version) if version is not None else None
         )
-        if entry is None or (command == "RETRIEVE" and entry.node in states.stopped):
+        # A node that is not ONLINE is no candidate to serve a file: as NGAS, the file is "unavailable".
+        if entry is None or (command == "RETRIEVE" and entry.node in states.stopped | states.offline):
             return self._status(400, _unavailable(file_id)), 0, None
         if command == "STATUS":
             return self._file_status(archive, entry)
@@ -448,7 +449,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._status(200, "Successfully handled command STATUS", disk, success=True), 0, fault
 
     def _hostile_status(self, fault: str) -> int:
-        """A STATUS reply no client should hold whole: 2 MB of gzip that inflates to 2 GB, or no end."""
+        """A STATUS reply no client should hold whole: gzip that inflates to 512 MiB, or no end."""
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/xml")
@@ -492,11 +493,11 @@ _BOMB: list[bytes] = []
 
 
 def _gzip_bomb() -> bytes:
-    """2 GiB of spaces, gzip-compressed (about 2 MB), made once."""
+    """512 MiB of spaces, gzip-compressed (about 500 kB), made once."""
     if not _BOMB:
-        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        packer = zlib.compressobj(1, zlib.DEFLATED, 31)
         block = b" " * (1 << 20)
-        _BOMB.append(b"".join(packer.compress(block) for _ in range(2048)) + packer.flush())
+        _BOMB.append(b"".join(packer.compress(block) for _ in range(512)) + packer.flush())
     return _BOMB[0]
 
 

@@ -387,8 +387,8 @@ class NgasClient:
         with self._lock:
             known = server.base in self._not_ngas
             self._not_ngas[server.base] = reason
-        if not known:  # said once per server and run; the server is not asked again
-            log.warning("ngas.not_ngas %s", fields(server=server.name, reason=reason))
+        if not known:  # said once per server and run (the error says it to the user); not asked again
+            log.info("ngas.not_ngas %s", fields(server=server.name, reason=reason))
 
     def _with_retries(
         self, file_id: str, server: Server, operation: Callable[[Server], T], deadline: Deadline
@@ -469,7 +469,14 @@ class NgasClient:
             self._receive(server, file_id, status.file_version, sink, on_progress, deadline)
 
         if sink.offset < sink.size:
-            self._on_any_server(file_id, receive, deadline, holder)
+            try:
+                self._on_any_server(file_id, receive, deadline, holder)
+            except ArchiveFileMissing as exc:
+                # STATUS found it in the archive's database: its node is stopped or OFFLINE, not gone.
+                raise ArchiveUnavailable(
+                    file_id, f"NGAS lists the file but no node serves it now (its node may be stopped or "
+                    f"OFFLINE): {exc.ngas_message}",
+                ) from None
         return sink.received
 
     def _receive(

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 
-from etl.errors import ArchiveFileProblem, ArchiveUnavailable
+from etl.errors import AlmaMirrorError, ArchiveDown, ArchiveFileProblem, ArchiveUnavailable, NotAnArchive
 from etl.logs import fields
 from etl.ngas.client import NgasClient
 from etl.settings import ArchiveSettings
-from ppr.fetch.asdms import ExportFailed, run_export
+from ppr.fetch.asdms import ExportFailed, check_export_tool, run_export
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
 from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
 from ppr.layout import RAWDATA
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 FETCHED: Final = "fetched"
 PRESENT: Final = "present"  # already there, verified
 FAILED: Final = "failed"
+NOT_TRIED: Final = "not fetched: the run stopped"
 PLANNED: Final = "to fetch"  # --dry-run
 
 
@@ -95,15 +96,25 @@ def fetch_request(
         summary.outcomes = [*(_planned_product(plan, record, item) for item in plan.products),
                             *(_planned_asdm(plan, record, item) for item in asdms)]
         return summary
-    if observer is not None:
-        observer.planned(plan, len(plan.products) + len(asdms))
     workers = options.workers or archive.workers
     with client_factory(archive) as client, ThreadPoolExecutor(workers, "fetch") as pool:
+        if asdms:
+            check_export_tool(archive.asdm_command)  # one line before any EB is tried, not one per EB
+        if observer is not None:
+            observer.planned(plan, len(plan.products) + len(asdms))
         job = _Job(plan, record, client, archive, observer)
         futures = [pool.submit(job.product, item) for item in plan.products]
         futures += [pool.submit(job.asdm, item) for item in asdms]
         summary.outcomes = [future.result() for future in futures]
     summary.seconds = time.monotonic() - started
+    if job.stopped is not None:
+        # An outage or a wrong URL stops the run: said once, with what was not fetched, not per file.
+        not_fetched = sum(1 for outcome in summary.outcomes if outcome.reason == NOT_TRIED)
+        log.info("fetch.stopped %s", fields(directory=directory, not_fetched=not_fetched,
+                                            reason=str(job.stopped)))
+        if isinstance(job.stopped, ArchiveDown):
+            raise job.stopped.with_count(not_fetched)
+        raise job.stopped
     log.info("fetch.done %s", fields(
         directory=directory, fetched=summary.count(FETCHED), present=summary.count(PRESENT),
         failed=summary.count(FAILED), bytes=summary.fetched_bytes, seconds=round(summary.seconds, 2),
@@ -132,12 +143,20 @@ class _Job:
     client: NgasClient
     archive: ArchiveSettings
     observer: FetchObserver | None
+    stopped: AlmaMirrorError | None = None  # the archive is down or not NGAS: nothing more is tried
 
     def product(self, item: ProductItem) -> Outcome:
         started = time.monotonic()
+        if self.stopped is not None:
+            return Outcome("product", item.target, item.ngas_file_id, FAILED, None, 0.0, NOT_TRIED)
         self._started(item.target, item.size)
         try:
             outcome = self._product(item, started)
+        except (ArchiveDown, NotAnArchive) as exc:
+            self.stopped = self.stopped or exc
+            return self._finished(
+                Outcome("product", item.target, item.ngas_file_id, FAILED, None, 0.0, NOT_TRIED)
+            )
         except (ArchiveFileProblem, ArchiveUnavailable, OSError) as exc:
             outcome = Outcome("product", item.target, item.ngas_file_id, FAILED, None,
                               time.monotonic() - started, _reason(exc))
@@ -173,6 +192,8 @@ class _Job:
 
     def asdm(self, item: AsdmItem) -> Outcome:
         started = time.monotonic()
+        if self.stopped is not None:
+            return Outcome("asdm", item.target, item.eb_uid, FAILED, None, 0.0, NOT_TRIED)
         self._started(item.target, None)
         try:
             outcome = self._asdm(item, started)

@@ -72,8 +72,10 @@ def stand_in(stand_in_factory: StandInFactory) -> RunningStandIn:
 
 
 def archive_settings(*urls: str, read_timeout: float = 10.0, retries: int = 2, workers: int = 4,
-                     asdm_command: str = "asdmExportLight {eb_uid}") -> ArchiveSettings:
-    return ArchiveSettings(tuple(urls), 2.0, read_timeout, workers, retries, asdm_command)
+                     asdm_command: str = "asdmExportLight {eb_uid}", min_transfer_rate: float = 0.1,
+                     node_hosts: tuple[str, ...] = ()) -> ArchiveSettings:
+    return ArchiveSettings(tuple(urls), 2.0, read_timeout, workers, retries, asdm_command,
+                           min_transfer_rate=min_transfer_rate, node_hosts=node_hosts)
 
 
 def catalogue(demo_source: URL, where: str, **parameters: Any) -> list[Any]:
