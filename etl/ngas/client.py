@@ -124,7 +124,7 @@ class _Tally:
     """What the servers asked for one file answered, to decide between "missing" and "try later"."""
 
     def __init__(self) -> None:
-        self.not_here: list[str] = []  # servers that answered that they do not have the file
+        self.not_here: list[NotHere] = []  # servers that answered that they do not have the file
         self.problems: list[str] = []  # servers that answered otherwise, or could not be asked
 
     def missing(self) -> bool:
@@ -346,7 +346,7 @@ class NgasClient:
                 self._remember(self._offline, server, str(exc))
                 tally.problems.append(str(exc))
             except NotHere as exc:
-                tally.not_here.append(str(exc))
+                tally.not_here.append(exc)
             except NotNgas as exc:
                 self._not_an_archive(server, str(exc))
                 tally.problems.append(f"{server.name} does not look like an NGAS server: {exc}")
@@ -356,12 +356,17 @@ class NgasClient:
                 self._forget(server)
                 return result
             log.info("ngas.server_failed %s", fields(file_id=file_id, server=server.name,
-                                                     reason=(tally.problems or tally.not_here)[-1]))
+                                                     reason=str((tally.problems or tally.not_here)[-1])))
         return self._none_had_it(file_id, tally)
 
     def _none_had_it(self, file_id: str, tally: _Tally) -> NoReturn:
         if tally.missing():
-            raise ArchiveFileMissing(file_id, "; ".join(tally.not_here))
+            # NGAS's words once (a document's recorded problem stays the same from night to night);
+            # the servers named when more than one was asked.
+            said = "; ".join(dict.fromkeys(answer.message for answer in tally.not_here))
+            asked = [answer.server for answer in tally.not_here]
+            named = f" (asked {', '.join(asked)})" if len(asked) > 1 else ""
+            raise ArchiveFileMissing(file_id, said + named)
         with self._lock:
             everything_down = all(server.base in self._refused for server in self.servers)
             nothing_usable = all(server.base in self._not_ngas for server in self.servers)
@@ -369,7 +374,7 @@ class NgasClient:
             self._ordered(None)  # raises NotAnArchive, naming every server
         if everything_down:
             raise ArchiveDown(self.down_servers())
-        raise ArchiveUnavailable(file_id, "; ".join([*tally.problems, *tally.not_here]))
+        raise ArchiveUnavailable(file_id, "; ".join([*tally.problems, *map(str, tally.not_here)]))
 
     def _remember(self, book: dict[str, str], server: Server, reason: str) -> None:
         with self._lock:
@@ -447,7 +452,7 @@ class NgasClient:
         for file_status in found.files:
             if file_status.file_id == file_id:
                 return file_status, server
-        raise NotHere(f"{where(answered, via)}: {found.message or 'STATUS lists no such file'}")
+        raise NotHere(where(answered, via), found.message or "STATUS lists no such file")
 
     # --- one transfer -------------------------------------------------------------------------
 

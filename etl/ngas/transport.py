@@ -77,6 +77,11 @@ class Unreachable(Transient):
 class NotHere(Exception):
     """The node answered ``NGAMS_ER_UNAVAIL_FILE``: it does not have the file (another node may)."""
 
+    def __init__(self, server: str, message: str) -> None:
+        super().__init__(f"{server}: {message}")
+        self.server = server
+        self.message = message  # NGAS's own words, the same from every node
+
 
 class Offline(Exception):
     """The node answered ``NGAMS_ER_IMPROPER_STATE``: OFFLINE for maintenance, or otherwise not serving."""
@@ -204,7 +209,7 @@ def raise_for_error(response: httpx.Response, server: Server, via: Server | None
     if code >= 500 or code in (408, 429):
         raise Transient(said)
     if message.startswith(_UNAVAILABLE_FILE):
-        raise NotHere(said)
+        raise NotHere(where(server, via), message)
     if message.startswith(_IMPROPER_STATE):
         raise Offline(said)
     raise Refused(code, said)
