@@ -13,12 +13,12 @@ from typing import Final, Protocol
 
 from etl.errors import AlmaMirrorError, ArchiveDown, ArchiveFileProblem, ArchiveUnavailable, NotAnArchive
 from etl.logs import fields
-from etl.ngas.client import NgasClient
+from etl.ngas.client import NgasClient, fsync_directory
 from etl.settings import ArchiveSettings
 from ppr.fetch.asdms import ExportFailed, check_export_tool, run_export
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
 from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
-from ppr.layout import RAWDATA
+from ppr.layout import PRODUCTS, RAWDATA
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ def fetch_request(
         futures = [pool.submit(job.product, item) for item in plan.products]
         futures += [pool.submit(job.asdm, item) for item in asdms]
         summary.outcomes = [future.result() for future in futures]
+    if any(outcome.kind == "product" and outcome.state == FETCHED for outcome in summary.outcomes):
+        fsync_directory(directory / PRODUCTS)
     summary.seconds = time.monotonic() - started
     if job.stopped is not None:
         # An outage or a wrong URL stops the run: said once, with what was not fetched, not per file.
@@ -181,7 +183,9 @@ class _Job:
             if self.observer is not None:
                 self.observer.advanced(item.target, held, size)
 
-        download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress)
+        # The products directory is fsynced once at the end of the run, not after every file.
+        download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress,
+                                        sync_directory=False)
         checksum = download.checksum
         self.record.record_product(
             item.target, path, item.ngas_file_id, checksum.stored if checksum else None,
