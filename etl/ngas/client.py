@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -160,14 +161,19 @@ class NgasClient:
         self._offline: dict[str, str] = {}
         self._not_ngas: dict[str, str] = {}
         connections = settings.workers + 2
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self.http = httpx.Client(
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout, read=settings.read_timeout,
                 write=settings.read_timeout, pool=None,
             ),
-            verify=_tls_context(),
+            # A request goes out at once (as curl sends it): a file costs a STATUS and a RETRIEVE or two.
+            transport=httpx.HTTPTransport(
+                verify=_tls_context(), limits=limits,
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            ),
             follow_redirects=False,  # followed by open_reply: errors name the target, credentials go along
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            limits=limits,
             # NGAS never compresses a reply; a reply that is anyway is decoded within bounds.
             headers={"User-Agent": "almamirror", "Accept-Encoding": "identity"},
         )
