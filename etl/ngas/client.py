@@ -517,7 +517,8 @@ class NgasClient:
                     sink.write(chunk)
                     if on_progress is not None:
                         on_progress(sink.offset, sink.size)
-                    deadline.check(f"RETRIEVE of {file_id} ({sink.offset:,} of {sink.size:,} bytes held)")
+                    if deadline.left() <= 0:
+                        deadline.check(f"RETRIEVE of {file_id} ({sink.offset:,} of {sink.size:,} bytes held)")
         except httpx.RequestError as exc:
             sink.flush()
             where_ = where(answered, via)
