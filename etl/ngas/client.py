@@ -203,6 +203,7 @@ class NgasClient:
         version: int | None = None,
         on_progress: ProgressCallback | None = None,
         sync_directory: bool = True,
+        status: FileStatus | None = None,
     ) -> Download:
         """Fetch a file to ``target`` through ``target.part``, resuming a ``.part`` left by an earlier run.
 
@@ -210,9 +211,12 @@ class NgasClient:
         NGAS stores compressed is verified as sent, then decompressed and its size checked. With
         ``sync_directory`` False the caller makes the renames durable (one directory fsync for many
         files): a rename lost in a crash leaves the verified ``.part``, which the next run completes.
+        ``status``: NGAS's STATUS of the file, when the caller just asked it (no second round trip).
         """
         started = time.monotonic()
-        status, holder = self._located_status(file_id, version, self._request_deadline())
+        holder: Server | None = None
+        if status is None or status.file_id != file_id:
+            status, holder = self._located_status(file_id, version, self._request_deadline())
         checksum = _checked_expectations(file_id, status, expected_size)
         deadline = self._transfer_deadline(status.file_size, started)
         part = target.with_name(target.name + (COMPRESSED_PART_SUFFIX if status.compressed else PART_SUFFIX))
@@ -476,12 +480,12 @@ class NgasClient:
         status: FileStatus,
         sink: _Sink,
         on_progress: ProgressCallback | None,
-        holder: Server,
+        holder: Server | None,
         deadline: Deadline,
     ) -> int:
         """Bring ``sink`` to the file's full size, resuming on every retry; returns bytes received.
 
-        ``holder``, the server whose STATUS described the file, is asked first.
+        ``holder``, the server whose STATUS described the file (if known), is asked first.
         """
 
         def receive(server: Server) -> None:

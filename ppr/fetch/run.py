@@ -14,6 +14,7 @@ from typing import Final, Protocol
 from etl.errors import AlmaMirrorError, ArchiveDown, ArchiveFileProblem, ArchiveUnavailable, NotAnArchive
 from etl.logs import fields
 from etl.ngas.client import NgasClient, fsync_directory
+from etl.ngas.status import FileStatus
 from etl.settings import ArchiveSettings
 from ppr.fetch.asdms import ExportFailed, check_export_tool, run_export
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
@@ -169,9 +170,11 @@ class _Job:
         path = self.plan.directory / item.target
         if self.record.product_verified(item.target, path, item.ngas_file_id, item.size):
             return Outcome("product", item.target, item.ngas_file_id, PRESENT, item.size)
+        known: FileStatus | None = None
         if path.exists():
             # There, but not recorded (copied by hand, or the record was lost): check it against NGAS.
             status = self.client.status(item.ngas_file_id)
+            known = status  # the download below needs no second STATUS
             size_agrees = item.size is None or item.size == status.file_size
             if size_agrees and self.client.verify_local(path, status):
                 self.record.record_product(item.target, path, item.ngas_file_id, status.checksum,
@@ -185,7 +188,7 @@ class _Job:
 
         # The products directory is fsynced once at the end of the run, not after every file.
         download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress,
-                                        sync_directory=False)
+                                        sync_directory=False, status=known)
         checksum = download.checksum
         self.record.record_product(
             item.target, path, item.ngas_file_id, checksum.stored if checksum else None,

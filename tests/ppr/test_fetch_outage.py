@@ -71,3 +71,21 @@ def test_a_missing_export_tool_is_one_line_before_any_eb_is_tried(
     assert stand_in.requests(command=None) == []
     record = request_dir / "fetch-record.json"
     assert not record.exists() or json.loads(record.read_text("utf-8"))["asdms"] == {}
+
+
+def test_a_wrong_file_found_unrecorded_costs_one_status_not_two(
+    request_dir: Path, stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str],  # noqa: F811
+) -> None:
+    assert main(["-q", "fetch", str(request_dir), "--products-only"]) == 0
+    (request_dir / "fetch-record.json").unlink()
+    victim = sorted((request_dir / "products").iterdir())[0]
+    damaged = bytearray(victim.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    victim.write_bytes(bytes(damaged))
+    before = stand_in.requests(command=None)
+    assert main(["fetch", str(request_dir), "--products-only", "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["fetched"], summary["present"]) == (1, 47)
+    asked = [r for r in stand_in.requests(command=None)[len(before):] if victim.name in r["file_id"]]
+    assert [r["command"] for r in asked].count("STATUS") == 1
+    assert victim.read_bytes() != bytes(damaged)
