@@ -36,3 +36,18 @@ def test_the_document_budget_is_a_hard_bound_on_the_step(
         documents.c.file_id.like("%pipeline_manifest.xml")
     ))}
     assert states == {"unavailable"}
+
+
+def test_an_archive_refusing_every_connection_stops_the_step_at_once(
+    mirror_db: URL, demo_source: URL, test_home: Path, tmp_path: Path, stand_in_factory: StandInFactory,
+) -> None:
+    down = stand_in_factory("--stopped", "1", "--stopped", "2")
+    config = tmp_path / "down.toml"
+    config.write_text("[archive]\nretries = 0\n")
+    summary = sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=down.url,
+                   ALMAMIRROR_CONFIG=str(config))
+    assert summary.documents.fetched == 0
+    assert summary.documents.unavailable == summary.documents.listed
+    assert "every NGAS server refused connections" in (summary.documents.stopped or "")
+    # Stopped at the first answers: not one connection attempt per listed document.
+    assert summary.documents.seconds < 10
