@@ -6,6 +6,7 @@ from typing import Any
 
 from etl.cli import (
     archive_commands,
+    check_command,
     completion_command,
     db_commands,
     demo_command,
@@ -21,7 +22,7 @@ from etl.cli import (
 def register_all(subparsers: Any) -> None:
     groups = (
         demo_command, source_commands, db_commands, sync_commands, ppr_commands, fetch_command,
-        report_commands, explain_command, archive_commands, completion_command,
+        report_commands, explain_command, archive_commands, check_command, completion_command,
     )
     for group in groups:
         group.register(subparsers)

@@ -10,7 +10,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, inspect
+from sqlalchemy import Connection, Table
 
 from etl.copy import analyze, copy_rows
 from etl.errors import SchemaMismatch, TooManyBadRows
@@ -32,6 +32,7 @@ from etl.load.quarantine import Quarantine, first_finding, quarantine_bad_rows, 
 from etl.load.stage import create_unkeyed_stage
 from etl.logs import fields
 from etl.progress import Progress
+from etl.source.objects import source_objects, unreadable
 from etl.sync.run_record import TableFigures
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,18 @@ ALWAYS_ALLOWED_BAD_ROWS = 10
 
 
 def check_source_tables(source: Connection, mappings: list[TableMapping], schema: str) -> None:
-    """Fail before reading anything when a contract table is missing (tables or views count)."""
-    inspector = inspect(source)
-    present = {
-        name.lower()
-        for name in inspector.get_table_names(schema=schema) + inspector.get_view_names(schema=schema)
-    }
-    missing = [m.source.name for m in mappings if m.source.name.lower() not in present]
-    if missing:
+    """Fail before reading anything when a contract table is missing, or is something the sync does
+    not read as of its snapshot (a materialized view): tables, views and Oracle synonyms count."""
+    found = source_objects(source, schema)
+    problems = [
+        problem for m in mappings
+        if (problem := unreadable(m.source.name, found.get(m.source.name.lower()), schema)) is not None
+    ]
+    if problems:
+        said = "; ".join(f"{what} ({fix})" for what, fix in problems)
         raise SchemaMismatch(
-            f"the source schema {schema} lacks contract table(s) {', '.join(missing)}: "
-            "check source.url and source.schema (for the stand-in: almamirror source init)"
+            f"the source lacks contract tables the sync reads: {said}; "
+            "for the stand-in: almamirror source init"
         )
 
 
