@@ -456,7 +456,10 @@ class NgasClient:
         with open_reply(self.http, server, "STATUS", _file_params(file_id, version), {}, deadline,
                         self.redirects) as (response, answered, via):
             raise_for_error(response, answered, via, deadline)
-            body, more = read_capped(response, MAX_STATUS_BYTES, deadline)
+            try:
+                body, more = read_capped(response, MAX_STATUS_BYTES, deadline)
+            except BadReply as exc:
+                raise Transient(f"{where(answered, via)} answered STATUS unreadably: {exc}") from None
         if more:
             raise Transient(
                 f"{where(answered, via)} answered STATUS with more than {MAX_STATUS_BYTES:,} bytes"

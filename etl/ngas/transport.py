@@ -201,7 +201,10 @@ def raise_for_error(response: httpx.Response, server: Server, via: Server | None
     code = response.status_code
     if code < 400:
         return
-    body, _ = read_capped(response, MAX_STATUS_BYTES, deadline)
+    try:
+        body, _ = read_capped(response, MAX_STATUS_BYTES, deadline)
+    except BadReply:
+        body = b""  # an error all the same; only its Message is lost
     message = error_message(body) or ""
     said = f"{where(server, via)} answered HTTP {code}" + (f": {message}" if message else "")
     if code == 404:
