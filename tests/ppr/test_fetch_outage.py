@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import URL
 
 from etl.cli import main
+from tests.conftest import cli_environment
 from tests.etl.ngas.conftest import RunningStandIn, StandInFactory
 from tests.ppr.test_fetch import request_dir  # noqa: F401 (the fixture)
 
@@ -89,3 +91,22 @@ def test_a_wrong_file_found_unrecorded_costs_one_status_not_two(
     asked = [r for r in stand_in.requests(command=None)[len(before):] if victim.name in r["file_id"]]
     assert [r["command"] for r in asked].count("STATUS") == 1
     assert victim.read_bytes() != bytes(damaged)
+
+
+def test_an_outage_during_ppr_all_restorable_fetch_is_one_line_for_the_whole_night(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, synced_mirror: URL, test_home: Path,
+    stand_in_factory: StandInFactory, capsys: pytest.CaptureFixture[str],
+) -> None:
+    down = stand_in_factory("--stopped", "1", "--stopped", "2")
+    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    _site(tmp_path, monkeypatch, "[archive]\nretries = 0\n")
+    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", f"{down.url},{down.process.second_url}")
+    spool = tmp_path / "spool"
+    status = main(["-q", "ppr", "--all-restorable", "--build", str(spool), "--fetch", "--products-only"])
+    assert status == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    manifests = list(spool.rglob("fetch-manifest.json"))
+    assert len(manifests) > 1
+    listed = sum(len(json.loads(path.read_text("utf-8"))["products"]) for path in manifests)
+    assert f"; {listed:,} file(s) not fetched; try again later" in line
+    assert "every NGAS server refused connections" in line
