@@ -248,3 +248,18 @@ def test_a_hostile_status_body_is_read_within_bounds(fault: str, stand_in_factor
     assert outcome.startswith("ArchiveUnavailable"), outcome
     assert "more than 1,048,576 bytes" in outcome
     assert json.dumps(outcome)
+
+
+def test_a_server_that_refused_connections_is_asked_last_for_the_rest_of_the_run(
+    stand_in_factory: StandInFactory, stand_in: RunningStandIn, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    down = stand_in_factory("--stopped", "1")
+    caplog.set_level(logging.DEBUG, logger="etl.ngas")
+    with _client(down.url, stand_in.url) as client:
+        client.download(CALTABLES, tmp_path / "f")
+        assert f"ConnectError from {down.url}" in caplog.text
+        caplog.clear()
+        client.download(MANIFEST, tmp_path / "m")
+    assert down.url not in caplog.text  # the server that answers is asked first now
+    assert [r["command"] for r in stand_in.requests(command=None)] == ["STATUS", "RETRIEVE"] * 2
