@@ -55,3 +55,11 @@ def analyze(connection: Connection, table: Table) -> None:
     assert dbapi_connection is not None
     with dbapi_connection.cursor() as cursor:
         cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table.name)))
+
+
+def truncate(connection: Connection, table: Table) -> None:
+    """Empty a table filled in the current transaction, dead rows included (a DELETE leaves them)."""
+    dbapi_connection = connection.connection.driver_connection
+    assert dbapi_connection is not None
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table.name)))

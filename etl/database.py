@@ -51,6 +51,11 @@ def mask_url(url: str | URL | None) -> str:
     return text[: parts.start()] + parts["scheme"] + _mask_query(rest)
 
 
+def secret_query_names(url: URL) -> list[str]:
+    """The query parameters of ``url`` whose name says they hold a secret (password=, sslpassword=, …)."""
+    return [name for name in url.query if _SECRET_NAME.search(name)]
+
+
 def _mask_query(rest: str) -> str:
     head, question, query = rest.partition("?")
     if not question:

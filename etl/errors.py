@@ -127,6 +127,21 @@ class MirrorRejected(StopAndFix):
     """The mirror database refused a statement (a constraint, a trigger, a permission)."""
 
 
+class MirrorDiskFull(StopAndFix):
+    """The mirror's server has no room left to write (SQLSTATE 53100): someone must free space."""
+
+
+class SymbolicLinkRefused(StopAndFix):
+    """A write would go through a symbolic link almamirror did not create (``etl.safe_files``)."""
+
+    def __init__(self, path: object, what: str = "a symbolic link") -> None:
+        self.path = path
+        super().__init__(
+            f"{path} is {what}: almamirror writes nothing through what it did not create; remove it "
+            "and run the command again"
+        )
+
+
 class UnsupportedSource(StopAndFix):
     """The operation cannot run against this kind of source database (e.g. creating tables in Oracle)."""
 

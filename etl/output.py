@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from etl.errors import UsageError
-from etl.terminal import Terminal
+from etl.terminal import Terminal, escape_controls, write_drawn
 
 FORMATS = ("table", "csv", "json")
 Row = Mapping[str, Any]
@@ -106,7 +106,7 @@ def write_rows(
         if view.terminal is None:
             write_table(shown, columns, stream)
         else:
-            stream.write(render_terminal_table(list(shown), columns, view, layout or NO_LAYOUT))
+            write_drawn(stream, render_terminal_table(list(shown), columns, view, layout or NO_LAYOUT))
         if summary:
             line = summary + ("" if total is None else limited(total, len(shown)))
             stream.write((textwrap.fill(line, view.terminal.width) if view.terminal else line) + "\n")
@@ -242,7 +242,8 @@ def render_terminal_table(
 
     terminal = view.terminal
     assert terminal is not None
-    cells = [[table_value(row.get(c)) for c in columns] for row in rows]
+    # Cells escaped here: the drawn table is written as it is, with the colours chosen for it.
+    cells = [[escape_controls(table_value(row.get(c))) for c in columns] for row in rows]
     widths = {c: max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)}
     least = layout.folded_width
     if view.wide:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from etl.errors import ConfigurationError
+from etl.errors import ConfigurationError, UsageError
 from etl.resources import DEFAULTS_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,8 @@ ENV_OVERRIDES: Mapping[str, tuple[str | None, str]] = {
     "ALMAMIRROR_ASDM_COMMAND": ("archive", "asdm_command"),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# A settings file is a few kB; more is not one (``--config /dev/zero`` would be read without end).
+MAX_CONFIG_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,7 @@ def load_settings(
 
 def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(_config_text(path))
     except FileNotFoundError:
         problems.append(f"config file {path}: not found")
     except tomllib.TOMLDecodeError as exc:
@@ -148,6 +150,27 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
     except OSError as exc:
         problems.append(f"config file {path}: cannot be read ({exc.strerror})")
     return {}
+
+
+def _config_text(path: Path) -> str:
+    """The file's text, if it is a regular file of at most MAX_CONFIG_BYTES; else UsageError (exit 2).
+
+    Opened without blocking, so a FIFO is refused instead of waiting for a writer that never comes.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise UsageError(f"config file {path} is not a regular file; give a TOML settings file")
+    with os.fdopen(descriptor, "rb") as handle:
+        content = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(content) > MAX_CONFIG_BYTES:
+        raise UsageError(
+            f"config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes; give a TOML settings file"
+        )
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise tomllib.TOMLDecodeError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def _check_known_keys(

@@ -11,6 +11,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -50,25 +51,58 @@ def terminal_of(stream: TextIO) -> Terminal | None:
     return Terminal(width=size.columns, height=size.lines, color=not os.environ.get("NO_COLOR"))
 
 
+# What would steer the terminal instead of being shown: C0 controls but tab and line ends (a CR
+# alone moves the cursor back over what was shown), DEL, C1 controls (0x9b is a CSI by itself), and
+# the bidirectional overrides that show text in another order than it is.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every character that would steer a terminal written as ``\\uXXXX``, as JSON does."""
+    return _CONTROL.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+class TerminalText(io.StringIO):
+    """A command's output collected for a terminal: what is written has its control characters escaped
+    (source data may hold escape sequences); ``write_drawn`` takes text the output layer drew itself,
+    a table whose cells it escaped and whose colours it chose."""
+
+    def write(self, text: str) -> int:
+        return super().write(escape_controls(text))
+
+    def write_drawn(self, text: str) -> int:
+        return super().write(text)
+
+
+def write_drawn(stream: TextIO, text: str) -> None:
+    """Write text the output layer drew (with its own escape sequences) as it is."""
+    if isinstance(stream, TerminalText):
+        stream.write_drawn(text)
+    else:
+        stream.write(text)
+
+
 @contextlib.contextmanager
 def paged(stream: TextIO, enabled: bool = True) -> Iterator[TextIO]:
-    """A stream for a command's output: on a terminal, collected and then shown, paged when long.
+    """A stream for a command's output: on a terminal, collected, escaped and then shown, paged when
+    long (unless ``enabled`` is False: --no-pager).
 
-    Off a terminal (or with ``enabled`` False: --no-pager) the output goes straight to ``stream``.
-    A command that fails inside the block shows nothing of what it had written: no half a report.
+    Off a terminal the output goes straight to ``stream``, exact. A command that fails inside the
+    block shows nothing of what it had written: no half a report.
     """
-    terminal = terminal_of(stream) if enabled else None
+    terminal = terminal_of(stream)
     if terminal is None:
         yield stream
         return
-    buffer = io.StringIO()
+    buffer = TerminalText()
     yield buffer
-    show(buffer.getvalue(), stream, terminal)
+    show(buffer.getvalue(), stream, terminal, enabled)
 
 
-def show(text: str, stream: TextIO, terminal: Terminal) -> None:
+def show(text: str, stream: TextIO, terminal: Terminal, page: bool = True) -> None:
     """Text that fits the screen is written; longer text goes through the pager."""
-    if text.count("\n") <= terminal.height - PROMPT_LINES or not run_pager(text, stream):
+    short = text.count("\n") <= terminal.height - PROMPT_LINES
+    if short or not page or not run_pager(text, stream):
         stream.write(text)
         stream.flush()
 

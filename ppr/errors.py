@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from etl.errors import StopAndFix, UsageError
+from etl.errors import RetryLater, StopAndFix, UsageError
 
 ACCEPTED_UID_FORMS = (
     "uid://A001/X129e/Xb6 or uid___A001_X129e_Xb6 (archive id A + 3 digits, then two X + lower-case hex "
@@ -161,4 +161,18 @@ class NotARequestDirectory(UsageError):
         super().__init__(
             f"{path} is not a request directory: {reason}; give a directory written by "
             "'almamirror ppr MOUS --build DIR' (it holds fetch-manifest.json)"
+        )
+
+
+class FetchAlreadyRunning(RetryLater):
+    """Another fetch works in the request directory (it holds the directory's lock); exit 3, as a
+    second sync."""
+
+    exit_code = 3
+
+    def __init__(self, path: Path, holder: str) -> None:
+        self.path = path
+        super().__init__(
+            f"another fetch ({holder}) is working in {path}; wait for it to end, then run this one again "
+            "(it fetches only what is still missing)"
         )

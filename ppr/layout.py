@@ -21,6 +21,7 @@ from typing import Any
 
 from lxml import etree
 
+from etl.safe_files import make_directory, replace_file, write_new
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
 from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.uid import MEMBER_PREFIX, disk_name
@@ -275,7 +276,7 @@ def _fill(directory: Path, files: RequestFiles) -> None:
 def _refresh(directory: Path, files: RequestFiles) -> None:
     """--force on an existing directory: a new PPR and manifest, everything else left as it is."""
     for name in (RAWDATA, WORKING, PRODUCTS):
-        (directory / name).mkdir(exist_ok=True)
+        make_directory(directory / name)  # a symbolic link planted there is refused, not written through
     _replace(directory / WORKING / files.ppr_name, files.ppr_bytes)
     _replace(directory / MANIFEST_FILE, files.manifest_bytes)
 
@@ -285,20 +286,13 @@ def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
 
 
 def _replace(path: Path, content: bytes) -> None:
-    partial = _fresh_sibling(path, "partial")
-    try:
-        _write(partial, content)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    # Files lie in the request directory or one level below: its directory, and the one above, are
+    # checked for planted symbolic links before the write and again before the rename.
+    replace_file(path.parent.parent, path, content)
 
 
 def _write(path: Path, content: bytes) -> None:
-    with path.open("xb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_new(path, content)
 
 
 def _move_into_place(staging: Path, target: Path, replaces_empty_directory: bool) -> None:

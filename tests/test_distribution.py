@@ -111,6 +111,21 @@ def test_the_wheel_carries_the_ppr_schema_and_type_markers(wheel: Path) -> None:
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in members)
 
 
+def test_the_wheel_carries_the_real_calibrations_files_byte_for_byte(wheel: Path) -> None:
+    data = PROJECT / "etl" / "demo" / "real_restore"
+    expected = {
+        f"etl/demo/real_restore/{path.relative_to(data).as_posix()}": path
+        for path in data.rglob("*") if path.is_file()
+    }
+    assert len(expected) == 13  # eleven products and two ASDMs
+    with zipfile.ZipFile(wheel) as archive:
+        for member, path in expected.items():
+            assert archive.read(member) == path.read_bytes(), member
+    # Data, not modules: the real CASA scripts are not importable parts of almamirror.
+    assert not any(name.startswith("etl/demo/real_restore/") and name.endswith("__init__.py")
+                   for name in _members(wheel))
+
+
 def _environment(site: Path, home: Path, mirror: URL, source: URL | None = None) -> dict[str, str]:
     env = {
         key: value for key, value in os.environ.items()

@@ -14,8 +14,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
+from etl.database_errors import error_kind
 from etl.errors import AlmaMirrorError, ConfigurationError
 from etl.logs import configure_logging
 from etl.settings import LOG_LEVELS, load_settings
@@ -123,8 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         print("almamirror: interrupted", file=sys.stderr)
         status = EXIT_INTERRUPTED
     except DBAPIError as exc:  # a database error no layer classified: usually one that is down
-        kind = "unavailable" if isinstance(exc, OperationalError | InterfaceError) else "error"
-        print(f"almamirror: database {kind}: {_driver_message(exc)}", file=sys.stderr)
+        print(f"almamirror: database {error_kind(exc)}: {_driver_message(exc)}", file=sys.stderr)
     except OSError as exc:  # the file system or the machine said no: a path, a disk, a limit
         log.debug("os error", exc_info=True)
         print(f"almamirror: {_os_message(exc)}", file=sys.stderr)
@@ -163,7 +163,10 @@ def _os_message(exc: OSError) -> str:
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    from etl.terminal import escape_controls
+
+    # A message may quote source data or a path: its escape sequences are shown, never run.
+    return escape_controls(" ".join(message.split()))
 
 
 def _driver_message(exc: DBAPIError) -> str:

@@ -17,8 +17,10 @@ from etl.cli.confirm import confirm
 from etl.errors import StopAndFix, UsageError
 from etl.settings import Settings
 
-# The role revision 0002 grants SELECT on the mirror's tables and views.
+# The role revision 0002 grants SELECT on the mirror's tables and views (etl.reader_login).
 READER_ROLE = "almamirror_reader"
+# The reporting role's password, when the server asks for one (else ~/.pgpass, or none: trust).
+READER_PASSWORD_ENV = "ALMAMIRROR_READER_PASSWORD"  # noqa: S105 (a variable name, not a password)
 
 
 def register(subparsers: Any) -> None:
@@ -59,8 +61,9 @@ def register(subparsers: Any) -> None:
     )
     psql.add_argument(
         "--read-only", action="store_true",
-        help=f"as the reporting role {READER_ROLE} (SELECT on the mirror's tables and views), in "
-        "read-only transactions; the login must be a member of that role (the embedded one is)",
+        help=f"log in as the reporting role {READER_ROLE} (SELECT on the mirror's tables and views, "
+        "nothing else), in read-only transactions; its password, if the server asks one, comes from "
+        f"{READER_PASSWORD_ENV} or ~/.pgpass",
     )
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     psql.set_defaults(run=run_psql)
@@ -148,8 +151,12 @@ def run_url(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def psql_url(url: Any) -> str:
-    """The mirror's URL as libpq reads it: ``postgresql://``, no driver, no password (never printed)."""
-    text: str = url.set(drivername="postgresql")._replace(password=None).render_as_string(hide_password=False)
+    """The mirror's URL as libpq reads it: ``postgresql://``, no driver, no password, no secret query
+    parameter such as ``sslpassword=`` (never printed)."""
+    from etl.database import secret_query_names
+
+    plain = url.set(drivername="postgresql")._replace(password=None)
+    text: str = plain.difference_update_query(secret_query_names(url)).render_as_string(hide_password=False)
     return text
 
 
@@ -158,6 +165,8 @@ def run_psql(args: argparse.Namespace, settings: Settings) -> int:
 
     url = mirror_url(settings).set(drivername="postgresql")
     password = url.password if url.password is not None else url.query.get("password")
+    if args.read_only:
+        url, password = _reader_login(settings, url), os.environ.get(READER_PASSWORD_ENV)
     # The password never goes on psql's command line, where every local user can read it (ps).
     url = url._replace(password=None).difference_update_query(["password"])  # set() ignores None
     executable = _psql_executable(settings)
@@ -172,13 +181,21 @@ def run_psql(args: argparse.Namespace, settings: Settings) -> int:
         return subprocess.call(command, env=environment)
 
 
-def read_only_options(existing: str | None) -> str:
-    """libpq startup options: the session runs as the reporting role, every transaction read only.
+def _reader_login(settings: Settings, url: Any) -> Any:
+    """The URL that logs in as the reporting role, allowed to log in first if it was not."""
+    from etl.reader_login import enable_reader_login
 
-    SET ROLE at startup needs no grant beyond membership in the role; the server refuses the
-    connection (one line from psql) when the login is not a member.
-    """
-    options = f"-c role={READER_ROLE} -c default_transaction_read_only=on"
+    engine = _engine(settings)
+    try:
+        enable_reader_login(engine)
+    finally:
+        engine.dispose()
+    return url.set(username=READER_ROLE)
+
+
+def read_only_options(existing: str | None) -> str:
+    """libpq startup options: every transaction read only (a courtesy: the login cannot write anyway)."""
+    options = "-c default_transaction_read_only=on"
     return f"{existing} {options}" if existing else options
 
 

@@ -20,8 +20,10 @@ def register(subparsers: Any) -> None:
         description="Read REQUEST_DIR/fetch-manifest.json (written by 'almamirror ppr … --build') and "
         "fetch every product into products/ (verified against NGAS's size and checksum) and every ASDM "
         "into rawdata/ (through [archive] asdm_command). Files already there and verified are not "
-        "downloaded again; a partial download is resumed. Exit codes: 0 everything is there, 1 some "
-        "files failed (named in the summary), 2 not a request directory or bad options.",
+        "downloaded again; a partial download is resumed. Then the preflight (ppr --verify) checks the "
+        "directory as the restore opens it. Exit codes: 0 everything is there and the preflight passed, 1 "
+        "some files failed or the preflight found problems (each named), 2 not a request directory or "
+        "bad options, 3 another fetch is working in REQUEST_DIR.",
         epilog="The NGAS servers come from [archive] ngas_urls or ALMAMIRROR_NGAS_URL. See docs/fetch.md.",
     )
     fetch.add_argument("request_dir", type=Path, metavar="REQUEST_DIR", help="a request directory")
@@ -57,9 +59,9 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
         write_fetch_summary(summary, args.format, sys.stdout, dry_run=True)
         return 0
     summary = fetch_with_progress(args.request_dir, settings, options)
-    if args.format == "json" or summary.failed or not args.quiet:
+    if args.format == "json" or not summary.ready or not args.quiet:
         write_fetch_summary(summary, args.format, sys.stdout)
-    return 1 if summary.failed else 0
+    return 0 if summary.ready else 1
 
 
 def fetch_with_progress(directory: Path, settings: Settings, options: Any) -> Any:
@@ -84,6 +86,7 @@ def write_fetch_summary(summary: Any, fmt: str, stream: TextIO, dry_run: bool = 
             "fetched": summary.count("fetched"), "present": summary.count("present"),
             "failed": summary.count("failed"), "to_fetch": summary.count("to fetch"),
             "bytes": summary.fetched_bytes, "seconds": round(summary.seconds, 2), "files": rows,
+            "preflight": None if summary.preflight is None else summary.preflight.to_json(),
         }, stream, indent=2)
         stream.write("\n")
         return
@@ -109,3 +112,7 @@ def write_fetch_summary(summary: Any, fmt: str, stream: TextIO, dry_run: bool = 
     )
     for failure in summary.failed:
         stream.write(f"  failed: {failure.target}: {failure.reason}\n")
+    if summary.preflight is not None:
+        from etl.cli.verify_command import write_verification
+
+        write_verification(summary.preflight, "table", stream)

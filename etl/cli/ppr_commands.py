@@ -51,6 +51,11 @@ def register(subparsers: Any) -> None:
         "an archived PPR file, read as the pipeline reads it; exit 0 when they agree, 1 when not, 2 when "
         "the PPR is for another MOUS (write MOUS_UID first)",
     )
+    target.add_argument(
+        "--verify", type=Path, metavar="REQUEST_DIR",
+        help="preflight a request directory without CASA or the mirror: will the restore find everything "
+        "it opens? One line per problem; exit 0 none, 1 some, 2 not a request directory",
+    )
     ppr.add_argument(
         "--all-restorable", action="store_true",
         help="every restorable MOUS not already built in DIR (needs --build)",
@@ -87,12 +92,17 @@ def register(subparsers: Any) -> None:
     add_fetch_options(ppr)
     ppr.add_argument(
         "--format", choices=("table", "json"), default="table",
-        help="format of the --all-restorable summary and of the --check result (default: table)",
+        help="format of the --all-restorable summary and of the --check and --verify results "
+        "(default: table)",
     )
     ppr.set_defaults(run=run_ppr)
 
 
 def run_ppr(args: argparse.Namespace, settings: Settings) -> int:
+    if args.verify is not None:
+        from etl.cli.verify_command import run_verify
+
+        return run_verify(args, sys.stdout)
     _check_arguments(args)
     from etl.cli.databases import mirror_snapshot
 
@@ -333,9 +343,9 @@ def _fetch_built(built: list[Path], args: argparse.Namespace, settings: Settings
         except ArchiveDown as down:
             # One line for the whole night: the files of the requests not started count as not fetched.
             raise down.with_count((down.not_fetched or 0) + _files_listed(built[done:], options)) from None
-        if summary.failed:
+        if not summary.ready:
             failed.append(directory)
-        if len(built) == 1 or summary.failed:
+        if len(built) == 1 or not summary.ready:
             write_fetch_summary(summary, "table", sys.stdout)
         total.update(done)
     total.finish()

@@ -17,6 +17,7 @@ from pathlib import Path
 from lxml import etree
 
 from etl.demo.asdm_documents import BINARY_DIRECTORY
+from etl.demo.real_mous import real_asdm_archive, unpack_real_asdm
 from etl.demo.uids import file_form
 from etl.errors import DownloadNotVerified, StopAndFix
 from etl.logs import fields
@@ -40,6 +41,9 @@ def export_asdm(client: NgasClient, eb_uid: str, into: Path) -> ExportedAsdm:
         raise StopAndFix(f"{target} already exists; remove it to export {eb_uid} again")
     staging = into / f".{disk}.export-{secrets.token_hex(4)}"
     staging.mkdir(parents=True)
+    real = real_asdm_archive(eb_uid)
+    if real is not None:
+        return _unpack_real(real, disk, staging, target)
     try:
         files = [client.download(disk, staging / "ASDM.xml")]
         for name, uid in _tables(disk, (staging / "ASDM.xml").read_bytes()):
@@ -53,6 +57,18 @@ def export_asdm(client: NgasClient, eb_uid: str, into: Path) -> ExportedAsdm:
         raise
     exported = ExportedAsdm(target, len(files), sum(download.size for download in files))
     log.info("asdm.exported %s", fields(eb_uid=eb_uid, files=exported.files, bytes=exported.bytes))
+    return exported
+
+
+def _unpack_real(archive: Path, disk: str, staging: Path, target: Path) -> ExportedAsdm:
+    """A real EB's ASDM (etl/demo/real_mous.py): its packaged directory, unpacked whole or not at all."""
+    try:
+        unpack_real_asdm(archive, disk, staging).rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    files = [path for path in target.rglob("*") if path.is_file()]
+    exported = ExportedAsdm(target, len(files), sum(path.stat().st_size for path in files))
+    log.info("asdm.exported %s", fields(eb_uid=disk, files=exported.files, bytes=exported.bytes, real=True))
     return exported
 
 

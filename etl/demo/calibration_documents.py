@@ -103,6 +103,8 @@ def attach_calibration_documents(project: Project) -> None:
         for mous in goal.mouses:
             if mous.recipe not in (Recipe.PIPELINE, Recipe.UNSPLIT) or not mous.products:
                 continue
+            if mous.record is RecordForm.REAL:
+                continue  # the real calibration's own documents
             calibration = calibration_of(project, goal, mous)
             earlier = None
             if mous.record is RecordForm.TWO_CALIBRATIONS:

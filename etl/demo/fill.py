@@ -18,6 +18,7 @@ from etl.demo.model import Project
 from etl.demo.ngas_catalogue import CATALOGUE, CATALOGUE_TABLE, catalogue_rows
 from etl.demo.ngas_catalogue import COLUMNS as CATALOGUE_COLUMNS
 from etl.demo.population import random_projects
+from etl.demo.restore_products import attach_restore_products
 from etl.demo.rows import COLUMNS, write_project
 from etl.demo.scales import DEFAULT_SEED, DEMO_AS_OF, SCALES, ScaleSpec
 from etl.demo.spool import Spools
@@ -88,6 +89,7 @@ def _generate(spec: ScaleSpec, seed: int, as_of: datetime, spools: Spools) -> in
     count = 0
     for index, project in enumerate(demo_projects(spec, seed, as_of)):
         attach_calibration_documents(project)
+        attach_restore_products(project)
         write_project(project, spools)
         # The fixed cases are few and the same everywhere: their files' checksums are stored.
         for row in catalogue_rows(project, store_body_checksums=index < len(FIXED_PROJECT_PLANS)):

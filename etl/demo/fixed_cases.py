@@ -23,6 +23,7 @@ from etl.demo.case_plans import (
     build_project,
 )
 from etl.demo.model import FAIL, PASS, PENDING, SEMIPASS, UNSET, Project, Recipe, RecordForm, XmlForm
+from etl.demo.real_mous import build_real_project
 from etl.demo.scales import DEMO_AS_OF
 from etl.demo.seed_cases import SEED_PROJECTS
 
@@ -264,6 +265,7 @@ def build_fixed_projects() -> tuple[list[Project], dict[str, FixedCase]]:
     """Build every fixed-case project; the same objects, UIDs and keys every time."""
     build = FixedBuild()
     projects = [build_project(plan, build) for plan in FIXED_PROJECT_PLANS]
+    projects.append(build_real_project(build))
     return projects, {case.name: case for case in build.cases}
 
 

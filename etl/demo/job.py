@@ -35,6 +35,8 @@ class DemoMirror:
 class DemoResult:
     mirror: DemoMirror
     seed_request: Path
+    # The real calibration's MOUS (etl/demo/real_mous.py); None in an archive made before it existed.
+    real_request: Path | None = None
 
 
 def run_demo(
@@ -48,7 +50,8 @@ def run_demo(
 ) -> DemoResult:
     """The whole demo: archive (if missing), migrated and synced mirror, the seed MOUS's request directory."""
     prepared = prepare_demo_mirror(source, mirror, settings, scale, seed, rebuild)
-    return DemoResult(prepared, seed_request(mirror, settings, output))
+    seed_directory = seed_request(mirror, settings, output)
+    return DemoResult(prepared, seed_directory, real_request(mirror, settings, output))
 
 
 def prepare_demo_mirror(
@@ -93,14 +96,26 @@ def refuse_another_scale(source: Engine, schema: str, scale: str) -> None:
         )
 
 
-def seed_request(mirror: Engine, settings: Settings, output: Path) -> Path:
-    """The restore request directory of the seed MOUS under ``output``."""
+def seed_request(mirror: Engine, settings: Settings, output: Path, mous_uid: str = SEED_MOUS) -> Path:
+    """The restore request directory of the seed MOUS (or ``mous_uid``) under ``output``."""
     from ppr.layout import build_request_directory
     from ppr.service import generate_ppr
 
     with read_only_connection(mirror) as connection:
-        generated = generate_ppr(connection, SEED_MOUS, settings.ppr)
+        generated = generate_ppr(connection, mous_uid, settings.ppr)
     return build_request_directory(output, generated.relative_path, generated.document, generated.request)
+
+
+def real_request(mirror: Engine, settings: Settings, output: Path) -> Path | None:
+    """The request directory of the real calibration's MOUS, or None when the archive lacks it."""
+    from etl.demo.real_mous import REAL_MOUS
+    from ppr.errors import UnknownMous
+
+    try:
+        return seed_request(mirror, settings, output, REAL_MOUS)
+    except UnknownMous:
+        log.info("demo.no_real_mous mous_uid=%s", REAL_MOUS)
+        return None
 
 
 def exporter_command() -> str:

@@ -72,6 +72,7 @@ class RecordForm(Enum):
     TWO_CALIBRATIONS = "two_calibrations"  # an earlier calibration's documents archived too
     NOT_ON_NGAS = "not_on_ngas"  # the restore script is listed but NGAS does not have it
     MALFORMED_MANIFEST = "malformed_manifest"  # the manifest is cut short (not well-formed)
+    REAL = "real"  # a real calibration's own files (etl/demo/real_mous.py), served as they are
 
 
 @dataclass(slots=True)

@@ -27,7 +27,16 @@ from sqlalchemy import (
 from etl.copy import analyze
 from etl.derive.restorability import RULES_VERSION
 from etl.derive.tree import eb_mous, member_ous
-from etl.mirror import ChangeEvent, ExecutionBlock, MousStatus, Ous, Project, SchedulingBlock, table_of
+from etl.mirror import (
+    ChangeEvent,
+    ExecutionBlock,
+    MousStatus,
+    Ous,
+    Project,
+    SchedulingBlock,
+    metadata,
+    table_of,
+)
 
 events = table_of(ChangeEvent)
 
@@ -43,9 +52,27 @@ def create_affected_table(connection: Connection) -> Table:
 
 
 def mark_all_members(connection: Connection, affected: Table) -> None:
+    """Every member OUS, and every OUS that still has derived rows (a full sync re-derives them all).
+
+    An OUS gone from the source, or no longer a member (its group gone), is no member any more; its
+    derived rows must go in this run all the same, or they name an OUS the same run deleted.
+    """
     members = member_ous()
-    connection.execute(insert(affected).from_select(["mous_uid"], select(members.c.mous_uid)))
+    derived = [select(members.c.mous_uid)]
+    derived += [select(column) for column in _derived_ous_columns()]
+    connection.execute(insert(affected).from_select(["mous_uid"], union(*derived)))
     analyze(connection, affected)
+
+
+def _derived_ous_columns() -> list[Column[str]]:
+    """The column of each derived table that names its OUS: those with a foreign key to ``ous``."""
+    ous_uid = table_of(Ous).c.ous_uid
+    return [
+        column
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if any(key.column is ous_uid for key in column.foreign_keys)
+    ]
 
 
 def mark_changed(connection: Connection, affected: Table, run_id: int) -> None:
@@ -97,9 +124,11 @@ def _direct(run_id: int) -> list[Select[tuple[int, str]]]:
 
 def _through_tree(run_id: int) -> list[Select[tuple[int, str]]]:
     """An OUS change touches the OUS itself (a member, or one that stopped being one) and the members
-    below it (a moved group moves its members' science goal)."""
+    below it (a moved group moves its members' science goal), as the tree is now and as the mirror
+    last derived it (a group that vanished leaves its MOUSes members of nothing)."""
     ous = table_of(Ous)
     members = member_ous()
+    status = table_of(MousStatus)
     changed = (
         select(events.c.event_id, events.c.row_key.label("ous_uid"))
         .where(events.c.run_id == run_id, events.c.table_name == ous.name)
@@ -110,6 +139,9 @@ def _through_tree(run_id: int) -> list[Select[tuple[int, str]]]:
         select(changed.c.event_id, members.c.mous_uid).join(
             members,
             or_(members.c.gous_uid == changed.c.ous_uid, members.c.sous_uid == changed.c.ous_uid),
+        ),
+        select(changed.c.event_id, status.c.mous_uid).join(
+            status, or_(status.c.gous_uid == changed.c.ous_uid, status.c.sous_uid == changed.c.ous_uid)
         ),
     ]
 

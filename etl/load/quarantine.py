@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from psycopg.errors import ProgramLimitExceeded
 from sqlalchemy import (
     Connection,
     Insert,
@@ -34,9 +35,10 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
+from etl.copy import truncate
 from etl.load.mapping import PROBLEM_COLUMNS, TableMapping
 from etl.load.stage import add_stage_key, create_unkeyed_stage, insert_count
 from etl.logs import fields
@@ -46,6 +48,9 @@ log = logging.getLogger(__name__)
 QUARANTINE_KIND = "quarantined_row"
 KEPT = "; left out of this sync: the mirror keeps its previous version of the row, if it had one"
 SHOWN_ROW_CHARACTERS = 300
+# A finding's subject holds the row's key; one longer than this is shown cut (findings are indexed).
+SHOWN_KEY_BYTES = 400
+SHOWN_KEY_CHARACTERS = 100
 
 
 @dataclass(frozen=True)
@@ -63,29 +68,56 @@ def quarantine_bad_rows(
 
     ``marked``: how many rows the converter marked while streaming.
     """
-    keyed = _key_stage(connection, stage, mapping)
+    keying = _key_stage(connection, stage, mapping)
+    keyed = keying == "keyed"
     if keyed and not marked:
         return Quarantine(None, 0)
     quarantine = create_unkeyed_stage(
         connection, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name, prefix="quarantine"
     )
     moved = insert_count(connection, _move(stage, quarantine, mapping, only_marked=keyed))
+    if keying == "key too long":
+        _compact(connection, stage, mapping)
     if not keyed:
         add_stage_key(connection, stage, mapping.key)
     log.warning("sync.rows_quarantined %s", fields(table=mapping.source.name, rows=moved))
     return Quarantine(quarantine, moved)
 
 
-def _key_stage(connection: Connection, stage: Table, mapping: TableMapping) -> bool:
-    """Try the primary key in a savepoint: True when no key repeats and none is missing."""
+def _key_stage(
+    connection: Connection, stage: Table, mapping: TableMapping
+) -> Literal["keyed", "bad keys", "key too long"]:
+    """Try the primary key in a savepoint: keyed when no key repeats, none is missing and none is too
+    long for an index (such a row is marked already, ``etl.load.index_limits``)."""
     savepoint = connection.begin_nested()
     try:
         add_stage_key(connection, stage, mapping.key)
     except IntegrityError:
         savepoint.rollback()
-        return False
+        return "bad keys"
+    except OperationalError as exc:
+        savepoint.rollback()
+        if isinstance(exc.orig, ProgramLimitExceeded):
+            return "key too long"
+        raise
     savepoint.commit()
-    return True
+    return "keyed"
+
+
+def _compact(connection: Connection, stage: Table, mapping: TableMapping) -> None:
+    """Leave no trace of the moved rows in the stage: an index built in this transaction would take
+    its own deleted rows too, and a key too long for the index fails it, deleted or not.
+
+    Only on a night that read such a key: it copies the stage out and back.
+    """
+    columns = [column.name for column in stage.c]
+    kept = create_unkeyed_stage(
+        connection, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name, prefix="compacted"
+    )
+    connection.execute(insert(kept).from_select(columns, select(*stage.c)))
+    truncate(connection, stage)
+    connection.execute(insert(stage).from_select(columns, select(*(kept.c[c] for c in columns))))
+    kept.drop(connection)
 
 
 def _move(stage: Table, quarantine: Table, mapping: TableMapping, only_marked: bool) -> Insert:
@@ -198,15 +230,21 @@ def _problem(column: Any, value: Any, reason: Any, mapping: TableMapping) -> Col
 
 
 def _row_key(keys: list[Any]) -> ColumnElement[str]:
-    """As the change events write it: composite keys joined by a space."""
-    if len(keys) == 1:
-        return cast(keys[0], Text)
-    return func.concat_ws(" ", *keys)
+    """As the change events write it: composite keys joined by a space; a key too long to be indexed
+    in a finding's subject is cut, and told apart from others by its digest."""
+    key = cast(keys[0], Text) if len(keys) == 1 else func.concat_ws(" ", *keys)
+    shown = func.format(
+        "%s… (%s bytes, md5 %s)", func.left(key, SHOWN_KEY_CHARACTERS), func.octet_length(key),
+        func.md5(key),
+    )
+    return case((func.octet_length(key) > SHOWN_KEY_BYTES, shown), else_=key)
 
 
 def _mous_uid(quarantine: Table, mapping: TableMapping, grouped: bool) -> ColumnElement[Any]:
     if "mous_uid" not in mapping.loaded:
         return cast(null(), Text)
+    mous_uid: Any = quarantine.c.mous_uid
     if grouped and "mous_uid" not in mapping.key:
-        return func.min(quarantine.c.mous_uid)
-    return quarantine.c.mous_uid
+        mous_uid = func.min(mous_uid)
+    # A value too long to be indexed names no MOUS (the findings are indexed by MOUS).
+    return case((func.octet_length(mous_uid) <= SHOWN_KEY_BYTES, mous_uid))

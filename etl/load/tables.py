@@ -26,6 +26,7 @@ from etl.load.buckets import (
     source_key,
 )
 from etl.load.extract import source_errors, source_rows
+from etl.load.index_limits import mark_long_values
 from etl.load.mapping import PROBLEM_COLUMNS, StagingConverter, TableMapping
 from etl.load.merge import MergeCounts, MergeTarget, merge
 from etl.load.quarantine import Quarantine, first_finding, quarantine_bad_rows, record_quarantine_findings
@@ -111,7 +112,8 @@ def stage_table(
             on_batch=progress.update, batch_rows=batch_rows,
         )
     progress.phase("checking for bad rows")
-    quarantine = quarantine_bad_rows(mirror, stage, mapping, convert.marked)
+    marked = convert.marked + mark_long_values(mirror, stage, mapping)
+    quarantine = quarantine_bad_rows(mirror, stage, mapping, marked)
     record_quarantine_findings(mirror, findings, quarantine, mapping)
     rows_read = pulled if checked is None else sum(figures.rows for figures in checked.figures.values())
     _check_bad_rows(mirror, findings, mapping, quarantine.rows, rows_read, max_bad_rows)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Final, NoReturn, Protocol, TypeVar
+from typing import BinaryIO, Final, NoReturn, Protocol, TypeVar
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
@@ -71,6 +71,7 @@ from etl.ngas.transport import (
     server_of,
     where,
 )
+from etl.safe_files import open_append, open_file, same_file
 from etl.settings import ArchiveSettings
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,10 @@ _INFLATE_CHUNK: Final = 1 << 20
 T = TypeVar("T")
 # Called with (bytes of the file held so far, the file's size) as a download goes on.
 ProgressCallback = Callable[[int, int], None]
+
+
+class _PartChanged(Exception):
+    """The .part is not what this download wrote (another writer, or replaced): never put in place."""
 
 
 @dataclass(frozen=True)
@@ -227,11 +232,13 @@ class NgasClient:
             try:
                 received = self._fill(file_id, status, sink, on_progress, holder, deadline)
                 problem = _verification_problem(sink.checksum.value, sink.offset, status, checksum)
-                if not problem and status.compressed:
-                    sink.close()
-                    problem = _inflate(part, target, status, expected_size, deadline)
-                elif not problem:
-                    sink.commit(target)
+                try:
+                    if not problem and status.compressed:
+                        problem = _inflate(sink, target, status, expected_size, deadline)
+                    elif not problem:
+                        sink.commit(target)
+                except _PartChanged as changed:
+                    raise DownloadNotVerified(file_id, str(changed)) from None
                 if not problem and sync_directory:
                     fsync_directory(target.parent)
                 if not problem:
@@ -632,40 +639,55 @@ def _verification_problem(computed: int, held: int, status: FileStatus, checksum
 
 
 def _inflate(
-    compressed: Path, target: Path, status: FileStatus, expected_size: int | None, deadline: Deadline
+    compressed: _PartFile, target: Path, status: FileStatus, expected_size: int | None, deadline: Deadline
 ) -> str:
-    """Decompress a verified ``.gz.part`` into ``target`` (through ``target.part``); what is wrong, or ""."""
-    size = status.plain_size
+    """Decompress a verified ``.gz.part`` into ``target`` (through ``target.part``); what is wrong, or "".
+
+    Both files are opened without following a symbolic link, and each must still be the file this
+    download wrote when it is read or renamed."""
+    compressed.check_unchanged()
     part = part_path(target)
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    written = 0
-    problem = ""
-    with compressed.open("rb") as source, part.open("wb") as sink:
-        try:
-            while not problem and (chunk := source.read(_INFLATE_CHUNK)):
-                data = chunk
-                while data and not problem:
-                    # Never more than one byte past the size NGAS gives: a bomb stops here.
-                    out = inflater.decompress(data, size + 1 - written)
-                    data = inflater.unconsumed_tail
-                    sink.write(out)
-                    written += len(out)
-                    if written > size:
-                        problem = f"it decompresses to more than NGAS's UncompressedFileSize {size:,}"
-                deadline.check("decompressing")
-        except zlib.error as exc:
-            problem = f"the gzip data NGAS sent does not decompress ({exc})"
-        if not problem and (not inflater.eof or written != size):
-            problem = f"it decompresses to {written:,} bytes, NGAS's UncompressedFileSize is {size:,}"
-        if not problem and expected_size is not None and written != expected_size:
-            problem = f"it decompresses to {written:,} bytes, the STORED_SIZE is {expected_size:,}"
+    with os.fdopen(open_file(compressed.part, os.O_RDONLY), "rb") as source, \
+            os.fdopen(open_file(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as sink:
+        if not same_file(source, compressed.part) or not same_file(compressed.handle, compressed.part):
+            raise _PartChanged(f"{compressed.part} was replaced while it was verified; not put in place")
+        problem = _inflate_into(source, sink, status, expected_size, deadline)
         if not problem:
             sink.flush()
             os.fsync(sink.fileno())
+            if not same_file(sink, part):
+                raise _PartChanged(f"{part} was replaced while it was written; not put in place")
     if problem:
         part.unlink(missing_ok=True)
         return problem
     part.replace(target)
+    return ""
+
+
+def _inflate_into(
+    source: BinaryIO, sink: BinaryIO, status: FileStatus, expected_size: int | None, deadline: Deadline
+) -> str:
+    size = status.plain_size
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    written = 0
+    try:
+        while chunk := source.read(_INFLATE_CHUNK):
+            data = chunk
+            while data:
+                # Never more than one byte past the size NGAS gives: a bomb stops here.
+                out = inflater.decompress(data, size + 1 - written)
+                data = inflater.unconsumed_tail
+                sink.write(out)
+                written += len(out)
+                if written > size:
+                    return f"it decompresses to more than NGAS's UncompressedFileSize {size:,}"
+            deadline.check("decompressing")
+    except zlib.error as exc:
+        return f"the gzip data NGAS sent does not decompress ({exc})"
+    if not inflater.eof or written != size:
+        return f"it decompresses to {written:,} bytes, NGAS's UncompressedFileSize is {size:,}"
+    if expected_size is not None and written != expected_size:
+        return f"it decompresses to {written:,} bytes, the STORED_SIZE is {expected_size:,}"
     return ""
 
 
@@ -699,9 +721,11 @@ class _PartFile:
         self.part = part
         self.size = size
         self.checksum = RunningChecksum(algorithm)
-        existing = part.stat().st_size if part.exists() else 0
+        # Never through a symbolic link planted as the .part: it would append to whatever it names.
+        self.handle = open_append(part)
+        existing = os.fstat(self.handle.fileno()).st_size
         if existing > size:
-            part.unlink()
+            self.handle.truncate(0)
             existing = 0
         if existing:
             # A resumed file's checksum covers the bytes already held: read them once.
@@ -709,7 +733,6 @@ class _PartFile:
         self.offset = existing
         self.resumed_from = existing
         self.received = 0
-        self.handle = part.open("ab")
 
     def write(self, chunk: bytes) -> None:
         self.handle.write(chunk)
@@ -727,9 +750,21 @@ class _PartFile:
     def flush(self) -> None:
         self.handle.flush()
 
+    def check_unchanged(self) -> None:
+        """``_PartChanged`` unless the ``.part`` is still this file, of exactly the bytes verified."""
+        self.handle.flush()
+        held = os.fstat(self.handle.fileno()).st_size
+        if held != self.offset or not same_file(self.handle, self.part):
+            raise _PartChanged(
+                f"{self.part} changed while it was written ({held:,} bytes for {self.offset:,} "
+                "received; another process writes it?); not put in place"
+            )
+
     def commit(self, target: Path) -> None:
         self.handle.flush()
         os.fsync(self.handle.fileno())
+        # What is renamed must be exactly the bytes verified: the same file, of the verified size.
+        self.check_unchanged()
         self.handle.close()
         self.part.replace(target)
 

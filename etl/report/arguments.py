@@ -89,8 +89,14 @@ def check_quality_kind(kind: str | None) -> str | None:
     return kind
 
 
+# The largest count or id an option takes: PostgreSQL's bigint, and what Python slices by.
+MAX_OPTION_NUMBER = 2**63 - 1
+
+
 def check_positive(value: int, option: str) -> int:
     if value < 1:
         raise UsageError(f"{option} must be 1 or more, not {value}")
+    if value > MAX_OPTION_NUMBER:
+        raise UsageError(f"{option} {value} is too large; the most it takes is {MAX_OPTION_NUMBER}")
     return value
 

@@ -7,18 +7,17 @@ import logging
 import time
 from dataclasses import dataclass
 
-import psycopg
 from sqlalchemy import Connection, Engine, RootTransaction, Table, func, select
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from etl.database import mask_url
+from etl.database_errors import classify_mirror_error
 from etl.derive.affected import create_affected_table, mark_all_members, mark_changed
 from etl.derive.calibration_record import derive_calibration_records, mark_record_changes
 from etl.derive.ous_status_xml import refresh_status_documents
 from etl.derive.quality import QualityCounts, create_source_findings, record_findings
 from etl.derive.restorability import derive_mous_status
 from etl.derive.sessions import derive_session_assignment
-from etl.errors import AlmaMirrorError, BadSourceData, MirrorRejected, MirrorUnavailable
+from etl.errors import AlmaMirrorError, MirrorUnavailable
 from etl.load.bucket_state import store_buckets, stored_buckets
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
@@ -92,15 +91,18 @@ def run_sync(
             raise
         log.info("sync.started %s", fields(run=run.run_id, source=source_name, full=full,
                                              baseline=run.baseline))
+        summary: SyncSummary | None = None
         try:
             summary = _sync(connection, source, options, run, full, allow_shrink, documents)
             transaction.commit()
         except BaseException as exc:
             _end_quietly(transaction)
-            error = _record_failure(mirror, run, exc)
+            error = _record_failure(mirror, run, exc, committing=summary is not None)
             if error is exc:
                 raise
-            raise error from exc
+            if error is not None:
+                raise error from exc
+    assert summary is not None  # no error: _sync returned, and its commit went through
     # Committed: whatever happens now, the run succeeded.
     try:
         log.info(
@@ -119,19 +121,43 @@ def _end_quietly(transaction: RootTransaction) -> None:
         transaction.rollback()
 
 
-def _record_failure(mirror: Engine, run: RunRecord, exc: BaseException) -> BaseException:
-    """Record how the run ended and return the exception to raise (classified where possible)."""
+def _record_failure(
+    mirror: Engine, run: RunRecord, exc: BaseException, committing: bool
+) -> BaseException | None:
+    """Record how the run ended and return the exception to raise (classified where possible).
+
+    ``committing``: the failure came from the COMMIT. The server may have committed and only its
+    answer been lost with the connection: the run's record, read on a new connection, says which.
+    None: the run committed, and it is a success.
+    """
     error = _classify(exc)
     interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
     reason = _one_line(str(error or exc)) or f"interrupted ({type(exc).__name__})"
     if interrupted and not reason.startswith("interrupted"):
         reason = f"interrupted: {reason}"
     try:
-        end_run(mirror, run.run_id, "interrupted" if interrupted else "failed", reason)
+        recorded = end_run(mirror, run.run_id, "interrupted" if interrupted else "failed", reason)
     except Exception as record_error:  # the next sync marks the run interrupted
         log.warning("sync.end_not_recorded %s", fields(run=run.run_id, error=_one_line(str(record_error))))
+        if committing:
+            return _outcome_unknown(run, reason, record_error)
+        recorded = None
+    if committing and recorded == "succeeded":
+        log.warning("sync.commit_unacknowledged %s", fields(run=run.run_id, error=reason))
+        return None
     log.error("sync.failed %s", fields(run=run.run_id, error=reason))
     return error if error is not None else exc
+
+
+def _outcome_unknown(run: RunRecord, reason: str, record_error: Exception) -> MirrorUnavailable:
+    """The COMMIT got no answer and the mirror cannot be asked whether it went through."""
+    log.error("sync.outcome_unknown %s", fields(run=run.run_id, error=reason,
+                                                 lookup_error=_one_line(str(record_error))))
+    return MirrorUnavailable(
+        f"the mirror connection was lost while run {run.run_id} committed ({reason}), and the mirror "
+        "cannot be asked whether it did: 'almamirror report runs' shows the run's state once the "
+        "mirror is back (a run still 'running' did not commit; the next sync marks it interrupted)"
+    )
 
 
 def _sync(
@@ -264,23 +290,7 @@ def _classify(exc: BaseException) -> AlmaMirrorError | None:
     Source-side errors were already classified where they happened (``extract``); what is left here
     comes from the mirror.
     """
-    if isinstance(exc, AlmaMirrorError):
-        return exc
-    original: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
-    if isinstance(original, psycopg.errors.DataError):
-        return BadSourceData(f"the source has a value the mirror cannot store: {_db_message(original)}")
-    if isinstance(exc, OperationalError) or isinstance(original, psycopg.OperationalError):
-        return MirrorUnavailable(f"the mirror connection failed during the sync: {_db_message(original)}")
-    if isinstance(original, psycopg.Error):
-        return MirrorRejected(f"the mirror rejected the sync: {_db_message(original)}")
-    return None
-
-
-def _db_message(error: BaseException) -> str:
-    """PostgreSQL's own message, without the SQL statement SQLAlchemy appends to its errors."""
-    diagnostics = getattr(error, "diag", None)
-    primary = getattr(diagnostics, "message_primary", None)
-    return _one_line(primary or str(error))
+    return classify_mirror_error(exc, "the sync")
 
 
 def _one_line(message: str) -> str:

@@ -169,11 +169,13 @@ def finish_run(
         )
 
 
-def end_run(engine: Engine, run_id: int, status: str, error: str) -> None:
-    """Record how an unsuccessful run ended (``failed`` or ``interrupted``), unless it already has.
+def end_run(engine: Engine, run_id: int, status: str, error: str) -> str | None:
+    """Record how an unsuccessful run ended (``failed`` or ``interrupted``), unless it already has;
+    returns the state the run is recorded in now (None: no such run).
 
-    Its data changes were rolled back. The guard keeps a state once set: a run that committed, or
-    that another sync marked interrupted, keeps its state.
+    The guard keeps a state once set: a run that committed, or that another sync marked interrupted,
+    keeps its state. The UPDATE waits for the row lock of a sync transaction still committing on a
+    connection the caller lost, so ``succeeded`` here means that transaction did commit.
     """
     with engine.begin() as connection:
         ended = connection.execute(
@@ -181,5 +183,11 @@ def end_run(engine: Engine, run_id: int, status: str, error: str) -> None:
             .where(runs.c.run_id == run_id, runs.c.status == "running")
             .values(status=status, finished_at=func.clock_timestamp(), error=error)
         ).rowcount
+        recorded: str | None = connection.execute(
+            select(runs.c.status).where(runs.c.run_id == run_id)
+        ).scalar_one_or_none()
     if not ended:
-        log.warning("sync.state_kept %s", fields(run=run_id, not_recorded=status, error=error))
+        log.warning(
+            "sync.state_kept %s", fields(run=run_id, not_recorded=status, state=recorded, error=error)
+        )
+    return recorded

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from etl.safe_files import open_file
+
 RECORD_FILE: Final = "fetch-record.json"
 RECORD_VERSION: Final = 1
 EXPORTING: Final = "exporting"
@@ -94,7 +96,9 @@ class FetchRecord:
             self._data[section][key] = value
             text = json.dumps(self._data, indent=2, sort_keys=True) + "\n"
             partial = self.path.with_name(f".{self.path.name}.partial")
-            with partial.open("w", encoding="utf-8") as handle:
+            # A leftover of a crash is overwritten; a symbolic link planted there is refused.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            with os.fdopen(open_file(partial, flags), "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -9,17 +9,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from etl.errors import AlmaMirrorError, ArchiveDown, ArchiveFileProblem, ArchiveUnavailable, NotAnArchive
 from etl.logs import fields
 from etl.ngas.client import NgasClient, fsync_directory
 from etl.ngas.status import FileStatus
+from etl.safe_files import check_no_links
 from etl.settings import ArchiveSettings
 from ppr.fetch.asdms import ExportFailed, check_export_tool, run_export
+from ppr.fetch.lock import request_lock
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
 from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
-from ppr.layout import PRODUCTS, RAWDATA
+from ppr.layout import PRODUCTS, RAWDATA, WORKING
+
+if TYPE_CHECKING:
+    from ppr.verify import Verification
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,8 @@ class FetchSummary:
     directory: Path
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    # The preflight run after the fetch (``ppr.verify``); None for a dry run.
+    preflight: Verification | None = None
 
     def count(self, state: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -62,6 +69,11 @@ class FetchSummary:
     @property
     def failed(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if outcome.state == FAILED]
+
+    @property
+    def ready(self) -> bool:
+        """Nothing failed and the preflight found nothing the restore would miss."""
+        return not self.failed and (self.preflight is None or self.preflight.ok)
 
     @property
     def fetched_bytes(self) -> int:
@@ -97,32 +109,54 @@ def fetch_request(
         summary.outcomes = [*(_planned_product(plan, record, item) for item in plan.products),
                             *(_planned_asdm(plan, record, item) for item in asdms)]
         return summary
+    with request_lock(directory):
+        _check_directories(directory)
+        if observer is not None:
+            observer.planned(plan, len(plan.products) + len(asdms))
+        summary.outcomes, stopped = _fetch_all(plan, record, asdms, archive, options, observer,
+                                               client_factory)
+        if any(outcome.kind == "product" and outcome.state == FETCHED for outcome in summary.outcomes):
+            fsync_directory(directory / PRODUCTS)  # once for the run's renames, not once per file
+    summary.seconds = time.monotonic() - started
+    if stopped is not None:
+        # An outage or a wrong URL stops the run: said once, with what was not fetched, not per file.
+        not_fetched = sum(1 for outcome in summary.outcomes if outcome.reason == NOT_TRIED)
+        log.info("fetch.stopped %s", fields(directory=directory, not_fetched=not_fetched,
+                                            reason=str(stopped)))
+        if isinstance(stopped, ArchiveDown):
+            raise stopped.with_count(not_fetched)
+        raise stopped
+    # Imported here: ppr.verify reads the fetch record, whose package imports this module.
+    from ppr.verify import verify_request
+
+    summary.preflight = verify_request(directory, asdms=not options.products_only)
+    log.info("fetch.done %s", fields(
+        directory=directory, fetched=summary.count(FETCHED), present=summary.count(PRESENT),
+        failed=summary.count(FAILED), bytes=summary.fetched_bytes, seconds=round(summary.seconds, 2),
+        preflight_problems=len(summary.preflight.problems),
+    ))
+    return summary
+
+
+def _check_directories(directory: Path) -> None:
+    # A link planted as products/ or rawdata/ would carry every download or export outside.
+    for name in (PRODUCTS, RAWDATA, WORKING):
+        check_no_links(directory, directory / name)
+
+
+def _fetch_all(
+    plan: FetchPlan, record: FetchRecord, asdms: tuple[AsdmItem, ...], archive: ArchiveSettings,
+    options: FetchOptions, observer: FetchObserver | None, client_factory: ClientFactory,
+) -> tuple[list[Outcome], AlmaMirrorError | None]:
+    """Every item's outcome, and what stopped the run early (an outage, a URL that is not NGAS)."""
     workers = options.workers or archive.workers
     with client_factory(archive) as client, ThreadPoolExecutor(workers, "fetch") as pool:
         if asdms:
             check_export_tool(archive.asdm_command)  # one line before any EB is tried, not one per EB
-        if observer is not None:
-            observer.planned(plan, len(plan.products) + len(asdms))
         job = _Job(plan, record, client, archive, observer)
         futures = [pool.submit(job.product, item) for item in plan.products]
         futures += [pool.submit(job.asdm, item) for item in asdms]
-        summary.outcomes = [future.result() for future in futures]
-    if any(outcome.kind == "product" and outcome.state == FETCHED for outcome in summary.outcomes):
-        fsync_directory(directory / PRODUCTS)
-    summary.seconds = time.monotonic() - started
-    if job.stopped is not None:
-        # An outage or a wrong URL stops the run: said once, with what was not fetched, not per file.
-        not_fetched = sum(1 for outcome in summary.outcomes if outcome.reason == NOT_TRIED)
-        log.info("fetch.stopped %s", fields(directory=directory, not_fetched=not_fetched,
-                                            reason=str(job.stopped)))
-        if isinstance(job.stopped, ArchiveDown):
-            raise job.stopped.with_count(not_fetched)
-        raise job.stopped
-    log.info("fetch.done %s", fields(
-        directory=directory, fetched=summary.count(FETCHED), present=summary.count(PRESENT),
-        failed=summary.count(FAILED), bytes=summary.fetched_bytes, seconds=round(summary.seconds, 2),
-    ))
-    return summary
+        return [future.result() for future in futures], job.stopped
 
 
 def _planned_product(plan: FetchPlan, record: FetchRecord, item: ProductItem) -> Outcome:
@@ -186,9 +220,11 @@ class _Job:
             if self.observer is not None:
                 self.observer.advanced(item.target, held, size)
 
+        check_no_links(self.plan.directory, path.parent)
         # The products directory is fsynced once at the end of the run, not after every file.
         download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress,
                                         sync_directory=False, status=known)
+        check_no_links(self.plan.directory, path)
         checksum = download.checksum
         self.record.record_product(
             item.target, path, item.ngas_file_id, checksum.stored if checksum else None,

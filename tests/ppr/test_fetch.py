@@ -46,9 +46,9 @@ def _manifest(directory: Path) -> dict[str, Any]:
     return loaded
 
 
-def _assert_products_verified(directory: Path, demo_source: URL) -> None:
+def _assert_products_verified(directory: Path, demo_source: URL, count: int = 48) -> None:
     products = _manifest(directory)["products"]
-    assert len(products) == 48
+    assert len(products) == count
     entries = {row["file_id"]: row for row in catalogue(demo_source, "file_id LIKE '%'")}
     for product in products:
         entry = entries[product["source"]["ngas_file_id"]]
@@ -143,6 +143,15 @@ def test_no_archive_configured_is_one_line(request_dir: Path, capsys: pytest.Cap
 def test_a_fetch_killed_with_sigkill_resumes_its_partial_file(
     request_dir: Path, stand_in_factory: StandInFactory, demo_source: URL, test_home: Path
 ) -> None:
+    # What a restore fetches is a few kB per file: add a larger product of the MOUS to be cut short.
+    manifest = _manifest(request_dir)
+    large = "member.uid___A001_X129e_Xb6.qa2_report.pdf"
+    (entry,) = catalogue(demo_source, "file_id = :large", large=large)
+    manifest["products"].append(dict(
+        manifest["products"][0], target=f"products/{large}", kind="qa_report", size_bytes=entry["file_size"],
+        source={"via": "ngas", "ngas_file_id": large},
+    ))
+    (request_dir / "fetch-manifest.json").write_text(json.dumps(manifest), "utf-8")
     slow = stand_in_factory("--throttle", "0.5")
     environment = {**os.environ, "ALMAMIRROR_NGAS_URL": slow.url, "ALMAMIRROR_HOME": str(test_home),
                    "ALMAMIRROR_SOURCE_URL": demo_source.render_as_string(hide_password=False)}
@@ -163,7 +172,7 @@ def test_a_fetch_killed_with_sigkill_resumes_its_partial_file(
     done = subprocess.run([*command[:-2], "--workers", "4"], env=environment, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
-    _assert_products_verified(request_dir, demo_source)
+    _assert_products_verified(request_dir, demo_source, 49)
     ranges = {r["file_id"]: r["range"] for r in fast.requests() if r["range"]}
     resumed = [name for name in held if any(range_.startswith("bytes=") for range_ in ranges.values())]
     assert resumed
@@ -244,7 +253,12 @@ def test_the_demo_ends_with_a_complete_verified_request_directory(
     assert main(["demo", "--output", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "64 fetched, 0 already there, 0 failed" in out
-    (directory,) = [path.parent for path in (tmp_path / "out").rglob("fetch-manifest.json")]
+    # The seed MOUS's request, and the real calibration's (its 7 products, manifest included, 2 ASDMs).
+    assert "9 fetched, 0 already there, 0 failed" in out
+    assert out.count("the restore will find everything it opens") == 2
+    directories = [path.parent for path in (tmp_path / "out").rglob("fetch-manifest.json")]
+    (directory,) = [path for path in directories if path.name == "MOUS_uid___A001_X129e_Xb6"]
+    assert len(directories) == 2
     _assert_products_verified(directory, source_copy)
     assert sorted(p.name for p in (directory / "rawdata").iterdir()) == sorted(
         a["disk_name"] for a in _manifest(directory)["asdms"]

@@ -15,6 +15,8 @@ from etl.demo.scales import DEMO_AS_OF, SCALES
 from etl.demo.uids import POPULATION_FIRST_RANGE
 from tests.etl.demo.anomalies import empty_session_positions
 
+REAL_RANGE = 0xFE00  # uid://A001/Xfe00/… of etl/demo/real_mous.py
+
 # Two fixed cases' UIDs end in a space (eb_uid_trailing_space, sb_status_uid_trailing_space).
 A001_RANGE = re.compile(r"^uid://A001/X([0-9a-f]+)/X[0-9a-f]+ ?$")
 A002_RANGE = re.compile(r"^uid://A002/X([0-9a-f]+)/X[0-9a-f]+ ?$")
@@ -105,12 +107,15 @@ def test_population_uids_stay_clear_of_fixed_cases() -> None:
     for project in build_fixed_projects()[0]:
         fixed_ranges |= _a001_ranges(project)
         fixed_ebs |= {_eb_range(eb.uid) for mous in project.mouses() for eb in mous.all_ebs()}
+    # The real calibration's own UIDs (A001 range Xfe00) lie far above any range the population reaches.
+    fixed_ranges.discard(REAL_RANGE)
     fixed_count = len(fixed_mous_uids())
     population = list(demo_projects(SCALES["medium"], 99, DEMO_AS_OF))[len(build_fixed_projects()[0]):]
     assert fixed_count == len(FIXED_CASES) + 1  # plus one supporting 7-m MOUS
     for project in population:
         ranges = _a001_ranges(project)
         assert min(ranges) >= POPULATION_FIRST_RANGE > max(fixed_ranges)
+        assert max(ranges) < REAL_RANGE
         assert not {_eb_range(eb.uid) for mous in project.mouses() for eb in mous.all_ebs()} & fixed_ebs
 
 
