@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
+from etl.demo.ngas_bodies import body
 from etl.demo.ngas_process import StandInProcess, start_stand_in
 from etl.settings import ArchiveSettings
 from tests.conftest import open_engine
@@ -88,3 +89,15 @@ def catalogue(demo_source: URL, where: str, **parameters: Any) -> list[Any]:
             ).mappings())
     finally:
         engine.dispose()
+
+
+def served(entry: Any) -> bytes:
+    """The bytes the stand-in serves for a catalogue row: its stored content, or its generated body."""
+    if entry["content"] is not None:
+        return bytes(entry["content"])
+    return body(entry["file_id"], int(entry["file_size"]))
+
+
+def served_bytes(demo_source: URL, file_id: str) -> bytes:
+    (entry,) = catalogue(demo_source, "file_id = :file_id", file_id=file_id)
+    return served(entry)

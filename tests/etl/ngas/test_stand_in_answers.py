@@ -10,9 +10,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import URL
 
-from etl.demo.ngas_bodies import body
 from etl.ngas.status import parse_status
-from tests.etl.ngas.conftest import SEED_MOUS_DISK, RunningStandIn, StandInFactory, catalogue
+from tests.etl.ngas.conftest import SEED_MOUS_DISK, RunningStandIn, StandInFactory, catalogue, served
 
 CALTABLES = f"member.{SEED_MOUS_DISK}.session_1.caltables.tgz"
 
@@ -96,7 +95,7 @@ def test_a_range_at_or_past_the_end_is_200_with_nothing(stand_in: RunningStandIn
         assert payload == b""
     status, headers, payload = _raw(stand_in.url, f"/RETRIEVE?file_id={CALTABLES}", {"Range": "bytes=10-"})
     assert headers["content-range"] == f"bytes 10-{size - 1}/{size}"
-    assert payload == body(CALTABLES, size)[10:]
+    assert payload == served(entry)[10:]
 
 
 def test_login_is_401_without_www_authenticate(stand_in_factory: StandInFactory) -> None:
@@ -148,7 +147,7 @@ def test_a_compressed_file_is_described_and_sent_compressed(
     assert (described.compression, described.uncompressed_size) == ("gzip", entry["file_size"])
     _, headers, sent = _raw(packed.url, f"/RETRIEVE?file_id={CALTABLES}")
     assert int(headers["content-length"]) == described.file_size == len(sent)
-    assert gzip.decompress(sent) == body(CALTABLES, entry["file_size"])
+    assert gzip.decompress(sent) == served(entry)
     assert described.checksum is not None
     if described.checksum_plugin != "crc32c":
         assert int(described.checksum) & 0xFFFFFFFF == zlib.crc32(sent)
