@@ -13,8 +13,14 @@ import pytest
 from sqlalchemy.engine import URL
 
 from etl.cli import main
-from tests.etl.ngas.conftest import RunningStandIn, StandInFactory, catalogue
-from tests.ppr.test_fetch import SEED_MOUS, _assert_products_verified, _manifest, request_dir
+from tests.etl.ngas.conftest import RunningStandIn, StandInFactory
+from tests.ppr.test_fetch import (
+    SEED_MOUS,
+    _assert_products_verified,
+    _manifest,
+    add_large_product,
+    request_dir,
+)
 
 __all__ = ["request_dir"]  # the fixture, shared with test_fetch.py
 
@@ -28,19 +34,6 @@ def _fetch_command(directory: Path, *options: str) -> list[str]:
 def _environment(ngas_url: str, demo_source: URL, home: Path) -> dict[str, str]:
     return {**os.environ, "ALMAMIRROR_NGAS_URL": ngas_url, "ALMAMIRROR_HOME": str(home),
             "ALMAMIRROR_SOURCE_URL": demo_source.render_as_string(hide_password=False)}
-
-
-def _with_a_large_product(directory: Path, demo_source: URL) -> None:
-    """The seed's products are a few kB each, over in an instant: add one of the MOUS's larger files, whose
-    download lasts long enough (through a throttled stand-in) to be seen under way."""
-    manifest = _manifest(directory)
-    large = "member.uid___A001_X129e_Xb6.qa2_report.pdf"
-    (entry,) = catalogue(demo_source, "file_id = :large", large=large)
-    manifest["products"].append(dict(
-        manifest["products"][0], target=f"products/{large}", kind="qa_report", size_bytes=entry["file_size"],
-        source={"via": "ngas", "ngas_file_id": large},
-    ))
-    (directory / "fetch-manifest.json").write_text(json.dumps(manifest), "utf-8")
 
 
 def _wait_for_part(products: Path, least: int = 1) -> Path:
@@ -62,8 +55,8 @@ def _wait_for_part(products: Path, least: int = 1) -> Path:
 def test_a_second_fetch_of_a_directory_being_fetched_exits_3_and_the_first_ends_verified(
     request_dir: Path, stand_in_factory: StandInFactory, demo_source: URL, test_home: Path
 ) -> None:
-    _with_a_large_product(request_dir, demo_source)
-    slow = stand_in_factory("--throttle", "0.5")
+    add_large_product(request_dir, demo_source)
+    slow = stand_in_factory("--throttle", "0.1")
     environment = _environment(slow.url, demo_source, test_home)
     first = subprocess.Popen(_fetch_command(request_dir, "--workers", "4"), env=environment,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,12 +83,12 @@ def test_a_second_fetch_of_a_directory_being_fetched_exits_3_and_the_first_ends_
 def test_a_part_file_another_writer_appended_to_is_never_put_in_place(
     request_dir: Path, stand_in_factory: StandInFactory, demo_source: URL, test_home: Path
 ) -> None:
-    _with_a_large_product(request_dir, demo_source)
+    add_large_product(request_dir, demo_source)
     slow = stand_in_factory("--throttle", "0.3")
     environment = _environment(slow.url, demo_source, test_home)
     fetch = subprocess.Popen([*_fetch_command(request_dir, "--workers", "1", "--format", "json")],
                              env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    part = _wait_for_part(request_dir / "products", least=1000)
+    part = _wait_for_part(request_dir / "products", least=100_000)
     with part.open("ab") as other_writer:  # as a second fetch without the lock did
         other_writer.write(b"bytes of another download")
     out, _ = fetch.communicate(timeout=300)
