@@ -34,6 +34,7 @@ ENV_OVERRIDES: Mapping[str, tuple[str | None, str]] = {
     "ALMAMIRROR_HOME": ("embedded", "home"),
     "ALMAMIRROR_LOG_LEVEL": (None, "log_level"),
     "ALMAMIRROR_NGAS_URL": ("archive", "ngas_urls"),  # comma-separated
+    "ALMAMIRROR_ASDM_COMMAND": ("archive", "asdm_command"),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # A settings file is a few kB; more is not one (``--config /dev/zero`` would be read without end).
@@ -99,6 +100,10 @@ class ArchiveSettings:
     asdm_command: str
     # Seconds a sync may spend fetching calibration documents; the rest waits for the next sync.
     document_time_budget: float = 900.0
+    # A transfer slower than this (MB/s, over the whole file) is given up and resumed by a later run.
+    min_transfer_rate: float = 0.1
+    # Hosts of the archive besides those of ngas_urls: a 303 to them carries the URL's credentials.
+    node_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -256,6 +261,8 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         retries=reader.non_negative_int("archive", "retries"),
         asdm_command=reader.text("archive", "asdm_command"),
         document_time_budget=reader.positive_number("archive", "document_time_budget"),
+        min_transfer_rate=reader.positive_number("archive", "min_transfer_rate"),
+        node_hosts=reader.text_list("archive", "node_hosts"),
     )
     _check_archive(archive, problems)
     if problems:

@@ -352,13 +352,18 @@ def _all_restorable(
 def _fetch_built(built: list[Path], args: argparse.Namespace, settings: Settings) -> int:
     """Fetch each request directory written, one at a time, with a total over the requests."""
     from etl.cli.fetch_command import fetch_options, fetch_with_progress, write_fetch_summary
+    from etl.errors import ArchiveDown
     from etl.progress import Progress
 
     options = fetch_options(args)
     total = Progress("requests fetched", total=len(built), unit="requests")
     failed: list[Path] = []
     for done, directory in enumerate(built, start=1):
-        summary = fetch_with_progress(directory, settings, options)
+        try:
+            summary = fetch_with_progress(directory, settings, options)
+        except ArchiveDown as down:
+            # One line for the whole night: the files of the requests not started count as not fetched.
+            raise down.with_count((down.not_fetched or 0) + _files_listed(built[done:], options)) from None
         if not summary.ready:
             failed.append(directory)
         if len(built) == 1 or not summary.ready:
@@ -370,6 +375,16 @@ def _fetch_built(built: list[Path], args: argparse.Namespace, settings: Settings
         for directory in failed:
             print(f"  incomplete: {directory} (run almamirror fetch on it again)")
     return 1 if failed else 0
+
+
+def _files_listed(directories: list[Path], options: Any) -> int:
+    from ppr.fetch import read_plan
+
+    listed = 0
+    for directory in directories:
+        plan = read_plan(directory)
+        listed += len(plan.products) + (0 if options.products_only else len(plan.asdms))
+    return listed
 
 
 def write_atomically(path: Path, document: bytes) -> None:
