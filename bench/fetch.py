@@ -1,14 +1,17 @@
-"""Loopback throughput of ``almamirror fetch`` against a plain copy of the same bytes; the checksum's share.
+"""Loopback throughput of ``almamirror fetch`` against ``curl`` on the same server, the same run.
 
-Puts FILES generated files of SIZE MiB in a throwaway catalogue (schema ``bench_ngas`` of the source
-database), starts the stand-in NGAS (``almamirror archive serve``) on it as a separate process, and in
-one run measures:
+Puts FILES generated files of SIZE MiB, and SMALL products of a request's sizes (a few kB to a few MB),
+in a throwaway catalogue (schema ``bench_ngas`` of the source database), starts the stand-in NGAS
+(``almamirror archive serve``) on it as a separate process (two nodes: half the files come by a 303),
+and in one run measures:
 
-- a plain copy of the same bytes, file to file (``shutil.copyfile``, as ``cp`` does), from page cache;
-- ``fetch`` of a request directory listing those files, with 1 and with ``--workers`` workers;
-- the checksum alone over the same bytes (CRC-32 and CRC-32C), as a share of the fetch's time.
+- a plain copy of the large files, file to file (``shutil.copyfile``, as ``cp`` does), from page cache;
+- ``curl`` fetching the large files one at a time, and ``--workers`` at a time (``curl -Z``), following
+  the 303s as the client does; ``fetch`` of a request directory listing them, with 1 and ``--workers``;
+- ``curl -Z`` with the default workers and ``fetch`` with the default workers on the small products;
+- the checksum alone over the large files (CRC-32 and CRC-32C), as a share of the fetch's time.
 
-    ALMAMIRROR_HOME=/tmp/am-bench .venv/bin/python bench/fetch.py [--files 8] [--size-mib 128] [--workers 4]
+    ALMAMIRROR_HOME=/tmp/am-bench .venv/bin/python bench/fetch.py [--files 4] [--size-mib 128] [--small 48]
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -38,22 +43,28 @@ SCHEMA = "bench_ngas"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--size-mib", type=int, default=128)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--small", type=int, default=48, help="small products, as a request lists")
     parser.add_argument("--plugin", choices=("crc32", "crc32c"), default="crc32c")
     args = parser.parse_args()
     size = args.size_mib << 20
     names = [f"bench.file_{n:02d}.caltables.tgz" for n in range(args.files)]
+    sizes = dict.fromkeys(names, size)
+    # A request's products: weblog pages, scripts, small FITS: 4 kB to 4 MB, most under 1 MB.
+    picker = random.Random(2018)
+    small = {f"bench.small_{n:02d}.product.fits": int(4096 * 2 ** picker.uniform(0, 10))
+             for n in range(args.small)}
     with tempfile.TemporaryDirectory(prefix="almamirror-bench-fetch-") as scratch:
         work = Path(scratch)
         site = work / "site.toml"
         site.write_text(f'[source]\nschema = "{SCHEMA}"\n', "utf-8")
         settings = load_settings(site)
         url = source_url(settings)
-        _catalogue(settings, names, size, args.plugin)
+        _catalogue(settings, {**sizes, **small}, args.plugin)
         print(f"{args.files} files x {args.size_mib} MiB = {args.files * size / 2**30:.2f} GiB, "
-              f"checksum {args.plugin}")
+              f"{len(small)} small products = {sum(small.values()) / 1e6:.1f} MB, checksum {args.plugin}")
 
         originals = _write_originals(work / "originals", names, size)
         copy_seconds = _timed_copy(originals, work / "copies")
@@ -67,15 +78,24 @@ def main() -> None:
                 (stand_in.url,), 10.0, 60.0, args.workers, 2, settings.archive.asdm_command
             )
             results = {}
+            total = args.files * size
             for workers in sorted({1, args.workers}):
-                directory = _request_directory(work / f"request-{workers}", names, size)
-                started = time.monotonic()
-                summary = fetch_request(directory, archive, FetchOptions(products_only=True, workers=workers))
-                seconds = time.monotonic() - started
-                assert not summary.failed, summary.failed
+                curl_seconds = _curl(stand_in.url, names, work / f"curl-{workers}", workers)
+                print(f"curl, {workers} at a time:                {curl_seconds:6.2f} s  "
+                      f"{_rate(total, curl_seconds)}")
+                seconds = _fetch(work / f"request-{workers}", sizes, archive, workers)
                 results[workers] = seconds
-                print(f"fetch, {workers} worker(s):               {seconds:6.2f} s  "
-                      f"{_rate(args.files * size, seconds)}  {copy_seconds / seconds:.2f} of the copy's rate")
+                print(f"fetch, {workers} worker(s):               {seconds:6.2f} s  {_rate(total, seconds)}  "
+                      f"{curl_seconds / seconds:.2f} of curl's rate, "
+                      f"{copy_seconds / seconds:.2f} of the copy's")
+            default = settings.archive.workers
+            small_bytes = sum(small.values())
+            curl_seconds = _curl(stand_in.url, list(small), work / "curl-small", default)
+            print(f"small products, curl {default} at a time:  {curl_seconds:6.2f} s  "
+                  f"{_rate(small_bytes, curl_seconds)}")
+            seconds = _fetch(work / "request-small", small, archive, default)
+            print(f"small products, fetch {default} workers:   {seconds:6.2f} s  "
+                  f"{_rate(small_bytes, seconds)}  {curl_seconds / seconds:.2f} of curl's rate")
 
         checksum_times = {}
         for algorithm in (CRC32, CRC32C):
@@ -91,7 +111,29 @@ def main() -> None:
     _drop_catalogue(settings)
 
 
-def _catalogue(settings: object, names: list[str], size: int, plugin: str) -> None:
+def _curl(url: str, names: list[str], into: Path, parallel: int) -> float:
+    """Seconds for curl to fetch ``names`` (following the 303s), ``parallel`` at a time in one process."""
+    into.mkdir()
+    command = ["curl", "--silent", "--show-error", "--no-progress-meter", "--fail", "--location"]
+    if parallel > 1:
+        command += ["--parallel", "--parallel-max", str(parallel)]
+    for name in names:
+        command += [f"{url}/RETRIEVE?file_id={name}", "--output", str(into / name)]
+    started = time.monotonic()
+    subprocess.run(command, check=True)
+    return time.monotonic() - started
+
+
+def _fetch(directory: Path, sizes: dict[str, int], archive: object, workers: int) -> float:
+    _request_directory(directory, sizes)
+    started = time.monotonic()
+    summary = fetch_request(directory, archive, FetchOptions(products_only=True, workers=workers))  # type: ignore[arg-type]
+    seconds = time.monotonic() - started
+    assert not summary.failed, summary.failed
+    return seconds
+
+
+def _catalogue(settings: object, sizes: dict[str, int], plugin: str) -> None:
     from etl.ngas.checksums import PLUGINS, stored_form
 
     engine = create_source_engine(source_url(settings), settings)  # type: ignore[arg-type]
@@ -101,7 +143,7 @@ def _catalogue(settings: object, names: list[str], size: int, plugin: str) -> No
             translated = connection.execution_options(**source_execution_options(SCHEMA))
             CATALOGUE.metadata.create_all(translated, checkfirst=True)
             translated.execute(CATALOGUE.delete())
-            for index, name in enumerate(names):
+            for index, (name, size) in enumerate(sizes.items()):
                 running = RunningChecksum(PLUGINS[plugin])
                 for chunk in body_chunks(name, size):
                     running.update(chunk)
@@ -146,13 +188,13 @@ def _timed_copy(originals: list[Path], into: Path) -> float:
     return time.monotonic() - started
 
 
-def _request_directory(directory: Path, names: list[str], size: int) -> Path:
+def _request_directory(directory: Path, sizes: dict[str, int]) -> Path:
     for part in ("rawdata", "working", "products"):
         (directory / part).mkdir(parents=True)
     manifest = {
         "manifest_version": 2, "mous_uid": "uid://A001/X0/X0", "asdms": [],
         "products": [{"archived_name": name, "target": f"products/{name}", "size_bytes": size,
-                      "source": {"via": "ngas", "ngas_file_id": name}} for name in names],
+                      "source": {"via": "ngas", "ngas_file_id": name}} for name, size in sizes.items()],
     }
     (directory / "fetch-manifest.json").write_text(json.dumps(manifest), "utf-8")
     return directory

@@ -99,10 +99,22 @@ class _StartWatch(logging.Handler):
 
 def database_url(home: Path, database: str) -> URL:
     """SQLAlchemy URL of ``database`` on the embedded server, creating the database if missing."""
+    from etl.embedded_serve import served_socket
+
+    socket = served_socket(home)
+    if socket is not None:  # a 'db serve' keeps it up: no need to load pgserver and register
+        admin_uri = _socket_uri(socket, "postgres")
+        ensure_database(admin_uri, database)
+        return make_url(_socket_uri(socket, database)).set(drivername="postgresql+psycopg")
     server = start_server(home)
-    admin_uri: str = server.get_uri("postgres")
+    admin_uri = server.get_uri("postgres")
     ensure_database(admin_uri, database)
     return make_url(server.get_uri(database)).set(drivername="postgresql+psycopg")
+
+
+def _socket_uri(socket_dir: Path, database: str) -> str:
+    # The form pgserver's get_uri gives, so both paths print the same URL.
+    return f"postgresql://postgres:@/{database}?host={socket_dir}"
 
 
 def ensure_database(admin_uri: str, database: str) -> None:

@@ -56,8 +56,37 @@ class ArchiveUnavailable(RetryLater):
         super().__init__(f"{subject}: the archive is unavailable ({detail}); try again later")
 
 
+class ArchiveDown(ArchiveUnavailable):
+    """Every configured NGAS server refused connections: an outage, said once for the whole run."""
+
+    def __init__(self, servers: dict[str, str], not_fetched: int | None = None) -> None:
+        self.servers = dict(servers)
+        self.not_fetched = not_fetched
+        down = "; ".join(f"{name} ({reason})" for name, reason in self.servers.items())
+        left = f"; {not_fetched:,} file(s) not fetched" if not_fetched is not None else ""
+        RetryLater.__init__(
+            self, f"the archive is down: every NGAS server refused connections: {down}{left}; try again later"
+        )
+        self.file_id = None
+        self.detail = down
+
+    def with_count(self, not_fetched: int) -> ArchiveDown:
+        return ArchiveDown(self.servers, not_fetched)
+
+
 class StopAndFix(AlmaMirrorError):
     """Nothing will work until a person changes the configuration, the input or the schema."""
+
+
+class NotAnArchive(StopAndFix):
+    """A configured NGAS URL answered 404 (NGAS's "Command not found"): the URL is wrong, not the file."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__(
+            "; ".join(f"{name} does not look like an NGAS server: {why}" for name, why in problems.items())
+            + "; check [archive] ngas_urls / ALMAMIRROR_NGAS_URL"
+        )
 
 
 class ConfigurationError(StopAndFix):
@@ -132,7 +161,7 @@ class ArchiveFileProblem(RecordAndGoOn):
 
 
 class ArchiveFileMissing(ArchiveFileProblem):
-    """The archive answered that it does not have the file (404 with NGAS's NgamsStatus Message)."""
+    """Every NGAS server that answered said it does not have the file (400, ``NGAMS_ER_UNAVAIL_FILE``)."""
 
     def __init__(self, file_id: str, ngas_message: str) -> None:
         self.ngas_message = ngas_message
@@ -148,6 +177,13 @@ class ArchiveRefused(ArchiveFileProblem):
             "refused_by_archive", file_id, f"the archive refused the request (HTTP {status_code}, NGAS: "
             f"{ngas_message})",
         )
+
+
+class ChecksumUnknown(ArchiveFileProblem):
+    """NGAS gave no checksum, or one of a plug-in this client cannot compute: the file cannot be verified."""
+
+    def __init__(self, file_id: str, detail: str) -> None:
+        super().__init__("unverifiable", file_id, detail)
 
 
 class DownloadNotVerified(ArchiveFileProblem):

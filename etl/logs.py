@@ -78,11 +78,25 @@ def _job_name(value: object) -> object:
     return job_id if isinstance(job_id, str) else value
 
 
-def configure_logging(level: str) -> None:
-    """Send log lines to stderr (stdout is for command output such as reports and JSON)."""
+# Whether long steps draw their progress; None: as the log level says (a library used without the CLI).
+_progress_wanted: bool | None = None
+
+
+def configure_logging(level: str, *, asked: bool = True, progress: bool = True) -> None:
+    """Send log lines to stderr (stdout is for command output such as reports and JSON).
+
+    On a terminal a person reads the progress and the answer: unless a level was ``asked`` for
+    (``-v``, ``--log-level``, ALMAMIRROR_LOG_LEVEL), only warnings and errors are written there. A
+    file, a pipe or the journal gets the log at ``level``. ``progress`` (off under ``-q``) says
+    whether long steps draw a progress line, whatever the log shows.
+    """
+    global _progress_wanted  # noqa: PLW0603  (one setting per process, set once by the CLI)
+    _progress_wanted = progress
     handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(_UtcFormatter(_FORMAT))
     handler.addFilter(_SchedulerLineFilter())
+    if not asked and _stderr_is_terminal():
+        handler.setLevel(max(logging.WARNING, logging.getLevelName(level)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -91,6 +105,21 @@ def configure_logging(level: str) -> None:
     for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "httpx", "httpcore",
                   "matplotlib"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def progress_wanted(logger: logging.Logger) -> bool:
+    """Whether a long step should draw its progress (on a terminal): what the CLI configured, else
+    whether ``logger`` shows INFO."""
+    if _progress_wanted is not None:
+        return _progress_wanted
+    return logger.isEnabledFor(logging.INFO)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def fields(**values: object) -> str:

@@ -21,7 +21,7 @@ import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -177,12 +177,20 @@ def table_value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S%z") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M:%S")
+        return moment_text(value)
     if isinstance(value, list | tuple):
         return ",".join(table_value(item) for item in value) or "-"
     if isinstance(value, Mapping):
         return compact_json(value)
     return str(value)
+
+
+def moment_text(value: datetime) -> str:
+    """An instant as every table and summary writes it: ``2026-12-07 03:17:00 UTC`` (one format, so
+    the same moment reads the same everywhere); a naive value is ALMA's UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def compact_json(value: Mapping[str, Any]) -> str:

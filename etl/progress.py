@@ -1,6 +1,6 @@
 """Progress for long steps: a live line on a terminal, ``event key=value`` log lines otherwise.
 
-One line per fact. On a terminal (stderr is one, and the log level shows INFO) a step's line redraws
+One line per fact. On a terminal (stderr is one, and not ``-q``) a step's line redraws
 while it runs — the count and rate while rows stream, a spinner and the elapsed time while one long
 statement works (a merge, a re-derivation) — and when the step finishes it is replaced by the step's
 one line of figures; the log line of the same figures is not written. Anywhere else (a log file, the
@@ -15,7 +15,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from etl.logs import fields
+from etl.logs import fields, progress_wanted
 from etl.terminal import Terminal, terminal_of
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def tables_shown_on_terminal() -> bool:
     """Whether the sync's steps leave their one line of figures on the terminal that also shows
     stdout: a summary written there need not repeat the per-table figures."""
     on_terminal = terminal_of(sys.stderr) is not None and terminal_of(sys.stdout) is not None
-    return on_terminal and log.isEnabledFor(logging.INFO)
+    return on_terminal and progress_wanted(log)
 
 
 class Progress:
@@ -62,7 +62,7 @@ class Progress:
         self.reported = False
         self.finished = False
         # -q (warnings only) keeps a terminal as quiet as a log.
-        terminal = terminal_of(self.stream) if self.logger.isEnabledFor(logging.INFO) else None
+        terminal = terminal_of(self.stream) if progress_wanted(self.logger) else None
         self.live = _LiveLine(self, terminal) if terminal is not None else None
 
     @property

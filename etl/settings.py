@@ -35,6 +35,7 @@ ENV_OVERRIDES: Mapping[str, tuple[str | None, str]] = {
     "ALMAMIRROR_HOME": ("embedded", "home"),
     "ALMAMIRROR_LOG_LEVEL": (None, "log_level"),
     "ALMAMIRROR_NGAS_URL": ("archive", "ngas_urls"),  # comma-separated
+    "ALMAMIRROR_ASDM_COMMAND": ("archive", "asdm_command"),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # A PPR's ProcedureTitle becomes part of product file names: one word a file name can hold.
@@ -102,6 +103,10 @@ class ArchiveSettings:
     asdm_command: str
     # Seconds a sync may spend fetching calibration documents; the rest waits for the next sync.
     document_time_budget: float = 900.0
+    # A transfer slower than this (MB/s, over the whole file) is given up and resumed by a later run.
+    min_transfer_rate: float = 0.1
+    # Hosts of the archive besides those of ngas_urls: a 303 to them carries the URL's credentials.
+    node_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ def load_settings(
     site_file = config_file or env.get(ENV_CONFIG) or None
     if site_file:
         site_path = Path(site_file).expanduser()
-        site = _read_toml(site_path, problems)
+        site = _tables_where_tables(_read_toml(site_path, problems), merged, str(site_path), problems)
         _check_known_keys(site, merged, str(site_path), problems)
         merged = _deep_merge(merged, site)
         files.append(site_path)
@@ -145,9 +150,32 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:
         problems.append(f"config file {path}: not found")
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"config file {path}: not valid TOML ({exc})")
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; a Latin-1 or UTF-16 file fails here
+        problems.append(
+            f"config file {path}: not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+            "save it as UTF-8"
+        )
     except OSError as exc:
         problems.append(f"config file {path}: cannot be read ({exc.strerror})")
     return {}
+
+
+def _tables_where_tables(
+    site: Mapping[str, Any], defaults: Mapping[str, Any], where: str, problems: list[str]
+) -> dict[str, Any]:
+    """The site's settings without a plain value where a table belongs (``ppr = 5``): that is one
+    problem, said once, not one per key the table should have held."""
+    kept: dict[str, Any] = {}
+    for key, value in site.items():
+        default = defaults.get(key)
+        if isinstance(default, dict) and not isinstance(value, dict):
+            problems.append(f"{where}: [{key}] must be a table (a [{key}] section with its keys), "
+                            f"not {value!r}")
+        elif isinstance(default, dict):
+            kept[key] = _tables_where_tables(value, default, f"{where} [{key}]", problems)
+        else:
+            kept[key] = value
+    return kept
 
 
 def _config_text(path: Path) -> str:
@@ -165,10 +193,8 @@ def _config_text(path: Path) -> str:
         raise UsageError(
             f"config file {path} is larger than {MAX_CONFIG_BYTES:,} bytes; give a TOML settings file"
         )
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise tomllib.TOMLDecodeError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    # A file that is not UTF-8 raises UnicodeDecodeError, which _read_toml words as one problem.
+    return content.decode("utf-8")
 
 
 def _check_known_keys(
@@ -247,6 +273,8 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         retries=reader.non_negative_int("archive", "retries"),
         asdm_command=reader.text("archive", "asdm_command"),
         document_time_budget=reader.positive_number("archive", "document_time_budget"),
+        min_transfer_rate=reader.positive_number("archive", "min_transfer_rate"),
+        node_hosts=reader.text_list("archive", "node_hosts"),
     )
     _check_archive(archive, problems)
     if problems:
@@ -272,11 +300,12 @@ def _check_archive(archive: ArchiveSettings, problems: list[str]) -> None:
     import shlex
     from urllib.parse import urlsplit
 
-    from etl.database import mask_url
-
     for url in archive.ngas_urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
+            # Imported only here: every command loads settings, and masking needs SQLAlchemy.
+            from etl.database import mask_url
+
             problems.append(
                 f"archive.ngas_urls: '{mask_url(url)}' is not an NGAS server URL; expected "
                 "http://host:port (e.g. http://ngas.example.org:7777)"

@@ -101,10 +101,23 @@ def paged(stream: TextIO, enabled: bool = True) -> Iterator[TextIO]:
 
 def show(text: str, stream: TextIO, terminal: Terminal, page: bool = True) -> None:
     """Text that fits the screen is written; longer text goes through the pager."""
-    short = text.count("\n") <= terminal.height - PROMPT_LINES
+    short = screen_rows(text, terminal.width) <= terminal.height - PROMPT_LINES
     if short or not page or not run_pager(text, stream):
         stream.write(text)
         stream.flush()
+
+
+_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def screen_rows(text: str, width: int) -> int:
+    """The rows ``text`` takes on a screen ``width`` columns wide: a line longer than the screen wraps
+    (a --wide table), and colour escapes take no room."""
+    rows = 0
+    for line in text.splitlines():
+        length = len(_ESCAPE.sub("", line))
+        rows += max(1, -(-length // max(width, 1)))
+    return rows
 
 
 def pager_command() -> list[str] | None:

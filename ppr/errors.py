@@ -38,10 +38,12 @@ class InvalidMousUid(UsageError):
 class UnknownMous(StopAndFix):
     """The MOUS UID is well formed but the mirror has no OUS with it."""
 
-    def __init__(self, mous_uid: str) -> None:
+    def __init__(self, mous_uid: str, nearest: Sequence[str] = ()) -> None:
         self.mous_uid = mous_uid
+        hint = f" (did you mean {' or '.join(nearest)}?)" if nearest else ""
         super().__init__(
-            f"MOUS {mous_uid} is not in the mirror; check the UID, or sync the mirror if the MOUS is new"
+            f"MOUS {mous_uid} is not in the mirror{hint}; check the UID, or sync the mirror if the MOUS "
+            "is new"
         )
 
 

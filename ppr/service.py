@@ -9,6 +9,7 @@ restorable always gets its PPR: a build or validation failure then is a defect (
 from __future__ import annotations
 
 import functools
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from lxml import etree
 from sqlalchemy import Connection
 
 from etl.calibration.compare import describe, eb_differences
+from etl.logs import fields
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_own_ppr
 from ppr.bulk import in_order
@@ -47,6 +49,8 @@ from ppr.spool import built_requests, restorable_since
 from ppr.validate import validated_ppr
 from ppr.writer import RequestWriter
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class GeneratedPpr:
@@ -72,6 +76,10 @@ class BulkSummary:
     refused: dict[str, str] = field(default_factory=dict)  # MOUS UID -> "code: one-line reason"
     already_built: dict[str, Path] = field(default_factory=dict)  # MOUS UID -> its request directory
     new_session_map: list[str] = field(default_factory=list)  # built again: their session map changed
+    # --pending: restorable, still proprietary, left for the night their release date passes.
+    awaiting_release: list[str] = field(default_factory=list)
+    # Requests in the spool for MOUSes that are proprietary again (a claw-back): not to be run.
+    no_longer_public: dict[str, Path] = field(default_factory=dict)
 
     @property
     def refused_by_reason(self) -> Counter[str]:
@@ -218,22 +226,30 @@ def build_all_restorable(
     on_progress: Callable[[int, int], None] | None = None,
     since: datetime | None = None,
     newly: bool = False,
+    pending: bool = False,
 ) -> BulkSummary:
     """A request directory for every restorable MOUS not already built, read with a handful of bulk
     queries.
 
     A MOUS whose session map already has a request under ``base_dir`` is skipped (``already_built``);
     ``since`` and ``newly`` keep the MOUSes restorable since then, or since the latest sync.
+    ``pending`` (the nightly spool) leaves a MOUS that is still proprietary for a later night instead
+    of refusing it: it is chosen on the night its release date has passed, whenever it became
+    restorable. A request already built for a MOUS that is proprietary now is named, never hidden.
     """
     created = utc_now()
     restorable = verdicts(connection)
     chosen = sorted(restorable)
+    summary = BulkSummary()
     if since is not None or newly:
         window = restorable_since(connection, since, newly)
         chosen = [uid for uid in chosen if uid in window]
+    if pending and not allow_proprietary:
+        summary.awaiting_release = [uid for uid in chosen if restorable[uid].proprietary]
+        chosen = [uid for uid in chosen if not restorable[uid].proprietary]
     requests = restore_requests(connection, chosen)
     built = built_requests(base_dir)
-    summary = BulkSummary()
+    summary.no_longer_public = _clawed_back(built, restorable, allow_proprietary)
     to_build: list[tuple[RestoreRequest, MousVerdict]] = []
     for mous_uid, request in sorted(requests.items()):
         existing = built.get((mous_uid, session_map_digest(request.sessions)))
@@ -255,6 +271,21 @@ def build_all_restorable(
         if request.mous_uid in built_mouses and request.mous_uid not in summary.refused
     ]
     return summary
+
+
+def _clawed_back(
+    built: dict[tuple[str, str], Path], restorable: dict[str, MousVerdict], allow_proprietary: bool
+) -> dict[str, Path]:
+    """Requests in the spool whose MOUS is proprietary now: its release date moved into the future."""
+    if allow_proprietary:
+        return {}
+    found: dict[str, Path] = {}
+    for (mous_uid, _digest), directory in sorted(built.items()):
+        verdict = restorable.get(mous_uid)
+        if verdict is not None and verdict.proprietary:
+            log.warning("ppr.no_longer_public %s", fields(mous=mous_uid, request=directory))
+            found[mous_uid] = directory
+    return found
 
 
 def build_requests(

@@ -32,6 +32,7 @@ from sqlalchemy.types import TypeEngine
 from etl.check.items import SOURCE, Item, passed
 from etl.database import mask_url
 from etl.errors import AlmaMirrorError
+from etl.load.buckets import missing_grant
 from etl.load.mapping import TableMapping, mirrored_tables
 from etl.settings import SourceSettings
 from etl.source.contract import TABLE_NAMES, build_contract, contract_table
@@ -175,25 +176,23 @@ def checksum_items(support: HashSupport, mappings: Sequence[TableMapping], user:
     whole = [m.source.name.upper() for m in mappings if not support.can_checksum(m)]
     instead = (f"the sync will read {', '.join(whole)} whole each night instead of only the buckets that "
                "changed (same result, more time on the link)")
-    if support.dialect != "oracle":
-        return [passed(
-            support.plain, SOURCE, "checksums (md5)",
-            "md5 answers: each night reads only the buckets whose checksums moved" if support.plain
-            else f"md5 is not granted: {instead}",
-            f"GRANT EXECUTE ON FUNCTION md5(text) TO {user or 'the sync user'}",
-        )]
+    grantee = user or "the sync user"
+    oracle = support.dialect == "oracle"
+    plain_name, document_name = ("STANDARD_HASH", "DBMS_CRYPTO") if oracle else ("md5", "sha256")
+    cannot_run = f"{plain_name} does not answer: the sync's checksum reads cannot run without it"
     return [
-        passed(support.plain, SOURCE, "checksums (STANDARD_HASH)",
-               "STANDARD_HASH answers: each night reads only the buckets whose checksums moved"
-               if support.plain
-               else f"STANDARD_HASH does not answer (it needs Oracle 12c or later): {instead}",
-               "read from Oracle 12c or later"),
-        passed(support.clob, SOURCE, "checksums (DBMS_CRYPTO)",
-               "EXECUTE on DBMS_CRYPTO granted: the OUSStatus CLOB is checksummed by the source"
+        passed(support.plain, SOURCE, f"checksums ({plain_name})",
+               f"{plain_name} answers: each night reads only the buckets whose checksums moved"
+               if support.plain else cannot_run + (" (it needs Oracle 12c or later)" if oracle else ""),
+               "read from Oracle 12c or later" if oracle
+               else f"GRANT EXECUTE ON FUNCTION md5(text) TO {grantee}"),
+        passed(support.clob, SOURCE, f"checksums ({document_name})",
+               f"{document_name} answers: the OUSStatus documents are checksummed by the source"
                if support.clob
-               else "EXECUTE on DBMS_CRYPTO is not granted (the OUSStatus XML is a CLOB, which "
-               f"STANDARD_HASH does not take): {instead}",
-               f"GRANT EXECUTE ON SYS.DBMS_CRYPTO TO {user or 'the sync user'}"),
+               else f"{missing_grant(support.dialect)} is not granted (it hashes the OUSStatus "
+               f"documents): {instead}",
+               f"GRANT EXECUTE ON SYS.DBMS_CRYPTO TO {grantee}" if oracle
+               else f"GRANT EXECUTE ON FUNCTION sha256(bytea) TO {grantee}"),
     ]
 
 

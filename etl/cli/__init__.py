@@ -10,16 +10,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from sqlalchemy.exc import DBAPIError
-
-from etl.database_errors import error_kind
 from etl.errors import AlmaMirrorError, ConfigurationError
 from etl.logs import configure_logging
 from etl.settings import LOG_LEVELS, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("almamirror")
 
@@ -33,7 +34,37 @@ class Parser(argparse.ArgumentParser):
     """argparse, with a usage error as one line that says where help is (subcommands inherit it)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {_one_line(message)} (run '{self.prog} --help')\n")
+        hint = _did_you_mean_choice(message)
+        self.exit(EXIT_USAGE, f"{self.prog}: {_one_line(message)}{hint} (run '{self.prog} --help')\n")
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<typed>[^']*)' \(choose from (?P<choices>.*)\)", re.DOTALL)
+
+
+def _did_you_mean_choice(message: str) -> str:
+    """'; did you mean 'report'?' for a mistyped command or choice, else ''."""
+    import difflib
+
+    found = _INVALID_CHOICE.search(message)
+    if found is None:
+        return ""
+    choices = re.findall(r"'([^']*)'", found["choices"])
+    nearest = difflib.get_close_matches(found["typed"], choices, n=1, cutoff=0.6)
+    return f"; did you mean '{nearest[0]}'?" if nearest else ""
+
+
+def _did_you_mean_option(parser: argparse.ArgumentParser, prog: str, unknown: Sequence[str]) -> str:
+    """'; did you mean --limit?' for a mistyped option of the command that was run, else ''."""
+    import difflib
+
+    command = next((p for p in [parser, *_subcommand_parsers(parser)] if p.prog == prog), parser)
+    options = [option for action in command._actions for option in action.option_strings]
+    for word in unknown:
+        if word.startswith("--"):
+            nearest = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.75)
+            if nearest:
+                return f"; did you mean {nearest[0]}?"
+    return ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Run 'almamirror COMMAND --help' for a command's options. Documentation: README.md, docs/.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    parser.add_argument(
+        "-V", "--version", action=_VersionAction, help="print the installed version and exit"
+    )
     add_global_options(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.register_all(subparsers)
@@ -56,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
         add_global_options(subcommand, default=argparse.SUPPRESS)
         subcommand.set_defaults(parser_prog=subcommand.prog)  # the deepest command's wins
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """--version, reading the package metadata only when asked (not on every command line)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> NoReturn:
+        print(f"{parser.prog} {installed_version()}")
+        parser.exit()
 
 
 def add_global_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
@@ -94,7 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         prog = getattr(args, "parser_prog", parser.prog)
-        print(f"{prog}: unrecognized arguments: {' '.join(unknown)} (run '{prog} --help')", file=sys.stderr)
+        hint = _did_you_mean_option(parser, prog, unknown)
+        print(f"{prog}: unrecognized arguments: {' '.join(unknown)}{hint} (run '{prog} --help')",
+              file=sys.stderr)
         return EXIT_USAGE
     if args.verbose and args.quiet:
         parser.error("-v/--verbose and -q/--quiet cannot be used together")
@@ -103,11 +149,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """The command's exit status; every failure becomes one line on stderr and its exit code."""
+    # Imported here, not at the top: --help and --version never load the database stack.
+    from sqlalchemy.exc import DBAPIError
+
+    from etl.database_errors import error_kind
+
     status = 1
     try:
         settings = load_settings(args.config)
         level = "DEBUG" if args.verbose else "WARNING" if args.quiet else args.log_level
-        configure_logging(level or settings.log_level)
+        asked = bool(args.verbose or args.log_level or os.environ.get("ALMAMIRROR_LOG_LEVEL"))
+        configure_logging(level or settings.log_level, asked=asked, progress=not args.quiet)
         status = args.run(args, settings)
         sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
     except BrokenPipeError:  # almamirror report … | head: the reader has what it wanted

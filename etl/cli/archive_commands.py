@@ -24,12 +24,14 @@ def register(subparsers: Any) -> None:
     serve = actions.add_parser(
         "serve", help="serve the demo archive's files over HTTP as NGAS does (two nodes)",
         description="Serve RETRIEVE and STATUS for every file of the demo archive (filled by "
-        "'almamirror source demo') on two nodes: PORT (node 1) and the next port (node 2); each answers "
-        "303 for the files the other holds. Prints the two URLs when ready; runs until SIGTERM or "
-        "Ctrl-C. Faults are for tests.",
+        "'almamirror source demo') on two nodes: PORT (node 1) and the next port (node 2), answering as "
+        "NGAS does: either node answers STATUS, a RETRIEVE of the other node's file is a 303, errors are "
+        "NgamsStatus documents with 400 (404 only for an unknown command). Prints the two URLs when "
+        "ready; runs until SIGTERM or Ctrl-C. Node states and faults are for tests.",
         epilog="Faults (--fault NAME[=N], the first N requests of each file, default 1): drop-mid-body, "
-        "corrupt-body, html-200, ignore-range, stall (pauses mid-body for --stall-seconds), "
-        "unavailable (503).",
+        "corrupt-body, html-200, ignore-range, stall (pauses mid-body for --stall-seconds), trickle (one "
+        "byte every 0.2 s), unavailable (a bare HTTP/1.0 503), reset (the connection reset), gzip-bomb, "
+        "endless-status (hostile STATUS bodies), unknown-checksum (STATUS names plug-in ngamsGenMd5).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7777,
@@ -39,8 +41,21 @@ def register(subparsers: Any) -> None:
                        help="how long the stall fault pauses (default: 5)")
     serve.add_argument("--throttle", type=float, default=0.0, metavar="MB_PER_S",
                        help="send each body at most this fast (default: unlimited)")
-    serve.add_argument("--offline", type=int, action="append", default=[], choices=(1, 2), metavar="NODE",
-                       help="node 1 or 2 is OFFLINE: it answers every command 400 NGAMS_ER_IMPROPER_STATE")
+    serve.add_argument("--offline", type=int, action="append", default=[], metavar="NODE",
+                       help="node 1 or 2 is OFFLINE: it answers 400 NGAMS_ER_IMPROPER_STATE")
+    serve.add_argument("--stopped", type=int, action="append", default=[], metavar="NODE",
+                       help="node 1 or 2 is stopped: it does not listen, the other says its files are "
+                       "unavailable")
+    serve.add_argument("--crashed", type=int, action="append", default=[], metavar="NODE",
+                       help="node 1 or 2 crashed: it does not listen, the other still redirects to it")
+    serve.add_argument("--lacks", action="append", default=[], metavar="PATTERN",
+                       help="files whose id matches (fnmatch) are not in this archive")
+    serve.add_argument("--compressed", action="append", default=[], metavar="PATTERN",
+                       help="files whose id matches (fnmatch) are stored gzip-compressed")
+    serve.add_argument("--login", metavar="USER:PASSWORD",
+                       help="every request must give these credentials (HTTP Basic); 401 otherwise")
+    serve.add_argument("--redirect-host", metavar="NAME",
+                       help="the host name a 303 names (default: the --host address)")
     serve.add_argument("--request-log", type=Path, metavar="FILE",
                        help="append one JSON line per request (node, command, file id, Range, status)")
     serve.set_defaults(run=run_serve)
@@ -70,11 +85,27 @@ def _faults(args: argparse.Namespace) -> Any:
         raise UsageError(f"--fault: {exc}") from None
 
 
+def _states(args: argparse.Namespace) -> Any:
+    from etl.demo.ngas_server import NodeStates
+
+    for node in (*args.offline, *args.stopped, *args.crashed):
+        if node not in (1, 2):
+            raise UsageError(f"node {node}: the stand-in has nodes 1 and 2")
+    if args.login is not None and ":" not in args.login:
+        raise UsageError("--login: give USER:PASSWORD")
+    return NodeStates(
+        offline=frozenset(args.offline), stopped=frozenset(args.stopped), crashed=frozenset(args.crashed),
+        lacks=tuple(args.lacks), compressed=tuple(args.compressed), login=args.login,
+        redirect_host=args.redirect_host,
+    )
+
+
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import create_source_engine, mask_url, source_url
     from etl.demo.ngas_server import StandInNgas
 
     faults = _faults(args)
+    states = _states(args)
     url = source_url(settings)
     engine = create_source_engine(url, settings)
     stopped = threading.Event()
@@ -83,8 +114,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         stopped.set()
 
     try:
-        archive = StandInNgas(engine, settings.source.schema, args.host, args.port, faults, args.request_log,
-                              frozenset(args.offline))
+        archive = StandInNgas(
+            engine, settings.source.schema, args.host, args.port, faults, args.request_log, states
+        )
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     signal.signal(signal.SIGTERM, stop)

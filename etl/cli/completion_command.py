@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from etl.settings import Settings
@@ -28,5 +29,21 @@ def run_completion(args: argparse.Namespace, _settings: Settings) -> int:
 
     from etl.cli import build_parser
 
-    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    parser = build_parser()
+    complete_paths(parser, shtab.FILE, shtab.DIRECTORY)
+    sys.stdout.write(shtab.complete(parser, shell=args.shell))
     return 0
+
+
+def complete_paths(parser: argparse.ArgumentParser, files: Any, directories: Any) -> None:
+    """Arguments that name a path complete as paths: a directory where the metavar says DIR
+    (--build DIR, REQUEST_DIR, OUT_DIR), a file for every other path (--config FILE, -o FILE, …)."""
+    from etl.cli import _subcommand_parsers
+
+    for command in [parser, *_subcommand_parsers(parser)]:
+        for action in command._actions:
+            metavar = str(action.metavar or "")
+            if "DIR" in metavar:
+                action.complete = directories  # type: ignore[attr-defined]
+            elif action.type is Path or metavar in ("FILE", "ARCHIVED_PPR"):
+                action.complete = files  # type: ignore[attr-defined]

@@ -48,7 +48,11 @@ def register(subparsers: Any) -> None:
         "check", help="fail when the models and the migrated schema differ, or there is more than one head"
     )
     check.set_defaults(run=run_check)
-    url = actions.add_parser("url", help="print the mirror's database URL (password masked)")
+    url = actions.add_parser(
+        "url", help="print the mirror's database URL (password masked)",
+        description="Print the mirror's database URL. On the embedded server it starts 'db serve "
+        "--detach' first when nothing serves it, so the URL still works after this command exits.",
+    )
     url.add_argument(
         "--psql", action="store_true",
         help="a URL psql and libpq accept (postgresql://, no password: give it in PGPASSWORD or ~/.pgpass)",
@@ -67,6 +71,9 @@ def register(subparsers: Any) -> None:
     )
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     psql.set_defaults(run=run_psql)
+    from etl.cli import serve_commands
+
+    serve_commands.register(actions)
 
 
 def _engine(settings: Settings) -> Any:
@@ -145,9 +152,28 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
 def run_url(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import mask_url, mirror_url
 
+    if not settings.mirror.url:
+        _keep_embedded_up(args, settings)
     url = mirror_url(settings)
     print(psql_url(url) if args.psql else mask_url(url))
     return 0
+
+
+def _keep_embedded_up(args: argparse.Namespace, settings: Settings) -> None:
+    """The embedded server stops with its last almamirror process: a URL printed for psql must
+    outlive this command, so a 'db serve' keeps the server up (started here if none is)."""
+    from etl.cli.serve_commands import DEFAULT_IDLE_MINUTES
+    from etl.embedded_serve import detach, serving_pid
+
+    home = settings.embedded.home
+    if serving_pid(home) is not None:
+        return
+    pid = detach(home, DEFAULT_IDLE_MINUTES, args.config)
+    if not getattr(args, "quiet", False):
+        print(
+            f"db url: process {pid} keeps the embedded server up until {DEFAULT_IDLE_MINUTES:g} min "
+            "without a client ('almamirror db stop' ends it sooner)", file=sys.stderr,
+        )
 
 
 def psql_url(url: Any) -> str:

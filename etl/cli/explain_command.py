@@ -53,6 +53,10 @@ def run_explain(args: argparse.Namespace, settings: Settings) -> int:
             explanation = explain_mous(connection, mous_uid)
             if explanation is None:
                 level = ous_level(connection, mous_uid)
-                raise UnknownMous(mous_uid) if level is None else NotAMemberOus(mous_uid, level)
+                if level is None:
+                    from etl.report.known import nearest_mous
+
+                    raise UnknownMous(mous_uid, nearest_mous(connection, mous_uid))
+                raise NotAMemberOus(mous_uid, level)
         write_explanation(explanation, args.format, stream, view)
     return 0

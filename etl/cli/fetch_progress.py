@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from etl.logs import fields
 from ppr.fetch.plan import FetchPlan
-from ppr.fetch.run import Outcome
+from ppr.fetch.run import NOT_TRIED, Outcome
 
 log = logging.getLogger("almamirror.fetch")
 LOG_INTERVAL_SECONDS = 10.0
@@ -51,7 +51,8 @@ class LogProgress:
         log.info("fetch.progress %s", fields(bytes=done, total=self._total))
 
     def finished(self, outcome: Outcome) -> None:
-        level = logging.WARNING if outcome.state == "failed" else logging.INFO
+        # Files a stopped run never tried are counted in its one line, not logged one by one.
+        level = logging.WARNING if outcome.state == "failed" and outcome.reason != NOT_TRIED else logging.INFO
         log.log(level, "fetch.file %s", fields(
             state=outcome.state, target=outcome.target,
             bytes=outcome.bytes if outcome.bytes is not None else "",
@@ -120,7 +121,7 @@ class TerminalProgress:
         if self._total_task is not None and outcome.kind == "product" and outcome.bytes:
             # Files already there (or failed) still count towards the total's end.
             self.progress.advance(self._total_task, max(outcome.bytes - held, 0))
-        if outcome.state == "failed":
+        if outcome.state == "failed" and outcome.reason != NOT_TRIED:
             self.progress.console.print(f"failed: {outcome.target}: {outcome.reason}")
 
 
@@ -129,6 +130,8 @@ def _short(name: str, width: int = 48) -> str:
 
 
 def fetch_progress(stream: TextIO | None = None) -> LogProgress | TerminalProgress:
-    """Bars on a terminal, log lines when stderr is a file or a pipe."""
+    """Bars on a terminal (not under -q), log lines when stderr is a file or a pipe."""
+    from etl.logs import progress_wanted
+
     target = stream if stream is not None else sys.stderr
-    return TerminalProgress(target) if target.isatty() else LogProgress()
+    return TerminalProgress(target) if target.isatty() and progress_wanted(log) else LogProgress()

@@ -6,14 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from etl.cli.confirm import confirm
 from etl.cli.paths import STDOUT
 from etl.errors import UsageError
 from etl.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 # --check without a file: compare with the archive's record held in the mirror. (Not a string:
 # argparse would turn a string constant into a Path.)
@@ -32,7 +33,7 @@ def register(subparsers: Any) -> None:
         "malformed UID or an output path that cannot be used exits 2. --all-restorable skips the MOUSes "
         "whose session map already has a request in DIR, so a nightly run adds only what is new.",
         epilog="MOUS_UID may be uid://A001/X129e/Xb6, uid___A001_X129e_Xb6 or member.uid___A001_X129e_Xb6. "
-        "Nightly: almamirror -q ppr --all-restorable --newly-restorable --build /spool",
+        "Nightly: almamirror -q ppr --all-restorable --pending --build /spool",
     )
     ppr.add_argument("mous_uid", nargs="?", metavar="MOUS_UID", help="the member OUS")
     target = ppr.add_mutually_exclusive_group()
@@ -64,6 +65,12 @@ def register(subparsers: Any) -> None:
     window.add_argument(
         "--newly-restorable", action="store_true",
         help="with --all-restorable: only the MOUSes that became restorable in the latest sync",
+    )
+    window.add_argument(
+        "--pending", action="store_true",
+        help="with --all-restorable: every restorable MOUS that is public now and has no request in "
+        "DIR, whenever it became restorable (the nightly spool: one still proprietary comes on the "
+        "night its release date passes, and is counted, not refused, until then)",
     )
     window.add_argument(
         "--since", metavar="SINCE",
@@ -136,9 +143,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
         # Parsed once, before any database work: a malformed UID is a usage error.
         args.mous_uid = parse_mous_uid(args.mous_uid)
-        if args.newly_restorable or args.since:
-            raise UsageError("--newly-restorable and --since choose among all MOUSes; use them with "
-                             "--all-restorable")
+        if args.newly_restorable or args.since or args.pending:
+            raise UsageError("--newly-restorable, --pending and --since choose among all MOUSes; use "
+                             "them with --all-restorable")
     _check_fetch_arguments(args)
     if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
         raise UsageError("--check compares sessions only; it takes no other options")
@@ -175,12 +182,17 @@ def check_relative_path(relative_path: str) -> None:
 
 
 def _one(connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]) -> int:
+    from etl.report.known import nearest_mous
+    from ppr.errors import UnknownMous
     from ppr.layout import build_request_directory
     from ppr.service import generate_ppr
 
-    generated = generate_ppr(
-        connection, args.mous_uid, settings.ppr, args.allow_proprietary, args.relative_path
-    )
+    try:
+        generated = generate_ppr(
+            connection, args.mous_uid, settings.ppr, args.allow_proprietary, args.relative_path
+        )
+    except UnknownMous as unknown:  # the mirror knows the UIDs nearest to a mistyped one
+        raise UnknownMous(unknown.mous_uid, nearest_mous(connection, unknown.mous_uid)) from None
     request = generated.request
     what = (
         f"MOUS {request.mous_uid}: {len(request.sessions)} session(s), "
@@ -297,7 +309,7 @@ def _all_restorable(
     progress = Progress("restore requests", unit="MOUSes")
     summary = build_all_restorable(
         connection, args.build, settings.ppr, args.allow_proprietary, args.force, progress.update,
-        since=args.since, newly=args.newly_restorable,
+        since=args.since, newly=args.newly_restorable, pending=args.pending,
     )
     progress.finish()
     built.extend(summary.written)
@@ -309,6 +321,8 @@ def _all_restorable(
                 "new_session_map": summary.new_session_map,
                 "refused": summary.refused,
                 "refused_by_reason": dict(summary.refused_by_reason),
+                "awaiting_release": summary.awaiting_release,
+                "no_longer_public": {uid: str(path) for uid, path in summary.no_longer_public.items()},
             },
             sys.stdout, indent=2,
         )
@@ -324,6 +338,13 @@ def _all_restorable(
     ]
     lines += [f"  refused {count:,}: {reason}" for reason, count in sorted(summary.refused_by_reason.items())]
     lines += [f"  {mous_uid}: {reason}" for mous_uid, reason in sorted(summary.refused.items())[:20]]
+    if summary.awaiting_release:
+        lines.append(f"  awaiting release {len(summary.awaiting_release):,}: restorable, still proprietary "
+                     "(built on the night their release date passes)")
+    if summary.no_longer_public:
+        # Each is also a warning (ppr.no_longer_public), which -q keeps: cron mails it.
+        lines.append(f"  no longer public {len(summary.no_longer_public):,}: their requests are in "
+                     f"{args.build}, the MOUSes are proprietary again (release date moved): do not run them")
     confirm(args, *lines)
     return 0
 
@@ -331,13 +352,18 @@ def _all_restorable(
 def _fetch_built(built: list[Path], args: argparse.Namespace, settings: Settings) -> int:
     """Fetch each request directory written, one at a time, with a total over the requests."""
     from etl.cli.fetch_command import fetch_options, fetch_with_progress, write_fetch_summary
+    from etl.errors import ArchiveDown
     from etl.progress import Progress
 
     options = fetch_options(args)
     total = Progress("requests fetched", total=len(built), unit="requests")
     failed: list[Path] = []
     for done, directory in enumerate(built, start=1):
-        summary = fetch_with_progress(directory, settings, options)
+        try:
+            summary = fetch_with_progress(directory, settings, options)
+        except ArchiveDown as down:
+            # One line for the whole night: the files of the requests not started count as not fetched.
+            raise down.with_count((down.not_fetched or 0) + _files_listed(built[done:], options)) from None
         if not summary.ready:
             failed.append(directory)
         if len(built) == 1 or not summary.ready:
@@ -349,6 +375,16 @@ def _fetch_built(built: list[Path], args: argparse.Namespace, settings: Settings
         for directory in failed:
             print(f"  incomplete: {directory} (run almamirror fetch on it again)")
     return 1 if failed else 0
+
+
+def _files_listed(directories: list[Path], options: Any) -> int:
+    from ppr.fetch import read_plan
+
+    listed = 0
+    for directory in directories:
+        plan = read_plan(directory)
+        listed += len(plan.products) + (0 if options.products_only else len(plan.asdms))
+    return listed
 
 
 def write_atomically(path: Path, document: bytes) -> None:

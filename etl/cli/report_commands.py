@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import Connection
-
+from etl.errors import UsageError
 from etl.report.arguments import ARRAYS, SINCE_FORMS
 from etl.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from etl.output import TableView
 
 
@@ -96,6 +97,11 @@ def register(subparsers: Any) -> None:
     restorable.add_argument(
         "--not-restorable", action="store_true", help="list the MOUSes that cannot be restored, with reasons"
     )
+    restorable.add_argument(
+        "--by", choices=("reason", "cycle", "array", "band"),
+        help="count the MOUSes per reason (not restorable, first reason that applies), cycle, array "
+        "or band instead of listing them",
+    )
     add_view_arguments(restorable)
     restorable.set_defaults(run=run_restorable)
 
@@ -123,8 +129,29 @@ def register(subparsers: Any) -> None:
         epilog=f"SINCE: {SINCE_FORMS}.",
     )
     newly.add_argument("--since", metavar="SINCE", help="restorable since then, in any run")
+    newly.add_argument(
+        "--lost", action="store_true",
+        help="the other side: the MOUSes that lost restorability (report no-longer-restorable)",
+    )
+    newly.add_argument("--spool", type=Path, metavar="DIR", help="with --lost: the spool to look in")
     add_view_arguments(newly)
     newly.set_defaults(run=run_newly_restorable)
+
+    lost = kinds.add_parser(
+        "no-longer-restorable", help="MOUSes that lost restorability in the latest run (or since a moment)",
+        description="The MOUSes a sync found no longer restorable (an EB flipped to QA0 Fail, an archive "
+        "record that now disagrees, an OUS gone from the source): by default those of the latest "
+        "successful sync, with the reason now, and the request the spool holds for each, which must "
+        "not be run (--spool DIR, default ppr.root_directory).",
+        epilog=f"SINCE: {SINCE_FORMS}.",
+    )
+    lost.add_argument("--since", metavar="SINCE", help="lost in any run finished since then")
+    lost.add_argument(
+        "--spool", type=Path, metavar="DIR",
+        help="the spool of request directories (default: ppr.root_directory, when set)",
+    )
+    add_view_arguments(lost)
+    lost.set_defaults(run=run_no_longer_restorable)
 
     quality = kinds.add_parser(
         "quality", help="open data-quality issues found in the ALMA source",
@@ -169,9 +196,11 @@ def register(subparsers: Any) -> None:
         description="The last N sync runs, newest first: status, times, host and pid, what each did "
         "to every table, and the error of a failed run.",
     )
-    runs.add_argument("--last", type=int, default=10, metavar="N", help="the last N runs (default: 10)")
-    add_format_argument(runs)
-    add_pager_argument(runs)
+    add_view_arguments(runs)
+    runs.add_argument(
+        "--last", type=int, metavar="N",
+        help="the same as --limit: the last N runs (default: 10)",
+    )
     runs.set_defaults(run=run_runs)
 
 
@@ -195,12 +224,27 @@ def _since(text: str | None) -> Any:
 def run_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import RestorableFilter, show_restorable
     from etl.report.arguments import check_array
+    from etl.report.known import require_project
     from etl.report.restorable import ALL_COLUMNS
 
     chosen = RestorableFilter(
         project=args.project, array=check_array(args.array), not_restorable=args.not_restorable
     )
+    if args.by is not None:
+        from etl.report.counts import count_columns, show_counts
+
+        if args.not_restorable:
+            raise UsageError("--by counts both sides (reason: the MOUSes that are not restorable); "
+                             "leave out --not-restorable")
+        with (
+            report_output(args, count_columns(args.by)) as (stream, view),
+            report_snapshot(settings) as connection,
+        ):
+            require_project(connection, chosen.project)
+            show_counts(connection, chosen, args.by, args.format, stream, view)
+        return 0
     with report_output(args, ALL_COLUMNS) as (stream, view), report_snapshot(settings) as connection:
+        require_project(connection, chosen.project)
         show_restorable(connection, chosen, args.format, stream, view)
     return 0
 
@@ -209,6 +253,7 @@ def run_changes(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_changes
     from etl.report.arguments import check_positive, parse_mous
     from etl.report.changes import TABLE_COLUMNS
+    from etl.report.known import require_mous
     from etl.report.views import column_names, recent_changes
 
     since = _since(args.since)
@@ -216,12 +261,18 @@ def run_changes(args: argparse.Namespace, settings: Settings) -> int:
     mous_uid = parse_mous(args.mous)
     available = (*column_names(recent_changes), *TABLE_COLUMNS)
     with report_output(args, available) as (stream, view), report_snapshot(settings) as connection:
+        require_mous(connection, mous_uid)
         show_changes(connection, since, run_id, args.format, stream, view, mous_uid)
     return 0
 
 
 def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_newly_restorable
+
+    if args.lost:
+        return run_no_longer_restorable(args, settings)
+    if args.spool is not None:
+        raise UsageError("--spool goes with --lost (or report no-longer-restorable)")
     from etl.report.restorable import NEWLY_RESTORABLE_COLUMNS
 
     since = _since(args.since)
@@ -233,9 +284,22 @@ def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_no_longer_restorable(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.report.lost import COLUMNS, show_no_longer_restorable
+
+    since = _since(args.since)
+    spool = args.spool
+    if spool is None and settings.ppr.root_directory and Path(settings.ppr.root_directory).is_dir():
+        spool = Path(settings.ppr.root_directory)
+    with report_output(args, COLUMNS) as (stream, view), report_snapshot(settings) as connection:
+        show_no_longer_restorable(connection, since, spool, args.format, stream, view)
+    return 0
+
+
 def run_quality(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_quality
     from etl.report.arguments import check_quality_kind, parse_mous
+    from etl.report.known import require_mous
     from etl.report.views import column_names, data_quality
 
     kind = check_quality_kind(args.kind)
@@ -244,6 +308,7 @@ def run_quality(args: argparse.Namespace, settings: Settings) -> int:
         report_output(args, column_names(data_quality)) as (stream, view),
         report_snapshot(settings) as connection,
     ):
+        require_mous(connection, mous_uid)
         show_quality(connection, kind, args.format, stream, view, mous_uid)
     return 0
 
@@ -259,14 +324,22 @@ def run_provenance(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+DEFAULT_RUNS = 10
+
+
 def run_runs(args: argparse.Namespace, settings: Settings) -> int:
     from etl.report import show_runs
     from etl.report.arguments import check_positive
-    from etl.terminal import paged
+    from etl.report.runs import FLAT_COLUMNS
 
-    last = check_positive(args.last, "--last")
-    with paged(sys.stdout, args.pager) as stream, report_snapshot(settings) as connection:
-        show_runs(connection, last, args.format, stream)
+    if args.limit is not None and args.last is not None:
+        raise UsageError("--last is another name for --limit: give one of them")
+    given, option = (args.limit, "--limit") if args.limit is not None else (args.last, "--last")
+    last = DEFAULT_RUNS if given is None else check_positive(given, option)
+    # --limit counts runs here, not rows: the view lists every table of each run it keeps.
+    args.limit = None
+    with report_output(args, FLAT_COLUMNS) as (stream, view), report_snapshot(settings) as connection:
+        show_runs(connection, last, args.format, stream, view)
     return 0
 
 

@@ -41,7 +41,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser, default_scale: str | Non
     )
     parser.add_argument(
         "--scale", choices=tuple(SCALES), default=default_scale,
-        help="small ≈ 40 MOUSes (seconds), medium ≈ 2,000, alma ≈ 50,000 MOUSes / 150,000 EBs / "
+        help="small ≈ 50 MOUSes (seconds), medium ≈ 2,000, alma ≈ 50,000 MOUSes / 150,000 EBs / "
         f"1.5 million product files (minutes) ({default})",
     )
     parser.add_argument(

@@ -87,8 +87,11 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_schedule_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.once:
-        from etl.schedule import refresh_status_page
+        from etl.schedule import cron_trigger, refresh_status_page
 
+        # --once ignores the time, but a cron expression the daemon would refuse is the site's
+        # mistake all the same: said now, not on the day someone starts the daemon.
+        cron_trigger(settings.schedule)
         try:
             return run_sync_command(
                 argparse.Namespace(full=False, allow_shrink=False, format="table", quiet=quiet(args)),

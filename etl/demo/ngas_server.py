@@ -1,26 +1,38 @@
-"""The stand-in NGAS: a real HTTP server speaking NGAS's protocol for every file of the demo archive.
+"""The stand-in NGAS: a real HTTP server answering as NGAS (v12) does, for every file of the demo archive.
 
-Two nodes (two ports of one process). Each holds about half the files and answers **303 See Other** for
-the files the other node holds, as an NGAS node that is not a proxy does. ``RETRIEVE`` sends a file with
-``Content-Disposition`` and ``Content-Length``; a ``Range: bytes=N-`` (the only form NGAS accepts) is
-answered **200** with ``Content-Range``, as NGAS does. ``STATUS`` describes a file (size, checksum and
-plug-in, CRC-32 stored signed for older files). Errors are ``NgamsStatus`` documents: 404 for a file the
-archive does not have, 400 for a malformed request, 503 when a fault says so.
+Two nodes (two ports of one process) sharing one catalogue, as two NGAS nodes share one database. Each
+holds part of the files; a ``RETRIEVE`` of a file the other node holds is answered **303 See Other**,
+HTTP/1.0 style (``Location``, no ``Content-Length``, no body), as an NGAS node that is not a proxy does.
+``STATUS`` is answered by either node (200): it reads the shared catalogue and is never redirected.
+``RETRIEVE`` sends a file with ``Content-Disposition`` and ``Content-Length``; a ``Range: bytes=N-`` is
+answered **200** with ``Content-Range``, a start at or past the end with 200 and ``Content-Length: 0``.
 
-Faults, for tests (``Faults``): the first N RETRIEVEs of each file can drop the connection mid-body,
-send a corrupt body, send an HTML page with status 200, ignore the Range, or stall mid-body; the first N
-requests of each file can be answered 503; bodies can be throttled.
-A node can be OFFLINE for maintenance (``offline_nodes``, ``archive serve --offline N``): it answers
-every command 400 ``NGAMS_ER_IMPROPER_STATE``, as NGAS does.
+Errors as NGAS sends them (docs/fetch.md): an ``NgamsStatus`` document with **400** and
+``NGAMS_ER_UNAVAIL_FILE`` for a file this archive does not have or whose node is stopped, 400 and
+``NGAMS_ER_IMPROPER_STATE`` from an OFFLINE node; **404** ``Command not found`` only for an unknown
+command or path; 401 without ``WWW-Authenticate`` when a login is set and not given; overload as a bare
+``HTTP/1.0 503`` status line or a reset connection.
+
+``NodeStates`` sets up what an operator of a real archive sees: a node OFFLINE, stopped (the other node
+says the file is unavailable) or crashed (the other node still redirects to it), files this archive
+lacks, files stored gzip-compressed, a login, redirects naming another host name. ``Faults`` are for
+tests: the first N requests of each file can drop the connection mid-body, send a corrupt body or an
+HTML page with status 200, ignore the Range, stall, trickle, be answered 503 or reset, or get a STATUS
+that is a gzip bomb, endless, or names a checksum plug-in nobody knows.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import gzip
 import json
 import logging
 import socket
+import struct
 import threading
 import time
+import zlib
+from base64 import b64encode
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,14 +46,22 @@ from xml.sax.saxutils import quoteattr
 from sqlalchemy import Engine, create_engine
 
 from etl.demo.ngas_bodies import body_chunks
-from etl.demo.ngas_catalogue import CatalogueEntry, body_checksum, lookup
+from etl.demo.ngas_catalogue import CatalogueEntry, body_checksum, content_checksum, lookup
 from etl.logs import fields
 from etl.source.contract import source_execution_options
 
 log = logging.getLogger(__name__)
 
-FAULT_NAMES: Final = ("drop-mid-body", "corrupt-body", "html-200", "ignore-range", "stall", "unavailable")
-NGAS_VERSION: Final = "v11.0/2021-01-01T00:00:00"
+FAULT_NAMES: Final = (
+    "drop-mid-body", "corrupt-body", "html-200", "ignore-range", "stall", "trickle", "unavailable", "reset",
+    "gzip-bomb", "endless-status", "unknown-checksum",
+)
+NGAS_VERSION: Final = "v12.0/2023-01-01T00:00:00"
+COMMANDS: Final = ("RETRIEVE", "STATUS")
+# What a compressed file's STATUS names, as NGAS does; uncompressed files say NONE.
+GZIP: Final = "gzip"
+# The trickle fault: one byte this often, never slow enough for a read timeout.
+TRICKLE_SECONDS: Final = 0.2
 # Catalogue entries kept in memory (small documents carry their content).
 RECENT_ENTRIES: Final = 4096
 _HTML_PAGE: Final = (
@@ -64,6 +84,39 @@ class Faults:
             raise ValueError(f"unknown fault(s) {', '.join(unknown)}; known: {', '.join(FAULT_NAMES)}")
 
 
+@dataclass(frozen=True)
+class NodeStates:
+    """How the archive's nodes are, beyond faults: what an operator of a real archive meets."""
+
+    offline: frozenset[int] = frozenset()  # answer 400 NGAMS_ER_IMPROPER_STATE to everything
+    stopped: frozenset[int] = frozenset()  # do not listen; the other node says their files are unavailable
+    crashed: frozenset[int] = frozenset()  # do not listen; the other node still redirects to them
+    lacks: tuple[str, ...] = ()  # file id patterns this archive does not have
+    compressed: tuple[str, ...] = ()  # file id patterns stored gzip-compressed
+    login: str | None = None  # user:password (HTTP Basic) every request must give
+    redirect_host: str | None = None  # the host name a 303's Location names (default: the listen address)
+
+    def lacks_file(self, file_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(file_id, pattern) for pattern in self.lacks)
+
+    def compresses(self, file_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(file_id, pattern) for pattern in self.compressed)
+
+    def listens(self, node: int) -> bool:
+        return node not in self.stopped | self.crashed
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A file as the node stores it: plain, or gzip-compressed (then its bytes are the compressed ones)."""
+
+    size: int
+    checksum: str
+    uncompressed_size: int
+    compression: str  # NONE or gzip
+    content: bytes | None  # the compressed bytes; None: the plain body, generated
+
+
 class StandInNgas:
     """Both nodes, serving the catalogue of the demo source behind ``engine``."""
 
@@ -75,13 +128,13 @@ class StandInNgas:
         port: int = 0,
         faults: Faults | None = None,
         request_log: Path | None = None,
-        offline_nodes: frozenset[int] = frozenset(),
+        states: NodeStates | None = None,
     ) -> None:
         self.engine = engine
-        # Nodes OFFLINE for maintenance: they refuse every command as real NGAS does (NGAS.md).
-        self.offline_nodes = offline_nodes
         self.schema = schema
         self.faults = faults or Faults()
+        self.states = states or NodeStates()
+        self._compressed: dict[tuple[str, int], bytes] = {}
         self.request_log = request_log
         self.host = host
         self._lock = threading.Lock()
@@ -106,6 +159,9 @@ class StandInNgas:
 
     def start(self) -> None:
         for node in self.nodes:
+            if not self.states.listens(node.number):
+                node.server_close()  # connections to it are refused, as to a node that is down
+                continue
             thread = threading.Thread(target=node.serve_forever, name=f"ngas-node-{node.number}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -113,7 +169,8 @@ class StandInNgas:
 
     def stop(self) -> None:
         for node in self.nodes:
-            node.shutdown()
+            if self.states.listens(node.number):
+                node.shutdown()
             node.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -152,6 +209,25 @@ class StandInNgas:
             with self._lock:
                 self._checksums[key] = known
         return known
+
+    def stored(self, entry: CatalogueEntry) -> _Stored:
+        """The file as this archive stores it: compressed when ``NodeStates.compressed`` says so."""
+        if not self.states.compresses(entry.file_id):
+            return _Stored(entry.file_size, self.checksum(entry), entry.file_size, "NONE", None)
+        key = (entry.file_id, entry.file_version)
+        with self._lock:
+            packed = self._compressed.get(key)
+        if packed is None:
+            packed = gzip.compress(b"".join(_bytes_of(entry, 0)), mtime=0)
+            with self._lock:
+                self._compressed[key] = packed
+        return _Stored(len(packed), content_checksum(packed, entry.checksum_plugin), entry.file_size, GZIP,
+                       packed)
+
+    def authorized(self, header: str | None) -> bool:
+        if self.states.login is None:
+            return True
+        return header == "Basic " + b64encode(self.states.login.encode()).decode("ascii")
 
     def take_fault(self, name: str, file_id: str) -> bool:
         """Whether this request of ``file_id`` gets fault ``name`` (the first N of each file do)."""
@@ -213,47 +289,70 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(  # noqa: PLR0911 (one early answer per NGAS error, in the order NGAS checks them)
         self, archive: StandInNgas, command: str, file_id: str, query: dict[str, str]
     ) -> tuple[int, int, str | None]:
-        if self.server.number in archive.offline_nodes:
-            message = (f"NGAMS_ER_IMPROPER_STATE:1002:ERROR: Command: {command} cannot be handled in "
-                       "state/sub-state: OFFLINE/IDLE. Allowed states: ONLINE.")
+        states = archive.states
+        if not archive.authorized(self.headers.get("Authorization")):
+            # NGAS names no realm: the client must send its credentials unasked.
+            return self._status(401, "Unauthorized access: no or wrong credentials"), 0, None
+        if command not in COMMANDS:
+            return self._status(404, "Command not found"), 0, None
+        if self.server.number in states.offline:
+            message = (f"NGAMS_ER_IMPROPER_STATE:4015:ERROR: {command} not allowed when in State/Sub-State: "
+                       "OFFLINE/IDLE. Allowed State(s)/Sub-State(s) are: ['ONLINE']/['IDLE', 'BUSY'].")
             return self._status(400, message), 0, None
-        if command not in ("RETRIEVE", "STATUS"):
-            return self._status(400, f"NGAMS_ER_ILL_CMD: command {command!r} is not served here"), 0, None
         if not file_id:
             return self._status(400, "NGAMS_ER_RETRIEVE_CMD: no file_id given"), 0, None
-        if archive.take_fault("unavailable", file_id):
-            return self._status(503, "NGAMS_ER_ILL_STATE: the server is busy; try later"), 0, "unavailable"
+        for fault in ("unavailable", "reset"):
+            if archive.take_fault(fault, file_id):
+                self._overloaded(fault)
+                return 503, 0, fault
         version = query.get("file_version")
         if version is not None and not version.isdigit():
             return self._status(400, f"NGAMS_ER_ILL_REQ: file_version {version!r} is not a number"), 0, None
-        entry = archive.entry(file_id, int(version) if version is not None else None)
-        if entry is None:
-            return self._status(
-                404, f"NGAMS_ER_UNAVAIL_FILE:4019:ERROR: File with ID: {file_id} appears not to be available."
-            ), 0, None
-        if entry.node != self.server.number:
-            other = archive.other_node(self.server.number)
-            self.send_response(303)
-            self.send_header("Location", f"http://{archive.host}:{other.server_address[1]}{self.path}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return 303, 0, None
+        entry = None if states.lacks_file(file_id) else archive.entry(
+            file_id, int(version) if version is not None else None
+        )
+        # A node that is not ONLINE is no candidate to serve a file: as NGAS, the file is "unavailable".
+        if entry is None or (command == "RETRIEVE" and entry.node in states.stopped | states.offline):
+            return self._status(400, _unavailable(file_id)), 0, None
         if command == "STATUS":
-            return self._file_status(archive, entry), 0, None
+            return self._file_status(archive, entry)
+        if entry.node != self.server.number:
+            return self._redirect(archive), 0, None
         return self._retrieve(archive, entry)
+
+    def _redirect(self, archive: StandInNgas) -> int:
+        """303 as NGAS's redirect(): an HTTP/1.0 status line, Location, and nothing else."""
+        other = archive.other_node(self.server.number)
+        host = archive.states.redirect_host or archive.host
+        self.protocol_version = "HTTP/1.0"
+        self.close_connection = True
+        self.send_response(303)
+        self.send_header("Location", f"http://{host}:{other.server_address[1]}{self.path}")
+        self.end_headers()
+        return 303
+
+    def _overloaded(self, fault: str) -> None:
+        """What an overloaded NGAS does: a bare 503 status line (no headers, no body), or a reset."""
+        self.close_connection = True
+        if fault == "unavailable":
+            self.wfile.write(b"HTTP/1.0 503 Service Unavailable\r\n\r\n")
+            self.wfile.flush()
+            return
+        # Linger 0: the close sends RST, as a server that drops what it cannot take.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def _retrieve(self, archive: StandInNgas, entry: CatalogueEntry) -> tuple[int, int, str | None]:
         start = 0
+        stored = archive.stored(entry)
         requested = self.headers.get("Range")
         if requested is not None:
             parsed = _range_start(requested)
             if parsed is None:
                 message = "Invalid Range header, must have the form 'bytes=start-' (start offset only)"
                 return self._status(400, message), 0, None
-            if parsed >= entry.file_size:
-                message = f"NGAMS_ER_ILL_REQ: range start {parsed} is past the file's end"
-                return self._status(416, message), 0, None
             start = parsed
+            if start >= stored.size:
+                return 200, self._send_file(archive, entry, start, None), None
             if archive.take_fault("ignore-range", entry.file_id):
                 return 200, self._send_file(archive, entry, 0, None), "ignore-range"
         if archive.take_fault("html-200", entry.file_id):
@@ -263,7 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(_HTML_PAGE)
             return 200, len(_HTML_PAGE), "html-200"
-        for fault in ("drop-mid-body", "corrupt-body", "stall"):
+        for fault in ("drop-mid-body", "corrupt-body", "stall", "trickle"):
             if archive.take_fault(fault, entry.file_id):
                 return 200, self._send_file(archive, entry, start, fault), fault
         return 200, self._send_file(archive, entry, start, None), None
@@ -271,20 +370,29 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_file(self, archive: StandInNgas, entry: CatalogueEntry, start: int, fault: str | None) -> int:
         """Headers as NGAS's send_file_headers writes them, then the bytes; returns the bytes sent."""
         self.fault = fault
+        stored = archive.stored(entry)
+        size = stored.size
         self.send_response(200)
         self.send_header("Content-Type", entry.mime_type)
         self.send_header("Content-Disposition", f'attachment; filename="{entry.file_id}"')
-        self.send_header("Content-Length", str(entry.file_size - start))
+        # At or past the end NGAS computes size - start: 0 here (never negative, which no client reads).
+        self.send_header("Content-Length", str(max(size - start, 0)))
         if start:
             self.send_header("Accept-Ranges", "bytes")
-            self.send_header("Content-Range", f"bytes {start}-{entry.file_size - 1}/{entry.file_size}")
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
         self.end_headers()
-        middle = start + (entry.file_size - start) // 2
+        if start >= size:
+            return 0
+        middle = start + (size - start) // 2
         sent = 0
         began = time.monotonic()
         rate = archive.faults.throttle_bytes_per_second
-        for offset, chunk in _with_offsets(_bytes_of(entry, start), start):
+        chunks = iter([stored.content[start:]]) if stored.content is not None else _bytes_of(entry, start)
+        for offset, chunk in _with_offsets(chunks, start):
             piece = chunk
+            if fault == "trickle":
+                sent += self._trickle(piece)
+                continue
             if fault in ("drop-mid-body", "stall") and offset <= middle < offset + len(piece):
                 self.wfile.write(piece[: middle - offset])
                 sent += middle - offset
@@ -307,23 +415,58 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(ahead)
         return sent
 
+    def _trickle(self, piece: bytes) -> int:
+        for index in range(len(piece)):
+            self.wfile.write(piece[index:index + 1])
+            self.wfile.flush()
+            time.sleep(TRICKLE_SECONDS)
+        return len(piece)
+
     def _drop_connection(self) -> None:
         self.close_connection = True
         self.wfile.flush()
         self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _file_status(self, archive: StandInNgas, entry: CatalogueEntry) -> int:
+    def _file_status(self, archive: StandInNgas, entry: CatalogueEntry) -> tuple[int, int, str | None]:
+        for hostile in ("gzip-bomb", "endless-status"):
+            if archive.take_fault(hostile, entry.file_id):
+                return 200, self._hostile_status(hostile), hostile
+        fault: str | None = None
+        if archive.take_fault("unknown-checksum", entry.file_id):
+            fault = "unknown-checksum"
         ingested = entry.ingestion_date.strftime("%Y-%m-%dT%H:%M:%S.000")
+        stored = archive.stored(entry)
         file_status = " ".join(f"{name}={quoteattr(value)}" for name, value in (
             ("FileId", entry.file_id), ("FileVersion", str(entry.file_version)),
-            ("FileSize", str(entry.file_size)), ("UncompressedFileSize", str(entry.file_size)),
-            ("Checksum", archive.checksum(entry)), ("ChecksumPlugIn", entry.checksum_plugin),
-            ("Format", entry.mime_type), ("Compression", ""), ("FileStatus", "00000000"),
+            ("FileSize", str(stored.size)), ("UncompressedFileSize", str(stored.uncompressed_size)),
+            ("Checksum", stored.checksum),
+            ("ChecksumPlugIn", "ngamsGenMd5" if fault else entry.checksum_plugin),
+            ("Format", entry.mime_type), ("Compression", stored.compression), ("FileStatus", "00000000"),
             ("IngestionDate", ingested), ("Ignore", "0"),
         ))
-        disk = f'<DiskStatus DiskId="stand-in-node-{self.server.number}" Mounted="1">' \
+        disk = f'<DiskStatus DiskId="stand-in-node-{entry.node}" Mounted="1">' \
                f"<FileStatus {file_status}/></DiskStatus>"
-        return self._status(200, "Successfully handled command STATUS", disk, success=True)
+        return self._status(200, "Successfully handled command STATUS", disk, success=True), 0, fault
+
+    def _hostile_status(self, fault: str) -> int:
+        """A STATUS reply no client should hold whole: gzip that inflates to 512 MiB, or no end."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        if fault == "gzip-bomb":
+            bomb = _gzip_bomb()
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            self.wfile.write(bomb)
+            return len(bomb)
+        self.end_headers()  # no Content-Length: the body ends when the connection does, never
+        sent = 0
+        filler = b"<NgamsStatus>" + b" " * (1 << 16)
+        while sent < 1 << 34:
+            self.wfile.write(filler)
+            sent += len(filler)
+        return sent
 
     def _status(self, code: int, message: str, inner: str = "", success: bool = False) -> int:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000")
@@ -340,6 +483,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(document)
         return code
+
+
+def _unavailable(file_id: str) -> str:
+    return f"NGAMS_ER_UNAVAIL_FILE:4019:ERROR: File with ID: {file_id} appears not to be available."
+
+
+_BOMB: list[bytes] = []
+
+
+def _gzip_bomb() -> bytes:
+    """512 MiB of spaces, gzip-compressed (about 500 kB), made once."""
+    if not _BOMB:
+        packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+        block = b" " * (1 << 20)
+        _BOMB.append(b"".join(packer.compress(block) for _ in range(512)) + packer.flush())
+    return _BOMB[0]
 
 
 def _range_start(header: str) -> int | None:

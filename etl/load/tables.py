@@ -18,9 +18,12 @@ from etl.load.bucket_state import BucketUpdate, StoredBuckets, buckets_holding, 
 from etl.load.buckets import (
     BucketFigures,
     Layout,
+    can_checksum,
     checksum_query,
+    document_columns,
     in_buckets,
     mirror_key,
+    missing_grant,
     moved_buckets,
     read_checksums,
     source_key,
@@ -96,7 +99,10 @@ def stage_table(
     dialect = source.dialect.name
     stage = create_unkeyed_stage(mirror, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name)
     convert = StagingConverter(mapping)
-    checked = _checked_buckets(source, mapping, stored, bucket_rows, progress) if stored else None
+    checksummed = _may_checksum(source, mapping)
+    checked = (
+        _checked_buckets(source, mapping, stored, bucket_rows, progress) if stored and checksummed else None
+    )
     rows: Generator[Sequence[Any], None, None]
     if checked is None:
         rows = source_rows(source, mapping, batch_rows, convert)
@@ -118,7 +124,9 @@ def stage_table(
     rows_read = pulled if checked is None else sum(figures.rows for figures in checked.figures.values())
     _check_bad_rows(mirror, findings, mapping, quarantine.rows, rows_read, max_bad_rows)
     analyze(mirror, stage)
-    if checked is None:
+    if checked is None and not checksummed:
+        checked = BucketUpdate(Layout(()), {0: BucketFigures(pulled, None)}, None)
+    elif checked is None:
         progress.phase("checksumming its buckets")
         checked = _laid_out(mirror, source, mapping, stage, pulled - quarantine.rows, bucket_rows)
     buckets = _without_bad_rows(mirror, checked, quarantine, mapping)
@@ -129,6 +137,18 @@ def stage_table(
 
 def _no_rows() -> Generator[Sequence[Any], None, None]:
     yield from ()
+
+
+def _may_checksum(source: Connection, mapping: TableMapping) -> bool:
+    """Whether the source account may checksum the table; if not, it is read whole, and that said."""
+    if can_checksum(source, mapping):
+        return True
+    log.warning("sync.table_read_whole %s", fields(
+        table=mapping.name, columns=",".join(document_columns(mapping)),
+        reason=f"the source account lacks {missing_grant(source.dialect.name)}, which hashes these columns: "
+               "the table is read whole every night until it is granted",
+    ))
+    return False
 
 
 def _checked_buckets(

@@ -1,10 +1,15 @@
-"""HTTP client of NGAS: STATUS, RETRIEVE streamed to ``<target>.part`` and verified, resume, retries.
+"""HTTP client of NGAS: STATUS, RETRIEVE streamed to ``<target>.part`` and verified, resume, failover.
 
 Every download is checked against NGAS's own ``FileSize`` and checksum (and the caller's expected size):
-the status code alone never decides that the bytes are the file. Transient failures (connection errors,
-read timeouts, 5xx) are retried with exponential backoff on one server, then on the next configured URL;
-a reply that is not the file (an HTML page, the wrong size, a checksum mismatch) is discarded and the
-file fetched again, a bounded number of times. URLs in messages and logs never carry credentials.
+the status code alone never decides that the bytes are the file, and a file whose checksum cannot be
+computed is refused, never accepted on its size. Transient failures (connection errors, read timeouts,
+5xx) are retried with exponential backoff on one server, then the next configured URL is asked; so is
+the next when a node says it does not have the file (``NGAMS_ER_UNAVAIL_FILE``) or is OFFLINE
+(``NGAMS_ER_IMPROPER_STATE``). A node that refused connections or was OFFLINE is asked last for the rest
+of the run; when every configured node refuses connections the archive is down (``ArchiveDown``), said
+once. A reply that is not the file is discarded and the file fetched again, a bounded number of times.
+Every operation has an overall deadline, and every body is read within bounds. URLs in messages and
+logs never carry credentials.
 """
 
 from __future__ import annotations
@@ -12,59 +17,77 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
+import ssl
+import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Protocol, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from typing import BinaryIO, Final, NoReturn, Protocol, TypeVar
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tenacity.wait import wait_exponential_jitter
 
-from etl.database import mask_url
 from etl.errors import (
+    ArchiveDown,
     ArchiveFileMissing,
     ArchiveRefused,
     ArchiveUnavailable,
+    ChecksumUnknown,
     ConfigurationError,
     DownloadNotVerified,
+    NotAnArchive,
 )
 from etl.logs import fields
 from etl.ngas.checksums import (
-    CRC32,
+    PLUGINS,
     ExpectedChecksum,
     RunningChecksum,
     UnknownChecksum,
     checksum_of_file,
     expected_checksum,
 )
-from etl.ngas.status import MAX_STATUS_BYTES, FileStatus, NotNgamsStatus, error_message, parse_status
-from etl.safe_files import open_append, same_file
+from etl.ngas.status import MAX_STATUS_BYTES, FileStatus, NotNgamsStatus, parse_status
+from etl.ngas.transport import (
+    BadReply,
+    Deadline,
+    DeadlinePassed,
+    NotHere,
+    NotNgas,
+    Offline,
+    RedirectPolicy,
+    Refused,
+    Server,
+    Transient,
+    Unreachable,
+    open_reply,
+    raise_for_error,
+    read_capped,
+    server_of,
+    where,
+)
+from etl.safe_files import open_append, open_file, same_file
 from etl.settings import ArchiveSettings
 
 log = logging.getLogger(__name__)
 
 PART_SUFFIX: Final = ".part"
+# The compressed bytes of a file NGAS stores gzip-compressed, until verified and decompressed.
+COMPRESSED_PART_SUFFIX: Final = ".gz.part"
 # How often a reply that is not the file (HTML, wrong size, wrong checksum) is fetched again.
 BAD_REPLY_LIMIT: Final = 3
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.I)
 _HTML_TYPES = ("text/html", "application/xhtml")
-_HTML_START = (b"<!doctype html", b"<html")
+_INFLATE_CHUNK: Final = 1 << 20
 
 T = TypeVar("T")
 # Called with (bytes of the file held so far, the file's size) as a download goes on.
 ProgressCallback = Callable[[int, int], None]
-
-
-class _Transient(Exception):
-    """A failure worth retrying: connection error, read timeout, 5xx, a reply cut short."""
-
-
-class _BadReply(Exception):
-    """A reply that is not the file."""
 
 
 class _PartChanged(Exception):
@@ -77,11 +100,12 @@ class Download:
 
     file_id: str
     path: Path
-    size: int
+    size: int  # of the file as saved (decompressed when NGAS stores it compressed)
     checksum: ExpectedChecksum | None
     resumed_from: int  # bytes of an earlier .part kept (0: from the start)
     received: int  # bytes received over the network by this download
     seconds: float
+    compression: str | None = None  # gzip when NGAS sent it compressed
 
 
 @dataclass(frozen=True)
@@ -90,29 +114,6 @@ class FetchedDocument:
 
     status: FileStatus
     content: bytes
-
-
-@dataclass(frozen=True)
-class _Server:
-    base: str  # without credentials
-    auth: httpx.BasicAuth | None
-    name: str  # masked, for messages
-
-    def url(self, command: str) -> str:
-        return f"{self.base.rstrip('/')}/{command}"
-
-
-def _server(url: str) -> _Server:
-    parts = urlsplit(url)
-    auth = None
-    if parts.username is not None:
-        auth = httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    base = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    return _Server(base, auth, mask_url(url))
 
 
 class _Sink(Protocol):
@@ -125,6 +126,17 @@ class _Sink(Protocol):
     def write(self, chunk: bytes) -> None: ...
     def restart(self) -> None: ...
     def flush(self) -> None: ...
+
+
+class _Tally:
+    """What the servers asked for one file answered, to decide between "missing" and "try later"."""
+
+    def __init__(self) -> None:
+        self.not_here: list[NotHere] = []  # servers that answered that they do not have the file
+        self.problems: list[str] = []  # servers that answered otherwise, or could not be asked
+
+    def missing(self) -> bool:
+        return bool(self.not_here) and not self.problems
 
 
 class NgasClient:
@@ -143,19 +155,32 @@ class NgasClient:
                 "file or ALMAMIRROR_NGAS_URL (comma-separated URLs, tried in order)"
             ])
         self.settings = settings
-        self.servers = [_server(url) for url in settings.ngas_urls]
+        self.servers = [server_of(url) for url in settings.ngas_urls]
+        self.redirects = RedirectPolicy(self.servers, settings.node_hosts)
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.bad_reply_limit = bad_reply_limit
+        # What this run learnt of the servers: refused connections, OFFLINE, not NGAS at all.
+        self._lock = threading.Lock()
+        self._refused: dict[str, str] = {}
+        self._offline: dict[str, str] = {}
+        self._not_ngas: dict[str, str] = {}
         connections = settings.workers + 2
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self.http = httpx.Client(
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout, read=settings.read_timeout,
                 write=settings.read_timeout, pool=None,
             ),
-            follow_redirects=True,  # NGAS answers 303 for files another node holds
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            headers={"User-Agent": "almamirror"},
+            # A request goes out at once (as curl sends it): a file costs a STATUS and a RETRIEVE or two.
+            transport=httpx.HTTPTransport(
+                verify=_tls_context(), limits=limits,
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            ),
+            follow_redirects=False,  # followed by open_reply: errors name the target, credentials go along
+            limits=limits,
+            # NGAS never compresses a reply; a reply that is anyway is decoded within bounds.
+            headers={"User-Agent": "almamirror", "Accept-Encoding": "identity"},
         )
 
     def __enter__(self) -> NgasClient:
@@ -173,7 +198,7 @@ class NgasClient:
 
     def status(self, file_id: str, version: int | None = None) -> FileStatus:
         """NGAS's size and checksum of a file (the highest version unless ``version``)."""
-        return self._located_status(file_id, version)[0]
+        return self._located_status(file_id, version, self._request_deadline())[0]
 
     def download(
         self,
@@ -182,35 +207,49 @@ class NgasClient:
         expected_size: int | None = None,
         version: int | None = None,
         on_progress: ProgressCallback | None = None,
+        sync_directory: bool = True,
+        status: FileStatus | None = None,
     ) -> Download:
         """Fetch a file to ``target`` through ``target.part``, resuming a ``.part`` left by an earlier run.
 
-        The file appears under ``target`` only when its size and checksum are verified, fsynced.
+        The file appears under ``target`` only when its size and checksum are verified, fsynced; a file
+        NGAS stores compressed is verified as sent, then decompressed and its size checked. With
+        ``sync_directory`` False the caller makes the renames durable (one directory fsync for many
+        files): a rename lost in a crash leaves the verified ``.part``, which the next run completes.
+        ``status``: NGAS's STATUS of the file, when the caller just asked it (no second round trip).
         """
         started = time.monotonic()
-        status, holder = self._located_status(file_id, version)
+        holder: Server | None = None
+        if status is None or status.file_id != file_id:
+            status, holder = self._located_status(file_id, version, self._request_deadline())
         checksum = _checked_expectations(file_id, status, expected_size)
-        algorithm = checksum.algorithm if checksum is not None else CRC32
-        part = part_path(target)
+        deadline = self._transfer_deadline(status.file_size, started)
+        part = target.with_name(target.name + (COMPRESSED_PART_SUFFIX if status.compressed else PART_SUFFIX))
         target.parent.mkdir(parents=True, exist_ok=True)
         problem = ""
         for attempt in range(1, self.bad_reply_limit + 1):
-            sink = _PartFile(part, status.file_size, algorithm)
+            sink = _PartFile(part, status.file_size, checksum.algorithm)
             try:
-                received = self._fill(file_id, status, sink, on_progress, holder)
+                received = self._fill(file_id, status, sink, on_progress, holder, deadline)
                 problem = _verification_problem(sink.checksum.value, sink.offset, status, checksum)
-                if not problem:
-                    try:
+                try:
+                    if not problem and status.compressed:
+                        problem = _inflate(sink, target, status, expected_size, deadline)
+                    elif not problem:
                         sink.commit(target)
-                    except _PartChanged as changed:
-                        raise DownloadNotVerified(file_id, str(changed)) from None
+                except _PartChanged as changed:
+                    raise DownloadNotVerified(file_id, str(changed)) from None
+                if not problem and sync_directory:
+                    fsync_directory(target.parent)
+                if not problem:
+                    part.unlink(missing_ok=True)
                     download = Download(
-                        file_id, target, status.file_size, checksum, sink.resumed_from, received,
-                        time.monotonic() - started,
+                        file_id, target, status.plain_size, checksum, sink.resumed_from, received,
+                        time.monotonic() - started, "gzip" if status.compressed else None,
                     )
                     _log_download(download)
                     return download
-            except _BadReply as bad:
+            except BadReply as bad:
                 problem = str(bad)
             finally:
                 sink.close()
@@ -221,107 +260,227 @@ class NgasClient:
         )
 
     def fetch_document(
-        self, file_id: str, expected_size: int | None = None, max_bytes: int = 1 << 24
+        self,
+        file_id: str,
+        expected_size: int | None = None,
+        max_bytes: int = 1 << 24,
+        deadline_at: float | None = None,
     ) -> FetchedDocument:
-        """A small archived document (a pipeline manifest, a restore script), verified, in memory."""
-        status, holder = self._located_status(file_id, None)
-        if status.file_size > max_bytes:
+        """A small archived document (a pipeline manifest, a restore script), verified, in memory.
+
+        ``deadline_at`` (``time.monotonic()``) bounds the whole fetch besides the transfer's own deadline.
+        """
+        outer = Deadline(deadline_at, "the document step's time budget") if deadline_at is not None else None
+        status, holder = self._located_status(file_id, None, self._request_deadline().earlier(outer))
+        if status.file_size > max_bytes or status.plain_size > max_bytes:
             raise DownloadNotVerified(
-                file_id, f"it is {status.file_size:,} bytes, more than the {max_bytes:,} a document may be"
+                file_id, f"it is {status.plain_size:,} bytes, more than the {max_bytes:,} a document may be"
             )
         checksum = _checked_expectations(file_id, status, expected_size)
+        deadline = self._transfer_deadline(status.file_size, time.monotonic()).earlier(outer)
         problem = ""
         for attempt in range(1, self.bad_reply_limit + 1):
-            sink = _Memory(status.file_size, checksum.algorithm if checksum is not None else CRC32)
+            sink = _Memory(status.file_size, checksum.algorithm)
             try:
-                self._fill(file_id, status, sink, None, holder)
+                self._fill(file_id, status, sink, None, holder, deadline)
                 problem = _verification_problem(sink.checksum.value, sink.offset, status, checksum)
                 if not problem:
-                    return FetchedDocument(status, bytes(sink.buffer))
-            except _BadReply as bad:
+                    content = bytes(sink.buffer)
+                    if status.compressed:
+                        content, problem = _inflated(content, status, expected_size)
+                    if not problem:
+                        return FetchedDocument(status, content)
+            except BadReply as bad:
                 problem = str(bad)
             log.warning("ngas.discarded %s", fields(file_id=file_id, attempt=attempt, reason=problem))
         raise DownloadNotVerified(file_id, f"{problem}; discarded {self.bad_reply_limit} time(s), giving up")
 
     def verify_local(self, path: Path, status: FileStatus) -> bool:
-        """Whether a file on disk is the archived file: its size and NGAS's checksum."""
+        """Whether a file on disk is the archived file: its size and NGAS's checksum.
+
+        A file NGAS stores compressed cannot be checked this way (its checksum is of the compressed
+        bytes): it is fetched again.
+        """
+        if status.compressed:
+            return False
         try:
             if path.stat().st_size != status.file_size:
                 return False
         except FileNotFoundError:
             return False
         checksum = _checked_expectations(status.file_id, status, None)
-        if checksum is None:
-            return True
         return checksum.matches(checksum_of_file(path, checksum.algorithm))
+
+    def down_servers(self) -> dict[str, str]:
+        """The configured servers that refused connections in this run, and how."""
+        with self._lock:
+            return {server.name: self._refused[server.base] for server in self.servers
+                    if server.base in self._refused}
 
     # --- servers, retries -----------------------------------------------------------------------
 
-    def _on_any_server(
-        self, file_id: str, operation: Callable[[_Server], T], first: _Server | None = None
-    ) -> T:
-        """Each configured server in order (``first`` before them), each with retries; 404 everywhere
-        means missing."""
-        missing: ArchiveFileMissing | None = None
-        unavailable = ""
-        servers = self.servers if first is None else [
-            first, *(server for server in self.servers if server.base != first.base)
-        ]
-        for server in servers:
-            try:
-                return self._with_retries(file_id, server, operation)
-            except _Transient as exc:
-                unavailable = str(exc)
-                log.warning("ngas.server_unavailable %s", fields(file_id=file_id, server=server.name,
-                                                                  reason=unavailable))
-            except ArchiveFileMissing as exc:
-                missing = missing or exc
-        if unavailable:
-            raise ArchiveUnavailable(file_id, unavailable)
-        assert missing is not None
-        raise missing
+    def _request_deadline(self) -> Deadline:
+        seconds = self._grace_seconds()
+        return Deadline.after(seconds, f"{seconds:g} s: twice [archive] read_timeout and connect_timeout")
 
-    def _with_retries(self, file_id: str, server: _Server, operation: Callable[[_Server], T]) -> T:
+    def _grace_seconds(self) -> float:
+        return 2 * self.settings.read_timeout + self.settings.connect_timeout
+
+    def _transfer_deadline(self, size: int, started: float) -> Deadline:
+        rate = self.settings.min_transfer_rate
+        seconds = self._grace_seconds() + size / (rate * 1e6)
+        return Deadline(started + seconds, f"{seconds:,.0f} s for {size:,} bytes at [archive] "
+                        f"min_transfer_rate {rate:g} MB/s, plus twice read_timeout and connect_timeout")
+
+    def _ordered(self, first: Server | None) -> list[Server]:
+        """Servers to ask: ``first``, then the configured ones; those that refused or were OFFLINE last,
+        those that are not NGAS never."""
+        with self._lock:
+            usable = [server for server in self.servers if server.base not in self._not_ngas]
+            healthy = [s for s in usable if s.base not in self._refused and s.base not in self._offline]
+            doubtful = [s for s in usable if s not in healthy]
+            everything_down = bool(self.servers) and all(s.base in self._refused for s in self.servers)
+            not_ngas = {server.name: self._not_ngas[server.base] for server in self.servers
+                        if server.base in self._not_ngas}
+        if not usable:
+            raise NotAnArchive(not_ngas)
+        if everything_down:
+            raise ArchiveDown(self.down_servers())
+        ordered = [*healthy, *doubtful]
+        if first is not None and first.base in {server.base for server in healthy}:
+            ordered = [first, *(server for server in ordered if server.base != first.base)]
+        return ordered
+
+    def _on_any_server(
+        self, file_id: str, operation: Callable[[Server], T], deadline: Deadline, first: Server | None = None
+    ) -> T:
+        """Each server in turn (see ``_ordered``), each with retries, until one has the file."""
+        tally = _Tally()
+        for server in self._ordered(first):
+            try:
+                result = self._with_retries(file_id, server, operation, deadline)
+            except DeadlinePassed as exc:
+                raise ArchiveUnavailable(file_id, f"{exc}; what arrived is kept for the next run") from None
+            except Unreachable as exc:
+                if not exc.redirected:
+                    self._remember(self._refused, server, str(exc))
+                tally.problems.append(str(exc))
+            except Transient as exc:
+                tally.problems.append(str(exc))
+            except Offline as exc:
+                self._remember(self._offline, server, str(exc))
+                tally.problems.append(str(exc))
+            except NotHere as exc:
+                tally.not_here.append(exc)
+            except NotNgas as exc:
+                self._not_an_archive(server, str(exc))
+                tally.problems.append(f"{server.name} does not look like an NGAS server: {exc}")
+            except Refused as exc:
+                raise ArchiveRefused(file_id, exc.code, str(exc)) from None
+            else:
+                self._forget(server)
+                return result
+            log.info("ngas.server_failed %s", fields(file_id=file_id, server=server.name,
+                                                     reason=str((tally.problems or tally.not_here)[-1])))
+        return self._none_had_it(file_id, tally)
+
+    def _none_had_it(self, file_id: str, tally: _Tally) -> NoReturn:
+        if tally.missing():
+            # NGAS's words once (a document's recorded problem stays the same from night to night);
+            # the servers named when more than one was asked.
+            said = "; ".join(dict.fromkeys(answer.message for answer in tally.not_here))
+            asked = [answer.server for answer in tally.not_here]
+            named = f" (asked {', '.join(asked)})" if len(asked) > 1 else ""
+            raise ArchiveFileMissing(file_id, said + named)
+        with self._lock:
+            everything_down = all(server.base in self._refused for server in self.servers)
+            nothing_usable = all(server.base in self._not_ngas for server in self.servers)
+        if nothing_usable:
+            self._ordered(None)  # raises NotAnArchive, naming every server
+        if everything_down:
+            raise ArchiveDown(self.down_servers())
+        raise ArchiveUnavailable(file_id, "; ".join([*tally.problems, *map(str, tally.not_here)]))
+
+    def _remember(self, book: dict[str, str], server: Server, reason: str) -> None:
+        with self._lock:
+            known = server.base in book
+            book[server.base] = reason
+        if not known:
+            log.info("ngas.server_asked_last %s", fields(server=server.name, reason=reason))
+
+    def _forget(self, server: Server) -> None:
+        with self._lock:
+            self._refused.pop(server.base, None)
+            self._offline.pop(server.base, None)
+
+    def _not_an_archive(self, server: Server, reason: str) -> None:
+        with self._lock:
+            known = server.base in self._not_ngas
+            self._not_ngas[server.base] = reason
+        if not known:  # said once per server and run (the error says it to the user); not asked again
+            log.info("ngas.not_ngas %s", fields(server=server.name, reason=reason))
+
+    def _with_retries(
+        self, file_id: str, server: Server, operation: Callable[[Server], T], deadline: Deadline
+    ) -> T:
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome.exception() if state.outcome is not None else None
-            log.warning("ngas.retry %s", fields(
+            log.info("ngas.retry %s", fields(
                 file_id=file_id, server=server.name, attempt=state.attempt_number,
                 wait_seconds=round(state.upcoming_sleep, 2), reason=str(outcome),
             ))
 
+        with self._lock:
+            # A server that already refused connections in this run gets one try, not the backoff.
+            attempts = 1 if server.base in self._refused else self.settings.retries + 1
+
+        def stop(state: RetryCallState) -> bool:
+            # No wait that would end past the deadline: the operation fails now, saying why.
+            return state.attempt_number >= attempts or deadline.left() <= state.upcoming_sleep
+
         retrying = Retrying(
-            stop=stop_after_attempt(self.settings.retries + 1),
+            stop=stop,
             wait=wait_exponential_jitter(
                 multiplier=self.backoff_seconds, max=self.max_backoff_seconds, jitter=self.backoff_seconds
             ),
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(Transient),
             before_sleep=before_sleep,
             reraise=True,
         )
         return retrying(operation, server)
 
-    def _located_status(self, file_id: str, version: int | None) -> tuple[FileStatus, _Server]:
-        """The file's status and the node that answered it: after NGAS's 303, the one holding the file."""
-        return self._on_any_server(file_id, lambda server: self._status_from(server, file_id, version))
+    def _located_status(
+        self, file_id: str, version: int | None, deadline: Deadline
+    ) -> tuple[FileStatus, Server]:
+        """The file's status and the configured server that answered it."""
+        return self._on_any_server(
+            file_id, lambda server: self._status_from(server, file_id, version, deadline), deadline
+        )
 
     def _status_from(
-        self, server: _Server, file_id: str, version: int | None
-    ) -> tuple[FileStatus, _Server]:
+        self, server: Server, file_id: str, version: int | None, deadline: Deadline
+    ) -> tuple[FileStatus, Server]:
+        with open_reply(self.http, server, "STATUS", _file_params(file_id, version), {}, deadline,
+                        self.redirects) as (response, answered, via):
+            raise_for_error(response, answered, via, deadline)
+            try:
+                body, more = read_capped(response, MAX_STATUS_BYTES, deadline)
+            except BadReply as exc:
+                raise Transient(f"{where(answered, via)} answered STATUS unreadably: {exc}") from None
+        if more:
+            raise Transient(
+                f"{where(answered, via)} answered STATUS with more than {MAX_STATUS_BYTES:,} bytes"
+            )
         try:
-            response = self.http.get(server.url("STATUS"), params=_file_params(file_id, version),
-                                     auth=server.auth or httpx.USE_CLIENT_DEFAULT)
-        except httpx.RequestError as exc:
-            raise _Transient(_transport_problem(server, exc)) from None
-        _raise_for_error(response.status_code, response.content, file_id, server)
-        try:
-            found = parse_status(response.content)
+            found = parse_status(body)
         except NotNgamsStatus as exc:
-            raise _Transient(f"{server.name} answered STATUS with something else than NgamsStatus ({exc})") \
-                from None
+            raise Transient(
+                f"{where(answered, via)} answered STATUS with something else than NgamsStatus ({exc})"
+            ) from None
         for file_status in found.files:
             if file_status.file_id == file_id:
-                return file_status, _holder(server, response.url)
-        raise ArchiveFileMissing(file_id, found.message or "STATUS lists no such file")
+                return file_status, server
+        raise NotHere(where(answered, via), found.message or "STATUS lists no such file")
 
     # --- one transfer -------------------------------------------------------------------------
 
@@ -331,58 +490,62 @@ class NgasClient:
         status: FileStatus,
         sink: _Sink,
         on_progress: ProgressCallback | None,
-        holder: _Server | None = None,
+        holder: Server | None,
+        deadline: Deadline,
     ) -> int:
         """Bring ``sink`` to the file's full size, resuming on every retry; returns bytes received.
 
-        ``holder``, the node whose STATUS described the file, is asked first: a RETRIEVE there needs
-        no second 303 (the configured servers follow if it fails).
+        ``holder``, the server whose STATUS described the file (if known), is asked first.
         """
 
-        def receive(server: _Server) -> None:
-            self._receive(server, file_id, status.file_version, sink, on_progress)
+        def receive(server: Server) -> None:
+            self._receive(server, file_id, status.file_version, sink, on_progress, deadline)
 
         if sink.offset < sink.size:
-            self._on_any_server(file_id, receive, holder)
+            try:
+                self._on_any_server(file_id, receive, deadline, holder)
+            except ArchiveFileMissing as exc:
+                # STATUS found it in the archive's database: its node is stopped or OFFLINE, not gone.
+                raise ArchiveUnavailable(
+                    file_id, f"NGAS lists the file but no node serves it now (its node may be stopped or "
+                    f"OFFLINE): {exc.ngas_message}",
+                ) from None
         return sink.received
 
     def _receive(
-        self, server: _Server, file_id: str, version: int, sink: _Sink, on_progress: ProgressCallback | None
+        self, server: Server, file_id: str, version: int, sink: _Sink, on_progress: ProgressCallback | None,
+        deadline: Deadline,
     ) -> None:
         start = sink.offset
         headers = {"Range": f"bytes={start}-"} if start else {}
+        answered, via = server, None
         try:
-            with self.http.stream(
-                "GET", server.url("RETRIEVE"), params=_file_params(file_id, version), headers=headers,
-                auth=server.auth or httpx.USE_CLIENT_DEFAULT,
-            ) as response:
-                _check_reply(response, file_id, server, sink, start)
+            with open_reply(self.http, server, "RETRIEVE", _file_params(file_id, version), headers, deadline,
+                            self.redirects) as (response, answered, via):
+                raise_for_error(response, answered, via, deadline)
+                _check_reply(response, file_id, where(answered, via), sink, start)
                 # Chunks as they arrive, not re-chunked: what came before a drop is on disk.
                 for chunk in response.iter_raw():
                     if sink.offset + len(chunk) > sink.size:
-                        raise _BadReply(f"{server.name} sent more than the file's {sink.size:,} bytes")
+                        raise BadReply(f"{where(answered, via)} sent more than the file's {sink.size:,} B")
                     sink.write(chunk)
                     if on_progress is not None:
                         on_progress(sink.offset, sink.size)
+                    if deadline.left() <= 0:
+                        deadline.check(f"RETRIEVE of {file_id} ({sink.offset:,} of {sink.size:,} bytes held)")
         except httpx.RequestError as exc:
             sink.flush()
-            raise _Transient(_transport_problem(server, exc, sink.offset)) from None
+            where_ = where(answered, via)
+            raise Transient(f"{type(exc).__name__} from {where_} after {sink.offset:,} bytes") from None
         sink.flush()
         if sink.offset < sink.size:
-            raise _Transient(
-                f"{server.name} ended the reply after {sink.offset:,} of {sink.size:,} bytes"
+            raise Transient(
+                f"{where(answered, via)} ended the reply after {sink.offset:,} of {sink.size:,} bytes"
             )
-
-
-def _holder(asked: _Server, answered: httpx.URL) -> _Server:
-    """The node that answered ``asked``'s STATUS, possibly after a 303; credentials only for ``asked``'s
-    own origin, as httpx itself drops them when a redirect leaves it."""
-    prefix = answered.path.rsplit("/", 1)[0]
-    base = urlunsplit((answered.scheme, answered.netloc.decode("ascii"), prefix, "", ""))
-    if base.rstrip("/") == asked.base.rstrip("/"):
-        return asked
-    same_origin = urlsplit(base)[:2] == urlsplit(asked.base)[:2]
-    return _Server(base, asked.auth if same_origin else None, mask_url(base))
+@cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the system's certificates takes ~0.1 s: once per process, not once per request directory.
+    return ssl.create_default_context()
 
 
 def part_path(target: Path) -> Path:
@@ -397,98 +560,150 @@ def _file_params(file_id: str, version: int | None) -> dict[str, str]:
     return params
 
 
-def _transport_problem(server: _Server, exc: httpx.RequestError, offset: int | None = None) -> str:
-    where = f" after {offset:,} bytes" if offset else ""
-    detail = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__} from {server.name}{where}: {mask_url(detail)}"
-
-
-def _raise_for_error(code: int, body: bytes, file_id: str, server: _Server) -> None:
-    """NGAS errors come as NgamsStatus with a 4xx/5xx status: missing, refused, or try later."""
-    if code < 400:
-        return
-    message = error_message(body[:MAX_STATUS_BYTES]) or f"HTTP {code} from {server.name}"
-    if code == 404:
-        raise ArchiveFileMissing(file_id, message)
-    if code >= 500 or code in (408, 429):
-        raise _Transient(f"{server.name} answered HTTP {code}: {message}")
-    raise ArchiveRefused(file_id, code, message)
-
-
-def _check_reply(response: httpx.Response, file_id: str, server: _Server, sink: _Sink, start: int) -> None:
+def _check_reply(response: httpx.Response, file_id: str, server: str, sink: _Sink, start: int) -> None:
     """Decide from status and headers whether the reply carries the file's bytes from ``sink.offset``."""
     code = response.status_code
-    if code >= 400:
-        body = b""
-        for chunk in response.iter_raw(64 * 1024):
-            body += chunk
-            if len(body) > MAX_STATUS_BYTES:
-                break
-        _raise_for_error(code, body, file_id, server)
     if code not in (200, 206):
-        raise _BadReply(f"{server.name} answered HTTP {code} instead of the file")
+        raise BadReply(f"{server} answered HTTP {code} instead of the file")
+    if response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity"):
+        raise BadReply(f"{server} sent the file with a Content-Encoding, which NGAS never does")
     content_type = response.headers.get("content-type", "").lower()
     if content_type.startswith(_HTML_TYPES):
-        raise _BadReply(f"{server.name} answered HTTP {code} with an HTML page instead of the file")
+        raise BadReply(f"{server} answered HTTP {code} with an HTML page instead of the file")
     content_range = response.headers.get("content-range")
     if start and content_range is None:
         if code == 206:
-            raise _BadReply(f"{server.name} answered 206 without Content-Range")
+            raise BadReply(f"{server} answered 206 without Content-Range")
         # The server ignored the Range: the body is the whole file.
-        log.info("ngas.range_ignored %s", fields(file_id=file_id, server=server.name, offset=start))
+        log.info("ngas.range_ignored %s", fields(file_id=file_id, server=server, offset=start))
         sink.restart()
     elif content_range is not None:
         _check_content_range(content_range, server, sink.offset, sink.size)
     length = response.headers.get("content-length")
     remaining = sink.size - sink.offset
     if length is not None and length.strip() != str(remaining):
-        raise _BadReply(
-            f"{server.name} announced {length.strip()} bytes where {remaining:,} remain of the file's "
+        raise BadReply(
+            f"{server} announced {length.strip()} bytes where {remaining:,} remain of the file's "
             f"{sink.size:,}"
         )
 
 
-def _check_content_range(content_range: str, server: _Server, offset: int, size: int) -> None:
+def _check_content_range(content_range: str, server: str, offset: int, size: int) -> None:
     # NGAS answers a Range with 200 (not 206) and this header; proxies answer 206.
     match = _CONTENT_RANGE.match(content_range.strip())
     if match is None:
-        raise _BadReply(f"{server.name} sent an unreadable Content-Range {content_range!r}")
+        raise BadReply(f"{server} sent an unreadable Content-Range {content_range!r}")
     first, last, total = (int(value) for value in match.groups())
     if (first, last, total) != (offset, size - 1, size):
-        raise _BadReply(
-            f"{server.name} sent bytes {first}-{last}/{total} where {offset}-{size - 1}/{size} was asked"
+        raise BadReply(
+            f"{server} sent bytes {first}-{last}/{total} where {offset}-{size - 1}/{size} was asked"
         )
 
 
 def _checked_expectations(
     file_id: str, status: FileStatus, expected_size: int | None
-) -> ExpectedChecksum | None:
-    if expected_size is not None and status.file_size != expected_size:
+) -> ExpectedChecksum:
+    """NGAS's checksum of the file, once its size agrees with the archive metadata's; a file without a
+    checksum this client can compute is refused as unverifiable: its size alone proves nothing."""
+    if expected_size is not None and status.plain_size != expected_size:
+        what = "UncompressedFileSize" if status.compressed else "FileSize"
         raise DownloadNotVerified(
-            file_id, f"NGAS's FileSize {status.file_size:,} differs from the archive metadata's STORED_SIZE "
+            file_id, f"NGAS's {what} {status.plain_size:,} differs from the archive metadata's STORED_SIZE "
             f"{expected_size:,}; not fetched",
         )
+    if status.compressed and (status.compression or "").strip().lower() != "gzip":
+        raise DownloadNotVerified(
+            file_id, f"NGAS stores it compressed with {status.compression!r}, which almamirror cannot "
+            "decompress (only gzip); not fetched",
+        )
     if status.checksum is None or status.checksum_plugin is None:
-        log.warning("ngas.no_checksum %s", fields(file_id=file_id))
-        return None
+        raise ChecksumUnknown(file_id, "NGAS gives no checksum for it, so it cannot be verified; not fetched")
     try:
         return expected_checksum(status.checksum_plugin, status.checksum)
     except UnknownChecksum as exc:
-        log.warning("ngas.unknown_checksum %s", fields(file_id=file_id, reason=str(exc)))
-        return None
+        raise ChecksumUnknown(
+            file_id, f"{exc}: almamirror cannot verify it (it computes {', '.join(sorted(PLUGINS))}); "
+            "not fetched"
+        ) from None
 
 
-def _verification_problem(
-    computed: int, held: int, status: FileStatus, checksum: ExpectedChecksum | None
-) -> str:
+def _verification_problem(computed: int, held: int, status: FileStatus, checksum: ExpectedChecksum) -> str:
     if held != status.file_size:
         return f"received {held:,} bytes, but NGAS's FileSize is {status.file_size:,}"
-    if checksum is not None and not checksum.matches(computed):
+    if not checksum.matches(computed):
         return (
             f"checksum mismatch: {checksum.algorithm} of the bytes received is {computed & 0xFFFFFFFF}, "
             f"NGAS has {checksum.stored} ({checksum.plugin})"
         )
     return ""
+
+
+def _inflate(
+    compressed: _PartFile, target: Path, status: FileStatus, expected_size: int | None, deadline: Deadline
+) -> str:
+    """Decompress a verified ``.gz.part`` into ``target`` (through ``target.part``); what is wrong, or "".
+
+    Both files are opened without following a symbolic link, and each must still be the file this
+    download wrote when it is read or renamed."""
+    compressed.check_unchanged()
+    part = part_path(target)
+    with os.fdopen(open_file(compressed.part, os.O_RDONLY), "rb") as source, \
+            os.fdopen(open_file(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as sink:
+        if not same_file(source, compressed.part) or not same_file(compressed.handle, compressed.part):
+            raise _PartChanged(f"{compressed.part} was replaced while it was verified; not put in place")
+        problem = _inflate_into(source, sink, status, expected_size, deadline)
+        if not problem:
+            sink.flush()
+            os.fsync(sink.fileno())
+            if not same_file(sink, part):
+                raise _PartChanged(f"{part} was replaced while it was written; not put in place")
+    if problem:
+        part.unlink(missing_ok=True)
+        return problem
+    part.replace(target)
+    return ""
+
+
+def _inflate_into(
+    source: BinaryIO, sink: BinaryIO, status: FileStatus, expected_size: int | None, deadline: Deadline
+) -> str:
+    size = status.plain_size
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    written = 0
+    try:
+        while chunk := source.read(_INFLATE_CHUNK):
+            data = chunk
+            while data:
+                # Never more than one byte past the size NGAS gives: a bomb stops here.
+                out = inflater.decompress(data, size + 1 - written)
+                data = inflater.unconsumed_tail
+                sink.write(out)
+                written += len(out)
+                if written > size:
+                    return f"it decompresses to more than NGAS's UncompressedFileSize {size:,}"
+            deadline.check("decompressing")
+    except zlib.error as exc:
+        return f"the gzip data NGAS sent does not decompress ({exc})"
+    if not inflater.eof or written != size:
+        return f"it decompresses to {written:,} bytes, NGAS's UncompressedFileSize is {size:,}"
+    if expected_size is not None and written != expected_size:
+        return f"it decompresses to {written:,} bytes, the STORED_SIZE is {expected_size:,}"
+    return ""
+
+
+def _inflated(content: bytes, status: FileStatus, expected_size: int | None) -> tuple[bytes, str]:
+    """A compressed document's bytes, decompressed within NGAS's UncompressedFileSize; or what is wrong."""
+    size = status.plain_size
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    try:
+        plain = inflater.decompress(content, size + 1)
+    except zlib.error as exc:
+        return b"", f"the gzip data NGAS sent does not decompress ({exc})"
+    if len(plain) != size or not inflater.eof:
+        return b"", f"it does not decompress to NGAS's UncompressedFileSize {size:,}"
+    if expected_size is not None and len(plain) != expected_size:
+        return b"", f"it decompresses to {len(plain):,} bytes, the STORED_SIZE is {expected_size:,}"
+    return plain, ""
 
 
 def _log_download(download: Download) -> None:
@@ -535,19 +750,23 @@ class _PartFile:
     def flush(self) -> None:
         self.handle.flush()
 
-    def commit(self, target: Path) -> None:
+    def check_unchanged(self) -> None:
+        """``_PartChanged`` unless the ``.part`` is still this file, of exactly the bytes verified."""
         self.handle.flush()
-        os.fsync(self.handle.fileno())
-        # What is renamed must be exactly the bytes verified: the same file, of the verified size.
         held = os.fstat(self.handle.fileno()).st_size
         if held != self.offset or not same_file(self.handle, self.part):
             raise _PartChanged(
                 f"{self.part} changed while it was written ({held:,} bytes for {self.offset:,} "
                 "received; another process writes it?); not put in place"
             )
+
+    def commit(self, target: Path) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        # What is renamed must be exactly the bytes verified: the same file, of the verified size.
+        self.check_unchanged()
         self.handle.close()
         self.part.replace(target)
-        _fsync_directory(target.parent)
 
     def close(self) -> None:
         if not self.handle.closed:
@@ -581,8 +800,8 @@ class _Memory:
         pass
 
 
-def _fsync_directory(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk.
+def fsync_directory(directory: Path) -> None:
+    """Make the renames into ``directory`` durable: a rename is only once the directory entry is on disk."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -31,6 +31,21 @@ class FileStatus:
     checksum_plugin: str | None
     mime_type: str | None
     ingestion_date: str | None = None  # as NGAS writes it: 2018-01-05T14:00:00.000 (UTC)
+    # NGAS may store a file gzip-compressed: then file_size and checksum describe the compressed bytes
+    # RETRIEVE sends, and uncompressed_size the original file.
+    compression: str | None = None
+    uncompressed_size: int | None = None
+
+    @property
+    def compressed(self) -> bool:
+        return (self.compression or "").strip().upper() not in ("", "NONE")
+
+    @property
+    def plain_size(self) -> int:
+        """The size of the file as the product is: the uncompressed size of a compressed file."""
+        if self.compressed and self.uncompressed_size is not None:
+            return self.uncompressed_size
+        return self.file_size
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,8 @@ def _file_status(element: etree._Element) -> FileStatus:
     try:
         version = int(element.get("FileVersion") or "1")
         size = int(element.get("FileSize") or "")
+        uncompressed = element.get("UncompressedFileSize")
+        uncompressed_size = int(uncompressed) if uncompressed else None
     except ValueError:
         raise NotNgamsStatus(
             f"FileStatus of {element.get('FileId')!r} has no numeric FileSize/FileVersion"
@@ -89,4 +106,6 @@ def _file_status(element: etree._Element) -> FileStatus:
         checksum_plugin=element.get("ChecksumPlugIn") or None,
         mime_type=element.get("Format") or None,
         ingestion_date=element.get("IngestionDate") or None,
+        compression=element.get("Compression") or None,
+        uncompressed_size=uncompressed_size,
     )

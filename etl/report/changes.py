@@ -9,9 +9,9 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, Select, distinct, exists, func, select
 
 from etl.errors import UsageError
-from etl.mirror import ChangeEvent, table_of
-from etl.mirror.bookkeeping import CHANGE_KINDS
-from etl.output import PLAIN, Layout, TableView, table_value
+from etl.mirror.base import table_of
+from etl.mirror.bookkeeping import CHANGE_KINDS, ChangeEvent
+from etl.output import PLAIN, Layout, TableView, moment_text, table_value
 from etl.report.base import Report, StreamedRows, counted, plural, write_report
 from etl.report.runs import RunMark, latest_succeeded_run, run_exists, sync_runs
 from etl.report.views import column_names, recent_changes
@@ -23,8 +23,11 @@ TABLE_COLUMNS = (
     "event_id", "run_id", "changed_at", "table_name", "row_key", "kind", "mous_uid", "project_code",
     "change",
 )
+# At 80 columns the table, the row and the change stay: the MOUS goes first among those (a
+# mous_status row's key is its UID, an EB's change names its MOUS in --wide or --columns).
 TABLE_LAYOUT = Layout(
-    drop_first=("event_id", "project_code", "changed_at", "run_id"), fold=("change", "row_key")
+    drop_first=("event_id", "project_code", "changed_at", "run_id", "mous_uid"), fold=("change", "row_key"),
+    folded_width=22,
 )
 
 
@@ -49,7 +52,7 @@ def changes_report(
     of_mous = f" of MOUS {mous_uid}" if mous_uid else ""
     if since is not None:
         query = changes_query(since=since, mous_uid=mous_uid)
-        return _report(connection, query, f"{of_mous} since {since.isoformat()}".lstrip())
+        return _report(connection, query, f"{of_mous} since {moment_text(since)}".lstrip())
     if run_id is not None:
         if not run_exists(connection, run_id):
             raise UsageError(
@@ -74,7 +77,7 @@ def _latest_changes(connection: Connection) -> Report:
     quiet = later_succeeded_runs(connection, changed.run_id)
     scope = (
         f"in run {changed.run_id}, the latest run with changes "
-        f"(finished {changed.finished_at:%Y-%m-%d %H:%M} UTC"
+        f"(finished {moment_text(changed.finished_at)}"
         + (f"; {plural(quiet, 'later successful run')} changed nothing)" if quiet else ")")
     )
     return _report(connection, changes_query(run_id=changed.run_id), scope)

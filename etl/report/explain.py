@@ -314,7 +314,12 @@ def write_explanation(explanation: Explanation, fmt: str, stream: TextIO, view: 
             line = textwrap.fill(line, view.terminal.width, subsequent_indent=indent + "  ")
         stream.write(line + "\n")
 
-    say(headline(explanation), indent="")
+    from etl.report.explain_next import next_step, write_headline
+
+    line = headline(explanation)
+    if view.terminal is not None and not view.wide:
+        line = textwrap.fill(line, view.terminal.width, subsequent_indent="  ")
+    write_headline(stream, line, bool(status["restorable"]), view.terminal)
     for line in verdict_lines(status):
         say(f"  {line}")
 
@@ -345,6 +350,8 @@ def write_explanation(explanation: Explanation, fmt: str, stream: TextIO, view: 
         stream.write(f"  … and {len(changes) - SHOWN_CHANGES:,} earlier (--format json lists them all)\n")
     section(f"Open data-quality findings ({len(explanation.findings):,})", explanation.findings,
             FINDING_COLUMNS, FINDING_LAYOUT)
+    stream.write("\n")
+    say(next_step(status), indent="")
 
 
 def shown_sessions(mous_uid: str, sessions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

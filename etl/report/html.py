@@ -6,7 +6,8 @@ the last week; which data-quality findings are open; and the calibration provena
 MOUSes, from the archive's record of each calibration (whether it was verified, CASA and pipeline
 versions, MPI servers).
 
-Charts are drawn by matplotlib as SVG and inlined, text kept as text (searchable, crisp at any zoom);
+Charts are drawn by matplotlib (the optional extra almamirror[charts]; without it by
+etl/report/plain_charts.py) as SVG and inlined, text kept as text (searchable, crisp at any zoom);
 the styles are inline too, so the file can be mailed, copied to a web server or opened from disk.
 Each chart carries its data twice: as bars (each bar's SVG group id names its series and category,
 ``bar-restorable-2017.1``) and as a small table under it, for people and for checks.
@@ -25,11 +26,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Text, cast, func, select
 
 from etl.errors import UsageError
 from etl.logs import fields
+from etl.mirror.base import table_of
+from etl.mirror.bookkeeping import SyncRun
+from etl.mirror.derived import MousStatus
 from etl.report.base import fetch, plural
+from etl.report.html_headline import headline_section
+from etl.report.html_lost import lost_in_latest_run, lost_table
 from etl.report.runs import run_history
 from etl.report.views import data_quality, restorable_mous
 
@@ -45,6 +51,12 @@ LISTED_NEWLY = 100
 HISTORY_RUNS = 10
 # restorable_mous' columns from the archive's record of the calibration (revision 0006).
 PROVENANCE_COLUMNS = ("calibration_record", "casa_version", "pipeline_version", "mpi_servers")
+PROVENANCE_TITLES = {
+    "calibration_record": "the archive's record of their calibration",
+    "casa_version": "CASA version", "pipeline_version": "pipeline version",
+    "mpi_servers": "MPI servers (0: serial CASA)",
+}
+BASELINE = "restorable at the baseline sync"
 RESTORABLE_COLOUR = "#2a9d8f"
 NOT_RESTORABLE_COLOUR = "#e76f51"
 NEUTRAL_COLOUR = "#457b9d"
@@ -81,6 +93,8 @@ class StatusPage:
     quality: Series
     provenance: Mapping[str, Series]
     """Restorable MOUSes per CASA version, pipeline version, MPI servers; None: not recorded."""
+    lost: Sequence[Mapping[str, Any]] = ()
+    """The MOUSes the last successful sync took restorability from (etl/report/lost.py)."""
 
 
 def status_page(connection: Connection) -> StatusPage:
@@ -101,6 +115,7 @@ def status_page(connection: Connection) -> StatusPage:
         newly_by_day=_newly_by_day(connection, now),
         quality=_counts_by(connection, data_quality.c.kind, None, NEUTRAL_COLOUR, "open findings"),
         provenance=_provenance(connection),
+        lost=lost_in_latest_run(connection),
     )
 
 
@@ -185,10 +200,31 @@ def _newly_by_day(connection: Connection, now: datetime) -> Series:
         )
     }
     days = [(now - timedelta(days=back)).date() for back in range(RECENT_DAYS - 1, -1, -1)]
+    # The baseline sync finds every restorable MOUS at once: a bar of its own, not a spike of news.
+    at_baseline = _baseline_by_day(connection, now)
     return Series(
-        [f"{d:%m-%d}" for d in days], {"newly restorable": [counted.get(d, 0) for d in days]},
-        {"newly restorable": RESTORABLE_COLOUR},
+        [f"{d:%m-%d}" for d in days],
+        {"newly restorable": [counted.get(d, 0) - at_baseline.get(d, 0) for d in days],
+         BASELINE: [at_baseline.get(d, 0) for d in days]},
+        {"newly restorable": RESTORABLE_COLOUR, BASELINE: NEUTRAL_COLOUR},
     )
+
+
+def _baseline_by_day(connection: Connection, now: datetime) -> dict[Any, int]:
+    """Restorable MOUSes of the last week that a baseline sync made restorable, per UTC day."""
+    status = table_of(MousStatus)
+    runs = table_of(SyncRun)
+    day = func.date_trunc("day", status.c.restorable_since)
+    return {
+        row.day.date(): row.n
+        for row in connection.execute(
+            select(day.label("day"), func.count().label("n"))
+            .join(runs, runs.c.run_id == status.c.restorable_since_run_id)
+            .where(status.c.restorable, runs.c.baseline,
+                   status.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
+            .group_by(day)
+        )
+    }
 
 
 def _provenance(connection: Connection) -> dict[str, Series]:
@@ -198,14 +234,17 @@ def _provenance(connection: Connection) -> dict[str, Series]:
     result: dict[str, Series] = {}
     for name in PROVENANCE_COLUMNS:
         column = view.c[name]
+        # A record that says "unknown" (a pipeline run from a source tree) and one that says nothing
+        # are one bar.
+        category = func.coalesce(cast(column, Text), UNKNOWN)
         rows = connection.execute(
-            select(column.label("category"), func.count().label("n"))
+            select(category.label("category"), func.count().label("n"))
             .where(view.c.restorable)
-            .group_by(column)
-            .order_by(column.asc().nulls_last())
+            .group_by(category)
+            .order_by(func.min(column).asc().nulls_last())
         ).all()
         result[name] = Series(
-            [UNKNOWN if row.category is None else str(row.category) for row in rows],
+            [str(row.category) for row in rows],
             {"restorable": [row.n for row in rows]}, {"restorable": RESTORABLE_COLOUR},
         )
     return result
@@ -214,8 +253,23 @@ def _provenance(connection: Connection) -> dict[str, Series]:
 # Charts
 
 
-def bar_chart(chart_id: str, title: str, series: Series, horizontal: bool = False) -> str:
-    """Stacked bars, one stack per category, as inline SVG; every bar's group id names its data."""
+def charts_installed() -> bool:
+    """Whether matplotlib (the optional extra almamirror[charts]) is there to draw the charts."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def bar_chart(
+    chart_id: str, title: str, series: Series, horizontal: bool = False, plain: bool = False
+) -> str:
+    """Stacked bars, one stack per category, as inline SVG; every bar's group id names its data.
+    ``plain``: drawn without matplotlib (etl/report/plain_charts.py)."""
+    if plain:
+        from etl.report.plain_charts import bar_svg
+
+        svg = bar_svg(chart_id, series.categories, series.counts, series.colours, NEUTRAL_COLOUR)
+        return _figure_html(chart_id, title, svg, series)
     figure, axes = _figure(height=3.2 if not horizontal else max(2.4, 0.32 * len(series.categories) + 1))
     positions = list(range(len(series.categories)))
     base = [0] * len(positions)
@@ -242,8 +296,17 @@ def bar_chart(chart_id: str, title: str, series: Series, horizontal: bool = Fals
     return _chart(chart_id, title, figure, series)
 
 
-def line_chart(chart_id: str, title: str, points: Sequence[tuple[datetime, int]]) -> str:
+def line_chart(
+    chart_id: str, title: str, points: Sequence[tuple[datetime, int]], plain: bool = False
+) -> str:
     """Restorable MOUSes over time: a step line rising at each restorable_since."""
+    table = Series([f"{moment:%Y-%m-%d %H:%M}" for moment, _ in points],
+                   {"restorable by then": [count for _, count in points]})
+    if plain:
+        from etl.report.plain_charts import step_svg
+
+        return _figure_html(chart_id, title, step_svg(chart_id, points, RESTORABLE_COLOUR), table,
+                            total=points[-1][1] if points else 0)
     figure, axes = _figure(height=3.2)
     if points:
         import matplotlib.dates
@@ -261,8 +324,6 @@ def line_chart(chart_id: str, title: str, points: Sequence[tuple[datetime, int]]
         axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
     axes.yaxis.set_major_locator(_whole_numbers())
     axes.set_ylabel("restorable MOUSes", fontsize=8)
-    table = Series([f"{moment:%Y-%m-%d %H:%M}" for moment, _ in points],
-                   {"restorable by then": [count for _, count in points]})
     return _chart(chart_id, title, figure, table, total=points[-1][1] if points else 0)
 
 
@@ -284,9 +345,13 @@ def _figure(height: float) -> tuple[Figure, Axes]:
 
 def _chart(chart_id: str, title: str, figure: Figure, data: Series, total: int | None = None) -> str:
     """``data-total``: what the chart counts in all (by default its bars' sum), for a reader's check."""
+    return _figure_html(chart_id, title, _svg(figure, chart_id), data, total)
+
+
+def _figure_html(chart_id: str, title: str, svg: str, data: Series, total: int | None = None) -> str:
     return (
         f'<figure class="chart" id="{chart_id}" data-total="{data.total if total is None else total}">'
-        f"<figcaption>{html.escape(title)}</figcaption>{_svg(figure, chart_id)}{_data_table(data)}</figure>"
+        f"<figcaption>{html.escape(title)}</figcaption>{svg}{_data_table(data)}</figure>"
     )
 
 
@@ -329,30 +394,38 @@ def _gid(*parts: str) -> str:
 # The page
 
 
-def render_page(page: StatusPage) -> str:
+def render_page(page: StatusPage, plain: bool | None = None) -> str:
+    """The page; ``plain`` charts (without matplotlib) by default when matplotlib is not installed."""
+    plain = not charts_installed() if plain is None else plain
     totals = page.totals
     sections = [
+        headline_section(totals, page.runs, page.lost),
         _sync_section(page.runs),
         f"""<section><h2>Restorable MOUSes</h2>
 <p class="big">{totals['restorable']:,} of {plural(totals['mouses'], 'MOUS', 'MOUSes')} restorable
 ({totals['restorable_public']:,} public); {totals['not_restorable']:,} not.</p>
 <div class="charts">
-{bar_chart("chart-by-cycle", "By cycle", page.by_cycle)}
-{bar_chart("chart-by-array", "By array", page.by_array)}
-{bar_chart("chart-by-band", "By band", page.by_band)}
-{bar_chart("chart-by-reason", "Not restorable, by reason", page.by_reason, horizontal=True)}
+{bar_chart("chart-by-cycle", "By cycle", page.by_cycle, plain=plain)}
+{bar_chart("chart-by-array", "By array", page.by_array, plain=plain)}
+{bar_chart("chart-by-band", "By band", page.by_band, plain=plain)}
+{bar_chart("chart-by-reason", "Not restorable, by reason", page.by_reason, horizontal=True,
+           plain=plain)}
 </div></section>""",
         f"""<section><h2>Over time</h2><div class="charts">
-{line_chart("chart-over-time", "Restorable MOUSes over time (by restorable_since)", page.over_time)}
-{bar_chart("chart-newly-by-day", f"Newly restorable, last {RECENT_DAYS} days (UTC)", page.newly_by_day)}
-</div>{_newly_table(page.newly)}</section>""",
+{line_chart("chart-over-time", "Restorable MOUSes over time (counted from when each became restorable)",
+            page.over_time, plain=plain)}
+{bar_chart("chart-newly-by-day", f"Newly restorable, last {RECENT_DAYS} days (UTC)", page.newly_by_day,
+           plain=plain)}
+</div>{_newly_table(page.newly)}{lost_table(page.lost)}</section>""",
         f"""<section><h2>Data quality</h2><p>{plural(page.quality.total, 'open finding')} in the ALMA
 source (<code>almamirror report quality</code> lists them).</p><div class="charts">
-{bar_chart("chart-quality", "Open data-quality findings by kind", page.quality, horizontal=True)}
+{bar_chart("chart-quality", "Open data-quality findings by kind", page.quality, horizontal=True,
+           plain=plain)}
 </div></section>""",
     ]
     charts = "".join(
-        bar_chart(f"chart-provenance-{name}", f"Restorable MOUSes by {name}", series)
+        bar_chart(f"chart-provenance-{name}", f"Restorable MOUSes by {PROVENANCE_TITLES.get(name, name)}",
+                  series, plain=plain)
         for name, series in page.provenance.items()
     )
     sections.append(
@@ -406,10 +479,11 @@ def _sync_section(runs: Sequence[Mapping[str, Any]]) -> str:
             f"<td class=n>{t['deleted']:,}</td><td class=n>{t['seconds']:.2f}</td></tr>"
             for t in shown["tables"]
         )
-        lines.append(
-            f'<table id="run-figures"><caption>What run {shown["run_id"]} did to each table</caption>'
+        lines.append(  # folded: the figures per table are for when something looks wrong
+            f'<details><summary>What run {shown["run_id"]} did to each table</summary>'
+            '<table id="run-figures">'
             "<tr><th>table</th><th>rows read</th><th>inserted</th><th>updated</th><th>deleted</th>"
-            f"<th>seconds</th></tr>{rows}</table>"
+            f"<th>seconds</th></tr>{rows}</table></details>"
         )
     history = "".join(
         f"<tr><td class=n>{run['run_id']}</td><td>{html.escape(run['status'])}</td><td>{_kind(run)}</td>"
@@ -466,7 +540,7 @@ padding:0 16px 32px;color:#1d3557;background:#fff}
 header{border-bottom:2px solid #1d3557;margin-bottom:8px}
 h1{margin:16px 0 4px}h2{margin:24px 0 8px;border-bottom:1px solid #ccd}
 .big{font-size:1.15em}.good{color:#1b7f4b}.bad{color:#b3261e;font-weight:600}.busy{color:#a36b00}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(600px,1fr));gap:16px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(600px,100%),1fr));gap:16px}
 figure.chart{margin:0;padding:8px;border:1px solid #dde;border-radius:6px}
 figure.chart svg{width:100%;height:auto}
 figcaption{font-weight:600;margin-bottom:4px}

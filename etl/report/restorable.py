@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from etl.mirror.derived import REASON_CODES
-from etl.output import PLAIN, Layout, TableView, choose_columns
+from etl.output import PLAIN, Layout, TableView, choose_columns, moment_text
 from etl.report.base import Report, counted, fetch, plural, write_report
 from etl.report.runs import latest_succeeded_run
 from etl.report.views import column_names, newly_restorable, restorable_mous
@@ -129,13 +129,13 @@ def newly_restorable_report(connection: Connection, since: datetime | None) -> R
     rows = fetch(connection, newly_restorable_query(since))
     proprietary = sum(1 for row in rows if row["proprietary"])
     if since is not None:
-        scope = f"restorable since {since.isoformat()}"
+        scope = f"restorable since {moment_text(since)}"
     else:
         run = latest_succeeded_run(connection)
         if run is None:
             return Report(rows, NEWLY_RESTORABLE_COLUMNS, "no sync has succeeded yet",
                           layout=NEWLY_RESTORABLE_LAYOUT)
-        scope = f"newly restorable in run {run.run_id} (finished {run.finished_at.isoformat()})"
+        scope = f"newly restorable in run {run.run_id} (finished {moment_text(run.finished_at)})"
     summary = f"{plural(len(rows), 'MOUS', 'MOUSes')} {scope}; {proprietary:,} of them still proprietary"
     return Report(rows, NEWLY_RESTORABLE_COLUMNS, summary, layout=NEWLY_RESTORABLE_LAYOUT)
 

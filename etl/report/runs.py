@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,10 +12,19 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Float, Select, cast, extract, select
 
-from etl.mirror import SyncRun, SyncRunTable, table_of
-from etl.mirror.bookkeeping import RUN_STATES
-from etl.output import json_value, render_table, write_rows
+from etl.mirror.base import table_of
+from etl.mirror.bookkeeping import RUN_STATES, SyncRun, SyncRunTable
+from etl.output import (
+    Layout,
+    TableView,
+    choose_columns,
+    json_value,
+    moment_text,
+    render_table,
+    write_rows,
+)
 from etl.report.base import counted, fetch, plural
+from etl.terminal import Terminal
 
 sync_runs = table_of(SyncRun)
 run_tables = table_of(SyncRunTable)
@@ -23,6 +34,12 @@ RUN_COLUMNS = (
     "source", "mous_derived", "newly_restorable", "quality_opened", "quality_resolved", "error",
 )
 FIGURE_COLUMNS = ("table_name", "rows_read", "inserted", "updated", "deleted", "seconds")
+FLAT_COLUMNS = (*RUN_COLUMNS, *FIGURE_COLUMNS)
+FIGURES_LAYOUT = Layout(drop_first=("seconds", "deleted"))
+RUNS_LAYOUT = Layout(
+    drop_first=("pid", "source", "quality_resolved", "quality_opened", "duration_seconds", "finished_at"),
+    fold=("error", "host"),
+)
 
 
 @dataclass(frozen=True)
@@ -54,9 +71,19 @@ def run_exists(connection: Connection, run_id: int) -> bool:
     return found is not None
 
 
-def show_runs(connection: Connection, last: int, fmt: str, stream: TextIO) -> None:
-    """``report runs``: the last ``last`` syncs, newest first, with what each did to every table."""
-    write_runs(run_history(connection, last), fmt, stream)
+def show_runs(
+    connection: Connection, last: int, fmt: str, stream: TextIO, view: TableView | None = None
+) -> None:
+    """``report runs``: the last ``last`` syncs, newest first, with what each did to every table.
+
+    With ``view.columns`` (--columns), one row per run and table with those columns, in every format,
+    fitted to the terminal as every report is."""
+    history = run_history(connection, last)
+    if view is not None and view.columns:
+        columns = choose_columns(view, FLAT_COLUMNS, ())
+        write_rows(flat_rows(history), columns, fmt, stream, runs_summary(history), view, RUNS_LAYOUT)
+        return
+    write_runs(history, fmt, stream, view)
 
 
 def run_history(connection: Connection, last: int) -> RunHistory:
@@ -83,8 +110,14 @@ def figures_query(run_ids: Sequence[int]) -> Select[Any]:
     )
 
 
-def write_runs(history: RunHistory, fmt: str, stream: TextIO) -> None:
-    """json: runs with nested figures; csv: one row per run and table; table: a block per run."""
+def write_runs(history: RunHistory, fmt: str, stream: TextIO, view: TableView | None = None) -> None:
+    """json: runs with nested figures; csv: one row per run and table; table: a block per run
+    (on a terminal its lines wrapped and its figures fitted to the width)."""
+    if fmt == "table" and view is not None and view.terminal is not None and not view.wide:
+        for run in history.runs:
+            stream.write(fitted_run_block(run, view))
+        stream.write(textwrap.fill(runs_summary(history), view.terminal.width) + "\n")
+        return
     if fmt == "json":
         json.dump([json_value(run) for run in history.runs], stream, ensure_ascii=False, indent=2)
         stream.write("\n")
@@ -124,6 +157,23 @@ def run_block(run: Mapping[str, Any]) -> str:
     return text + "\n"
 
 
+def fitted_run_block(run: Mapping[str, Any], view: TableView) -> str:
+    """A run's block on a terminal: its lines wrapped (host names, errors), its figures fitted."""
+    assert view.terminal is not None
+    width = view.terminal.width
+    head = run_block({**run, "tables": []}).rstrip("\n")
+    lines = [textwrap.fill(line, width, subsequent_indent="    ") for line in head.splitlines()]
+    text = "\n".join(lines) + "\n"
+    if run["tables"]:
+        rows = [{**figure, "seconds": round(figure["seconds"], 2)} for figure in run["tables"]]
+        table = io.StringIO()
+        narrower = TableView(terminal=Terminal(width - 2, view.terminal.height, view.terminal.color),
+                             choosable=False)
+        write_rows(rows, FIGURE_COLUMNS, "table", table, view=narrower, layout=FIGURES_LAYOUT)
+        text += "".join(f"  {line}\n" for line in table.getvalue().splitlines())
+    return text + "\n"
+
+
 def runs_summary(history: RunHistory) -> str:
     states = {state: sum(1 for run in history.runs if run["status"] == state) for state in RUN_STATES}
     listed = plural(len(history.runs), "run")
@@ -131,7 +181,7 @@ def runs_summary(history: RunHistory) -> str:
 
 
 def _time(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S%z") if moment else "-"
+    return moment_text(moment) if moment else "-"
 
 
 def _seconds(seconds: float | None) -> str:

@@ -2,7 +2,8 @@
 
 On Oracle a row's digest is ``STANDARD_HASH`` (a SQL function of 12c and later, no grant needed) of each
 column, and a CLOB column's is ``DBMS_CRYPTO.HASH``, which needs ``EXECUTE`` on ``DBMS_CRYPTO``. On a
-PostgreSQL stand-in it is ``md5``, which a role can be refused ``EXECUTE`` on. A table whose checksums
+PostgreSQL stand-in they are ``md5`` and, for documents, ``sha256`` (``etl.load.buckets``), each of which a
+role can be refused ``EXECUTE`` on. A table whose checksums
 the source cannot compute is read whole each night. Each function is asked once, on a tiny constant:
 the answer is the source's own, whatever the grants come through (directly, a role, PUBLIC).
 """
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, Text, func, literal, select
 from sqlalchemy.exc import DBAPIError
 
+from etl.load.buckets import postgresql_document_hash
 from etl.load.mapping import TableMapping
 
 
@@ -24,7 +26,7 @@ class HashSupport:
 
     dialect: str
     plain: bool  # STANDARD_HASH on Oracle, md5 on PostgreSQL
-    clob: bool  # DBMS_CRYPTO.HASH on Oracle; the same md5 on PostgreSQL
+    clob: bool  # DBMS_CRYPTO.HASH on Oracle; sha256 on PostgreSQL
 
     def can_checksum(self, mapping: TableMapping) -> bool:
         """Whether the bucket reads can checksum ``mapping``'s source table (else: read it whole)."""
@@ -38,19 +40,16 @@ def hash_support(connection: Connection) -> HashSupport:
     """Ask the source whether it computes each checksum function the bucket reads use."""
     dialect = connection.dialect.name
     plain, clob = hash_probes(dialect)
-    answers_plain = _answers(connection, plain)
-    answers_clob = _answers(connection, clob) if clob is not plain else answers_plain
-    return HashSupport(dialect, answers_plain, answers_clob)
+    return HashSupport(dialect, _answers(connection, plain), _answers(connection, clob))
 
 
 def hash_probes(dialect: str) -> tuple[Select[Any], Select[Any]]:
-    """The statements that ask for the plain and the CLOB checksum function (the same one on PostgreSQL)."""
+    """The statements that ask for the plain and the CLOB checksum function."""
     if dialect == "oracle":
         method = literal("MD5", literal_execute=True)  # a constant of the statement, as in buckets.py
         plain = select(func.standard_hash(literal("x"), method))
         return plain, select(func.dbms_crypto.hash(func.to_clob(literal("x")), literal(2)))
-    plain = select(func.md5(literal("x", Text)))
-    return plain, plain
+    return select(func.md5(literal("x", Text))), select(postgresql_document_hash(literal("x", Text)))
 
 
 def _answers(connection: Connection, statement: Select[Any]) -> bool:

@@ -34,7 +34,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from etl.calibration.documents import PARSER_VERSION, parse_document
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, document_kind
-from etl.errors import ArchiveFileProblem, ArchiveUnavailable, SourceChanged, SourceUnavailable
+from etl.errors import (
+    ArchiveDown,
+    ArchiveFileProblem,
+    ArchiveUnavailable,
+    NotAnArchive,
+    SourceChanged,
+    SourceUnavailable,
+)
 from etl.load.extract import source_snapshot
 from etl.logs import fields
 from etl.mirror import CalibrationDocument, table_of
@@ -314,7 +321,11 @@ def _fetch(
     archive: ArchiveSettings,
     deadline: float,
 ) -> tuple[_Counts, str | None]:
-    """Fetch ``wanted`` with ``archive.workers`` at once until done, the deadline, or the archive is gone."""
+    """Fetch ``wanted`` with ``archive.workers`` at once until done, the deadline, or the archive is gone.
+
+    The deadline is hard: documents still in flight when it passes are left to their threads (which
+    stop by the same deadline) and recorded as not fetched; the step does not wait for them.
+    """
     counts = _Counts()
     if not wanted:
         return counts, None
@@ -323,37 +334,39 @@ def _fetch(
     progress = Progress("calibration documents", total=len(wanted), unit="documents")
     queue: Iterator[ListedDocument] = iter(wanted)
     stopped: str | None = None
-    with NgasClient(archive) as client, ThreadPoolExecutor(
-        archive.workers, thread_name_prefix="ngas-document"
-    ) as pool:
-        pending: dict[Future[dict[str, Any]], ListedDocument] = {}
+    out_of_time = (
+        f"the time budget of {archive.document_time_budget:g} s ([archive] document_time_budget) ran out"
+    )
+    client = NgasClient(archive)
+    pool = ThreadPoolExecutor(archive.workers, thread_name_prefix="ngas-document")
+    pending: dict[Future[dict[str, Any]], ListedDocument] = {}
+    try:
         while True:
             while stopped is None and len(pending) < archive.workers * IN_FLIGHT_PER_WORKER:
                 if time.monotonic() > deadline:
-                    stopped = (
-                        f"the time budget of {archive.document_time_budget:g} s "
-                        "([archive] document_time_budget) ran out"
-                    )
+                    stopped = out_of_time
                     break
                 document = next(queue, None)
                 if document is None:
                     break
-                pending[pool.submit(_fetch_one, client, document)] = document
+                pending[pool.submit(_fetch_one, client, document, deadline)] = document
             if not pending:
                 break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                del pending[future]
-                row = future.result()
-                _count(counts, row)
-                writer.add(row)
-                progress.advance()
-                if stopped is None and gate.closes(row):
-                    stopped = f"the archive is unavailable ({row['problem']})"
-        for document in queue:  # never tried: the next sync tries them
+            done, _ = wait(pending, timeout=max(deadline - time.monotonic(), 0), return_when=FIRST_COMPLETED)
+            if not done:
+                stopped = stopped or out_of_time
+                break
+            closed = _take(done, pending, counts, writer, progress, gate)
+            stopped = stopped or closed
+        for document in [*pending.values(), *queue]:  # not fetched: the next sync tries them
             row = _not_fetched(document, "unavailable", f"not fetched: {stopped}; the next sync tries again")
             _count(counts, row)
             writer.add(row)
+    finally:
+        # Threads still fetching are not waited for; the client's deadline ends them.
+        pool.shutdown(wait=not pending, cancel_futures=True)
+        if not pending:
+            client.close()
     writer.flush()
     progress.finish()
     if stopped is not None:
@@ -361,10 +374,29 @@ def _fetch(
     return counts, stopped
 
 
-def _fetch_one(client: NgasClient, document: ListedDocument) -> dict[str, Any]:
+def _take(
+    done: Iterable[Future[dict[str, Any]]], pending: dict[Future[dict[str, Any]], ListedDocument],
+    counts: _Counts, writer: _Writer, progress: Progress, gate: _Gate,
+) -> str | None:
+    """Record finished documents; why the step must stop, if one of them says so."""
+    stop: str | None = None
+    for future in done:
+        del pending[future]
+        row = future.result()
+        _count(counts, row)
+        writer.add(row)
+        progress.advance()
+        if stop is None and (row.get("down") or gate.closes(row)):
+            stop = f"the archive is unavailable ({row['problem']})"
+    return stop
+
+
+def _fetch_one(client: NgasClient, document: ListedDocument, deadline: float) -> dict[str, Any]:
     """One document as a cache row: fetched (and parsed), or why not."""
     try:
-        fetched = client.fetch_document(document.file_id, expected_size=document.size)
+        fetched = client.fetch_document(document.file_id, expected_size=document.size, deadline_at=deadline)
+    except (ArchiveDown, NotAnArchive) as exc:  # no other document will do better: the step stops
+        return {**_not_fetched(document, "unavailable", str(exc)), "down": True}
     except ArchiveUnavailable as exc:
         return _not_fetched(document, "unavailable", str(exc))
     except ArchiveFileProblem as exc:
@@ -483,7 +515,8 @@ class _Writer:
 
     def _values(self, row: Mapping[str, Any]) -> dict[str, Any]:
         # No run yet: the run that commits next claims the row (claim_documents) and names itself.
-        return {**row, "updated_run_id": None, "fetched_run_id": None}
+        written = {key: value for key, value in row.items() if key != "down"}
+        return {**written, "updated_run_id": None, "fetched_run_id": None}
 
 
 def _upsert(connection: Connection, values: list[dict[str, Any]]) -> None:

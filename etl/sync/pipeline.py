@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, RootTransaction, Table, func, select
 
@@ -26,6 +26,7 @@ from etl.load.tables import check_source_tables, finish_step, merge_table, stage
 from etl.logs import fields
 from etl.mirror import MousStatus, table_of
 from etl.progress import Progress
+from etl.report.lost import LostMous, lost_in_run
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract
 from etl.sync.documents import DocumentFetch, claim_documents, fetch_calibration_documents
@@ -55,6 +56,7 @@ class SyncSummary:
     quality: QualityCounts
     seconds: float
     documents: DocumentFetch
+    no_longer_restorable: list[LostMous] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -204,6 +206,7 @@ def _sync(
         step.finish("sync.quality_checked", opened=quality.opened, resolved=quality.resolved,
                     open=quality.open_total, seconds=round(time.monotonic() - step.started, 3))
     newly = _newly_restorable(mirror, run.run_id)
+    lost = lost_in_run(mirror, run.run_id)
     restorable_total = _restorable_total(mirror)
     mous_derived = next(f.rows_read for f in figures if f.table == "mous_status")
     finish_run(
@@ -217,6 +220,7 @@ def _sync(
         run_id=run.run_id, baseline=run.baseline, full=full or run.baseline, tables=figures,
         mous_derived=mous_derived, newly_restorable=newly, restorable_total=restorable_total,
         quality=quality, seconds=documents.seconds + time.monotonic() - started, documents=documents,
+        no_longer_restorable=lost,
     )
 
 

@@ -60,6 +60,7 @@ def write_summary(summary: SyncSummary, fmt: str, stream: TextIO, with_tables: b
             f"  … and {len(summary.newly_restorable) - LISTED_NEWLY_RESTORABLE:,} more "
             "(almamirror report newly-restorable)\n"
         )
+    write_lost(summary, stream)
     stream.write(pulled_line(summary) + "\n")
     stream.write(documents_line(summary.documents) + "\n")
     quarantined = sum(figures.quarantined for figures in summary.tables)
@@ -73,6 +74,20 @@ def write_summary(summary: SyncSummary, fmt: str, stream: TextIO, with_tables: b
         f"data-quality issues: {quality.opened:,} opened, {quality.resolved:,} resolved, "
         f"{quality.open_total:,} open (almamirror report quality)\n"
     )
+
+
+def write_lost(summary: SyncSummary, stream: TextIO) -> None:
+    """The other side of "newly restorable": what this run took restorability from, and why."""
+    lost = summary.no_longer_restorable
+    stream.write(f"no longer restorable after this run: {len(lost):,}\n")
+    for mous in lost[:LISTED_NEWLY_RESTORABLE]:
+        stream.write(f"  {mous.mous_uid}  {mous.reason_code}: {mous.reason}\n")
+    if len(lost) > LISTED_NEWLY_RESTORABLE:
+        stream.write(f"  … and {len(lost) - LISTED_NEWLY_RESTORABLE:,} more\n")
+    if lost:
+        stream.write(
+            "  (almamirror report no-longer-restorable --spool DIR: which have a request in the spool)\n"
+        )
 
 
 def pulled_line(summary: SyncSummary) -> str:

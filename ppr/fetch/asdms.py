@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
+
+from etl.errors import ConfigurationError
 
 # Output lines that mean the export failed even when the tool exits 0.
 _FAILURE_LINE: Final = re.compile(r"^(.*\bERROR\b.*|Traceback \(most recent call last\):.*)$", re.M)
@@ -27,6 +30,17 @@ class ExportFailed(Exception):
 def asdm_command(template: str, eb_uid: str) -> list[str]:
     """The command's words with ``{eb_uid}`` replaced; never through a shell."""
     return [word.replace("{eb_uid}", eb_uid) for word in shlex.split(template)]
+
+
+def check_export_tool(template: str) -> None:
+    """``ConfigurationError`` (one line) when the export tool cannot be run: every EB would fail alike."""
+    program = asdm_command(template, "uid://A000/X0/X0")[0]
+    if shutil.which(program) is None:
+        raise ConfigurationError([
+            f"archive.asdm_command: {program!r} is not found or not executable (from [archive] asdm_command "
+            f"= {template!r}); install ALMA's asdmExportLight, set [archive] asdm_command or "
+            "ALMAMIRROR_ASDM_COMMAND, or fetch with --products-only; no EB was tried"
+        ])
 
 
 def run_export(template: str, eb_uid: str, rawdata: Path, disk_name: str, ngas_urls: Sequence[str]) -> None:

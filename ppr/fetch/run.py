@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
-from etl.errors import ArchiveFileProblem, ArchiveUnavailable
+from etl.errors import AlmaMirrorError, ArchiveDown, ArchiveFileProblem, ArchiveUnavailable, NotAnArchive
 from etl.logs import fields
-from etl.ngas.client import NgasClient
+from etl.ngas.client import NgasClient, fsync_directory
+from etl.ngas.status import FileStatus
 from etl.safe_files import check_no_links
 from etl.settings import ArchiveSettings
-from ppr.fetch.asdms import ExportFailed, run_export
+from ppr.fetch.asdms import ExportFailed, check_export_tool, run_export
 from ppr.fetch.lock import request_lock
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
 from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 FETCHED: Final = "fetched"
 PRESENT: Final = "present"  # already there, verified
 FAILED: Final = "failed"
+NOT_TRIED: Final = "not fetched: the run stopped"
 PLANNED: Final = "to fetch"  # --dry-run
 
 
@@ -111,8 +113,19 @@ def fetch_request(
         _check_directories(directory)
         if observer is not None:
             observer.planned(plan, len(plan.products) + len(asdms))
-        summary.outcomes = _fetch_all(plan, record, asdms, archive, options, observer, client_factory)
+        summary.outcomes, stopped = _fetch_all(plan, record, asdms, archive, options, observer,
+                                               client_factory)
+        if any(outcome.kind == "product" and outcome.state == FETCHED for outcome in summary.outcomes):
+            fsync_directory(directory / PRODUCTS)  # once for the run's renames, not once per file
     summary.seconds = time.monotonic() - started
+    if stopped is not None:
+        # An outage or a wrong URL stops the run: said once, with what was not fetched, not per file.
+        not_fetched = sum(1 for outcome in summary.outcomes if outcome.reason == NOT_TRIED)
+        log.info("fetch.stopped %s", fields(directory=directory, not_fetched=not_fetched,
+                                            reason=str(stopped)))
+        if isinstance(stopped, ArchiveDown):
+            raise stopped.with_count(not_fetched)
+        raise stopped
     # Imported here: ppr.verify reads the fetch record, whose package imports this module.
     from ppr.verify import verify_request
 
@@ -134,13 +147,16 @@ def _check_directories(directory: Path) -> None:
 def _fetch_all(
     plan: FetchPlan, record: FetchRecord, asdms: tuple[AsdmItem, ...], archive: ArchiveSettings,
     options: FetchOptions, observer: FetchObserver | None, client_factory: ClientFactory,
-) -> list[Outcome]:
+) -> tuple[list[Outcome], AlmaMirrorError | None]:
+    """Every item's outcome, and what stopped the run early (an outage, a URL that is not NGAS)."""
     workers = options.workers or archive.workers
     with client_factory(archive) as client, ThreadPoolExecutor(workers, "fetch") as pool:
+        if asdms:
+            check_export_tool(archive.asdm_command)  # one line before any EB is tried, not one per EB
         job = _Job(plan, record, client, archive, observer)
         futures = [pool.submit(job.product, item) for item in plan.products]
         futures += [pool.submit(job.asdm, item) for item in asdms]
-        return [future.result() for future in futures]
+        return [future.result() for future in futures], job.stopped
 
 
 def _planned_product(plan: FetchPlan, record: FetchRecord, item: ProductItem) -> Outcome:
@@ -164,12 +180,20 @@ class _Job:
     client: NgasClient
     archive: ArchiveSettings
     observer: FetchObserver | None
+    stopped: AlmaMirrorError | None = None  # the archive is down or not NGAS: nothing more is tried
 
     def product(self, item: ProductItem) -> Outcome:
         started = time.monotonic()
+        if self.stopped is not None:
+            return Outcome("product", item.target, item.ngas_file_id, FAILED, None, 0.0, NOT_TRIED)
         self._started(item.target, item.size)
         try:
             outcome = self._product(item, started)
+        except (ArchiveDown, NotAnArchive) as exc:
+            self.stopped = self.stopped or exc
+            return self._finished(
+                Outcome("product", item.target, item.ngas_file_id, FAILED, None, 0.0, NOT_TRIED)
+            )
         except (ArchiveFileProblem, ArchiveUnavailable, OSError) as exc:
             outcome = Outcome("product", item.target, item.ngas_file_id, FAILED, None,
                               time.monotonic() - started, _reason(exc))
@@ -180,9 +204,11 @@ class _Job:
         path = self.plan.directory / item.target
         if self.record.product_verified(item.target, path, item.ngas_file_id, item.size):
             return Outcome("product", item.target, item.ngas_file_id, PRESENT, item.size)
+        known: FileStatus | None = None
         if path.exists():
             # There, but not recorded (copied by hand, or the record was lost): check it against NGAS.
             status = self.client.status(item.ngas_file_id)
+            known = status  # the download below needs no second STATUS
             size_agrees = item.size is None or item.size == status.file_size
             if size_agrees and self.client.verify_local(path, status):
                 self.record.record_product(item.target, path, item.ngas_file_id, status.checksum,
@@ -195,7 +221,9 @@ class _Job:
                 self.observer.advanced(item.target, held, size)
 
         check_no_links(self.plan.directory, path.parent)
-        download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress)
+        # The products directory is fsynced once at the end of the run, not after every file.
+        download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress,
+                                        sync_directory=False, status=known)
         check_no_links(self.plan.directory, path)
         checksum = download.checksum
         self.record.record_product(
@@ -207,6 +235,8 @@ class _Job:
 
     def asdm(self, item: AsdmItem) -> Outcome:
         started = time.monotonic()
+        if self.stopped is not None:
+            return Outcome("asdm", item.target, item.eb_uid, FAILED, None, 0.0, NOT_TRIED)
         self._started(item.target, None)
         try:
             outcome = self._asdm(item, started)

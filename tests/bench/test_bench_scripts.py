@@ -25,3 +25,22 @@ def test_bench_ppr_at_the_small_scale_prints_every_figure(tmp_path: Path) -> Non
     assert "x the target of 1,000/s" in done.stdout
     assert "x the target of 10 ms" in done.stdout
     assert "x the target of 200 ms" in done.stdout
+
+
+def test_bench_startup_prints_every_command_with_its_target() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="am-bs-") as home:  # short: the server's socket is in it
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "startup.py"), "--home", home, "--repeat", "1"],
+            capture_output=True, text=True, timeout=900, check=False, cwd=ROOT,
+        )
+    assert done.returncode == 0, done.stderr
+    labels = [line.split("  wall")[0].strip() for line in done.stdout.splitlines() if "  wall" in line]
+    assert labels == [
+        "almamirror --version", "almamirror --help", "almamirror report --help",
+        "report restorable (db serve)", "report newly-restorable (db serve)",
+        "explain uid://A001/X129e/Xb6 (db serve)", "report restorable (no db serve)",
+    ], done.stdout
+    assert done.stdout.count("target 0.3 s") == 3
+    assert done.stdout.count("target 0.5 s") == 3

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 import oracledb
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
 
 from etl.cli import main
-from etl.database import create_source_engine, mask_url, parse_url, source_url
+from etl.database import create_mirror_engine, create_source_engine, dispose, mask_url, parse_url, source_url
 from etl.errors import ConfigurationError
 from etl.mirror import SyncRun, table_of
 from etl.settings import load_settings
@@ -224,3 +226,25 @@ def test_an_unreachable_source_says_it_is_the_source(
     assert error.startswith("almamirror: the source database postgresql+psycopg://ops:***@127.0.0.1:1/alma "
                             "is unavailable: ")
     assert "pw-123" not in error
+
+
+def test_a_disposed_engine_is_freed_with_its_statement_cache_and_dialect(
+    mirror_db: URL, test_home: Path
+) -> None:
+    """PostgreSQL's dialect outlives its engine in class-level caches of its reflection queries: the
+    engine must not be reachable from it, nor the dialect kept, or a scheduler keeps every night's
+    engine (10 MB a sync)."""
+    settings = load_settings(environ={"ALMAMIRROR_HOME": str(test_home)})
+    for make in (create_mirror_engine, lambda url: create_source_engine(url, settings)):
+        engine_ref, dialect_ref = _used_and_disposed(make(mirror_db))
+        gc.collect()
+        assert engine_ref() is None
+        assert dialect_ref() is None
+
+
+def _used_and_disposed(engine: Engine) -> tuple[weakref.ref[Engine], weakref.ref[Any]]:
+    with engine.connect() as connection:
+        assert inspect(connection).has_table("sync_run")  # reflection: the dialect is cached
+        connection.execute(select(table_of(SyncRun).c.run_id)).all()
+    dispose(engine)
+    return weakref.ref(engine), weakref.ref(engine.dialect)

@@ -46,6 +46,19 @@ def _manifest(directory: Path) -> dict[str, Any]:
     return loaded
 
 
+def add_large_product(directory: Path, demo_source: URL) -> None:
+    """What a restore fetches is a few kB per file: add a larger product of the MOUS (1.4 MB), so that
+    a throttled fetch is still under way when a test acts on it."""
+    manifest = _manifest(directory)
+    large = "member.uid___A001_X129e_Xb6.qa2_report.pdf"
+    (entry,) = catalogue(demo_source, "file_id = :large", large=large)
+    manifest["products"].append(dict(
+        manifest["products"][0], target=f"products/{large}", kind="qa_report", size_bytes=entry["file_size"],
+        source={"via": "ngas", "ngas_file_id": large},
+    ))
+    (directory / "fetch-manifest.json").write_text(json.dumps(manifest), "utf-8")
+
+
 def _assert_products_verified(directory: Path, demo_source: URL, count: int = 48) -> None:
     products = _manifest(directory)["products"]
     assert len(products) == count
@@ -143,15 +156,7 @@ def test_no_archive_configured_is_one_line(request_dir: Path, capsys: pytest.Cap
 def test_a_fetch_killed_with_sigkill_resumes_its_partial_file(
     request_dir: Path, stand_in_factory: StandInFactory, demo_source: URL, test_home: Path
 ) -> None:
-    # What a restore fetches is a few kB per file: add a larger product of the MOUS to be cut short.
-    manifest = _manifest(request_dir)
-    large = "member.uid___A001_X129e_Xb6.qa2_report.pdf"
-    (entry,) = catalogue(demo_source, "file_id = :large", large=large)
-    manifest["products"].append(dict(
-        manifest["products"][0], target=f"products/{large}", kind="qa_report", size_bytes=entry["file_size"],
-        source={"via": "ngas", "ngas_file_id": large},
-    ))
-    (request_dir / "fetch-manifest.json").write_text(json.dumps(manifest), "utf-8")
+    add_large_product(request_dir, demo_source)
     slow = stand_in_factory("--throttle", "0.5")
     environment = {**os.environ, "ALMAMIRROR_NGAS_URL": slow.url, "ALMAMIRROR_HOME": str(test_home),
                    "ALMAMIRROR_SOURCE_URL": demo_source.render_as_string(hide_password=False)}

@@ -14,7 +14,13 @@ from sqlalchemy.engine import URL
 
 from etl.cli import main
 from tests.etl.ngas.conftest import RunningStandIn, StandInFactory
-from tests.ppr.test_fetch import SEED_MOUS, _assert_products_verified, _manifest, request_dir
+from tests.ppr.test_fetch import (
+    SEED_MOUS,
+    _assert_products_verified,
+    _manifest,
+    add_large_product,
+    request_dir,
+)
 
 __all__ = ["request_dir"]  # the fixture, shared with test_fetch.py
 
@@ -49,7 +55,8 @@ def _wait_for_part(products: Path, least: int = 1) -> Path:
 def test_a_second_fetch_of_a_directory_being_fetched_exits_3_and_the_first_ends_verified(
     request_dir: Path, stand_in_factory: StandInFactory, demo_source: URL, test_home: Path
 ) -> None:
-    slow = stand_in_factory("--throttle", "2")
+    add_large_product(request_dir, demo_source)
+    slow = stand_in_factory("--throttle", "0.1")
     environment = _environment(slow.url, demo_source, test_home)
     first = subprocess.Popen(_fetch_command(request_dir, "--workers", "4"), env=environment,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -65,22 +72,23 @@ def test_a_second_fetch_of_a_directory_being_fetched_exits_3_and_the_first_ends_
     finally:
         first.kill()
         first.wait()
-    _assert_products_verified(request_dir, demo_source)
+    _assert_products_verified(request_dir, demo_source, 49)
     # The lock went with the first fetch: a third one runs, and finds everything there.
     third = subprocess.run(_fetch_command(request_dir, "--format", "json"), env=environment,
                            capture_output=True, text=True, check=False, timeout=120)
     assert third.returncode == 0, third.stderr
-    assert json.loads(third.stdout)["present"] == 48
+    assert json.loads(third.stdout)["present"] == 49
 
 
 def test_a_part_file_another_writer_appended_to_is_never_put_in_place(
     request_dir: Path, stand_in_factory: StandInFactory, demo_source: URL, test_home: Path
 ) -> None:
+    add_large_product(request_dir, demo_source)
     slow = stand_in_factory("--throttle", "0.3")
     environment = _environment(slow.url, demo_source, test_home)
     fetch = subprocess.Popen([*_fetch_command(request_dir, "--workers", "1", "--format", "json")],
                              env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    part = _wait_for_part(request_dir / "products", least=1000)
+    part = _wait_for_part(request_dir / "products", least=100_000)
     with part.open("ab") as other_writer:  # as a second fetch without the lock did
         other_writer.write(b"bytes of another download")
     out, _ = fetch.communicate(timeout=300)

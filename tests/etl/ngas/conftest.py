@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
+from etl.demo.ngas_bodies import body
 from etl.demo.ngas_process import StandInProcess, start_stand_in
 from etl.settings import ArchiveSettings
 from tests.conftest import open_engine
@@ -72,8 +73,10 @@ def stand_in(stand_in_factory: StandInFactory) -> RunningStandIn:
 
 
 def archive_settings(*urls: str, read_timeout: float = 10.0, retries: int = 2, workers: int = 4,
-                     asdm_command: str = "asdmExportLight {eb_uid}") -> ArchiveSettings:
-    return ArchiveSettings(tuple(urls), 2.0, read_timeout, workers, retries, asdm_command)
+                     asdm_command: str = "asdmExportLight {eb_uid}", min_transfer_rate: float = 0.1,
+                     node_hosts: tuple[str, ...] = ()) -> ArchiveSettings:
+    return ArchiveSettings(tuple(urls), 2.0, read_timeout, workers, retries, asdm_command,
+                           min_transfer_rate=min_transfer_rate, node_hosts=node_hosts)
 
 
 def catalogue(demo_source: URL, where: str, **parameters: Any) -> list[Any]:
@@ -86,3 +89,15 @@ def catalogue(demo_source: URL, where: str, **parameters: Any) -> list[Any]:
             ).mappings())
     finally:
         engine.dispose()
+
+
+def served(entry: Any) -> bytes:
+    """The bytes the stand-in serves for a catalogue row: its stored content, or its generated body."""
+    if entry["content"] is not None:
+        return bytes(entry["content"])
+    return body(entry["file_id"], int(entry["file_size"]))
+
+
+def served_bytes(demo_source: URL, file_id: str) -> bytes:
+    (entry,) = catalogue(demo_source, "file_id = :file_id", file_id=file_id)
+    return served(entry)

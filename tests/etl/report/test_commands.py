@@ -210,7 +210,7 @@ def test_changes_default_to_the_latest_run(almamirror: Almamirror, archive: Arch
     assert "qa0_status Pass→Fail; end_time -→2018-03-01T05:00:00" in table.out
     assert table_lines(table.out)[-1] == (
         f"5 changes in run 4, the latest run with changes (finished "
-        f"{archive.clock.run_finished(4):%Y-%m-%d %H:%M} UTC): insert 1, update 3, delete 1; "
+        f"{archive.clock.run_finished(4):%Y-%m-%d %H:%M:%S} UTC): insert 1, update 3, delete 1; "
         "2 MOUSes in 1 run"
     )
 

@@ -59,7 +59,7 @@ def count_by(url: URL, column: str, restorable: bool | None = None) -> Counter[s
     """MOUSes per value of a restorable_mous column (NULL as 'unknown'), optionally only (not) restorable."""
     view = restorable_mous
     value = func.coalesce(cast(view.c[column], Text), "unknown")
-    query = select(value.label("c"), func.count().label("n")).group_by(view.c[column])
+    query = select(value.label("c"), func.count().label("n")).group_by(value)
     if restorable is not None:
         query = query.where(view.c.restorable.is_(restorable))
     return Counter({row["c"]: row["n"] for row in rows(url, query)})

@@ -1,0 +1,161 @@
+"""The stand-in answers as the real NGAS server does (docs/fetch.md's table), as the bytes on the wire."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import socket
+import zlib
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import URL
+
+from etl.ngas.status import parse_status
+from tests.etl.ngas.conftest import SEED_MOUS_DISK, RunningStandIn, StandInFactory, catalogue, served
+
+CALTABLES = f"member.{SEED_MOUS_DISK}.session_1.caltables.tgz"
+
+
+def _raw(url: str, path: str, headers: dict[str, str] | None = None) -> tuple[str, dict[str, str], bytes]:
+    """One request over a plain socket: the status line, headers and body exactly as sent."""
+    parts = urlsplit(url)
+    lines = [f"GET {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
+             *(f"{name}: {value}" for name, value in (headers or {}).items())]
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        received = b""
+        while chunk := connection.recv(1 << 16):
+            received += chunk
+    head, _, payload = received.partition(b"\r\n\r\n")
+    status, *header_lines = head.decode("latin-1").split("\r\n")
+    found = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        found[name.strip().lower()] = value.strip()
+    return status, found, payload
+
+
+def _node2_file(demo_source: URL) -> dict[str, object]:
+    (entry, *_) = catalogue(demo_source, "node = 2 AND file_size < 3000000 AND file_id LIKE 'member.%'")
+    return dict(entry)
+
+
+def test_a_missing_file_is_400_with_ngams_er_unavail_file(stand_in: RunningStandIn) -> None:
+    status, _, payload = _raw(stand_in.url, "/RETRIEVE?file_id=member.nothing.tgz")
+    assert status.split()[1] == "400"
+    message = parse_status(payload).message
+    assert message.startswith("NGAMS_ER_UNAVAIL_FILE:4019:ERROR: File with ID: member.nothing.tgz")
+    status, _, payload = _raw(stand_in.url, "/STATUS?file_id=member.nothing.tgz")
+    assert status.split()[1] == "400"
+
+
+def test_404_only_for_an_unknown_command(stand_in: RunningStandIn) -> None:
+    for path in ("/QARCHIVE?file_id=x", "/ngas/RETRIEVE?file_id=x", "/"):
+        status, _, payload = _raw(stand_in.url, path)
+        assert status.split()[1] == "404", path
+        assert parse_status(payload).message == "Command not found"
+
+
+def test_status_is_answered_by_either_node_and_retrieve_is_a_bare_http10_303(
+    stand_in: RunningStandIn, demo_source: URL
+) -> None:
+    entry = _node2_file(demo_source)
+    node2 = stand_in.process.second_url
+    for url in (stand_in.url, node2):
+        status, _, payload = _raw(url, f"/STATUS?file_id={entry['file_id']}")
+        assert status.split()[1] == "200"
+        assert parse_status(payload).files[0].file_size == entry["file_size"]
+    status, headers, payload = _raw(stand_in.url, f"/RETRIEVE?file_id={entry['file_id']}")
+    assert status.startswith("HTTP/1.0 303")
+    assert headers["location"] == f"{node2}/RETRIEVE?file_id={entry['file_id']}"
+    assert "content-length" not in headers
+    assert payload == b""
+
+
+def test_overload_is_a_bare_503_line_or_a_reset(stand_in_factory: StandInFactory) -> None:
+    busy = stand_in_factory("--fault", "unavailable")
+    status, headers, payload = _raw(busy.url, f"/STATUS?file_id={CALTABLES}")
+    assert (status, headers, payload) == ("HTTP/1.0 503 Service Unavailable", {}, b"")
+    reset = stand_in_factory("--fault", "reset")
+    try:
+        status, _, _ = _raw(reset.url, f"/STATUS?file_id={CALTABLES}")
+    except ConnectionResetError:
+        status = "reset"
+    assert status in ("reset", "")
+
+
+def test_a_range_at_or_past_the_end_is_200_with_nothing(stand_in: RunningStandIn, demo_source: URL) -> None:
+    (entry,) = catalogue(demo_source, "file_id = :file_id", file_id=CALTABLES)
+    size = entry["file_size"]
+    for start in (size, size + 10):
+        status, headers, payload = _raw(stand_in.url, f"/RETRIEVE?file_id={CALTABLES}",
+                                        {"Range": f"bytes={start}-"})
+        assert status.split()[1] == "200"
+        assert headers["content-length"] == "0"
+        assert payload == b""
+    status, headers, payload = _raw(stand_in.url, f"/RETRIEVE?file_id={CALTABLES}", {"Range": "bytes=10-"})
+    assert headers["content-range"] == f"bytes 10-{size - 1}/{size}"
+    assert payload == served(entry)[10:]
+
+
+def test_login_is_401_without_www_authenticate(stand_in_factory: StandInFactory) -> None:
+    guarded = stand_in_factory("--login", "ops:pw")
+    status, headers, _ = _raw(guarded.url, f"/STATUS?file_id={CALTABLES}")
+    assert status.split()[1] == "401"
+    assert "www-authenticate" not in headers
+    token = base64.b64encode(b"ops:pw").decode()
+    status, _, _ = _raw(guarded.url, f"/STATUS?file_id={CALTABLES}", {"Authorization": f"Basic {token}"})
+    assert status.split()[1] == "200"
+
+
+def test_an_offline_node_answers_improper_state_to_retrieve_and_status(
+    stand_in_factory: StandInFactory,
+) -> None:
+    offline = stand_in_factory("--offline", "1")
+    for command in ("STATUS", "RETRIEVE"):
+        status, _, payload = _raw(offline.url, f"/{command}?file_id={CALTABLES}")
+        assert status.split()[1] == "400"
+        assert parse_status(payload).message.startswith("NGAMS_ER_IMPROPER_STATE")
+
+
+def test_a_stopped_node_does_not_listen_and_the_other_says_its_files_are_unavailable(
+    stand_in_factory: StandInFactory, demo_source: URL
+) -> None:
+    entry = _node2_file(demo_source)
+    stopped = stand_in_factory("--stopped", "2")
+    status, _, payload = _raw(stopped.url, f"/RETRIEVE?file_id={entry['file_id']}")
+    assert status.split()[1] == "400"
+    assert parse_status(payload).message.startswith("NGAMS_ER_UNAVAIL_FILE")
+    status, _, _ = _raw(stopped.url, f"/STATUS?file_id={entry['file_id']}")
+    assert status.split()[1] == "200"  # the shared database still lists it
+    parts = urlsplit(stopped.process.second_url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=5).close()
+        refused = False
+    except ConnectionRefusedError:
+        refused = True
+    assert refused
+
+
+def test_a_compressed_file_is_described_and_sent_compressed(
+    stand_in_factory: StandInFactory, demo_source: URL
+) -> None:
+    packed = stand_in_factory("--compressed", "*caltables.tgz")
+    (entry,) = catalogue(demo_source, "file_id = :file_id", file_id=CALTABLES)
+    _, _, payload = _raw(packed.url, f"/STATUS?file_id={CALTABLES}")
+    (described,) = parse_status(payload).files
+    assert (described.compression, described.uncompressed_size) == ("gzip", entry["file_size"])
+    _, headers, sent = _raw(packed.url, f"/RETRIEVE?file_id={CALTABLES}")
+    assert int(headers["content-length"]) == described.file_size == len(sent)
+    assert gzip.decompress(sent) == served(entry)
+    assert described.checksum is not None
+    if described.checksum_plugin != "crc32c":
+        assert int(described.checksum) & 0xFFFFFFFF == zlib.crc32(sent)
+
+
+def test_crc32_is_unsigned_from_the_current_server_and_signed_on_old_rows(demo_source: URL) -> None:
+    old = catalogue(demo_source, "checksum_plugin = 'ngamsGenCrc32' AND checksum LIKE '-%'")
+    current = catalogue(demo_source, "checksum_plugin = 'crc32' AND checksum::bigint >= 2147483648")
+    assert old
+    assert current
+    assert not catalogue(demo_source, "checksum_plugin = 'crc32' AND checksum LIKE '-%'")

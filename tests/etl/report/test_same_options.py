@@ -1,0 +1,95 @@
+"""Every report takes --limit, --columns and --wide and fits the terminal; report restorable --by counts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL
+
+from etl.report.views import restorable_mous
+from tests.helpers import rows
+from tests.terminal import cli_env, run_in_terminal
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_report_runs_fits_the_terminal_and_takes_limit_as_last(
+    source_copy: URL, synced_mirror: URL, test_home: Path, columns: int
+) -> None:
+    env = cli_env(synced_mirror, test_home, extra={"NO_COLOR": "1", "PAGER": ""})
+    outcome = run_in_terminal(["report", "runs", "--limit", "1"], env, columns=columns, lines=200)
+    assert outcome.status == 0, outcome.stderr
+    assert all(len(line) <= columns for line in outcome.terminal.splitlines()), outcome.terminal
+    assert "1 run: succeeded 1" in outcome.terminal
+    same = run_in_terminal(["report", "runs", "--last", "1"], env, columns=columns, lines=200)
+    assert same.terminal == outcome.terminal
+
+
+def test_report_runs_columns_gives_one_row_per_run_and_table(synced_mirror: URL, test_home: Path) -> None:
+    env = cli_env(synced_mirror, test_home)
+    outcome = run_in_terminal(
+        ["report", "runs", "--columns", "run_id,status,table_name,rows_read", "--format", "csv"], env
+    )
+    assert outcome.status == 0, outcome.stderr
+    read = list(csv.DictReader(io.StringIO(outcome.terminal)))
+    assert list(read[0]) == ["run_id", "status", "table_name", "rows_read"]
+    assert {row["table_name"] for row in read} >= {"execution_block", "mous_status"}
+    bad = run_in_terminal(["report", "runs", "--columns", "nope"], env)
+    assert bad.status == 2
+
+
+def test_restorable_by_counts_per_reason_and_per_category(synced_mirror: URL, test_home: Path) -> None:
+    env = cli_env(synced_mirror, test_home)
+    view = restorable_mous
+    expected_not = rows(synced_mirror, select(func.count()).where(view.c.restorable.is_(False)))[0]
+    by_reason = run_in_terminal(["report", "restorable", "--by", "reason", "--format", "csv"], env)
+    assert by_reason.status == 0, by_reason.stderr
+    reasons = list(csv.DictReader(io.StringIO(by_reason.terminal)))
+    assert sum(int(row["mous_count"]) for row in reasons) == next(iter(expected_not.values()))
+    assert {"session_mismatch", "manual_calibration"} <= {row["reason_code"] for row in reasons}
+    for by, column in (("cycle", "cycle"), ("array", "array_family"), ("band", "band")):
+        counted = run_in_terminal(["report", "restorable", "--by", by, "--format", "csv"], env)
+        table = list(csv.DictReader(io.StringIO(counted.terminal)))
+        assert next(iter(table[0])) == column
+        totals = rows(synced_mirror, select(view.c[column], func.count()).group_by(view.c[column]))
+        assert {row[column] or None: int(row["mous_count"]) for row in table} == {
+            total[column]: total["count"] for total in totals
+        }
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_restorable_by_on_a_terminal(synced_mirror: URL, test_home: Path, columns: int) -> None:
+    env = cli_env(synced_mirror, test_home, extra={"NO_COLOR": "1", "PAGER": ""})
+    outcome = run_in_terminal(["report", "restorable", "--by", "cycle", "--limit", "2"], env,
+                              columns=columns)
+    assert outcome.status == 0, outcome.stderr
+    assert "MOUSes by cycle:" in outcome.terminal
+    assert "the first 2 of" in outcome.terminal
+    assert all(len(line) <= columns for line in outcome.terminal.splitlines())
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_report_changes_keeps_the_table_name_at_80_columns(
+    source_copy: URL, synced_mirror: URL, test_home: Path, columns: int
+) -> None:
+    from sqlalchemy import update
+
+    from etl.demo.fixed_cases import FIXED_CASES
+    from etl.source.contract import CONTRACT, contract_table
+    from tests.helpers import connect, sync
+
+    execblocks = contract_table(CONTRACT, "aqua_execblock")
+    with connect(source_copy) as connection:
+        connection.execute(update(execblocks).where(
+            execblocks.c.execblockuid == FIXED_CASES["seed_first"].expected_sessions[1][0]
+        ).values(qa0status="Fail"))
+    sync(source_copy, synced_mirror, test_home)
+    env = cli_env(synced_mirror, test_home, extra={"NO_COLOR": "1", "PAGER": ""})
+    outcome = run_in_terminal(["report", "changes"], env, columns=columns, lines=200)
+    assert outcome.status == 0, outcome.stderr
+    header = outcome.terminal.splitlines()[0].split()
+    assert {"table_name", "row_key", "kind", "change"} <= set(header)
+    assert all(len(line) <= columns for line in outcome.terminal.splitlines())
