@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -37,6 +38,8 @@ ENV_OVERRIDES: Mapping[str, tuple[str | None, str]] = {
     "ALMAMIRROR_ASDM_COMMAND": ("archive", "asdm_command"),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# A PPR's ProcedureTitle becomes part of product file names: one word a file name can hold.
+PROCEDURE_TITLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
 # A settings file is a few kB; more is not one (``--config /dev/zero`` would be read without end).
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -251,8 +254,17 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         status_page_dir=_optional_path(reader.optional_text("schedule", "status_page_dir")),
     )
     ppr = PprSettings(
-        **{key: reader.text("ppr", key) for key in PprSettings.__dataclass_fields__}
+        **{key: reader.text("ppr", key) for key in PprSettings.__dataclass_fields__
+           if key != "procedure_title"},
+        procedure_title=reader.optional_text("ppr", "procedure_title") or "",
     )
+    raw_title = reader.raw("ppr", "procedure_title")
+    if isinstance(raw_title, str) and raw_title and not PROCEDURE_TITLE.fullmatch(raw_title):
+        problems.append(
+            f"[ppr] procedure_title: {raw_title!r} cannot be part of a file name (the pipeline "
+            "names the weblog <ous>.<procedure_title>.weblog.tgz); use letters, digits, '_', '.', '+' "
+            "and '-', or leave it empty for hifa_restore / hsd_restore"
+        )
     archive = ArchiveSettings(
         ngas_urls=reader.text_list("archive", "ngas_urls"),
         connect_timeout=reader.positive_number("archive", "connect_timeout"),
@@ -331,6 +343,10 @@ class _Reader:
             self.problems.append(f"{self._name(section, key)}: expected a non-empty string, got {value!r}")
             return ""
         return value.strip()
+
+    def raw(self, section: str | None, key: str) -> Any:
+        """The value as configured, unchecked."""
+        return self._value(section, key)
 
     def optional_text(self, section: str | None, key: str) -> str | None:
         value = self._value(section, key)

@@ -35,6 +35,10 @@ XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 UNKNOWN_TITLE = "Unknown"
 UNKNOWN_PI = "Unknown"
 UNKNOWN_SB_TITLE = "unknown"
+# Free text (titles, names) is cut to this many characters: ALMA's own titles stay far below it.
+FREE_TEXT_CHARACTERS = 2000
+# Only this much of a free text is read at all (whitespace runs collapse, so read generously).
+FREE_TEXT_SCAN = 64 * FREE_TEXT_CHARACTERS
 # Characters XML 1.0 cannot carry at all; archive titles occasionally hold pasted control characters.
 _NOT_XML_CHARACTERS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -146,8 +150,14 @@ def _session_value(session: Session) -> str:
 
 
 def _one_line(text: str | None, fallback: str) -> str:
-    """Free text (titles, names) as one XML-safe line with single spaces; ``fallback`` if nothing is left."""
-    cleaned = " ".join(_NOT_XML_CHARACTERS.sub("", text or "").split())
+    """Free text (titles, names) as one XML-safe line with single spaces; ``fallback`` if nothing is left.
+
+    At most FREE_TEXT_CHARACTERS: the pipeline reads none of it, and a text node of 10 MB is more than
+    an XML parser reads by default (a 20 MB project title made every PPR of its project invalid).
+    """
+    cleaned = " ".join(_NOT_XML_CHARACTERS.sub("", (text or "")[:FREE_TEXT_SCAN]).split())
+    if len(cleaned) > FREE_TEXT_CHARACTERS:
+        cleaned = cleaned[: FREE_TEXT_CHARACTERS - 1].rstrip() + "…"
     return cleaned or fallback
 
 
@@ -266,9 +276,14 @@ def _add_intent(intents: etree._Element, keyword: str, value: str | None) -> Non
     _add(intent, "Value", value)
 
 
+def procedure_title(site: PprSettings, task: RestoreTask) -> str:
+    """The configured title, else the restore task's token: ``hifa_restore``, ``hsd_restore``."""
+    return site.procedure_title or task.command.removesuffix("data")
+
+
 def _add_procedure(processing_request: etree._Element, site: PprSettings, task: RestoreTask) -> None:
     procedure = _add(processing_request, "ProcessingProcedure")
-    _add(procedure, "ProcedureTitle", _one_line(site.procedure_title, ""))
+    _add(procedure, "ProcedureTitle", procedure_title(site, task))
     command = _add(procedure, "ProcessingCommand")
     _add(command, "Command", task.command)
     parameter_set = _add(command, "ParameterSet")

@@ -24,12 +24,15 @@ from lxml import etree
 from etl.safe_files import make_directory, replace_file, write_new
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
 from ppr.model import ProductFile, RestoreRequest, Session
+from ppr.pipeline_manifest import WRITTEN as WRITTEN_MANIFEST
+from ppr.pipeline_manifest import ManifestChoice, manifest_choice
 from ppr.uid import MEMBER_PREFIX, disk_name
 
 RAWDATA = "rawdata"
 WORKING = "working"
 PRODUCTS = "products"
 MANIFEST_FILE = "fetch-manifest.json"
+README_FILE = "README.txt"
 MANIFEST_VERSION = 2
 # How each entry is fetched (almamirror fetch): a product by its NGAS file id (ASA_PRODUCT_FILES'
 # NGAS_FILE_ID), an ASDM by its EB UID through the site's export tool ([archive] asdm_command).
@@ -45,6 +48,9 @@ class RequestFiles:
     ppr_name: str
     ppr_bytes: bytes
     manifest_bytes: bytes
+    # Further files written with the PPR (relative path, bytes): README.txt, and products/'s pipeline
+    # manifest when almamirror writes it.
+    extra: tuple[tuple[str, bytes], ...] = ()
 
 
 def build_request_directory(
@@ -75,8 +81,37 @@ def request_files(
     target = base_dir.joinpath(*_relative_parts(relative_path))
     root = parsed.getroot() if parsed is not None else _parse(ppr_bytes)
     created = _checked_ppr(root, request, relative_path)
+    choice = manifest_choice(request, product_names(request))
     manifest = fetch_manifest(request, relative_path, created)
-    return RequestFiles(target, ppr_file_name(request.mous_uid), ppr_bytes, _manifest_bytes(manifest))
+    manifest["pipeline_manifest"] = choice.to_json()
+    extra = [(README_FILE, readme(request, relative_path, created, choice))]
+    if choice.content is not None and choice.file_name is not None:
+        extra.append((f"{PRODUCTS}/{choice.file_name}", choice.content))
+    return RequestFiles(
+        target, ppr_file_name(request.mous_uid), ppr_bytes, _manifest_bytes(manifest), tuple(extra)
+    )
+
+
+def readme(request: RestoreRequest, relative_path: str, created: str, choice: ManifestChoice) -> bytes:
+    """README.txt: what the directory holds, and whose pipeline manifest it carries and why."""
+    ppr = f"{WORKING}/{ppr_file_name(request.mous_uid)}"
+    if choice.source == WRITTEN_MANIFEST:
+        manifest = (f"{PRODUCTS}/{choice.file_name}: written by almamirror from the mirror, because "
+                    f"{choice.why}.")
+    else:
+        manifest = f"{PRODUCTS}/{choice.file_name} (fetched): the archive's own, because {choice.why}."
+    lines = [
+        f"Restore request for MOUS {request.mous_uid} (project {request.project_code}), "
+        f"written by almamirror at {created} UTC.",
+        "",
+        f"{ppr:<40} the restore PPR; the pipeline runs in {WORKING}/",
+        f"{RAWDATA + '/':<40} each EB's ASDM, by almamirror fetch",
+        f"{PRODUCTS + '/':<40} the calibration products, by almamirror fetch",
+        f"{MANIFEST_FILE:<40} what almamirror fetch fetches where ({relative_path})",
+        "",
+        f"Pipeline manifest: {manifest}",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def write_request_directory(files: RequestFiles, force: bool = False) -> Path:
@@ -186,7 +221,27 @@ def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) ->
     }
 
 
+def product_names(request: RestoreRequest) -> dict[str, str]:
+    """Each archived product's name in ``products/`` (checked: plain and unique)."""
+    return {product.archived_name: name for name, product in _product_targets(request).items()}
+
+
 def _product_entries(request: RestoreRequest) -> list[dict[str, Any]]:
+    targets = _product_targets(request)
+    return [
+        {
+            "archived_name": product.archived_name,
+            "target": f"{PRODUCTS}/{name}",
+            "size_bytes": product.size_bytes,
+            "kind": product.kind,
+            "session": product.session_number,
+            "source": {"via": PRODUCT_VIA, "ngas_file_id": product.archived_name},
+        }
+        for name, product in sorted(targets.items())
+    ]
+
+
+def _product_targets(request: RestoreRequest) -> dict[str, ProductFile]:
     # The verdict refuses both cases (unsafe_product_name, product_name_clash): reaching one is a defect.
     targets: dict[str, ProductFile] = {}
     for product in request.products:
@@ -204,17 +259,7 @@ def _product_entries(request: RestoreRequest) -> list[dict[str, Any]]:
                 request.mous_uid,
             )
         targets[name] = product
-    return [
-        {
-            "archived_name": product.archived_name,
-            "target": f"{PRODUCTS}/{name}",
-            "size_bytes": product.size_bytes,
-            "kind": product.kind,
-            "session": product.session_number,
-            "source": {"via": PRODUCT_VIA, "ngas_file_id": product.archived_name},
-        }
-        for name, product in sorted(targets.items())
-    ]
+    return targets
 
 
 def _relative_parts(relative_path: str) -> tuple[str, ...]:
@@ -271,6 +316,8 @@ def _fill(directory: Path, files: RequestFiles) -> None:
         (directory / name).mkdir()
     _write(directory / WORKING / files.ppr_name, files.ppr_bytes)
     _write(directory / MANIFEST_FILE, files.manifest_bytes)
+    for relative, content in files.extra:
+        _write(directory / relative, content)
 
 
 def _refresh(directory: Path, files: RequestFiles) -> None:
@@ -279,6 +326,8 @@ def _refresh(directory: Path, files: RequestFiles) -> None:
         make_directory(directory / name)  # a symbolic link planted there is refused, not written through
     _replace(directory / WORKING / files.ppr_name, files.ppr_bytes)
     _replace(directory / MANIFEST_FILE, files.manifest_bytes)
+    for relative, content in files.extra:
+        _replace(directory / relative, content)
 
 
 def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:

@@ -43,6 +43,7 @@ class ArchivedRecord:
     manifest_file: str | None
     restore_script_file: str | None
     request_file: str | None
+    manifest_state: str | None = None  # parsed, malformed, unavailable; None: none archived
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class RestoreRequest:
     products: tuple[ProductFile, ...]
     release_date: datetime | None = None
     record: ArchivedRecord | None = None
+    # Whose pipeline manifest goes into products/: the archive's, or one written from the mirror
+    # (``almamirror``, ppr/pipeline_manifest.py) when the archive has no usable one.
+    manifest_source: str | None = None
 
     @property
     def pass_eb_uids(self) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ every restorable MOUS costs the same handful of queries as a single PPR.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,8 +33,13 @@ from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.views import mous_sessions, restorable_mous
 from ppr.model import ArchivedRecord, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
+from ppr.uid import disk_name
 
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
+# calibration_record.state of a record that is the calibration's key: the PPR follows it.
+FOLLOWS_ARCHIVE = "follows_archive"
+# mous_status.manifest_source of a MOUS whose request carries a manifest written from the mirror.
+WRITTEN = "almamirror"
 # More MOUSes than this are passed as one array parameter (see _among).
 IN_LIST_LIMIT = 100
 
@@ -108,7 +113,11 @@ def restore_requests(connection: Connection, mous_uids: Sequence[str]) -> dict[s
     identities = _identities(connection, mous_uids)
     sessions = _sessions(connection, mous_uids)
     found = archived_records(connection, mous_uids)
-    products = _products(connection, mous_uids, found)
+    following = [uid for uid, record in found.items() if record.state == FOLLOWS_ARCHIVE]
+    if following:
+        sessions.update(_archive_key_sessions(connection, following, sessions))
+    written = {uid for uid, identity in identities.items() if identity.manifest_source == WRITTEN}
+    products = _products(connection, mous_uids, found, written)
     return {
         uid: _request(identity, sessions.get(uid, ()), products.get(uid, ()), found.get(uid))
         for uid, identity in identities.items()
@@ -123,7 +132,7 @@ def archived_records(connection: Connection, mous_uids: Sequence[str]) -> dict[s
             records.c.mous_uid, records.c.state, records.c.restore_task, records.c.ocorr_mode,
             records.c.hm_rasterscan, records.c.casa_version, records.c.pipeline_version,
             records.c.mpi_servers, records.c.manifest_file, records.c.restore_script_file,
-            records.c.request_file,
+            records.c.request_file, records.c.manifest_state,
         ).where(_among(records.c.mous_uid, mous_uids))
     )
     found = {}
@@ -165,6 +174,7 @@ def _identities(connection: Connection, mous_uids: Sequence[str]) -> dict[str, A
             status.c.project_status_uid,
             status.c.sb_uid,
             status.c.sb_status_uid,
+            status.c.manifest_source,
             view.c.project_code,
             view.c.pi,
             project.c.title,
@@ -192,13 +202,35 @@ def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tup
     return {uid: tuple(found) for uid, found in sessions.items()}
 
 
+def _archive_key_sessions(
+    connection: Connection, mous_uids: Sequence[str], mirror: Mapping[str, tuple[Session, ...]]
+) -> dict[str, tuple[Session, ...]]:
+    """SESSION_1..K as the archived PPR of a record that is the calibration's key lists them (empty
+    sessions kept), each EB spelled as the mirror spells it (the record holds the same Pass EBs)."""
+    table = table_of(CalibrationRecordSession)
+    rows = connection.execute(
+        select(table.c.mous_uid, table.c.session_number, table.c.eb_uids)
+        .where(_among(table.c.mous_uid, mous_uids), table.c.document == "request")
+        .order_by(table.c.mous_uid, table.c.session_number)
+    )
+    found: dict[str, list[Session]] = defaultdict(list)
+    for mous_uid, number, eb_uids in rows.all():
+        spelled = {disk_name(uid): uid for session in mirror.get(mous_uid, ()) for uid in session.eb_uids}
+        found[mous_uid].append(Session(number, tuple(spelled.get(disk_name(uid), uid) for uid in eb_uids)))
+    return {uid: tuple(sessions) for uid, sessions in found.items()}
+
+
 def _products(
-    connection: Connection, mous_uids: Sequence[str], records: Mapping[str, ArchivedRecord]
+    connection: Connection,
+    mous_uids: Sequence[str],
+    records: Mapping[str, ArchivedRecord],
+    written: Set[str],
 ) -> dict[str, tuple[RestoreProduct, ...]]:
     """The products a restore fetches, with the names the record's manifest gives them.
 
     A MOUS calibrated twice has two manifests: only the record's goes into products/ (the restore
-    reads every ``*pipeline_manifest.xml`` there).
+    reads every ``*pipeline_manifest.xml`` there). A MOUS in ``written`` gets a manifest written
+    from the mirror instead, and no archived one: a malformed one there fails the restore.
     """
     files = table_of(ProductFile)
     names = table_of(CalibrationRecordProduct)
@@ -215,7 +247,7 @@ def _products(
     for mous_uid, file_name, kind, session_number, size_bytes, restore_name in rows.all():
         record = records.get(mous_uid)
         manifest = record.manifest_file if record is not None else None
-        if kind == "manifest" and manifest is not None and file_name != manifest:
+        if kind == "manifest" and (mous_uid in written or (manifest is not None and file_name != manifest)):
             continue
         products[mous_uid].append(RestoreProduct(file_name, kind, session_number, size_bytes, restore_name))
     return {uid: tuple(found) for uid, found in products.items()}
@@ -245,4 +277,5 @@ def _request(
         products=tuple(products),
         release_date=identity.release_date,
         record=record,
+        manifest_source=identity.manifest_source,
     )

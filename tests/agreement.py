@@ -9,6 +9,7 @@ refuses none.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ def _one(connection: Connection, row: Row[Any], site: PprSettings, base_dir: Pat
     mous_uid, restorable, reason_code, pi = row
     try:
         generated = generate_ppr(connection, mous_uid, site, allow_proprietary=True)
-        build_request_directory(base_dir, generated.relative_path, generated.document, generated.request)
+        directory = build_request_directory(
+            base_dir, generated.relative_path, generated.document, generated.request
+        )
     except NotRestorable as refusal:
         if restorable or refusal.reason != reason_code:
             return [f"{mous_uid}: report says {reason_code or 'restorable'}, ppr refused ({refusal.reason})"]
@@ -67,4 +70,24 @@ def _one(connection: Connection, row: Row[Any], site: PprSettings, base_dir: Pat
         return [f"{mous_uid}: report says {reason_code}, ppr wrote a PPR"]
     pi_name = etree.fromstring(generated.document).findtext("ProjectSummary/PIName")
     expected = UNKNOWN_PI if pi is None else pi
-    return [] if pi_name == expected else [f"{mous_uid}: report pi {pi!r}, PPR PIName {pi_name!r}"]
+    found = [] if pi_name == expected else [f"{mous_uid}: report pi {pi!r}, PPR PIName {pi_name!r}"]
+    return found + _manifest_problems(mous_uid, directory)
+
+
+def _manifest_problems(mous_uid: str, directory: Path) -> list[str]:
+    """A restorable MOUS's request carries a pipeline manifest: the archive's (to fetch) or written.
+
+    Not asked of a status row built by hand (no ``manifest_source``: "archive", but no manifest).
+    A sync's verdict says "archive" only for a manifest that parsed, which is then fetched.
+    """
+    plan = json.loads((directory / "fetch-manifest.json").read_text("utf-8"))
+    choice = plan.get("pipeline_manifest") or {}
+    fetched = [p["target"] for p in plan["products"] if p["kind"] == "manifest"]
+    if choice.get("source") == "archive" and choice.get("file") is None and not fetched:
+        return []
+    if choice.get("source") == "almamirror":
+        written = directory / "products" / str(choice.get("file"))
+        return [] if written.is_file() else [f"{mous_uid}: its written manifest {written} is missing"]
+    if choice.get("source") == "archive" and fetched == [f"products/{choice.get('file')}"]:
+        return []
+    return [f"{mous_uid}: the request carries no pipeline manifest ({choice}, fetched {fetched})"]

@@ -12,10 +12,12 @@ from typing import Any, Final
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.manifest import Manifest, parse_manifest
 from etl.calibration.names import MANIFEST, REQUEST, RESTORE_SCRIPT, DocumentKind
-from etl.calibration.request import read_request_sessions
+from etl.calibration.request import read_request
 from etl.calibration.restore_script import RestoreScript, parse_restore_script
 
-PARSER_VERSION: Final = 1
+PARSER_VERSION: Final = 2  # 2: AlmaStructure/OUSStatusRef, AsdmDiskName suffixes, SchedBlockRef
+# Far above any real manifest or PPR (tens of kB); a bigger one is hostile or broken, never parsed.
+MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
 
 
 def document_text(content: bytes) -> str:
@@ -27,14 +29,31 @@ def document_text(content: bytes) -> str:
 
 
 def parse_document(kind: DocumentKind, content: bytes) -> dict[str, Any]:
-    """The parsed form of a document of ``kind``; ``MalformedDocument`` when it does not parse."""
+    """The parsed form of a document of ``kind``; ``MalformedDocument`` when it does not parse.
+
+    Bounded: a document too big, or too deep for a parser, is malformed (a sync never stops on one).
+    """
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise MalformedDocument(
+            f"it is {len(content)} bytes, more than the {MAX_DOCUMENT_BYTES} any pipeline writes; not read"
+        )
+    try:
+        return _parse_document(kind, content)
+    except (RecursionError, MemoryError):
+        raise MalformedDocument("it is nested deeper than a parser reads") from None
+
+
+def _parse_document(kind: DocumentKind, content: bytes) -> dict[str, Any]:
     if kind == MANIFEST:
         return parse_manifest(content).to_json()
     if kind == RESTORE_SCRIPT:
         return parse_restore_script(document_text(content)).to_json()
     if kind == REQUEST:
-        sessions = read_request_sessions(content)
-        return {"sessions": {str(number): list(ebs) for number, ebs in sessions.items()}}
+        reading = read_request(content)
+        return {
+            "sessions": {str(number): list(ebs) for number, ebs in reading.sessions.items()},
+            "sb_uid": reading.sb_uid, "sb_status_uid": reading.sb_status_uid,
+        }
     raise ValueError(f"unknown document kind {kind!r}")
 
 
@@ -48,3 +67,8 @@ def script_of(parsed: dict[str, Any]) -> RestoreScript:
 
 def request_sessions_of(parsed: dict[str, Any]) -> dict[int, tuple[str, ...]]:
     return {int(number): tuple(ebs) for number, ebs in parsed["sessions"].items()}
+
+
+def request_sched_block_of(parsed: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The archived PPR's (SchedBlockRef, SBStatusRef) entityIds; (None, None) when not recorded."""
+    return parsed.get("sb_uid"), parsed.get("sb_status_uid")

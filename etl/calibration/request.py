@@ -26,6 +26,10 @@ from etl.calibration.xml import child, children, local_name, parse_xml
 SESSION_PREFIX: Final = "SESSION_"
 SESSION_SEPARATOR: Final = " | "
 _SESSION_KEYWORD: Final = re.compile(r"SESSION_[1-9][0-9]*")
+# What the pipeline strips from an AsdmDiskName before matching it (longest first).
+DISK_NAME_SUFFIXES: Final = (
+    "_targets_line.ms", "_imaging_line.ms", "_targets.ms", "_target.ms", "_imaging.ms", ".ms",
+)
 
 
 class NoteKind(StrEnum):
@@ -53,6 +57,9 @@ class RequestReading:
     sessions: dict[int, tuple[str, ...]]  # session number → EB UIDs, unnamed ASDMs in session 1
     paired_by_default: tuple[str, ...]  # disk names of the ASDMs no SESSION_n names
     notes: tuple[ReadingNote, ...]
+    # The SchedBlockIdentifier's SchedBlockRef and SBStatusRef entityIds (not read by the pipeline).
+    sb_uid: str | None = None
+    sb_status_uid: str | None = None
 
 
 def disk_form(uid: str) -> str:
@@ -87,9 +94,25 @@ def read_request(content: bytes) -> RequestReading:
         ))
     if unmatched:
         sessions[1] = sessions.get(1, ()) + tuple(uid for _name, uid in unmatched)
+    sb_uid, sb_status_uid = _sched_block_refs(request)
     return RequestReading(
-        _ous_status_ref(root), sessions, tuple(name for name, _uid in unmatched), tuple(notes)
+        _ous_status_ref(root), sessions, tuple(name for name, _uid in unmatched), tuple(notes),
+        sb_uid, sb_status_uid,
     )
+
+
+def _sched_block_refs(request: etree._Element) -> tuple[str | None, str | None]:
+    data_set = child(request, "DataSet")
+    sched_block_set = None if data_set is None else child(data_set, "SchedBlockSet")
+    identifier = None if sched_block_set is None else child(sched_block_set, "SchedBlockIdentifier")
+    if identifier is None:
+        return None, None
+    found = []
+    for name in ("SchedBlockRef", "SBStatusRef"):
+        reference = child(identifier, name)
+        entity = None if reference is None else reference.get("entityId")
+        found.append(None if entity is None else str(entity))
+    return found[0], found[1]
 
 
 def _only_child_path(root: etree._Element, names: Sequence[str]) -> etree._Element:
@@ -181,10 +204,24 @@ def _named_twice(sessions: Mapping[int, tuple[str, ...]]) -> Iterator[ReadingNot
 
 
 def _ous_status_ref(root: etree._Element) -> str | None:
+    """OUSStatusRef's entityId: under ProjectStructure, or (newer PPRs) ProjectStructure/AlmaStructure."""
     structure = child(root, "ProjectStructure")
-    reference = None if structure is None else child(structure, "OUSStatusRef")
+    if structure is None:
+        return None
+    reference = child(structure, "OUSStatusRef")
+    alma = child(structure, "AlmaStructure")
+    if reference is None and alma is not None:
+        reference = child(alma, "OUSStatusRef")
     entity = None if reference is None else reference.get("entityId")
     return None if entity is None else str(entity)
+
+
+def asdm_name(disk_name: str) -> str:
+    """An AsdmDiskName as the pipeline matches it: without the measurement-set suffixes it strips."""
+    for suffix in DISK_NAME_SUFFIXES:
+        if disk_name.endswith(suffix):
+            return disk_name.removesuffix(suffix)
+    return disk_name.split(".", 1)[0]
 
 
 def _asdms(request: etree._Element, notes: list[ReadingNote]) -> Iterator[tuple[str, str]]:
@@ -208,5 +245,5 @@ def _asdms(request: etree._Element, notes: list[ReadingNote]) -> Iterator[tuple[
                 return
             reference = child(asdm, "AsdmRef")
             eb_uid = _text(None if reference is None else child(reference, "ExecBlockId"))
-            bare = _text(disk).split(".", 1)[0]
+            bare = asdm_name(_text(disk))
             yield bare, eb_uid or bare

@@ -4,8 +4,13 @@ What the pipeline writes: ``h_init()`` (``context = h_init()`` and ``context.set
 total power), one ``<package>_restoredata(vis=[…], session=[…], ocorr_mode=…[, hm_rasterscan=…])`` in a
 ``try``, ``h_save()`` in its ``finally``, and before 2020 ``__rethrow_casa_exceptions = True``. ``vis``
 and ``session`` are parallel lists: the pipeline's own EB→session key, read with ``ast.literal_eval``.
-Every other statement (``from recipes.almahelpers import fixsyscaltimes``, ``fixplanets(…)``, …) was
-added by hand: an extra step a restore PPR cannot carry.
+Every other statement (``fixsyscaltimes(vis=…)``, ``fixplanets(…)``, …) was added by hand: an extra
+step a restore PPR cannot carry. An import whose names nothing calls is inert: most Cycle-5 scripts
+begin with ``from recipes.almahelpers import fixsyscaltimes`` and never call it.
+
+A script is archive input: one bigger than ``MAX_SCRIPT_CHARACTERS``, or nested deeper than the
+parser goes (``MemoryError``/``RecursionError``), is malformed, never a failed sync. The size bound
+is also the time bound: parsing one long line is quadratic (4 MB took 213 s).
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ _BOILERPLATE_FLAG: Final = "__rethrow_casa_exceptions"
 # mismatch" (python/cpython#106905; it ended one of two ALMA-scale benchmark syncs, 8 workers). One
 # parse at a time: a script takes about 0.1 ms.
 _PARSING = threading.Lock()
+# Real restore scripts are under 10 kB (total power's set_state lines included); 256 kB parses in
+# well under a second even as one line.
+MAX_SCRIPT_CHARACTERS: Final = 256 * 1024
 
 
 def _parse(text: str) -> ast.Module:
@@ -87,19 +95,34 @@ class RestoreScript:
 
 def parse_restore_script(text: str) -> RestoreScript:
     """The restore call, its key and arguments, and the extra steps; ``MalformedDocument`` otherwise."""
+    if len(text) > MAX_SCRIPT_CHARACTERS:
+        raise MalformedDocument(
+            f"the restore script is {len(text)} characters long, more than the {MAX_SCRIPT_CHARACTERS} "
+            "any pipeline writes; it is not read"
+        )
     try:
-        module = _parse(text)
+        return _read(text)
     except SyntaxError as exc:
         raise MalformedDocument(f"the restore script is not Python (line {exc.lineno}: {exc.msg})") from None
-    except (ValueError, RecursionError) as exc:  # NUL bytes; nesting deeper than the parser goes
+    except ValueError as exc:  # NUL bytes
         raise MalformedDocument(f"the restore script is not Python ({exc})") from None
+    except (RecursionError, MemoryError):
+        # Nesting deeper than the parser goes: CPython raises either, depending on where it gives up.
+        raise MalformedDocument(
+            "the restore script is not Python a parser can read (nested deeper than it goes)"
+        ) from None
+
+
+def _read(text: str) -> RestoreScript:
+    module = _parse(text)
     calls: list[ast.Call] = []
     extra: list[str] = []
+    called = _called_names(module)
     for statement in _statements(module.body):
         call = _restore_call(statement)
         if call is not None:
             calls.append(call)
-        elif not _pipeline_line(statement):
+        elif not _pipeline_line(statement) and not _inert_import(statement, called):
             extra.append(_one_line(ast.get_source_segment(text, statement) or ast.unparse(statement)))
     if len(calls) != 1:
         raise MalformedDocument(
@@ -119,6 +142,21 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _statements(statement.finalbody)
         else:
             yield statement
+
+
+def _called_names(module: ast.Module) -> set[str]:
+    """Every name the script reads (a call, an attribute's base, an argument): what an import may bind."""
+    return {
+        node.id for node in ast.walk(module) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+
+
+def _inert_import(statement: ast.stmt, used: set[str]) -> bool:
+    """An import none of whose names the script uses: it changes nothing a restore does."""
+    if not isinstance(statement, ast.Import | ast.ImportFrom):
+        return False
+    bound = {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
+    return "*" not in bound and not bound & used
 
 
 def _called(node: ast.AST | None) -> str | None:

@@ -33,6 +33,7 @@ from etl.demo.uids import file_form
 
 PPR_NAMESPACE: Final = "Alma/pipelinescience/AlmaSciPipeRequest"
 # (CASA, pipeline) of the release that calibrated a cycle's data; None before the manifest had them.
+# CASA 5 wrote its build after a dash (5.4.0-70), CASA 6 after a dot (6.7.6.14), as real manifests do.
 VERSIONS: Final[dict[int, tuple[str, str] | None]] = {
     1: None,
     2: None,
@@ -41,17 +42,20 @@ VERSIONS: Final[dict[int, tuple[str, str] | None]] = {
     5: ("5.1.1-5", "r40896 (Pipeline-CASA51-P2-B)"),
     6: ("5.4.0-70", "r42254 (Pipeline-CASA54-P1-B)"),
     7: ("5.6.1-8", "r42866 (Pipeline-CASA56-P1-B)"),
-    8: ("6.2.1-7", "2021.2.0.128"),
-    9: ("6.4.1-12", "2022.2.0.64"),
-    10: ("6.5.4-9", "2023.1.0.124"),
-    11: ("6.6.1-17", "2024.1.0.8"),
-    12: ("6.6.6-17", "2025.1.0.35"),
+    8: ("6.2.1.7", "2021.2.0.128"),
+    9: ("6.4.1.12", "2022.2.0.64"),
+    10: ("6.5.4.9", "2023.1.0.124"),
+    11: ("6.6.1.17", "2024.1.0.8"),
+    12: ("6.6.6.17", "2025.1.0.35"),
 }
 # Manifest elements that appeared over the years (by cycle of the data they describe).
 FIRST_CYCLE_WITH_ENVIRONMENT: Final = 5
 FIRST_CYCLE_WITH_MANIFEST_ENTRY: Final = 11
 FIRST_CYCLE_WITH_RASTER_SCAN_MODE: Final = 9
 LAST_CYCLE_WITH_RETHROW: Final = 6
+# Cycle 5 interferometry scripts begin with an import they never call (12 of 13 real ones read).
+INERT_IMPORT_CYCLE: Final = 5
+INERT_IMPORT: Final = "from recipes.almahelpers import fixsyscaltimes # SACM/JAO - Fixes"
 # Restore scripts written before late 2017 call the retired hif_restoredata (interferometry).
 LEGACY_RESTORE_TASK_UNTIL: Final = datetime(2017, 10, 1)
 # Manifests written in mid-2018 spell the environment executionEnvironment / numMpiServers.
@@ -87,6 +91,8 @@ class Calibration:
     product_names: tuple[str, ...]  # archived names
     calibrated_at: datetime
     record: RecordForm = RecordForm.NORMAL
+    # The restore script's sessions when they are not ``sessions`` (RecordForm.SCRIPT_DISAGREES).
+    script_sessions: tuple[CalibratedSession, ...] | None = None
 
     @property
     def total_power(self) -> bool:
@@ -153,12 +159,14 @@ def calibration_of(project: Project, goal: ScienceGoal, mous: Mous) -> Calibrati
         request = tuple(rule_sessions)
     if mous.record is RecordForm.DISAGREES:
         calibrated, request = _moved_first_eb(calibrated), tuple(_moved_first_eb(list(request)))
+    script = tuple(_moved_first_eb(calibrated)) if mous.record is RecordForm.SCRIPT_DISAGREES else None
     last = max(eb.end or eb.start for eb in mous.all_ebs())
     return Calibration(
         project=project, goal=goal, mous=mous, cycle=project.cycle,
         recipe_name=ARRAYS[mous.array].pipeline_recipe, sessions=tuple(calibrated),
         request_sessions=request, product_names=names,
         calibrated_at=(last + timedelta(days=9)).replace(microsecond=0), record=mous.record,
+        script_sessions=script,
     )
 
 
@@ -286,9 +294,12 @@ def _named(calibration: Calibration, suffixes: tuple[str, ...], prefix: str | No
 
 def restore_script(calibration: Calibration) -> bytes:
     """``<ous>.<recipe>.casa_piperestorescript.py``: the restore call with the pipeline's EB→session key."""
-    vis = [file_form(eb_uid) for session in calibration.sessions for eb_uid in session.eb_uids]
-    sessions = [f"session_{session.number}" for session in calibration.sessions for _ in session.eb_uids]
+    own = calibration.script_sessions or calibration.sessions
+    vis = [file_form(eb_uid) for session in own for eb_uid in session.eb_uids]
+    sessions = [f"session_{session.number}" for session in own for _ in session.eb_uids]
     lines: list[str] = []
+    if calibration.cycle.number == INERT_IMPORT_CYCLE and not calibration.total_power:
+        lines.append(INERT_IMPORT)
     if calibration.cycle.number <= LAST_CYCLE_WITH_RETHROW:
         lines.append("__rethrow_casa_exceptions = True")
     if calibration.total_power:

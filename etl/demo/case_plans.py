@@ -45,6 +45,7 @@ from etl.demo.uids import FIXED_EB_OFFSET, A001Range, ExecBlockUids, Keys, PartI
 REASONS: Final = (
     "deleted_ous",
     "manual_calibration",
+    "manual_post_calibration",
     "no_pass_ebs",
     "no_calibration_products",
     "multiple_sbs",
@@ -52,6 +53,7 @@ REASONS: Final = (
     "session_mismatch",
     "archive_record_disagrees",
     "restore_needs_extra_steps",
+    "manifest_file_missing",
     "malformed_eb_uid",
     "malformed_reference",
     "unsafe_product_name",
@@ -148,6 +150,8 @@ class MousPlan:
     record: RecordForm = RecordForm.NORMAL
     # Further archived product names; "{mous}" stands for the MOUS UID in file form.
     extra_products: tuple[str, ...] = ()
+    # Products the archive lost: the first of the MOUS's products ending so is not archived.
+    dropped_products: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -261,8 +265,11 @@ def _expected_record(plan: MousPlan) -> str:
     """What the record of a calibration planned this way says, once the sync has read it from NGAS."""
     if plan.recipe is not Recipe.PIPELINE or not plan.delivered or plan.record is RecordForm.NONE:
         return "absent"
-    if plan.renumber_caltables or plan.record is RecordForm.DISAGREES:
+    if plan.record is RecordForm.SCRIPT_DISAGREES:
         return "disagrees"
+    # Manifest, script and PPR agree with each other and the caltables, not with the session rule.
+    if plan.renumber_caltables or plan.record is RecordForm.DISAGREES:
+        return "follows_archive"
     return {
         RecordForm.MALFORMED_MANIFEST: "malformed", RecordForm.NOT_ON_NGAS: "unavailable",
     }.get(plan.record, "agrees")
@@ -353,6 +360,9 @@ def _deliver(
         mous, project.cycle, project_plan.sources, rng, build.keys, delivered, release,
         renumber_caltables=plan.renumber_caltables, unparsable_product=plan.unparsable_product,
     )
+    for suffix in plan.dropped_products:
+        lost = next(product for product in mous.products if product.name.endswith(suffix))
+        mous.products.remove(lost)
     for name in plan.extra_products:
         # Sizes of real caltables packages; FILE_CLASS NULL, as on rows the archive did not classify.
         mous.products.append(ProductFile(name.format(mous=file_form(mous.uid)), 48_213_977, None))

@@ -171,8 +171,10 @@ INVENTED_PROJECTS: Final = (
         pi_fullname="Ana María Núñez-Çelik",
         title="Señales de formación estelar: é and α in the ρ Ophiuchi cloud"),
     _project(23, "2024.1.00333.S", replace(
-        _mous("multiple_sbs", "two SBs in one MOUS, EBs from both", "2024-11-04T03:00:00.000", "P", "P",
-              sb_count=2, reason="multiple_sbs"),
+        _mous("multiple_sbs",
+              "two SBs in one MOUS, EBs from both, and no archived record of the calibration to show "
+              "they were calibrated together", "2024-11-04T03:00:00.000", "P", "P",
+              sb_count=2, record=RecordForm.NONE, reason="multiple_sbs"),
         sessions=(SessionPlan((EbPlan(),)), SessionPlan((EbPlan(sb=1),))))),
     _project(24, "2023.1.01521.S", _mous(
         "no_pass_ebs", "only Fail and SemiPass EBs; timed out, no products",
@@ -180,8 +182,10 @@ INVENTED_PROJECTS: Final = (
         delivered=False, reason="no_pass_ebs")),
     _project(25, "2018.1.01707.S", _mous(
         "session_mismatch",
-        "SESSION_1 is empty, but its caltables were archived as session_1 and session_2 (renumbered)",
-        "2019-05-20T04:00:00.000", "F", "P", "P", renumber_caltables=True, reason="session_mismatch")),
+        "SESSION_1 is empty, but its caltables were archived as session_1 and session_2 (renumbered); "
+        "no archived record says how it was calibrated",
+        "2019-05-20T04:00:00.000", "F", "P", "P", renumber_caltables=True, record=RecordForm.NONE,
+        reason="session_mismatch")),
     _project(26, "2022.1.01349.S", _mous(
         "unparsable_product", "restorable, plus a caltables file with no session number",
         "2023-06-12T03:00:00.000", "P", "P P", unparsable_product=True)),
@@ -222,9 +226,8 @@ INVENTED_PROJECTS: Final = (
     _project(34, "2021.1.01388.S", _mous(
         "record_disagrees",
         "calibrated with SESSION_2's first EB in session_1: manifest, restore script and archived PPR "
-        "disagree with the session rule (caltables for both sessions)",
-        "2021-12-06T03:00:00.000", "P", "P P", record=RecordForm.DISAGREES,
-        reason="archive_record_disagrees")),
+        "agree with each other and the caltables but not with the session rule: the PPR follows them",
+        "2021-12-06T03:00:00.000", "P", "P P", record=RecordForm.DISAGREES)),
     _project(35, "2016.1.00712.S", _mous(
         "legacy_restore_task",
         "calibrated in 2017: its restore script calls the retired hif_restoredata",
@@ -240,7 +243,7 @@ INVENTED_PROJECTS: Final = (
         "2022-11-14T05:00:00.000", "P P", "P", array="TP", session_gap=timedelta(days=5)),
         sources=("NGC_1068",), band="ALMA_RB_06"),
     _project(38, "2023.1.00488.S", _mous(
-        "mpi_calibration", "calibrated with MPI CASA 6.5.4-9 (two nodes, 8 MPI servers)",
+        "mpi_calibration", "calibrated with MPI CASA 6.5.4.9 (two nodes, 8 MPI servers)",
         "2023-12-04T03:00:00.000", "P", "P P", record=RecordForm.MPI)),
     _project(39, "2022.1.01077.S", _mous(
         "two_calibrations",
@@ -256,6 +259,29 @@ INVENTED_PROJECTS: Final = (
         "older_delivery_no_record",
         "a Cycle 3 delivery with caltables but no manifest, restore script or PPR",
         "2016-02-08T05:00:00.000", "P", "P", record=RecordForm.NONE)),
+    _project(43, "2019.1.01690.S", _mous(
+        "pipeline_then_manual",
+        "calibrated by the pipeline, then by hand: a scriptForPolCalibration.py is archived",
+        "2020-01-27T03:00:00.000", "P P", "P",
+        extra_products=("member.{mous}.scriptForPolCalibration.py",), reason="manual_post_calibration")),
+    _project(44, "2015.1.00931.S", _mous(
+        "no_manifest_lost_calapply",
+        "a Cycle 3 delivery without manifest whose first EB's calapply file is not archived: the "
+        "manifest written from the mirror would name a file the archive lacks",
+        "2016-03-14T04:00:00.000", "P", "P", record=RecordForm.NONE,
+        dropped_products=(".ms.calapply.txt",), reason="manifest_file_missing")),
+    _project(45, "2024.1.00587.S", replace(
+        _mous("two_sbs_agreeing_record",
+              "two SBs in one MOUS, calibrated together: the archived record agrees, so one PPR holds "
+              "every EB; its archived PPR names the first SB although the second has more Pass EBs",
+              "2024-12-02T03:00:00.000", "P P", "P", sb_count=2),
+        sessions=(SessionPlan((EbPlan(sb=1), EbPlan(sb=1))), SessionPlan((EbPlan(),))))),
+    _project(46, "2021.1.01433.S", _mous(
+        "record_documents_disagree",
+        "its restore script alone puts SESSION_2's first EB in session_1: the archive's documents "
+        "disagree with each other, so the record is no key and the session rule's map is refused",
+        "2021-12-13T03:00:00.000", "P", "P P", record=RecordForm.SCRIPT_DISAGREES,
+        reason="archive_record_disagrees")),
 )
 
 FIXED_PROJECT_PLANS: Final = SEED_PROJECTS + INVENTED_PROJECTS

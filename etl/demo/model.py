@@ -67,6 +67,7 @@ class RecordForm(Enum):
     NORMAL = "normal"  # the three documents, agreeing with the calibration
     NONE = "none"  # an older delivery: no record documents archived
     DISAGREES = "disagrees"  # calibrated with an EB in another session than the tables now say
+    SCRIPT_DISAGREES = "script_disagrees"  # the restore script alone puts an EB in another session
     EXTRA_STEPS = "extra_steps"  # the restore script was edited by hand to add steps
     MPI = "mpi"  # calibrated with MPI CASA on two nodes
     TWO_CALIBRATIONS = "two_calibrations"  # an earlier calibration's documents archived too

@@ -27,7 +27,7 @@ class ScaleSpec:
 
 
 SCALES: Final[dict[str, ScaleSpec]] = {
-    "small": ScaleSpec("small", 53, "the fixed cases plus a handful of random MOUSes (seconds)"),
+    "small": ScaleSpec("small", 58, "the fixed cases plus a handful of random MOUSes (seconds)"),
     "medium": ScaleSpec("medium", 2_000, "≈2,000 MOUSes: every proportion shows (tens of seconds)"),
     "alma": ScaleSpec(
         "alma", 50_000, "ALMA's real size: ≈50,000 MOUSes, ≈150,000 EBs, ≈1.5 million files (minutes)"

@@ -40,9 +40,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from etl.calibration.compare import EbDifference, describe, eb_differences
-from etl.calibration.documents import manifest_of, request_sessions_of, script_of
+from etl.calibration.documents import manifest_of, request_sched_block_of, request_sessions_of, script_of
 from etl.calibration.manifest import Manifest
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, calibration_stem, document_kind
+from etl.calibration.request import disk_form
 from etl.calibration.restore_script import RestoreScript
 from etl.copy import analyze, copy_rows
 from etl.derive.tree import member_ous
@@ -111,6 +112,8 @@ class Record:
     problems: tuple[dict[str, str], ...] = ()
     sessions: tuple[tuple[str, int, tuple[str, ...]], ...] = ()
     products: tuple[tuple[str, str], ...] = ()
+    manifest_state: str | None = None  # parsed, malformed, unavailable; None: no manifest archived
+    request_sb: tuple[str | None, str | None] = (None, None)  # the archived PPR's SB and SBStatus
 
 
 class _Keep:
@@ -210,17 +213,21 @@ def judge(
         problems.append(_multiple_calibrations(calibrations, stem, why))
     parsed: dict[str, dict[str, Any]] = {}
     malformed = unavailable = False
+    states: dict[str, str] = {}
     for kind, document in used.items():
         if document.state is None and not documents_fetched:
             return KEEP
         if document.state == "fetched" and document.parse_problem is None and document.parsed is not None:
             parsed[kind] = document.parsed
+            states[kind] = "parsed"
         elif document.state == "fetched":
             malformed = True
+            states[kind] = "malformed"
             problems.append(_finding("calibration_document_malformed", document,
                                      f"does not parse: {document.parse_problem}"))
         else:
             unavailable = True
+            states[kind] = "unavailable"
             problems.append(_finding("calibration_document_unavailable", document, document.problem or (
                 "not fetched yet: listed after this sync read the archive's file list; the next sync "
                 "fetches it"
@@ -234,6 +241,16 @@ def judge(
         "disagrees" if disagreement else "malformed" if malformed else "unavailable" if unavailable
         else "agrees"
     )
+    if disagreement and archive_key(archived, mirror_sessions, products):
+        # The calibration's own key, consistent in every document and with its caltables: a restore
+        # must follow it, AQUA's sessions notwithstanding. The disagreement stays a finding.
+        state = "follows_archive"
+        problems.append({
+            "kind": "archive_key_differs", "subject": used["manifest"].file_name,
+            "detail": "the archive's record (manifest, restore script and archived PPR, which agree "
+            "with each other and with the archived caltables) differs from the session rule over "
+            f"AQUA's tables, and the PPR follows the archive: {disagreement}",
+        })
     return Record(
         state=state, calibrations=len(calibrations),
         files={kind: document.file_name for kind, document in used.items()},
@@ -244,7 +261,29 @@ def judge(
             for number, ebs in sorted(mapping.items())
         ),
         products=tuple(_restore_names(manifest, products)) if manifest is not None else (),
+        manifest_state=states.get("manifest"),
+        request_sb=request_sched_block_of(parsed["request"]) if "request" in parsed else (None, None),
     )
+
+
+def archive_key(
+    archived: Mapping[str, Mapping[int, Sequence[str]]],
+    mirror_sessions: Mapping[int, Sequence[str]],
+    products: Sequence[RestoreProduct],
+) -> bool:
+    """Whether the record is the calibration's key: manifest, restore script and archived PPR all
+    parsed and place every EB alike, those are the mirror's Pass EBs, and caltables are archived for
+    exactly the sessions they calibrate."""
+    if set(archived) != {"manifest", "restore_script", "request"}:
+        return False
+    manifest = archived["manifest"]
+    if eb_differences(manifest, archived["restore_script"]) or eb_differences(manifest, archived["request"]):
+        return False
+    ours = {disk_form(eb) for ebs in mirror_sessions.values() for eb in ebs}
+    theirs = {disk_form(eb) for ebs in manifest.values() for eb in ebs}
+    calibrated = {number for number, ebs in manifest.items() if ebs}
+    caltables = {p.session_number for p in products if p.kind == "caltables"}
+    return ours == theirs and calibrated == caltables
 
 
 def _calibrations(listed: Sequence[ListedDocument]) -> dict[str, dict[str, ListedDocument]]:
@@ -548,5 +587,8 @@ def _record_row(mous_uid: str, record: Record) -> tuple[Any, ...]:
         "extra_steps": list(script.extra_steps) if script else [],
         "disagreement": record.disagreement,
         "problems": json.dumps(list(record.problems)),
+        "manifest_state": record.manifest_state,
+        "request_sb_uid": record.request_sb[0],
+        "request_sb_status_uid": record.request_sb[1],
     }
     return tuple(values[name] for name in RECORD_COLUMNS)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
+    Text,
     and_,
     case,
     cast,
@@ -39,6 +40,7 @@ from etl.mirror import (
     CalibrationRecord,
     CalibrationRecordProduct,
     Delivery,
+    ExecutionBlock,
     MousStatus,
     OusQa2,
     OusStatusDocument,
@@ -63,9 +65,21 @@ STATUS_COLUMNS = tuple(
 NO_SESSIONS = cast(literal("{}"), ARRAY(Integer))
 # Raise when a rule changes: the next sync re-derives every MOUS derived by an older version
 # (rows from before the version was kept are version 1).
-RULES_VERSION = 3
+RULES_VERSION = 4
 # Archived products of Cycle 5 on carry this prefix; the restore looks for the names without it.
 MEMBER_PREFIX = "member."
+# NRAO's rule for hand-run calibration scripts (scriptForPI.py runs them after a pipeline restore):
+# scriptForPolCalibration.py, scriptForFluxCalibration.py, scriptForSDCalibration.py. The plain
+# scriptForCalibration.py of a manual calibration matches too; it is the kind calibration_script.
+POST_STEP_SCRIPT_PATTERN = "%scriptFor%Cal%"
+# What a manifest written from the mirror names per EB, after the EB's disk name.
+PER_EB_RESTORE_SUFFIXES = (".ms.flagversions.tgz", ".ms.calapply.txt")
+# Why a restore request carries a manifest written by almamirror, by the record's manifest_state.
+WRITTEN_MANIFEST_WHY = {
+    None: "no pipeline manifest is archived with the calibration",
+    "malformed": "the archived pipeline manifest does not parse",
+    "unavailable": "the archived pipeline manifest could not be fetched from NGAS",
+}
 
 
 def derive_mous_status(
@@ -111,6 +125,7 @@ def _facts(affected: Table) -> Any:
     members = member_ous()
     blocks, sessions, products = _sb_counts(affected), _session_counts(affected), _products(affected)
     names, bad_ebs = _restore_names(affected), _malformed_pass_ebs(affected)
+    gaps = _manifest_gaps(affected)
     qa2, project = table_of(OusQa2), table_of(Project)
     documents = table_of(OusStatusDocument)
     xml_match = _status_xml_agreement(affected)
@@ -128,6 +143,7 @@ def _facts(affected: Table) -> Any:
             func.coalesce(blocks.c.sb_count, 0).label("sb_count"),
             blocks.c.sb_uid,
             blocks.c.sb_status_uid,
+            blocks.c.sb_uids,
             blocks.c.requested_array,
             blocks.c.array_family,
             blocks.c.receiver_band,
@@ -144,8 +160,11 @@ def _facts(affected: Table) -> Any:
             func.coalesce(sessions.c.session_count, 0).label("session_count"),
             func.coalesce(sessions.c.empty_session_count, 0).label("empty_session_count"),
             calibration_kind(
-                products.c.has_calibration_script, products.c.has_caltables, members.c.recipe
+                products.c.has_calibration_script, products.c.has_caltables, members.c.recipe,
+                products.c.post_step_scripts,
             ).label("calibration_kind"),
+            products.c.post_step_scripts,
+            gaps.c.missing_manifest_file,
             caltables.label("caltables_sessions"),
             calibrated_sessions.label("calibrated_sessions"),
             (calibrated_sessions == caltables).label("sessions_match_caltables"),
@@ -168,6 +187,8 @@ def _facts(affected: Table) -> Any:
             record.c.disagreement.label("record_disagreement"),
             record.c.extra_steps.label("record_extra_steps"),
             record.c.restore_script_file.label("record_script"),
+            record.c.manifest_state,
+            record.c.manifest_file.label("record_manifest"),
         )
         .join_from(members, affected, affected.c.mous_uid == members.c.mous_uid)
         .outerjoin(blocks, blocks.c.mous_uid == members.c.mous_uid)
@@ -175,6 +196,7 @@ def _facts(affected: Table) -> Any:
         .outerjoin(products, products.c.mous_uid == members.c.mous_uid)
         .outerjoin(names, names.c.mous_uid == members.c.mous_uid)
         .outerjoin(bad_ebs, bad_ebs.c.mous_uid == members.c.mous_uid)
+        .outerjoin(gaps, gaps.c.mous_uid == members.c.mous_uid)
         .outerjoin(qa2, qa2.c.mous_uid == members.c.mous_uid)
         .outerjoin(project, project.c.project_uid == members.c.project_uid)
         .outerjoin(documents, documents.c.ous_uid == members.c.mous_uid)
@@ -187,16 +209,36 @@ def _facts(affected: Table) -> Any:
 
 
 def _with_bad_reference(facts: Any) -> Any:
-    """The facts, plus the first reference the restore PPR carries that it cannot carry as it is."""
-    return select(facts, malformed_reference(facts.c).label("malformed_reference")).subquery("checked")
+    """The facts, plus the first reference the restore PPR carries that it cannot carry as it is, and
+    whose pipeline manifest its restore request carries."""
+    return select(
+        facts,
+        malformed_reference(facts.c).label("malformed_reference"),
+        manifest_source(facts.c).label("manifest_source"),
+    ).subquery("checked")
+
+
+def manifest_source(facts: Any) -> ColumnElement[Any]:
+    """``archive`` when the record's manifest parsed, else ``almamirror`` (written from the mirror);
+    NULL for a MOUS the pipeline alone did not calibrate."""
+    return case(
+        (facts.calibration_kind != "pipeline", null()),
+        (facts.manifest_state == "parsed", literal("archive")),
+        else_=literal("almamirror"),
+    )
 
 
 def calibration_kind(
-    has_script: ColumnElement[Any], has_caltables: ColumnElement[Any], recipe: ColumnElement[Any]
+    has_script: ColumnElement[Any],
+    has_caltables: ColumnElement[Any],
+    recipe: ColumnElement[Any],
+    post_step_scripts: ColumnElement[Any],
 ) -> ColumnElement[str]:
-    """Manual when a calibration script was archived, or when the recipe says so and no caltables exist."""
+    """Manual when a calibration script was archived, or when the recipe says so and no caltables exist;
+    pipeline_then_manual when the pipeline's caltables come with hand-run post-calibration scripts."""
     return case(
         (has_script.is_(True), "manual"),
+        (and_(has_caltables.is_(True), post_step_scripts.is_not(None)), "pipeline_then_manual"),
         (has_caltables.is_(True), "pipeline"),
         (recipe.like("Manual%"), "manual"),
         else_="none",
@@ -212,15 +254,27 @@ def reason_code(facts: Any) -> ColumnElement[Any]:
     conditions: dict[str, ColumnElement[bool]] = {
         "deleted_ous": facts.state == "Deleted",
         "manual_calibration": facts.calibration_kind == "manual",
+        "manual_post_calibration": facts.calibration_kind == "pipeline_then_manual",
         "no_pass_ebs": facts.pass_eb_count == 0,
         "no_calibration_products": facts.calibration_kind == "none",
-        "multiple_sbs": facts.sb_count > 1,
+        # EBs of several SBs restore together in one SchedBlockIdentifier when the archive's record
+        # of the calibration shows they were calibrated together.
+        "multiple_sbs": and_(
+            facts.sb_count > 1, facts.calibration_record.not_in(("agrees", "follows_archive"))
+        ),
         # A PPR names one restore task, chosen by array: none without a known array.
         "unknown_array": facts.array_family.is_(None),
-        "session_mismatch": facts.sessions_match_caltables.is_not(True),
+        # A record that follows the archive was checked against the caltables by itself.
+        "session_mismatch": and_(
+            facts.sessions_match_caltables.is_not(True), facts.calibration_record != "follows_archive"
+        ),
         # The archive's own record of the calibration (etl/derive/calibration_record.py).
         "archive_record_disagrees": facts.calibration_record == "disagrees",
         "restore_needs_extra_steps": func.cardinality(facts.record_extra_steps) > 0,
+        # A manifest written from the mirror must name files the archive has (ppr/pipeline_manifest.py).
+        "manifest_file_missing": and_(
+            facts.manifest_source == "almamirror", facts.missing_manifest_file.is_not(None)
+        ),
         # The pipeline matches ASDMs by the EB UID's disk name: a stray space restores nothing.
         "malformed_eb_uid": facts.malformed_eb_uid.is_not(None),
         "malformed_reference": facts.malformed_reference.is_not(None),
@@ -238,10 +292,19 @@ def reason_text(judged: Any) -> ColumnElement[Any]:
             "manually calibrated: restore with its scriptForPI.py and the CASA version of the "
             "original calibration, not with a PPR"
         ),
+        "manual_post_calibration": func.format(
+            "calibrated by the pipeline and then by hand: %s, which scriptForPI.py runs after the "
+            "pipeline's restore; a PPR restore would give data that differ from ALMA's, so restore "
+            "with scriptForPI.py and the CASA version the scripts name",
+            func.array_to_string(judged.post_step_scripts, ", "),
+        ),
         "no_pass_ebs": func.format("none of its %s EBs has QA0 Pass", func.coalesce(judged.eb_count, 0)),
         "no_calibration_products": literal("no calibration tables (caltables) are archived"),
         "multiple_sbs": func.format(
-            "%s scheduling blocks; a restore PPR holds exactly one", judged.sb_count
+            "%s scheduling blocks (%s) and no archived record of the calibration that agrees with the "
+            "mirror's sessions: nothing shows that their EBs were calibrated together, which a restore "
+            "PPR of all of them (in its one SchedBlockIdentifier) needs",
+            judged.sb_count, judged.sb_uids,
         ),
         "unknown_array": func.format(
             "the scheduling block's REQUESTEDARRAY is %s, not one of TWELVE-M, SEVEN-M, ACA, TP-Array: "
@@ -263,6 +326,11 @@ def reason_text(judged: Any) -> ColumnElement[Any]:
             "MOUS by running that script in CASA",
             judged.record_script, func.array_to_string(judged.record_extra_steps, "; "),
         ),
+        "manifest_file_missing": func.format(
+            "%s, so almamirror writes the restore's manifest from the mirror; that manifest must list %s, "
+            "which is not archived: the restore could not open it",
+            _written_manifest_why(judged), func.quote_literal(judged.missing_manifest_file),
+        ),
         "malformed_eb_uid": func.format(
             "QA0 Pass EB UID %s is not an archive UID (uid://A…/X…/X…); the PPR and the pipeline need "
             "it exactly, so it must be corrected in the ALMA archive",
@@ -283,6 +351,16 @@ def reason_text(judged: Any) -> ColumnElement[Any]:
         ),
     }
     return case(*((judged.reason_code == code, texts[code]) for code in REASON_CODES), else_=null())
+
+
+def _written_manifest_why(judged: Any) -> ColumnElement[Any]:
+    return case(
+        (judged.manifest_state == "malformed",
+         func.format("the archived pipeline manifest %s does not parse", judged.record_manifest)),
+        (judged.manifest_state == "unavailable",
+         func.format("the archived pipeline manifest %s could not be fetched", judged.record_manifest)),
+        else_=literal(WRITTEN_MANIFEST_WHY[None]),
+    )
 
 
 def malformed_reference(facts: Any) -> ColumnElement[Any]:
@@ -325,20 +403,48 @@ def restore_name(file_name: ColumnElement[str]) -> ColumnElement[str]:
 
 
 def _sb_counts(affected: Table) -> Any:
+    """Per MOUS: its SB count, the SB (and SBStatus) its PPR names, its array and band.
+
+    The pipeline holds the EBs of several SBs in one SchedBlockIdentifier, whose SchedBlockRef it does
+    not read: the SB named is the archived PPR's, else the one with the most Pass EBs (then the lowest
+    UID). Whether several SBs may be restored together is ``multiple_sbs``'s to say.
+    """
     blocks = table_of(SchedulingBlock)
-    count = func.count()
-    return (
+    record = table_of(CalibrationRecord)
+    ebs = table_of(ExecutionBlock)
+    pass_ebs = (
+        select(func.count())
+        .where(ebs.c.sb_uid == blocks.c.sb_uid, ebs.c.qa0_status == "Pass")
+        .scalar_subquery()
+    )
+    named = func.coalesce(blocks.c.sb_uid == record.c.request_sb_uid, False)
+    ranked = (
         select(
-            blocks.c.mous_uid,
-            cast(count, Integer).label("sb_count"),
-            case((count == 1, func.min(blocks.c.sb_uid))).label("sb_uid"),
-            case((count == 1, func.min(blocks.c.sb_status_uid))).label("sb_status_uid"),
-            func.min(blocks.c.requested_array).label("requested_array"),
-            func.min(blocks.c.array_family).label("array_family"),
-            func.min(blocks.c.receiver_band).label("receiver_band"),
+            blocks.c.mous_uid, blocks.c.sb_uid, blocks.c.sb_status_uid, blocks.c.requested_array,
+            blocks.c.array_family, blocks.c.receiver_band,
+            func.row_number().over(
+                partition_by=blocks.c.mous_uid,
+                order_by=(named.desc(), pass_ebs.desc(), blocks.c.sb_uid),
+            ).label("rank"),
         )
         .join(affected, affected.c.mous_uid == blocks.c.mous_uid)
-        .group_by(blocks.c.mous_uid)
+        .outerjoin(record, record.c.mous_uid == blocks.c.mous_uid)
+        .subquery("ranked_sbs")
+    )
+    first = ranked.c.rank == 1
+    return (
+        select(
+            ranked.c.mous_uid,
+            cast(func.count(), Integer).label("sb_count"),
+            func.min(ranked.c.sb_uid).filter(first).label("sb_uid"),
+            func.min(ranked.c.sb_status_uid).filter(first).label("sb_status_uid"),
+            func.string_agg(ranked.c.sb_uid, aggregate_order_by(literal(", "), ranked.c.sb_uid))
+            .label("sb_uids"),
+            func.min(ranked.c.requested_array).label("requested_array"),
+            func.min(ranked.c.array_family).label("array_family"),
+            func.min(ranked.c.receiver_band).label("receiver_band"),
+        )
+        .group_by(ranked.c.mous_uid)
         .subquery("sb_counts")
     )
 
@@ -382,10 +488,50 @@ def _products(affected: Table) -> Any:
             .label("caltables_sessions"),
             func.bool_or(files.c.kind == "caltables").label("has_caltables"),
             func.bool_or(files.c.kind == "calibration_script").label("has_calibration_script"),
+            func.array_agg(aggregate_order_by(files.c.file_name, files.c.file_name))
+            .filter(
+                files.c.file_name.like(POST_STEP_SCRIPT_PATTERN), files.c.kind != "calibration_script"
+            )
+            .label("post_step_scripts"),
         )
         .join(affected, affected.c.mous_uid == files.c.mous_uid)
         .group_by(files.c.mous_uid)
         .subquery("products")
+    )
+
+
+def _manifest_gaps(affected: Table) -> Any:
+    """Per MOUS: the first per-EB file a manifest written from the mirror would list that is not
+    archived (each Pass EB's flagversions and calapply, under the names the restore opens).
+
+    Each session's caltables are checked by ``session_mismatch``, which comes first.
+    """
+    assignment = table_of(SessionAssignment)
+    files = table_of(ProductFile)
+    disk = func.replace(func.replace(assignment.c.eb_uid, ":", "_"), "/", "_")
+    wanted = (
+        select(
+            assignment.c.mous_uid,
+            func.concat(disk, func.unnest(literal(list(PER_EB_RESTORE_SUFFIXES), ARRAY(Text)))).label("name"),
+        )
+        .join(affected, affected.c.mous_uid == assignment.c.mous_uid)
+        .where(assignment.c.qa0_status == "Pass")
+        .subquery("wanted")
+    )
+    archived = (
+        select(files.c.file_name)
+        .where(
+            files.c.mous_uid == wanted.c.mous_uid,
+            files.c.kind.in_(("flagversions", "calapply")),
+            restore_name(files.c.file_name) == wanted.c.name,
+        )
+        .exists()
+    )
+    return (
+        select(wanted.c.mous_uid, func.min(wanted.c.name).label("missing_manifest_file"))
+        .where(~archived)
+        .group_by(wanted.c.mous_uid)
+        .subquery("manifest_gaps")
     )
 
 

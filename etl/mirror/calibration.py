@@ -29,9 +29,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from etl.mirror.base import Base
 
 DOCUMENT_STATES = ("fetched", "missing", "unavailable")
-RECORD_STATES = ("agrees", "disagrees", "unavailable", "malformed")
+RECORD_STATES = ("agrees", "follows_archive", "disagrees", "unavailable", "malformed")
 # mous_status.calibration_record: a record's state, or absent when the MOUS has no record documents.
-CALIBRATION_RECORD_VALUES = ("agrees", "disagrees", "absent", "unavailable", "malformed")
+CALIBRATION_RECORD_VALUES = ("agrees", "follows_archive", "disagrees", "absent", "unavailable", "malformed")
 
 
 def _ous_fk() -> ForeignKey:
@@ -43,8 +43,8 @@ class CalibrationDocument(Base):
 
     ``missing``: the archive does not have it, refused it, or sent something else every time;
     ``unavailable``: the archive could not be reached, or the sync's time budget ran out. Every sync
-    tries those again; a ``fetched`` document is never fetched again while its size stays the one
-    ASA_PRODUCT_FILES lists.
+    tries those again; a ``fetched`` document is fetched again when ASA_PRODUCT_FILES lists another size,
+    or when NGAS names another file version or checksum for it (asked in rotation, ``checked_at``).
     """
 
     __tablename__ = "calibration_document"
@@ -71,6 +71,8 @@ class CalibrationDocument(Base):
     parse_problem: Mapped[str | None] = mapped_column(Text)
     problem: Mapped[str | None] = mapped_column(Text)  # why it is not fetched
     fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When NGAS last confirmed the held version and checksum (re-archived documents, revision 0009).
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fetched_run_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
     # NULL: written by a fetch before its sync took the lock; the next run to commit claims the row.
     updated_run_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
@@ -85,7 +87,11 @@ class CalibrationRecord(Base):
     __tablename__ = "calibration_record"
     __table_args__ = (
         CheckConstraint(
-            "state IN ('agrees', 'disagrees', 'unavailable', 'malformed')", name="state_known"
+            "state IN ('agrees', 'follows_archive', 'disagrees', 'unavailable', 'malformed')",
+            name="state_known",
+        ),
+        CheckConstraint(
+            "manifest_state IN ('parsed', 'malformed', 'unavailable')", name="manifest_state_known"
         ),
         {
             "info": {
@@ -117,6 +123,11 @@ class CalibrationRecord(Base):
     # The data-quality findings of the record: [{"kind", "subject", "detail"}].
     problems: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
     derived_run_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sync_run.run_id"))
+    # The record's manifest: parsed, malformed or unavailable; NULL when none is archived (0009).
+    manifest_state: Mapped[str | None] = mapped_column(Text)
+    # The archived PPR's SchedBlockRef and SBStatusRef: the SB a PPR of several SBs names (0009).
+    request_sb_uid: Mapped[str | None] = mapped_column(Text)
+    request_sb_status_uid: Mapped[str | None] = mapped_column(Text)
 
 
 class CalibrationRecordSession(Base):

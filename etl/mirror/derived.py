@@ -33,6 +33,7 @@ from etl.mirror.base import Base
 REASON_CODES = (
     "deleted_ous",
     "manual_calibration",
+    "manual_post_calibration",
     "no_pass_ebs",
     "no_calibration_products",
     "multiple_sbs",
@@ -40,6 +41,7 @@ REASON_CODES = (
     "session_mismatch",
     "archive_record_disagrees",
     "restore_needs_extra_steps",
+    "manifest_file_missing",
     "malformed_eb_uid",
     "malformed_reference",
     "unsafe_product_name",
@@ -47,11 +49,13 @@ REASON_CODES = (
 )
 # What a restore PPR can carry, as PostgreSQL regular expressions. ARCHIVE_UID is the UID form of
 # ppr/uid.py's CANONICAL_UID and SciPipeRequest.xsd's Uid (a test keeps the three equal); a project
-# code also names the request directory, so it is one file-name-safe word; a partId is any one word
-# XML can carry.
+# code also names the request directory, so it is one file-name-safe word of at most 64 characters; a
+# partId is any one word XML can carry, at most 255 characters (PostgreSQL's largest repetition
+# count). Bounded so that the PPR writer can write whatever the verdict lets through (free text it
+# cuts to length itself: ppr/build.py).
 ARCHIVE_UID_PATTERN = "^uid://A[0-9]{3}/X[0-9a-f]+/X[0-9a-f]+$"
-PROJECT_CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
-PART_ID_PATTERN = "^[^[:space:][:cntrl:]]+$"
+PROJECT_CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+PART_ID_PATTERN = "^[^[:space:][:cntrl:]]{1,255}$"
 
 
 def _ous_fk() -> ForeignKey:
@@ -119,11 +123,14 @@ class MousStatus(Base):
         Index(None, "project_uid"),
         Index(None, "restorable_since_run_id"),
         CheckConstraint(
-            "calibration_kind IN ('pipeline', 'manual', 'none')", name="calibration_kind_known"
+            "calibration_kind IN ('pipeline', 'pipeline_then_manual', 'manual', 'none')",
+            name="calibration_kind_known",
         ),
+        CheckConstraint("manifest_source IN ('archive', 'almamirror')", name="manifest_source_known"),
         CheckConstraint("restorable = (reason_code IS NULL)", name="reason_iff_not_restorable"),
         CheckConstraint(
-            "calibration_record IN ('agrees', 'disagrees', 'absent', 'unavailable', 'malformed')",
+            "calibration_record IN "
+            "('agrees', 'follows_archive', 'disagrees', 'absent', 'unavailable', 'malformed')",
             name="calibration_record_known",
         ),
         CheckConstraint("restorable OR restorable_since IS NULL", name="since_only_when_restorable"),
@@ -180,3 +187,6 @@ class MousStatus(Base):
     casa_version: Mapped[str | None] = mapped_column(Text)
     pipeline_version: Mapped[str | None] = mapped_column(Text)
     mpi_servers: Mapped[int | None] = mapped_column(Integer)
+    # Whose pipeline manifest a restore request carries: the archive's, or one almamirror writes from
+    # the mirror when none usable is archived (revision 0009); NULL when not pipeline-calibrated.
+    manifest_source: Mapped[str | None] = mapped_column(Text)

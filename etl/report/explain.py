@@ -120,7 +120,7 @@ def _status(connection: Connection, mous_uid: str) -> dict[str, Any] | None:
     extra = (
         "project_uid", "sous_uid", "gous_uid", "state", "sb_count", "sb_uid", "sessions_match_caltables",
         "status_xml_session_count", "sessions_match_status_xml", "restorable_since_run_id",
-        "derived_run_id",
+        "derived_run_id", "manifest_source",
     )
     rows = fetch(
         connection,
@@ -445,8 +445,19 @@ def calibration_lines(explanation: Explanation) -> list[str]:
             f"OUSStatus document: {plural(document['session_count'], 'session')}, "
             f"{'agrees' if status['sessions_match_status_xml'] else 'DISAGREES'} with the session rule"
         )
-    return [
+    lines = [
         f"calibration: {status['calibration_kind']}; caltables archived for sessions {caltables} "
         f"({'match' if status['sessions_match_caltables'] else 'do NOT match'} the sessions with Pass EBs)",
         xml,
     ]
+    manifest = MANIFEST_SOURCES.get(status.get("manifest_source") or "")
+    if manifest is not None:
+        lines.append(f"pipeline manifest of a restore request: {manifest}")
+    return lines
+
+
+# What mous_status.manifest_source means for a restore request (ppr/pipeline_manifest.py).
+MANIFEST_SOURCES = {
+    "archive": "the archive's own (it parses)",
+    "almamirror": "written by almamirror from the mirror (no archived manifest that parses)",
+}

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from sqlalchemy import ColumnElement, Connection, Select, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Text, func, or_, select
 
 from etl.errors import UsageError
 from etl.output import PLAIN, Layout, TableView
@@ -40,12 +40,17 @@ class ProvenanceFilter:
         return casa + mode
 
 
+def same_casa_form(version: str) -> str:
+    """``6.5.4-9`` and ``6.5.4.9`` are one version (CASA 5's and CASA 6's way of writing the build)."""
+    return version.replace("-", ".")
+
+
 def check_casa_version(text: str | None) -> str | None:
     """A CASA version to match (``6.5``, ``6.5.4-9``); anything else is a usage error."""
     if text is None:
         return None
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)*(-[0-9]+)?", text.strip()):
-        raise UsageError(f"--casa '{text}' is not a CASA version; expected e.g. 6.5 or 6.5.4-9")
+    if not re.fullmatch(r"[0-9]+([.-][0-9]+)*", text.strip()):
+        raise UsageError(f"--casa '{text}' is not a CASA version; expected e.g. 6.5, 6.5.4-9 or 6.5.4.9")
     return text.strip()
 
 
@@ -65,12 +70,10 @@ def provenance_query(chosen: ProvenanceFilter) -> Select[Any]:
     view = restorable_mous
     conditions: list[ColumnElement[bool]] = [view.c.calibration_record != "absent"]
     if chosen.casa is not None:
-        version = view.c.casa_version
-        conditions.append(or_(
-            version == chosen.casa,
-            version.startswith(f"{chosen.casa}.", autoescape=True),
-            version.startswith(f"{chosen.casa}-", autoescape=True),
-        ))
+        # CASA 5 wrote 5.4.0-70, CASA 6 writes 6.5.4.9: the build number's separator says nothing.
+        version = func.replace(view.c.casa_version, "-", ".", type_=Text)
+        wanted = same_casa_form(chosen.casa)
+        conditions.append(or_(version == wanted, version.startswith(f"{wanted}.", autoescape=True)))
     if chosen.mpi is True:
         conditions.append(view.c.mpi_servers > 0)
     elif chosen.mpi is False:

@@ -46,6 +46,7 @@ from etl.load.extract import source_snapshot
 from etl.logs import fields
 from etl.mirror import CalibrationDocument, table_of
 from etl.ngas.client import NgasClient
+from etl.ngas.status import FileStatus
 from etl.progress import Progress
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract, contract_table
@@ -58,6 +59,11 @@ documents = table_of(CalibrationDocument)
 FLUSH_ROWS: Final = 500
 # Documents in flight per worker: enough to keep every worker busy, few enough to stop promptly.
 IN_FLIGHT_PER_WORKER: Final = 2
+# Held documents asked about again (NGAS STATUS) per sync: a seventh of them (each within a week of
+# nightly syncs), and at least this many.
+RECHECK_CYCLE: Final = 7
+RECHECK_AT_LEAST: Final = 50
+_NEVER: Final = datetime.min.replace(tzinfo=UTC)
 # Caltables archives, whose presence makes a MOUS pipeline-calibrated (auxcaltables do not match).
 CALTABLES_PATTERNS: Final = ("%.session\\_%.caltables.tgz", "%.session\\_%.caltables.tar.gz")
 LIKE_ESCAPE: Final = "\\"
@@ -133,11 +139,12 @@ def fetch_calibration_documents(
         )
     held = _held(mirror)
     wanted = [document for document in listed if not _holds(held.get(document.file_id), document)]
+    deadline = started + archive.document_time_budget
+    wanted += _rearchived(mirror, _to_recheck(listed, held), held, archive, deadline)
     log.info("calibration_documents.started %s", fields(
         listed=len(listed), held=len(listed) - len(wanted), to_fetch=len(wanted),
         workers=archive.workers, budget_seconds=archive.document_time_budget,
     ))
-    deadline = started + archive.document_time_budget
     counts, stopped = _fetch(mirror, wanted, held, archive, deadline)
     result = DocumentFetch(
         configured=True, listed=len(listed), held=len(listed) - len(wanted), fetched=counts.fetched,
@@ -190,17 +197,86 @@ class _Held:
     state: str
     size: int | None
     problem: str | None
+    file_version: int | None = None
+    checksum: str | None = None
+    checked_at: datetime | None = None
 
 
 def _held(mirror: Engine) -> dict[str, _Held]:
     """What the cache has of every document it has a row for (the content is not read)."""
     with mirror.connect() as connection:
         return {
-            row.file_id: _Held(row.state, row.size_bytes, row.problem)
+            row.file_id: _Held(
+                row.state, row.size_bytes, row.problem, row.file_version, row.checksum,
+                row.checked_at or row.fetched_at,
+            )
             for row in connection.execute(
-                select(documents.c.file_id, documents.c.state, documents.c.size_bytes, documents.c.problem)
+                select(documents.c.file_id, documents.c.state, documents.c.size_bytes, documents.c.problem,
+                       documents.c.file_version, documents.c.checksum, documents.c.checked_at,
+                       documents.c.fetched_at)
             )
         }
+
+
+def _to_recheck(listed: Sequence[ListedDocument], held: Mapping[str, _Held]) -> list[ListedDocument]:
+    """The held documents to ask NGAS about again this sync: the least recently checked share.
+
+    A document re-archived with the same size (a new NGAS file version, or new bytes) looks held by
+    its size alone; asking about every held one every night would cost ALMA's archive tens of
+    thousands of requests, so each sync asks about a share and every one is asked within a week.
+    """
+    fetched = [d for d in listed if _holds(held.get(d.file_id), d)]
+    fetched.sort(key=lambda d: (held[d.file_id].checked_at or _NEVER, d.file_id))
+    share = max(RECHECK_AT_LEAST, -(-len(fetched) // RECHECK_CYCLE))
+    return fetched[:share]
+
+
+def _rearchived(
+    mirror: Engine, candidates: Sequence[ListedDocument], held: Mapping[str, _Held],
+    archive: ArchiveSettings, deadline: float,
+) -> list[ListedDocument]:
+    """Those of ``candidates`` whose NGAS file version or checksum is not the one held (to fetch again);
+    the others are marked checked. Never raises: a document NGAS cannot describe now stays as held."""
+    if not candidates:
+        return []
+
+    down: list[bool] = []
+
+    def ask(document: ListedDocument) -> tuple[ListedDocument, FileStatus | None]:
+        if down or time.monotonic() > deadline:
+            return document, None
+        try:
+            return document, client.status(document.file_id)
+        except ArchiveUnavailable:
+            down.append(True)  # the archive is down: the fetch that follows says so, once
+            return document, None
+        except ArchiveFileProblem:
+            return document, None
+
+    changed: list[ListedDocument] = []
+    checked: list[str] = []
+    with NgasClient(archive) as client, ThreadPoolExecutor(
+        archive.workers, thread_name_prefix="ngas-recheck"
+    ) as pool:
+        for document, status in pool.map(ask, candidates):
+            if status is None:
+                continue
+            before = held[document.file_id]
+            if (status.file_version, status.checksum) != (before.file_version, before.checksum):
+                changed.append(document)
+            else:
+                checked.append(document.file_id)
+    if checked:
+        with mirror.begin() as connection:
+            connection.execute(
+                documents.update().where(documents.c.file_id.in_(sorted(checked)))
+                .values(checked_at=datetime.now(UTC))
+            )
+    if changed:
+        log.info("calibration_documents.rearchived %s", fields(
+            documents=len(changed), first=changed[0].file_id,
+        ))
+    return changed
 
 
 def _holds(held: _Held | None, listed: ListedDocument) -> bool:
@@ -342,6 +418,7 @@ def _fetch_one(client: NgasClient, document: ListedDocument, deadline: float) ->
         "parse_problem": problem,
         "problem": None,
         "fetched_at": datetime.now(UTC),
+        "checked_at": datetime.now(UTC),
     }
 
 
@@ -361,6 +438,7 @@ def _not_fetched(document: ListedDocument, state: str, problem: str) -> dict[str
         **_identity(document), "state": state, "file_version": None, "size_bytes": document.size,
         "checksum": None, "checksum_plugin": None, "archived_at": None, "content": None, "parsed": None,
         "parser_version": None, "parse_problem": None, "problem": problem, "fetched_at": None,
+        "checked_at": None,
     }
 
 
@@ -416,7 +494,11 @@ class _Writer:
 
     def add(self, row: dict[str, Any]) -> None:
         before = self.held.get(row["file_id"])
-        if before is not None and (before.state, before.problem) == (row["state"], row["problem"]):
+        # A fetched row is always written: it is a new version of the file (the cache held another).
+        failed_again = row["state"] != "fetched" and before is not None and (
+            (before.state, before.problem) == (row["state"], row["problem"])
+        )
+        if failed_again:
             return
         self.rows.append(row)
         if len(self.rows) >= FLUSH_ROWS:

@@ -138,3 +138,14 @@ def test_the_sync_guards_have_defaults_and_take_only_fractions(tmp_path: Path) -
         load_settings(bad, environ={})
     assert len(caught.value.problems) == 2
     assert all("expected a fraction from 0 to 1" in problem for problem in caught.value.problems)
+
+
+@pytest.mark.parametrize("title", ["AAT/PPI Alma Restore", "my restore", "x/y", ".hidden", "a\tb"])
+def test_a_procedure_title_that_cannot_be_in_a_file_name_is_a_configuration_error(
+    tmp_path: Path, title: str
+) -> None:
+    site = write(tmp_path / "site.toml", f"[ppr]\nprocedure_title = {title!r}\n".replace("'", '"'))
+    with pytest.raises(ConfigurationError, match=r"procedure_title: .* cannot be part of a file name"):
+        load_settings(site, environ={})
+    fine = write(tmp_path / "fine.toml", '[ppr]\nprocedure_title = "hifa_restore.v2"\n')
+    assert load_settings(fine, environ={}).ppr.procedure_title == "hifa_restore.v2"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -105,7 +106,7 @@ def test_seed_example_request_procedure_and_results(site: PprSettings, seed_tree
     assert built.findtext("ProcessingRequests/RootDirectory") == site.root_directory
     procedure = "ProcessingRequests/ProcessingRequest/ProcessingProcedure"
     expected_procedure = _leaves(_find(seed_tree, procedure))
-    expected_procedure[0] = ("ProcedureTitle", site.procedure_title)
+    expected_procedure[0] = ("ProcedureTitle", "hifa_restore")
     assert _leaves(_find(built, procedure)) == expected_procedure
     expected_results = _leaf_values(seed_tree, "ResultsProcessing")
     expected_results["PipelineOperatorAddress"] = site.pipeline_operator_address
@@ -251,7 +252,7 @@ def test_site_values_come_from_settings(site: PprSettings) -> None:
         mode="Manual",
         version="2024.1",
         root_directory="/data/spool",
-        procedure_title="Local restore",
+        procedure_title="local_restore",
         pipeline_operator_address="ops@example.org",
     )
     root = build_ppr(seed_request(), other, "p", CREATED).getroot()
@@ -263,7 +264,7 @@ def test_site_values_come_from_settings(site: PprSettings) -> None:
         "2024.1",
     )
     assert root.findtext("ProcessingRequests/RootDirectory") == "/data/spool"
-    assert root.findtext(".//ProcedureTitle") == "Local restore"
+    assert root.findtext(".//ProcedureTitle") == "local_restore"
     assert root.findtext("ResultsProcessing/PipelineOperatorAddress") == "ops@example.org"
 
 
@@ -368,3 +369,14 @@ def test_non_ascii_pi_name_and_title_survive_serialisation(site: PprSettings) ->
     assert root.findtext("ProjectSummary/ProposalTitle") == title
     assert root.findtext("ProjectSummary/PIName") == pi_name
     assert root.findtext(".//SBTitle") == "Oph_ß"
+
+
+@pytest.mark.parametrize(
+    ("array", "title"), [("12m", "hifa_restore"), ("7m", "hifa_restore"), ("TP", "hsd_restore")]
+)
+def test_the_default_procedure_title_is_the_restore_tasks_token(
+    site: PprSettings, array: str, title: str
+) -> None:
+    assert site.procedure_title == ""
+    request = replace(seed_request(), array=array)
+    assert build_ppr(request, site, "p", CREATED).getroot().findtext(".//ProcedureTitle") == title

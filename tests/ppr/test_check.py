@@ -110,6 +110,30 @@ def test_an_asdm_disk_name_with_ms_suffix_matches_its_session(tmp_path: Path) ->
     assert read_archived_sessions(_write(tmp_path, document)) == {1: (A,), 2: (B,)}
 
 
+@pytest.mark.parametrize(
+    "suffix", ["_target.ms", "_targets.ms", "_targets_line.ms", "_imaging.ms", "_imaging_line.ms"]
+)
+def test_the_suffixes_the_pipeline_strips_from_a_disk_name_are_stripped(tmp_path: Path, suffix: str) -> None:
+    # Matched to its session, not paired with session_1 as an unnamed ASDM.
+    document = _archived(
+        _intent("SESSION_1", A) + _intent("SESSION_2", B), _asdm(B, f"uid___A002_Xc77d4f_X3d06{suffix}")
+    )
+    assert read_archived_sessions(_write(tmp_path, document)) == {1: (A,), 2: (B,)}
+
+
+def test_the_ous_status_ref_is_found_under_alma_structure_too() -> None:
+    from etl.calibration.request import read_request
+
+    structure = (
+        '<ProjectStructure><AlmaStructure><OUSStatusRef entityId="uid://A001/X1/X2"/></AlmaStructure>'
+        "</ProjectStructure>"
+    )
+    document = _archived(_intent("SESSION_1", A)).replace(
+        "<ProcessingRequests>", structure + "<ProcessingRequests>", 1
+    )
+    assert read_request(document.encode()).ous_status_ref == "uid://A001/X1/X2"
+
+
 def test_an_empty_session_is_kept(tmp_path: Path) -> None:
     document = _archived(_intent("SESSION_1", None) + _intent("SESSION_2", A) + _intent("SESSION_3", ""))
     assert read_archived_sessions(_write(tmp_path, document)) == {1: (), 2: (A,), 3: ()}

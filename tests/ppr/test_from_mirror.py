@@ -221,7 +221,9 @@ def test_build_makes_the_tree_and_the_fetch_manifest(
     args = ["-q", "ppr", SEED.mous_uid, "--build", str(tmp_path), "--relative-path", "restore/seed"]
     assert main(args) == 0
     request = tmp_path / "restore" / "seed"
-    assert {p.name for p in request.iterdir()} == {"rawdata", "working", "products", "fetch-manifest.json"}
+    assert {p.name for p in request.iterdir()} == {
+        "rawdata", "working", "products", "fetch-manifest.json", "README.txt"
+    }
     ppr_file = request / "working" / "PPR_uid___A001_X129e_Xb6.xml"
     assert etree.parse(str(ppr_file)).findtext(".//RelativePath") == "restore/seed"
     manifest = json.loads((request / "fetch-manifest.json").read_text())

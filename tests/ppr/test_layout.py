@@ -47,6 +47,7 @@ def test_the_request_directory_has_the_three_directories_ppr_and_manifest(
         "/SOUS_uid___A001_X129e_Xb4/GOUS_uid___A001_X129e_Xb5/MOUS_uid___A001_X129e_Xb6"
     )
     assert sorted(path.name for path in directory.iterdir()) == [
+        "README.txt",
         "fetch-manifest.json",
         "products",
         "rawdata",

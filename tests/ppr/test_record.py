@@ -98,7 +98,7 @@ def test_restore_arguments_come_from_the_record_else_the_defaults(
     validate_ppr(serialize_ppr(build_ppr(request, site, "a/b", datetime(2026, 11, 1, tzinfo=UTC))))
 
 
-@pytest.mark.parametrize("case_name", ["record_disagrees", "restore_extra_steps"])
+@pytest.mark.parametrize("case_name", ["record_documents_disagree", "restore_extra_steps"])
 def test_the_two_record_reasons_refuse_in_one_line_exit_1_and_write_nothing(
     cli: None, case_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,11 +155,14 @@ def test_check_without_a_file_agrees_with_the_archived_record(
 def test_check_without_a_file_names_each_eb_the_record_places_elsewhere(
     cli: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    case = FIXED_CASES["record_disagrees"]
+    # Only its restore script places the EB elsewhere: the documents are no key (record_disagrees'
+    # agree with each other and are followed; --check still names the EB against the session rule).
+    case = FIXED_CASES["record_documents_disagree"]
     moved = case.expected_sessions[1][0]
     assert main(["-q", "ppr", case.mous_uid, "--check"]) == 1
     first, summary = capsys.readouterr().out.strip().split("\n")
-    assert first.startswith(f"EB {moved} is in SESSION_2 in the mirror but in session_1 in the manifest ")
+    expected = f"EB {moved} is in SESSION_2 in the mirror but in session_1 in the restore script "
+    assert first.startswith(expected)
     assert "1 EB(s) placed differently" in summary
 
 

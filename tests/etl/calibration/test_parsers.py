@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,43 @@ def test_parse_document_dispatches_by_kind_and_refuses_non_utf8() -> None:
     }
     with pytest.raises(MalformedDocument, match="not UTF-8"):
         parse_document("restore_script", b"h_init()\n\xff\n")
+
+
+def test_an_import_nothing_calls_is_not_a_step_but_a_call_is() -> None:
+    inert = RESTORE.replace(
+        "try:\n", "try:\n    from recipes.almahelpers import fixsyscaltimes # SACM/JAO - Fixes\n"
+    )
+    assert parse_restore_script(inert).extra_steps == ()
+    at_top = "import os\nfrom recipes import almahelpers as helpers\n" + RESTORE
+    assert parse_restore_script(at_top).extra_steps == ()
+    called = inert.replace("try:\n", f"try:\n    fixsyscaltimes(vis='{A}.ms')\n", 1)
+    assert parse_restore_script(called).extra_steps == (
+        f"fixsyscaltimes(vis='{A}.ms')", "from recipes.almahelpers import fixsyscaltimes",
+    )
+    used_module = "import recipes.almahelpers\nrecipes.almahelpers.fixsyscaltimes(vis='x.ms')\n" + RESTORE
+    assert len(parse_restore_script(used_module).extra_steps) == 2
+    for real_call in (f"fixplanets(vis='{A}.ms', field='Titan', fixuvw=True)", "hifa_importdata(vis=['x'])"):
+        steps = parse_restore_script(RESTORE.replace("try:\n", f"try:\n    {real_call}\n")).extra_steps
+        assert steps == (real_call,)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("x = " + "-" * 30000 + "1", id="deep-unary"),
+        pytest.param("x = " + "[" * 5000 + "]" * 5000, id="deep-list"),
+        pytest.param(RESTORE + "x = 1\n" * 50_000, id="too-long"),
+    ],
+)
+def test_a_hostile_script_is_malformed_quickly(text: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(MalformedDocument, match="restore script"):
+        parse_restore_script(text)
+    with pytest.raises(MalformedDocument):
+        parse_document("restore_script", text.encode())
+    assert time.monotonic() - started < 5
+
+
+def test_a_document_beyond_the_size_bound_is_malformed_unread() -> None:
+    with pytest.raises(MalformedDocument, match="not read"):
+        parse_document("manifest", b"<piperesults>" + b" " * (17 * 1024 * 1024) + b"</piperesults>")

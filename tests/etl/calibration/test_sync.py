@@ -27,6 +27,7 @@ from etl.mirror import (
     table_of,
 )
 from etl.source.contract import CONTRACT, contract_table
+from etl.sync.documents import RECHECK_AT_LEAST, RECHECK_CYCLE
 from tests.conftest import cli_environment, open_engine
 from tests.etl.ngas.conftest import StandInFactory
 from tests.helpers import connect, mirror_fingerprints, rows, sync
@@ -40,7 +41,9 @@ events = table_of(ChangeEvent)
 execblocks = contract_table(CONTRACT, "aqua_execblock")
 # Restorable although their record is not verified, on purpose: those are the cases.
 UNVERIFIED = {"document_not_on_ngas": "unavailable", "malformed_manifest": "malformed",
-              "older_delivery_no_record": "absent"}
+              "older_delivery_no_record": "absent",
+              # Verified, but against the archive's own key rather than AQUA's sessions.
+              "record_disagrees": "follows_archive"}
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +91,19 @@ def test_every_restorable_mous_of_the_demo_carries_a_verified_record(mirror: URL
     assert unverified == {FIXED_CASES[name].mous_uid: state for name, state in UNVERIFIED.items()}
 
 
-def test_a_record_that_disagrees_names_the_eb_both_sessions_and_the_documents(mirror: URL) -> None:
+def test_a_record_that_is_the_calibrations_key_is_followed_and_its_disagreement_is_a_finding(
+    mirror: URL,
+) -> None:
     case = FIXED_CASES["record_disagrees"]
     moved = case.expected_sessions[1][0]  # SESSION_2's first EB, calibrated in session_1
     row = status_of(mirror, case.mous_uid)
-    assert not row["restorable"]
-    assert f"EB {moved} is in SESSION_2 in the mirror but in session_1 in the manifest " in row["reason"]
+    assert (row["restorable"], row["calibration_record"]) == (True, "follows_archive")
+    [(kind, subject, detail)] = open_issues(mirror, case.mous_uid)
+    assert kind == "archive_key_differs"
+    assert subject.endswith("pipeline_manifest.xml")
+    assert f"EB {moved} is in SESSION_2 in the mirror but in session_1 in the manifest " in detail
     for document in ("pipeline_manifest.xml", "casa_piperestorescript.py", "pprequest.xml"):
-        assert document in row["reason"]
+        assert document in detail
     archived = {
         (r["document"], r["session_number"]): r["eb_uids"]
         for r in rows(mirror, select(record_sessions).where(record_sessions.c.mous_uid == case.mous_uid))
@@ -103,6 +111,16 @@ def test_a_record_that_disagrees_names_the_eb_both_sessions_and_the_documents(mi
     first = case.expected_sessions[0][0]
     assert archived[("restore_script", 1)] == [disk(first), disk(moved)]
     assert archived[("request", 1)] == [first, moved]
+
+
+def test_documents_that_disagree_with_each_other_are_no_key_and_refused(mirror: URL) -> None:
+    case = FIXED_CASES["record_documents_disagree"]
+    moved = case.expected_sessions[1][0]
+    row = status_of(mirror, case.mous_uid)
+    assert (row["restorable"], row["reason_code"]) == (False, "archive_record_disagrees")
+    expected = f"EB {moved} is in SESSION_2 in the mirror but in session_1 in the restore script "
+    assert expected in row["reason"]
+    assert "manifest" not in row["reason"].split("disagrees with the mirror's sessions:")[1]
 
 
 def test_a_script_with_extra_steps_names_them_and_the_script_to_restore_with(mirror: URL) -> None:
@@ -121,7 +139,8 @@ def test_a_script_with_extra_steps_names_them_and_the_script_to_restore_with(mir
 
 def test_provenance_and_restore_arguments_come_from_the_record(mirror: URL) -> None:
     mpi = status_of(mirror, FIXED_CASES["mpi_calibration"].mous_uid)
-    assert (mpi["casa_version"], mpi["pipeline_version"]) == ("6.5.4-9", "2023.1.0.124")
+    # CASA 6 writes its version with dots (6.5.4.9), as real manifests do.
+    assert (mpi["casa_version"], mpi["pipeline_version"]) == ("6.5.4.9", "2023.1.0.124")
     assert mpi["mpi_servers"] == 8
     assert status_of(mirror, FIXED_CASES["seed_example"].mous_uid)["mpi_servers"] == 0
     raster = record_of(mirror, FIXED_CASES["total_power_raster_scan"].mous_uid)
@@ -178,11 +197,16 @@ def test_a_second_sync_fetches_no_document_again(
     summary = sync(demo_source, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
     fetch = summary.documents
     assert (fetch.fetched, fetch.held, fetch.listed - fetch.held) == (0, fetch.listed - 1, 1)
-    # Only the one document the archive lacks is asked for again, by STATUS; nothing is retrieved.
+    # Nothing is retrieved. The one document the archive lacks is asked for again by STATUS, and so
+    # is the least recently checked share of the held ones (a re-archived version would be fetched).
     assert ngas.requests("RETRIEVE") == []
-    assert {line["file_id"] for line in ngas.requests("STATUS")} == {
+    lacking = {
         subject for _, subject, _ in open_issues(synced_mirror, FIXED_CASES["document_not_on_ngas"].mous_uid)
     }
+    asked = {line["file_id"] for line in ngas.requests("STATUS")}
+    assert lacking <= asked
+    share = max(RECHECK_AT_LEAST, -(-fetch.held // RECHECK_CYCLE))
+    assert len(asked - lacking) == min(share, fetch.held)
     assert (summary.changes, summary.mous_derived) == (0, 0)
 
 
@@ -324,7 +348,7 @@ def test_the_mirrors_transaction_is_not_open_while_documents_are_fetched(
     assert status_of(synced_mirror, seed)["calibration_record"] == "agrees"
 
 
-def test_an_eb_moved_to_another_session_after_calibration_makes_the_record_disagree(
+def test_an_eb_moved_to_another_session_after_calibration_leaves_the_archive_as_the_key(
     source_copy: URL, synced_mirror: URL, test_home: Path
 ) -> None:
     case = FIXED_CASES["seed_first"]  # sessions 2 / 1 / 1
@@ -339,14 +363,17 @@ def test_an_eb_moved_to_another_session_after_calibration_makes_the_record_disag
         )
     summary = sync(source_copy, synced_mirror, test_home)  # the documents are held: no archive needed
     row = status_of(synced_mirror, case.mous_uid)
-    assert (row["calibration_record"], row["reason_code"]) == ("disagrees", "archive_record_disagrees")
-    assert f"EB {moved} is in SESSION_2 in the mirror but in session_1 in the manifest" in row["reason"]
+    # The calibration's own key (manifest, script, PPR and caltables agree) wins over AQUA's change.
+    assert (row["calibration_record"], row["reason_code"]) == ("follows_archive", None)
+    found = open_issues(synced_mirror, case.mous_uid)
+    [detail] = [d for kind, _, d in found if kind == "archive_key_differs"]
+    assert f"EB {moved} is in SESSION_2 in the mirror but in session_1 in the manifest" in detail
     [change] = rows(synced_mirror, select(events).where(
         events.c.run_id == summary.run_id, events.c.table_name == "mous_status",
         events.c.row_key == case.mous_uid,
     ))
     assert (change["old_values"]["calibration_record"], change["new_values"]["calibration_record"]) == (
-        "agrees", "disagrees"
+        "agrees", "follows_archive"
     )
 
 

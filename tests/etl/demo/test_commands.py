@@ -46,7 +46,7 @@ def test_source_demo_fills_the_small_archive(
     cli_environment(monkeypatch, url, None, test_home)
     assert main(["source", "demo", "--scale", "small"]) == 0
     out = capsys.readouterr().out
-    assert "source demo: small archive, seed 2017: 53 MOUSes, " in out
+    assert "source demo: small archive, seed 2017: 58 MOUSes, " in out
     engine = open_engine(url)
     try:
         assert demo_archive_present(engine, "alma")
@@ -105,9 +105,9 @@ def test_demo_archive_present_needs_tables_and_rows(databases: DatabaseFactory, 
         assert demo_archive_present(engine, "alma")
     finally:
         engine.dispose()
-    assert summary.mous_count == 53
+    assert summary.mous_count == 58
     assert set(summary.rows) == {*TABLE_NAMES, "ngas_file"}
     assert summary.describe().startswith(
-        f"small archive, seed 2017: 53 MOUSes, {summary.rows['aqua_execblock']:,} EBs, "
+        f"small archive, seed 2017: 58 MOUSes, {summary.rows['aqua_execblock']:,} EBs, "
         f"{summary.rows['asa_product_files']:,} product files in "
     )

@@ -38,7 +38,7 @@ def test_the_demo_prints_each_figure_once_and_knows_the_scale_it_built(
     assert main(["demo", "--scale", "medium", "--output", str(output)]) == 2
     error = capsys.readouterr().err.strip()
     assert error == (
-        "almamirror: the source already holds an archive of 53 MOUSes (the small demo scale), not the "
+        "almamirror: the source already holds an archive of 58 MOUSes (the small demo scale), not the "
         "medium one (≈2,000); pass --rebuild to replace it with the medium archive, or leave out --scale "
         "to use it"
     )
@@ -46,7 +46,7 @@ def test_the_demo_prints_each_figure_once_and_knows_the_scale_it_built(
     assert main(["-q", "demo", "--scale", "small", "--output", str(output)]) == 0  # the scale it holds
     capsys.readouterr()
     assert main(["-q", "demo", "--rebuild", "--output", str(output)]) == 0
-    assert capsys.readouterr().out.startswith("created small archive, seed 2017: 53 MOUSes")
+    assert capsys.readouterr().out.startswith("created small archive, seed 2017: 58 MOUSes")
 
 
 def test_a_demo_output_that_is_a_file_is_refused_before_the_archive_and_the_sync(

@@ -22,6 +22,8 @@ dates a year ago and a year ahead, runs a month, ten days, five days and a day a
 | CLASH       | B       | 12m B6     | product_name_clash      | a year ago         | run 1       |
 | DISAGREES   | B       | 12m B6     | archive_record_disagrees| a year ago         | run 1       |
 | EXTRA_STEPS | B       | TP B6      | restore_needs_extra_steps | a year ago       | run 1       |
+| POST_STEPS  | B       | 12m B6     | manual_post_calibration | a year ago         | run 1       |
+| MANIFEST_GAP| B       | 12m B6     | manifest_file_missing   | a year ago         | run 1       |
 
 Each restorable MOUS is complete enough for its restore PPR to be written (references, sessions,
 caltables): the PPR generator must write one for every MOUS the view calls restorable.
@@ -68,11 +70,11 @@ def mous(number: int) -> str:
 
 (
     OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR,
-    NO_ARRAY, BAD_EB, BAD_REF, UNSAFE, CLASH, DISAGREES, EXTRA_STEPS,
-) = (mous(n) for n in range(1, 18))
+    NO_ARRAY, BAD_EB, BAD_REF, UNSAFE, CLASH, DISAGREES, EXTRA_STEPS, POST_STEPS, MANIFEST_GAP,
+) = (mous(n) for n in range(1, 20))
 ALL_MOUS = (
     OK, DELETED, MANUAL, NO_PASS, NO_CAL, MULTI, MISMATCH, NEW, FUTURE, LAST_YEAR,
-    NO_ARRAY, BAD_EB, BAD_REF, UNSAFE, CLASH, DISAGREES, EXTRA_STEPS,
+    NO_ARRAY, BAD_EB, BAD_REF, UNSAFE, CLASH, DISAGREES, EXTRA_STEPS, POST_STEPS, MANIFEST_GAP,
 )
 RESTORABLE = (OK, NEW, FUTURE, LAST_YEAR)
 REASONS = {
@@ -89,6 +91,8 @@ REASONS = {
     CLASH: "product_name_clash",
     DISAGREES: "archive_record_disagrees",
     EXTRA_STEPS: "restore_needs_extra_steps",
+    POST_STEPS: "manual_post_calibration",
+    MANIFEST_GAP: "manifest_file_missing",
 }
 # (calibration_record, casa_version, pipeline_version, mpi_servers) of the MOUSes that have a record.
 PROVENANCE = {
@@ -280,6 +284,8 @@ def _statuses(connection: Connection, clock: Clock) -> None:
         status(CLASH, "12m", 6, year_ago),
         status(DISAGREES, "12m", 6, year_ago),
         status(EXTRA_STEPS, "TP", 6, year_ago),
+        status(POST_STEPS, "12m", 6, year_ago, kind="pipeline_then_manual"),
+        status(MANIFEST_GAP, "12m", 6, year_ago),
     ])
 
 

@@ -55,7 +55,7 @@ EXPECTED: dict[str, Callable[[Clock], list[tuple[Any, ...]]]] = {
     ],
     "restorability_by_cycle_and_array": lambda _clock: [
         ("2017.1", "12m", 3, 2, 2),
-        ("2018.1", "12m", 0, 6, 0),
+        ("2018.1", "12m", 0, 8, 0),
         ("2018.1", "7m", 1, 2, 0),
         ("2018.1", "TP", 0, 2, 0),
         ("2018.1", None, 0, 1, 0),
@@ -93,7 +93,7 @@ def test_granting_the_reader_role_to_a_login_role(archive: ArchiveMirror) -> Non
             try:
                 connection.execute(text(documented("admin")["grant_reader"]))
                 connection.execute(text("SET LOCAL ROLE report_user"))
-                assert connection.execute(text("SELECT count(*) FROM restorable_mous")).scalar_one() == 17
+                assert connection.execute(text("SELECT count(*) FROM restorable_mous")).scalar_one() == 19
                 savepoint = connection.begin_nested()
                 with pytest.raises(ProgrammingError, match="permission denied"):
                     connection.execute(text("DELETE FROM mous_status"))

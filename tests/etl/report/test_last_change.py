@@ -64,6 +64,13 @@ def test_the_view_lists_what_revision_0006_listed_and_the_upgrade_fills_the_tabl
     engine = open_engine(archive.url)
     try:
         migrations.downgrade(engine, "0007")  # the revision before mous_last_change
+        # Revision 0009's downgrade folds the kind pipeline_then_manual into manual (the next sync
+        # after the upgrade derives it again).
+        at_head = [
+            {**row, "calibration_kind": "manual"} if row["calibration_kind"] == "pipeline_then_manual"
+            else row
+            for row in at_head
+        ]
         with connect(archive.url) as connection:
             assert view_rows(connection) == at_head
         migrations.upgrade(engine)

@@ -25,10 +25,13 @@ from tests.etl.demo.session_rule import derived_sessions
 # CONTRACT.md: '<mous>.session_<N>.caltables.tgz' (older packages '.tar.gz'), one per calibration session.
 CALTABLES_NAME: Final = re.compile(r"\.session_([0-9]{1,6})\.caltables\.(tgz|tar\.gz)$")
 CALIBRATION_SCRIPT_SUFFIX: Final = "scriptForCalibration.py"
+# Hand-run steps after a pipeline calibration (NRAO's NGAS_FILE_ID LIKE '%scriptFor%Cal%').
+POST_STEP_SCRIPT: Final = re.compile(r".*scriptFor.*Cal.*")
 # The reasons in the order docs/architecture.md gives them: the first that applies is reported.
 REASONS_IN_ORDER: Final = (
     "deleted_ous",
     "manual_calibration",
+    "manual_post_calibration",
     "no_pass_ebs",
     "no_calibration_products",
     "multiple_sbs",
@@ -36,6 +39,7 @@ REASONS_IN_ORDER: Final = (
     "session_mismatch",
     "archive_record_disagrees",
     "restore_needs_extra_steps",
+    "manifest_file_missing",
     "malformed_eb_uid",
     "malformed_reference",
     "unsafe_product_name",
@@ -89,11 +93,14 @@ def judge_every_mous(source: Connection) -> dict[str, Verdict]:
     sessions = derived_sessions(source)
     caltables: dict[str, set[int]] = defaultdict(set)
     scripted: set[str] = set()
+    post_steps: set[str] = set()
     for mous_uid, name in source.execute(text("SELECT asa_ous_id, ngas_file_id FROM alma.asa_product_files")):
         if (found := CALTABLES_NAME.search(name)) is not None:
             caltables[mous_uid].add(int(found.group(1)))
         if name.endswith(CALIBRATION_SCRIPT_SUFFIX):
             scripted.add(mous_uid)
+        elif POST_STEP_SCRIPT.fullmatch(name):
+            post_steps.add(mous_uid)
     blocks: dict[str, list[tuple[str, str | None, str | None]]] = defaultdict(list)
     for mous_uid, sb_uid, sb_status_uid, array in source.execute(text(
         "SELECT mous_status_uid, archive_uid, sb_status_uid, requestedarray FROM alma.bmmv_schedblock"
@@ -106,22 +113,33 @@ def judge_every_mous(source: Connection) -> dict[str, Verdict]:
     verdicts = {}
     for mous_uid, (state, recipe) in members.items():
         mapping = sessions.get(mous_uid, ())
-        record = records.get(mous_uid, ArchivedRecord("absent", ()))
+        record = records.get(mous_uid, ArchivedRecord("absent", (), False))
         calibrated = tuple(number for number, ebs in enumerate(mapping, start=1) if ebs)
         kind = _calibration_kind(mous_uid in scripted, bool(caltables[mous_uid]), recipe)
-        block = blocks[mous_uid][0] if len(blocks[mous_uid]) == 1 else (None, None, None)
+        if kind == "pipeline" and mous_uid in post_steps:
+            kind = "pipeline_then_manual"
+        # Several SBs: the PPR names one of them (the archived PPR's, else the one with most Pass EBs).
+        block = min(blocks[mous_uid]) if blocks[mous_uid] else (None, None, None)
         arrays = {(array or "").upper() for _, _, array in blocks[mous_uid]}
         targets = restore_targets[mous_uid]
         failing = {
             "deleted_ous": state == "Deleted",
             "manual_calibration": kind == "manual",
+            "manual_post_calibration": kind == "pipeline_then_manual",
             "no_pass_ebs": not calibrated,
             "no_calibration_products": kind == "none",
-            "multiple_sbs": len(blocks[mous_uid]) > 1,
+            "multiple_sbs": len(blocks[mous_uid]) > 1 and record.state not in ("agrees", "follows_archive"),
             "unknown_array": not arrays or not arrays <= KNOWN_ARRAYS,
-            "session_mismatch": calibrated != tuple(sorted(caltables[mous_uid])),
+            "session_mismatch": calibrated != tuple(sorted(caltables[mous_uid]))
+            and record.state != "follows_archive",
             "archive_record_disagrees": record.state == "disagrees",
             "restore_needs_extra_steps": bool(record.extra_steps),
+            # Without a manifest that parses, the request's is written from the mirror: it names
+            # each Pass EB's flagversions and calapply, which must be archived.
+            "manifest_file_missing": kind == "pipeline" and not record.manifest_parsed and any(
+                f"{_disk(uid)}{suffix}" not in targets
+                for ebs in mapping for uid in ebs for suffix in (".ms.flagversions.tgz", ".ms.calapply.txt")
+            ),
             "malformed_eb_uid": any(not ARCHIVE_UID.fullmatch(uid) for ebs in mapping for uid in ebs),
             "malformed_reference": not _references_fit(references.get(mous_uid), block),
             "unsafe_product_name": any("/" in name or name in {"", ".", ".."} for name in targets),
@@ -223,6 +241,7 @@ RESTORE_CALL: Final = re.compile(r"\w+_restoredata\s*\((?P<arguments>.*)\)")
 class ArchivedRecord:
     state: str  # agrees, disagrees, unavailable, malformed
     extra_steps: tuple[str, ...]
+    manifest_parsed: bool
 
 
 class Unreadable(Exception):
@@ -256,7 +275,10 @@ def _records(
             held = None if content is None else bytes(content)
             listed[mous_uid].append(_Document(name, kind, held, archived_at))
     return {
-        mous_uid: _judge(_chosen(documents, caltables[mous_uid]), sessions.get(mous_uid, ()))
+        mous_uid: _judge(
+            _chosen(documents, caltables[mous_uid]), sessions.get(mous_uid, ()),
+            {int(m.group(1)) for name in caltables[mous_uid] if (m := CALTABLES_NAME.search(name))},
+        )
         for mous_uid, documents in listed.items()
     }
 
@@ -309,14 +331,19 @@ def _chosen(documents: Sequence[_Document], archived_caltables: set[str]) -> dic
     return max(calibrations.values(), key=rank)
 
 
-def _judge(chosen: Mapping[str, _Document], rule: Sequence[Sequence[str]]) -> ArchivedRecord:
+def _judge(
+    chosen: Mapping[str, _Document], rule: Sequence[Sequence[str]], caltables: set[int]
+) -> ArchivedRecord:
     """Disagrees when any readable document places an EB otherwise than the session rule (Pass EBs);
-    else malformed when one does not read, unavailable when one is not in the archive, else agrees."""
+    else malformed when one does not read, unavailable when one is not in the archive, else agrees.
+    A disagreement follows the archive when all three documents read, place every EB alike, name the
+    rule's EBs and calibrate exactly the sessions with caltables."""
     ours = {_disk(uid): number for number, ebs in enumerate(rule, start=1) for uid in ebs}
     readers = {
         "manifest": _manifest_sessions, "restore_script": _script_sessions, "request": _request_sessions,
     }
-    disagrees = malformed = unavailable = False
+    disagrees = malformed = unavailable = manifest_parsed = False
+    maps: dict[str, dict[str, int]] = {}
     extra_steps: tuple[str, ...] = ()
     for kind, document in chosen.items():
         if document.content is None:
@@ -329,11 +356,17 @@ def _judge(chosen: Mapping[str, _Document], rule: Sequence[Sequence[str]]) -> Ar
         except Unreadable:
             malformed = True
             continue
+        manifest_parsed = manifest_parsed or kind == "manifest"
         disagrees = disagrees or theirs != ours
+        maps[kind] = theirs
     if disagrees:
-        return ArchivedRecord("disagrees", extra_steps)
+        key = (
+            len(maps) == 3 and maps["manifest"] == maps["restore_script"] == maps["request"]
+            and set(maps["manifest"]) == set(ours) and set(maps["manifest"].values()) == caltables
+        )
+        return ArchivedRecord("follows_archive" if key else "disagrees", extra_steps, manifest_parsed)
     state = "malformed" if malformed else "unavailable" if unavailable else "agrees"
-    return ArchivedRecord(state, extra_steps)
+    return ArchivedRecord(state, extra_steps, manifest_parsed)
 
 
 def _disk(uid: str) -> str:
@@ -406,11 +439,25 @@ def _script_sessions(content: bytes) -> dict[str, int]:
     return dict(zip(names, numbers, strict=True))
 
 
+IMPORT_LINE: Final = re.compile(r"(from \S+ )?import (?P<names>[\w, .]+?)\s*(#.*)?")
+
+
 def _extra_steps(content: bytes) -> tuple[str, ...]:
-    return tuple(
+    """Hand-added lines; an import is one only when another line uses a name it imports."""
+    lines = [
         line for line in _script_lines(content)
         if not PIPELINE_LINE.fullmatch(line) and not RESTORE_CALL.fullmatch(line)
-    )
+    ]
+    used = set(re.findall(r"\w+", " ".join(line for line in lines if not IMPORT_LINE.fullmatch(line))))
+    return tuple(line for line in lines if not _inert_import(line, used))
+
+
+def _inert_import(line: str, used: set[str]) -> bool:
+    found = IMPORT_LINE.fullmatch(line)
+    if found is None:
+        return False
+    names = {name.strip().split(" as ")[-1].split(".")[0] for name in found.group("names").split(",")}
+    return not names & used
 
 
 def _request_sessions(content: bytes) -> dict[str, int]:

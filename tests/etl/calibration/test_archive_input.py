@@ -1,0 +1,157 @@
+"""Hostile or unusual archive documents through a real sync against the stand-in NGAS."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import any_, func, insert, select, update
+from sqlalchemy.engine import URL
+
+from etl.cli import main
+from etl.demo.calibration_documents import INERT_IMPORT
+from etl.demo.fixed_cases import FIXED_CASES
+from etl.mirror import CalibrationDocument, CalibrationRecord, DataQualityIssue, MousStatus, table_of
+from tests.conftest import cli_environment
+from tests.etl.calibration.archive_input import product_files, replace_document, stand_in_on
+from tests.helpers import connect, rows, sync
+
+status = table_of(MousStatus)
+records = table_of(CalibrationRecord)
+documents = table_of(CalibrationDocument)
+issues = table_of(DataQualityIssue)
+SCRIPT = ".casa_piperestorescript.py"
+
+
+def one(url: URL, statement: Any) -> dict[str, Any]:
+    [row] = rows(url, statement)
+    return dict(row)
+
+
+def test_a_cycle_5_script_with_an_inert_import_is_restorable(synced_mirror: URL) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    script = one(synced_mirror, select(documents.c.content).where(
+        documents.c.file_id.like(f"%{SCRIPT}"), any_(documents.c.mous_uids) == seed
+    ))
+    assert script["content"].startswith(INERT_IMPORT)
+    assert one(synced_mirror, select(records.c.extra_steps).where(records.c.mous_uid == seed)) == {
+        "extra_steps": []
+    }
+    verdict = one(synced_mirror, select(status.c.restorable, status.c.calibration_record)
+                  .where(status.c.mous_uid == seed))
+    assert verdict == {"restorable": True, "calibration_record": "agrees"}
+
+
+def test_a_hostile_restore_script_is_malformed_and_the_sync_goes_on(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    case = FIXED_CASES["seed_example"]
+    file_id = replace_document(source_copy, case.mous_uid, SCRIPT, b"x = " + b"-" * 30000 + b"1\n")
+    with stand_in_on(source_copy, test_home) as url:
+        started = time.monotonic()
+        summary = sync(source_copy, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=url)
+        seconds = time.monotonic() - started
+    assert summary.documents.fetched == 1
+    document = one(synced_mirror, select(documents).where(documents.c.file_id == file_id))
+    assert document["state"] == "fetched"
+    assert document["content"].startswith("x = ---")
+    assert "nested deeper" in document["parse_problem"]
+    verdict = one(synced_mirror, select(status).where(status.c.mous_uid == case.mous_uid))
+    assert verdict["calibration_record"] == "malformed"
+    finding = one(synced_mirror, select(issues.c.kind, issues.c.detail).where(
+        issues.c.mous_uid == case.mous_uid, issues.c.subject == file_id, issues.c.resolved_run_id.is_(None)
+    ))
+    assert finding["kind"] == "calibration_document_malformed"
+    assert "nested deeper" in finding["detail"]
+    assert seconds < 120
+
+
+@pytest.mark.parametrize(
+    "script", ["scriptForPolCalibration.py", "scriptForFluxCalibration.py", "scriptForSDCalibration.py"]
+)
+def test_each_manual_post_step_script_is_its_own_kind_and_reason_everywhere(
+    source_copy: URL, synced_mirror: URL, test_home: Path, tmp_path: Path, script: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    name = f"member.{seed.replace(':', '_').replace('/', '_')}.{script}"
+    with connect(source_copy) as source:
+        source.execute(insert(product_files).values(
+            asa_ous_id=seed, ngas_file_id=name, stored_size=5123, file_class="script"
+        ))
+    sync(source_copy, synced_mirror, test_home)
+    verdict = one(synced_mirror, select(status).where(status.c.mous_uid == seed))
+    assert (verdict["calibration_kind"], verdict["reason_code"]) == (
+        "pipeline_then_manual", "manual_post_calibration"
+    )
+    assert name in verdict["reason"]
+    assert "scriptForPI.py" in verdict["reason"]
+    cli_environment(monkeypatch, source_copy, synced_mirror, test_home)
+    capsys.readouterr()
+    assert main(["report", "restorable", "--not-restorable", "--format", "csv"]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith(seed)]
+    assert "pipeline_then_manual" in line
+    assert "manual_post_calibration" in line
+    assert main(["explain", seed]) == 0
+    explained = capsys.readouterr().out
+    assert "NOT restorable (manual_post_calibration)" in explained
+    assert name in explained
+    assert "calibration: pipeline_then_manual" in explained
+    assert main(["report", "html", str(tmp_path / "page")]) == 0
+    assert "manual_post_calibration" in (tmp_path / "page" / "index.html").read_text("utf-8")
+    assert main(["-q", "ppr", seed]) == 1
+    assert "manual_post_calibration" in capsys.readouterr().err
+
+
+def test_an_archived_ppr_with_alma_structure_and_target_ms_disk_names_is_read_as_the_pipeline_does(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    held = one(synced_mirror, select(documents.c.content).where(
+        documents.c.file_id.like("%.pprequest.xml"), any_(documents.c.mous_uids) == seed
+    ))["content"]
+    assert held.count("</AsdmDiskName>") > 1
+    newer = re.sub(
+        r"<AsdmDiskName>([^<]*)</AsdmDiskName>", r"<AsdmDiskName>\1_targets.ms</AsdmDiskName>", held
+    )
+    newer = re.sub(r"(<OUSStatusRef [^>]*/>)", r"<AlmaStructure>\1</AlmaStructure>", newer)
+    assert "<AlmaStructure><OUSStatusRef" in newer
+    file_id = replace_document(source_copy, seed, ".pprequest.xml", newer.encode())
+    with stand_in_on(source_copy, test_home) as url:
+        sync(source_copy, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=url)
+    assert one(synced_mirror, select(documents.c.content).where(documents.c.file_id == file_id)) == {
+        "content": newer
+    }
+    # Unstripped, every EB would be one no SESSION_n names (session_1 to the pipeline): a disagreement.
+    verdict = one(synced_mirror, select(status.c.calibration_record, status.c.restorable)
+                  .where(status.c.mous_uid == seed))
+    assert verdict == {"calibration_record": "agrees", "restorable": True}
+
+
+def test_a_document_re_archived_with_the_same_size_is_fetched_again(
+    source_copy: URL, synced_mirror: URL, test_home: Path
+) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    held = one(synced_mirror, select(documents.c.file_id, documents.c.content, documents.c.file_version)
+               .where(documents.c.file_id.like(f"%{SCRIPT}"), any_(documents.c.mous_uids) == seed))
+    # A new NGAS file version, the same size: only NGAS's STATUS can tell.
+    content = held["content"].replace("ocorr_mode='ca'", "ocorr_mode='ao'")
+    assert len(content) == len(held["content"])
+    replace_document(source_copy, seed, SCRIPT, content.encode(), new_version=True)
+    with connect(synced_mirror) as mirror:  # asked about first: the others were checked just now
+        mirror.execute(update(documents).values(checked_at=func.now()))
+        mirror.execute(
+            update(documents).where(documents.c.file_id == held["file_id"]).values(checked_at=None)
+        )
+    with stand_in_on(source_copy, test_home) as url:
+        summary = sync(source_copy, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=url)
+    assert summary.documents.fetched == 1
+    again = one(synced_mirror, select(documents.c.content, documents.c.file_version)
+                .where(documents.c.file_id == held["file_id"]))
+    assert again == {"content": content, "file_version": held["file_version"] + 1}
+    assert one(synced_mirror, select(records.c.ocorr_mode).where(records.c.mous_uid == seed)) == {
+        "ocorr_mode": "ao"
+    }
