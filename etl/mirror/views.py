@@ -1,4 +1,4 @@
-"""The mirror's views (revisions 0002, 0004, 0006 and 0013) as Core tables, for queries with bound parameters.
+"""The mirror's views (revisions 0002, 0004, 0006 and 0010) as Core tables, for queries with bound parameters.
 
 The reports and the PPR generator both read them: ``restorable_mous`` holds the verdict, the PI and
 the proprietary flag, ``mous_sessions`` the restore sessions, each decided once in SQL.
@@ -101,7 +101,7 @@ data_quality = Table(
 )
 
 
-# Revision 0013: how each member OUS restores (pipeline_ppr, pipeline_script, scriptforpi or none).
+# Revision 0010: how each member OUS restores (pipeline_ppr, pipeline_script, scriptforpi or none).
 mous_restore = Table(
     "mous_restore", VIEWS,
     Column("mous_uid", Text),

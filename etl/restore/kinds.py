@@ -1,4 +1,4 @@
-"""The restore kinds of ``mous_restore`` (revision 0013), in the order the reports list them."""
+"""The restore kinds of ``mous_restore`` (revision 0010), in the order the reports list them."""
 
 from __future__ import annotations
 
