@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import select
 import struct
 import subprocess
@@ -120,3 +121,62 @@ def recording_pager(directory: Path) -> tuple[str, Path]:
     script.write_text(RECORDING_PAGER, encoding="utf-8")
     record = directory / "pager-record.txt"
     return f"{sys.executable} {script} {record} --marker", record
+
+
+_CONTROL = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b[()][0-9A-Za-z]|\x1b[=>78]|([\n\r\b])")
+
+
+def scrollback(text: str, columns: int, lines: int) -> list[str]:
+    """What stays on a ``columns`` × ``lines`` terminal and in its scrollback once ``text`` is drawn:
+    lines redrawn in place (cursor up, erase line, carriage return) count once, as a person sees them.
+
+    Enough of a terminal for what rich and the CLI write: printable text, CR, LF, backspace, cursor up
+    and down, erase in line; colours and modes are dropped.
+    """
+    screen: list[list[str]] = [[]]
+    row = col = 0
+
+    def put(chars: str) -> None:
+        nonlocal row, col
+        for char in chars:
+            if col >= columns:  # the terminal wraps onto the next row
+                row, col = row + 1, 0
+                while len(screen) <= row:
+                    screen.append([])
+            line = screen[row]
+            line.extend(" " * (col - len(line) + 1) if col >= len(line) else "")
+            line[col] = char
+            col += 1
+
+    position = 0
+    for match in _CONTROL.finditer(text):
+        put(text[position:match.start()])
+        position = match.end()
+        argument, command, plain = match.group(1), match.group(2), match.group(3)
+        if plain == "\n":
+            row, col = row + 1, 0  # the pty turned LF into CR LF
+            while len(screen) <= row:
+                screen.append([])
+        elif plain == "\r":
+            col = 0
+        elif plain == "\b":
+            col = max(col - 1, 0)
+        elif command in ("A", "B"):
+            count = int(argument or "1")
+            top = max(len(screen) - lines, 0)  # rows scrolled off can no longer be reached
+            row = max(row - count, top) if command == "A" else row + count
+            while len(screen) <= row:
+                screen.append([])
+        elif command == "K":
+            line = screen[row]
+            if argument in ("", "0"):
+                del line[col:]
+            elif argument == "2":
+                line.clear()
+            else:
+                del line[:col + 1]
+                line[:0] = " " * (col + 1)
+    put(text[position:])
+    while screen and not screen[-1]:
+        screen.pop()
+    return ["".join(line).rstrip() for line in screen]

@@ -64,12 +64,16 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if summary.ready else 1
 
 
-def fetch_with_progress(directory: Path, settings: Settings, options: Any) -> Any:
+def fetch_with_progress(directory: Path, settings: Settings, options: Any, progress: Any = None) -> Any:
+    """Fetch ``directory`` with its own progress display, or with ``progress``: the one display of a
+    process that fetches several requests."""
     from etl.cli.fetch_progress import fetch_progress
     from ppr.fetch import fetch_request
 
-    with fetch_progress() as progress:
+    if progress is not None:
         return fetch_request(directory, settings.archive, options, progress)
+    with fetch_progress() as own:
+        return fetch_request(directory, settings.archive, options, own)
 
 
 def write_fetch_summary(summary: Any, fmt: str, stream: TextIO, dry_run: bool = False) -> None:

@@ -61,13 +61,17 @@ class LogProgress:
 
 
 class TerminalProgress:
-    """A bar per file being fetched and one for the total: bytes, rate and time left."""
+    """A bar per file being fetched and one for the total: bytes, rate and time left.
+
+    One display for the whole process: ``ppr --build --fetch`` passes each request's fetch to the same
+    one, whose total grows by each request's products as it is planned and by each ASDM's bytes once
+    exported (an ASDM's size is known only then).
+    """
 
     def __init__(self, stream: TextIO) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
-            DownloadColumn,
             Progress,
             TextColumn,
             TimeRemainingColumn,
@@ -75,7 +79,7 @@ class TerminalProgress:
         )
 
         self.progress = Progress(
-            TextColumn("{task.description}", justify="left"), BarColumn(), DownloadColumn(),
+            TextColumn("{task.description}", justify="left"), BarColumn(), _size_column(),
             TransferSpeedColumn(), TimeRemainingColumn(),
             console=Console(file=stream), transient=False,
         )
@@ -83,6 +87,9 @@ class TerminalProgress:
         self._tasks: dict[str, Any] = {}
         self._held: dict[str, int] = {}
         self._total_task: Any = None
+        self._requests = 0
+        self._total_bytes = 0
+        self._items = 0
 
     def __enter__(self) -> TerminalProgress:
         self.progress.start()
@@ -94,7 +101,16 @@ class TerminalProgress:
         self.progress.stop()
 
     def planned(self, plan: FetchPlan, items: int) -> None:
-        self._total_task = self.progress.add_task(f"total ({items} items)", total=plan.product_bytes or None)
+        self._requests += 1
+        self._items += items
+        requests = f", {self._requests} requests" if self._requests > 1 else ""
+        description = f"total ({self._items} items{requests})"
+        if self._total_task is None:
+            self._total_bytes = plan.product_bytes
+            self._total_task = self.progress.add_task(description, total=self._total_bytes)
+            return
+        self._total_bytes += plan.product_bytes
+        self.progress.update(self._total_task, description=description, total=self._total_bytes)
 
     def started(self, target: str, size: int | None) -> None:
         name = target.rsplit("/", 1)[-1]
@@ -121,8 +137,29 @@ class TerminalProgress:
         if self._total_task is not None and outcome.kind == "product" and outcome.bytes:
             # Files already there (or failed) still count towards the total's end.
             self.progress.advance(self._total_task, max(outcome.bytes - held, 0))
+        if self._total_task is not None and outcome.kind == "asdm" and outcome.bytes:
+            # Not in the planned total (unknown before the export): the total grows by what was written.
+            self._total_bytes += outcome.bytes
+            self.progress.update(self._total_task, total=self._total_bytes, advance=outcome.bytes)
         if outcome.state == "failed" and outcome.reason != NOT_TRIED:
             self.progress.console.print(f"failed: {outcome.target}: {outcome.reason}")
+
+
+def _size_column() -> Any:
+    """Bytes of a known size as ``held/size``; an ASDM being exported (its size unknown until it is
+    written) says so, rather than ``0/? bytes``; its bar pulses."""
+    from rich.progress import DownloadColumn, ProgressColumn, Task
+    from rich.text import Text
+
+    known = DownloadColumn()
+
+    class SizeColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            if task.total is None:
+                return Text("exporting", style="progress.download")
+            return known.render(task)
+
+    return SizeColumn()
 
 
 def _short(name: str, width: int = 48) -> str:

@@ -390,26 +390,27 @@ def _all_restorable(
 
 
 def _fetch_built(built: list[Path], args: argparse.Namespace, settings: Settings) -> int:
-    """Fetch each request directory written, one at a time, with a total over the requests."""
+    """Fetch each request directory written, one at a time, under one progress display for them all."""
     from etl.cli.fetch_command import fetch_options, fetch_with_progress, write_fetch_summary
+    from etl.cli.fetch_progress import fetch_progress
     from etl.errors import ArchiveDown
-    from etl.progress import Progress
 
     options = fetch_options(args)
-    total = Progress("requests fetched", total=len(built), unit="requests")
-    failed: list[Path] = []
-    for done, directory in enumerate(built, start=1):
-        try:
-            summary = fetch_with_progress(directory, settings, options)
-        except ArchiveDown as down:
-            # One line for the whole night: the files of the requests not started count as not fetched.
-            raise down.with_count((down.not_fetched or 0) + _files_listed(built[done:], options)) from None
-        if not summary.ready:
-            failed.append(directory)
+    summaries: list[Any] = []
+    # One display for the process: a display per request would leave a copy of its block per request.
+    with fetch_progress() as progress:
+        for done, directory in enumerate(built, start=1):
+            try:
+                summaries.append(fetch_with_progress(directory, settings, options, progress))
+            except ArchiveDown as down:
+                # One line for the whole night: the files of the requests not started count as not fetched.
+                not_started = _files_listed(built[done:], options)
+                raise down.with_count((down.not_fetched or 0) + not_started) from None
+    # Written once the display has stopped, so that no table is drawn through its bars.
+    failed = [summary.directory for summary in summaries if not summary.ready]
+    for summary in summaries:
         if len(built) == 1 or not summary.ready:
             write_fetch_summary(summary, "table", sys.stdout)
-        total.update(done)
-    total.finish()
     if len(built) > 1:
         print(f"ppr --fetch: {len(built) - len(failed):,} of {len(built):,} request(s) complete")
         for directory in failed:
