@@ -46,6 +46,7 @@ QUALITY_KINDS = (
     "calibration_document_unavailable",
     "calibration_document_malformed",
     "multiple_calibrations",
+    "archive_key_differs",
     "quarantined_row",
 )
 

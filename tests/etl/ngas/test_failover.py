@@ -223,8 +223,11 @@ def test_a_trickling_transfer_is_given_up_at_its_deadline(
     assert "min_transfer_rate" in str(raised.value)
 
 
+# The child's own peak: VmHWM is this process image's high-water mark, whereas ru_maxrss carries over
+# from the parent across exec (a large pytest process would be counted as the child's peak).
 _CHILD = """
-import resource, sys
+import re, sys
+from pathlib import Path
 from etl.ngas.client import NgasClient
 from etl.settings import ArchiveSettings
 settings = ArchiveSettings((sys.argv[1],), 2.0, 5.0, 1, 0, "x {eb_uid}")
@@ -234,7 +237,7 @@ with NgasClient(settings, backoff_seconds=0.01) as client:
         outcome = "accepted"
     except Exception as exc:
         outcome = f"{type(exc).__name__}: {exc}"
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, outcome)
+print(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1), outcome)
 """
 
 

@@ -77,20 +77,26 @@ def test_new_caltables_for_an_old_mous_make_it_restorable(
     before = mous_status(synced_mirror, case.mous_uid)
     assert before["reason_code"] == "no_calibration_products"
     calibrated = [n for n, ebs in enumerate(case.expected_sessions, start=1) if ebs]
+    # What a restore needs: caltables per session, final flags and applycal commands per EB (the
+    # manifest almamirror writes for a delivery without one names them all).
+    names = [f"{disk_form(case.mous_uid)}.session_{n}.caltables.tar.gz" for n in calibrated] + [
+        f"{disk_form(eb)}.ms.{suffix}"
+        for ebs in case.expected_sessions for eb in ebs for suffix in ("flagversions.tgz", "calapply.txt")
+    ]
     with connect(source_copy) as source:
         source.execute(
             insert(products),
             [
                 {"asa_ous_id": case.mous_uid, "stored_size": 1_000_000, "file_class": None,
-                 "ngas_file_id": f"{disk_form(case.mous_uid)}.session_{n}.caltables.tar.gz"}
-                for n in calibrated
+                 "ngas_file_id": name}
+                for name in names
             ],
         )
     summary = sync(source_copy, synced_mirror, test_home)
 
     inserted = run_events(synced_mirror, summary.run_id, "product_file")
-    assert [e["kind"] for e in inserted] == ["insert"] * len(calibrated)
-    assert {e["new_values"]["kind"] for e in inserted} == {"caltables"}
+    assert [e["kind"] for e in inserted] == ["insert"] * len(names)
+    assert {e["new_values"]["kind"] for e in inserted} == {"caltables", "flagversions", "calapply"}
     assert all(e["mous_uid"] == case.mous_uid for e in inserted)
     after = mous_status(synced_mirror, case.mous_uid)
     assert after["restorable"]
