@@ -165,12 +165,12 @@ def test_a_fetch_killed_with_sigkill_resumes_its_partial_file(
     fetch = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     parts: list[Path] = []
-    while time.monotonic() < deadline and not any(p.stat().st_size > 100_000 for p in parts):
+    while time.monotonic() < deadline and not any(_size_now(p) > 100_000 for p in parts):
         time.sleep(0.2)
         parts = list((request_dir / "products").glob("*.part"))
     fetch.send_signal(signal.SIGKILL)
     fetch.wait()
-    held = {p.name.removesuffix(".part"): p.stat().st_size for p in parts if p.exists()}
+    held = {p.name.removesuffix(".part"): size for p in parts if (size := _size_now(p))}
     assert held
     fast = stand_in_factory()
     environment["ALMAMIRROR_NGAS_URL"] = fast.url
@@ -184,6 +184,14 @@ def test_a_fetch_killed_with_sigkill_resumes_its_partial_file(
     # Each resumed file asked for the rest after at least the bytes its .part held when killed.
     starts = sorted(int(range_[len("bytes="):-1]) for range_ in ranges.values())
     assert min(starts) >= min(held.values())
+
+
+def _size_now(part: Path) -> int:
+    """The size of a .part file that the fetch may complete (and rename away) at any moment."""
+    try:
+        return part.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def test_asdms_are_exported_with_the_configured_command_and_recognised_on_rerun(
