@@ -113,8 +113,11 @@ def fetch_request(
         _check_directories(directory)
         if observer is not None:
             observer.planned(plan, len(plan.products) + len(asdms))
-        summary.outcomes, stopped = _fetch_all(plan, record, asdms, archive, options, observer,
-                                               client_factory)
+        try:
+            summary.outcomes, stopped = _fetch_all(plan, record, asdms, archive, options, observer,
+                                                   client_factory)
+        finally:
+            record.save()  # the products verified since the record was last written
         if any(outcome.kind == "product" and outcome.state == FETCHED for outcome in summary.outcomes):
             fsync_directory(directory / PRODUCTS)  # once for the run's renames, not once per file
     summary.seconds = time.monotonic() - started
@@ -129,7 +132,10 @@ def fetch_request(
     # Imported here: ppr.verify reads the fetch record, whose package imports this module.
     from ppr.verify import verify_request
 
-    summary.preflight = verify_request(directory, asdms=not options.products_only)
+    # The checksums of the files just downloaded were computed as they arrived: not read again.
+    downloaded = [outcome.target for outcome in summary.outcomes
+                  if outcome.kind == "product" and outcome.state == FETCHED]
+    summary.preflight = verify_request(directory, asdms=not options.products_only, just_verified=downloaded)
     log.info("fetch.done %s", fields(
         directory=directory, fetched=summary.count(FETCHED), present=summary.count(PRESENT),
         failed=summary.count(FAILED), bytes=summary.fetched_bytes, seconds=round(summary.seconds, 2),
