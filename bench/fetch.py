@@ -64,7 +64,8 @@ def main() -> None:
         url = source_url(settings)
         _catalogue(settings, {**sizes, **small}, args.plugin)
         print(f"{args.files} files x {args.size_mib} MiB = {args.files * size / 2**30:.2f} GiB, "
-              f"{len(small)} small products = {sum(small.values()) / 1e6:.1f} MB, checksum {args.plugin}")
+              f"{len(small)} small products = {sum(small.values()) / 1e6:.1f} MB, checksum {args.plugin}, "
+              f"load average {_load()}")
 
         originals = _write_originals(work / "originals", names, size)
         copy_seconds = _timed_copy(originals, work / "copies")
@@ -109,6 +110,15 @@ def main() -> None:
                   f"{_rate(args.files * size, seconds)}  {seconds / fetch_seconds:.0%} of the "
                   f"{args.workers}-worker fetch's time (one core)")
     _drop_catalogue(settings)
+    print(f"load average at the end: {_load()}")
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages: the machine's state, to read every ratio with."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text("ascii").split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def _curl(url: str, names: list[str], into: Path, parallel: int) -> float:
