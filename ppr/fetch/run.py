@@ -163,12 +163,14 @@ def _fetch_all(
     # for the disk (on a request of small files each took as long as the transfer): the STATUS of the
     # files to download is asked ahead on other threads, and each verified file is put in place (fsync,
     # rename, record) on another, at most PENDING_PER_WORKER per worker waiting.
-    with client_factory(archive) as client, ThreadPoolExecutor(workers, "fetch-commit") as commits, \
+    pending = PENDING_PER_WORKER * workers
+    # Each waiting file on a thread of its own: their fsyncs run at once (the journal takes them together).
+    with client_factory(archive) as client, ThreadPoolExecutor(pending, "fetch-commit") as commits, \
             ThreadPoolExecutor(workers, "fetch-status") as statuses, \
             ThreadPoolExecutor(workers, "fetch") as pool:
         if asdms:
             check_export_tool(archive.asdm_command)  # one line before any EB is tried, not one per EB
-        room = threading.BoundedSemaphore(PENDING_PER_WORKER * workers)
+        room = threading.BoundedSemaphore(pending)
         job = _Job(plan, record, client, archive, observer, commits, room)
         products = [pool.submit(job.product, item, _status_ahead(statuses, client, record, plan, item))
                     for item in plan.products]
