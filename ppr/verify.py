@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -87,10 +87,13 @@ class _Found:
         self.problems.append(Problem(check, path, text))
 
 
-def verify_request(directory: Path, asdms: bool = True) -> Verification:
+def verify_request(directory: Path, asdms: bool = True, just_verified: Collection[str] = ()) -> Verification:
     """Check ``directory`` as the restore opens it; ``NotARequestDirectory`` when it is none at all.
 
-    ``asdms`` False (a ``fetch --products-only``): ``rawdata/`` is not checked.
+    ``asdms`` False (a ``fetch --products-only``): ``rawdata/`` is not checked. ``just_verified``: the
+    products (targets) whose checksum the caller computed over the bytes it wrote, moments ago (the fetch
+    that downloaded them): while their size and modification time are the record's, they are not read
+    a second time.
     """
     if not directory.is_dir():
         raise NotARequestDirectory(directory, "no such directory")
@@ -104,7 +107,7 @@ def verify_request(directory: Path, asdms: bool = True) -> Verification:
     plan = _fetch_plan(directory)
     ppr_path, reading = _read_ppr(directory, plan, found)
     manifest_path, manifest = _read_manifest(directory, found)
-    _verify_fetched(directory, plan, found)
+    _verify_fetched(directory, plan, found, frozenset(just_verified))
     if reading is not None and manifest is not None and manifest_path is not None:
         _verify_restore_files(directory, reading, (manifest_path, manifest), found)
     if reading is not None and asdms:
@@ -317,7 +320,9 @@ def _relative(products: Path, path: Path) -> str:
 # --- sizes and checksums of what the fetch brought -------------------------------------------------
 
 
-def _verify_fetched(directory: Path, plan: Mapping[str, Any], found: _Found) -> None:
+def _verify_fetched(
+    directory: Path, plan: Mapping[str, Any], found: _Found, just_verified: frozenset[str]
+) -> None:
     """Every product is as the fetch verified it: the recorded size and checksum, the archive's size."""
     recorded = _record_products(directory)
     planned = {
@@ -334,7 +339,7 @@ def _verify_fetched(directory: Path, plan: Mapping[str, Any], found: _Found) -> 
             found.add("product", target, f"not verified by a fetch (no entry in {RECORD_FILE}): run "
                       "almamirror fetch")
             continue
-        for problem in _fetched_problems(path, entry, planned.get(target)):
+        for problem in _fetched_problems(path, entry, planned.get(target), target in just_verified):
             found.add("product", target, problem)
 
 
@@ -349,15 +354,18 @@ def _record_products(directory: Path) -> dict[str, dict[str, Any]]:
     return {str(target): entry for target, entry in products.items() if isinstance(entry, dict)}
 
 
-def _fetched_problems(path: Path, entry: Mapping[str, Any], archived_size: object) -> Iterator[str]:
-    size = path.stat().st_size
+def _fetched_problems(
+    path: Path, entry: Mapping[str, Any], archived_size: object, just_verified: bool
+) -> Iterator[str]:
+    stat = path.stat()
+    size = stat.st_size
     if entry.get("size") != size:
         yield f"{size:,} bytes, but the fetch verified {entry.get('size')} bytes: changed since"
         return
     if isinstance(archived_size, int) and archived_size != size:
         yield f"{size:,} bytes, but the archive lists {archived_size:,} bytes"
     stored, plugin = entry.get("checksum"), entry.get("checksum_plugin")
-    if stored is None or plugin is None:
+    if stored is None or plugin is None or (just_verified and stat.st_mtime_ns == entry.get("mtime_ns")):
         return
     try:
         expected = expected_checksum(str(plugin), str(stored))

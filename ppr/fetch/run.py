@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from etl.errors import AlmaMirrorError, ArchiveDown, ArchiveFileProblem, ArchiveUnavailable, NotAnArchive
 from etl.logs import fields
-from etl.ngas.client import NgasClient, fsync_directory
+from etl.ngas.client import NgasClient, VerifiedPart, fsync_directory
 from etl.ngas.status import FileStatus
 from etl.safe_files import check_no_links
 from etl.settings import ArchiveSettings
@@ -33,6 +34,8 @@ PRESENT: Final = "present"  # already there, verified
 FAILED: Final = "failed"
 NOT_TRIED: Final = "not fetched: the run stopped"
 PLANNED: Final = "to fetch"  # --dry-run
+# Verified files waiting to be put in place, per download worker (each holds its .part open).
+PENDING_PER_WORKER: Final = 2
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,11 @@ def fetch_request(
         _check_directories(directory)
         if observer is not None:
             observer.planned(plan, len(plan.products) + len(asdms))
-        summary.outcomes, stopped = _fetch_all(plan, record, asdms, archive, options, observer,
-                                               client_factory)
+        try:
+            summary.outcomes, stopped = _fetch_all(plan, record, asdms, archive, options, observer,
+                                                   client_factory)
+        finally:
+            record.save()  # the products verified since the record was last written
         if any(outcome.kind == "product" and outcome.state == FETCHED for outcome in summary.outcomes):
             fsync_directory(directory / PRODUCTS)  # once for the run's renames, not once per file
     summary.seconds = time.monotonic() - started
@@ -129,7 +135,10 @@ def fetch_request(
     # Imported here: ppr.verify reads the fetch record, whose package imports this module.
     from ppr.verify import verify_request
 
-    summary.preflight = verify_request(directory, asdms=not options.products_only)
+    # The checksums of the files just downloaded were computed as they arrived: not read again.
+    downloaded = [outcome.target for outcome in summary.outcomes
+                  if outcome.kind == "product" and outcome.state == FETCHED]
+    summary.preflight = verify_request(directory, asdms=not options.products_only, just_verified=downloaded)
     log.info("fetch.done %s", fields(
         directory=directory, fetched=summary.count(FETCHED), present=summary.count(PRESENT),
         failed=summary.count(FAILED), bytes=summary.fetched_bytes, seconds=round(summary.seconds, 2),
@@ -150,13 +159,40 @@ def _fetch_all(
 ) -> tuple[list[Outcome], AlmaMirrorError | None]:
     """Every item's outcome, and what stopped the run early (an outage, a URL that is not NGAS)."""
     workers = options.workers or archive.workers
-    with client_factory(archive) as client, ThreadPoolExecutor(workers, "fetch") as pool:
+    # Downloads on ``workers`` threads. Around them, so that a download waits neither for a STATUS nor
+    # for the disk (on a request of small files each took as long as the transfer): the STATUS of the
+    # files to download is asked ahead on other threads, and each verified file is put in place (fsync,
+    # rename, record) on another, at most PENDING_PER_WORKER per worker waiting.
+    pending = PENDING_PER_WORKER * workers
+    # Each waiting file on a thread of its own: their fsyncs run at once (the journal takes them together).
+    with client_factory(archive) as client, ThreadPoolExecutor(pending, "fetch-commit") as commits, \
+            ThreadPoolExecutor(workers, "fetch-status") as statuses, \
+            ThreadPoolExecutor(workers, "fetch") as pool:
         if asdms:
             check_export_tool(archive.asdm_command)  # one line before any EB is tried, not one per EB
-        job = _Job(plan, record, client, archive, observer)
-        futures = [pool.submit(job.product, item) for item in plan.products]
-        futures += [pool.submit(job.asdm, item) for item in asdms]
-        return [future.result() for future in futures], job.stopped
+        room = threading.BoundedSemaphore(pending)
+        job = _Job(plan, record, client, archive, observer, commits, room)
+        products = [pool.submit(job.product, item, _status_ahead(statuses, client, record, plan, item))
+                    for item in plan.products]
+        exports = [pool.submit(job.asdm, item) for item in asdms]
+        try:
+            outcomes = [_settled(future.result()) for future in products]
+        finally:
+            statuses.shutdown(cancel_futures=True)  # a run stopped by an outage asks no more
+        return [*outcomes, *(future.result() for future in exports)], job.stopped
+
+
+def _status_ahead(
+    statuses: ThreadPoolExecutor, client: NgasClient, record: FetchRecord, plan: FetchPlan, item: ProductItem
+) -> Future[FileStatus] | None:
+    """NGAS's STATUS of a product the run will need it for (not one the record knows), asked now."""
+    if record.product_verified(item.target, plan.directory / item.target, item.ngas_file_id, item.size):
+        return None
+    return statuses.submit(client.status, item.ngas_file_id)
+
+
+def _settled(outcome: Outcome | Future[Outcome]) -> Outcome:
+    return outcome.result() if isinstance(outcome, Future) else outcome
 
 
 def _planned_product(plan: FetchPlan, record: FetchRecord, item: ProductItem) -> Outcome:
@@ -180,34 +216,49 @@ class _Job:
     client: NgasClient
     archive: ArchiveSettings
     observer: FetchObserver | None
+    commits: ThreadPoolExecutor  # puts verified files in place
+    room: threading.BoundedSemaphore  # bounds the files waiting for it
     stopped: AlmaMirrorError | None = None  # the archive is down or not NGAS: nothing more is tried
 
-    def product(self, item: ProductItem) -> Outcome:
+    def product(self, item: ProductItem, status: Future[FileStatus] | None) -> Outcome | Future[Outcome]:
+        """The product's outcome, or the outcome to come once its verified file is put in place.
+
+        ``status``: its STATUS asked ahead (None when the record knows the file).
+        """
         started = time.monotonic()
         if self.stopped is not None:
             return Outcome("product", item.target, item.ngas_file_id, FAILED, None, 0.0, NOT_TRIED)
         self._started(item.target, item.size)
         try:
-            outcome = self._product(item, started)
+            outcome = self._product(item, started, status)
         except (ArchiveDown, NotAnArchive) as exc:
             self.stopped = self.stopped or exc
             return self._finished(
                 Outcome("product", item.target, item.ngas_file_id, FAILED, None, 0.0, NOT_TRIED)
             )
         except (ArchiveFileProblem, ArchiveUnavailable, OSError) as exc:
-            outcome = Outcome("product", item.target, item.ngas_file_id, FAILED, None,
-                              time.monotonic() - started, _reason(exc))
-            log.warning("fetch.failed %s", fields(target=item.target, reason=outcome.reason))
+            outcome = self._failed(item, started, exc)
+        if isinstance(outcome, Future):
+            return outcome  # its outcome is reported when it is put in place
         return self._finished(outcome)
 
-    def _product(self, item: ProductItem, started: float) -> Outcome:
+    def _failed(self, item: ProductItem, started: float, exc: Exception) -> Outcome:
+        outcome = Outcome("product", item.target, item.ngas_file_id, FAILED, None,
+                          time.monotonic() - started, _reason(exc))
+        log.warning("fetch.failed %s", fields(target=item.target, reason=outcome.reason))
+        return outcome
+
+    def _product(
+        self, item: ProductItem, started: float, ahead: Future[FileStatus] | None
+    ) -> Outcome | Future[Outcome]:
         path = self.plan.directory / item.target
         if self.record.product_verified(item.target, path, item.ngas_file_id, item.size):
             return Outcome("product", item.target, item.ngas_file_id, PRESENT, item.size)
-        known: FileStatus | None = None
+        # Its STATUS's errors (a file NGAS lacks, an outage) are raised here, as if asked now.
+        known = ahead.result() if ahead is not None else None
         if path.exists():
             # There, but not recorded (copied by hand, or the record was lost): check it against NGAS.
-            status = self.client.status(item.ngas_file_id)
+            status = known or self.client.status(item.ngas_file_id)
             known = status  # the download below needs no second STATUS
             size_agrees = item.size is None or item.size == status.file_size
             if size_agrees and self.client.verify_local(path, status):
@@ -222,8 +273,27 @@ class _Job:
 
         check_no_links(self.plan.directory, path.parent)
         # The products directory is fsynced once at the end of the run, not after every file.
-        download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress,
-                                        sync_directory=False, status=known)
+        verified = self.client.download_verified(item.ngas_file_id, path, item.size, on_progress=progress,
+                                                 sync_directory=False, status=known)
+        self.room.acquire()
+        try:
+            return self.commits.submit(self._put_in_place, item, verified, started)
+        except BaseException:
+            self.room.release()
+            raise
+
+    def _put_in_place(self, item: ProductItem, verified: VerifiedPart, started: float) -> Outcome:
+        try:
+            outcome = self._recorded(item, verified, started)
+        except (ArchiveFileProblem, OSError) as exc:
+            outcome = self._failed(item, started, exc)
+        finally:
+            self.room.release()
+        return self._finished(outcome)
+
+    def _recorded(self, item: ProductItem, verified: VerifiedPart, started: float) -> Outcome:
+        path = self.plan.directory / item.target
+        download = verified.put_in_place()
         check_no_links(self.plan.directory, path)
         checksum = download.checksum
         self.record.record_product(
