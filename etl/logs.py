@@ -101,9 +101,7 @@ def configure_logging(level: str, *, asked: bool = True, progress: bool = True) 
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter that says nothing an operator acts on.
-    # httpx logs every request's URL at INFO; the NGAS client logs what matters itself, URLs masked.
-    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "httpx", "httpcore",
-                  "matplotlib"):
+    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
