@@ -158,10 +158,15 @@ def test_each_refusal_is_one_line_exit_1_and_writes_nothing(
     assert "\n" not in error
     assert error.startswith(f"almamirror: MOUS {case.mous_uid} cannot be restored ({reason})")
     assert not output.exists()
-    if reason == "restore_needs_extra_steps":
-        return  # its request directory runs the archived script (kind pipeline_script, test_pipeline_script)
+    if reason in DIRECTORY_FOR_ANOTHER_KIND:
+        # Its request directory runs the archived script (pipeline_script, test_pipeline_script) or
+        # the delivery's scriptForPI.py (scriptforpi, tests/ppr/test_delivery.py).
+        return
     assert main(["-q", "ppr", case.mous_uid, "--build", str(tmp_path / "tree")]) == 1
     assert not (tmp_path / "tree").exists()
+
+
+DIRECTORY_FOR_ANOTHER_KIND = ("restore_needs_extra_steps", "manual_calibration", "manual_post_calibration")
 
 
 def test_refusal_messages_say_what_to_do(cli: None, capsys: pytest.CaptureFixture[str]) -> None:
