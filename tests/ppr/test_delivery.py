@@ -114,17 +114,23 @@ def test_a_manual_calibration_is_a_delivery_tree_scriptforpi_finds_complete(
     assert "--pipeline" not in call["argv"]  # a manual calibration needs no pipeline
 
 
+@pytest.mark.parametrize(("case", "casa", "post_step"), [
+    ("pipeline_then_manual", "5.6.1-8", "pol_scripts"),
+    ("pipeline_then_flux_renormalisation", "5.4.0-70", "flux_scripts"),
+])
 def test_a_pipeline_then_hand_calibration_carries_the_pipeline_restore_and_the_post_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, mirror: URL, test_home: Path,
-    stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str],
+    stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str], case: str, casa: str, post_step: str,
 ) -> None:
-    home = install_fake_casa(tmp_path, "5.6.1-8")
-    directory = build_and_fetch(POLARISATION, tmp_path, monkeypatch, demo_source, mirror, test_home, stand_in,
-                                f'"5.6.1-8" = {{ path = "{home}", pipeline = true }}\n')
+    home = install_fake_casa(tmp_path, casa)
+    directory = build_and_fetch(FIXED_CASES[case].mous_uid, tmp_path, monkeypatch, demo_source, mirror,
+                                test_home, stand_in, f'"{casa}" = {{ path = "{home}", pipeline = true }}\n')
     assert "0 failed" in capsys.readouterr().out
     found = scriptforpi_lookups(directory / "script")
     assert len(found["restore_scripts"]) == 1
-    assert len(found["pol_scripts"]) == 1
+    (script,) = found[post_step]
+    if post_step == "flux_scripts":  # scriptForPI.py knows the renormalisation by this name
+        assert "ACreNorm" in (directory / "script" / script).read_text()
     assert len(found["requests"]) == 1
     assert len(found["manifests"]) == 1
     assert found["calibration_scripts"] == []
@@ -195,7 +201,7 @@ def test_all_restorable_writes_a_delivery_tree_for_each_scriptforpi_mous(
         json.loads(path.read_text())["mous_uid"]: path.parent for path in tmp_path.rglob("restore.json")
         if json.loads(path.read_text())["kind"] == "scriptforpi"
     }
-    assert {MANUAL, POLARISATION} <= set(trees)
+    assert {MANUAL, POLARISATION, FIXED_CASES["pipeline_then_flux_renormalisation"].mous_uid} <= set(trees)
     for directory in trees.values():
         assert json.loads((directory / "fetch-manifest.json").read_text())["layout"] == "delivery"
         assert not (directory / "working").exists()

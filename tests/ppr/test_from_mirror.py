@@ -289,9 +289,10 @@ def test_all_restorable_is_bulk_and_reports_refusals(
     try:
         with engine.connect() as connection:
             public = list(restorable_uids(connection))
-            # Restored by their archived restore script: built too (kind pipeline_script).
+            # Restored by their archived restore script or their scriptForPI.py: built too.
             scripted = list(connection.execute(
-                select(mous_restore.c.mous_uid).where(mous_restore.c.restore_kind == "pipeline_script")
+                select(mous_restore.c.mous_uid)
+                .where(mous_restore.c.restore_kind.in_(("pipeline_script", "scriptforpi")))
             ).scalars())
             statements.clear()
             summary = build_all_restorable(connection, tmp_path, site)
@@ -304,10 +305,11 @@ def test_all_restorable_is_bulk_and_reports_refusals(
     assert set(summary.refused_by_reason) == {"proprietary"}
     assert scripted
     assert len(summary.written) + len(summary.refused) == len(public) + len(scripted)
-    assert all((path / "working").is_dir() for path in summary.written)
+    # The PPR layout, or a delivery tree for scriptForPI.py.
+    assert all((path / "working").is_dir() or (path / "script").is_dir() for path in summary.written)
     # A constant handful of queries, however many MOUSes: never one query set per MOUS (one more for
-    # the archived restore scripts).
-    assert len(statements) <= 7, statements
+    # the archived restore scripts, two for the delivery trees).
+    assert len(statements) <= 9, statements
 
 
 def test_all_restorable_refusals_are_counted_by_snake_case_code() -> None:

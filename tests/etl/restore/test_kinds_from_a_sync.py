@@ -19,6 +19,7 @@ KINDS = {
     "restore_extra_steps": "pipeline_script",
     "manual_calibration": "scriptforpi",
     "pipeline_then_manual": "scriptforpi",
+    "pipeline_then_flux_renormalisation": "scriptforpi",
     "not_processed": "none",
 }
 
