@@ -29,7 +29,7 @@ def test_the_demo_prints_each_figure_once_and_knows_the_scale_it_built(
     out = capsys.readouterr().out
     assert out.startswith("using the existing archive in the source (almamirror demo --rebuild replaces it)")
     restorable = next(line for line in out.splitlines() if line.startswith("restorable MOUSes: "))
-    count = restorable.removeprefix("restorable MOUSes: ").split(";")[0]
+    count = restorable.removeprefix("restorable MOUSes: ").split(";")[0].split(" (")[0]
     assert out.count(f"{count} MOUSes") + out.count(f"MOUSes: {count}") == 1  # said once
     assert f"restore request for {SEED_MOUS}: {output}" in out
     assert (output / next(output.iterdir()).name).is_dir()
