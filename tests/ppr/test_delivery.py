@@ -205,3 +205,30 @@ def test_all_restorable_writes_a_delivery_tree_for_each_scriptforpi_mous(
     for directory in trees.values():
         assert json.loads((directory / "fetch-manifest.json").read_text())["layout"] == "delivery"
         assert not (directory / "working").exists()
+
+
+def test_an_export_interrupted_before_its_rename_is_started_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, mirror: URL, test_home: Path,
+    stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli_environment(monkeypatch, demo_source, mirror, test_home)
+    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", stand_in.url)
+    site = tmp_path / "site.toml"
+    site.write_text(f"[archive]\nasdm_command = {json.dumps(exporter_command())}\n")
+    monkeypatch.setenv("ALMAMIRROR_CONFIG", str(site))
+    assert main(["-q", "ppr", MANUAL, "--build", str(tmp_path / "spool")]) == 0
+    (manifest_path,) = (tmp_path / "spool").rglob("fetch-manifest.json")
+    directory = manifest_path.parent
+    asdm = json.loads(manifest_path.read_text())["asdms"][0]
+    # A fetch killed after the export tool wrote raw/<uid> and before it became raw/<uid>.asdm.sdm.
+    left = directory / "raw" / asdm["disk_name"]
+    left.mkdir()
+    (left / "half-written").write_text("x")
+    (directory / "fetch-record.json").write_text(json.dumps({
+        "record_version": 1, "products": {},
+        "asdms": {asdm["disk_name"]: {"eb_uid": asdm["eb_uid"], "state": "exporting"}},
+    }))
+    assert main(["fetch", str(directory), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["failed"] == 0
+    assert not left.exists()
+    assert (directory / asdm["target"] / "ASDM.xml").is_file()
