@@ -25,6 +25,7 @@ from etl.calibration.request import RequestReading, disk_form, read_request
 from etl.calibration.xml import local_name, parse_xml
 from etl.logs import fields
 from etl.ngas.checksums import UnknownChecksum, checksum_of_file, expected_checksum
+from ppr.delivery import LAYOUT as DELIVERY
 from ppr.errors import InvalidPpr, NotARequestDirectory
 from ppr.fetch.record import EXPORTED, RECORD_FILE
 from ppr.layout import MANIFEST_FILE, PRODUCTS, RAWDATA, WORKING
@@ -97,6 +98,12 @@ def verify_request(directory: Path, asdms: bool = True, just_verified: Collectio
     """
     if not directory.is_dir():
         raise NotARequestDirectory(directory, "no such directory")
+    plan = _fetch_plan(directory)
+    if plan.get("layout") == DELIVERY:
+        # Imported here: the delivery's preflight builds on this module's checks.
+        from ppr.verify_delivery import verify_delivery
+
+        return verify_delivery(directory, plan, asdms)
     if not any((directory / name).is_dir() for name in (RAWDATA, WORKING, PRODUCTS)):
         raise NotARequestDirectory(directory, f"it has none of {RAWDATA}/, {WORKING}/, {PRODUCTS}/")
     found = _Found()
@@ -104,7 +111,6 @@ def verify_request(directory: Path, asdms: bool = True, just_verified: Collectio
         if not (directory / name).is_dir():
             found.add("layout", f"{name}/", "missing: the restore runs in working/ and reads rawdata/ "
                       "and products/")
-    plan = _fetch_plan(directory)
     ppr_path, reading = _read_ppr(directory, plan, found)
     manifest_path, manifest = _read_manifest(directory, found)
     _verify_fetched(directory, plan, found, frozenset(just_verified))
@@ -229,10 +235,11 @@ def _pipeline_ous_problems(content: bytes) -> None:
 
 
 def _verify_restore_files(
-    directory: Path, reading: RequestReading, read: tuple[str, Manifest], found: _Found
+    directory: Path, reading: RequestReading, read: tuple[str, Manifest], found: _Found,
+    products_in: str = PRODUCTS,
 ) -> None:
     where, manifest = read
-    products = directory / PRODUCTS
+    products = directory / products_in
     by_number = {session.number: session for session in manifest.sessions}
     asdms = {asdm.eb: (session.number, asdm) for session in manifest.sessions for asdm in session.asdms}
     for number, eb_uids in sorted(reading.sessions.items()):
@@ -302,19 +309,20 @@ def _verify_eb(
 
 
 def _product(products: Path, where: str, name: str, what: str, found: _Found) -> Path | None:
+    # products/ in a request directory, calibration/ in a delivery tree (which the restore reads as it).
     if "/" in name or name in {"", ".", ".."}:
-        found.add("manifest", where, f"{what} is named {name!r}, not a file name in {PRODUCTS}/")
+        found.add("manifest", where, f"{what} is named {name!r}, not a file name in {products.name}/")
         return None
     path = products / name
     if not path.is_file():
-        found.add("product", f"{PRODUCTS}/{name}", f"missing: the manifest names it as {what}")
+        found.add("product", f"{products.name}/{name}", f"missing: the manifest names it as {what}")
         return None
     found.files_checked += 1
     return path
 
 
 def _relative(products: Path, path: Path) -> str:
-    return f"{PRODUCTS}/{path.relative_to(products).as_posix()}"
+    return f"{products.name}/{path.relative_to(products).as_posix()}"
 
 
 # --- sizes and checksums of what the fetch brought -------------------------------------------------

@@ -19,7 +19,8 @@ def register(subparsers: Any) -> None:
         "fetch", help="download a request directory's products and ASDMs from ALMA's archive (NGAS)",
         description="Read REQUEST_DIR/fetch-manifest.json (written by 'almamirror ppr … --build') and "
         "fetch every product into products/ (verified against NGAS's size and checksum) and every ASDM "
-        "into rawdata/ (through [archive] asdm_command). Files already there and verified are not "
+        "into rawdata/ (through [archive] asdm_command); for a scriptForPI.py delivery tree, into "
+        "script/, calibration/ and raw/<uid>.asdm.sdm. Files already there and verified are not "
         "downloaded again; a partial download is resumed. Then the preflight (ppr --verify) checks the "
         "directory as the restore opens it. Exit codes: 0 everything is there and the preflight passed, 1 "
         "some files failed or the preflight found problems (each named), 2 not a request directory or "

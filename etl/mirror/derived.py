@@ -173,6 +173,9 @@ class MousStatus(Base):
     restorable: Mapped[bool] = mapped_column(Boolean)
     reason_code: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
+    # Every reason that applies, in REASON_CODES' order (reason_code is the first): the restore kind
+    # reads them all (revision 0011).
+    reason_codes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     restorable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     restorable_since_run_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("sync_run.run_id")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Final, Protocol
 
 from etl.errors import AlmaMirrorError, ArchiveDown, ArchiveFileProblem, ArchiveUnavailable, NotAnArchive
@@ -22,7 +22,6 @@ from ppr.fetch.asdms import ExportFailed, check_export_tool, run_export
 from ppr.fetch.lock import request_lock
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
 from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
-from ppr.layout import PRODUCTS, RAWDATA, WORKING
 
 if TYPE_CHECKING:
     from ppr.verify import Verification
@@ -113,7 +112,7 @@ def fetch_request(
                             *(_planned_asdm(plan, record, item) for item in asdms)]
         return summary
     with request_lock(directory):
-        _check_directories(directory)
+        _check_directories(plan)
         if observer is not None:
             observer.planned(plan, len(plan.products) + len(asdms))
         try:
@@ -121,8 +120,10 @@ def fetch_request(
                                                    client_factory)
         finally:
             record.save()  # the products verified since the record was last written
-        if any(outcome.kind == "product" and outcome.state == FETCHED for outcome in summary.outcomes):
-            fsync_directory(directory / PRODUCTS)  # once for the run's renames, not once per file
+        # Once per directory for the run's renames, not once per file.
+        for written in sorted({PurePosixPath(outcome.target).parent for outcome in summary.outcomes
+                               if outcome.kind == "product" and outcome.state == FETCHED}):
+            fsync_directory(directory / written)
     summary.seconds = time.monotonic() - started
     if stopped is not None:
         # An outage or a wrong URL stops the run: said once, with what was not fetched, not per file.
@@ -147,10 +148,10 @@ def fetch_request(
     return summary
 
 
-def _check_directories(directory: Path) -> None:
-    # A link planted as products/ or rawdata/ would carry every download or export outside.
-    for name in (PRODUCTS, RAWDATA, WORKING):
-        check_no_links(directory, directory / name)
+def _check_directories(plan: FetchPlan) -> None:
+    # A link planted as products/ or rawdata/ (script/, raw/ …) would carry every download or export outside.
+    for name in plan.directories:
+        check_no_links(plan.directory, plan.directory / name)
 
 
 def _fetch_all(
@@ -318,6 +319,8 @@ class _Job:
 
     def _asdm(self, item: AsdmItem, started: float) -> Outcome:
         path = self.plan.directory / item.target
+        # The export tool writes <disk name> where it runs; a delivery tree names it <disk name>.asdm.sdm.
+        exported = path.with_name(item.disk_name)
         state, recorded = self.record.asdm_state(item.disk_name)
         if path.exists():
             if state == EXPORTED and recorded == tree_size(path):
@@ -330,9 +333,14 @@ class _Job:
                 )
             # Left by an export this fetch started and never saw finish: start it again.
             shutil.rmtree(path)
+        if exported != path and exported.exists() and state == EXPORTING:
+            shutil.rmtree(exported)  # an export interrupted before it was renamed
         self.record.asdm_exporting(item.disk_name, item.eb_uid)
-        run_export(self.archive.asdm_command, item.eb_uid, self.plan.directory / RAWDATA, item.disk_name,
+        check_no_links(self.plan.directory, path.parent)
+        run_export(self.archive.asdm_command, item.eb_uid, path.parent, item.disk_name,
                    self.archive.ngas_urls)
+        if exported != path:
+            exported.rename(path)
         size = tree_size(path)
         self.record.asdm_exported(item.disk_name, item.eb_uid, size)
         return Outcome("asdm", item.target, item.eb_uid, FETCHED, size.bytes, time.monotonic() - started)

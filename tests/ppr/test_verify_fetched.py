@@ -106,6 +106,8 @@ def test_every_demo_request_passes_the_preflight(
     written = {c.mous_uid for c in FIXED_CASES.values() if c.expected_record in ("absent", "malformed")}
     assert written & set(results)
     for uid in written & set(results):
+        if results[uid].ppr is None:
+            continue  # a delivery tree (scriptforpi): scriptForPI.py runs from the archive's scripts
         assert ".almamirror." in (results[uid].manifest or ""), uid
     assert results[REAL_MOUS].ok
     assert results["uid://A001/X129e/Xb6"].ok
