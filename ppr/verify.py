@@ -103,7 +103,7 @@ def verify_request(directory: Path, asdms: bool = True, just_verified: Collectio
         # Imported here: the delivery's preflight builds on this module's checks.
         from ppr.verify_delivery import verify_delivery
 
-        return verify_delivery(directory, plan, asdms)
+        return verify_delivery(directory, plan, asdms, frozenset(just_verified))
     if not any((directory / name).is_dir() for name in (RAWDATA, WORKING, PRODUCTS)):
         raise NotARequestDirectory(directory, f"it has none of {RAWDATA}/, {WORKING}/, {PRODUCTS}/")
     found = _Found()

@@ -46,7 +46,9 @@ REQUESTS: Final = ("*PPR*.xml", "*cal*pprequest.xml")
 MANIFESTS: Final = "*pipeline_manifest.xml"
 
 
-def verify_delivery(directory: Path, plan: Mapping[str, Any], asdms: bool = True) -> Verification:
+def verify_delivery(
+    directory: Path, plan: Mapping[str, Any], asdms: bool = True, just_verified: frozenset[str] = frozenset()
+) -> Verification:
     """Check the delivery tree ``directory`` as scriptForPI.py looks it up."""
     found = _Found()
     for name in DIRECTORIES:
@@ -63,7 +65,7 @@ def verify_delivery(directory: Path, plan: Mapping[str, Any], asdms: bool = True
     if not (scripted or restores or _names(script, "*cal*casa_pipescript.py")):
         found.add("script", f"{SCRIPT}/", "no calibration script: scriptForPI.py stops ('No calibration "
                   "script found')")
-    _verify_fetched(directory, plan, found)
+    _verify_fetched(directory, plan, found, just_verified)
     manifest_path = None
     if restores and reading is not None:
         manifest_path = _verify_pipeline_restore(directory, reading, found)
