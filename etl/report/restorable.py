@@ -14,10 +14,10 @@ from typing import Any, TextIO
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
-from etl.mirror.derived import REASON_CODES
+from etl.mirror.reasons import REASON_CODES
 from etl.output import PLAIN, Layout, TableView, choose_columns, moment_text
 from etl.report.base import Report, counted, fetch, plural, write_report
-from etl.report.runs import latest_succeeded_run
+from etl.report.latest_run import latest_succeeded_run
 from etl.report.views import column_names, mous_restore, newly_restorable, restorable_mous
 from etl.restore.casa import RestoreFacts, choose_casa
 from etl.restore.kinds import NONE, PIPELINE_PPR, RESTORE_KINDS

@@ -43,32 +43,9 @@ RUNS_LAYOUT = Layout(
 
 
 @dataclass(frozen=True)
-class RunMark:
-    run_id: int
-    finished_at: datetime
-
-
-@dataclass(frozen=True)
 class RunHistory:
     runs: Sequence[Mapping[str, Any]]
     """Newest first; each run's ``tables`` holds its per-table figures."""
-
-
-def latest_succeeded_run(connection: Connection) -> RunMark | None:
-    row = connection.execute(
-        select(sync_runs.c.run_id, sync_runs.c.finished_at)
-        .where(sync_runs.c.status == "succeeded")
-        .order_by(sync_runs.c.run_id.desc())
-        .limit(1)
-    ).first()
-    if row is None or row.finished_at is None:
-        return None
-    return RunMark(row.run_id, row.finished_at)
-
-
-def run_exists(connection: Connection, run_id: int) -> bool:
-    found = connection.execute(select(sync_runs.c.run_id).where(sync_runs.c.run_id == run_id)).first()
-    return found is not None
 
 
 def show_runs(
