@@ -25,8 +25,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from etl.controls import escape_controls
 from etl.errors import UsageError
-from etl.terminal import Terminal, escape_controls, write_drawn
+from etl.terminal import Terminal, write_drawn
 
 FORMATS = ("table", "csv", "json")
 Row = Mapping[str, Any]

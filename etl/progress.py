@@ -15,6 +15,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from etl.controls import escape_controls
 from etl.logs import fields, progress_wanted
 from etl.terminal import Terminal, terminal_of
 
@@ -175,7 +176,8 @@ class _LiveLine:
 
     def _description(self, doing: str | None) -> str:
         label = self.progress.label
-        return f"{label:<{LABEL_WIDTH}}" + (f" {doing}" if doing else "")
+        # A label or phase may name source data (a table, a MOUS, a document): shown, never run.
+        return escape_controls(f"{label:<{LABEL_WIDTH}}" + (f" {doing}" if doing else ""))
 
     def _told(self) -> str:
         progress = self.progress
@@ -198,4 +200,4 @@ class _LiveLine:
     def close(self, line: str | None) -> None:
         self.live.stop()
         if line is not None:
-            self.console.print(line, soft_wrap=True)
+            self.console.print(escape_controls(line), soft_wrap=True)

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
+from etl.controls import escape_controls
 from etl.logs import fields
 
 log = logging.getLogger(__name__)
@@ -49,17 +50,6 @@ def terminal_of(stream: TextIO) -> Terminal | None:
     # COLUMNS and LINES win over the kernel's idea of the size, as they do for less and psql.
     size = shutil.get_terminal_size()
     return Terminal(width=size.columns, height=size.lines, color=not os.environ.get("NO_COLOR"))
-
-
-# What would steer the terminal instead of being shown: C0 controls but tab and line ends (a CR
-# alone moves the cursor back over what was shown), DEL, C1 controls (0x9b is a CSI by itself), and
-# the bidirectional overrides that show text in another order than it is.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with every character that would steer a terminal written as ``\\uXXXX``, as JSON does."""
-    return _CONTROL.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 class TerminalText(io.StringIO):

@@ -32,7 +32,7 @@ def hostile_mirror(synced_mirror: URL) -> URL:
 
 
 def test_the_escaped_form_is_json_s() -> None:
-    from etl.terminal import escape_controls
+    from etl.controls import escape_controls
 
     assert escape_controls(HOSTILE) == SHOWN
     assert escape_controls("line\r\nnext\ttab") == "line\r\nnext\ttab"
