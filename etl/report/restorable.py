@@ -43,13 +43,13 @@ NOT_RESTORABLE_TABLE_COLUMNS = (
     "casa_version", "pipeline_version", "mpi_servers", "reason_code", "reason",
 )
 NEWLY_RESTORABLE_COLUMNS = column_names(newly_restorable)
-# On a narrow terminal the counts go first, then the provenance and the dates; the UID, project,
-# calibration record and reason stay.
+# On a narrow terminal the counts go first, then the provenance and the dates, then the CASA
+# choice; the UID, project, restore kind (the verdict), calibration record and reason stay.
 LAYOUT = Layout(
     drop_first=(
         "empty_session_count", "session_count", "pass_eb_count", "eb_count", "pipeline_version",
         "mpi_servers", "casa_version", "proprietary", "calibration_kind", "release_date", "band",
-        "array_family",
+        "array_family", "casa_chosen",
     ),
     fold=("reason", "restore_reason", "casa_chosen"),
 )
