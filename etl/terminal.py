@@ -73,12 +73,13 @@ def write_drawn(stream: TextIO, text: str) -> None:
 
 
 @contextlib.contextmanager
-def paged(stream: TextIO, enabled: bool = True) -> Iterator[TextIO]:
+def paged(stream: TextIO, enabled: bool = True, wrap: bool = False) -> Iterator[TextIO]:
     """A stream for a command's output: on a terminal, collected, escaped and then shown, paged when
     long (unless ``enabled`` is False: --no-pager).
 
     Off a terminal the output goes straight to ``stream``, exact. A command that fails inside the
-    block shows nothing of what it had written: no half a report.
+    block shows nothing of what it had written: no half a report. ``wrap`` breaks plain lines wider
+    than the terminal between words (a summary's sentences), rather than where the screen cuts them.
     """
     terminal = terminal_of(stream)
     if terminal is None:
@@ -86,7 +87,23 @@ def paged(stream: TextIO, enabled: bool = True) -> Iterator[TextIO]:
         return
     buffer = TerminalText()
     yield buffer
-    show(buffer.getvalue(), stream, terminal, enabled)
+    text = buffer.getvalue()
+    show(wrapped_lines(text, terminal.width) if wrap else text, stream, terminal, enabled)
+
+
+def wrapped_lines(text: str, width: int) -> str:
+    """``text`` with each plain line wider than ``width`` broken between words, its continuation
+    indented two more than the line; drawn lines (with escape sequences) are left as they are."""
+    import textwrap
+
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width or "\x1b" in line:
+            lines.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+        lines.append(textwrap.fill(line, width, subsequent_indent=indent, break_on_hyphens=False))
+    return "\n".join(lines)
 
 
 def show(text: str, stream: TextIO, terminal: Terminal, page: bool = True) -> None:
