@@ -102,7 +102,9 @@ def wrapped_lines(text: str, width: int) -> str:
             lines.append(line)
             continue
         indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
-        lines.append(textwrap.fill(line, width, subsequent_indent=indent, break_on_hyphens=False))
+        # A path or URL longer than the line stays whole (copied from the screen, it must still work).
+        lines.append(textwrap.fill(line, width, subsequent_indent=indent, break_on_hyphens=False,
+                                   break_long_words=False))
     return "\n".join(lines)
 
 
