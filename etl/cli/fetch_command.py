@@ -81,12 +81,13 @@ def write_fetch_summary(summary: Any, fmt: str, stream: TextIO, dry_run: bool = 
     archive's, a server's or an exporter's words) have their control characters escaped."""
     from etl.terminal import paged, terminal_of
 
-    with paged(stream, enabled=False) as shown:
+    with paged(stream, enabled=False, wrap=True) as shown:
         _write_fetch_summary(summary, fmt, shown, terminal_of(stream), dry_run)
 
 
-# On a narrow terminal the figures give way; the file and the reason wrap in their cells.
-SUMMARY_LAYOUT_DROP = ("seconds", "bytes", "kind", "source")
+# On a narrow terminal the server, the kind and the time give way (the size stays); the file and the
+# reason wrap in their cells.
+SUMMARY_LAYOUT_DROP = ("source", "kind", "seconds")
 SUMMARY_LAYOUT_FOLD = ("target", "reason")
 
 
@@ -95,7 +96,7 @@ def _write_fetch_summary(
 ) -> None:
     from etl.output import Layout, TableView, write_rows
 
-    view = TableView(terminal=terminal, choosable=False)
+    view = TableView(terminal=terminal, choosable=False, widenable=False)  # fetch has neither option
     layout = Layout(drop_first=SUMMARY_LAYOUT_DROP, fold=SUMMARY_LAYOUT_FOLD)
     rows = [
         {"state": o.state, "kind": o.kind, "target": o.target, "source": o.source, "bytes": o.bytes,
