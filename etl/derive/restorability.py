@@ -56,8 +56,8 @@ from etl.mirror.derived import (
     ARCHIVE_UID_PATTERN,
     PART_ID_PATTERN,
     PROJECT_CODE_PATTERN,
-    REASON_CODES,
 )
+from etl.mirror.reasons import REASON_CODES
 
 STATUS_COLUMNS = tuple(
     column.name for column in table_of(MousStatus).columns if column.name != "derived_run_id"
