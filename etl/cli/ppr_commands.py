@@ -61,6 +61,11 @@ def register(subparsers: Any) -> None:
         "--all-restorable", action="store_true",
         help="every restorable MOUS not already built in DIR (needs --build)",
     )
+    ppr.add_argument(
+        "--ppr-only", action="store_true",
+        help="with --all-restorable: only the MOUSes a restore PPR restores (kind pipeline_ppr), for a "
+        "site that runs only PPR restores",
+    )
     window = ppr.add_mutually_exclusive_group()
     window.add_argument(
         "--newly-restorable", action="store_true",
@@ -166,9 +171,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
         # Parsed once, before any database work: a malformed UID is a usage error.
         args.mous_uid = parse_mous_uid(args.mous_uid)
-        if args.newly_restorable or args.since or args.pending:
-            raise UsageError("--newly-restorable, --pending and --since choose among all MOUSes; use "
-                             "them with --all-restorable")
+        if args.newly_restorable or args.since or args.pending or args.ppr_only:
+            raise UsageError("--newly-restorable, --pending, --since and --ppr-only choose among all "
+                             "MOUSes; use them with --all-restorable")
     _check_fetch_arguments(args)
     _check_submit(args)
     if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
@@ -385,7 +390,7 @@ def _all_restorable(
     progress = Progress("restore requests", unit="MOUSes")
     summary = build_all_restorable(
         connection, args.build, settings.ppr, args.allow_proprietary, args.force, progress.update,
-        since=args.since, newly=args.newly_restorable, pending=args.pending,
+        since=args.since, newly=args.newly_restorable, pending=args.pending, ppr_only=args.ppr_only,
     )
     progress.finish()
     built.extend(summary.written)
@@ -399,6 +404,9 @@ def _all_restorable(
                 "refused_by_reason": dict(summary.refused_by_reason),
                 "awaiting_release": summary.awaiting_release,
                 "no_longer_public": {uid: str(path) for uid, path in summary.no_longer_public.items()},
+                "no_longer_restorable": {
+                    uid: str(path) for uid, path in summary.no_longer_restorable.items()
+                },
             },
             sys.stdout, indent=2,
         )
@@ -421,6 +429,10 @@ def _all_restorable(
         # Each is also a warning (ppr.no_longer_public), which -q keeps: cron mails it.
         lines.append(f"  no longer public {len(summary.no_longer_public):,}: their requests are in "
                      f"{args.build}, the MOUSes are proprietary again (release date moved): do not run them")
+    if summary.no_longer_restorable:
+        lines.append(f"  no longer restorable {len(summary.no_longer_restorable):,}: their requests are in "
+                     f"{args.build}, the MOUSes have no restore kind now (almamirror report "
+                     "no-longer-restorable says why): do not run them")
     confirm(args, *lines)
     return 0
 

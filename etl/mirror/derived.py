@@ -113,13 +113,20 @@ class MousStatus(Base):
             "('agrees', 'follows_archive', 'disagrees', 'absent', 'unavailable', 'malformed')",
             name="calibration_record_known",
         ),
-        CheckConstraint("restorable OR restorable_since IS NULL", name="since_only_when_restorable"),
+        # Restorable since: by any restore kind, not only a PPR (revision 0012).
+        CheckConstraint(
+            "restore_kind <> 'none' OR restorable_since IS NULL", name="since_only_when_restorable"
+        ),
+        CheckConstraint(
+            "restore_kind IN ('pipeline_ppr', 'pipeline_script', 'scriptforpi', 'none')",
+            name="restore_kind_known",
+        ),
         {
             "info": {
                 "watch": (
                     "restorable", "reason_code", "calibration_kind", "caltables_sessions",
                     "release_date", "session_count", "calibration_record", "casa_version",
-                    "pipeline_version", "mpi_servers",
+                    "pipeline_version", "mpi_servers", "restore_kind",
                 ),
                 "link": ("mous_uid",),
             }
@@ -156,6 +163,9 @@ class MousStatus(Base):
     # Every reason that applies, in REASON_CODES' order (reason_code is the first): the restore kind
     # reads them all (revision 0011).
     reason_codes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    # How it restores (etl/restore/kinds.py): ``restorable`` above is the restore PPR's verdict only.
+    restore_kind: Mapped[str] = mapped_column(Text, server_default=text("'none'"))
+    # When it last became restorable by any kind (NULL while its kind is none).
     restorable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     restorable_since_run_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("sync_run.run_id")

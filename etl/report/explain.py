@@ -404,11 +404,13 @@ def headline(explanation: Explanation) -> str:
 
 def verdict_lines(status: Mapping[str, Any]) -> list[str]:
     lines = []
-    if status["restorable"]:
-        since = status["restorable_since"]
+    since = status["restorable_since"]
+    if since:  # restorable by any kind
         run = status["restorable_since_run_id"]
-        lines.append(f"restorable since {table_value(since)} (sync run {run})" if since else "restorable")
-    else:
+        lines.append(f"restorable since {table_value(since)} (sync run {run})")
+    elif status["restorable"]:
+        lines.append("restorable")
+    if not status["restorable"]:
         lines.append(f"why: {status['restore_reason'] or status['reason']}")
     lines.append(restore_line(status))
     release = status["release_date"]

@@ -174,7 +174,8 @@ def _over_time(connection: Connection) -> list[tuple[datetime, int]]:
     view = restorable_mous
     rows = connection.execute(
         select(view.c.restorable_since, func.count().label("n"))
-        .where(view.c.restorable, view.c.restorable_since.is_not(None))
+        # Set exactly while the restore kind is not none: restorable by any kind.
+        .where(view.c.restorable_since.is_not(None))
         .group_by(view.c.restorable_since)
         .order_by(view.c.restorable_since)
     ).all()
@@ -191,7 +192,7 @@ def _newly(connection: Connection, now: datetime) -> list[dict[str, Any]]:
         connection,
         select(view.c.mous_uid, view.c.project_code, view.c.cycle, view.c.array_family, view.c.band,
                view.c.restorable_since, view.c.proprietary)
-        .where(view.c.restorable, view.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
+        .where(view.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
         .order_by(view.c.restorable_since.desc(), view.c.mous_uid),
     )
 
@@ -204,7 +205,7 @@ def _newly_by_day(connection: Connection, now: datetime) -> Series:
         row.day.date(): row.n
         for row in connection.execute(
             select(day.label("day"), func.count().label("n"))
-            .where(view.c.restorable, view.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
+            .where(view.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
             .group_by(day)
         )
     }
@@ -229,7 +230,7 @@ def _baseline_by_day(connection: Connection, now: datetime) -> dict[Any, int]:
         for row in connection.execute(
             select(day.label("day"), func.count().label("n"))
             .join(runs, runs.c.run_id == status.c.restorable_since_run_id)
-            .where(status.c.restorable, runs.c.baseline,
+            .where(runs.c.baseline,
                    status.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
             .group_by(day)
         )
