@@ -137,7 +137,7 @@ def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[A
 def restore_kind(judged: Any) -> ColumnElement[str]:
     """How the member OUS restores (``mous_restore.restore_kind``): by a restore PPR, by its archived
     restore script, by its delivery's scriptForPI.py, or not at all."""
-    codes = judged.reason_codes
+    codes = cast(judged.reason_codes, ARRAY(Text))
     return case(
         (judged.reason_code.is_(None), literal(PIPELINE_PPR)),
         (
