@@ -217,7 +217,12 @@ def downgrade() -> None:
     op.execute("DROP VIEW mous_restore")
     op.execute(MOUS_RESTORE_0011.replace("CREATE OR REPLACE VIEW", "CREATE VIEW"))
     # Dates of MOUSes restorable by a kind other than pipeline_ppr had no place before.
-    op.execute("UPDATE mous_status SET restorable_since = NULL, restorable_since_run_id = NULL WHERE NOT restorable")
+    op.execute(
+        "UPDATE mous_status SET restorable_since = NULL, restorable_since_run_id = NULL WHERE NOT restorable"
+    )
+    # The update queues the deferred foreign-key checks; an ALTER TABLE (here or in an older revision's
+    # downgrade) is refused while they are pending.
+    op.execute("SET CONSTRAINTS ALL IMMEDIATE")
     op.drop_constraint(op.f("ck_mous_status_since_only_when_restorable"), "mous_status", type_="check")
     op.create_check_constraint(op.f("ck_mous_status_since_only_when_restorable"), "mous_status", SINCE_BEFORE)
     op.drop_constraint(op.f("ck_mous_status_restore_kind_known"), "mous_status", type_="check")
