@@ -25,6 +25,8 @@ class BuildPy(build_py):
 
 
 setup(
+    # Regular packages only: etl/demo/real_restore (real pipeline products, some of them CASA scripts)
+    # has no __init__.py, so it ships as etl's package data, never as modules.
     packages=[*find_packages(include=["etl*", "ppr*"]), RESOURCES],
     package_dir={RESOURCES: "."},
     cmdclass={"build_py": BuildPy},
