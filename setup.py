@@ -14,20 +14,22 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 RESOURCES = "almamirror_resources"
+# Its folders, named so that setuptools does not take them for packages it was not told of (and warn).
+RESOURCE_FOLDERS = (RESOURCES, f"{RESOURCES}.alembic", f"{RESOURCES}.alembic.versions", f"{RESOURCES}.config")
+# Real pipeline products (some of them CASA scripts) and ASDMs: etl's package data, never modules.
+DATA_FOLDERS = ("etl.demo.real_restore", "etl.demo.real_restore.products", "etl.demo.real_restore.asdm")
 
 
 class BuildPy(build_py):
     def find_package_modules(self, package: str, package_dir: str) -> list[tuple[str, str, str]]:
         # The top of the repository is a package for its data only: this very file is not a module of it.
-        if package == RESOURCES:
+        if package in RESOURCE_FOLDERS or package in DATA_FOLDERS:
             return []
         return super().find_package_modules(package, package_dir)
 
 
 setup(
-    # Regular packages only: etl/demo/real_restore (real pipeline products, some of them CASA scripts)
-    # has no __init__.py, so it ships as etl's package data, never as modules.
-    packages=[*find_packages(include=["etl*", "ppr*"]), RESOURCES],
+    packages=[*find_packages(include=["etl*", "ppr*"]), *DATA_FOLDERS, *RESOURCE_FOLDERS],
     package_dir={RESOURCES: "."},
     cmdclass={"build_py": BuildPy},
 )
