@@ -27,8 +27,6 @@ from etl.errors import ConfigurationError, UsageError
 from etl.resources import DEFAULTS_FILE
 from etl.restore.settings import CasaInstallation, RestoreSettings, read_restore
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 ENV_CONFIG = "ALMAMIRROR_CONFIG"
 # Environment variable -> (section, key) it overrides.
 ENV_OVERRIDES: Mapping[str, tuple[str | None, str]] = {
