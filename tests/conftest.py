@@ -4,6 +4,11 @@ By default the tests start their own embedded PostgreSQL (pgserver) in a tempora
 ``ALMAMIRROR_TEST_DATABASE_URL`` to an admin URL of a running server (one that may CREATE DATABASE),
 e.g. ``postgresql://postgres@localhost/postgres``, to use that instead. Every database a test run creates
 is named ``amt_<pid>_<name>`` and dropped at the end.
+
+``./run test`` runs the suite on parallel workers (pytest-xdist, ``--dist loadgroup``). Each worker is a
+process of its own with its own basetemp: it starts its own embedded server (or, on a configured server,
+its own ``amt_<pid>_`` databases) and builds its own templates, so no worker sees another's databases.
+Tests are kept on one worker where sharing or timing asks for it (``pytest_collection_modifyitems``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,38 @@ from etl.settings import Settings, load_settings
 
 TEST_DATABASE_ENV = "ALMAMIRROR_TEST_DATABASE_URL"
 READER_ROLE = "almamirror_reader"
+# The xdist group of the tests that measure wall time or memory, or that signal processes: they run one
+# after another on a single worker, never two of them at once.
+ALONE_GROUP = "alone"
+# Session fixtures that only some tests use and that take long to build: their tests share one worker,
+# so the fixture is built once in the run rather than once per worker.
+SHARED_SESSION_FIXTURES = ("medium_source",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each test its xdist group (``--dist loadgroup``); a test without one goes to any worker."""
+    for item in items:
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("alone") is not None:
+        return ALONE_GROUP
+    fixtures = getattr(item, "fixturenames", ())
+    shared = [name for name in SHARED_SESSION_FIXTURES if name in fixtures]
+    if shared:
+        return shared[0]
+    # A module-scoped fixture (a read-only mirror, a built wheel, a stand-in process) is built once per
+    # worker that runs the module's tests, and again each time a worker comes back to the module: keep
+    # such a module's tests together.
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs if info is not None else {}
+    if any(defs and defs[-1].scope == "module" for defs in definitions.values()):
+        return item.nodeid.split("::", 1)[0]
+    return None
 
 
 class DatabaseFactory:
