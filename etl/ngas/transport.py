@@ -17,8 +17,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
-from etl.database import mask_url
 from etl.ngas.status import MAX_STATUS_BYTES, error_message
+from etl.urls import mask_url
 
 MAX_REDIRECTS: Final = 5
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
