@@ -3,7 +3,8 @@
 By default the tests start their own embedded PostgreSQL (pgserver) in a temporary directory; set
 ``ALMAMIRROR_TEST_DATABASE_URL`` to an admin URL of a running server (one that may CREATE DATABASE),
 e.g. ``postgresql://postgres@localhost/postgres``, to use that instead. Every database a test run creates
-is named ``amt_<pid>_<name>`` and dropped at the end.
+is named ``amt_<pid>_<name>`` and dropped at the end (on the embedded server, which is the run's own,
+the server is stopped and its data directory deleted instead).
 
 ``./run test`` runs the suite on parallel workers (pytest-xdist, ``--dist loadgroup``). Each worker is a
 process of its own with its own basetemp: it starts its own embedded server (or, on a configured server,
@@ -134,10 +135,24 @@ def admin_url(test_home: Path) -> URL:
 
 
 @pytest.fixture(scope="session")
-def databases(admin_url: URL) -> Iterator[DatabaseFactory]:
+def databases(admin_url: URL, test_home: Path) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(admin_url)
     yield factory
-    factory.drop_all()
+    if os.environ.get(TEST_DATABASE_ENV):
+        factory.drop_all()  # a server others use: left as it was found
+    else:
+        discard_embedded_server(test_home)
+
+
+def discard_embedded_server(home: Path) -> None:
+    """Stop this run's own server and delete its data directory, every database in it at once.
+
+    Dropping the run's hundreds of databases one at a time took minutes at the end of each run; the
+    server is this run's alone, in its basetemp, so nothing in it needs to outlive the run.
+    """
+    server = embedded.start_server(home)  # the one admin_url started: this process already holds it
+    server.cleanup_mode = "delete"
+    server.cleanup()
 
 
 def settings_for(
