@@ -59,7 +59,7 @@ def test_the_quick_start_lines_run(tmp_path: Path) -> None:
         assert done.returncode == 0, (line, done.stderr)
     calls = record.read_text().splitlines()
     assert "almamirror demo" in calls
-    assert "python -m pytest" in calls
+    assert "python -m pytest --numprocesses auto --dist loadgroup" in calls
 
 
 def test_shell_scripts_in_the_docs_start_with_their_shebang() -> None:

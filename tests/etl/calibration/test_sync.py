@@ -310,6 +310,7 @@ def test_the_time_budget_leaves_the_rest_to_the_next_sync(
     assert status_of(mirror_db, seed)["calibration_record"] == "agrees"
 
 
+@pytest.mark.alone
 def test_the_mirrors_transaction_is_not_open_while_documents_are_fetched(
     synced_mirror: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory,
 ) -> None:
