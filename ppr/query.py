@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Connection, ScalarSelect, Text, any_, literal, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    ScalarSelect,
+    Text,
+    any_,
+    literal,
+    select,
+    type_coerce,
+)
+from sqlalchemy.types import NullType
 
 from etl.mirror import (
     CalibrationDocument,
@@ -244,8 +255,11 @@ def _principal_investigator(status: Any) -> ScalarSelect[str | None]:
 def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tuple[Session, ...]]:
     """SESSION_1..K per MOUS as ``mous_sessions`` lists them, each with its Pass EBs in order."""
     view = mous_sessions
+    # The driver returns text[] as a list already: SQLAlchemy's ARRAY result processing, which copies
+    # it again, cost a bulk run 0.7 s of its 2.2 s for 80,000 sessions.
+    eb_uids = type_coerce(view.c.pass_eb_uids, NullType())
     rows = connection.execute(
-        select(view.c.mous_uid, view.c.session_number, view.c.pass_eb_uids)
+        select(view.c.mous_uid, view.c.session_number, eb_uids)
         .where(_among(view.c.mous_uid, mous_uids))
         .order_by(view.c.mous_uid, view.c.session_number)
     )
@@ -297,11 +311,12 @@ def _products(
     products: dict[str, list[RestoreProduct]] = defaultdict(list)
     # Fetched at once and unpacked by position: row by row through the result, 300,000 products of a
     # bulk run took seconds.
+    manifests = {uid: record.manifest_file for uid, record in records.items()}
     for mous_uid, file_name, kind, session_number, size_bytes, restore_name in rows.all():
-        record = records.get(mous_uid)
-        manifest = record.manifest_file if record is not None else None
-        if kind == "manifest" and (mous_uid in written or (manifest is not None and file_name != manifest)):
-            continue
+        if kind == "manifest":
+            manifest = manifests.get(mous_uid)
+            if mous_uid in written or (manifest is not None and file_name != manifest):
+                continue
         products[mous_uid].append(RestoreProduct(file_name, kind, session_number, size_bytes, restore_name))
     return {uid: tuple(found) for uid, found in products.items()}
 
