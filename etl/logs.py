@@ -6,11 +6,20 @@ import logging
 import sys
 import time
 
+from etl.controls import escape_controls
+
 _FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 class _UtcFormatter(logging.Formatter):
-    """ISO 8601 UTC timestamps: logs from several sites and hosts sort and compare as written."""
+    """ISO 8601 UTC timestamps: logs from several sites and hosts sort and compare as written.
+
+    A line's control characters are escaped: its values may be a file name, a server's reply or a
+    source row, whose escape sequences must not steer the terminal (or the journal's viewer) that
+    shows it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().format(record))
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802, ARG002
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -101,9 +110,7 @@ def configure_logging(level: str, *, asked: bool = True, progress: bool = True) 
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter that says nothing an operator acts on.
-    # httpx logs every request's URL at INFO; the NGAS client logs what matters itself, URLs masked.
-    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "httpx", "httpcore",
-                  "matplotlib"):
+    for noisy in ("pgserver", "alembic.runtime", "apscheduler.executors.default", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

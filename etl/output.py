@@ -25,8 +25,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from etl.controls import escape_controls
 from etl.errors import UsageError
-from etl.terminal import Terminal, escape_controls, write_drawn
+from etl.terminal import Terminal, write_drawn
 
 FORMATS = ("table", "csv", "json")
 Row = Mapping[str, Any]
@@ -49,6 +50,8 @@ class TableView:
     """At most this many rows (the summary still counts them all)."""
     choosable: bool = True
     """Whether the command has --columns (the note under a fitted table names it)."""
+    widenable: bool = True
+    """Whether the command has --wide (the note names it only then)."""
 
 
 @dataclass(frozen=True)
@@ -282,9 +285,10 @@ def render_terminal_table(
     console.print(table)
     left_out = [c for c in columns if c not in shown]
     if left_out:
-        choose = ", --columns a,b,c chooses" if view.choosable else ""
+        offered = (("--wide shows every column", view.widenable), ("--columns a,b,c chooses", view.choosable))
+        options = ", ".join(option for option, given in offered if given)
         console.print(
-            f"(not shown, for width: {', '.join(left_out)}; --wide shows every column{choose})",
+            f"(not shown, for width: {', '.join(left_out)}" + (f"; {options})" if options else ")"),
             style="dim",
         )
     return _strip_line_ends(buffer.getvalue())

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from etl.controls import escape_controls
 from etl.logs import fields, progress_wanted
 from etl.terminal import Terminal, terminal_of
 
@@ -105,7 +106,8 @@ class Progress:
         if self.live is not None:
             # A step that counted nothing and has no figures leaves no line: it only showed it was busy.
             told = event is not None or self.count > 0
-            self.live.close(self._finished_line(elapsed, figures if event else None) if told else None)
+            width = self.live.console.width
+            self.live.close(self._finished_line(elapsed, figures if event else None, width) if told else None)
         elif event is not None:
             self.logger.info("%s %s", event, fields(**figures))
         elif self.reported:
@@ -129,15 +131,32 @@ class Progress:
                    seconds=round(time.monotonic() - self.started, 1), done=final),
         )
 
-    def _finished_line(self, elapsed: float, figures: dict[str, object] | None) -> str:
+    def _finished_line(
+        self, elapsed: float, figures: dict[str, object] | None, width: int | None = None
+    ) -> str:
+        """The step's line; on a terminal ``width`` wide, figures that are zero give way (from the
+        last) before the line would wrap, and then the figures are set one space apart."""
         if figures is None:
-            told = f"{self.count:,} {self.unit}"
-        else:
-            told = "  ".join(
-                f"{name} {_figure(value)}" for name, value in figures.items()
-                if name != "seconds" and value != self.label
-            )
-        return f"{self.label:<{LABEL_WIDTH}} {told}  ({elapsed:,.1f} s)"
+            return f"{self.label:<{LABEL_WIDTH}} {self.count:,} {self.unit}  ({elapsed:,.1f} s)"
+        told = [(name, value) for name, value in figures.items() if name != "seconds" and value != self.label]
+
+        def line(pairs: list[tuple[str, object]], gap: str = "  ") -> str:
+            text = gap.join(f"{name} {_figure(value)}" for name, value in pairs)
+            return f"{self.label:<{LABEL_WIDTH}} {text}{gap}({elapsed:,.1f} s)"
+
+        if width is None:
+            return line(told)
+        while len(line(told)) > width and (zero := _last_zero(told)) is not None:
+            told.pop(zero)
+        return line(told) if len(line(told)) <= width else line(told, " ")
+
+
+def _last_zero(figures: list[tuple[str, object]]) -> int | None:
+    """The index of the last figure that is 0 (never the first: the line says what it counted)."""
+    for index in range(len(figures) - 1, 0, -1):
+        if figures[index][1] == 0 and not isinstance(figures[index][1], bool):
+            return index
+    return None
 
 
 def _figure(value: object) -> str:
@@ -175,7 +194,8 @@ class _LiveLine:
 
     def _description(self, doing: str | None) -> str:
         label = self.progress.label
-        return f"{label:<{LABEL_WIDTH}}" + (f" {doing}" if doing else "")
+        # A label or phase may name source data (a table, a MOUS, a document): shown, never run.
+        return escape_controls(f"{label:<{LABEL_WIDTH}}" + (f" {doing}" if doing else ""))
 
     def _told(self) -> str:
         progress = self.progress
@@ -198,4 +218,4 @@ class _LiveLine:
     def close(self, line: str | None) -> None:
         self.live.stop()
         if line is not None:
-            self.console.print(line, soft_wrap=True)
+            self.console.print(escape_controls(line), soft_wrap=True)

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
+from etl.controls import escape_controls
 from etl.logs import fields
 
 log = logging.getLogger(__name__)
@@ -51,17 +52,6 @@ def terminal_of(stream: TextIO) -> Terminal | None:
     return Terminal(width=size.columns, height=size.lines, color=not os.environ.get("NO_COLOR"))
 
 
-# What would steer the terminal instead of being shown: C0 controls but tab and line ends (a CR
-# alone moves the cursor back over what was shown), DEL, C1 controls (0x9b is a CSI by itself), and
-# the bidirectional overrides that show text in another order than it is.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with every character that would steer a terminal written as ``\\uXXXX``, as JSON does."""
-    return _CONTROL.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
-
-
 class TerminalText(io.StringIO):
     """A command's output collected for a terminal: what is written has its control characters escaped
     (source data may hold escape sequences); ``write_drawn`` takes text the output layer drew itself,
@@ -83,12 +73,13 @@ def write_drawn(stream: TextIO, text: str) -> None:
 
 
 @contextlib.contextmanager
-def paged(stream: TextIO, enabled: bool = True) -> Iterator[TextIO]:
+def paged(stream: TextIO, enabled: bool = True, wrap: bool = False) -> Iterator[TextIO]:
     """A stream for a command's output: on a terminal, collected, escaped and then shown, paged when
     long (unless ``enabled`` is False: --no-pager).
 
     Off a terminal the output goes straight to ``stream``, exact. A command that fails inside the
-    block shows nothing of what it had written: no half a report.
+    block shows nothing of what it had written: no half a report. ``wrap`` breaks plain lines wider
+    than the terminal between words (a summary's sentences), rather than where the screen cuts them.
     """
     terminal = terminal_of(stream)
     if terminal is None:
@@ -96,7 +87,25 @@ def paged(stream: TextIO, enabled: bool = True) -> Iterator[TextIO]:
         return
     buffer = TerminalText()
     yield buffer
-    show(buffer.getvalue(), stream, terminal, enabled)
+    text = buffer.getvalue()
+    show(wrapped_lines(text, terminal.width) if wrap else text, stream, terminal, enabled)
+
+
+def wrapped_lines(text: str, width: int) -> str:
+    """``text`` with each plain line wider than ``width`` broken between words, its continuation
+    indented two more than the line; drawn lines (with escape sequences) are left as they are."""
+    import textwrap
+
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width or "\x1b" in line:
+            lines.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+        # A path or URL longer than the line stays whole (copied from the screen, it must still work).
+        lines.append(textwrap.fill(line, width, subsequent_indent=indent, break_on_hyphens=False,
+                                   break_long_words=False))
+    return "\n".join(lines)
 
 
 def show(text: str, stream: TextIO, terminal: Terminal, page: bool = True) -> None:

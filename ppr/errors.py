@@ -4,7 +4,7 @@
   the archived PPR given for comparison cannot be read.
 - Refuse (``StopAndFix``, exit 1): the MOUS is not in the mirror or not a member OUS, the output
   directory is taken, or ``NotRestorable`` — the mirror's verdict: one of its reason codes
-  (``etl.mirror.derived.REASON_CODES``), or ``proprietary``.
+  (``etl.mirror.reasons.REASON_CODES``), or ``proprietary``.
 - Report a defect (``StopAndFix``, exit 1): ``InvalidPpr`` — a request or PPR failed the checks of
   ppr/build.py, ppr/layout.py, the project's own schema or the consistency checks beyond it, although
   the mirror called the MOUS restorable; a generated one must not be written.

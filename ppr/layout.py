@@ -53,12 +53,14 @@ class RequestFiles:
     """A request directory's checked content, ready to be written under ``target``."""
 
     target: Path
-    ppr_name: str
+    ppr_name: str | None  # in working/; None for a delivery tree, which holds no PPR of almamirror's
     ppr_bytes: bytes
     manifest_bytes: bytes
     # Further files written with the PPR (relative path, bytes): README.txt, and products/'s pipeline
     # manifest when almamirror writes it.
     extra: tuple[tuple[str, bytes], ...] = ()
+    # The directories the request holds: the pipeline's (rawdata, working, products) or a delivery's.
+    directories: tuple[str, ...] = (RAWDATA, WORKING, PRODUCTS)
 
 
 def build_request_directory(
@@ -344,9 +346,10 @@ def _fresh_sibling(target: Path, purpose: str) -> Path:
 
 
 def _fill(directory: Path, files: RequestFiles) -> None:
-    for name in (RAWDATA, WORKING, PRODUCTS):
+    for name in files.directories:
         (directory / name).mkdir()
-    _write(directory / WORKING / files.ppr_name, files.ppr_bytes)
+    if files.ppr_name is not None:
+        _write(directory / WORKING / files.ppr_name, files.ppr_bytes)
     _write(directory / MANIFEST_FILE, files.manifest_bytes)
     for relative, content in files.extra:
         _write(directory / relative, content, executable=relative in EXECUTABLES)
@@ -354,9 +357,10 @@ def _fill(directory: Path, files: RequestFiles) -> None:
 
 def _refresh(directory: Path, files: RequestFiles) -> None:
     """--force on an existing directory: a new PPR and manifest, everything else left as it is."""
-    for name in (RAWDATA, WORKING, PRODUCTS):
+    for name in files.directories:
         make_directory(directory / name)  # a symbolic link planted there is refused, not written through
-    _replace(directory / WORKING / files.ppr_name, files.ppr_bytes)
+    if files.ppr_name is not None:
+        _replace(directory / WORKING / files.ppr_name, files.ppr_bytes)
     _replace(directory / MANIFEST_FILE, files.manifest_bytes)
     for relative, content in files.extra:
         _replace(directory / relative, content, executable=relative in EXECUTABLES)

@@ -47,6 +47,19 @@ class ArchivedRecord:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """What a scriptforpi restore's delivery tree needs beyond the PPR's facts (``mous_restore``)."""
+
+    scriptforpi_file: str  # the archived scriptForPI.py, run in script/
+    calibration_kind: str  # manual, or pipeline_then_manual (CASA then starts with the pipeline)
+    casa_version: str | None  # the pipeline calibration's, from its manifest
+    pipeline_version: str | None
+    script_casa_versions: tuple[str, ...]  # what the hand-run scripts demand
+    # Every archived file of the MOUS: the delivery tree takes its scripts and calibration products.
+    files: tuple[ProductFile, ...] = ()
+
+
+@dataclass(frozen=True)
 class RestoreRequest:
     """Everything a restore PPR and its directory need for one member OUS."""
 
@@ -73,6 +86,8 @@ class RestoreRequest:
     # Restore kind pipeline_script: the archived restore script (name in working/, text), run instead
     # of the PPR because it has steps a PPR cannot carry.
     restore_script: tuple[str, str] | None = None
+    # Restore kind scriptforpi: the delivery tree its scriptForPI.py runs in (ppr/delivery.py).
+    delivery: Delivery | None = None
 
     @property
     def pass_eb_uids(self) -> tuple[str, ...]:

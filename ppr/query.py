@@ -45,12 +45,12 @@ from etl.mirror import (
 )
 from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.views import mous_restore, mous_sessions, restorable_mous
-from ppr.model import ArchivedRecord, RestoreRequest, Session
+from ppr.model import ArchivedRecord, Delivery, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
 from ppr.uid import MEMBER_PREFIX, disk_name
 
-# The restore kinds a request directory is written for (the others need a delivery tree).
-BUILT_KINDS = ("pipeline_ppr", "pipeline_script")
+# The restore kinds a request directory is written for: a PPR layout, or a delivery tree (scriptforpi).
+BUILT_KINDS = ("pipeline_ppr", "pipeline_script", "scriptforpi")
 
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
 # calibration_record.state of a record that is the calibration's key: the PPR follows it.
@@ -108,6 +108,32 @@ def restore_scripts(connection: Connection, mous_uids: Sequence[str]) -> dict[st
     )
     return {
         row.mous_uid: (row.restore_script_file.removeprefix(MEMBER_PREFIX), row.content) for row in rows
+    }
+
+
+def deliveries(connection: Connection, mous_uids: Sequence[str]) -> dict[str, Delivery]:
+    """Each given scriptforpi MOUS's delivery facts (``mous_restore``) and every file it has archived."""
+    if not mous_uids:
+        return {}
+    view, files = mous_restore, table_of(ProductFile)
+    facts = connection.execute(
+        select(view.c.mous_uid, view.c.scriptforpi_file, view.c.calibration_kind, view.c.casa_version,
+               view.c.pipeline_version, view.c.script_casa_versions)
+        .where(_among(view.c.mous_uid, mous_uids), view.c.scriptforpi_file.is_not(None))
+    ).all()
+    archived: dict[str, list[RestoreProduct]] = defaultdict(list)
+    for mous_uid, file_name, kind, session_number, size_bytes in connection.execute(
+        select(files.c.mous_uid, files.c.file_name, files.c.kind, files.c.session_number, files.c.size_bytes)
+        .where(_among(files.c.mous_uid, [row.mous_uid for row in facts]))
+        .order_by(files.c.mous_uid, files.c.file_name)
+    ).all():
+        archived[mous_uid].append(RestoreProduct(file_name, kind, session_number, size_bytes))
+    return {
+        row.mous_uid: Delivery(
+            row.scriptforpi_file, row.calibration_kind, row.casa_version, row.pipeline_version,
+            tuple(row.script_casa_versions or ()), tuple(archived[row.mous_uid]),
+        )
+        for row in facts
     }
 
 

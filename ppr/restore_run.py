@@ -45,11 +45,13 @@ class RestoreRun:
     calibration: Mapping[str, Any]  # the calibration's CASA, pipeline and MPI servers
     inputs: Mapping[str, Any]
     created: str
+    pipeline: bool = True  # CASA is started with --pipeline (a delivery of a manual calibration is not)
 
 
 def casa_arguments(run: RestoreRun, log: str) -> list[str]:
     """The CASA command line, ``$CASA`` / ``$MPICASA`` standing for the chosen installation."""
-    casa = ["$CASA", "--nogui", "--nologger", "--pipeline", "--logfile", log, "-c", run.casa_code]
+    pipeline = ["--pipeline"] if run.pipeline else []
+    casa = ["$CASA", "--nogui", "--nologger", *pipeline, "--logfile", log, "-c", run.casa_code]
     if run.casa.mpi and run.mpi_servers:
         # One MPI client and the calibration's number of servers.
         return ["$MPICASA", "-n", str(run.mpi_servers + 1), *casa]

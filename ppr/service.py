@@ -26,6 +26,7 @@ from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_own_ppr
 from ppr.bulk import in_order
 from ppr.check import ArchivedPpr, SessionDifference, compare_sessions, read_archived_ppr
+from ppr.delivery import delivery_request_files
 from ppr.errors import (
     ArchivedPprOfAnotherMous,
     InvalidPpr,
@@ -36,12 +37,13 @@ from ppr.errors import (
     OutputNotADirectory,
     UnknownMous,
 )
-from ppr.layout import RequestFiles, request_files, session_map_digest
+from ppr.layout import RequestFiles, request_files, session_map_digest, write_request_directory
 from ppr.model import RestoreRequest
 from ppr.query import (
     MousVerdict,
     archived_records,
     archived_sessions,
+    deliveries,
     ous_level,
     restore_requests,
     restore_scripts,
@@ -52,6 +54,7 @@ from ppr.validate import validated_ppr
 from ppr.writer import RequestWriter
 
 PIPELINE_SCRIPT = "pipeline_script"
+SCRIPTFORPI = "scriptforpi"
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +128,14 @@ def generate_ppr(
 def with_restore_scripts(
     connection: Connection, requests: dict[str, RestoreRequest], chosen: Mapping[str, MousVerdict]
 ) -> dict[str, RestoreRequest]:
-    """The requests, each pipeline_script one carrying its archived restore script."""
+    """The requests, each pipeline_script one carrying its archived restore script, each scriptforpi one
+    what its delivery tree needs."""
     scripted = [uid for uid, verdict in chosen.items() if verdict.restore_kind == PIPELINE_SCRIPT]
     scripts = restore_scripts(connection, scripted)
+    delivered = [uid for uid, verdict in chosen.items() if verdict.restore_kind == SCRIPTFORPI]
+    trees = deliveries(connection, [uid for uid in delivered if uid in requests])
     return {
-        uid: dataclasses.replace(request, restore_script=scripts[uid]) if uid in scripts else request
+        uid: dataclasses.replace(request, restore_script=scripts.get(uid), delivery=trees.get(uid))
         for uid, request in requests.items()
     }
 
@@ -144,11 +150,17 @@ def render(
 
 
 def refuse_unless_restorable(
-    verdict: MousVerdict, allow_proprietary: bool, with_script: bool = False
+    verdict: MousVerdict, allow_proprietary: bool, with_script: bool = False, delivery: bool = False
 ) -> None:
     """Refuse with the mirror's reason code, or as proprietary by the mirror's flag; ``with_script``
-    accepts a pipeline_script MOUS (its request directory runs the archived restore script)."""
-    if not (verdict.restorable or (with_script and verdict.restore_kind == PIPELINE_SCRIPT)):
+    accepts a pipeline_script MOUS (its request directory runs the archived restore script),
+    ``delivery`` a scriptforpi MOUS (its delivery tree runs scriptForPI.py)."""
+    accepted = (
+        verdict.restorable
+        or (with_script and verdict.restore_kind == PIPELINE_SCRIPT)
+        or (delivery and verdict.restore_kind == SCRIPTFORPI)
+    )
+    if not accepted:
         raise NotRestorable(verdict.mous_uid, verdict.reason_code or "not_restorable",
                             verdict.reason or "the mirror marks it not restorable")
     if allow_proprietary or not verdict.proprietary:
@@ -350,7 +362,11 @@ def _request_files(
     created: datetime,
 ) -> RequestFiles | str:
     try:
-        refuse_unless_restorable(verdict, allow_proprietary, with_script=True)
+        refuse_unless_restorable(verdict, allow_proprietary, with_script=True, delivery=True)
+        if verdict.restore_kind == SCRIPTFORPI:
+            return delivery_request_files(
+                base_dir, default_relative_path(request, created), request, created, site.casa
+            )
         if verdict.restore_kind == PIPELINE_SCRIPT and request.restore_script is None:
             raise NotRestorable(request.mous_uid, verdict.reason_code or "restore_needs_extra_steps",
                                 "its archived restore script is not in the mirror (fetched by the sync)")
@@ -361,6 +377,30 @@ def _request_files(
     except (NotRestorable, InvalidPpr) as refusal:
         # One MOUS's refusal is reported in the summary; the others are still written.
         return f"{refusal_code(refusal)}: {refusal}"
+
+
+def build_delivery(
+    connection: Connection,
+    mous_uid: str,
+    base_dir: Path,
+    site: PprSettings,
+    allow_proprietary: bool = False,
+    relative_path: str | None = None,
+    force: bool = False,
+    created: datetime | None = None,
+) -> tuple[RestoreRequest, Path]:
+    """The delivery tree of one scriptforpi MOUS under ``base_dir``, written; the refusal says why not."""
+    verdict = _verdict(connection, mous_uid)
+    created = created or utc_now()
+    refuse_unless_restorable(verdict, allow_proprietary, delivery=verdict.restore_kind == SCRIPTFORPI)
+    if verdict.restore_kind != SCRIPTFORPI:
+        raise NotRestorable(mous_uid, verdict.reason_code or "not_restorable",
+                            f"it restores by {verdict.restore_kind}, not by a delivery's scriptForPI.py")
+    requests = restore_requests(connection, [mous_uid])
+    request = with_restore_scripts(connection, requests, {mous_uid: verdict})[mous_uid]
+    path = relative_path or default_relative_path(request, created)
+    files = delivery_request_files(base_dir, path, request, created, site.casa)
+    return request, write_request_directory(files, force)
 
 
 def _verdict(connection: Connection, mous_uid: str) -> MousVerdict:

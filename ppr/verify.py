@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -25,6 +25,7 @@ from etl.calibration.request import RequestReading, disk_form, read_request
 from etl.calibration.xml import local_name, parse_xml
 from etl.logs import fields
 from etl.ngas.checksums import UnknownChecksum, checksum_of_file, expected_checksum
+from ppr.delivery import LAYOUT as DELIVERY
 from ppr.errors import InvalidPpr, NotARequestDirectory
 from ppr.fetch.record import EXPORTED, RECORD_FILE
 from ppr.layout import MANIFEST_FILE, PRODUCTS, RAWDATA, WORKING
@@ -87,13 +88,22 @@ class _Found:
         self.problems.append(Problem(check, path, text))
 
 
-def verify_request(directory: Path, asdms: bool = True) -> Verification:
+def verify_request(directory: Path, asdms: bool = True, just_verified: Collection[str] = ()) -> Verification:
     """Check ``directory`` as the restore opens it; ``NotARequestDirectory`` when it is none at all.
 
-    ``asdms`` False (a ``fetch --products-only``): ``rawdata/`` is not checked.
+    ``asdms`` False (a ``fetch --products-only``): ``rawdata/`` is not checked. ``just_verified``: the
+    products (targets) whose checksum the caller computed over the bytes it wrote, moments ago (the fetch
+    that downloaded them): while their size and modification time are the record's, they are not read
+    a second time.
     """
     if not directory.is_dir():
         raise NotARequestDirectory(directory, "no such directory")
+    plan = _fetch_plan(directory)
+    if plan.get("layout") == DELIVERY:
+        # Imported here: the delivery's preflight builds on this module's checks.
+        from ppr.verify_delivery import verify_delivery
+
+        return verify_delivery(directory, plan, asdms, frozenset(just_verified))
     if not any((directory / name).is_dir() for name in (RAWDATA, WORKING, PRODUCTS)):
         raise NotARequestDirectory(directory, f"it has none of {RAWDATA}/, {WORKING}/, {PRODUCTS}/")
     found = _Found()
@@ -101,10 +111,9 @@ def verify_request(directory: Path, asdms: bool = True) -> Verification:
         if not (directory / name).is_dir():
             found.add("layout", f"{name}/", "missing: the restore runs in working/ and reads rawdata/ "
                       "and products/")
-    plan = _fetch_plan(directory)
     ppr_path, reading = _read_ppr(directory, plan, found)
     manifest_path, manifest = _read_manifest(directory, found)
-    _verify_fetched(directory, plan, found)
+    _verify_fetched(directory, plan, found, frozenset(just_verified))
     if reading is not None and manifest is not None and manifest_path is not None:
         _verify_restore_files(directory, reading, (manifest_path, manifest), found)
     if reading is not None and asdms:
@@ -226,10 +235,11 @@ def _pipeline_ous_problems(content: bytes) -> None:
 
 
 def _verify_restore_files(
-    directory: Path, reading: RequestReading, read: tuple[str, Manifest], found: _Found
+    directory: Path, reading: RequestReading, read: tuple[str, Manifest], found: _Found,
+    products_in: str = PRODUCTS,
 ) -> None:
     where, manifest = read
-    products = directory / PRODUCTS
+    products = directory / products_in
     by_number = {session.number: session for session in manifest.sessions}
     asdms = {asdm.eb: (session.number, asdm) for session in manifest.sessions for asdm in session.asdms}
     for number, eb_uids in sorted(reading.sessions.items()):
@@ -299,25 +309,28 @@ def _verify_eb(
 
 
 def _product(products: Path, where: str, name: str, what: str, found: _Found) -> Path | None:
+    # products/ in a request directory, calibration/ in a delivery tree (which the restore reads as it).
     if "/" in name or name in {"", ".", ".."}:
-        found.add("manifest", where, f"{what} is named {name!r}, not a file name in {PRODUCTS}/")
+        found.add("manifest", where, f"{what} is named {name!r}, not a file name in {products.name}/")
         return None
     path = products / name
     if not path.is_file():
-        found.add("product", f"{PRODUCTS}/{name}", f"missing: the manifest names it as {what}")
+        found.add("product", f"{products.name}/{name}", f"missing: the manifest names it as {what}")
         return None
     found.files_checked += 1
     return path
 
 
 def _relative(products: Path, path: Path) -> str:
-    return f"{PRODUCTS}/{path.relative_to(products).as_posix()}"
+    return f"{products.name}/{path.relative_to(products).as_posix()}"
 
 
 # --- sizes and checksums of what the fetch brought -------------------------------------------------
 
 
-def _verify_fetched(directory: Path, plan: Mapping[str, Any], found: _Found) -> None:
+def _verify_fetched(
+    directory: Path, plan: Mapping[str, Any], found: _Found, just_verified: frozenset[str]
+) -> None:
     """Every product is as the fetch verified it: the recorded size and checksum, the archive's size."""
     recorded = _record_products(directory)
     planned = {
@@ -334,7 +347,7 @@ def _verify_fetched(directory: Path, plan: Mapping[str, Any], found: _Found) -> 
             found.add("product", target, f"not verified by a fetch (no entry in {RECORD_FILE}): run "
                       "almamirror fetch")
             continue
-        for problem in _fetched_problems(path, entry, planned.get(target)):
+        for problem in _fetched_problems(path, entry, planned.get(target), target in just_verified):
             found.add("product", target, problem)
 
 
@@ -349,15 +362,18 @@ def _record_products(directory: Path) -> dict[str, dict[str, Any]]:
     return {str(target): entry for target, entry in products.items() if isinstance(entry, dict)}
 
 
-def _fetched_problems(path: Path, entry: Mapping[str, Any], archived_size: object) -> Iterator[str]:
-    size = path.stat().st_size
+def _fetched_problems(
+    path: Path, entry: Mapping[str, Any], archived_size: object, just_verified: bool
+) -> Iterator[str]:
+    stat = path.stat()
+    size = stat.st_size
     if entry.get("size") != size:
         yield f"{size:,} bytes, but the fetch verified {entry.get('size')} bytes: changed since"
         return
     if isinstance(archived_size, int) and archived_size != size:
         yield f"{size:,} bytes, but the archive lists {archived_size:,} bytes"
     stored, plugin = entry.get("checksum"), entry.get("checksum_plugin")
-    if stored is None or plugin is None:
+    if stored is None or plugin is None or (just_verified and stat.st_mtime_ns == entry.get("mtime_ns")):
         return
     try:
         expected = expected_checksum(str(plugin), str(stored))

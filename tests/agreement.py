@@ -58,7 +58,12 @@ def disagreements(mirror: URL, site: PprSettings, base_dir: Path) -> list[str]:
             }
             for uid in unscripted:
                 del summary.refused[uid]
-            restorable = sum(1 for row in report if row.restorable) + scripted
+            # And a MOUS restored by its scriptForPI.py gets a delivery tree.
+            delivered = connection.execute(
+                select(func.count()).select_from(mous_restore)
+                .where(mous_restore.c.restore_kind == "scriptforpi")
+            ).scalar_one()
+            restorable = sum(1 for row in report if row.restorable) + scripted + delivered
             if summary.refused or len(summary.written) != restorable:
                 found.append(
                     f"--all-restorable wrote {len(summary.written)} of {restorable} restorable MOUSes, "

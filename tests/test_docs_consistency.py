@@ -1,13 +1,16 @@
-"""The README and docs/ hold together: every relative link leads to a file of the repository, and
-every shell line of the README's quick start runs (against a stand-in virtualenv: cheaply)."""
+"""The README and docs/ hold together: every relative link and every repository path named leads to a
+file of the repository, every shell line of the README's quick start runs (against a stand-in
+virtualenv: cheaply), and the figures quoted from the demo archive are the ones it gives."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import URL
 
 from tests.test_run_script import checkout
 
@@ -78,3 +81,41 @@ def test_ci_installs_chromium_for_the_screenshot_test() -> None:
     install = script.index("apt-get install -y -qq chromium")
     assert "[ ! -x /usr/bin/chromium ]" in script[:install]  # only when missing
     assert install < script.index("./run test")
+
+
+# A repository path named in running text (`etl/revision_check.py`, bench/startup.py, docs/fetch.md),
+# not only in a link: it must exist too. etl/bundled/ is made by a build, inside the wheel.
+REPOSITORY_PATH = re.compile(r"(?<![\w./~-])((?:etl|ppr|tests|bench|docs|config|alembic|\.ci)/[\w./-]*[\w/])")
+BUILT_ONLY = {"etl/bundled/"}
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
+def test_every_repository_path_named_in_the_text_exists(document: Path) -> None:
+    named = {found[1] for found in REPOSITORY_PATH.finditer(document.read_text(encoding="utf-8"))}
+    missing = sorted(path for path in named - BUILT_ONLY if "*" not in path and not (ROOT / path).exists())
+    assert missing == []
+
+
+def test_the_scale_help_gives_each_demo_scale_its_real_size() -> None:
+    from etl.cli import build_parser
+    from etl.demo.scales import SCALES
+
+    demo = next(action for action in build_parser()._actions if action.dest == "command").choices["demo"]
+    scale = next(action for action in demo._actions if action.dest == "scale")
+    for spec in SCALES.values():
+        assert f"{spec.name}: {spec.mous_count:,} MOUSes" in (scale.help or "")
+
+
+def test_the_example_summary_is_the_small_demo_archives(synced_mirror: URL, test_home: Path) -> None:
+    """docs/reporting.md quotes `report restorable`'s summary line on the small demo archive: the same
+    counts as the command gives today."""
+    from tests.terminal import cli_env
+
+    done = subprocess.run(
+        [sys.executable, "-m", "etl.cli", "report", "restorable", "--no-pager"],
+        env=cli_env(synced_mirror, test_home), capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = done.stdout.splitlines()[-1]
+    head = summary.split(" not (", 1)[0] + " not ("  # "58 MOUSes: 44 restorable (…), 14 not ("
+    assert head in (ROOT / "docs" / "reporting.md").read_text(encoding="utf-8"), summary

@@ -215,7 +215,7 @@ def _os_message(exc: OSError) -> str:
 
 
 def _one_line(message: str) -> str:
-    from etl.terminal import escape_controls
+    from etl.controls import escape_controls
 
     # A message may quote source data or a path: its escape sequences are shown, never run.
     return escape_controls(" ".join(message.split()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def quiet(args: argparse.Namespace) -> bool:
@@ -11,6 +12,11 @@ def quiet(args: argparse.Namespace) -> bool:
 
 def confirm(args: argparse.Namespace, *lines: str) -> None:
     """Print the lines that confirm a success, unless ``-q``; results asked for are not confirmations."""
-    if not quiet(args):
+    if quiet(args):
+        return
+    from etl.terminal import paged
+
+    # On a terminal: names from the archive escaped, sentences broken between words (paths kept whole).
+    with paged(sys.stdout, enabled=False, wrap=True) as shown:
         for line in lines:
-            print(line)
+            shown.write(line + "\n")

@@ -19,7 +19,8 @@ def register(subparsers: Any) -> None:
         "fetch", help="download a request directory's products and ASDMs from ALMA's archive (NGAS)",
         description="Read REQUEST_DIR/fetch-manifest.json (written by 'almamirror ppr … --build') and "
         "fetch every product into products/ (verified against NGAS's size and checksum) and every ASDM "
-        "into rawdata/ (through [archive] asdm_command). Files already there and verified are not "
+        "into rawdata/ (through [archive] asdm_command); for a scriptForPI.py delivery tree, into "
+        "script/, calibration/ and raw/<uid>.asdm.sdm. Files already there and verified are not "
         "downloaded again; a partial download is resumed. Then the preflight (ppr --verify) checks the "
         "directory as the restore opens it. Exit codes: 0 everything is there and the preflight passed, 1 "
         "some files failed or the preflight found problems (each named), 2 not a request directory or "
@@ -77,8 +78,27 @@ def fetch_with_progress(directory: Path, settings: Settings, options: Any, progr
 
 
 def write_fetch_summary(summary: Any, fmt: str, stream: TextIO, dry_run: bool = False) -> None:
-    from etl.output import write_rows
+    """The fetch's summary; on a terminal its tables fit the width and its file names and reasons (the
+    archive's, a server's or an exporter's words) have their control characters escaped."""
+    from etl.terminal import paged, terminal_of
 
+    with paged(stream, enabled=False, wrap=True) as shown:
+        _write_fetch_summary(summary, fmt, shown, terminal_of(stream), dry_run)
+
+
+# On a narrow terminal the server, the kind and the time give way (the size stays); the file and the
+# reason wrap in their cells.
+SUMMARY_LAYOUT_DROP = ("source", "kind", "seconds")
+SUMMARY_LAYOUT_FOLD = ("target", "reason")
+
+
+def _write_fetch_summary(
+    summary: Any, fmt: str, stream: TextIO, terminal: Any, dry_run: bool
+) -> None:
+    from etl.output import Layout, TableView, write_rows
+
+    view = TableView(terminal=terminal, choosable=False, widenable=False)  # fetch has neither option
+    layout = Layout(drop_first=SUMMARY_LAYOUT_DROP, fold=SUMMARY_LAYOUT_FOLD)
     rows = [
         {"state": o.state, "kind": o.kind, "target": o.target, "source": o.source, "bytes": o.bytes,
          "seconds": round(o.seconds, 2), "reason": o.reason}
@@ -98,7 +118,8 @@ def write_fetch_summary(summary: Any, fmt: str, stream: TextIO, dry_run: bool = 
         planned = [row for row in rows if row["state"] == "to fetch"]
         known = sum(row["bytes"] or 0 for row in planned)
         unknown = sum(1 for row in planned if row["bytes"] is None)
-        write_rows(rows, ("state", "kind", "target", "source", "bytes"), "table", stream)
+        write_rows(rows, ("state", "kind", "target", "source", "bytes"), "table", stream, view=view,
+                   layout=layout)
         stream.write(f"fetch --dry-run: {len(planned)} to fetch ({known:,} bytes"
                      f"{f' and {unknown} ASDM(s) of unknown size' if unknown else ''}), "
                      f"{summary.count('present')} already there\n")
@@ -107,7 +128,7 @@ def write_fetch_summary(summary: Any, fmt: str, stream: TextIO, dry_run: bool = 
     # (the progress showed each file, and --format json lists every one).
     failed = [row for row in rows if row["state"] == "failed"]
     if failed:
-        write_rows(failed, SUMMARY_COLUMNS, "table", stream)
+        write_rows(failed, SUMMARY_COLUMNS, "table", stream, view=view, layout=layout)
     rate = summary.fetched_bytes / summary.seconds / 1e6 if summary.seconds > 0 else 0.0
     stream.write(
         f"fetch {summary.directory}: {summary.count('fetched')} fetched, {summary.count('present')} "

@@ -9,6 +9,7 @@ import time
 from types import TracebackType
 from typing import Any, TextIO
 
+from etl.controls import escape_controls
 from etl.logs import fields
 from ppr.fetch.plan import FetchPlan
 from ppr.fetch.run import NOT_TRIED, Outcome
@@ -79,7 +80,8 @@ class TerminalProgress:
         )
 
         self.progress = Progress(
-            TextColumn("{task.description}", justify="left"), BarColumn(), _size_column(),
+            # File names are the archive's: shown as text, never read as rich markup ("[bold]").
+            TextColumn("{task.description}", justify="left", markup=False), BarColumn(), _size_column(),
             TransferSpeedColumn(), TimeRemainingColumn(),
             console=Console(file=stream), transient=False,
         )
@@ -115,7 +117,7 @@ class TerminalProgress:
     def started(self, target: str, size: int | None) -> None:
         name = target.rsplit("/", 1)[-1]
         with self._lock:
-            self._tasks[target] = self.progress.add_task(_short(name), total=size)
+            self._tasks[target] = self.progress.add_task(_short(escape_controls(name)), total=size)
             self._held[target] = 0
 
     def advanced(self, target: str, held: int, size: int) -> None:
@@ -142,7 +144,9 @@ class TerminalProgress:
             self._total_bytes += outcome.bytes
             self.progress.update(self._total_task, total=self._total_bytes, advance=outcome.bytes)
         if outcome.state == "failed" and outcome.reason != NOT_TRIED:
-            self.progress.console.print(f"failed: {outcome.target}: {outcome.reason}")
+            # The reason may quote a server or an exporter: its escapes are shown, never run.
+            line = escape_controls(f"failed: {outcome.target}: {outcome.reason}")
+            self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _size_column() -> Any:

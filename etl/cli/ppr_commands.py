@@ -225,6 +225,8 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
     from ppr.service import generate_ppr
 
     try:
+        if args.build is not None and _restores_by_delivery(connection, args.mous_uid):
+            return _one_delivery(connection, args, settings, built)
         generated = generate_ppr(
             connection, args.mous_uid, settings.ppr, args.allow_proprietary, args.relative_path,
             with_script=args.build is not None,
@@ -258,6 +260,40 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
     else:
         sys.stdout.buffer.write(generated.document)
         sys.stdout.flush()
+    return 0
+
+
+def _restores_by_delivery(connection: Connection, mous_uid: str) -> bool:
+    from ppr.query import verdicts
+    from ppr.service import SCRIPTFORPI
+
+    verdict = verdicts(connection, [mous_uid]).get(mous_uid)
+    return verdict is not None and verdict.restore_kind == SCRIPTFORPI
+
+
+def _one_delivery(
+    connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]
+) -> int:
+    """A scriptforpi MOUS's request directory: an ALMA delivery tree its scriptForPI.py runs in."""
+    from ppr.delivery import SCRIPT
+    from ppr.layout import MANIFEST_FILE
+    from ppr.restore_run import RUN_SCRIPT
+    from ppr.service import build_delivery
+
+    request, directory = build_delivery(
+        connection, args.mous_uid, args.build, settings.ppr, args.allow_proprietary, args.relative_path,
+        args.force,
+    )
+    built.append(directory)
+    scriptforpi = request.delivery.scriptforpi_file if request.delivery is not None else "scriptForPI.py"
+    confirm(
+        args,
+        f"ppr: MOUS {request.mous_uid}: restored by its scriptForPI.py, {len(request.pass_eb_uids)} EB(s)",
+        f"  delivery tree:     {directory}",
+        f"  scriptForPI.py:    {directory / SCRIPT / scriptforpi} (after almamirror fetch)",
+        f"  fetch manifest:    {directory / MANIFEST_FILE}",
+        f"  run the restore:   {directory / RUN_SCRIPT}",
+    )
     return 0
 
 

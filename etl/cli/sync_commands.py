@@ -74,6 +74,7 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
     from etl.progress import tables_shown_on_terminal
     from etl.sync.pipeline import run_sync
     from etl.sync.summary import write_summary
+    from etl.terminal import paged
 
     terminate_as_interrupt()
     check_configured_urls(settings)
@@ -81,7 +82,11 @@ def run_sync_command(args: argparse.Namespace, settings: Settings) -> int:
         summary = run_sync(mirror, source, settings.source, full=args.full,
                            allow_shrink=args.allow_shrink, archive=settings.archive)
     if args.format == "json" or not quiet(args):
-        write_summary(summary, args.format, sys.stdout, with_tables=not tables_shown_on_terminal())
+        # On a terminal: the source's UIDs and reasons escaped, and (with no table of figures to
+        # keep whole) the sentences wrapped between words.
+        with_tables = not tables_shown_on_terminal()
+        with paged(sys.stdout, enabled=False, wrap=args.format == "table" and not with_tables) as shown:
+            write_summary(summary, args.format, shown, with_tables=with_tables)
     return 0
 
 

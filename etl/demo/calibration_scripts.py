@@ -34,7 +34,12 @@ def calibration_script(name: str, casa_version: str) -> bytes:
     """A script that checks its CASA version first, as ALMA's calibration scripts do."""
     python3 = int(casa_version.split(".", maxsplit=1)[0]) >= FIRST_PYTHON3_CASA
     say = "print('# {}')" if python3 else "print '# {}'"
+    # scriptForPI.py recognises the amplitude renormalisation by this name in the flux script.
+    renormalisation = (
+        ["from almarenorm import ACreNorm", ""] if name.endswith("scriptForFluxCalibration.py") else []
+    )
     lines = [
+        *renormalisation,
         "import re",
         "import sys",
         "",

@@ -282,6 +282,12 @@ INVENTED_PROJECTS: Final = (
         "disagree with each other, so the record is no key and the session rule's map is refused",
         "2021-12-13T03:00:00.000", "P", "P P", record=RecordForm.SCRIPT_DISAGREES,
         reason="archive_record_disagrees")),
+    _project(47, "2018.1.00612.S", _mous(
+        "pipeline_then_flux_renormalisation",
+        "calibrated by the pipeline, then its amplitudes renormalised by hand (ACreNorm): a "
+        "scriptForFluxCalibration.py is archived, which scriptForPI.py runs after the pipeline's restore",
+        "2019-03-18T04:00:00.000", "P", "P",
+        extra_products=("member.{mous}.scriptForFluxCalibration.py",), reason="manual_post_calibration")),
 )
 
 FIXED_PROJECT_PLANS: Final = SEED_PROJECTS + INVENTED_PROJECTS

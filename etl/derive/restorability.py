@@ -29,7 +29,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by, array
 from sqlalchemy.sql.elements import ColumnElement
 
 from etl.copy import analyze
@@ -56,8 +56,8 @@ from etl.mirror.derived import (
     ARCHIVE_UID_PATTERN,
     PART_ID_PATTERN,
     PROJECT_CODE_PATTERN,
-    REASON_CODES,
 )
+from etl.mirror.reasons import REASON_CODES
 
 STATUS_COLUMNS = tuple(
     column.name for column in table_of(MousStatus).columns if column.name != "derived_run_id"
@@ -65,7 +65,7 @@ STATUS_COLUMNS = tuple(
 NO_SESSIONS = cast(literal("{}"), ARRAY(Integer))
 # Raise when a rule changes: the next sync re-derives every MOUS derived by an older version
 # (rows from before the version was kept are version 1).
-RULES_VERSION = 4
+RULES_VERSION = 5
 # Archived products of Cycle 5 on carry this prefix; the restore looks for the names without it.
 MEMBER_PREFIX = "member."
 # NRAO's rule for hand-run calibration scripts (scriptForPI.py runs them after a pipeline restore):
@@ -101,7 +101,9 @@ def derive_mous_status(
 def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[Any]:
     """The status of every affected member OUS, in three layers: facts, the verdict, the row."""
     facts = _facts(affected)
-    judged = select(facts, reason_code(facts.c).label("reason_code")).subquery("judged")
+    judged = select(
+        facts, reason_code(facts.c).label("reason_code"), reason_codes(facts.c).label("reason_codes")
+    ).subquery("judged")
     restorable = judged.c.reason_code.is_(None)
     still_restorable = and_(restorable, judged.c.previous_restorable.is_(True))
     computed = {
@@ -251,6 +253,25 @@ def reason_code(facts: Any) -> ColumnElement[Any]:
     ``facts`` are the columns of ``_facts``. The order is REASON_CODES' own: a code without a
     condition here fails the first sync with a KeyError, never silently.
     """
+    conditions = _reason_conditions(facts)
+    return case(*((conditions[code], literal(code)) for code in REASON_CODES), else_=null())
+
+
+def reason_codes(facts: Any) -> ColumnElement[Any]:
+    """Every reason that applies, in REASON_CODES' order ('{}' when restorable by a PPR).
+
+    The restore kind reads them all (``mous_restore``): a MOUS is restored by its archived script
+    only when nothing but the script's extra steps stands in a restore's way, whichever reason is first.
+    """
+    conditions = _reason_conditions(facts)
+    applying: list[Any] = [
+        case((conditions[code], literal(code)), else_=null()) for code in REASON_CODES
+    ]
+    return func.array_remove(array[str](applying, type_=Text), null())
+
+
+def _reason_conditions(facts: Any) -> dict[str, ColumnElement[bool]]:
+    """Per reason code, when it applies to a MOUS of ``facts``."""
     conditions: dict[str, ColumnElement[bool]] = {
         "deleted_ous": facts.state == "Deleted",
         "manual_calibration": facts.calibration_kind == "manual",
@@ -281,7 +302,7 @@ def reason_code(facts: Any) -> ColumnElement[Any]:
         "unsafe_product_name": facts.unsafe_product_name.is_not(None),
         "product_name_clash": facts.product_name_clash.is_not(None),
     }
-    return case(*((conditions[code], literal(code)) for code in REASON_CODES), else_=null())
+    return conditions
 
 
 def reason_text(judged: Any) -> ColumnElement[Any]:

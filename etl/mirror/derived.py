@@ -27,26 +27,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from etl.mirror.base import Base
 
-# Why a member OUS cannot be restored, in the order they are checked: the first that applies is reported.
-# Every refusal of the PPR generator that depends on mirror data is one of these, decided here once
-# (etl/derive/restorability.py): the generator reads the verdict and never re-derives it.
-REASON_CODES = (
-    "deleted_ous",
-    "manual_calibration",
-    "manual_post_calibration",
-    "no_pass_ebs",
-    "no_calibration_products",
-    "multiple_sbs",
-    "unknown_array",
-    "session_mismatch",
-    "archive_record_disagrees",
-    "restore_needs_extra_steps",
-    "manifest_file_missing",
-    "malformed_eb_uid",
-    "malformed_reference",
-    "unsafe_product_name",
-    "product_name_clash",
-)
 # What a restore PPR can carry, as PostgreSQL regular expressions. ARCHIVE_UID is the UID form of
 # ppr/uid.py's CANONICAL_UID and SciPipeRequest.xsd's Uid (a test keeps the three equal); a project
 # code also names the request directory, so it is one file-name-safe word of at most 64 characters; a
@@ -173,6 +153,9 @@ class MousStatus(Base):
     restorable: Mapped[bool] = mapped_column(Boolean)
     reason_code: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
+    # Every reason that applies, in REASON_CODES' order (reason_code is the first): the restore kind
+    # reads them all (revision 0011).
+    reason_codes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     restorable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     restorable_since_run_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("sync_run.run_id")

@@ -119,6 +119,7 @@ mous_restore = Table(
     Column("restore_script_file", Text),
     Column("scriptforpi_file", Text),
     Column("script_casa_versions", ARRAY(Text)),
+    Column("reason_codes", ARRAY(Text)),
 )
 
 

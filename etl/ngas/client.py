@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import ssl
 import threading
 import time
@@ -29,7 +28,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final, NoReturn, Protocol, TypeVar
 
-import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tenacity.wait import wait_exponential_jitter
 
@@ -55,6 +53,7 @@ from etl.ngas.checksums import (
 from etl.ngas.status import MAX_STATUS_BYTES, FileStatus, NotNgamsStatus, parse_status
 from etl.ngas.transport import (
     BadReply,
+    Connections,
     Deadline,
     DeadlinePassed,
     NotHere,
@@ -62,7 +61,9 @@ from etl.ngas.transport import (
     Offline,
     RedirectPolicy,
     Refused,
+    Reply,
     Server,
+    TransferError,
     Transient,
     Unreachable,
     open_reply,
@@ -139,6 +140,61 @@ class _Tally:
         return bool(self.not_here) and not self.problems
 
 
+class VerifiedPart:
+    """A download received and verified in its ``.part``, not yet under its name (``put_in_place``).
+
+    A file NGAS stores compressed is already in place once verified and decompressed (``inflate``).
+    """
+
+    def __init__(
+        self, file_id: str, target: Path, sink: _PartFile, status: FileStatus, checksum: ExpectedChecksum,
+        received: int, started: float, sync_directory: bool,
+    ) -> None:
+        self.file_id = file_id
+        self.target = target
+        self._sink = sink
+        self._status = status
+        self._checksum = checksum
+        self._received = received
+        self._started = started
+        self._sync_directory = sync_directory
+        self._in_place = False
+
+    def inflate(self, expected_size: int | None, deadline: Deadline) -> str:
+        """Decompress the verified ``.gz.part`` into place; what is wrong, or ""."""
+        try:
+            problem = _inflate(self._sink, self.target, self._status, expected_size, deadline)
+        except _PartChanged as changed:
+            raise DownloadNotVerified(self.file_id, str(changed)) from None
+        if not problem:
+            self._finish()
+        return problem
+
+    def put_in_place(self) -> Download:
+        """fsync the ``.part`` and rename it to the target, unless it changed since it was verified
+        (``DownloadNotVerified``, the ``.part`` left where it is)."""
+        if not self._in_place:
+            try:
+                self._sink.commit(self.target)
+            except _PartChanged as changed:
+                raise DownloadNotVerified(self.file_id, str(changed)) from None
+            finally:
+                self._sink.close()
+            self._finish()
+        download = Download(
+            self.file_id, self.target, self._status.plain_size, self._checksum, self._sink.resumed_from,
+            self._received, time.monotonic() - self._started, "gzip" if self._status.compressed else None,
+        )
+        _log_download(download)
+        return download
+
+    def _finish(self) -> None:
+        if self._sync_directory:
+            fsync_directory(self.target.parent)
+        self._sink.part.unlink(missing_ok=True)
+        self._in_place = True
+
+
 class NgasClient:
     """One pooled HTTP client for every request to the configured NGAS servers; thread-safe."""
 
@@ -165,23 +221,9 @@ class NgasClient:
         self._refused: dict[str, str] = {}
         self._offline: dict[str, str] = {}
         self._not_ngas: dict[str, str] = {}
-        connections = settings.workers + 2
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self.http = httpx.Client(
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout, read=settings.read_timeout,
-                write=settings.read_timeout, pool=None,
-            ),
-            # A request goes out at once (as curl sends it): a file costs a STATUS and a RETRIEVE or two.
-            transport=httpx.HTTPTransport(
-                verify=_tls_context(), limits=limits,
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            ),
-            follow_redirects=False,  # followed by open_reply: errors name the target, credentials go along
-            limits=limits,
-            # NGAS never compresses a reply; a reply that is anyway is decoded within bounds.
-            headers={"User-Agent": "almamirror", "Accept-Encoding": "identity"},
-        )
+        # Keep-alive connections shared by the threads of a fetch (its downloads, the STATUS asked
+        # ahead); redirects are followed by open_reply: errors name the target, credentials go along.
+        self.http = Connections(settings.connect_timeout, settings.read_timeout, _tls_context)
 
     def __enter__(self) -> NgasClient:
         return self
@@ -218,6 +260,25 @@ class NgasClient:
         files): a rename lost in a crash leaves the verified ``.part``, which the next run completes.
         ``status``: NGAS's STATUS of the file, when the caller just asked it (no second round trip).
         """
+        return self.download_verified(
+            file_id, target, expected_size, version, on_progress, sync_directory, status
+        ).put_in_place()
+
+    def download_verified(
+        self,
+        file_id: str,
+        target: Path,
+        expected_size: int | None = None,
+        version: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        sync_directory: bool = True,
+        status: FileStatus | None = None,
+    ) -> VerifiedPart:
+        """``download`` but its last step: the ``.part`` received and verified, to be put in place.
+
+        Putting a file in place waits for the disk (its fsync): a caller fetching many files does it
+        on another thread while the next file is received (``VerifiedPart.put_in_place``).
+        """
         started = time.monotonic()
         holder: Server | None = None
         if status is None or status.file_id != file_id:
@@ -229,30 +290,22 @@ class NgasClient:
         problem = ""
         for attempt in range(1, self.bad_reply_limit + 1):
             sink = _PartFile(part, status.file_size, checksum.algorithm)
+            verified: VerifiedPart | None = None
             try:
                 received = self._fill(file_id, status, sink, on_progress, holder, deadline)
                 problem = _verification_problem(sink.checksum.value, sink.offset, status, checksum)
-                try:
-                    if not problem and status.compressed:
-                        problem = _inflate(sink, target, status, expected_size, deadline)
-                    elif not problem:
-                        sink.commit(target)
-                except _PartChanged as changed:
-                    raise DownloadNotVerified(file_id, str(changed)) from None
-                if not problem and sync_directory:
-                    fsync_directory(target.parent)
                 if not problem:
-                    part.unlink(missing_ok=True)
-                    download = Download(
-                        file_id, target, status.plain_size, checksum, sink.resumed_from, received,
-                        time.monotonic() - started, "gzip" if status.compressed else None,
-                    )
-                    _log_download(download)
-                    return download
+                    verified = VerifiedPart(file_id, target, sink, status, checksum, received, started,
+                                            sync_directory)
+                    if status.compressed:
+                        problem = verified.inflate(expected_size, deadline)
+                if not problem and verified is not None:
+                    return verified
             except BadReply as bad:
                 problem = str(bad)
             finally:
-                sink.close()
+                if verified is None or problem or status.compressed:
+                    sink.close()  # a plain file's stays open: put_in_place checks it is still this file
             sink.discard()
             log.warning("ngas.discarded %s", fields(file_id=file_id, attempt=attempt, reason=problem))
         raise DownloadNotVerified(
@@ -533,10 +586,9 @@ class NgasClient:
                         on_progress(sink.offset, sink.size)
                     if deadline.left() <= 0:
                         deadline.check(f"RETRIEVE of {file_id} ({sink.offset:,} of {sink.size:,} bytes held)")
-        except httpx.RequestError as exc:
+        except TransferError as exc:
             sink.flush()
-            where_ = where(answered, via)
-            raise Transient(f"{type(exc).__name__} from {where_} after {sink.offset:,} bytes") from None
+            raise Transient(f"{exc} from {where(answered, via)} after {sink.offset:,} bytes") from None
         sink.flush()
         if sink.offset < sink.size:
             raise Transient(
@@ -560,7 +612,7 @@ def _file_params(file_id: str, version: int | None) -> dict[str, str]:
     return params
 
 
-def _check_reply(response: httpx.Response, file_id: str, server: str, sink: _Sink, start: int) -> None:
+def _check_reply(response: Reply, file_id: str, server: str, sink: _Sink, start: int) -> None:
     """Decide from status and headers whether the reply carries the file's bytes from ``sink.offset``."""
     code = response.status_code
     if code not in (200, 206):

@@ -13,7 +13,8 @@ from etl.mirror.base import table_of
 from etl.mirror.bookkeeping import CHANGE_KINDS, ChangeEvent
 from etl.output import PLAIN, Layout, TableView, moment_text, table_value
 from etl.report.base import Report, StreamedRows, counted, plural, write_report
-from etl.report.runs import RunMark, latest_succeeded_run, run_exists, sync_runs
+from etl.report.latest_run import RunMark, latest_succeeded_run, run_exists
+from etl.report.runs import sync_runs
 from etl.report.views import column_names, recent_changes
 
 change_events = table_of(ChangeEvent)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from etl.output import PLAIN, TableView
 from etl.report.base import Report, fetch, plural, write_report
 from etl.report.restorable import RestorableFilter, _in_reason_order, _scope
-from etl.report.views import restorable_mous
+from etl.report.views import mous_restore, restorable_mous
 
 BY = ("reason", "cycle", "array", "band")
 _COLUMN = {"cycle": "cycle", "array": "array_family", "band": "band"}
@@ -34,37 +34,46 @@ def counts_report(connection: Connection, chosen: RestorableFilter, by: str) -> 
         rows: list[dict[str, Any]] = [
             {"reason_code": code, "mous_count": count} for code, count in _in_reason_order(found).items()
         ]
-        summary = (f"{plural(sum(found.values()), 'MOUS', 'MOUSes')}{chosen.describe()} not restorable, "
-                   f"by reason (first that applies)")
+        summary = (f"{plural(sum(found.values()), 'MOUS', 'MOUSes')}{chosen.describe()} not restorable"
+                   f"{' by a restore PPR' if chosen.ppr_only else ''}, by reason (first that applies)")
         return Report(rows, REASON_COLUMNS, summary)
     rows = fetch(connection, _by_category(chosen, _COLUMN[by]))
     total = sum(row["mous_count"] for row in rows)
     restorable = sum(row["restorable"] for row in rows)
-    summary = (f"{plural(total, 'MOUS', 'MOUSes')}{chosen.describe()} by {by}: {restorable:,} restorable, "
-               f"{total - restorable:,} not")
+    how = " by a restore PPR" if chosen.ppr_only else ""
+    summary = (f"{plural(total, 'MOUS', 'MOUSes')}{chosen.describe()} by {by}: "
+               f"{restorable:,} restorable{how}, {total - restorable:,} not")
     return Report(rows, count_columns(by), summary)
 
 
+def _restorable(chosen: RestorableFilter) -> ColumnElement[bool]:
+    """Restorable as the filter means it: any restore kind but none, or by a restore PPR only."""
+    return mous_restore.c.restore_kind.in_(RestorableFilter(ppr_only=chosen.ppr_only).kinds())
+
+
 def _by_reason(chosen: RestorableFilter) -> Select[Any]:
-    view = restorable_mous
+    view, kinds = restorable_mous, mous_restore
     return (
         select(view.c.reason_code, func.count().label("mous_count"))
-        .where(*_scope(chosen), view.c.restorable.is_(False))
+        .join(kinds, kinds.c.mous_uid == view.c.mous_uid)
+        .where(*_scope(chosen), ~_restorable(chosen))
         .group_by(view.c.reason_code)
     )
 
 
 def _by_category(chosen: RestorableFilter, column: str) -> Select[Any]:
-    view = restorable_mous
+    view, kinds = restorable_mous, mous_restore
     category = view.c[column]
+    restorable = _restorable(chosen)
     return (
         select(
             category.label(column),
-            func.count().filter(view.c.restorable).label("restorable"),
-            func.count().filter(~view.c.restorable).label("not_restorable"),
-            func.count().filter(view.c.restorable, ~view.c.proprietary).label("public"),
+            func.count().filter(restorable).label("restorable"),
+            func.count().filter(~restorable).label("not_restorable"),
+            func.count().filter(restorable, ~view.c.proprietary).label("public"),
             func.count().label("mous_count"),
         )
+        .join(kinds, kinds.c.mous_uid == view.c.mous_uid)
         .where(*_scope(chosen))
         .group_by(category)
         .order_by(category.asc().nulls_last())

@@ -9,7 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from etl.terminal import Terminal, escape_controls, write_drawn
+from etl.controls import escape_controls
+from etl.terminal import Terminal, write_drawn
 
 GREEN = "\x1b[32m"
 RED_BOLD = "\x1b[1;31m"

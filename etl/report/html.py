@@ -38,6 +38,7 @@ from etl.report.html_headline import headline_section
 from etl.report.html_lost import lost_in_latest_run, lost_table
 from etl.report.runs import run_history
 from etl.report.views import data_quality, mous_restore, restorable_mous
+from etl.restore.kinds import NONE, PIPELINE_PPR
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -110,8 +111,8 @@ def status_page(connection: Connection) -> StatusPage:
         by_cycle=_verdicts_by(connection, view.c.cycle),
         by_array=_verdicts_by(connection, view.c.array_family),
         by_band=_verdicts_by(connection, view.c.band),
-        by_reason=_counts_by(connection, view.c.reason_code, ~view.c.restorable, NOT_RESTORABLE_COLOUR,
-                             "not restorable"),
+        by_reason=_counts_by(connection, mous_restore.c.reason_code, mous_restore.c.restore_kind == NONE,
+                             NOT_RESTORABLE_COLOUR, "not restorable"),
         over_time=_over_time(connection),
         newly=_newly(connection, now),
         newly_by_day=_newly_by_day(connection, now),
@@ -123,26 +124,31 @@ def status_page(connection: Connection) -> StatusPage:
 
 
 def _totals(connection: Connection) -> dict[str, int]:
-    view = restorable_mous
+    """Restorable means a restore kind other than none (mous_restore); by a PPR is counted beside it."""
+    view, kinds = restorable_mous, mous_restore
+    restorable = kinds.c.restore_kind != NONE
     row = connection.execute(
         select(
             func.count().label("mouses"),
-            func.count().filter(view.c.restorable).label("restorable"),
-            func.count().filter(view.c.restorable, ~view.c.proprietary).label("restorable_public"),
-        )
+            func.count().filter(restorable).label("restorable"),
+            func.count().filter(restorable, ~view.c.proprietary).label("restorable_public"),
+            func.count().filter(kinds.c.restore_kind == PIPELINE_PPR).label("restorable_by_ppr"),
+        ).select_from(view.join(kinds, kinds.c.mous_uid == view.c.mous_uid))
     ).one()
     return {"mouses": row.mouses, "restorable": row.restorable, "not_restorable": row.mouses - row.restorable,
-            "restorable_public": row.restorable_public}
+            "restorable_public": row.restorable_public, "restorable_by_ppr": row.restorable_by_ppr}
 
 
 def _verdicts_by(connection: Connection, column: Any) -> Series:
-    view = restorable_mous
+    view, kinds = restorable_mous, mous_restore
+    restorable = kinds.c.restore_kind != NONE
     rows = connection.execute(
         select(
             column.label("category"),
-            func.count().filter(view.c.restorable).label("restorable"),
-            func.count().filter(~view.c.restorable).label("not_restorable"),
+            func.count().filter(restorable).label("restorable"),
+            func.count().filter(~restorable).label("not_restorable"),
         )
+        .select_from(view.join(kinds, kinds.c.mous_uid == view.c.mous_uid))
         .group_by(column)
         .order_by(column.asc().nulls_last())
     ).all()
@@ -406,7 +412,8 @@ def render_page(page: StatusPage, plain: bool | None = None) -> str:
         _sync_section(page.runs),
         f"""<section><h2>Restorable MOUSes</h2>
 <p class="big">{totals['restorable']:,} of {plural(totals['mouses'], 'MOUS', 'MOUSes')} restorable
-({totals['restorable_public']:,} public); {totals['not_restorable']:,} not.</p>
+({totals['restorable_public']:,} public, {totals['restorable_by_ppr']:,} by a restore PPR);
+{totals['not_restorable']:,} not.</p>
 <div class="charts">
 {bar_chart("chart-by-cycle", "By cycle", page.by_cycle, plain=plain)}
 {bar_chart("chart-by-array", "By array", page.by_array, plain=plain)}

@@ -18,7 +18,8 @@ def headline_section(
 ) -> str:
     lines = [
         f'<p class="big"><strong>{totals["restorable"]:,} of {plural(totals["mouses"], "MOUS", "MOUSes")} '
-        f'restorable</strong> ({totals["restorable_public"]:,} of them public); '
+        f'restorable</strong> ({totals["restorable_public"]:,} of them public, '
+        f'{totals["restorable_by_ppr"]:,} by a restore PPR); '
         f'{totals["not_restorable"]:,} not.</p>'
     ]
     good = next((run for run in runs if run["status"] == "succeeded"), None)

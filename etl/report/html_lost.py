@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from etl.report.base import fetch, plural
+from etl.report.latest_run import latest_succeeded_run
 from etl.report.lost import lost_query
-from etl.report.runs import latest_succeeded_run
 
 LISTED = 50
 

@@ -11,8 +11,6 @@ import difflib
 from sqlalchemy import Connection, exists, func, or_, select
 
 from etl.errors import UsageError
-from etl.mirror.base import table_of
-from etl.mirror.bookkeeping import ChangeEvent
 from etl.report.views import restorable_mous
 
 NEAREST = 3
@@ -41,6 +39,10 @@ def require_mous(connection: Connection, mous_uid: str | None, option: str = "--
     """UsageError when the mirror has never known ``mous_uid`` (no status, no change recorded)."""
     if mous_uid is None:
         return
+    # Here, not at the top: report restorable imports this module too and needs no ORM models.
+    from etl.mirror.base import table_of
+    from etl.mirror.bookkeeping import ChangeEvent
+
     view = restorable_mous
     events = table_of(ChangeEvent)
     known = select(or_(

@@ -22,7 +22,7 @@ from etl.mirror.base import table_of
 from etl.mirror.bookkeeping import ChangeEvent, SyncRun
 from etl.output import PLAIN, Layout, TableView, moment_text
 from etl.report.base import Report, counted, fetch, plural, write_report
-from etl.report.runs import latest_succeeded_run
+from etl.report.latest_run import latest_succeeded_run
 from etl.report.views import restorable_mous
 
 COLUMNS = ("mous_uid", "project_code", "run_id", "lost_at", "reason_code", "reason", "spool_request")

@@ -14,10 +14,10 @@ from typing import Any, TextIO
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 
-from etl.mirror.derived import REASON_CODES
+from etl.mirror.reasons import REASON_CODES
 from etl.output import PLAIN, Layout, TableView, choose_columns, moment_text
 from etl.report.base import Report, counted, fetch, plural, write_report
-from etl.report.runs import latest_succeeded_run
+from etl.report.latest_run import latest_succeeded_run
 from etl.report.views import column_names, mous_restore, newly_restorable, restorable_mous
 from etl.restore.casa import RestoreFacts, choose_casa
 from etl.restore.kinds import NONE, PIPELINE_PPR, RESTORE_KINDS
@@ -43,13 +43,13 @@ NOT_RESTORABLE_TABLE_COLUMNS = (
     "casa_version", "pipeline_version", "mpi_servers", "reason_code", "reason",
 )
 NEWLY_RESTORABLE_COLUMNS = column_names(newly_restorable)
-# On a narrow terminal the counts go first, then the provenance and the dates; the UID, project,
-# calibration record and reason stay.
+# On a narrow terminal the counts go first, then the provenance and the dates, then the CASA
+# choice; the UID, project, restore kind (the verdict), calibration record and reason stay.
 LAYOUT = Layout(
     drop_first=(
         "empty_session_count", "session_count", "pass_eb_count", "eb_count", "pipeline_version",
         "mpi_servers", "casa_version", "proprietary", "calibration_kind", "release_date", "band",
-        "array_family",
+        "array_family", "casa_chosen",
     ),
     fold=("reason", "restore_reason", "casa_chosen"),
 )

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Float, Select, cast, extract, select
 
+from etl.controls import escape_controls
 from etl.mirror.base import table_of
 from etl.mirror.bookkeeping import RUN_STATES, SyncRun, SyncRunTable
 from etl.output import (
@@ -24,7 +25,7 @@ from etl.output import (
     write_rows,
 )
 from etl.report.base import counted, fetch, plural
-from etl.terminal import Terminal
+from etl.terminal import Terminal, write_drawn
 
 sync_runs = table_of(SyncRun)
 run_tables = table_of(SyncRunTable)
@@ -43,32 +44,9 @@ RUNS_LAYOUT = Layout(
 
 
 @dataclass(frozen=True)
-class RunMark:
-    run_id: int
-    finished_at: datetime
-
-
-@dataclass(frozen=True)
 class RunHistory:
     runs: Sequence[Mapping[str, Any]]
     """Newest first; each run's ``tables`` holds its per-table figures."""
-
-
-def latest_succeeded_run(connection: Connection) -> RunMark | None:
-    row = connection.execute(
-        select(sync_runs.c.run_id, sync_runs.c.finished_at)
-        .where(sync_runs.c.status == "succeeded")
-        .order_by(sync_runs.c.run_id.desc())
-        .limit(1)
-    ).first()
-    if row is None or row.finished_at is None:
-        return None
-    return RunMark(row.run_id, row.finished_at)
-
-
-def run_exists(connection: Connection, run_id: int) -> bool:
-    found = connection.execute(select(sync_runs.c.run_id).where(sync_runs.c.run_id == run_id)).first()
-    return found is not None
 
 
 def show_runs(
@@ -115,7 +93,8 @@ def write_runs(history: RunHistory, fmt: str, stream: TextIO, view: TableView | 
     (on a terminal its lines wrapped and its figures fitted to the width)."""
     if fmt == "table" and view is not None and view.terminal is not None and not view.wide:
         for run in history.runs:
-            stream.write(fitted_run_block(run, view))
+            # Drawn: its figures carry the table's own colours; its host and error are escaped in it.
+            write_drawn(stream, fitted_run_block(run, view))
         stream.write(textwrap.fill(runs_summary(history), view.terminal.width) + "\n")
         return
     if fmt == "json":
@@ -161,7 +140,8 @@ def fitted_run_block(run: Mapping[str, Any], view: TableView) -> str:
     """A run's block on a terminal: its lines wrapped (host names, errors), its figures fitted."""
     assert view.terminal is not None
     width = view.terminal.width
-    head = run_block({**run, "tables": []}).rstrip("\n")
+    # The host, source and error are the run's data: shown, never run, on the terminal.
+    head = escape_controls(run_block({**run, "tables": []}).rstrip("\n"))
     lines = [textwrap.fill(line, width, subsequent_indent="    ") for line in head.splitlines()]
     text = "\n".join(lines) + "\n"
     if run["tables"]:

@@ -25,8 +25,10 @@ from etl.load.merge import MergeCounts
 from etl.load.tables import check_source_tables, finish_step, merge_table, stage_table
 from etl.logs import fields
 from etl.mirror import MousStatus, table_of
+from etl.mirror.views import mous_restore
 from etl.progress import Progress
 from etl.report.lost import LostMous, lost_in_run
+from etl.restore.kinds import NONE, PIPELINE_PPR
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract
 from etl.sync.documents import DocumentFetch, claim_documents, fetch_calibration_documents
@@ -52,11 +54,12 @@ class SyncSummary:
     tables: list[TableFigures]
     mous_derived: int
     newly_restorable: list[str]
-    restorable_total: int
+    restorable_total: int  # a restore kind other than none: by a PPR, the archived script or scriptForPI.py
     quality: QualityCounts
     seconds: float
     documents: DocumentFetch
     no_longer_restorable: list[LostMous] = field(default_factory=list)
+    restorable_by_ppr: int = 0  # of restorable_total, those a restore PPR restores (kind pipeline_ppr)
 
     @property
     def changes(self) -> int:
@@ -207,7 +210,7 @@ def _sync(
                     open=quality.open_total, seconds=round(time.monotonic() - step.started, 3))
     newly = _newly_restorable(mirror, run.run_id)
     lost = lost_in_run(mirror, run.run_id)
-    restorable_total = _restorable_total(mirror)
+    restorable_total, restorable_by_ppr = _restorable_totals(mirror)
     mous_derived = next(f.rows_read for f in figures if f.table == "mous_status")
     finish_run(
         mirror, run, figures,
@@ -220,7 +223,7 @@ def _sync(
         run_id=run.run_id, baseline=run.baseline, full=full or run.baseline, tables=figures,
         mous_derived=mous_derived, newly_restorable=newly, restorable_total=restorable_total,
         quality=quality, seconds=documents.seconds + time.monotonic() - started, documents=documents,
-        no_longer_restorable=lost,
+        no_longer_restorable=lost, restorable_by_ppr=restorable_by_ppr,
     )
 
 
@@ -283,9 +286,13 @@ def _newly_restorable(mirror: Connection, run_id: int) -> list[str]:
     )
 
 
-def _restorable_total(mirror: Connection) -> int:
-    status = table_of(MousStatus)
-    return mirror.execute(select(func.count()).where(status.c.restorable)).scalar_one()
+def _restorable_totals(mirror: Connection) -> tuple[int, int]:
+    """MOUSes restorable by any kind (mous_restore's kind is not none), and of them by a restore PPR."""
+    kind = mous_restore.c.restore_kind
+    row = mirror.execute(
+        select(func.count().filter(kind != NONE), func.count().filter(kind == PIPELINE_PPR))
+    ).one()
+    return row[0], row[1]
 
 
 def _classify(exc: BaseException) -> AlmaMirrorError | None:

@@ -50,8 +50,8 @@ def write_summary(summary: SyncSummary, fmt: str, stream: TextIO, with_tables: b
         f"{summary.mous_derived:,} MOUS(es) re-derived, in {summary.seconds:.1f} s\n"
     )
     stream.write(
-        f"restorable MOUSes: {summary.restorable_total:,}; newly restorable in this run: "
-        f"{len(summary.newly_restorable):,}\n"
+        f"restorable MOUSes: {summary.restorable_total:,} ({summary.restorable_by_ppr:,} by a restore PPR); "
+        f"newly restorable by a PPR in this run: {len(summary.newly_restorable):,}\n"
     )
     for uid in summary.newly_restorable[:LISTED_NEWLY_RESTORABLE]:
         stream.write(f"  {uid}\n")

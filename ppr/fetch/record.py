@@ -4,7 +4,11 @@ A product is recorded with its NGAS file id, size and checksum, and the size and
 file had when it was verified: while those are unchanged the file is taken as verified. An ASDM is
 recorded as ``exporting`` before its export starts and ``exported`` (with its file count and bytes)
 when the export succeeded, so a directory left by an interrupted export is known for what it is. The
-record is rewritten atomically after every change.
+record is rewritten atomically (written, fsynced, renamed over the old one) after every ASDM state, and
+for products at most every ``SAVE_SECONDS`` and at the end of the run (``save``): a fetch of many small
+files would otherwise spend as long on the record's fsyncs as on the files. Each product entry names a
+file already fsynced under its name, so an entry not saved before a crash costs the next run a STATUS
+and a checksum of that file (``product_verified`` is False for it), never a wrong "verified".
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -22,6 +27,8 @@ RECORD_FILE: Final = "fetch-record.json"
 RECORD_VERSION: Final = 1
 EXPORTING: Final = "exporting"
 EXPORTED: Final = "exported"
+# The longest a verified product may wait in memory before the record is rewritten with it.
+SAVE_SECONDS: Final = 2.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class FetchRecord:
     def __init__(self, directory: Path) -> None:
         self.path = directory / RECORD_FILE
         self._lock = threading.Lock()
+        self._unsaved = False  # changed since the record was last written
+        self._saved_at = time.monotonic()
         self._data: dict[str, Any] = {"record_version": RECORD_VERSION, "products": {}, "asdms": {}}
         try:
             loaded = json.loads(self.path.read_text("utf-8"))
@@ -71,11 +80,12 @@ class FetchRecord:
     def record_product(
         self, target: str, path: Path, ngas_file_id: str, checksum: str | None, plugin: str | None
     ) -> None:
+        """Record a verified product; written now if the last write is ``SAVE_SECONDS`` old, else later."""
         stat = path.stat()
         self._update("products", target, {
             "ngas_file_id": ngas_file_id, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
             "checksum": checksum, "checksum_plugin": plugin,
-        })
+        }, at_once=False)
 
     def asdm_state(self, disk_name: str) -> tuple[str | None, TreeSize | None]:
         entry = self._data["asdms"].get(disk_name)
@@ -91,15 +101,29 @@ class FetchRecord:
         self._update("asdms", disk_name,
                      {"eb_uid": eb_uid, "state": EXPORTED, "files": size.files, "bytes": size.bytes})
 
-    def _update(self, section: str, key: str, value: dict[str, Any]) -> None:
+    def save(self) -> None:
+        """Write what is not written yet: the end of a run."""
+        with self._lock:
+            if self._unsaved:
+                self._write()
+
+    def _update(self, section: str, key: str, value: dict[str, Any], at_once: bool = True) -> None:
         with self._lock:
             self._data[section][key] = value
-            text = json.dumps(self._data, indent=2, sort_keys=True) + "\n"
-            partial = self.path.with_name(f".{self.path.name}.partial")
-            # A leftover of a crash is overwritten; a symbolic link planted there is refused.
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-            with os.fdopen(open_file(partial, flags), "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            partial.replace(self.path)
+            self._unsaved = True
+            if at_once or time.monotonic() - self._saved_at >= SAVE_SECONDS:
+                self._write()
+
+    def _write(self) -> None:
+        """The record rewritten whole: a new file fsynced and renamed over the old (the caller locks)."""
+        text = json.dumps(self._data, indent=2, sort_keys=True) + "\n"
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        # A leftover of a crash is overwritten; a symbolic link planted there is refused.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        with os.fdopen(open_file(partial, flags), "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(self.path)
+        self._unsaved = False
+        self._saved_at = time.monotonic()

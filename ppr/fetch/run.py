@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Final, Protocol
 
 from etl.errors import AlmaMirrorError, ArchiveDown, ArchiveFileProblem, ArchiveUnavailable, NotAnArchive
 from etl.logs import fields
-from etl.ngas.client import NgasClient, fsync_directory
+from etl.ngas.client import NgasClient, VerifiedPart, fsync_directory
 from etl.ngas.status import FileStatus
 from etl.safe_files import check_no_links
 from etl.settings import ArchiveSettings
@@ -21,7 +22,6 @@ from ppr.fetch.asdms import ExportFailed, check_export_tool, run_export
 from ppr.fetch.lock import request_lock
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
 from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
-from ppr.layout import PRODUCTS, RAWDATA, WORKING
 
 if TYPE_CHECKING:
     from ppr.verify import Verification
@@ -33,6 +33,8 @@ PRESENT: Final = "present"  # already there, verified
 FAILED: Final = "failed"
 NOT_TRIED: Final = "not fetched: the run stopped"
 PLANNED: Final = "to fetch"  # --dry-run
+# Verified files waiting to be put in place, per download worker (each holds its .part open).
+PENDING_PER_WORKER: Final = 2
 
 
 @dataclass(frozen=True)
@@ -110,13 +112,18 @@ def fetch_request(
                             *(_planned_asdm(plan, record, item) for item in asdms)]
         return summary
     with request_lock(directory):
-        _check_directories(directory)
+        _check_directories(plan)
         if observer is not None:
             observer.planned(plan, len(plan.products) + len(asdms))
-        summary.outcomes, stopped = _fetch_all(plan, record, asdms, archive, options, observer,
-                                               client_factory)
-        if any(outcome.kind == "product" and outcome.state == FETCHED for outcome in summary.outcomes):
-            fsync_directory(directory / PRODUCTS)  # once for the run's renames, not once per file
+        try:
+            summary.outcomes, stopped = _fetch_all(plan, record, asdms, archive, options, observer,
+                                                   client_factory)
+        finally:
+            record.save()  # the products verified since the record was last written
+        # Once per directory for the run's renames, not once per file.
+        for written in sorted({PurePosixPath(outcome.target).parent for outcome in summary.outcomes
+                               if outcome.kind == "product" and outcome.state == FETCHED}):
+            fsync_directory(directory / written)
     summary.seconds = time.monotonic() - started
     if stopped is not None:
         # An outage or a wrong URL stops the run: said once, with what was not fetched, not per file.
@@ -129,7 +136,10 @@ def fetch_request(
     # Imported here: ppr.verify reads the fetch record, whose package imports this module.
     from ppr.verify import verify_request
 
-    summary.preflight = verify_request(directory, asdms=not options.products_only)
+    # The checksums of the files just downloaded were computed as they arrived: not read again.
+    downloaded = [outcome.target for outcome in summary.outcomes
+                  if outcome.kind == "product" and outcome.state == FETCHED]
+    summary.preflight = verify_request(directory, asdms=not options.products_only, just_verified=downloaded)
     log.info("fetch.done %s", fields(
         directory=directory, fetched=summary.count(FETCHED), present=summary.count(PRESENT),
         failed=summary.count(FAILED), bytes=summary.fetched_bytes, seconds=round(summary.seconds, 2),
@@ -138,10 +148,10 @@ def fetch_request(
     return summary
 
 
-def _check_directories(directory: Path) -> None:
-    # A link planted as products/ or rawdata/ would carry every download or export outside.
-    for name in (PRODUCTS, RAWDATA, WORKING):
-        check_no_links(directory, directory / name)
+def _check_directories(plan: FetchPlan) -> None:
+    # A link planted as products/ or rawdata/ (script/, raw/ …) would carry every download or export outside.
+    for name in plan.directories:
+        check_no_links(plan.directory, plan.directory / name)
 
 
 def _fetch_all(
@@ -150,13 +160,40 @@ def _fetch_all(
 ) -> tuple[list[Outcome], AlmaMirrorError | None]:
     """Every item's outcome, and what stopped the run early (an outage, a URL that is not NGAS)."""
     workers = options.workers or archive.workers
-    with client_factory(archive) as client, ThreadPoolExecutor(workers, "fetch") as pool:
+    # Downloads on ``workers`` threads. Around them, so that a download waits neither for a STATUS nor
+    # for the disk (on a request of small files each took as long as the transfer): the STATUS of the
+    # files to download is asked ahead on other threads, and each verified file is put in place (fsync,
+    # rename, record) on another, at most PENDING_PER_WORKER per worker waiting.
+    pending = PENDING_PER_WORKER * workers
+    # Each waiting file on a thread of its own: their fsyncs run at once (the journal takes them together).
+    with client_factory(archive) as client, ThreadPoolExecutor(pending, "fetch-commit") as commits, \
+            ThreadPoolExecutor(workers, "fetch-status") as statuses, \
+            ThreadPoolExecutor(workers, "fetch") as pool:
         if asdms:
             check_export_tool(archive.asdm_command)  # one line before any EB is tried, not one per EB
-        job = _Job(plan, record, client, archive, observer)
-        futures = [pool.submit(job.product, item) for item in plan.products]
-        futures += [pool.submit(job.asdm, item) for item in asdms]
-        return [future.result() for future in futures], job.stopped
+        room = threading.BoundedSemaphore(pending)
+        job = _Job(plan, record, client, archive, observer, commits, room)
+        products = [pool.submit(job.product, item, _status_ahead(statuses, client, record, plan, item))
+                    for item in plan.products]
+        exports = [pool.submit(job.asdm, item) for item in asdms]
+        try:
+            outcomes = [_settled(future.result()) for future in products]
+        finally:
+            statuses.shutdown(cancel_futures=True)  # a run stopped by an outage asks no more
+        return [*outcomes, *(future.result() for future in exports)], job.stopped
+
+
+def _status_ahead(
+    statuses: ThreadPoolExecutor, client: NgasClient, record: FetchRecord, plan: FetchPlan, item: ProductItem
+) -> Future[FileStatus] | None:
+    """NGAS's STATUS of a product the run will need it for (not one the record knows), asked now."""
+    if record.product_verified(item.target, plan.directory / item.target, item.ngas_file_id, item.size):
+        return None
+    return statuses.submit(client.status, item.ngas_file_id)
+
+
+def _settled(outcome: Outcome | Future[Outcome]) -> Outcome:
+    return outcome.result() if isinstance(outcome, Future) else outcome
 
 
 def _planned_product(plan: FetchPlan, record: FetchRecord, item: ProductItem) -> Outcome:
@@ -180,34 +217,49 @@ class _Job:
     client: NgasClient
     archive: ArchiveSettings
     observer: FetchObserver | None
+    commits: ThreadPoolExecutor  # puts verified files in place
+    room: threading.BoundedSemaphore  # bounds the files waiting for it
     stopped: AlmaMirrorError | None = None  # the archive is down or not NGAS: nothing more is tried
 
-    def product(self, item: ProductItem) -> Outcome:
+    def product(self, item: ProductItem, status: Future[FileStatus] | None) -> Outcome | Future[Outcome]:
+        """The product's outcome, or the outcome to come once its verified file is put in place.
+
+        ``status``: its STATUS asked ahead (None when the record knows the file).
+        """
         started = time.monotonic()
         if self.stopped is not None:
             return Outcome("product", item.target, item.ngas_file_id, FAILED, None, 0.0, NOT_TRIED)
         self._started(item.target, item.size)
         try:
-            outcome = self._product(item, started)
+            outcome = self._product(item, started, status)
         except (ArchiveDown, NotAnArchive) as exc:
             self.stopped = self.stopped or exc
             return self._finished(
                 Outcome("product", item.target, item.ngas_file_id, FAILED, None, 0.0, NOT_TRIED)
             )
         except (ArchiveFileProblem, ArchiveUnavailable, OSError) as exc:
-            outcome = Outcome("product", item.target, item.ngas_file_id, FAILED, None,
-                              time.monotonic() - started, _reason(exc))
-            log.warning("fetch.failed %s", fields(target=item.target, reason=outcome.reason))
+            outcome = self._failed(item, started, exc)
+        if isinstance(outcome, Future):
+            return outcome  # its outcome is reported when it is put in place
         return self._finished(outcome)
 
-    def _product(self, item: ProductItem, started: float) -> Outcome:
+    def _failed(self, item: ProductItem, started: float, exc: Exception) -> Outcome:
+        outcome = Outcome("product", item.target, item.ngas_file_id, FAILED, None,
+                          time.monotonic() - started, _reason(exc))
+        log.warning("fetch.failed %s", fields(target=item.target, reason=outcome.reason))
+        return outcome
+
+    def _product(
+        self, item: ProductItem, started: float, ahead: Future[FileStatus] | None
+    ) -> Outcome | Future[Outcome]:
         path = self.plan.directory / item.target
         if self.record.product_verified(item.target, path, item.ngas_file_id, item.size):
             return Outcome("product", item.target, item.ngas_file_id, PRESENT, item.size)
-        known: FileStatus | None = None
+        # Its STATUS's errors (a file NGAS lacks, an outage) are raised here, as if asked now.
+        known = ahead.result() if ahead is not None else None
         if path.exists():
             # There, but not recorded (copied by hand, or the record was lost): check it against NGAS.
-            status = self.client.status(item.ngas_file_id)
+            status = known or self.client.status(item.ngas_file_id)
             known = status  # the download below needs no second STATUS
             size_agrees = item.size is None or item.size == status.file_size
             if size_agrees and self.client.verify_local(path, status):
@@ -222,8 +274,27 @@ class _Job:
 
         check_no_links(self.plan.directory, path.parent)
         # The products directory is fsynced once at the end of the run, not after every file.
-        download = self.client.download(item.ngas_file_id, path, item.size, on_progress=progress,
-                                        sync_directory=False, status=known)
+        verified = self.client.download_verified(item.ngas_file_id, path, item.size, on_progress=progress,
+                                                 sync_directory=False, status=known)
+        self.room.acquire()
+        try:
+            return self.commits.submit(self._put_in_place, item, verified, started)
+        except BaseException:
+            self.room.release()
+            raise
+
+    def _put_in_place(self, item: ProductItem, verified: VerifiedPart, started: float) -> Outcome:
+        try:
+            outcome = self._recorded(item, verified, started)
+        except (ArchiveFileProblem, OSError) as exc:
+            outcome = self._failed(item, started, exc)
+        finally:
+            self.room.release()
+        return self._finished(outcome)
+
+    def _recorded(self, item: ProductItem, verified: VerifiedPart, started: float) -> Outcome:
+        path = self.plan.directory / item.target
+        download = verified.put_in_place()
         check_no_links(self.plan.directory, path)
         checksum = download.checksum
         self.record.record_product(
@@ -248,6 +319,8 @@ class _Job:
 
     def _asdm(self, item: AsdmItem, started: float) -> Outcome:
         path = self.plan.directory / item.target
+        # The export tool writes <disk name> where it runs; a delivery tree names it <disk name>.asdm.sdm.
+        exported = path.with_name(item.disk_name)
         state, recorded = self.record.asdm_state(item.disk_name)
         if path.exists():
             if state == EXPORTED and recorded == tree_size(path):
@@ -260,9 +333,14 @@ class _Job:
                 )
             # Left by an export this fetch started and never saw finish: start it again.
             shutil.rmtree(path)
+        if exported != path and exported.exists() and state == EXPORTING:
+            shutil.rmtree(exported)  # an export interrupted before it was renamed
         self.record.asdm_exporting(item.disk_name, item.eb_uid)
-        run_export(self.archive.asdm_command, item.eb_uid, self.plan.directory / RAWDATA, item.disk_name,
+        check_no_links(self.plan.directory, path.parent)
+        run_export(self.archive.asdm_command, item.eb_uid, path.parent, item.disk_name,
                    self.archive.ngas_urls)
+        if exported != path:
+            exported.rename(path)
         size = tree_size(path)
         self.record.asdm_exported(item.disk_name, item.eb_uid, size)
         return Outcome("asdm", item.target, item.eb_uid, FETCHED, size.bytes, time.monotonic() - started)

@@ -158,10 +158,15 @@ def test_each_refusal_is_one_line_exit_1_and_writes_nothing(
     assert "\n" not in error
     assert error.startswith(f"almamirror: MOUS {case.mous_uid} cannot be restored ({reason})")
     assert not output.exists()
-    if reason == "restore_needs_extra_steps":
-        return  # its request directory runs the archived script (kind pipeline_script, test_pipeline_script)
+    if reason in DIRECTORY_FOR_ANOTHER_KIND:
+        # Its request directory runs the archived script (pipeline_script, test_pipeline_script) or
+        # the delivery's scriptForPI.py (scriptforpi, tests/ppr/test_delivery.py).
+        return
     assert main(["-q", "ppr", case.mous_uid, "--build", str(tmp_path / "tree")]) == 1
     assert not (tmp_path / "tree").exists()
+
+
+DIRECTORY_FOR_ANOTHER_KIND = ("restore_needs_extra_steps", "manual_calibration", "manual_post_calibration")
 
 
 def test_refusal_messages_say_what_to_do(cli: None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -284,9 +289,10 @@ def test_all_restorable_is_bulk_and_reports_refusals(
     try:
         with engine.connect() as connection:
             public = list(restorable_uids(connection))
-            # Restored by their archived restore script: built too (kind pipeline_script).
+            # Restored by their archived restore script or their scriptForPI.py: built too.
             scripted = list(connection.execute(
-                select(mous_restore.c.mous_uid).where(mous_restore.c.restore_kind == "pipeline_script")
+                select(mous_restore.c.mous_uid)
+                .where(mous_restore.c.restore_kind.in_(("pipeline_script", "scriptforpi")))
             ).scalars())
             statements.clear()
             summary = build_all_restorable(connection, tmp_path, site)
@@ -299,10 +305,11 @@ def test_all_restorable_is_bulk_and_reports_refusals(
     assert set(summary.refused_by_reason) == {"proprietary"}
     assert scripted
     assert len(summary.written) + len(summary.refused) == len(public) + len(scripted)
-    assert all((path / "working").is_dir() for path in summary.written)
+    # The PPR layout, or a delivery tree for scriptForPI.py.
+    assert all((path / "working").is_dir() or (path / "script").is_dir() for path in summary.written)
     # A constant handful of queries, however many MOUSes: never one query set per MOUS (one more for
-    # the archived restore scripts).
-    assert len(statements) <= 7, statements
+    # the archived restore scripts, two for the delivery trees).
+    assert len(statements) <= 9, statements
 
 
 def test_all_restorable_refusals_are_counted_by_snake_case_code() -> None:

@@ -65,4 +65,4 @@ def test_all_restorable_builds_it_too(cli: None, tmp_path: Path, capsys: pytest.
     }
     assert kinds[EXTRA_STEPS] == "pipeline_script"
     assert kinds[FIXED_CASES["seed_example"].mous_uid] == "pipeline_ppr"
-    assert FIXED_CASES["manual_calibration"].mous_uid not in kinds
+    assert kinds[FIXED_CASES["manual_calibration"].mous_uid] == "scriptforpi"

@@ -8,6 +8,7 @@ the preflight; the fetch reports the preflight, and exits 1 when it finds proble
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.engine import URL
 from etl.cli import main
 from etl.demo.job import exporter_command
 from etl.demo.real_mous import REAL_ASDMS, REAL_MOUS, REAL_PRODUCTS
+from ppr.verify import verify_request
 from tests.conftest import cli_environment
 from tests.etl.ngas.conftest import RunningStandIn
 
@@ -104,6 +106,28 @@ def test_every_demo_request_passes_the_preflight(
     written = {c.mous_uid for c in FIXED_CASES.values() if c.expected_record in ("absent", "malformed")}
     assert written & set(results)
     for uid in written & set(results):
+        if results[uid].ppr is None:
+            continue  # a delivery tree (scriptforpi): scriptForPI.py runs from the archive's scripts
         assert ".almamirror." in (results[uid].manifest or ""), uid
     assert results[REAL_MOUS].ok
     assert results["uid://A001/X129e/Xb6"].ok
+
+
+def test_a_product_changed_since_its_download_is_read_again_even_when_just_verified(
+    fetched_real: tuple[int, Path, str],
+) -> None:
+    """The fetch tells the preflight which files it just verified; one whose modification time moved
+    since is read again, and its checksum found wrong."""
+    _, directory, _ = fetched_real
+    record = json.loads((directory / "fetch-record.json").read_text("utf-8"))
+    target = next(name for name, entry in record["products"].items() if entry["size"] > 0)
+    path = directory / target
+    damaged = bytearray(path.read_bytes())
+    damaged[0] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, record["products"][target]["mtime_ns"] + 1_000_000))
+
+    found = verify_request(directory, just_verified=[target])
+    said = [problem.text for problem in found.problems if problem.path == target]
+    assert any("its checksum is not" in text for text in said), said

@@ -337,7 +337,8 @@ def test_the_mirrors_transaction_is_not_open_while_documents_are_fetched(
                     status_seen = time.monotonic()
                 # RETRIEVE is logged only after its body is sent, which may be after the sync has gone on
                 # to its next transaction; the body stalls 3 s, so the first 2 s after STATUS are mid-fetch.
-                if status_seen is not None and time.monotonic() - status_seen < 2.0 and '"RETRIEVE"' not in asked:
+                mid_fetch = status_seen is not None and time.monotonic() - status_seen < 2.0
+                if mid_fetch and '"RETRIEVE"' not in asked:
                     sampled += 1
                     open_while_fetching.append(observer.execute(text(
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "

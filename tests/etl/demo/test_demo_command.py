@@ -29,14 +29,16 @@ def test_the_demo_prints_each_figure_once_and_knows_the_scale_it_built(
     out = capsys.readouterr().out
     assert out.startswith("using the existing archive in the source (almamirror demo --rebuild replaces it)")
     restorable = next(line for line in out.splitlines() if line.startswith("restorable MOUSes: "))
-    count = restorable.removeprefix("restorable MOUSes: ").split(";")[0]
+    count = restorable.removeprefix("restorable MOUSes: ").split(";")[0].split(" (")[0]
     assert out.count(f"{count} MOUSes") + out.count(f"MOUSes: {count}") == 1  # said once
     assert f"restore request for {SEED_MOUS}: {output}" in out
     assert (output / next(output.iterdir()).name).is_dir()
     kinds = next(line for line in out.splitlines() if line.startswith("restore kinds: "))
     counted = dict(part.rsplit(" ", 1) for part in kinds.removeprefix("restore kinds: ").split(", "))
     assert list(counted) == ["pipeline_ppr", "pipeline_script", "scriptforpi", "none"]
-    assert counted["pipeline_ppr"] == count  # the restorable MOUSes are the PPR-restorable ones
+    # Restorable means any kind but none; the PPR-restorable ones are said beside them.
+    assert int(count.replace(",", "")) == sum(int(n) for kind, n in counted.items() if kind != "none")
+    assert f"({counted['pipeline_ppr']} by a restore PPR)" in restorable
     assert all(int(counted[kind]) > 0 for kind in counted)  # the fixed cases have every kind
     in_mirror = {row["restore_kind"]: row["n"] for row in rows(
         mirror, text("SELECT restore_kind, count(*) AS n FROM mous_restore GROUP BY restore_kind")

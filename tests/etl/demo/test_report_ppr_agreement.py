@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from etl.demo.fixed_cases import FIXED_CASES
-from etl.mirror.derived import REASON_CODES
+from etl.mirror.reasons import REASON_CODES
 from etl.mirror.views import restorable_mous
 from etl.settings import PprSettings, load_settings
 from ppr.service import generate_ppr

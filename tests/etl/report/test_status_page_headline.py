@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
 from etl.report.html import BASELINE
-from etl.report.views import restorable_mous
+from etl.report.views import mous_restore, restorable_mous
 from tests.etl.report.conftest import Almamirror, cli_runner
 from tests.helpers import rows
 
@@ -30,11 +30,16 @@ def test_the_headline_comes_first_and_the_table_figures_are_folded(
     page = lxml_html.parse(str(tmp_path / "index.html")).getroot()
     sections = page.findall(".//section")
     assert sections[0].get("id") == "headline"
-    view = restorable_mous
+    view, kinds = restorable_mous, mous_restore
     [counts] = rows(synced_mirror, select(
-        func.count().label("mouses"), func.count().filter(view.c.restorable).label("restorable")))
+        func.count().label("mouses"), func.count().filter(kinds.c.restore_kind != "none").label("restorable"),
+        func.count().filter(view.c.restorable).label("by_ppr"),
+    ).select_from(view.join(kinds, kinds.c.mous_uid == view.c.mous_uid)))
     words = " ".join(sections[0].text_content().split())
+    # Restorable by any kind, those a restore PPR restores said beside them.
+    assert counts["restorable"] > counts["by_ppr"]
     assert words.startswith(f"{counts['restorable']} of {counts['mouses']} MOUSes restorable")
+    assert f"{counts['by_ppr']} by a restore PPR" in words
     assert "the baseline sync" in words
     assert "No failed run among the last 1." in words
     [figures] = page.xpath("//table[@id='run-figures']")

@@ -32,7 +32,7 @@ def hostile_mirror(synced_mirror: URL) -> URL:
 
 
 def test_the_escaped_form_is_json_s() -> None:
-    from etl.terminal import escape_controls
+    from etl.controls import escape_controls
 
     assert escape_controls(HOSTILE) == SHOWN
     assert escape_controls("line\r\nnext\ttab") == "line\r\nnext\ttab"
@@ -95,3 +95,20 @@ def test_an_error_line_quoting_a_hostile_name_shows_it_escaped(tmp_path: Path, t
     assert run.status == 2
     assert "settings\\u001b]0;owned\\u0007.toml is not a regular file" in run.terminal
     assert "\x1b" not in run.terminal
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_report_runs_draws_its_colours_and_escapes_the_runs_host_and_error(
+    synced_mirror: URL, test_home: Path, columns: int
+) -> None:
+    with connect(synced_mirror) as connection:
+        connection.execute(text("UPDATE sync_run SET host = :host, error = :error"),
+                           {"host": "vm\x1b]0;owned\x07", "error": "boom\x1b[2J"})
+    run = run_in_terminal(["report", "runs"], cli_env(synced_mirror, test_home), columns=columns, lines=400)
+    assert run.status == 0, run.stderr
+    assert "\x1b[1m" in run.terminal  # the figures' bold header is drawn, not shown as \u001b[1m
+    assert "\\u001b[1m" not in run.terminal
+    assert "\x1b]0;" not in run.terminal
+    assert "\x1b[2J" not in run.terminal
+    flat = run.terminal.replace("\n", "").replace("    ", "")
+    assert "\\u001b]0;owned\\u0007" in flat

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Table, column, func, insert, select, table, t
 from sqlalchemy.engine import URL
 
 from etl.mirror import MousStatus, Ous, table_of
-from etl.mirror.derived import REASON_CODES
+from etl.mirror.reasons import REASON_CODES
 from etl.report.views import (
     VIEWS,
     column_names,

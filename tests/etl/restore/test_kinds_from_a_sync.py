@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import URL
 
 from etl.demo.fixed_cases import FIXED_CASES
-from etl.mirror import CalibrationDocument, table_of
+from etl.mirror import CalibrationDocument, MousStatus, table_of
 from etl.report.views import mous_restore
+from tests.conftest import open_engine
 from tests.helpers import rows
 
 KINDS = {
@@ -18,6 +19,7 @@ KINDS = {
     "restore_extra_steps": "pipeline_script",
     "manual_calibration": "scriptforpi",
     "pipeline_then_manual": "scriptforpi",
+    "pipeline_then_flux_renormalisation": "scriptforpi",
     "not_processed": "none",
 }
 
@@ -65,3 +67,39 @@ def test_every_kind_is_among_the_demos_mouses(mirror: URL) -> None:
         mirror, text("SELECT restore_kind, count(*) AS n FROM mous_restore GROUP BY restore_kind")
     )}
     assert set(counted) == {"pipeline_ppr", "pipeline_script", "scriptforpi", "none"}
+
+
+def test_the_sync_keeps_every_reason_and_the_first_is_reason_code(mirror: URL) -> None:
+    status = table_of(MousStatus)
+    found = rows(mirror, select(status.c.reason_code, status.c.reason_codes))
+    assert all((row["reason_codes"] or [None])[0] == row["reason_code"] for row in found)
+    (extra,) = rows(mirror, select(status.c.reason_codes).where(
+        status.c.mous_uid == FIXED_CASES["restore_extra_steps"].mous_uid
+    ))
+    assert extra["reason_codes"] == ["restore_needs_extra_steps"]
+
+
+@pytest.mark.parametrize(("reasons", "kind"), [
+    # The script carries the calibration's own EB-to-session key: a session mismatch first is no bar.
+    (["session_mismatch", "restore_needs_extra_steps"], "pipeline_script"),
+    # Clashing product names stop the script's restore as they stop a PPR's, although they come later.
+    (["restore_needs_extra_steps", "product_name_clash"], "none"),
+])
+def test_the_restore_kind_reads_every_reason_not_only_the_first(
+    mirror: URL, reasons: list[str], kind: str
+) -> None:
+    status, mous_uid = table_of(MousStatus), FIXED_CASES["restore_extra_steps"].mous_uid
+    engine = open_engine(mirror)
+    try:
+        with engine.connect() as connection:
+            connection.execute(
+                update(status).where(status.c.mous_uid == mous_uid)
+                .values(reason_code=reasons[0], reason_codes=reasons)
+            )
+            restored = connection.execute(
+                select(mous_restore.c.restore_kind).where(mous_restore.c.mous_uid == mous_uid)
+            ).scalar_one()
+            connection.rollback()
+    finally:
+        engine.dispose()
+    assert restored == kind

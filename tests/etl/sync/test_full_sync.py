@@ -194,6 +194,6 @@ def test_every_mous_is_judged_as_the_rules_read_from_the_source_say(
 def test_the_demo_archive_and_the_mirror_share_the_reason_codes() -> None:
     """The demo states its expectations in the mirror's vocabulary, without importing the mirror."""
     from etl.demo.case_plans import REASONS
-    from etl.mirror.derived import REASON_CODES
+    from etl.mirror.reasons import REASON_CODES
 
     assert tuple(REASONS) == REASON_CODES
