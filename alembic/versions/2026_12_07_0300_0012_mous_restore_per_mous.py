@@ -1,16 +1,16 @@
 """``mous_restore`` read for one MOUS without aggregating every product file.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07 03:00:00+00:00
 
-Written by hand. Revision 0010's view joined its ``delivery_drivers`` CTE twice (in ``kinds`` and in
-the final select), so PostgreSQL materialised it: every read of the view, even for one MOUS, grouped
-all of ``product_file`` (a parallel scan of 1.5 M rows, about 0.4 s at ALMA scale, in every single
-``ppr``). Here the scriptForPI.py lookup is one grouped subquery joined once and the restore kind an
+Written by hand. The view of revisions 0010 and 0011 joined its ``delivery_drivers`` CTE twice (in
+``kinds`` and in the final select), so PostgreSQL materialised it: every read of the view, even for
+one MOUS, grouped all of ``product_file`` (a parallel scan of 1.5 M rows, about 0.4 s at ALMA scale,
+in every single ``ppr``). Here the scriptForPI.py lookup is one grouped subquery joined once and the restore kind an
 expression over it (a ``LATERAL`` select without a FROM, which the planner flattens): a condition on
 ``mous_uid`` reaches the product files of that MOUS by index, and a read of every MOUS still groups
-the table once. The columns, their order and every value are revision 0010's; the downgrade restores
+the table once. The columns, their order and every value are revision 0011's; the downgrade restores
 its text exactly.
 """
 
@@ -20,14 +20,14 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 MOUS_RESTORE = r"""
 CREATE OR REPLACE VIEW mous_restore AS
--- Each table is read once for any number of MOUSes, and by index for a few (revision 0011).
+-- Each table is read once for any number of MOUSes, and by index for a few (revision 0012).
 WITH script_versions AS (
     -- The CASA version every fetched hand-run calibration script demands, per MOUS that lists it.
     SELECT
@@ -63,7 +63,8 @@ SELECT
     record.hm_rasterscan,
     record.restore_script_file,
     drivers.scriptforpi_file,
-    versions.script_casa_versions
+    versions.script_casa_versions,
+    status.reason_codes
 FROM mous_status AS status
 LEFT JOIN (
     SELECT file.mous_uid, min(file.file_name) AS scriptforpi_file
@@ -74,7 +75,11 @@ LEFT JOIN (
 CROSS JOIN LATERAL (
     SELECT CASE
         WHEN status.restorable THEN 'pipeline_ppr'
-        WHEN status.reason_code = 'restore_needs_extra_steps' THEN 'pipeline_script'
+        -- Run by its archived script when the script's extra steps are in the way and nothing
+        -- else is but what the script does itself (it restores with its own EB-to-session key).
+        WHEN 'restore_needs_extra_steps' = ANY(status.reason_codes)
+             AND status.reason_codes <@ ARRAY['restore_needs_extra_steps', 'session_mismatch']::text[]
+            THEN 'pipeline_script'
         WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
              AND status.pass_eb_count > 0 AND drivers.scriptforpi_file IS NOT NULL THEN 'scriptforpi'
         ELSE 'none'
@@ -86,8 +91,8 @@ LEFT JOIN project ON project.project_uid = status.project_uid
 """
 
 
-# Revision 0010's text, restored by the downgrade (CREATE OR REPLACE: the same columns).
-MOUS_RESTORE_0010 = r"""
+# Revision 0011's text, restored by the downgrade (CREATE OR REPLACE: the same columns).
+MOUS_RESTORE_0011 = r"""
 CREATE OR REPLACE VIEW mous_restore AS
 -- Each aggregate reads its table once (not once per MOUS): the view stays set-based at ALMA's scale.
 WITH delivery_drivers AS (
@@ -113,7 +118,11 @@ kinds AS (
         status.mous_uid,
         CASE
             WHEN status.restorable THEN 'pipeline_ppr'
-            WHEN status.reason_code = 'restore_needs_extra_steps' THEN 'pipeline_script'
+            -- Run by its archived script when the script's extra steps are in the way and nothing
+            -- else is but what the script does itself (it restores with its own EB-to-session key).
+            WHEN 'restore_needs_extra_steps' = ANY(status.reason_codes)
+                 AND status.reason_codes <@ ARRAY['restore_needs_extra_steps', 'session_mismatch']::text[]
+                THEN 'pipeline_script'
             WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
                  AND status.pass_eb_count > 0 AND drivers.scriptforpi_file IS NOT NULL THEN 'scriptforpi'
             ELSE 'none'
@@ -144,7 +153,8 @@ SELECT
     record.hm_rasterscan,
     record.restore_script_file,
     drivers.scriptforpi_file,
-    versions.script_casa_versions
+    versions.script_casa_versions,
+    status.reason_codes
 FROM mous_status AS status
 JOIN kinds ON kinds.mous_uid = status.mous_uid
 LEFT JOIN delivery_drivers AS drivers ON drivers.mous_uid = status.mous_uid
@@ -159,4 +169,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(MOUS_RESTORE_0010)
+    op.execute(MOUS_RESTORE_0011)
