@@ -114,7 +114,7 @@ def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[A
     kind = restore_kind(judged.c)
     # Restorable means restorable by some kind (a PPR, the archived script or scriptForPI.py): a change
     # between kinds keeps the date; a row restorable before without a date (kinds other than
-    # pipeline_ppr, before revision 0012) gets this run's.
+    # pipeline_ppr, before revision 0013) gets this run's.
     restorable = kind != NONE
     still_restorable = and_(restorable, judged.c.previous_since.is_not(None))
     computed = {

@@ -113,7 +113,7 @@ class MousStatus(Base):
             "('agrees', 'follows_archive', 'disagrees', 'absent', 'unavailable', 'malformed')",
             name="calibration_record_known",
         ),
-        # Restorable since: by any restore kind, not only a PPR (revision 0012).
+        # Restorable since: by any restore kind, not only a PPR (revision 0013).
         CheckConstraint(
             "restore_kind <> 'none' OR restorable_since IS NULL", name="since_only_when_restorable"
         ),

@@ -54,7 +54,7 @@ def lost_query(
     view, kinds = restorable_mous, mous_restore
     old_kind = events.c.old_values["restore_kind"].astext
     new_kind = events.c.new_values["restore_kind"].astext
-    # Events recorded before revision 0012 carry only the PPR verdict.
+    # Events recorded before revision 0013 carry only the PPR verdict.
     old_ppr = events.c.old_values["restorable"].astext.cast(Boolean).is_(True)
     new_not_ppr = events.c.new_values["restorable"].astext.cast(Boolean).is_(False)
     wanted = (PIPELINE_PPR,) if ppr_only else (PIPELINE_PPR, PIPELINE_SCRIPT, SCRIPTFORPI)

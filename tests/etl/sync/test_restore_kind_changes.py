@@ -1,5 +1,5 @@
 """restorable_since follows the restore kind: a change between two kinds other than none is neither gained
-nor lost, but recorded; an upgrade to revision 0012 keeps every kind and dates the new ones once."""
+nor lost, but recorded; an upgrade to revision 0013 keeps every kind and dates the new ones once."""
 
 from __future__ import annotations
 
@@ -60,9 +60,9 @@ def test_an_upgrade_keeps_each_kind_and_the_next_sync_dates_the_new_ones_once(
              for row in rows(synced_mirror, select(status.c.mous_uid, status.c.restore_kind))}
     engine = open_engine(synced_mirror)
     try:
-        migrations.downgrade(engine, "0011")
+        migrations.downgrade(engine, "0012")
         with engine.begin() as connection:
-            # As the rules before revision 0012 derived them.
+            # As the rules before revision 0013 derived them.
             connection.execute(update(status).values(rules_version=RULES_VERSION - 1))
         migrations.upgrade(engine)
     finally:

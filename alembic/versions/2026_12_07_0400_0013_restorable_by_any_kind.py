@@ -1,14 +1,15 @@
 """Restorable since: by any restore kind, not only by a restore PPR.
 
-Revision ID: 0012
-Revises: 0011
-Create Date: 2026-12-07 03:00:00+00:00
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-07 04:00:00+00:00
 
 Written by hand. The sync now derives each MOUS's restore kind itself (``mous_status.restore_kind``,
 etl/derive/restorability.py) and records its changes, so ``restorable_since``, the newly restorable,
 the no longer restorable and the nightly spool follow "a kind other than none" (``restorable`` stays
 the restore PPR's verdict). ``mous_restore`` reads the kind from the row; ``newly_restorable`` selects
-on it and shows it. Existing rows get the kind the view of revision 0011 gives them; the rules
+on it and shows it (the scriptForPI.py lookup stays one grouped subquery joined once, as in
+revision 0012). Existing rows get the kind the view of revision 0012 gives them; the rules
 version is raised, so the next sync re-derives every MOUS and dates those restorable by a kind other
 than pipeline_ppr (which have no ``restorable_since`` yet): they are newly restorable that night, and
 the spool builds them once.
@@ -22,8 +23,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -85,16 +86,10 @@ LEFT JOIN calibration_record AS record ON record.mous_uid = status.mous_uid
 LEFT JOIN project ON project.project_uid = status.project_uid
 """
 
-MOUS_RESTORE_0011 = r"""
+MOUS_RESTORE_0012 = r"""
 CREATE OR REPLACE VIEW mous_restore AS
--- Each aggregate reads its table once (not once per MOUS): the view stays set-based at ALMA's scale.
-WITH delivery_drivers AS (
-    SELECT file.mous_uid, min(file.file_name) AS scriptforpi_file
-    FROM product_file AS file
-    WHERE file.file_name LIKE '%scriptForPI.py'
-    GROUP BY file.mous_uid
-),
-script_versions AS (
+-- Each table is read once for any number of MOUSes, and by index for a few (revision 0013).
+WITH script_versions AS (
     -- The CASA version every fetched hand-run calibration script demands, per MOUS that lists it.
     SELECT
         listed.mous_uid,
@@ -105,23 +100,6 @@ script_versions AS (
     WHERE document.kind = 'calibration_script' AND document.state = 'fetched'
       AND document.parsed ->> 'casa_version' IS NOT NULL
     GROUP BY listed.mous_uid
-),
-kinds AS (
-    SELECT
-        status.mous_uid,
-        CASE
-            WHEN status.restorable THEN 'pipeline_ppr'
-            -- Run by its archived script when the script's extra steps are in the way and nothing
-            -- else is but what the script does itself (it restores with its own EB-to-session key).
-            WHEN 'restore_needs_extra_steps' = ANY(status.reason_codes)
-                 AND status.reason_codes <@ ARRAY['restore_needs_extra_steps', 'session_mismatch']::text[]
-                THEN 'pipeline_script'
-            WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
-                 AND status.pass_eb_count > 0 AND drivers.scriptforpi_file IS NOT NULL THEN 'scriptforpi'
-            ELSE 'none'
-        END AS restore_kind
-    FROM mous_status AS status
-    LEFT JOIN delivery_drivers AS drivers ON drivers.mous_uid = status.mous_uid
 )
 SELECT
     status.mous_uid,
@@ -149,8 +127,25 @@ SELECT
     versions.script_casa_versions,
     status.reason_codes
 FROM mous_status AS status
-JOIN kinds ON kinds.mous_uid = status.mous_uid
-LEFT JOIN delivery_drivers AS drivers ON drivers.mous_uid = status.mous_uid
+LEFT JOIN (
+    SELECT file.mous_uid, min(file.file_name) AS scriptforpi_file
+    FROM product_file AS file
+    WHERE file.file_name LIKE '%scriptForPI.py'
+    GROUP BY file.mous_uid
+) AS drivers ON drivers.mous_uid = status.mous_uid
+CROSS JOIN LATERAL (
+    SELECT CASE
+        WHEN status.restorable THEN 'pipeline_ppr'
+        -- Run by its archived script when the script's extra steps are in the way and nothing
+        -- else is but what the script does itself (it restores with its own EB-to-session key).
+        WHEN 'restore_needs_extra_steps' = ANY(status.reason_codes)
+             AND status.reason_codes <@ ARRAY['restore_needs_extra_steps', 'session_mismatch']::text[]
+            THEN 'pipeline_script'
+        WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
+             AND status.pass_eb_count > 0 AND drivers.scriptforpi_file IS NOT NULL THEN 'scriptforpi'
+        ELSE 'none'
+    END AS restore_kind
+) AS kinds
 LEFT JOIN script_versions AS versions ON versions.mous_uid = status.mous_uid
 LEFT JOIN calibration_record AS record ON record.mous_uid = status.mous_uid
 LEFT JOIN project ON project.project_uid = status.project_uid
@@ -175,7 +170,7 @@ WHERE status.restore_kind <> 'none'
   )
 """
 
-NEWLY_RESTORABLE_0011 = r"""
+NEWLY_RESTORABLE_0012 = r"""
 CREATE OR REPLACE VIEW newly_restorable AS
 SELECT
     restorable.mous_uid,
@@ -213,9 +208,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP VIEW newly_restorable")
-    op.execute(NEWLY_RESTORABLE_0011.replace("CREATE OR REPLACE VIEW", "CREATE VIEW"))
+    op.execute(NEWLY_RESTORABLE_0012.replace("CREATE OR REPLACE VIEW", "CREATE VIEW"))
     op.execute("DROP VIEW mous_restore")
-    op.execute(MOUS_RESTORE_0011.replace("CREATE OR REPLACE VIEW", "CREATE VIEW"))
+    op.execute(MOUS_RESTORE_0012.replace("CREATE OR REPLACE VIEW", "CREATE VIEW"))
     # Dates of MOUSes restorable by a kind other than pipeline_ppr had no place before.
     op.execute(
         "UPDATE mous_status SET restorable_since = NULL, restorable_since_run_id = NULL WHERE NOT restorable"
