@@ -197,6 +197,9 @@ def upgrade() -> None:
         "UPDATE mous_status AS status SET restore_kind = view.restore_kind "
         "FROM mous_restore AS view WHERE view.mous_uid = status.mous_uid"
     )
+    # Updates (this one, or an earlier revision's in the same transaction) queue deferred foreign-key
+    # checks; an ALTER TABLE is refused while they are pending.
+    op.execute("SET CONSTRAINTS ALL IMMEDIATE")
     op.create_check_constraint(op.f("ck_mous_status_restore_kind_known"), "mous_status", KINDS)
     op.drop_constraint(op.f("ck_mous_status_since_only_when_restorable"), "mous_status", type_="check")
     op.create_check_constraint(op.f("ck_mous_status_since_only_when_restorable"), "mous_status", SINCE_AFTER)
@@ -215,9 +218,7 @@ def downgrade() -> None:
     op.execute(
         "UPDATE mous_status SET restorable_since = NULL, restorable_since_run_id = NULL WHERE NOT restorable"
     )
-    # The update queues the deferred foreign-key checks; an ALTER TABLE (here or in an older revision's
-    # downgrade) is refused while they are pending.
-    op.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    op.execute("SET CONSTRAINTS ALL IMMEDIATE")  # as in upgrade()
     op.drop_constraint(op.f("ck_mous_status_since_only_when_restorable"), "mous_status", type_="check")
     op.create_check_constraint(op.f("ck_mous_status_since_only_when_restorable"), "mous_status", SINCE_BEFORE)
     op.drop_constraint(op.f("ck_mous_status_restore_kind_known"), "mous_status", type_="check")
