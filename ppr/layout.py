@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
+from etl.archive_names import restore_name
 from etl.safe_files import make_directory, replace_file, write_new
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
 from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.pipeline_manifest import WRITTEN as WRITTEN_MANIFEST
 from ppr.pipeline_manifest import ManifestChoice, manifest_choice
 from ppr.restore_run import RESTORE_JSON, RUN_SCRIPT, pipeline_ppr_run, restore_json_bytes, run_script
-from ppr.uid import MEMBER_PREFIX, disk_name
+from ppr.uid import disk_name
 
 if TYPE_CHECKING:
     from etl.restore.settings import CasaInstallation
@@ -200,18 +201,6 @@ def ppr_file_name(mous_uid: str) -> str:
     return f"PPR_{disk_name(mous_uid)}.xml"
 
 
-def product_target_name(archived_name: str) -> str:
-    """The name the restore looks for: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``.
-
-    The mirror's verdict applies the same rule in SQL (``etl.derive.restorability.restore_name``) to
-    refuse MOUSes whose names clash or are unsafe; a test keeps the two equal.
-    """
-    name = archived_name.removeprefix(MEMBER_PREFIX)
-    if name.endswith(".tar.gz"):
-        name = name.removesuffix(".tar.gz") + ".tgz"
-    return name
-
-
 def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) -> dict[str, Any]:
     """What to fetch where, relative to the request directory, as a JSON-ready mapping."""
     asdms = [
@@ -272,7 +261,7 @@ def _product_targets(request: RestoreRequest) -> dict[str, ProductFile]:
     targets: dict[str, ProductFile] = {}
     for product in request.products:
         # With a manifest, the restore opens exactly the names it lists, whatever the archive renamed.
-        name = product.restore_name or product_target_name(product.archived_name)
+        name = product.restore_name or restore_name(product.archived_name)
         if "/" in name or name in {"", ".", ".."}:
             raise InvalidPpr(
                 [f"archived product name {product.archived_name!r} is not a plain file name"],

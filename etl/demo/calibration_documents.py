@@ -17,6 +17,7 @@ from typing import Final
 
 from lxml import etree
 
+from etl.archive_names import restore_name
 from etl.demo.cycles import Cycle
 from etl.demo.model import (
     Mous,
@@ -209,12 +210,6 @@ def document_for(name: str, calibration: Calibration) -> bytes | None:
     if name.endswith(".pprequest.xml") or (name.startswith("PPR_uid___") and name.endswith(".xml")):
         return pipeline_request(calibration)
     return None
-
-
-def restore_name(archived_name: str) -> str:
-    """The name a restore (and the manifest) uses: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``."""
-    name = archived_name.removeprefix("member.")
-    return name.removesuffix(".tar.gz") + ".tgz" if name.endswith(".tar.gz") else name
 
 
 # --- the pipeline manifest ------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from etl.archive_names import MEMBER_PREFIX, restore_name
 from etl.calibration.compare import EbDifference, describe, eb_differences
 from etl.calibration.documents import manifest_of, request_sched_block_of, request_sessions_of, script_of
 from etl.calibration.manifest import Manifest
@@ -68,7 +69,6 @@ SESSION_COLUMNS: Final = ("mous_uid", "document", "session_number", "eb_uids")
 PRODUCT_COLUMNS: Final = ("mous_uid", "file_name", "restore_name")
 # A disagreement names at most this many EBs; the rest are counted.
 SHOWN_DIFFERENCES: Final = 8
-MEMBER_PREFIX: Final = "member."
 PER_EB_SUFFIXES: Final = {
     "calapply": (".ms.calapply.txt",),
     "flagversions": (".ms.flagversions.tgz", ".ms.flagversions.tar.gz"),
@@ -329,12 +329,6 @@ def _chosen(calibrations: Calibrations, products: Sequence[RestoreProduct]) -> t
     if first[0] and not second[0]:
         return chosen, "whose caltables are archived"
     return chosen, "the newest archived" + (", whose caltables are archived" if first[0] else "")
-
-
-def restore_name(archived_name: str) -> str:
-    """The pipeline's own name of an archived file: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``."""
-    name = archived_name.removeprefix(MEMBER_PREFIX)
-    return name.removesuffix(".tar.gz") + ".tgz" if name.endswith(".tar.gz") else name
 
 
 def _multiple_calibrations(calibrations: Calibrations, used: str, why: str) -> dict[str, str]:

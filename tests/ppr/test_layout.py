@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from etl.archive_names import restore_name
 from etl.errors import StopAndFix
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_ppr
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists
-from ppr.layout import build_request_directory, product_target_name
+from ppr.layout import build_request_directory
 from ppr.model import ProductFile, RestoreRequest
 from tests.ppr.examples import MOUS, MOUS_DISK, seed_request
 
@@ -140,8 +141,8 @@ def test_the_manifest_totals(tmp_path: Path, site: PprSettings) -> None:
         ("x.tar.gz.txt", "x.tar.gz.txt"),
     ],
 )
-def test_product_target_name(archived: str, target: str) -> None:
-    assert product_target_name(archived) == target
+def test_restore_name(archived: str, target: str) -> None:
+    assert restore_name(archived) == target
 
 
 def test_a_non_empty_request_directory_is_refused_and_left_alone(tmp_path: Path, site: PprSettings) -> None:
