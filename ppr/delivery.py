@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from etl.archive_names import restore_name
+from etl.archive_names import disk_name, restore_name
 from etl.restore.casa import RestoreFacts, choose_casa
 from ppr.errors import InvalidPpr
 from ppr.layout import (
@@ -34,7 +34,6 @@ from ppr.layout import (
 )
 from ppr.model import Delivery, ProductFile, RestoreRequest
 from ppr.restore_run import RESTORE_JSON, RUN_SCRIPT, RestoreRun, inputs_of, restore_json_bytes, run_script
-from ppr.uid import disk_name
 
 if TYPE_CHECKING:
     from etl.restore.settings import CasaInstallation

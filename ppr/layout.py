@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from etl.archive_names import restore_name
+from etl.archive_names import disk_name, restore_name
 from etl.safe_files import make_directory, replace_file, write_new
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
 from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.pipeline_manifest import WRITTEN as WRITTEN_MANIFEST
 from ppr.pipeline_manifest import ManifestChoice, manifest_choice
 from ppr.restore_run import RESTORE_JSON, RUN_SCRIPT, pipeline_ppr_run, restore_json_bytes, run_script
-from ppr.uid import disk_name
 
 if TYPE_CHECKING:
     from etl.restore.settings import CasaInstallation

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, Connection, Text, any_, literal, select
 
+from etl.archive_names import MEMBER_PREFIX, disk_name
 from etl.mirror import (
     CalibrationDocument,
     CalibrationRecord,
@@ -34,7 +35,6 @@ from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.views import mous_restore, mous_sessions, restorable_mous
 from ppr.model import ArchivedRecord, Delivery, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
-from ppr.uid import MEMBER_PREFIX, disk_name
 
 # The restore kinds a request directory is written for: a PPR layout, or a delivery tree (scriptforpi).
 BUILT_KINDS = ("pipeline_ppr", "pipeline_script", "scriptforpi")

@@ -16,9 +16,9 @@ from typing import Protocol, cast
 
 from lxml import etree
 
+from etl.archive_names import disk_name, is_canonical_uid
 from ppr.build import RESTORE_TASKS, SESSION_SEPARATOR, serialize_ppr
 from ppr.errors import InvalidPpr
-from ppr.uid import disk_name, is_canonical_uid
 
 SCHEMA_FILE = "SciPipeRequest.xsd"
 SESSION_PREFIX = "SESSION_"

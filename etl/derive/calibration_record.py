@@ -39,12 +39,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from etl.archive_names import MEMBER_PREFIX, restore_name
+from etl.archive_names import MEMBER_PREFIX, disk_name, restore_name
 from etl.calibration.compare import EbDifference, describe, eb_differences
 from etl.calibration.documents import manifest_of, request_sched_block_of, request_sessions_of, script_of
 from etl.calibration.manifest import Manifest
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, calibration_stem, document_kind
-from etl.calibration.request import disk_form
 from etl.calibration.restore_script import RestoreScript
 from etl.copy import analyze, copy_rows
 from etl.derive.tree import member_ous
@@ -279,8 +278,8 @@ def archive_key(
     manifest = archived["manifest"]
     if eb_differences(manifest, archived["restore_script"]) or eb_differences(manifest, archived["request"]):
         return False
-    ours = {disk_form(eb) for ebs in mirror_sessions.values() for eb in ebs}
-    theirs = {disk_form(eb) for ebs in manifest.values() for eb in ebs}
+    ours = {disk_name(eb) for ebs in mirror_sessions.values() for eb in ebs}
+    theirs = {disk_name(eb) for ebs in manifest.values() for eb in ebs}
     calibrated = {number for number, ebs in manifest.items() if ebs}
     caltables = {p.session_number for p in products if p.kind == "caltables"}
     return ours == theirs and calibrated == caltables

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array
 from sqlalchemy.sql.elements import ColumnElement
 
-from etl.archive_names import MEMBER_PREFIX, OLD_TAR_SUFFIX, TAR_SUFFIX
+from etl.archive_names import ARCHIVE_UID_PATTERN, MEMBER_PREFIX, OLD_TAR_SUFFIX, TAR_SUFFIX
 from etl.copy import analyze
 from etl.derive.tree import member_ous
 from etl.load.merge import MergeCounts, MergeTarget, merge
@@ -53,11 +53,7 @@ from etl.mirror import (
     table_of,
 )
 from etl.mirror.archive import RESTORE_PRODUCT_KINDS
-from etl.mirror.derived import (
-    ARCHIVE_UID_PATTERN,
-    PART_ID_PATTERN,
-    PROJECT_CODE_PATTERN,
-)
+from etl.mirror.derived import PART_ID_PATTERN, PROJECT_CODE_PATTERN
 from etl.mirror.reasons import REASON_CODES
 
 STATUS_COLUMNS = tuple(

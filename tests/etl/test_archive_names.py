@@ -3,7 +3,10 @@ exactly as the request directory and the calibration record name them in Python.
 
 from __future__ import annotations
 
+import ast
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Text, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from etl import archive_names
 from etl.archive_names import MEMBER_PREFIX, OLD_TAR_SUFFIX, TAR_SUFFIX, restore_name
 from etl.derive import restorability
 from tests.conftest import DatabaseFactory, open_engine
@@ -23,6 +27,15 @@ PIECES = (
 )
 any_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=6)
 names = st.lists(st.one_of(st.sampled_from(PIECES), any_text), max_size=6).map("".join)
+
+
+def test_the_naming_rules_import_only_the_standard_library() -> None:
+    """ppr's core and etl.calibration import the rules: they must bring nothing else with them."""
+    tree = ast.parse(Path(archive_names.__file__).read_text("utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported
+    assert sorted(name for name in imported if name.split(".")[0] not in sys.stdlib_module_names) == []
 
 
 @pytest.fixture(scope="module")

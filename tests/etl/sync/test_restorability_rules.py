@@ -115,8 +115,7 @@ def test_the_verdict_names_products_as_the_request_directory_does(mirror_db: URL
 
 def test_pass_eb_uids_are_checked_exactly_as_the_schema_does(mirror_db: URL) -> None:
     """ARCHIVE_UID_PATTERN in PostgreSQL: anchored, lower-case hex, no stray whitespace or newline."""
-    from etl.mirror.derived import ARCHIVE_UID_PATTERN
-    from ppr.uid import is_canonical_uid
+    from etl.archive_names import ARCHIVE_UID_PATTERN, is_canonical_uid
 
     candidates = [
         "uid://A002/Xc77d4f/X522", "uid://A002/Xc77d4f/X522 ", " uid://A002/Xc77d4f/X522",
