@@ -283,14 +283,25 @@ def _plain_name(name: str, request: RestoreRequest) -> str:
     return name
 
 
-def _relative_parts(relative_path: str) -> tuple[str, ...]:
-    # The directory may be replaced with --force, so it must never resolve to the base or above it.
+def relative_path_problem(relative_path: str) -> str | None:
+    """Why ``relative_path`` cannot be a PPR's RelativePath and the request directory, in plain words;
+    None when it can. The directory may be replaced with --force, so it must never resolve to the base
+    or above it; the pipeline cannot use a path with white space."""
     if not relative_path or relative_path.startswith("/"):
-        raise InvalidRelativePath(relative_path, "it is empty or absolute")
-    parts = tuple(relative_path.split("/"))
-    if any(part in {"", ".", ".."} for part in parts):
-        raise InvalidRelativePath(relative_path, "it has an empty, '.' or '..' part")
-    return parts
+        return ("give a relative path, not an empty or absolute one "
+                "(e.g. 2017.1.00895.S_restore/MOUS_uid___A001_X129e_Xb6)")
+    if any(character.isspace() for character in relative_path):
+        return "a path for the pipeline may not contain spaces, tabs or line breaks"
+    if any(part in {"", ".", ".."} for part in relative_path.split("/")):
+        return "no part of it may be empty, '.' or '..' (no '//' and no trailing '/')"
+    return None
+
+
+def _relative_parts(relative_path: str) -> tuple[str, ...]:
+    problem = relative_path_problem(relative_path)
+    if problem is not None:
+        raise InvalidRelativePath(relative_path, problem)
+    return tuple(relative_path.split("/"))
 
 
 def _parse(ppr_bytes: bytes) -> etree._Element:

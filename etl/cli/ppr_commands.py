@@ -206,16 +206,12 @@ def _check_fetch_arguments(args: argparse.Namespace) -> None:
 
 
 def check_relative_path(relative_path: str) -> None:
-    """A RelativePath the pipeline and the request directory can use, said in plain words."""
-    if not relative_path or relative_path.startswith("/"):
-        raise UsageError(f"--relative-path {relative_path!r}: give a relative path, not an empty or "
-                         "absolute one (e.g. 2017.1.00895.S_restore/MOUS_uid___A001_X129e_Xb6)")
-    if any(character.isspace() for character in relative_path):
-        raise UsageError(f"--relative-path {relative_path!r}: a path for the pipeline may not contain "
-                         "spaces, tabs or line breaks")
-    if any(part in {"", ".", ".."} for part in relative_path.split("/")):
-        raise UsageError(f"--relative-path {relative_path!r}: no part of it may be empty, '.' or '..' "
-                         "(no '//' and no trailing '/')")
+    """A RelativePath the pipeline and the request directory can use (ppr.layout's rule), in plain words."""
+    from ppr.layout import relative_path_problem
+
+    problem = relative_path_problem(relative_path)
+    if problem is not None:
+        raise UsageError(f"--relative-path {relative_path!r}: {problem}")
 
 
 def _one(connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]) -> int:

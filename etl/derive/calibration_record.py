@@ -58,6 +58,7 @@ from etl.mirror import (
     SessionAssignment,
     table_of,
 )
+from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 
 documents = table_of(CalibrationDocument)
 records = table_of(CalibrationRecord)
@@ -511,7 +512,7 @@ def _restore_products(connection: Connection, candidates: Table) -> dict[str, tu
     for mous_uid, file_name, kind, number in connection.execute(
         select(files.c.mous_uid, files.c.file_name, files.c.kind, files.c.session_number)
         .join(candidates, candidates.c.mous_uid == files.c.mous_uid)
-        .where(files.c.kind.in_(("caltables", "calapply", "flagversions", "manifest")))
+        .where(files.c.kind.in_(RESTORE_PRODUCT_KINDS))
     ):
         found[mous_uid].append(RestoreProduct(file_name, kind, number))
     return {uid: tuple(products) for uid, products in found.items()}
