@@ -462,11 +462,7 @@ def _files_listed(directories: list[Path], options: Any) -> int:
 
 def write_atomically(path: Path, document: bytes) -> None:
     """A crash never leaves a half-written PPR where the pipeline could pick it up, nor a stray part."""
+    from etl.safe_files import replace_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(document)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    replace_file(path.parent, path, document)
