@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from etl.archive_names import disk_name, restore_name
+from etl.calibration.xml import safe_parser
 from etl.safe_files import make_directory, replace_file, write_new
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
 from ppr.model import ProductFile, RestoreRequest, Session
@@ -305,7 +306,7 @@ def _relative_parts(relative_path: str) -> tuple[str, ...]:
 
 
 def _parse(ppr_bytes: bytes) -> etree._Element:
-    return etree.fromstring(ppr_bytes, etree.XMLParser(resolve_entities=False, no_network=True))
+    return etree.fromstring(ppr_bytes, safe_parser())
 
 
 def _checked_ppr(root: etree._Element, request: RestoreRequest, relative_path: str) -> str:

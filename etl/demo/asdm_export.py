@@ -17,6 +17,7 @@ from pathlib import Path
 from lxml import etree
 
 from etl.archive_names import disk_name
+from etl.calibration.xml import safe_parser
 from etl.demo.asdm_documents import BINARY_DIRECTORY
 from etl.demo.real_mous import real_asdm_archive, unpack_real_asdm
 from etl.errors import DownloadNotVerified, StopAndFix
@@ -74,7 +75,7 @@ def _unpack_real(archive: Path, disk: str, staging: Path, target: Path) -> Expor
 
 def _parse(disk: str, document: bytes, what: str) -> etree._Element:
     try:
-        return etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+        return etree.fromstring(document, safe_parser())
     except etree.XMLSyntaxError as exc:
         raise DownloadNotVerified(disk, f"its {what} is not XML ({exc})") from None
 
