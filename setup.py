@@ -1,44 +1,35 @@
-"""Build step: the wheel carries the migrations and the default settings.
+"""The wheel's packages: almamirror's own, and its migrations and defaults where developers edit them.
 
-Everything else is declared in pyproject.toml. ``alembic.ini``, ``alembic/`` and
-``config/almamirror.toml`` stay at the top of the repository, where developers edit them and
-``alembic upgrade head`` finds them; a build copies them unchanged into ``etl/bundled/``, where an
-installed almamirror looks first (etl/resources.py). An editable install reads them from the checkout.
+Everything else is declared in pyproject.toml. ``alembic.ini``, ``alembic/`` and ``config/almamirror.toml``
+stay at the top of the repository, where developers edit them and ``alembic upgrade head`` finds them. The
+top of the repository is declared as the package ``almamirror_resources`` whose package data are exactly
+those files (pyproject.toml), so a wheel carries them under that name and an installed almamirror finds
+them there (etl/resources.py). pyproject.toml can map a package to a directory but cannot add it to the
+packages it finds, hence the list here.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
-HERE = Path(__file__).resolve().parent
-BUNDLED = ("alembic.ini", "alembic", "config/almamirror.toml")
-BUNDLED_INTO = Path("etl", "bundled")
+RESOURCES = "almamirror_resources"
+# Its folders, named so that setuptools does not take them for packages it was not told of (and warn).
+RESOURCE_FOLDERS = (RESOURCES, f"{RESOURCES}.alembic", f"{RESOURCES}.alembic.versions", f"{RESOURCES}.config")
+# Real pipeline products (some of them CASA scripts) and ASDMs: etl's package data, never modules.
+DATA_FOLDERS = ("etl.demo.real_restore", "etl.demo.real_restore.products", "etl.demo.real_restore.asdm")
 
 
-class BuildPyWithBundle(build_py):
-    def run(self) -> None:
-        if not self.editable_mode:
-            # setuptools keeps build/lib between builds: a module or migration deleted since the last
-            # build would otherwise still ship.
-            for package in {name.partition(".")[0] for name in self.packages}:
-                shutil.rmtree(Path(self.build_lib) / package, ignore_errors=True)
-        super().run()
-        if not self.editable_mode:
-            self._copy_bundle(Path(self.build_lib) / BUNDLED_INTO)
-
-    @staticmethod
-    def _copy_bundle(target: Path) -> None:
-        for name in BUNDLED:
-            source, destination = HERE / name, target / name
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
-            else:
-                shutil.copyfile(source, destination)
+class BuildPy(build_py):
+    def find_package_modules(self, package: str, package_dir: str) -> list[tuple[str, str, str]]:
+        # The top of the repository is a package for its data only: this very file is not a module of it.
+        if package in RESOURCE_FOLDERS or package in DATA_FOLDERS:
+            return []
+        return super().find_package_modules(package, package_dir)
 
 
-setup(cmdclass={"build_py": BuildPyWithBundle})
+setup(
+    packages=[*find_packages(include=["etl*", "ppr*"]), *DATA_FOLDERS, *RESOURCE_FOLDERS],
+    package_dir={RESOURCES: "."},
+    cmdclass={"build_py": BuildPy},
+)

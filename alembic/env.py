@@ -1,7 +1,9 @@
 """Alembic environment for the mirror.
 
 The connection comes, in order, from ``config.attributes["connection"]`` (almamirror's own commands and
-the tests pass one in), from ``sqlalchemy.url`` if set, else from almamirror's settings.
+the tests pass one in), from ``sqlalchemy.url`` if set, else from almamirror's settings. Online, the
+migrations run in one transaction that holds almamirror's migration lock (etl.migrations.migration_lock),
+whether almamirror or a bare ``alembic upgrade`` started them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from alembic import context
+from etl.migrations import migration_lock
 from etl.mirror import metadata
 
 config = context.config
@@ -49,9 +52,7 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_locked(connection)
         return
     from etl.database import create_mirror_engine
 
@@ -59,11 +60,18 @@ def run_migrations_online() -> None:
     engine = create_mirror_engine(url if not isinstance(url, str) else _parse(url), "almamirror-migrate")
     try:
         with engine.connect() as conn:
-            _configure(conn)
-            with context.begin_transaction():
-                context.run_migrations()
+            _run_locked(conn)
     finally:
         engine.dispose()
+
+
+def _run_locked(connection: Connection) -> None:
+    # Inside the lock's transaction, Alembic's own begin_transaction() joins it rather than commits
+    # per migration: the lock is held until the last revision is done.
+    with migration_lock(connection):
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
 
 
 def _settings_url() -> Any:

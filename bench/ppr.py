@@ -22,6 +22,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -48,8 +49,14 @@ TARGET_SCAN_MS = 200.0
 # The file-system ceiling: directories like a PPR's (its file and manifest of typical sizes at ALMA
 # scale), written by the bulk run's own writer threads with nothing to build.
 FILE_SYSTEM_DIRECTORIES = {"small": 200, "medium": 2_000, "alma": 10_000}
-PPR_BYTES = 4_700
-MANIFEST_BYTES = 4_300
+PPR_BYTES = 4_900
+MANIFEST_BYTES = 4_800
+# The other files of a request directory at ALMA scale (mean sizes on the bench's mirror, which has no
+# archive, so every directory carries a written pipeline manifest): six files, each flushed.
+EXTRA_FILES = (
+    ("README.txt", 900), ("restore.json", 1_800), ("run-restore.sh", 1_900),
+    ("products/pipeline_manifest.xml", 1_400),
+)
 FULL_SCAN = text("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT * FROM restorable_mous")
 # A baseline records no change events, so the mirror is given three years of nightly history, as
 # bench/report_views.py fills it: 1,100 runs, 100 events per MOUS in groups of 10 per (MOUS, run).
@@ -171,16 +178,23 @@ def measure_bulk(connection: Connection, site: PprSettings) -> float:
     """``ppr --all-restorable --build`` into a fresh directory: request directories per second."""
     base = Path(tempfile.mkdtemp(prefix="almamirror-bench-ppr-"))
     try:
+        before = os.times()
         started = time.perf_counter()
         summary = build_all_restorable(connection, base, site, allow_proprietary=True)
         seconds = time.perf_counter() - started
+        after = os.times()
     finally:
         shutil.rmtree(base, ignore_errors=True)
     rate = len(summary.written) / seconds
+    # CPU of this process and of the worker processes it waited for (user + system, the kernel's file
+    # system work included): what the run costs whatever else shares the machine's cores.
+    cpu = sum(after[:4]) - sum(before[:4])
     report(
         "ppr --all-restorable --build", f"{rate:,.0f} dirs/s",
         f"{len(summary.written):,} written, {len(summary.refused):,} refused in {seconds:.2f} s; "
-        f"{rate / TARGET_DIRS_PER_SECOND:.2f}x the target of {TARGET_DIRS_PER_SECOND:,.0f}/s",
+        f"{rate / TARGET_DIRS_PER_SECOND:.2f}x the target of {TARGET_DIRS_PER_SECOND:,.0f}/s; "
+        f"CPU {cpu * 1000 / max(len(summary.written), 1):.2f} ms per directory (client side, "
+        f"{cpu:.1f} s); load average {os.getloadavg()[0]:.1f}",
     )
     return rate
 
@@ -189,6 +203,7 @@ def measure_file_system(count: int, bulk_rate: float) -> None:
     """The same directories with fixed content through the same writer threads: the disk's ceiling."""
     base = Path(tempfile.mkdtemp(prefix="almamirror-bench-fs-"))
     ppr_bytes, manifest_bytes = b"x" * PPR_BYTES, b"x" * MANIFEST_BYTES
+    extra = tuple((name, b"x" * size) for name, size in EXTRA_FILES)
     written: list[Path] = []
     try:
         started = time.perf_counter()
@@ -196,13 +211,13 @@ def measure_file_system(count: int, bulk_rate: float) -> None:
                            on_exists=lambda _uid, error: sys.exit(f"bench: {error}")) as writer:
             for number in range(count):
                 target = base / f"run_{number // 1000}" / f"MOUS_{number}"
-                writer.submit(str(number), RequestFiles(target, "PPR.xml", ppr_bytes, manifest_bytes))
+                writer.submit(str(number), RequestFiles(target, "PPR.xml", ppr_bytes, manifest_bytes, extra))
         seconds = time.perf_counter() - started
     finally:
         shutil.rmtree(base, ignore_errors=True)
     report(
         "file system alone (same writer threads)", f"{len(written) / seconds:,.0f} dirs/s",
-        f"{len(written):,} directories of {PPR_BYTES:,} + {MANIFEST_BYTES:,} bytes in {seconds:.2f} s; "
+        f"{len(written):,} directories of {2 + len(EXTRA_FILES)} files in {seconds:.2f} s; "
         f"the bulk run wrote {bulk_rate / (len(written) / seconds):.2f}x as many per second",
     )
 

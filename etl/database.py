@@ -1,13 +1,11 @@
-"""Engines for the source and the mirror, and URLs that are safe to print."""
+"""Engines for the source and the mirror (URLs are parsed here, masked in etl.urls)."""
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote_plus
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -16,58 +14,7 @@ from sqlalchemy.exc import ArgumentError
 from etl import embedded
 from etl.errors import ConfigurationError, MirrorUnavailable, RetryLater, SourceUnavailable
 from etl.settings import Settings
-
-_SCHEME = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
-# Greedy: the password runs to the *last* "@", so an unencoded "@" in it hides the rest too.
-_USERINFO = re.compile(r"^(?P<user>[^:@/?#]*):.*@", re.DOTALL)
-# Query parameters (and libpq key=value words) whose name says they hold a secret: password,
-# sslpassword, passwd, pwd, secret, token, access_token, …
-_SECRET_NAME = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
-_KEY_VALUE = re.compile(
-    r"(?P<key>\b\w*(?:pass|pwd|secret|token)\w*\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE
-)
-# An archive (NGAS) URL's user part alone may be a token (http://TOKEN@host): masked too.
-_WEB_USER_ONLY = re.compile(r"^[^:@/?#]+@")
-MASK = "***"
-
-
-def mask_url(url: str | URL | None) -> str:
-    """The URL with every secret in it replaced by ``***``: the one masking of the project.
-
-    Masks the password of ``user:password@`` (up to the last ``@``, so an unencoded ``@`` in the
-    password hides the rest of it too), every query parameter whose (percent-decoded) name says it
-    is a secret (``password=``, ``sslpassword=``, ``token=``, …), and the same words in a libpq
-    ``key=value`` string. It masks too much rather than too little: a URL with an ``@`` after its
-    host loses the host too.
-    """
-    if url is None:
-        return "(embedded)"
-    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
-    parts = _SCHEME.search(text)
-    if parts is None:
-        return _KEY_VALUE.sub(lambda found: found["key"] + MASK, text)
-    rest = _USERINFO.sub(lambda found: f"{found['user']}:{MASK}@", parts["rest"], count=1)
-    if parts["scheme"].lower() in ("http://", "https://"):
-        rest = _WEB_USER_ONLY.sub(f"{MASK}@", rest, count=1)
-    return text[: parts.start()] + parts["scheme"] + _mask_query(rest)
-
-
-def secret_query_names(url: URL) -> list[str]:
-    """The query parameters of ``url`` whose name says they hold a secret (password=, sslpassword=, …)."""
-    return [name for name in url.query if _SECRET_NAME.search(name)]
-
-
-def _mask_query(rest: str) -> str:
-    head, question, query = rest.partition("?")
-    if not question:
-        return rest
-    query, hash_sign, fragment = query.partition("#")
-    pieces = re.split(r"([&;])", query)
-    for index, piece in enumerate(pieces):
-        name, equals, _value = piece.partition("=")
-        if equals and _SECRET_NAME.search(unquote_plus(name)):
-            pieces[index] = f"{name}={MASK}"
-    return head + question + "".join(pieces) + hash_sign + fragment
+from etl.urls import SCHEME, is_oracle, mask_url
 
 
 def parse_url(url: str, setting: str) -> URL:
@@ -83,12 +30,8 @@ def parse_url(url: str, setting: str) -> URL:
 
 
 def _unencoded_at(url: str) -> bool:
-    parts = _SCHEME.search(url)
+    parts = SCHEME.search(url)
     return parts is not None and parts["rest"].partition("?")[0].count("@") > 1
-
-
-def is_oracle(url: URL) -> bool:
-    return url.get_backend_name() == "oracle"
 
 
 def mirror_url(settings: Settings) -> URL:

@@ -42,20 +42,31 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @contextmanager
 def _bound(engine: Engine) -> Iterator[Config]:
-    _create_version_table(engine)
-    with engine.begin() as connection:
-        # Two processes migrating at once: the second waits here, then finds the schema where it
-        # wanted it. A table lock in EXCLUSIVE mode needs a write privilege on the table, so a role
-        # that may only read the mirror (almamirror_reader) cannot hold it and stall an upgrade, as
-        # it could an advisory lock; its reads (ACCESS SHARE) do not conflict with it.
-        connection.execute(text("LOCK TABLE alembic_version IN EXCLUSIVE MODE"))
+    # alembic/env.py takes the migration lock on this connection (migration_lock), as it does for a
+    # bare `alembic upgrade`: one lock, whichever way a migration is started.
+    with engine.connect() as connection:
         yield alembic_config(connection)
 
 
-def _create_version_table(engine: Engine) -> None:
+@contextmanager
+def migration_lock(connection: Connection) -> Iterator[None]:
+    """One transaction, holding the migration lock, for Alembic to migrate (or compare) in.
+
+    Two processes migrating at once: the second waits here, then finds the schema where it wanted
+    it. A table lock in EXCLUSIVE mode needs a write privilege on the table, so a role that may only
+    read the mirror (almamirror_reader) cannot hold it and stall an upgrade, as it could an advisory
+    lock; its reads (ACCESS SHARE) do not conflict with it.
+    """
+    _create_version_table(connection)
+    with connection.begin():
+        connection.execute(text("LOCK TABLE alembic_version IN EXCLUSIVE MODE"))
+        yield
+
+
+def _create_version_table(connection: Connection) -> None:
     """Create alembic_version when missing, in its own transaction, so that it can be locked."""
     try:
-        with engine.begin() as connection:
+        with connection.begin():
             VERSION_TABLE.create(connection, checkfirst=True)
     except (IntegrityError, ProgrammingError):
         # Another process created it between our check and our CREATE: it exists, which is all we need.

@@ -1,19 +1,30 @@
 """Where almamirror finds its own files: the Alembic migrations and the default settings.
 
 A checkout (and the editable install ``./run`` makes of it) has them at the top of the repository:
-``alembic.ini``, ``alembic/`` and ``config/almamirror.toml``, the only place they are edited. A built
-wheel carries a copy of exactly those files in ``etl/bundled/`` (``setup.py`` makes it at build time),
-so an installed almamirror needs no checkout.
+``alembic.ini``, ``alembic/`` and ``config/almamirror.toml``, the only place they are edited. A wheel
+declares that directory as the package ``almamirror_resources`` (setup.py), which holds exactly those
+files, so an installed almamirror needs no checkout.
 """
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_ROOT = Path(__file__).resolve().parent / "bundled"
-# Only a build writes BUNDLED_ROOT; a source tree never has one, so the two cannot be confused.
-ROOT = BUNDLED_ROOT if BUNDLED_ROOT.is_dir() else CHECKOUT_ROOT
+INSTALLED_PACKAGE = "almamirror_resources"
 
+
+def _root() -> Path:
+    if (CHECKOUT_ROOT / "alembic.ini").is_file():
+        return CHECKOUT_ROOT
+    # Installed: a directory of data beside etl, without modules (a namespace package to the importer).
+    spec = find_spec(INSTALLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"almamirror's migrations and defaults ({INSTALLED_PACKAGE}) are missing")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+ROOT = _root()
 ALEMBIC_INI = ROOT / "alembic.ini"
 DEFAULTS_FILE = ROOT / "config" / "almamirror.toml"

@@ -27,8 +27,6 @@ from etl.errors import ConfigurationError, UsageError
 from etl.resources import DEFAULTS_FILE
 from etl.restore.settings import CasaInstallation, RestoreSettings, read_restore
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 ENV_CONFIG = "ALMAMIRROR_CONFIG"
 # Environment variable -> (section, key) it overrides.
 ENV_OVERRIDES: Mapping[str, tuple[str | None, str]] = {
@@ -318,7 +316,7 @@ def _check_archive(archive: ArchiveSettings, problems: list[str]) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             # Imported only here: every command loads settings, and masking needs SQLAlchemy.
-            from etl.database import mask_url
+            from etl.urls import mask_url
 
             problems.append(
                 f"archive.ngas_urls: '{mask_url(url)}' is not an NGAS server URL; expected "

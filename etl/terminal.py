@@ -16,7 +16,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
@@ -190,7 +189,3 @@ def _restore_interrupts(previous: object) -> None:
     if previous is not None:
         signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
 
-
-def stderr_terminal() -> Terminal | None:
-    """The terminal progress lines go to, if stderr is one."""
-    return terminal_of(sys.stderr)

@@ -204,11 +204,12 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _add(
-    parent: etree._Element, tag: str, text: str | None = None, attributes: Mapping[str, str] | None = None
+    parent: etree._Element, tag: str, text: str | None = None, attributes: dict[str, str] | None = None
 ) -> etree._Element:
     # Children are unqualified, as in ALMA's PPRs: only the root is in the namespace.
-    element = etree.SubElement(parent, tag, attrib=dict(attributes or {}))
-    element.text = text
+    element = etree.SubElement(parent, tag, attributes) if attributes else etree.SubElement(parent, tag)
+    if text is not None:
+        element.text = text
     return element
 
 

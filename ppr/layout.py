@@ -25,6 +25,7 @@ from etl.archive_names import disk_name, restore_name
 from etl.calibration.xml import safe_parser
 from etl.safe_files import make_directory, replace_file, write_new
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
+from ppr.json_text import indented_json
 from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.pipeline_manifest import WRITTEN as WRITTEN_MANIFEST
 from ppr.pipeline_manifest import ManifestChoice, manifest_choice
@@ -366,7 +367,7 @@ def _refresh(directory: Path, files: RequestFiles) -> None:
 
 
 def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
-    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return indented_json(manifest)
 
 
 def _replace(path: Path, content: bytes, executable: bool = False) -> None:

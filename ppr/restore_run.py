@@ -10,7 +10,6 @@ It refuses at once, in one line, when the chosen CASA is not installed, and alwa
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, Final
 
 from etl.restore.casa import CasaChoice, RestoreFacts, choose_casa
 from etl.restore.settings import CasaInstallation
+from ppr.json_text import indented_json
 from ppr.model import RestoreRequest
 
 RESTORE_JSON: Final = "restore.json"
@@ -81,7 +81,7 @@ def restore_json(run: RestoreRun) -> dict[str, Any]:
 
 
 def restore_json_bytes(run: RestoreRun) -> bytes:
-    return (json.dumps(restore_json(run), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return indented_json(restore_json(run))
 
 
 def run_script(run: RestoreRun) -> bytes:

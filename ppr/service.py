@@ -191,13 +191,6 @@ class CheckResult:
         return not self.differences
 
 
-def check_against_archived(
-    connection: Connection, mous_uid: str, archived_ppr: Path
-) -> list[SessionDifference]:
-    """Differences between the mirror's session mapping and an archived PPR's; [] when they agree."""
-    return check_archived_ppr(connection, mous_uid, archived_ppr).differences
-
-
 def check_archived_ppr(connection: Connection, mous_uid: str, archived_ppr: Path) -> CheckResult:
     """The archived PPR read as the pipeline reads it and compared with the mirror's mapping.
 

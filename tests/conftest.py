@@ -3,7 +3,13 @@
 By default the tests start their own embedded PostgreSQL (pgserver) in a temporary directory; set
 ``ALMAMIRROR_TEST_DATABASE_URL`` to an admin URL of a running server (one that may CREATE DATABASE),
 e.g. ``postgresql://postgres@localhost/postgres``, to use that instead. Every database a test run creates
-is named ``amt_<pid>_<name>`` and dropped at the end.
+is named ``amt_<pid>_<name>`` and dropped at the end (on the embedded server, which is the run's own,
+the server is stopped and its data directory deleted instead).
+
+``./run test`` runs the suite on parallel workers (pytest-xdist, ``--dist loadgroup``). Each worker is a
+process of its own with its own basetemp: it starts its own embedded server (or, on a configured server,
+its own ``amt_<pid>_`` databases) and builds its own templates, so no worker sees another's databases.
+Tests are kept on one worker where sharing or timing asks for it (``pytest_collection_modifyitems``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,38 @@ from etl.settings import Settings, load_settings
 
 TEST_DATABASE_ENV = "ALMAMIRROR_TEST_DATABASE_URL"
 READER_ROLE = "almamirror_reader"
+# The xdist group of the tests that measure wall time or memory, or that signal processes: they run one
+# after another on a single worker, never two of them at once.
+ALONE_GROUP = "alone"
+# Session fixtures that only some tests use and that take long to build: their tests share one worker,
+# so the fixture is built once in the run rather than once per worker.
+SHARED_SESSION_FIXTURES = ("medium_source",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each test its xdist group (``--dist loadgroup``); a test without one goes to any worker."""
+    for item in items:
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("alone") is not None:
+        return ALONE_GROUP
+    fixtures = getattr(item, "fixturenames", ())
+    shared = [name for name in SHARED_SESSION_FIXTURES if name in fixtures]
+    if shared:
+        return shared[0]
+    # A module-scoped fixture (a read-only mirror, a built wheel, a stand-in process) is built once per
+    # worker that runs the module's tests, and again each time a worker comes back to the module: keep
+    # such a module's tests together.
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs if info is not None else {}
+    if any(defs and defs[-1].scope == "module" for defs in definitions.values()):
+        return item.nodeid.split("::", 1)[0]
+    return None
 
 
 class DatabaseFactory:
@@ -97,10 +135,24 @@ def admin_url(test_home: Path) -> URL:
 
 
 @pytest.fixture(scope="session")
-def databases(admin_url: URL) -> Iterator[DatabaseFactory]:
+def databases(admin_url: URL, test_home: Path) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(admin_url)
     yield factory
-    factory.drop_all()
+    if os.environ.get(TEST_DATABASE_ENV):
+        factory.drop_all()  # a server others use: left as it was found
+    else:
+        discard_embedded_server(test_home)
+
+
+def discard_embedded_server(home: Path) -> None:
+    """Stop this run's own server and delete its data directory, every database in it at once.
+
+    Dropping the run's hundreds of databases one at a time took minutes at the end of each run; the
+    server is this run's alone, in its basetemp, so nothing in it needs to outlive the run.
+    """
+    server = embedded.start_server(home)  # the one admin_url started: this process already holds it
+    server.cleanup_mode = "delete"
+    server.cleanup()
 
 
 def settings_for(

@@ -24,8 +24,9 @@ from tests.conftest import DatabaseFactory
 
 PROJECT = Path(__file__).resolve().parents[1]
 VERSION = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
-# What the build copies into the wheel, as it sits in the checkout (setup.py BUNDLED).
+# The wheel's almamirror_resources package: these, as they sit at the top of the checkout.
 BUNDLED_SOURCES = ("alembic.ini", "alembic", "config/almamirror.toml")
+RESOURCES = "almamirror_resources/"
 NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.py[co]", ".*_cache", "demo-output",
     ".almamirror",
@@ -85,7 +86,7 @@ def _checkout_files(name: str) -> dict[str, Path]:
 def test_the_wheel_installs_only_almamirrors_own_packages(wheel: Path) -> None:
     top_level = {name.split("/")[0] for name in _members(wheel)}
     # Never a top-level alembic or config that would shadow (or be shadowed by) another distribution.
-    assert top_level == {"etl", "ppr", f"almamirror-{VERSION}.dist-info"}
+    assert top_level == {"etl", "ppr", RESOURCES.rstrip("/"), f"almamirror-{VERSION}.dist-info"}
 
 
 def test_the_wheel_carries_the_migrations_and_defaults_exactly_as_in_the_checkout(wheel: Path) -> None:
@@ -96,9 +97,9 @@ def test_the_wheel_carries_the_migrations_and_defaults_exactly_as_in_the_checkou
     assert any(relative.startswith("alembic/versions/") for relative in expected)
     with zipfile.ZipFile(wheel) as archive:
         bundled = {
-            name.removeprefix("etl/bundled/"): archive.read(name)
+            name.removeprefix(RESOURCES): archive.read(name)
             for name in archive.namelist()
-            if name.startswith("etl/bundled/") and not name.endswith("/")
+            if name.startswith(RESOURCES) and not name.endswith("/")
         }
     assert set(bundled) == set(expected)
     for relative, path in expected.items():
@@ -152,8 +153,8 @@ def test_the_installed_code_migrates_a_mirror_with_its_own_files(
         cwd=empty, env=env,
     ).split()
     assert where == [
-        str(installed / "etl" / "bundled" / "alembic.ini"),
-        str(installed / "etl" / "bundled" / "config" / "almamirror.toml"),
+        str(installed / RESOURCES / "alembic.ini"),
+        str(installed / RESOURCES / "config" / "almamirror.toml"),
     ]
     _run([sys.executable, "-m", "etl.cli", "-q", "db", "upgrade"], cwd=empty, env=env)
     assert "one head" in _run([sys.executable, "-m", "etl.cli", "db", "check"], cwd=empty, env=env)
@@ -177,8 +178,7 @@ def test_the_installed_code_reports_and_writes_a_ppr_on_the_defaults(
 
 
 def test_the_checkout_uses_the_files_developers_edit() -> None:
-    # A stray etl/bundled/ in the source tree would shadow alembic/ and config/ without a word.
-    assert not resources.BUNDLED_ROOT.exists()
+    assert resources.ROOT == PROJECT
     assert resources.ALEMBIC_INI == PROJECT / "alembic.ini"
     assert resources.DEFAULTS_FILE == PROJECT / "config" / "almamirror.toml"
 

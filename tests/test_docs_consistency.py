@@ -59,7 +59,7 @@ def test_the_quick_start_lines_run(tmp_path: Path) -> None:
         assert done.returncode == 0, (line, done.stderr)
     calls = record.read_text().splitlines()
     assert "almamirror demo" in calls
-    assert "python -m pytest" in calls
+    assert "python -m pytest --numprocesses auto --dist loadgroup" in calls
 
 
 def test_shell_scripts_in_the_docs_start_with_their_shebang() -> None:
@@ -84,15 +84,14 @@ def test_ci_installs_chromium_for_the_screenshot_test() -> None:
 
 
 # A repository path named in running text (`etl/revision_check.py`, bench/startup.py, docs/fetch.md),
-# not only in a link: it must exist too. etl/bundled/ is made by a build, inside the wheel.
+# not only in a link: it must exist too.
 REPOSITORY_PATH = re.compile(r"(?<![\w./~-])((?:etl|ppr|tests|bench|docs|config|alembic|\.ci)/[\w./-]*[\w/])")
-BUILT_ONLY = {"etl/bundled/"}
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
 def test_every_repository_path_named_in_the_text_exists(document: Path) -> None:
     named = {found[1] for found in REPOSITORY_PATH.finditer(document.read_text(encoding="utf-8"))}
-    missing = sorted(path for path in named - BUILT_ONLY if "*" not in path and not (ROOT / path).exists())
+    missing = sorted(path for path in named if "*" not in path and not (ROOT / path).exists())
     assert missing == []
 
 

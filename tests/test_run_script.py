@@ -64,7 +64,7 @@ def test_run_test_installs_the_developer_tools_once(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     calls = record.read_text().splitlines()
     assert any(call.endswith(f"-e {here}[dev]") for call in calls)
-    assert "python -m pytest -x" in calls
+    assert "python -m pytest --numprocesses auto --dist loadgroup -x" in calls
     record.write_text("")
     run(here, "test")
     assert not any("pip install" in call for call in record.read_text().splitlines())

@@ -17,7 +17,6 @@ DocumentKind = Literal["manifest", "restore_script", "request", "calibration_scr
 MANIFEST: Final = "manifest"
 RESTORE_SCRIPT: Final = "restore_script"
 REQUEST: Final = "request"
-DOCUMENT_KINDS: Final[tuple[DocumentKind, ...]] = ("manifest", "restore_script", "request")
 LEGACY_REQUEST_PREFIX: Final = "PPR_uid___"
 SUFFIXES: Final[dict[DocumentKind, str]] = {
     "manifest": ".pipeline_manifest.xml",

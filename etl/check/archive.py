@@ -22,11 +22,11 @@ from typing import Final
 from sqlalchemy import Connection, select
 
 from etl.check.items import ARCHIVE, Item
-from etl.database import mask_url
 from etl.errors import AlmaMirrorError, ArchiveUnavailable, StopAndFix
 from etl.ngas.checksums import UnknownChecksum, expected_checksum
 from etl.ngas.status import FileStatus
 from etl.settings import ArchiveSettings
+from etl.urls import mask_url
 
 # How long the export tool may take to print its help.
 TOOL_SECONDS: Final = 60.0

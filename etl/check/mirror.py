@@ -11,8 +11,9 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from etl.check.items import MIRROR, Item, passed
-from etl.database import mask_url, read_only_connection
+from etl.database import read_only_connection
 from etl.errors import AlmaMirrorError
+from etl.urls import mask_url
 
 READER_ROLE: Final = "almamirror_reader"
 

@@ -101,8 +101,9 @@ def _states(args: argparse.Namespace) -> Any:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.database import create_source_engine, mask_url, source_url
+    from etl.database import create_source_engine, source_url
     from etl.demo.ngas_server import StandInNgas
+    from etl.urls import mask_url
 
     faults = _faults(args)
     states = _states(args)

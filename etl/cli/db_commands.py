@@ -150,7 +150,8 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_url(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.database import mask_url, mirror_url
+    from etl.database import mirror_url
+    from etl.urls import mask_url
 
     if not settings.mirror.url:
         _keep_embedded_up(args, settings)
@@ -179,7 +180,7 @@ def _keep_embedded_up(args: argparse.Namespace, settings: Settings) -> None:
 def psql_url(url: Any) -> str:
     """The mirror's URL as libpq reads it: ``postgresql://``, no driver, no password, no secret query
     parameter such as ``sslpassword=`` (never printed)."""
-    from etl.database import secret_query_names
+    from etl.urls import secret_query_names
 
     plain = url.set(drivername="postgresql")._replace(password=None)
     text: str = plain.difference_update_query(secret_query_names(url)).render_as_string(hide_password=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from etl.errors import UsageError
-from etl.report.arguments import ARRAYS, SINCE_FORMS
+from etl.report.arguments import ARRAYS, COUNT_BY, SINCE_FORMS
 from etl.settings import Settings
 
 if TYPE_CHECKING:
@@ -103,9 +103,9 @@ def register(subparsers: Any) -> None:
         "--ppr-only", action="store_true", help="only the MOUSes a restore PPR restores (kind pipeline_ppr)"
     )
     restorable.add_argument(
-        "--by", choices=("reason", "cycle", "array", "band"),
-        help="count the MOUSes per reason (not restorable, first reason that applies), cycle, array "
-        "or band instead of listing them",
+        "--by", choices=COUNT_BY,
+        help="count the MOUSes per reason (not restorable, first reason that applies), restore kind, "
+        "cycle, array or band instead of listing them",
     )
     add_view_arguments(restorable)
     restorable.set_defaults(run=run_restorable)

@@ -14,7 +14,6 @@ from typing import Final
 from etl.errors import StopAndFix
 
 READY_LINE: Final = re.compile(r"node 1 (?P<node1>http://\S+), node 2 (?P<node2>http://\S+)")
-START_SECONDS: Final = 30.0
 
 
 @dataclass

@@ -20,42 +20,13 @@ from etl.demo.model import (
     XmlForm,
 )
 from etl.demo.status_xml import group_document, member_document
+from etl.source.contract import CONTRACT_TABLES
 
 Row = tuple[Any, ...]
 
-# Contract column keys each generated row fills, in row order (see etl/source/contract.py).
+# Contract column keys each generated row fills, in row order: the contract's own column order.
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "obs_unit_set_status": (
-        "status_entity_id", "domain_entity_id", "domain_entity_state", "parent_obs_unit_set_status_id",
-        "obs_project_status_id", "obs_project_id", "flags", "xml",
-    ),
-    "sched_block_status": (
-        "status_entity_id", "domain_entity_id", "domain_entity_state", "parent_obs_unit_set_status_id",
-        "obs_project_id",
-    ),
-    "obs_project_status": ("status_entity_id", "obs_project_id", "domain_entity_state"),
-    "aqua_ous": ("ous_status_entity_id", "obsunitsetuid", "obsunitsetpartid", "qa2status"),
-    "bmmv_obsproject": ("prj_archive_uid", "prj_code", "prj_name", "pi", "prj_letter_grade", "deleted"),
-    "bmmv_obsproposal": ("archive_uid", "projectuid", "cycle", "pi_fullname", "associatedexec"),
-    "bmmv_schedblock": (
-        "archive_uid", "prj_ref", "mous_status_uid", "sb_status_uid", "sb_name", "status",
-        "requestedarray", "receiver_band", "execution_count",
-    ),
-    "aqua_execblock": (
-        "execblockuid", "schedblockuid", "obsprojectcode", "qa0status", "starttime", "endtime",
-        "execfraction", "sessionid",
-    ),
-    "aqua_session": ("sessionid", "starttime", "endtime"),
-    "shiftlog_entries": (
-        "se_id", "se_type", "se_timestamp", "se_start", "se_project_code", "se_sb_id", "se_eb_uid",
-        "se_location", "se_status", "se_qa0flag", "se_arrayfamily", "se_correlatortype",
-    ),
-    "asa_science": (
-        "dataset_id", "asdm_uid", "asa_ous_id", "member_ouss_id", "group_ouss_id", "goal_ouss_id",
-        "project_code", "schedblock_uid", "schedblock_name", "start_date", "end_date", "last_updated",
-    ),
-    "asa_product_files": ("asa_ous_id", "ngas_file_id", "stored_size", "file_class"),
-    "asa_delivery_status": ("id", "delivery_id", "qa2_passed", "release_date", "release_date_comment"),
+    table: tuple(column.key for column in columns) for table, columns in CONTRACT_TABLES.items()
 }
 
 FINISHED_STATES: Final = frozenset({"Delivered", "Deleted", "ObservingTimedOut"})

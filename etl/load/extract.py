@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Connection, Engine, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from etl.database import is_oracle, mask_url
 from etl.errors import BadSourceData, SchemaMismatch, SourceChanged, SourceUnavailable
 from etl.load.mapping import TableMapping, row_converter
 from etl.source.contract import source_execution_options
+from etl.urls import is_oracle, mask_url
 
 # Oracle's answers to a read of a table that changed under a read-only transaction: the definition
 # changed (ORA-01466) or the object no longer exists as it did (ORA-08103, e.g. TRUNCATE). PostgreSQL

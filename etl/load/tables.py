@@ -29,6 +29,7 @@ from etl.load.buckets import (
     source_key,
 )
 from etl.load.extract import source_errors, source_rows
+from etl.load.figures import TableFigures
 from etl.load.index_limits import mark_long_values
 from etl.load.mapping import PROBLEM_COLUMNS, StagingConverter, TableMapping
 from etl.load.merge import MergeCounts, MergeTarget, merge
@@ -37,7 +38,6 @@ from etl.load.stage import create_unkeyed_stage
 from etl.logs import fields
 from etl.progress import Progress
 from etl.source.objects import source_objects, unreadable
-from etl.sync.run_record import TableFigures
 
 log = logging.getLogger(__name__)
 

@@ -28,11 +28,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from etl.mirror.base import Base
 
-DOCUMENT_STATES = ("fetched", "missing", "unavailable")
-RECORD_STATES = ("agrees", "follows_archive", "disagrees", "unavailable", "malformed")
-# mous_status.calibration_record: a record's state, or absent when the MOUS has no record documents.
-CALIBRATION_RECORD_VALUES = ("agrees", "follows_archive", "disagrees", "absent", "unavailable", "malformed")
-
 
 def _ous_fk() -> ForeignKey:
     return ForeignKey("ous.ous_uid", deferrable=True, initially="DEFERRED")

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from etl.errors import UsageError
 
 ARRAYS = ("12m", "7m", "TP")
+# What `report restorable --by` counts per.
+COUNT_BY = ("reason", "kind", "cycle", "array", "band")
 SINCE_FORMS = (
     "24h, 7d or 2w before now; today or yesterday (midnight UTC); or an ISO 8601 date or date-time, "
     "e.g. 2026-11-01 or 2026-11-01T03:00:00+01:00 (UTC without an offset)"

@@ -1,4 +1,4 @@
-"""``report restorable --by reason|cycle|array|band``: MOUSes counted per category, not listed."""
+"""``report restorable --by reason|kind|cycle|array|band``: MOUSes counted per category, not listed."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from etl.report.base import Report, fetch, plural, write_report
 from etl.report.restorable import RestorableFilter, _in_reason_order, _scope
 from etl.report.views import mous_restore, restorable_mous
 
-BY = ("reason", "cycle", "array", "band")
-_COLUMN = {"cycle": "cycle", "array": "array_family", "band": "band"}
+_COLUMN = {"kind": "restore_kind", "cycle": "cycle", "array": "array_family", "band": "band"}
 REASON_COLUMNS = ("reason_code", "mous_count")
 CATEGORY_COLUMNS = ("restorable", "not_restorable", "public", "mous_count")
 
@@ -63,7 +62,8 @@ def _by_reason(chosen: RestorableFilter) -> Select[Any]:
 
 def _by_category(chosen: RestorableFilter, column: str) -> Select[Any]:
     view, kinds = restorable_mous, mous_restore
-    category = view.c[column]
+    # The restore kind is mous_restore's; every other category is the restorable view's.
+    category = kinds.c[column] if column in kinds.c else view.c[column]
     restorable = _restorable(chosen)
     return (
         select(

@@ -7,9 +7,9 @@ import logging
 from sqlalchemy import Engine, MetaData, inspect, text
 from sqlalchemy.schema import CreateSchema
 
-from etl.database import is_oracle, mask_url
 from etl.errors import UnsupportedSource
 from etl.source.contract import TABLE_NAMES, source_execution_options
+from etl.urls import is_oracle, mask_url
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ execution time with ``schema_translate_map`` (see ``source_execution_options``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -21,11 +21,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
-    PrimaryKeyConstraint,
     String,
     Table,
     Text,
 )
+from sqlalchemy.types import TypeEngine
 
 from etl.errors import ConfigurationError
 
@@ -51,21 +51,143 @@ NAME = String(512)
 TITLE = String(1024)
 COMMENT = String(4000)
 
-TABLE_NAMES: Final = (
-    "obs_unit_set_status",
-    "sched_block_status",
-    "obs_project_status",
-    "aqua_ous",
-    "bmmv_obsproject",
-    "bmmv_obsproposal",
-    "bmmv_schedblock",
-    "aqua_execblock",
-    "aqua_session",
-    "shiftlog_entries",
-    "asa_science",
-    "asa_product_files",
-    "asa_delivery_status",
-)
+
+# A column's type as SQLAlchemy takes it: an instance (String(64)) or a class (DateTime).
+ColumnType = TypeEngine[Any] | type[TypeEngine[Any]]
+
+
+class ContractColumn(NamedTuple):
+    """One column of a contract table: its contract name (the key), its type, whether it is in the key."""
+
+    key: str
+    type: ColumnType
+    primary_key: bool = False
+
+
+def column(key: str, type_: ColumnType) -> ContractColumn:
+    return ContractColumn(key, type_)
+
+
+def key_column(key: str, type_: ColumnType) -> ContractColumn:
+    return ContractColumn(key, type_, primary_key=True)
+
+
+# The contract, declared once: every table the ETL reads, with its columns in order. The SQLAlchemy
+# tables (build_contract), the table list and the demo archive's rows (etl/demo/rows.py) come from it.
+CONTRACT_TABLES: Final[Mapping[str, tuple[ContractColumn, ...]]] = {
+    "obs_unit_set_status": (
+        key_column("status_entity_id", UID),
+        column("domain_entity_id", CODE),
+        column("domain_entity_state", STATE),
+        column("parent_obs_unit_set_status_id", UID),
+        column("obs_project_status_id", UID),
+        column("obs_project_id", UID),
+        column("flags", STATE),
+        column("xml", Text),
+    ),
+    "sched_block_status": (
+        key_column("status_entity_id", UID),
+        column("domain_entity_id", UID),
+        column("domain_entity_state", STATE),
+        column("parent_obs_unit_set_status_id", UID),
+        column("obs_project_id", UID),
+    ),
+    "obs_project_status": (
+        key_column("status_entity_id", UID),
+        column("obs_project_id", UID),
+        column("domain_entity_state", STATE),
+    ),
+    "aqua_ous": (
+        key_column("ous_status_entity_id", UID),
+        column("obsunitsetuid", UID),
+        column("obsunitsetpartid", CODE),
+        column("qa2status", STATE),
+    ),
+    "bmmv_obsproject": (
+        key_column("prj_archive_uid", UID),
+        column("prj_code", CODE),
+        column("prj_name", TITLE),
+        column("pi", NAME),
+        column("prj_letter_grade", String(8)),
+        column("deleted", Integer),
+    ),
+    "bmmv_obsproposal": (
+        key_column("archive_uid", UID),
+        column("projectuid", UID),
+        column("cycle", CODE),
+        column("pi_fullname", NAME),
+        column("associatedexec", CODE),
+    ),
+    "bmmv_schedblock": (
+        key_column("archive_uid", UID),
+        column("prj_ref", UID),
+        column("mous_status_uid", UID),
+        column("sb_status_uid", UID),
+        column("sb_name", NAME),
+        column("status", STATE),
+        column("requestedarray", CODE),
+        column("receiver_band", CODE),
+        column("execution_count", Integer),
+    ),
+    "aqua_execblock": (
+        key_column("execblockuid", UID),
+        column("schedblockuid", UID),
+        column("obsprojectcode", CODE),
+        column("qa0status", STATE),
+        column("starttime", DateTime),
+        column("endtime", DateTime),
+        column("execfraction", Numeric(12, 6)),
+        column("sessionid", BigInteger),
+    ),
+    "aqua_session": (
+        key_column("sessionid", BigInteger),
+        column("starttime", DateTime),
+        column("endtime", DateTime),
+    ),
+    "shiftlog_entries": (
+        key_column("se_id", BigInteger),
+        column("se_type", CODE),
+        column("se_timestamp", DateTime),
+        column("se_start", DateTime),
+        column("se_project_code", CODE),
+        column("se_sb_id", UID),
+        column("se_eb_uid", UID),
+        column("se_location", CODE),
+        column("se_status", CODE),
+        column("se_qa0flag", CODE),
+        column("se_arrayfamily", CODE),
+        column("se_correlatortype", CODE),
+    ),
+    "asa_science": (
+        key_column("dataset_id", UID),
+        column("asdm_uid", UID),
+        column("asa_ous_id", UID),
+        column("member_ouss_id", UID),
+        column("group_ouss_id", UID),
+        column("goal_ouss_id", UID),
+        column("project_code", CODE),
+        column("schedblock_uid", UID),
+        column("schedblock_name", NAME),
+        column("start_date", DateTime),
+        column("end_date", DateTime),
+        column("last_updated", DateTime),
+    ),
+    "asa_product_files": (
+        key_column("asa_ous_id", UID),
+        key_column("ngas_file_id", NAME),
+        column("stored_size", BigInteger),
+        column("file_class", CODE),
+    ),
+    "asa_delivery_status": (
+        key_column("id", BigInteger),
+        column("delivery_id", NAME),
+        column("qa2_passed", String(1)),
+        column("release_date", DateTime),
+        column("release_date_comment", COMMENT),
+    ),
+}
+
+TABLE_NAMES: Final = tuple(CONTRACT_TABLES)
 
 
 def build_contract(column_names: Mapping[str, str] | None = None) -> MetaData:
@@ -76,156 +198,18 @@ def build_contract(column_names: Mapping[str, str] | None = None) -> MetaData:
     names = {key.lower(): value for key, value in (column_names or {}).items()}
     _check_renames(names)
     metadata = MetaData(schema=SCHEMA_PLACEHOLDER)
-
-    def col(table: str, key: str, type_: Any, **kwargs: Any) -> Column[Any]:
-        # The site's name goes to the database; the contract's name stays the attribute key.
-        name = names.get(f"{table}.{key}", key) if f"{table}.{key}" in STAND_IN_COLUMNS else key
-        return Column(name.lower(), type_, key=key, **kwargs)
-
-    def table(name: str, *columns: Any) -> Table:
-        return Table(name, metadata, *columns)
-
-    def pk(table_name: str, key: str, type_: Any) -> Column[Any]:
-        return col(table_name, key, type_, primary_key=True, autoincrement=False)
-
-    t = "obs_unit_set_status"
-    table(
-        t,
-        pk(t, "status_entity_id", UID),
-        col(t, "domain_entity_id", CODE),
-        col(t, "domain_entity_state", STATE),
-        col(t, "parent_obs_unit_set_status_id", UID),
-        col(t, "obs_project_status_id", UID),
-        col(t, "obs_project_id", UID),
-        col(t, "flags", STATE),
-        col(t, "xml", Text),
-    )
-    t = "sched_block_status"
-    table(
-        t,
-        pk(t, "status_entity_id", UID),
-        col(t, "domain_entity_id", UID),
-        col(t, "domain_entity_state", STATE),
-        col(t, "parent_obs_unit_set_status_id", UID),
-        col(t, "obs_project_id", UID),
-    )
-    t = "obs_project_status"
-    table(
-        t,
-        pk(t, "status_entity_id", UID),
-        col(t, "obs_project_id", UID),
-        col(t, "domain_entity_state", STATE),
-    )
-    t = "aqua_ous"
-    table(
-        t,
-        pk(t, "ous_status_entity_id", UID),
-        col(t, "obsunitsetuid", UID),
-        col(t, "obsunitsetpartid", CODE),
-        col(t, "qa2status", STATE),
-    )
-    t = "bmmv_obsproject"
-    table(
-        t,
-        pk(t, "prj_archive_uid", UID),
-        col(t, "prj_code", CODE),
-        col(t, "prj_name", TITLE),
-        col(t, "pi", NAME),
-        col(t, "prj_letter_grade", String(8)),
-        col(t, "deleted", Integer),
-    )
-    t = "bmmv_obsproposal"
-    table(
-        t,
-        pk(t, "archive_uid", UID),
-        col(t, "projectuid", UID),
-        col(t, "cycle", CODE),
-        col(t, "pi_fullname", NAME),
-        col(t, "associatedexec", CODE),
-    )
-    t = "bmmv_schedblock"
-    table(
-        t,
-        pk(t, "archive_uid", UID),
-        col(t, "prj_ref", UID),
-        col(t, "mous_status_uid", UID),
-        col(t, "sb_status_uid", UID),
-        col(t, "sb_name", NAME),
-        col(t, "status", STATE),
-        col(t, "requestedarray", CODE),
-        col(t, "receiver_band", CODE),
-        col(t, "execution_count", Integer),
-    )
-    t = "aqua_execblock"
-    table(
-        t,
-        pk(t, "execblockuid", UID),
-        col(t, "schedblockuid", UID),
-        col(t, "obsprojectcode", CODE),
-        col(t, "qa0status", STATE),
-        col(t, "starttime", DateTime),
-        col(t, "endtime", DateTime),
-        col(t, "execfraction", Numeric(12, 6)),
-        col(t, "sessionid", BigInteger),
-    )
-    t = "aqua_session"
-    table(
-        t,
-        pk(t, "sessionid", BigInteger),
-        col(t, "starttime", DateTime),
-        col(t, "endtime", DateTime),
-    )
-    t = "shiftlog_entries"
-    table(
-        t,
-        pk(t, "se_id", BigInteger),
-        col(t, "se_type", CODE),
-        col(t, "se_timestamp", DateTime),
-        col(t, "se_start", DateTime),
-        col(t, "se_project_code", CODE),
-        col(t, "se_sb_id", UID),
-        col(t, "se_eb_uid", UID),
-        col(t, "se_location", CODE),
-        col(t, "se_status", CODE),
-        col(t, "se_qa0flag", CODE),
-        col(t, "se_arrayfamily", CODE),
-        col(t, "se_correlatortype", CODE),
-    )
-    t = "asa_science"
-    table(
-        t,
-        pk(t, "dataset_id", UID),
-        col(t, "asdm_uid", UID),
-        col(t, "asa_ous_id", UID),
-        col(t, "member_ouss_id", UID),
-        col(t, "group_ouss_id", UID),
-        col(t, "goal_ouss_id", UID),
-        col(t, "project_code", CODE),
-        col(t, "schedblock_uid", UID),
-        col(t, "schedblock_name", NAME),
-        col(t, "start_date", DateTime),
-        col(t, "end_date", DateTime),
-        col(t, "last_updated", DateTime),
-    )
-    t = "asa_product_files"
-    table(
-        t,
-        col(t, "asa_ous_id", UID, nullable=False),
-        col(t, "ngas_file_id", NAME, nullable=False),
-        col(t, "stored_size", BigInteger),
-        col(t, "file_class", CODE),
-        PrimaryKeyConstraint("asa_ous_id", "ngas_file_id"),
-    )
-    t = "asa_delivery_status"
-    table(
-        t,
-        pk(t, "id", BigInteger),
-        col(t, "delivery_id", NAME),
-        col(t, "qa2_passed", String(1)),
-        col(t, "release_date", DateTime),
-        col(t, "release_date_comment", COMMENT),
-    )
+    for table, columns in CONTRACT_TABLES.items():
+        Table(table, metadata, *(_sqlalchemy_column(table, column, names) for column in columns))
     return metadata
+
+
+def _sqlalchemy_column(table: str, column: ContractColumn, names: Mapping[str, str]) -> Column[Any]:
+    # The site's name goes to the database; the contract's name stays the attribute key.
+    qualified = f"{table}.{column.key}"
+    name = names.get(qualified, column.key) if qualified in STAND_IN_COLUMNS else column.key
+    if column.primary_key:
+        return Column(name.lower(), column.type, key=column.key, primary_key=True, autoincrement=False)
+    return Column(name.lower(), column.type, key=column.key)
 
 
 def _check_renames(names: Mapping[str, str]) -> None:

@@ -45,6 +45,7 @@ from etl.errors import (
     SourceUnavailable,
 )
 from etl.load.extract import source_snapshot
+from etl.load.figures import TableFigures
 from etl.logs import fields
 from etl.mirror import CalibrationDocument, table_of
 from etl.ngas.client import NgasClient
@@ -52,7 +53,6 @@ from etl.ngas.status import FileStatus
 from etl.progress import Progress
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract, contract_table
-from etl.sync.run_record import TableFigures
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, RootTransaction, Table, func, select
 
-from etl.database import mask_url
 from etl.database_errors import classify_mirror_error
 from etl.derive.affected import create_affected_table, mark_all_members, mark_changed
 from etl.derive.calibration_record import derive_calibration_records, mark_record_changes
@@ -20,6 +19,7 @@ from etl.derive.sessions import derive_session_assignment
 from etl.errors import AlmaMirrorError, MirrorUnavailable
 from etl.load.bucket_state import store_buckets, stored_buckets
 from etl.load.extract import source_snapshot
+from etl.load.figures import TableFigures
 from etl.load.mapping import mirrored_tables
 from etl.load.merge import MergeCounts
 from etl.load.tables import check_source_tables, finish_step, merge_table, stage_table
@@ -34,7 +34,6 @@ from etl.source.contract import build_contract
 from etl.sync.documents import DocumentFetch, claim_documents, fetch_calibration_documents
 from etl.sync.run_record import (
     RunRecord,
-    TableFigures,
     check_sync_lock_free,
     end_run,
     finish_run,
@@ -42,6 +41,7 @@ from etl.sync.run_record import (
     take_sync_lock,
 )
 from etl.sync.shrink import check_shrink
+from etl.urls import mask_url
 
 log = logging.getLogger(__name__)
 

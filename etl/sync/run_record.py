@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from etl.errors import MirrorRejected, SyncAlreadyRunning
+from etl.load.figures import TableFigures
 from etl.logs import fields
 from etl.mirror import SyncLock, SyncRun, SyncRunTable, table_of
 
@@ -40,22 +41,6 @@ class RunRecord:
     run_id: int
     started_at: datetime
     baseline: bool
-
-
-@dataclass(frozen=True)
-class TableFigures:
-    table: str
-    rows_read: int
-    inserted: int
-    updated: int
-    deleted: int
-    seconds: float
-    quarantined: int = 0
-    rows_pulled: int | None = None  # rows read from the source; None for a derived table
-
-    @property
-    def changed(self) -> int:
-        return self.inserted + self.updated + self.deleted
 
 
 def take_sync_lock(connection: Connection) -> None:

@@ -44,3 +44,15 @@ def test_bench_startup_prints_every_command_with_its_target() -> None:
     ], done.stdout
     assert done.stdout.count("target 0.3 s") == 3
     assert done.stdout.count("target 0.5 s") == 3
+
+
+def test_bench_demo_features_at_the_small_scale_finds_every_feature(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "demo_features.py"), "--scale", "small", "--home",
+         str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("small archive filled in "), done.stdout
+    assert lines[-1] == "every feature present", done.stdout

@@ -16,10 +16,11 @@ from sqlalchemy import Engine, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
 
 from etl.cli import main
-from etl.database import create_mirror_engine, create_source_engine, dispose, mask_url, parse_url, source_url
+from etl.database import create_mirror_engine, create_source_engine, dispose, parse_url, source_url
 from etl.errors import ConfigurationError
 from etl.mirror import SyncRun, table_of
 from etl.settings import load_settings
+from etl.urls import mask_url
 from tests.conftest import cli_environment, open_engine
 from tests.etl.sync.faults import cli_env
 from tests.helpers import rows

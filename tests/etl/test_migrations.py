@@ -10,11 +10,12 @@ import os
 import re
 import subprocess
 import sys
+import time
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.engine import URL
 
 from etl import migrations
@@ -173,3 +174,39 @@ def test_the_alembic_command_line_uses_almamirrors_settings(mirror_db: URL) -> N
         )
         assert done.returncode == 0, done.stderr
     assert f"{head_revision()} (head)" in done.stdout
+
+
+def _waiting_for_the_migration_lock(connection: Connection) -> bool:
+    """Another session of this database waits for alembic_version in the lock the migrations take."""
+    waiting = connection.execute(text(
+        "SELECT count(*) FROM pg_locks WHERE relation = 'alembic_version'::regclass "
+        "AND mode = 'ExclusiveLock' AND NOT granted"
+    ))
+    return bool(waiting.scalar_one())
+
+
+def test_a_bare_alembic_upgrade_waits_for_the_migration_lock(mirror_db: URL) -> None:
+    """`alembic upgrade` from a checkout takes the lock almamirror's own upgrade takes: it waits for it."""
+    engine = open_engine(mirror_db)
+    previous = down_revision(head_revision())
+    migrations.downgrade(engine, previous)
+    env = {**os.environ, "ALMAMIRROR_MIRROR_URL": mirror_db.render_as_string(hide_password=False)}
+    try:
+        with engine.begin() as holder:
+            holder.execute(text("LOCK TABLE alembic_version IN EXCLUSIVE MODE"))
+            upgrade = subprocess.Popen(
+                [sys.executable, "-m", "alembic", "-c", str(PROJECT / "alembic.ini"), "upgrade", "head"],
+                env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            with engine.connect() as observer:
+                deadline = time.monotonic() + 60
+                while not _waiting_for_the_migration_lock(observer) and upgrade.poll() is None:
+                    assert time.monotonic() < deadline, "the upgrade neither waited nor ended"
+                    time.sleep(0.1)
+            assert upgrade.poll() is None, f"the upgrade ran while the lock was held: {upgrade.communicate()}"
+            assert migrations.current_revision(engine) == previous
+        _out, err = upgrade.communicate(timeout=120)
+        assert upgrade.returncode == 0, err
+        assert migrations.current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

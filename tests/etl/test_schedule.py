@@ -95,6 +95,7 @@ def test_once_runs_a_single_sync(
     assert run_statuses(synced_mirror) == ["succeeded", "succeeded"]
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_the_scheduler_process_stops_cleanly_on_a_signal(
     synced_mirror: URL, demo_source: URL, test_home: Path, stop: signal.Signals
@@ -120,6 +121,7 @@ def test_the_scheduler_process_stops_cleanly_on_a_signal(
     assert "schedule.stopped" in remaining
 
 
+@pytest.mark.alone
 def test_sigterm_during_a_sync_lets_it_finish_then_the_scheduler_exits_0(
     source_copy: URL, synced_mirror: URL, test_home: Path, tmp_path: Path
 ) -> None:
@@ -141,6 +143,7 @@ def test_sigterm_during_a_sync_lets_it_finish_then_the_scheduler_exits_0(
     assert scalar(synced_mirror, added) == 1
 
 
+@pytest.mark.alone
 def test_a_second_sigterm_rolls_the_sync_back_and_exits_143(
     source_copy: URL, synced_mirror: URL, demo_source: URL, test_home: Path, tmp_path: Path
 ) -> None:

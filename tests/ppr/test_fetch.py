@@ -153,6 +153,7 @@ def test_no_archive_configured_is_one_line(request_dir: Path, capsys: pytest.Cap
     assert "no NGAS server is configured" in capsys.readouterr().err
 
 
+@pytest.mark.alone
 def test_a_fetch_killed_with_sigkill_resumes_its_partial_file(
     request_dir: Path, stand_in_factory: StandInFactory, demo_source: URL, test_home: Path
 ) -> None:

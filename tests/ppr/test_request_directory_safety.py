@@ -52,6 +52,7 @@ def _wait_for_part(products: Path, least: int = 1) -> Path:
 # --- one fetch at a time ----------------------------------------------------------------------------------
 
 
+@pytest.mark.alone
 def test_a_second_fetch_of_a_directory_being_fetched_exits_3_and_the_first_ends_verified(
     request_dir: Path, stand_in_factory: StandInFactory, demo_source: URL, test_home: Path
 ) -> None:

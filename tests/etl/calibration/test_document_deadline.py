@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.engine import URL
 
 from etl.mirror import CalibrationDocument, table_of
 from tests.etl.ngas.conftest import StandInFactory
 from tests.helpers import connect, rows, sync
+
+# Both tests bound the step's wall time.
+pytestmark = pytest.mark.alone
 
 documents = table_of(CalibrationDocument)
 BUDGET_SECONDS = 3.0

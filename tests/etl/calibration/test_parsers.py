@@ -256,6 +256,7 @@ def test_an_import_nothing_calls_is_not_a_step_but_a_call_is() -> None:
         assert steps == (real_call,)
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize(
     "text",
     [

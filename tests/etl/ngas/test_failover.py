@@ -181,6 +181,7 @@ def test_a_url_that_is_not_ngas_is_a_configuration_error_said_once(
     assert len([r for r in stand_in.requests(command=None) if r["status"] == 404]) == 2
 
 
+@pytest.mark.alone
 def test_every_server_refusing_connections_is_an_outage_said_at_once_for_later_files(
     stand_in_factory: StandInFactory, tmp_path: Path
 ) -> None:
@@ -208,6 +209,7 @@ def test_an_unknown_checksum_plugin_refuses_the_file(
     assert not (tmp_path / "f").exists()
 
 
+@pytest.mark.alone
 def test_a_trickling_transfer_is_given_up_at_its_deadline(
     stand_in_factory: StandInFactory, demo_source: URL, tmp_path: Path
 ) -> None:
@@ -241,6 +243,7 @@ print(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).g
 """
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("fault", ["gzip-bomb", "endless-status"])
 def test_a_hostile_status_body_is_read_within_bounds(fault: str, stand_in_factory: StandInFactory) -> None:
     archive = stand_in_factory("--fault", f"{fault}=5")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import ProgrammingError
 
-from etl.settings import PROJECT_ROOT
 from tests.conftest import open_engine
 from tests.etl.report.archive import (
     CODE_A,
@@ -31,7 +31,7 @@ from tests.etl.report.archive import (
 from tests.etl.report.conftest import ArchiveMirror
 from tests.helpers import connect
 
-REPORTING = PROJECT_ROOT / "docs" / "reporting.md"
+REPORTING = Path(__file__).resolve().parents[3] / "docs" / "reporting.md"
 BLOCK = re.compile(r"```sql\n-- (example|admin): ([a-z0-9_]+)\n(.*?)```", re.S)
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
-from etl.report.views import restorable_mous
+from etl.report.views import mous_restore, restorable_mous
 from tests.helpers import rows
 from tests.terminal import cli_env, run_in_terminal
 
@@ -44,12 +44,14 @@ def test_report_runs_columns_gives_one_row_per_run_and_table(synced_mirror: URL,
 def test_restorable_by_counts_per_reason_and_per_category(synced_mirror: URL, test_home: Path) -> None:
     env = cli_env(synced_mirror, test_home)
     view = restorable_mous
-    expected_not = rows(synced_mirror, select(func.count()).where(view.c.restorable.is_(False)))[0]
+    # Not restorable: no restore kind at all (a manual calibration restores with its scriptForPI.py).
+    expected_not = rows(synced_mirror, select(func.count()).where(mous_restore.c.restore_kind == "none"))[0]
     by_reason = run_in_terminal(["report", "restorable", "--by", "reason", "--format", "csv"], env)
     assert by_reason.status == 0, by_reason.stderr
     reasons = list(csv.DictReader(io.StringIO(by_reason.terminal)))
     assert sum(int(row["mous_count"]) for row in reasons) == next(iter(expected_not.values()))
-    assert {"session_mismatch", "manual_calibration"} <= {row["reason_code"] for row in reasons}
+    assert {"session_mismatch", "no_pass_ebs"} <= {row["reason_code"] for row in reasons}
+    assert "manual_calibration" not in {row["reason_code"] for row in reasons}
     for by, column in (("cycle", "cycle"), ("array", "array_family"), ("band", "band")):
         counted = run_in_terminal(["report", "restorable", "--by", by, "--format", "csv"], env)
         table = list(csv.DictReader(io.StringIO(counted.terminal)))
@@ -58,6 +60,25 @@ def test_restorable_by_counts_per_reason_and_per_category(synced_mirror: URL, te
         assert {row[column] or None: int(row["mous_count"]) for row in table} == {
             total[column]: total["count"] for total in totals
         }
+
+
+def test_restorable_by_kind_counts_each_restore_kind(synced_mirror: URL, test_home: Path) -> None:
+    env = cli_env(synced_mirror, test_home)
+    outcome = run_in_terminal(["report", "restorable", "--by", "kind", "--format", "csv"], env)
+    assert outcome.status == 0, outcome.stderr
+    table = {row["restore_kind"]: row for row in csv.DictReader(io.StringIO(outcome.terminal))}
+    totals = rows(synced_mirror, select(mous_restore.c.restore_kind, func.count())
+                  .group_by(mous_restore.c.restore_kind))
+    assert {kind: int(row["mous_count"]) for kind, row in table.items()} == {
+        total["restore_kind"]: total["count"] for total in totals
+    }
+    assert {"pipeline_ppr", "pipeline_script", "scriptforpi", "none"} <= set(table)
+    # Restorable means any kind but none: none counts only as not restorable.
+    assert (table["none"]["restorable"], table["scriptforpi"]["not_restorable"]) == ("0", "0")
+    ppr_only = run_in_terminal(["report", "restorable", "--by", "kind", "--ppr-only", "--format", "csv"], env)
+    narrowed = {row["restore_kind"]: row for row in csv.DictReader(io.StringIO(ppr_only.terminal))}
+    assert narrowed["scriptforpi"]["restorable"] == "0"
+    assert narrowed["pipeline_ppr"]["restorable"] == table["pipeline_ppr"]["restorable"]
 
 
 @pytest.mark.parametrize("columns", [80, 120])

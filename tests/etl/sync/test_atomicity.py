@@ -111,6 +111,7 @@ def test_a_second_sync_while_one_holds_the_lock_exits_3_naming_it(
     assert "interrupted" in statuses[running.run_id][1]
 
 
+@pytest.mark.alone
 def test_two_concurrent_sync_processes_one_exits_3(
     source_copy: URL, synced_mirror: URL, test_home: Path
 ) -> None:

@@ -84,6 +84,7 @@ def test_the_run_states_are_checked_by_the_database(synced_mirror: URL) -> None:
         connection.execute(insert(runs).values(status="interrupted", full=False, host="h", pid=1, source="s"))
 
 
+@pytest.mark.alone
 def test_sigterm_during_a_sync_rolls_it_back_and_records_it_interrupted(
     source_copy: URL, synced_mirror: URL, test_home: Path
 ) -> None:
