@@ -211,16 +211,12 @@ def _check_fetch_arguments(args: argparse.Namespace) -> None:
 
 
 def check_relative_path(relative_path: str) -> None:
-    """A RelativePath the pipeline and the request directory can use, said in plain words."""
-    if not relative_path or relative_path.startswith("/"):
-        raise UsageError(f"--relative-path {relative_path!r}: give a relative path, not an empty or "
-                         "absolute one (e.g. 2017.1.00895.S_restore/MOUS_uid___A001_X129e_Xb6)")
-    if any(character.isspace() for character in relative_path):
-        raise UsageError(f"--relative-path {relative_path!r}: a path for the pipeline may not contain "
-                         "spaces, tabs or line breaks")
-    if any(part in {"", ".", ".."} for part in relative_path.split("/")):
-        raise UsageError(f"--relative-path {relative_path!r}: no part of it may be empty, '.' or '..' "
-                         "(no '//' and no trailing '/')")
+    """A RelativePath the pipeline and the request directory can use (ppr.layout's rule), in plain words."""
+    from ppr.layout import relative_path_problem
+
+    problem = relative_path_problem(relative_path)
+    if problem is not None:
+        raise UsageError(f"--relative-path {relative_path!r}: {problem}")
 
 
 def _one(connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]) -> int:
@@ -478,11 +474,7 @@ def _files_listed(directories: list[Path], options: Any) -> int:
 
 def write_atomically(path: Path, document: bytes) -> None:
     """A crash never leaves a half-written PPR where the pipeline could pick it up, nor a stray part."""
+    from etl.safe_files import replace_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(document)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    replace_file(path.parent, path, document)

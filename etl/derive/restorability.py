@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array
 from sqlalchemy.sql.elements import ColumnElement
 
+from etl.archive_names import ARCHIVE_UID_PATTERN, MEMBER_PREFIX, OLD_TAR_SUFFIX, TAR_SUFFIX
 from etl.copy import analyze
 from etl.derive.tree import member_ous
 from etl.load.merge import MergeCounts, MergeTarget, merge
@@ -52,11 +53,7 @@ from etl.mirror import (
     table_of,
 )
 from etl.mirror.archive import RESTORE_PRODUCT_KINDS
-from etl.mirror.derived import (
-    ARCHIVE_UID_PATTERN,
-    PART_ID_PATTERN,
-    PROJECT_CODE_PATTERN,
-)
+from etl.mirror.derived import PART_ID_PATTERN, PROJECT_CODE_PATTERN
 from etl.mirror.reasons import REASON_CODES
 from etl.restore.kinds import NONE, PIPELINE_PPR, PIPELINE_SCRIPT, SCRIPTFORPI
 
@@ -67,8 +64,6 @@ NO_SESSIONS = cast(literal("{}"), ARRAY(Integer))
 # Raise when a rule changes: the next sync re-derives every MOUS derived by an older version
 # (rows from before the version was kept are version 1).
 RULES_VERSION = 6
-# Archived products of Cycle 5 on carry this prefix; the restore looks for the names without it.
-MEMBER_PREFIX = "member."
 # NRAO's rule for hand-run calibration scripts (scriptForPI.py runs them after a pipeline restore):
 # scriptForPolCalibration.py, scriptForFluxCalibration.py, scriptForSDCalibration.py. The plain
 # scriptForCalibration.py of a manual calibration matches too; it is the kind calibration_script.
@@ -457,10 +452,11 @@ def malformed_reference(facts: Any) -> ColumnElement[Any]:
 
 def restore_name(file_name: ColumnElement[str]) -> ColumnElement[str]:
     """The name the restore gives an archived product in products/: no ``member.`` prefix, ``.tgz``
-    for ``.tar.gz``. The same rule as ``ppr.layout.product_target_name`` (a test keeps them equal)."""
+    for ``.tar.gz``. ``etl.archive_names.restore_name`` in SQL (a property test keeps them equal)."""
     prefixed = file_name.startswith(MEMBER_PREFIX, autoescape=True)
     bare = case((prefixed, func.substr(file_name, len(MEMBER_PREFIX) + 1)), else_=file_name)
-    return case((bare.endswith(".tar.gz", autoescape=True), func.left(bare, -7) + ".tgz"), else_=bare)
+    old_tar = bare.endswith(OLD_TAR_SUFFIX, autoescape=True)
+    return case((old_tar, func.left(bare, -len(OLD_TAR_SUFFIX)) + TAR_SUFFIX), else_=bare)
 
 
 def _sb_counts(affected: Table) -> Any:

@@ -27,13 +27,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from etl.mirror.base import Base
 
-# What a restore PPR can carry, as PostgreSQL regular expressions. ARCHIVE_UID is the UID form of
-# ppr/uid.py's CANONICAL_UID and SciPipeRequest.xsd's Uid (a test keeps the three equal); a project
-# code also names the request directory, so it is one file-name-safe word of at most 64 characters; a
-# partId is any one word XML can carry, at most 255 characters (PostgreSQL's largest repetition
-# count). Bounded so that the PPR writer can write whatever the verdict lets through (free text it
-# cuts to length itself: ppr/build.py).
-ARCHIVE_UID_PATTERN = "^uid://A[0-9]{3}/X[0-9a-f]+/X[0-9a-f]+$"
+# What a restore PPR can carry, as PostgreSQL regular expressions (a UID's: etl.archive_names'
+# ARCHIVE_UID_PATTERN). A project code also names the request directory, so it is one file-name-safe
+# word of at most 64 characters; a partId is any one word XML can carry, at most 255 characters
+# (PostgreSQL's largest repetition count). Bounded so that the PPR writer can write whatever the
+# verdict lets through (free text it cuts to length itself: ppr/build.py).
 PROJECT_CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 PART_ID_PATTERN = "^[^[:space:][:cntrl:]]{1,255}$"
 

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, select
 
+from etl.archive_names import disk_name
 from etl.mirror import (
     ExecutionBlock,
     MousStatus,
@@ -37,7 +38,6 @@ from etl.report.views import data_quality, mous_restore, mous_sessions, recent_c
 from etl.restore.casa import RestoreFacts, choose_casa
 from etl.restore.kinds import HOW, NONE, PIPELINE_PPR
 from etl.restore.settings import CasaInstallation
-from ppr.uid import disk_name
 
 # The changes a screen lists, newest first; JSON carries every one.
 SHOWN_CHANGES = 20

@@ -39,6 +39,7 @@ from etl.report.html_lost import lost_in_latest_run, lost_table
 from etl.report.runs import run_history
 from etl.report.views import data_quality, mous_restore, restorable_mous
 from etl.restore.kinds import NONE, PIPELINE_PPR
+from etl.safe_files import replace_file
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -572,12 +573,9 @@ def write_status_page(connection: Connection, out_dir: Path) -> Path:
     """
     target = prepare_directory(out_dir)
     document = render_page(status_page(connection))
-    partial = target.with_name(f".{target.name}.partial")
     try:
-        partial.write_text(document, encoding="utf-8")
-        partial.replace(target)
+        replace_file(target.parent, target, document.encode("utf-8"))
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise UsageError(f"status page {target} cannot be written: {exc.strerror or exc}") from exc
     log.info("report.status_page_written %s", fields(path=target, bytes=len(document.encode())))
     return target
