@@ -397,7 +397,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(piece[: middle - offset])
                 sent += middle - offset
                 if fault == "stall":
+                    # Logged as it happens (a request is logged once answered), so a test can look at
+                    # the client while it waits in the middle of a body.
+                    archive.record(node=self.server.number, command="STALL", file_id=entry.file_id,
+                                   seconds=archive.faults.stall_seconds)
                     time.sleep(archive.faults.stall_seconds)
+                    archive.record(node=self.server.number, command="STALL-END", file_id=entry.file_id)
                     self.wfile.write(piece[middle - offset:])
                     sent += len(piece) - (middle - offset)
                     continue

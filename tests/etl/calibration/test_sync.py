@@ -319,14 +319,12 @@ def test_the_mirrors_transaction_is_not_open_while_documents_are_fetched(
         connection.execute(delete(documents).where(
             documents.c.file_id.like("%X129e_Xb6.hifa_calimage.pipeline_manifest.xml")
         ))
-    ngas = stand_in_factory("--fault", "stall", "--stall-seconds", "6")
+    ngas = stand_in_factory("--fault", "stall", "--stall-seconds", "3")
     outcome: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: outcome.update(
         summary=sync(demo_source, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
     ))
     open_while_fetching: list[int] = []
-    sampled = 0
-    status_seen: float | None = None
     observing = open_engine(synced_mirror)
     worker.start()
     try:
@@ -334,13 +332,9 @@ def test_the_mirrors_transaction_is_not_open_while_documents_are_fetched(
             observer = plain.execution_options(isolation_level="AUTOCOMMIT")
             while worker.is_alive():
                 asked = ngas.request_log.read_text() if ngas.request_log.exists() else ""
-                if status_seen is None and '"STATUS"' in asked:
-                    status_seen = time.monotonic()
-                # RETRIEVE is logged only after its body is sent, which may be after the sync has gone on
-                # to its next transaction; the body stalls 6 s, so the first 5 s after STATUS are mid-fetch.
-                mid_fetch = status_seen is not None and time.monotonic() - status_seen < 5.0
-                if mid_fetch and '"RETRIEVE"' not in asked:
-                    sampled += 1
+                # The stand-in logs STALL when it stops mid-body and STALL-END when it goes on: between
+                # the two the sync is inside the document's download.
+                if '"STALL"' in asked and '"STALL-END"' not in asked:
                     open_while_fetching.append(observer.execute(text(
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                         "AND application_name = 'almamirror-sync' AND xact_start IS NOT NULL"
@@ -350,7 +344,7 @@ def test_the_mirrors_transaction_is_not_open_while_documents_are_fetched(
         worker.join()
         observing.dispose()
     assert outcome["summary"].documents.fetched == 1
-    assert sampled >= 3
+    assert len(open_while_fetching) >= 3
     assert set(open_while_fetching) == {0}
     assert status_of(synced_mirror, seed)["calibration_record"] == "agrees"
 
