@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from etl.archive_names import disk_name
 from etl.settings import PprSettings
 from ppr.errors import InvalidPpr
 from ppr.model import RestoreRequest, Session
-from ppr.uid import disk_name
 
 NAMESPACE = "Alma/pipelinescience/AlmaSciPipeRequest"
 NAMESPACE_PREFIX = "ns2"

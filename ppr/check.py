@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from etl.archive_names import canonical_uid, disk_name
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.request import NoteKind, ReadingNote, read_request
 from ppr.errors import ArchivedPprUnreadable
 from ppr.model import Session
-from ppr.uid import canonical_uid, disk_name
 
 __all__ = [
     "ArchivedPpr",

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from etl.archive_names import disk_name, restore_name
 from etl.restore.casa import RestoreFacts, choose_casa
 from ppr.errors import InvalidPpr
 from ppr.layout import (
@@ -29,12 +30,10 @@ from ppr.layout import (
     README_FILE,
     RequestFiles,
     _relative_parts,
-    product_target_name,
     session_map_digest,
 )
 from ppr.model import Delivery, ProductFile, RestoreRequest
 from ppr.restore_run import RESTORE_JSON, RUN_SCRIPT, RestoreRun, inputs_of, restore_json_bytes, run_script
-from ppr.uid import disk_name
 
 if TYPE_CHECKING:
     from etl.restore.settings import CasaInstallation
@@ -92,10 +91,10 @@ def delivery_targets(request: RestoreRequest, delivery: Delivery) -> dict[str, P
     return targets
 
 
-def _target(product: ProductFile, restore_name: str | None) -> str | None:
+def _target(product: ProductFile, listed_name: str | None) -> str | None:
     name = product.archived_name
     if product.kind in RESTORE_KINDS:
-        return f"{CALIBRATION}/{restore_name or product_target_name(name)}"
+        return f"{CALIBRATION}/{listed_name or restore_name(name)}"
     if _matches(name, SCRIPT_PATTERNS):
         return f"{SCRIPT}/{name}"
     if _matches(name, CALIBRATION_PATTERNS):

@@ -64,10 +64,7 @@ class InvalidRelativePath(UsageError):
 
     def __init__(self, relative_path: str, reason: str) -> None:
         self.relative_path = relative_path
-        super().__init__(
-            f"relative path {relative_path!r} cannot be used: {reason}; give a non-empty relative path "
-            "without '.' or '..' parts"
-        )
+        super().__init__(f"relative path {relative_path!r} cannot be used: {reason}")
 
 
 class OutputExists(StopAndFix):

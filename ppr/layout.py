@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
+from etl.archive_names import disk_name, restore_name
+from etl.calibration.xml import safe_parser
 from etl.safe_files import make_directory, replace_file, write_new
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
 from ppr.json_text import indented_json
@@ -28,7 +30,6 @@ from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.pipeline_manifest import WRITTEN as WRITTEN_MANIFEST
 from ppr.pipeline_manifest import ManifestChoice, manifest_choice
 from ppr.restore_run import RESTORE_JSON, RUN_SCRIPT, pipeline_ppr_run, restore_json_bytes, run_script
-from ppr.uid import MEMBER_PREFIX, disk_name
 
 if TYPE_CHECKING:
     from etl.restore.settings import CasaInstallation
@@ -201,18 +202,6 @@ def ppr_file_name(mous_uid: str) -> str:
     return f"PPR_{disk_name(mous_uid)}.xml"
 
 
-def product_target_name(archived_name: str) -> str:
-    """The name the restore looks for: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``.
-
-    The mirror's verdict applies the same rule in SQL (``etl.derive.restorability.restore_name``) to
-    refuse MOUSes whose names clash or are unsafe; a test keeps the two equal.
-    """
-    name = archived_name.removeprefix(MEMBER_PREFIX)
-    if name.endswith(".tar.gz"):
-        name = name.removesuffix(".tar.gz") + ".tgz"
-    return name
-
-
 def fetch_manifest(request: RestoreRequest, relative_path: str, created: str) -> dict[str, Any]:
     """What to fetch where, relative to the request directory, as a JSON-ready mapping."""
     asdms = [
@@ -273,7 +262,7 @@ def _product_targets(request: RestoreRequest) -> dict[str, ProductFile]:
     targets: dict[str, ProductFile] = {}
     for product in request.products:
         # With a manifest, the restore opens exactly the names it lists, whatever the archive renamed.
-        name = product.restore_name or product_target_name(product.archived_name)
+        name = product.restore_name or restore_name(product.archived_name)
         if "/" in name or name in {"", ".", ".."}:
             raise InvalidPpr(
                 [f"archived product name {product.archived_name!r} is not a plain file name"],
@@ -296,18 +285,29 @@ def _plain_name(name: str, request: RestoreRequest) -> str:
     return name
 
 
-def _relative_parts(relative_path: str) -> tuple[str, ...]:
-    # The directory may be replaced with --force, so it must never resolve to the base or above it.
+def relative_path_problem(relative_path: str) -> str | None:
+    """Why ``relative_path`` cannot be a PPR's RelativePath and the request directory, in plain words;
+    None when it can. The directory may be replaced with --force, so it must never resolve to the base
+    or above it; the pipeline cannot use a path with white space."""
     if not relative_path or relative_path.startswith("/"):
-        raise InvalidRelativePath(relative_path, "it is empty or absolute")
-    parts = tuple(relative_path.split("/"))
-    if any(part in {"", ".", ".."} for part in parts):
-        raise InvalidRelativePath(relative_path, "it has an empty, '.' or '..' part")
-    return parts
+        return ("give a relative path, not an empty or absolute one "
+                "(e.g. 2017.1.00895.S_restore/MOUS_uid___A001_X129e_Xb6)")
+    if any(character.isspace() for character in relative_path):
+        return "a path for the pipeline may not contain spaces, tabs or line breaks"
+    if any(part in {"", ".", ".."} for part in relative_path.split("/")):
+        return "no part of it may be empty, '.' or '..' (no '//' and no trailing '/')"
+    return None
+
+
+def _relative_parts(relative_path: str) -> tuple[str, ...]:
+    problem = relative_path_problem(relative_path)
+    if problem is not None:
+        raise InvalidRelativePath(relative_path, problem)
+    return tuple(relative_path.split("/"))
 
 
 def _parse(ppr_bytes: bytes) -> etree._Element:
-    return etree.fromstring(ppr_bytes, etree.XMLParser(resolve_entities=False, no_network=True))
+    return etree.fromstring(ppr_bytes, safe_parser())
 
 
 def _checked_ppr(root: etree._Element, request: RestoreRequest, relative_path: str) -> str:

@@ -23,9 +23,9 @@ from typing import Final
 
 from lxml import etree
 
+from etl.archive_names import disk_name
 from ppr.errors import InvalidPpr
 from ppr.model import RestoreRequest
-from ppr.uid import disk_name
 
 ARCHIVE: Final = "archive"
 WRITTEN: Final = "almamirror"

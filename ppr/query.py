@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
+from etl.archive_names import MEMBER_PREFIX, disk_name
 from etl.mirror import (
     CalibrationDocument,
     CalibrationRecord,
@@ -47,7 +48,6 @@ from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.views import mous_restore, mous_sessions, restorable_mous
 from ppr.model import ArchivedRecord, Delivery, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
-from ppr.uid import MEMBER_PREFIX, disk_name
 
 # The restore kinds a request directory is written for: a PPR layout, or a delivery tree (scriptforpi).
 BUILT_KINDS = ("pipeline_ppr", "pipeline_script", "scriptforpi")

@@ -53,6 +53,7 @@ from ppr.spool import built_requests, restorable_since
 from ppr.validate import validated_ppr
 from ppr.writer import RequestWriter
 
+PIPELINE_PPR = "pipeline_ppr"
 PIPELINE_SCRIPT = "pipeline_script"
 SCRIPTFORPI = "scriptforpi"
 
@@ -87,6 +88,8 @@ class BulkSummary:
     awaiting_release: list[str] = field(default_factory=list)
     # Requests in the spool for MOUSes that are proprietary again (a claw-back): not to be run.
     no_longer_public: dict[str, Path] = field(default_factory=dict)
+    # Requests in the spool for MOUSes no longer restorable by any kind: not to be run either.
+    no_longer_restorable: dict[str, Path] = field(default_factory=dict)
 
     @property
     def refused_by_reason(self) -> Counter[str]:
@@ -256,6 +259,7 @@ def build_all_restorable(
     since: datetime | None = None,
     newly: bool = False,
     pending: bool = False,
+    ppr_only: bool = False,
 ) -> BulkSummary:
     """A request directory for every restorable MOUS not already built, read with a handful of bulk
     queries.
@@ -264,11 +268,15 @@ def build_all_restorable(
     ``since`` and ``newly`` keep the MOUSes restorable since then, or since the latest sync.
     ``pending`` (the nightly spool) leaves a MOUS that is still proprietary for a later night instead
     of refusing it: it is chosen on the night its release date has passed, whenever it became
-    restorable. A request already built for a MOUS that is proprietary now is named, never hidden.
+    restorable. A request already built for a MOUS that is proprietary now, or no longer restorable,
+    is named, never hidden. Restorable means a restore kind other than none; ``ppr_only`` keeps the
+    MOUSes a restore PPR restores (a site that runs only PPR restores).
     """
     created = utc_now()
     restorable = verdicts(connection)
-    chosen = sorted(restorable)
+    chosen = sorted(
+        uid for uid, verdict in restorable.items() if not ppr_only or verdict.restore_kind == PIPELINE_PPR
+    )
     summary = BulkSummary()
     if since is not None or newly:
         window = restorable_since(connection, since, newly)
@@ -279,6 +287,7 @@ def build_all_restorable(
     requests = with_restore_scripts(connection, restore_requests(connection, chosen), restorable)
     built = built_requests(base_dir)
     summary.no_longer_public = _clawed_back(built, restorable, allow_proprietary)
+    summary.no_longer_restorable = _no_longer_restorable(built, restorable)
     to_build: list[tuple[RestoreRequest, MousVerdict]] = []
     for mous_uid, request in sorted(requests.items()):
         existing = built.get((mous_uid, session_map_digest(request.sessions)))
@@ -313,6 +322,18 @@ def _clawed_back(
         verdict = restorable.get(mous_uid)
         if verdict is not None and verdict.proprietary:
             log.warning("ppr.no_longer_public %s", fields(mous=mous_uid, request=directory))
+            found[mous_uid] = directory
+    return found
+
+
+def _no_longer_restorable(
+    built: dict[tuple[str, str], Path], restorable: dict[str, MousVerdict]
+) -> dict[str, Path]:
+    """Requests in the spool whose MOUS has no restore kind now (report no-longer-restorable says why)."""
+    found: dict[str, Path] = {}
+    for (mous_uid, _digest), directory in sorted(built.items()):
+        if mous_uid not in restorable:
+            log.warning("ppr.no_longer_restorable %s", fields(mous=mous_uid, request=directory))
             found[mous_uid] = directory
     return found
 

@@ -74,10 +74,11 @@ def _digest_from_ppr(directory: Path, manifest: Mapping[str, object]) -> str:
 
 
 def restorable_since(connection: Connection, since: datetime | None, newly: bool) -> set[str]:
-    """The MOUSes restorable since ``since`` and, with ``newly``, those that became so in the latest
-    successful sync."""
+    """The MOUSes restorable (by any restore kind) since ``since`` and, with ``newly``, those that
+    became so in the latest successful sync."""
     status = table_of(MousStatus)
-    query = select(status.c.mous_uid).where(status.c.restorable)
+    # restorable_since is set exactly while the restore kind is not none (mous_status's check).
+    query = select(status.c.mous_uid).where(status.c.restorable_since.is_not(None))
     if since is not None:
         query = query.where(status.c.restorable_since >= since)
     if newly:

@@ -7,7 +7,6 @@ here is one whose breach would restore the wrong data rather than fail.
 from __future__ import annotations
 
 import functools
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,9 +15,10 @@ from typing import Protocol, cast
 
 from lxml import etree
 
+from etl.archive_names import disk_name, is_canonical_uid
+from etl.calibration.xml import safe_parser
 from ppr.build import RESTORE_TASKS, SESSION_SEPARATOR, serialize_ppr
 from ppr.errors import InvalidPpr
-from ppr.uid import disk_name, is_canonical_uid
 
 SCHEMA_FILE = "SciPipeRequest.xsd"
 SESSION_PREFIX = "SESSION_"
@@ -75,7 +75,7 @@ def ppr_schema() -> etree.XMLSchema:
     """The project's SciPipeRequest.xsd, shipped as package data."""
     # Beside this module in a checkout, an editable install and a wheel alike.
     source = Path(__file__).with_name(SCHEMA_FILE).read_bytes()
-    return etree.XMLSchema(etree.fromstring(source, _safe_parser()))
+    return etree.XMLSchema(etree.fromstring(source, safe_parser()))
 
 
 def schema_problems(document: etree._ElementTree) -> list[str]:
@@ -107,21 +107,9 @@ def consistency_problems(document: etree._ElementTree) -> list[str]:
 
 def _parse(document_bytes: bytes) -> etree._ElementTree:
     try:
-        return etree.ElementTree(etree.fromstring(document_bytes, _safe_parser()))
+        return etree.ElementTree(etree.fromstring(document_bytes, safe_parser()))
     except etree.XMLSyntaxError as exc:
         raise InvalidPpr([f"line {exc.lineno}: not well-formed XML: {exc.msg}"]) from exc
-
-
-def _safe_parser() -> etree.XMLParser:
-    # Never expand entities or fetch anything while reading a document. Making a parser costs as much
-    # as parsing a PPR, and a parser must not be shared between threads: one per thread, kept.
-    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
-    if parser is None:
-        parser = _parsers.parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    return parser
-
-
-_parsers = threading.local()
 
 
 def _mous_uid(document: etree._ElementTree) -> str | None:

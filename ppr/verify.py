@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
+from etl.archive_names import disk_name
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.manifest import Manifest, parse_manifest
-from etl.calibration.request import RequestReading, disk_form, read_request
+from etl.calibration.request import RequestReading, read_request
 from etl.calibration.xml import local_name, parse_xml
 from etl.logs import fields
 from etl.ngas.checksums import UnknownChecksum, checksum_of_file, expected_checksum
@@ -243,7 +244,7 @@ def _verify_restore_files(
     by_number = {session.number: session for session in manifest.sessions}
     asdms = {asdm.eb: (session.number, asdm) for session in manifest.sessions for asdm in session.asdms}
     for number, eb_uids in sorted(reading.sessions.items()):
-        ms_names = [disk_form(uid).split(".", 1)[0] + MS_SUFFIX for uid in eb_uids]
+        ms_names = [disk_name(uid).split(".", 1)[0] + MS_SUFFIX for uid in eb_uids]
         if not ms_names:
             continue  # an empty session: the restore imports nothing for it
         label = f"session_{number}"
@@ -391,7 +392,7 @@ def _fetched_problems(
 def _verify_asdms(directory: Path, reading: RequestReading, found: _Found) -> None:
     exports = _record_asdms(directory)
     for uid in (uid for uids in reading.sessions.values() for uid in uids):
-        disk = disk_form(uid).split(".", 1)[0]
+        disk = disk_name(uid).split(".", 1)[0]
         target = f"{RAWDATA}/{disk}"
         path = directory / target
         if not path.is_dir():

@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from etl.archive_names import disk_name
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.manifest import parse_manifest
-from etl.calibration.request import RequestReading, disk_form, read_request
+from etl.calibration.request import RequestReading, read_request
 from etl.logs import fields
 from ppr.delivery import ASDM_SUFFIX, CALIBRATION, DIRECTORIES, RAW, SCRIPT
 from ppr.fetch.record import EXPORTED
@@ -131,7 +132,7 @@ def _calibration_script_ebs(script: Path) -> list[str]:
 
 
 def _request_ebs(reading: RequestReading) -> list[str]:
-    return [disk_form(uid).split(".", 1)[0] for uids in reading.sessions.values() for uid in uids]
+    return [disk_name(uid).split(".", 1)[0] for uids in reading.sessions.values() for uid in uids]
 
 
 def _verify_pipeline_restore(directory: Path, reading: RequestReading, found: _Found) -> str | None:

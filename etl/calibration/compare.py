@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from etl.calibration.request import disk_form
+from etl.archive_names import disk_name
 
 # How a person reads each document's name in a reason.
 DOCUMENT_LABELS = {"manifest": "the manifest", "restore_script": "the restore script",
@@ -84,5 +84,5 @@ def _homes(mapping: Mapping[int, Sequence[str]]) -> dict[str, tuple[str, int]]:
     homes: dict[str, tuple[str, int]] = {}
     for number in sorted(mapping):
         for eb in mapping[number]:
-            homes.setdefault(disk_form(eb), (eb, number))
+            homes.setdefault(disk_name(eb), (eb, number))
     return homes

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from etl.archive_names import MEMBER_PREFIX
+
 # calibration_script: hand-run calibration scripts (etl/calibration/calibration_script.py), fetched for
 # the CASA version they demand; they are not part of the pipeline's record of a calibration.
 DocumentKind = Literal["manifest", "restore_script", "request", "calibration_script"]
 MANIFEST: Final = "manifest"
 RESTORE_SCRIPT: Final = "restore_script"
 REQUEST: Final = "request"
-MEMBER_PREFIX: Final = "member."
 LEGACY_REQUEST_PREFIX: Final = "PPR_uid___"
 SUFFIXES: Final[dict[DocumentKind, str]] = {
     "manifest": ".pipeline_manifest.xml",

@@ -20,6 +20,7 @@ from typing import Final
 
 from lxml import etree
 
+from etl.archive_names import disk_name
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.xml import child, children, local_name, parse_xml
 
@@ -62,11 +63,6 @@ class RequestReading:
     sb_status_uid: str | None = None
 
 
-def disk_form(uid: str) -> str:
-    """``uid://A002/Xc77d4f/X522`` → ``uid___A002_Xc77d4f_X522``, as the pipeline matches ASDMs."""
-    return uid.replace(":", "_").replace("/", "_")
-
-
 def read_request_sessions(content: bytes) -> dict[int, tuple[str, ...]]:
     """Session number → EB UIDs as the pipeline reads the PPR; ``MalformedDocument`` if it cannot."""
     return read_request(content).sessions
@@ -84,7 +80,7 @@ def read_request(content: bytes) -> RequestReading:
     if not sessions and not asdms:
         raise MalformedDocument("it names no SESSION_1 and no AsdmIdentifier")
     notes.extend(_named_twice(sessions))
-    named = {disk_form(uid) for uids in sessions.values() for uid in uids}
+    named = {disk_name(uid) for uids in sessions.values() for uid in uids}
     unmatched = [(asdm_disk_name, uid) for asdm_disk_name, uid in asdms if asdm_disk_name not in named]
     for _name, uid in unmatched:
         notes.append(ReadingNote(
@@ -192,7 +188,7 @@ def _named_twice(sessions: Mapping[int, tuple[str, ...]]) -> Iterator[ReadingNot
     homes: dict[str, list[int]] = {}
     for number in sorted(sessions):
         for uid in sessions[number]:
-            homes.setdefault(disk_form(uid), []).append(number)
+            homes.setdefault(disk_name(uid), []).append(number)
     for name, numbers in sorted(homes.items()):
         if len(set(numbers)) > 1:
             listed = " and ".join(f"{SESSION_PREFIX}{n}" for n in sorted(set(numbers)))

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import threading
+
 from lxml import etree
 
 from etl.calibration.errors import MalformedDocument
 
+_parsers = threading.local()
+
+
+def safe_parser(remove_comments: bool = False) -> etree.XMLParser:
+    """The one parser for XML nobody vouches for: entities, DTDs and the network off, no huge trees.
+
+    Making a parser costs as much as parsing a PPR, and a parser must not be shared between threads:
+    one per thread (and per ``remove_comments``), kept.
+    """
+    key = "without_comments" if remove_comments else "plain"
+    parser: etree.XMLParser | None = getattr(_parsers, key, None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
+            remove_comments=remove_comments,
+        )
+        setattr(_parsers, key, parser)
+    return parser
+
 
 def parse_xml(content: bytes, what: str) -> etree._Element:
     """The root element; entities, DTDs and the network off (an archived file names no trusted DTD)."""
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
-    )
     try:
-        root = etree.fromstring(content, parser)
+        root = etree.fromstring(content, safe_parser())
     except etree.XMLSyntaxError as exc:
         raise MalformedDocument(f"{what} is not well-formed XML (line {exc.lineno}: {exc.msg})") from None
     if root is None:

@@ -135,9 +135,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_export_asdm(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.archive_names import canonical_uid
     from etl.demo.asdm_export import export_asdm
     from etl.ngas.client import NgasClient
-    from ppr.uid import canonical_uid
 
     eb_uid = canonical_uid(args.eb_uid)
     if eb_uid is None:

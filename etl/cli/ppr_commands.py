@@ -61,6 +61,11 @@ def register(subparsers: Any) -> None:
         "--all-restorable", action="store_true",
         help="every restorable MOUS not already built in DIR (needs --build)",
     )
+    ppr.add_argument(
+        "--ppr-only", action="store_true",
+        help="with --all-restorable: only the MOUSes a restore PPR restores (kind pipeline_ppr), for a "
+        "site that runs only PPR restores",
+    )
     window = ppr.add_mutually_exclusive_group()
     window.add_argument(
         "--newly-restorable", action="store_true",
@@ -166,9 +171,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
         # Parsed once, before any database work: a malformed UID is a usage error.
         args.mous_uid = parse_mous_uid(args.mous_uid)
-        if args.newly_restorable or args.since or args.pending:
-            raise UsageError("--newly-restorable, --pending and --since choose among all MOUSes; use "
-                             "them with --all-restorable")
+        if args.newly_restorable or args.since or args.pending or args.ppr_only:
+            raise UsageError("--newly-restorable, --pending, --since and --ppr-only choose among all "
+                             "MOUSes; use them with --all-restorable")
     _check_fetch_arguments(args)
     _check_submit(args)
     if args.check is not None and (args.relative_path or args.allow_proprietary or args.force):
@@ -206,16 +211,12 @@ def _check_fetch_arguments(args: argparse.Namespace) -> None:
 
 
 def check_relative_path(relative_path: str) -> None:
-    """A RelativePath the pipeline and the request directory can use, said in plain words."""
-    if not relative_path or relative_path.startswith("/"):
-        raise UsageError(f"--relative-path {relative_path!r}: give a relative path, not an empty or "
-                         "absolute one (e.g. 2017.1.00895.S_restore/MOUS_uid___A001_X129e_Xb6)")
-    if any(character.isspace() for character in relative_path):
-        raise UsageError(f"--relative-path {relative_path!r}: a path for the pipeline may not contain "
-                         "spaces, tabs or line breaks")
-    if any(part in {"", ".", ".."} for part in relative_path.split("/")):
-        raise UsageError(f"--relative-path {relative_path!r}: no part of it may be empty, '.' or '..' "
-                         "(no '//' and no trailing '/')")
+    """A RelativePath the pipeline and the request directory can use (ppr.layout's rule), in plain words."""
+    from ppr.layout import relative_path_problem
+
+    problem = relative_path_problem(relative_path)
+    if problem is not None:
+        raise UsageError(f"--relative-path {relative_path!r}: {problem}")
 
 
 def _one(connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]) -> int:
@@ -385,7 +386,7 @@ def _all_restorable(
     progress = Progress("restore requests", unit="MOUSes")
     summary = build_all_restorable(
         connection, args.build, settings.ppr, args.allow_proprietary, args.force, progress.update,
-        since=args.since, newly=args.newly_restorable, pending=args.pending,
+        since=args.since, newly=args.newly_restorable, pending=args.pending, ppr_only=args.ppr_only,
     )
     progress.finish()
     built.extend(summary.written)
@@ -399,6 +400,9 @@ def _all_restorable(
                 "refused_by_reason": dict(summary.refused_by_reason),
                 "awaiting_release": summary.awaiting_release,
                 "no_longer_public": {uid: str(path) for uid, path in summary.no_longer_public.items()},
+                "no_longer_restorable": {
+                    uid: str(path) for uid, path in summary.no_longer_restorable.items()
+                },
             },
             sys.stdout, indent=2,
         )
@@ -421,6 +425,10 @@ def _all_restorable(
         # Each is also a warning (ppr.no_longer_public), which -q keeps: cron mails it.
         lines.append(f"  no longer public {len(summary.no_longer_public):,}: their requests are in "
                      f"{args.build}, the MOUSes are proprietary again (release date moved): do not run them")
+    if summary.no_longer_restorable:
+        lines.append(f"  no longer restorable {len(summary.no_longer_restorable):,}: their requests are in "
+                     f"{args.build}, the MOUSes have no restore kind now (almamirror report "
+                     "no-longer-restorable says why): do not run them")
     confirm(args, *lines)
     return 0
 
@@ -466,11 +474,7 @@ def _files_listed(directories: list[Path], options: Any) -> int:
 
 def write_atomically(path: Path, document: bytes) -> None:
     """A crash never leaves a half-written PPR where the pipeline could pick it up, nor a stray part."""
+    from etl.safe_files import replace_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(document)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    replace_file(path.parent, path, document)

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from etl.output import TableView
 
 
+# Restorable means a restore kind other than none; a site that runs only PPR restores filters.
+PPR_ONLY_HELP = (
+    "only the MOUSes a restore PPR restores (kind pipeline_ppr): for a site that runs only PPR restores, "
+    "a MOUS that now restores only by its script or scriptForPI.py is lost"
+)
+
 def add_format_argument(parser: argparse.ArgumentParser, default: str = "table") -> None:
     parser.add_argument(
         "--format", choices=("table", "csv", "json"), default=default,
@@ -139,6 +145,7 @@ def register(subparsers: Any) -> None:
         help="the other side: the MOUSes that lost restorability (report no-longer-restorable)",
     )
     newly.add_argument("--spool", type=Path, metavar="DIR", help="with --lost: the spool to look in")
+    newly.add_argument("--ppr-only", action="store_true", help=PPR_ONLY_HELP)
     add_view_arguments(newly)
     newly.set_defaults(run=run_newly_restorable)
 
@@ -155,6 +162,7 @@ def register(subparsers: Any) -> None:
         "--spool", type=Path, metavar="DIR",
         help="the spool of request directories (default: ppr.root_directory, when set)",
     )
+    lost.add_argument("--ppr-only", action="store_true", help=PPR_ONLY_HELP)
     add_view_arguments(lost)
     lost.set_defaults(run=run_no_longer_restorable)
 
@@ -286,7 +294,7 @@ def run_newly_restorable(args: argparse.Namespace, settings: Settings) -> int:
         report_output(args, NEWLY_RESTORABLE_COLUMNS) as (stream, view),
         report_snapshot(settings) as connection,
     ):
-        show_newly_restorable(connection, since, args.format, stream, view)
+        show_newly_restorable(connection, since, args.format, stream, view, args.ppr_only)
     return 0
 
 
@@ -298,7 +306,7 @@ def run_no_longer_restorable(args: argparse.Namespace, settings: Settings) -> in
     if spool is None and settings.ppr.root_directory and Path(settings.ppr.root_directory).is_dir():
         spool = Path(settings.ppr.root_directory)
     with report_output(args, COLUMNS) as (stream, view), report_snapshot(settings) as connection:
-        show_no_longer_restorable(connection, since, spool, args.format, stream, view)
+        show_no_longer_restorable(connection, since, spool, args.format, stream, view, args.ppr_only)
     return 0
 
 

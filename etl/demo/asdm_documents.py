@@ -16,7 +16,7 @@ from typing import Any, Final, cast
 
 from lxml import etree
 
-from etl.demo.uids import file_form
+from etl.archive_names import disk_name
 
 ASDM_NAMESPACE: Final = "http://Alma/XASDM/ASDM"
 TABLES: Final = ("Main", "ExecBlock", "Antenna", "SpectralWindow", "Scan")
@@ -45,8 +45,8 @@ def asdm_parts(eb_uid: str, start: datetime, end: datetime | None) -> list[AsdmP
     documents = [("ASDM.xml", eb_uid, _asdm_document(eb_uid, start, tables))]
     for name, uid in tables.items():
         documents.append((f"{name}.xml", uid, _table_document(name, uid, eb_uid, start, end, bdf_uid)))
-    parts = [AsdmPart(file_form(uid), path, len(content), content) for path, uid, content in documents]
-    parts.append(AsdmPart(file_form(bdf_uid), f"{BINARY_DIRECTORY}/{file_form(bdf_uid)}", bdf_size, None))
+    parts = [AsdmPart(disk_name(uid), path, len(content), content) for path, uid, content in documents]
+    parts.append(AsdmPart(disk_name(bdf_uid), f"{BINARY_DIRECTORY}/{disk_name(bdf_uid)}", bdf_size, None))
     return parts
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from lxml import etree
 
+from etl.archive_names import disk_name
+from etl.calibration.xml import safe_parser
 from etl.demo.asdm_documents import BINARY_DIRECTORY
 from etl.demo.real_mous import real_asdm_archive, unpack_real_asdm
-from etl.demo.uids import file_form
 from etl.errors import DownloadNotVerified, StopAndFix
 from etl.logs import fields
 from etl.ngas.client import NgasClient
@@ -35,7 +36,7 @@ class ExportedAsdm:
 
 def export_asdm(client: NgasClient, eb_uid: str, into: Path) -> ExportedAsdm:
     """Write ``into/<disk name of eb_uid>`` from the archive; nothing appears unless all of it arrived."""
-    disk = file_form(eb_uid)
+    disk = disk_name(eb_uid)
     target = into / disk
     if target.exists():
         raise StopAndFix(f"{target} already exists; remove it to export {eb_uid} again")
@@ -47,10 +48,10 @@ def export_asdm(client: NgasClient, eb_uid: str, into: Path) -> ExportedAsdm:
     try:
         files = [client.download(disk, staging / "ASDM.xml")]
         for name, uid in _tables(disk, (staging / "ASDM.xml").read_bytes()):
-            files.append(client.download(file_form(uid), staging / f"{name}.xml"))
+            files.append(client.download(disk_name(uid), staging / f"{name}.xml"))
         main = staging / "Main.xml"
         for uid in _binary_data(disk, main.read_bytes() if main.exists() else b""):
-            files.append(client.download(file_form(uid), staging / BINARY_DIRECTORY / file_form(uid)))
+            files.append(client.download(disk_name(uid), staging / BINARY_DIRECTORY / disk_name(uid)))
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -74,7 +75,7 @@ def _unpack_real(archive: Path, disk: str, staging: Path, target: Path) -> Expor
 
 def _parse(disk: str, document: bytes, what: str) -> etree._Element:
     try:
-        return etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+        return etree.fromstring(document, safe_parser())
     except etree.XMLSyntaxError as exc:
         raise DownloadNotVerified(disk, f"its {what} is not XML ({exc})") from None
 

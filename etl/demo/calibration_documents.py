@@ -17,6 +17,7 @@ from typing import Final
 
 from lxml import etree
 
+from etl.archive_names import disk_name, restore_name
 from etl.demo.cycles import Cycle
 from etl.demo.model import (
     Mous,
@@ -29,7 +30,6 @@ from etl.demo.model import (
     pass_ebs,
 )
 from etl.demo.products import EARLIER_RECIPES
-from etl.demo.uids import file_form
 
 PPR_NAMESPACE: Final = "Alma/pipelinescience/AlmaSciPipeRequest"
 # (CASA, pipeline) of the release that calibrated a cycle's data; None before the manifest had them.
@@ -100,7 +100,7 @@ class Calibration:
 
     @property
     def mous_disk(self) -> str:
-        return file_form(self.mous.uid)
+        return disk_name(self.mous.uid)
 
 
 def attach_calibration_documents(project: Project) -> None:
@@ -211,12 +211,6 @@ def document_for(name: str, calibration: Calibration) -> bytes | None:
     return None
 
 
-def restore_name(archived_name: str) -> str:
-    """The name a restore (and the manifest) uses: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``."""
-    name = archived_name.removeprefix("member.")
-    return name.removesuffix(".tar.gz") + ".tgz" if name.endswith(".tar.gz") else name
-
-
 # --- the pipeline manifest ------------------------------------------------------------------------
 
 
@@ -269,7 +263,7 @@ def _add_manifest_session(ous: etree._Element, calibration: Calibration, session
     if caltables is not None:
         etree.SubElement(element, "caltables", name=restore_name(caltables), session=label)
     for eb_uid in session.eb_uids:
-        eb_disk = file_form(eb_uid)
+        eb_disk = disk_name(eb_uid)
         asdm = etree.SubElement(element, "asdm", name=f"{eb_disk}.ms")
         flags = _named(calibration, (f"{eb_disk}.ms.flagversions.tgz", f"{eb_disk}.ms.flagversions.tar.gz"))
         if flags is not None:
@@ -295,7 +289,7 @@ def _named(calibration: Calibration, suffixes: tuple[str, ...], prefix: str | No
 def restore_script(calibration: Calibration) -> bytes:
     """``<ous>.<recipe>.casa_piperestorescript.py``: the restore call with the pipeline's EB→session key."""
     own = calibration.script_sessions or calibration.sessions
-    vis = [file_form(eb_uid) for session in own for eb_uid in session.eb_uids]
+    vis = [disk_name(eb_uid) for session in own for eb_uid in session.eb_uids]
     sessions = [f"session_{session.number}" for session in own for _ in session.eb_uids]
     lines: list[str] = []
     if calibration.cycle.number == INERT_IMPORT_CYCLE and not calibration.total_power:
@@ -400,8 +394,8 @@ def _add_request_data_set(processing: etree._Element, calibration: Calibration) 
     project, goal, mous = calibration.project, calibration.goal, calibration.mous
     identifier = _sub(_sub(_sub(processing, "DataSet"), "SchedBlockSet"), "SchedBlockIdentifier")
     started = calibration.calibrated_at.strftime("%Y_%m_%dT%H_%M_%S.000")
-    _sub(identifier, "RelativePath", f"{project.code}_{started}/SOUS_{file_form(goal.sous_uid)}/"
-         f"GOUS_{file_form(goal.gous_uid)}/MOUS_{calibration.mous_disk}")
+    _sub(identifier, "RelativePath", f"{project.code}_{started}/SOUS_{disk_name(goal.sous_uid)}/"
+         f"GOUS_{disk_name(goal.gous_uid)}/MOUS_{calibration.mous_disk}")
     sb = mous.sbs[0]
     _sub(identifier, "SchedBlockRef", attributes=_reference(sb.uid, "SchedBlock"))
     _sub(identifier, "SBStatusRef", attributes=_reference(sb.status_uid, "SBStatus"))
@@ -410,7 +404,7 @@ def _add_request_data_set(processing: etree._Element, calibration: Calibration) 
         for eb_uid in session.eb_uids:
             asdm = _sub(identifier, "AsdmIdentifier")
             _sub(_sub(asdm, "AsdmRef"), "ExecBlockId", eb_uid)
-            _sub(asdm, "AsdmDiskName", file_form(eb_uid))
+            _sub(asdm, "AsdmDiskName", disk_name(eb_uid))
 
 
 def _reference(entity_id: str, entity_type: str) -> dict[str, str]:

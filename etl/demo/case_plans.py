@@ -13,6 +13,7 @@ from decimal import Decimal
 from random import Random
 from typing import Final, Literal
 
+from etl.archive_names import disk_name
 from etl.demo.builders import (
     RELEASE_DELAY,
     SESSION_LEAD,
@@ -40,7 +41,7 @@ from etl.demo.model import (
     XmlForm,
 )
 from etl.demo.names import account
-from etl.demo.uids import FIXED_EB_OFFSET, A001Range, ExecBlockUids, Keys, PartIds, file_form
+from etl.demo.uids import FIXED_EB_OFFSET, A001Range, ExecBlockUids, Keys, PartIds
 
 REASONS: Final = (
     "deleted_ous",
@@ -365,7 +366,7 @@ def _deliver(
         mous.products.remove(lost)
     for name in plan.extra_products:
         # Sizes of real caltables packages; FILE_CLASS NULL, as on rows the archive did not classify.
-        mous.products.append(ProductFile(name.format(mous=file_form(mous.uid)), 48_213_977, None))
+        mous.products.append(ProductFile(name.format(mous=disk_name(mous.uid)), 48_213_977, None))
 
 
 def _resolve_asa_second_listing(project: Project) -> None:

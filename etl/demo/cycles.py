@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from etl.archive_names import MEMBER_PREFIX
+
 # Cycle 5 (2017.1) introduced the ``member.`` prefix; Cycle 4 (2016.1) moved from .tar.gz to .tgz.
 FIRST_CYCLE_WITH_MEMBER_PREFIX: Final = 5
 FIRST_CYCLE_WITH_TGZ: Final = 4
@@ -32,7 +34,7 @@ class Cycle:
 
     @property
     def member_prefix(self) -> str:
-        return "member." if self.number >= FIRST_CYCLE_WITH_MEMBER_PREFIX else ""
+        return MEMBER_PREFIX if self.number >= FIRST_CYCLE_WITH_MEMBER_PREFIX else ""
 
     @property
     def archive_suffix(self) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from random import Random
 from typing import Final
 
+from etl.archive_names import disk_name
 from etl.demo.cycles import Cycle
 from etl.demo.model import (
     ARRAYS,
@@ -25,7 +26,6 @@ from etl.demo.model import (
     ordered_sessions,
     pass_ebs,
 )
-from etl.demo.uids import file_form
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class ProductNamer:
         self.mous = mous
         self.cycle = cycle
         self.rng = rng
-        self.stem = cycle.member_prefix + file_form(mous.uid)
+        self.stem = cycle.member_prefix + disk_name(mous.uid)
         self.archive = cycle.archive_suffix
         self.recipe_name = ARRAYS[mous.array].pipeline_recipe
         self.files: list[ProductFile] = []
@@ -97,8 +97,8 @@ class ProductNamer:
 
     def per_eb_calibration(self, ebs: Sequence[ExecBlock]) -> None:
         for eb in ebs:
-            self.add(f"{file_form(eb.uid)}.ms.calapply.txt", "calapply")
-            self.add(f"{file_form(eb.uid)}.ms.flagversions{self.archive}", "flagversions")
+            self.add(f"{disk_name(eb.uid)}.ms.calapply.txt", "calapply")
+            self.add(f"{disk_name(eb.uid)}.ms.flagversions{self.archive}", "flagversions")
 
     def pipeline_run(self) -> None:
         recipe = self.recipe_name
@@ -115,7 +115,7 @@ class ProductNamer:
         """The calibration's manifest, request and restore script (sizes: their content's, later)."""
         self.mous_file(f"{recipe}.pipeline_manifest.xml", "manifest")
         if self.cycle.legacy_ppr_name:
-            self.add(f"PPR_{file_form(self.mous.uid)}.xml", "request")
+            self.add(f"PPR_{disk_name(self.mous.uid)}.xml", "request")
         else:
             self.mous_file(f"{recipe}.pprequest.xml", "request")
         self.mous_file(f"{recipe}.casa_piperestorescript.py", "script")
@@ -169,7 +169,7 @@ def product_files(
         namer.pipeline_run()
     if mous.recipe is Recipe.MANUAL:
         for eb in passed:
-            namer.add(f"{file_form(eb.uid)}.ms.scriptForCalibration.py", "script")
+            namer.add(f"{disk_name(eb.uid)}.ms.scriptForCalibration.py", "script")
         namer.mous_file("scriptForImaging.py", "script")
     namer.delivery_package()
     namer.images(sources)
@@ -178,5 +178,5 @@ def product_files(
 
 def unparsable_caltables(mous: Mous, cycle: Cycle) -> ProductFile:
     """A caltables archive without a session number: a name no session can be read from."""
-    name = f"{cycle.member_prefix}{file_form(mous.uid)}.caltables{cycle.archive_suffix}"
+    name = f"{cycle.member_prefix}{disk_name(mous.uid)}.caltables{cycle.archive_suffix}"
     return ProductFile(name, 1_482_139, "calibration" if cycle.classifies_files else None)

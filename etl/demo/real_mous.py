@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from etl.archive_names import disk_name
 from etl.demo.case_plans import (
     CaseFacts,
     EbPlan,
@@ -30,7 +31,6 @@ from etl.demo.case_plans import (
     build_project,
 )
 from etl.demo.model import FAIL, ProductFile, Project, RecordForm
-from etl.demo.uids import file_form
 
 REAL_RESTORE: Final = Path(__file__).with_name("real_restore")
 REAL_PRODUCTS: Final = REAL_RESTORE / "products"
@@ -104,7 +104,7 @@ def _file_class(name: str) -> str | None:
 
 def real_asdm_archive(eb_uid: str) -> Path | None:
     """The packaged ASDM of a real EB (``<disk name>.tgz``), or None for every other EB."""
-    path = REAL_ASDMS / f"{file_form(eb_uid.strip())}.tgz"
+    path = REAL_ASDMS / f"{disk_name(eb_uid.strip())}.tgz"
     return path if eb_uid.strip() in REAL_EBS and path.is_file() else None
 
 

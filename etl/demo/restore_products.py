@@ -17,14 +17,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Final
 
+from etl.archive_names import DISK_NAME, MEMBER_PREFIX, disk_name
 from etl.demo.calibration_documents import Calibration, calibration_of
 from etl.demo.model import Mous, ProductFile, Project, Recipe, RecordForm, ScienceGoal
 from etl.demo.products import SPECTRAL_WINDOWS
-from etl.demo.uids import file_form
 
 _CALTABLES: Final = re.compile(r"\.session_(\d+)\.caltables\.(tgz|tar\.gz)$")
 _PER_EB: Final = re.compile(
-    r"^(uid___A\d{3}_X[0-9a-f]+_X[0-9a-f]+)\.ms\.(flagversions\.(?:tgz|tar\.gz)|calapply\.txt)$"
+    rf"^(?P<eb>{DISK_NAME.pattern})\.ms\.(?P<product>flagversions\.(?:tgz|tar\.gz)|calapply\.txt)$"
 )
 FINAL_FLAGS: Final = "flags.Pipeline_Final"
 FLAG_VERSION_LIST: Final = "Pipeline_Final : Final pipeline flags\n"
@@ -46,7 +46,7 @@ def attach_restore_products(project: Project) -> None:
 def _attach(project: Project, goal: ScienceGoal, mous: Mous) -> None:
     calibration = calibration_of(project, goal, mous)
     sessions = {session.number: session.eb_uids for session in calibration.sessions}
-    home = {file_form(uid): number for number, uids in sessions.items() for uid in uids}
+    home = {disk_name(uid): number for number, uids in sessions.items() for uid in uids}
     windows = SPECTRAL_WINDOWS[mous.array]
     for product in mous.products:
         content = _content(product, sessions, home, calibration, windows)
@@ -62,16 +62,16 @@ def _content(
     calibration: Calibration,
     windows: tuple[int, ...],
 ) -> bytes | None:
-    name = product.name.removeprefix("member.")
+    name = product.name.removeprefix(MEMBER_PREFIX)
     caltables = _CALTABLES.search(name)
     if caltables is not None and name.startswith(calibration.mous_disk):
         eb_uids = sessions.get(int(caltables.group(1)))
-        return None if eb_uids is None else caltables_archive([file_form(uid) for uid in eb_uids], windows)
+        return None if eb_uids is None else caltables_archive([disk_name(uid) for uid in eb_uids], windows)
     per_eb = _PER_EB.match(name)
-    if per_eb is None or per_eb.group(1) not in home:
+    if per_eb is None or per_eb.group("eb") not in home:
         return None
-    eb = per_eb.group(1)
-    if per_eb.group(2).startswith("flagversions"):
+    eb = per_eb.group("eb")
+    if per_eb.group("product").startswith("flagversions"):
         return flagversions_archive(eb)
     return calapply_text(eb, windows)
 

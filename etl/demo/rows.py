@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
+from etl.archive_names import disk_name
 from etl.demo.model import (
     ARRAYS,
     FAIL,
@@ -19,7 +20,6 @@ from etl.demo.model import (
     XmlForm,
 )
 from etl.demo.status_xml import group_document, member_document
-from etl.demo.uids import file_form
 from etl.source.contract import CONTRACT_TABLES
 
 Row = tuple[Any, ...]
@@ -148,7 +148,7 @@ def _write_mous(
         delivery = mous.delivery
         sink.add(
             "asa_delivery_status",
-            (delivery.key, f"{project.code}_{file_form(mous.uid)}", "Y", delivery.release,
+            (delivery.key, f"{project.code}_{disk_name(mous.uid)}", "Y", delivery.release,
              delivery.comment),
         )
 

@@ -32,11 +32,6 @@ def a001_uid(range_number: int, element: int) -> str:
     return f"uid://A001/X{range_number:x}/X{element:x}"
 
 
-def file_form(uid: str) -> str:
-    """The file-system form of a UID: ``uid://A001/X1284/X265f`` → ``uid___A001_X1284_X265f``."""
-    return uid.replace("://", "___").replace("/", "_")
-
-
 def eb_range(observed: datetime, offset: int) -> int:
     """The A002 range an EB observed at ``observed`` is numbered in (it grows with the date)."""
     days = (observed - EB_ANCHOR).days

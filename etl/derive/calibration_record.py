@@ -39,11 +39,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from etl.archive_names import MEMBER_PREFIX, disk_name, restore_name
 from etl.calibration.compare import EbDifference, describe, eb_differences
 from etl.calibration.documents import manifest_of, request_sched_block_of, request_sessions_of, script_of
 from etl.calibration.manifest import Manifest
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, calibration_stem, document_kind
-from etl.calibration.request import disk_form
 from etl.calibration.restore_script import RestoreScript
 from etl.copy import analyze, copy_rows
 from etl.derive.tree import member_ous
@@ -58,6 +58,7 @@ from etl.mirror import (
     SessionAssignment,
     table_of,
 )
+from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 
 documents = table_of(CalibrationDocument)
 records = table_of(CalibrationRecord)
@@ -68,7 +69,6 @@ SESSION_COLUMNS: Final = ("mous_uid", "document", "session_number", "eb_uids")
 PRODUCT_COLUMNS: Final = ("mous_uid", "file_name", "restore_name")
 # A disagreement names at most this many EBs; the rest are counted.
 SHOWN_DIFFERENCES: Final = 8
-MEMBER_PREFIX: Final = "member."
 PER_EB_SUFFIXES: Final = {
     "calapply": (".ms.calapply.txt",),
     "flagversions": (".ms.flagversions.tgz", ".ms.flagversions.tar.gz"),
@@ -279,8 +279,8 @@ def archive_key(
     manifest = archived["manifest"]
     if eb_differences(manifest, archived["restore_script"]) or eb_differences(manifest, archived["request"]):
         return False
-    ours = {disk_form(eb) for ebs in mirror_sessions.values() for eb in ebs}
-    theirs = {disk_form(eb) for ebs in manifest.values() for eb in ebs}
+    ours = {disk_name(eb) for ebs in mirror_sessions.values() for eb in ebs}
+    theirs = {disk_name(eb) for ebs in manifest.values() for eb in ebs}
     calibrated = {number for number, ebs in manifest.items() if ebs}
     caltables = {p.session_number for p in products if p.kind == "caltables"}
     return ours == theirs and calibrated == caltables
@@ -329,12 +329,6 @@ def _chosen(calibrations: Calibrations, products: Sequence[RestoreProduct]) -> t
     if first[0] and not second[0]:
         return chosen, "whose caltables are archived"
     return chosen, "the newest archived" + (", whose caltables are archived" if first[0] else "")
-
-
-def restore_name(archived_name: str) -> str:
-    """The pipeline's own name of an archived file: no ``member.`` prefix, ``.tgz`` for ``.tar.gz``."""
-    name = archived_name.removeprefix(MEMBER_PREFIX)
-    return name.removesuffix(".tar.gz") + ".tgz" if name.endswith(".tar.gz") else name
 
 
 def _multiple_calibrations(calibrations: Calibrations, used: str, why: str) -> dict[str, str]:
@@ -518,7 +512,7 @@ def _restore_products(connection: Connection, candidates: Table) -> dict[str, tu
     for mous_uid, file_name, kind, number in connection.execute(
         select(files.c.mous_uid, files.c.file_name, files.c.kind, files.c.session_number)
         .join(candidates, candidates.c.mous_uid == files.c.mous_uid)
-        .where(files.c.kind.in_(("caltables", "calapply", "flagversions", "manifest")))
+        .where(files.c.kind.in_(RESTORE_PRODUCT_KINDS))
     ):
         found[mous_uid].append(RestoreProduct(file_name, kind, number))
     return {uid: tuple(products) for uid, products in found.items()}

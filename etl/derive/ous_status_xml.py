@@ -10,14 +10,12 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import Connection, Table, select
 
+from etl.calibration.xml import safe_parser
 from etl.copy import analyze, copy_rows
 from etl.derive.tree import member_ous
 from etl.load.merge import MergeCounts, MergeTarget, merge
 from etl.load.stage import create_stage
 from etl.mirror import Ous, OusStatusDocument, OusStatusSession, table_of
-
-# Entities and network access are never needed to read a status document, and are a risk.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ def parse_status_document(xml: str | None) -> StatusDocument:
     if xml is None or not xml.strip():
         return StatusDocument("missing", "the OUS has no OUSStatus document", ())
     try:
-        root = etree.fromstring(xml.encode("utf-8"), _PARSER)
+        root = etree.fromstring(xml.encode("utf-8"), safe_parser(remove_comments=True))
     except etree.XMLSyntaxError as exc:
         return StatusDocument("malformed", f"OUSStatus XML does not parse: {exc}", ())
     sessions = tuple(

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array
 from sqlalchemy.sql.elements import ColumnElement
 
+from etl.archive_names import ARCHIVE_UID_PATTERN, MEMBER_PREFIX, OLD_TAR_SUFFIX, TAR_SUFFIX
 from etl.copy import analyze
 from etl.derive.tree import member_ous
 from etl.load.merge import MergeCounts, MergeTarget, merge
@@ -52,12 +53,9 @@ from etl.mirror import (
     table_of,
 )
 from etl.mirror.archive import RESTORE_PRODUCT_KINDS
-from etl.mirror.derived import (
-    ARCHIVE_UID_PATTERN,
-    PART_ID_PATTERN,
-    PROJECT_CODE_PATTERN,
-)
+from etl.mirror.derived import PART_ID_PATTERN, PROJECT_CODE_PATTERN
 from etl.mirror.reasons import REASON_CODES
+from etl.restore.kinds import NONE, PIPELINE_PPR, PIPELINE_SCRIPT, SCRIPTFORPI
 
 STATUS_COLUMNS = tuple(
     column.name for column in table_of(MousStatus).columns if column.name != "derived_run_id"
@@ -65,13 +63,17 @@ STATUS_COLUMNS = tuple(
 NO_SESSIONS = cast(literal("{}"), ARRAY(Integer))
 # Raise when a rule changes: the next sync re-derives every MOUS derived by an older version
 # (rows from before the version was kept are version 1).
-RULES_VERSION = 5
-# Archived products of Cycle 5 on carry this prefix; the restore looks for the names without it.
-MEMBER_PREFIX = "member."
+RULES_VERSION = 6
 # NRAO's rule for hand-run calibration scripts (scriptForPI.py runs them after a pipeline restore):
 # scriptForPolCalibration.py, scriptForFluxCalibration.py, scriptForSDCalibration.py. The plain
 # scriptForCalibration.py of a manual calibration matches too; it is the kind calibration_script.
 POST_STEP_SCRIPT_PATTERN = "%scriptFor%Cal%"
+# The file that drives a delivery's restore: its presence makes a hand calibration restorable.
+SCRIPTFORPI_PATTERN = "%scriptForPI.py"
+# What stands in the way of running a pipeline calibration by its archived restore script: only the
+# script's extra steps, and the EB-to-session key it restores with itself (revision 0011).
+SCRIPT_RUN_REASONS = ("restore_needs_extra_steps", "session_mismatch")
+MANUAL_REASONS = ("manual_calibration", "manual_post_calibration")
 # What a manifest written from the mirror names per EB, after the EB's disk name.
 PER_EB_RESTORE_SUFFIXES = (".ms.flagversions.tgz", ".ms.calapply.txt")
 # Why a restore request carries a manifest written by almamirror, by the record's manifest_state.
@@ -104,12 +106,17 @@ def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[A
     judged = select(
         facts, reason_code(facts.c).label("reason_code"), reason_codes(facts.c).label("reason_codes")
     ).subquery("judged")
-    restorable = judged.c.reason_code.is_(None)
-    still_restorable = and_(restorable, judged.c.previous_restorable.is_(True))
+    kind = restore_kind(judged.c)
+    # Restorable means restorable by some kind (a PPR, the archived script or scriptForPI.py): a change
+    # between kinds keeps the date; a row restorable before without a date (kinds other than
+    # pipeline_ppr, before revision 0013) gets this run's.
+    restorable = kind != NONE
+    still_restorable = and_(restorable, judged.c.previous_since.is_not(None))
     computed = {
         **{column.name: column for column in judged.c},
-        "restorable": restorable,
+        "restorable": judged.c.reason_code.is_(None),
         "reason": reason_text(judged.c),
+        "restore_kind": kind,
         "restorable_since": case(
             (still_restorable, judged.c.previous_since), (restorable, literal(run_started))
         ),
@@ -120,6 +127,34 @@ def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[A
     }
     # INSERT … SELECT matches columns by position: emit them in the staging table's order.
     return select(*(computed[name].label(name) for name in STATUS_COLUMNS))
+
+
+def restore_kind(judged: Any) -> ColumnElement[str]:
+    """How the member OUS restores (``mous_restore.restore_kind``): by a restore PPR, by its archived
+    restore script, by its delivery's scriptForPI.py, or not at all."""
+    codes = cast(judged.reason_codes, ARRAY(Text))
+    return case(
+        (judged.reason_code.is_(None), literal(PIPELINE_PPR)),
+        (
+            and_(
+                codes.bool_op("@>")(_text_array(SCRIPT_RUN_REASONS[:1])),
+                codes.bool_op("<@")(_text_array(SCRIPT_RUN_REASONS)),
+            ),
+            literal(PIPELINE_SCRIPT),
+        ),
+        (
+            and_(
+                judged.reason_code.in_(MANUAL_REASONS), judged.pass_eb_count > 0,
+                judged.has_scriptforpi.is_(True),
+            ),
+            literal(SCRIPTFORPI),
+        ),
+        else_=literal(NONE),
+    )
+
+
+def _text_array(values: tuple[str, ...]) -> ColumnElement[Any]:
+    return cast(array([literal(value) for value in values]), ARRAY(Text))
 
 
 def _facts(affected: Table) -> Any:
@@ -166,6 +201,7 @@ def _facts(affected: Table) -> Any:
                 products.c.post_step_scripts,
             ).label("calibration_kind"),
             products.c.post_step_scripts,
+            func.coalesce(products.c.has_scriptforpi, False).label("has_scriptforpi"),
             gaps.c.missing_manifest_file,
             caltables.label("caltables_sessions"),
             calibrated_sessions.label("calibrated_sessions"),
@@ -178,7 +214,6 @@ def _facts(affected: Table) -> Any:
                 "sessions_match_status_xml"
             ),
             _latest_release_date(members.c.mous_uid).label("release_date"),
-            previous.c.restorable.label("previous_restorable"),
             previous.c.restorable_since.label("previous_since"),
             previous.c.restorable_since_run_id.label("previous_since_run_id"),
             # The archive's record of the calibration (etl/derive/calibration_record.py).
@@ -417,10 +452,11 @@ def malformed_reference(facts: Any) -> ColumnElement[Any]:
 
 def restore_name(file_name: ColumnElement[str]) -> ColumnElement[str]:
     """The name the restore gives an archived product in products/: no ``member.`` prefix, ``.tgz``
-    for ``.tar.gz``. The same rule as ``ppr.layout.product_target_name`` (a test keeps them equal)."""
+    for ``.tar.gz``. ``etl.archive_names.restore_name`` in SQL (a property test keeps them equal)."""
     prefixed = file_name.startswith(MEMBER_PREFIX, autoescape=True)
     bare = case((prefixed, func.substr(file_name, len(MEMBER_PREFIX) + 1)), else_=file_name)
-    return case((bare.endswith(".tar.gz", autoescape=True), func.left(bare, -7) + ".tgz"), else_=bare)
+    old_tar = bare.endswith(OLD_TAR_SUFFIX, autoescape=True)
+    return case((old_tar, func.left(bare, -len(OLD_TAR_SUFFIX)) + TAR_SUFFIX), else_=bare)
 
 
 def _sb_counts(affected: Table) -> Any:
@@ -509,6 +545,7 @@ def _products(affected: Table) -> Any:
             .label("caltables_sessions"),
             func.bool_or(files.c.kind == "caltables").label("has_caltables"),
             func.bool_or(files.c.kind == "calibration_script").label("has_calibration_script"),
+            func.bool_or(files.c.file_name.like(SCRIPTFORPI_PATTERN)).label("has_scriptforpi"),
             func.array_agg(aggregate_order_by(files.c.file_name, files.c.file_name))
             .filter(
                 files.c.file_name.like(POST_STEP_SCRIPT_PATTERN), files.c.kind != "calibration_script"

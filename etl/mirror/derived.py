@@ -27,13 +27,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from etl.mirror.base import Base
 
-# What a restore PPR can carry, as PostgreSQL regular expressions. ARCHIVE_UID is the UID form of
-# ppr/uid.py's CANONICAL_UID and SciPipeRequest.xsd's Uid (a test keeps the three equal); a project
-# code also names the request directory, so it is one file-name-safe word of at most 64 characters; a
-# partId is any one word XML can carry, at most 255 characters (PostgreSQL's largest repetition
-# count). Bounded so that the PPR writer can write whatever the verdict lets through (free text it
-# cuts to length itself: ppr/build.py).
-ARCHIVE_UID_PATTERN = "^uid://A[0-9]{3}/X[0-9a-f]+/X[0-9a-f]+$"
+# What a restore PPR can carry, as PostgreSQL regular expressions (a UID's: etl.archive_names'
+# ARCHIVE_UID_PATTERN). A project code also names the request directory, so it is one file-name-safe
+# word of at most 64 characters; a partId is any one word XML can carry, at most 255 characters
+# (PostgreSQL's largest repetition count). Bounded so that the PPR writer can write whatever the
+# verdict lets through (free text it cuts to length itself: ppr/build.py).
 PROJECT_CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 PART_ID_PATTERN = "^[^[:space:][:cntrl:]]{1,255}$"
 
@@ -113,13 +111,20 @@ class MousStatus(Base):
             "('agrees', 'follows_archive', 'disagrees', 'absent', 'unavailable', 'malformed')",
             name="calibration_record_known",
         ),
-        CheckConstraint("restorable OR restorable_since IS NULL", name="since_only_when_restorable"),
+        # Restorable since: by any restore kind, not only a PPR (revision 0013).
+        CheckConstraint(
+            "restore_kind <> 'none' OR restorable_since IS NULL", name="since_only_when_restorable"
+        ),
+        CheckConstraint(
+            "restore_kind IN ('pipeline_ppr', 'pipeline_script', 'scriptforpi', 'none')",
+            name="restore_kind_known",
+        ),
         {
             "info": {
                 "watch": (
                     "restorable", "reason_code", "calibration_kind", "caltables_sessions",
                     "release_date", "session_count", "calibration_record", "casa_version",
-                    "pipeline_version", "mpi_servers",
+                    "pipeline_version", "mpi_servers", "restore_kind",
                 ),
                 "link": ("mous_uid",),
             }
@@ -156,6 +161,9 @@ class MousStatus(Base):
     # Every reason that applies, in REASON_CODES' order (reason_code is the first): the restore kind
     # reads them all (revision 0011).
     reason_codes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    # How it restores (etl/restore/kinds.py): ``restorable`` above is the restore PPR's verdict only.
+    restore_kind: Mapped[str] = mapped_column(Text, server_default=text("'none'"))
+    # When it last became restorable by any kind (NULL while its kind is none).
     restorable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     restorable_since_run_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("sync_run.run_id")

@@ -86,6 +86,7 @@ newly_restorable = Table(
     _time("restorable_since"),
     _time("release_date"),
     Column("proprietary", Boolean),
+    Column("restore_kind", Text),  # revision 0013: restorable by any kind, and how
 )
 
 data_quality = Table(

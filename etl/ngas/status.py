@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from etl.calibration.xml import safe_parser
+
 # NGAS's own documents are small; anything far larger is not an NgamsStatus.
 MAX_STATUS_BYTES = 1 << 20
 
@@ -55,18 +57,12 @@ class NgamsStatus:
     files: tuple[FileStatus, ...]
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
-    )
-
-
 def parse_status(document: bytes) -> NgamsStatus:
     """The status and files of an NgamsStatus document; ``NotNgamsStatus`` for anything else."""
     if len(document) > MAX_STATUS_BYTES:
         raise NotNgamsStatus(f"{len(document):,} bytes is too large for an NgamsStatus document")
     try:
-        root = etree.fromstring(document, _parser())
+        root = etree.fromstring(document, safe_parser())
     except etree.XMLSyntaxError as exc:
         raise NotNgamsStatus(f"not XML ({exc})") from None
     if etree.QName(root).localname != "NgamsStatus":

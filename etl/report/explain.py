@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, select
 
+from etl.archive_names import disk_name
 from etl.mirror import (
     ExecutionBlock,
     MousStatus,
@@ -37,7 +38,6 @@ from etl.report.views import data_quality, mous_restore, mous_sessions, recent_c
 from etl.restore.casa import RestoreFacts, choose_casa
 from etl.restore.kinds import HOW, NONE, PIPELINE_PPR
 from etl.restore.settings import CasaInstallation
-from ppr.uid import disk_name
 
 # The changes a screen lists, newest first; JSON carries every one.
 SHOWN_CHANGES = 20
@@ -404,11 +404,13 @@ def headline(explanation: Explanation) -> str:
 
 def verdict_lines(status: Mapping[str, Any]) -> list[str]:
     lines = []
-    if status["restorable"]:
-        since = status["restorable_since"]
+    since = status["restorable_since"]
+    if since:  # restorable by any kind
         run = status["restorable_since_run_id"]
-        lines.append(f"restorable since {table_value(since)} (sync run {run})" if since else "restorable")
-    else:
+        lines.append(f"restorable since {table_value(since)} (sync run {run})")
+    elif status["restorable"]:
+        lines.append("restorable")
+    if not status["restorable"]:
         lines.append(f"why: {status['restore_reason'] or status['reason']}")
     lines.append(restore_line(status))
     release = status["release_date"]

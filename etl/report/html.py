@@ -39,6 +39,7 @@ from etl.report.html_lost import lost_in_latest_run, lost_table
 from etl.report.runs import run_history
 from etl.report.views import data_quality, mous_restore, restorable_mous
 from etl.restore.kinds import NONE, PIPELINE_PPR
+from etl.safe_files import replace_file
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -174,7 +175,8 @@ def _over_time(connection: Connection) -> list[tuple[datetime, int]]:
     view = restorable_mous
     rows = connection.execute(
         select(view.c.restorable_since, func.count().label("n"))
-        .where(view.c.restorable, view.c.restorable_since.is_not(None))
+        # Set exactly while the restore kind is not none: restorable by any kind.
+        .where(view.c.restorable_since.is_not(None))
         .group_by(view.c.restorable_since)
         .order_by(view.c.restorable_since)
     ).all()
@@ -191,7 +193,7 @@ def _newly(connection: Connection, now: datetime) -> list[dict[str, Any]]:
         connection,
         select(view.c.mous_uid, view.c.project_code, view.c.cycle, view.c.array_family, view.c.band,
                view.c.restorable_since, view.c.proprietary)
-        .where(view.c.restorable, view.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
+        .where(view.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
         .order_by(view.c.restorable_since.desc(), view.c.mous_uid),
     )
 
@@ -204,7 +206,7 @@ def _newly_by_day(connection: Connection, now: datetime) -> Series:
         row.day.date(): row.n
         for row in connection.execute(
             select(day.label("day"), func.count().label("n"))
-            .where(view.c.restorable, view.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
+            .where(view.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
             .group_by(day)
         )
     }
@@ -229,7 +231,7 @@ def _baseline_by_day(connection: Connection, now: datetime) -> dict[Any, int]:
         for row in connection.execute(
             select(day.label("day"), func.count().label("n"))
             .join(runs, runs.c.run_id == status.c.restorable_since_run_id)
-            .where(status.c.restorable, runs.c.baseline,
+            .where(runs.c.baseline,
                    status.c.restorable_since >= now - timedelta(days=RECENT_DAYS))
             .group_by(day)
         )
@@ -571,12 +573,9 @@ def write_status_page(connection: Connection, out_dir: Path) -> Path:
     """
     target = prepare_directory(out_dir)
     document = render_page(status_page(connection))
-    partial = target.with_name(f".{target.name}.partial")
     try:
-        partial.write_text(document, encoding="utf-8")
-        partial.replace(target)
+        replace_file(target.parent, target, document.encode("utf-8"))
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise UsageError(f"status page {target} cannot be written: {exc.strerror or exc}") from exc
     log.info("report.status_page_written %s", fields(path=target, bytes=len(document.encode())))
     return target

@@ -205,36 +205,49 @@ def _in_reason_order(counts: Mapping[str | None, int]) -> dict[str, int]:
 
 
 def show_newly_restorable(
-    connection: Connection, since: datetime | None, fmt: str, stream: TextIO, view: TableView = PLAIN
+    connection: Connection, since: datetime | None, fmt: str, stream: TextIO, view: TableView = PLAIN,
+    ppr_only: bool = False,
 ) -> None:
     """``report newly-restorable``: MOUSes that became restorable in the latest run, or since a date."""
-    write_report(newly_restorable_report(connection, since), fmt, stream, view)
+    write_report(newly_restorable_report(connection, since, ppr_only), fmt, stream, view)
 
 
-def newly_restorable_report(connection: Connection, since: datetime | None) -> Report:
-    rows = fetch(connection, newly_restorable_query(since))
+def newly_restorable_report(connection: Connection, since: datetime | None, ppr_only: bool = False) -> Report:
+    rows = fetch(connection, newly_restorable_query(since, ppr_only))
     proprietary = sum(1 for row in rows if row["proprietary"])
+    how = " by a restore PPR" if ppr_only else ""
     if since is not None:
-        scope = f"restorable since {moment_text(since)}"
+        scope = f"restorable{how} since {moment_text(since)}"
     else:
         run = latest_succeeded_run(connection)
         if run is None:
             return Report(rows, NEWLY_RESTORABLE_COLUMNS, "no sync has succeeded yet",
                           layout=NEWLY_RESTORABLE_LAYOUT)
-        scope = f"newly restorable in run {run.run_id} (finished {moment_text(run.finished_at)})"
+        scope = f"newly restorable{how} in run {run.run_id} (finished {moment_text(run.finished_at)})"
     summary = f"{plural(len(rows), 'MOUS', 'MOUSes')} {scope}; {proprietary:,} of them still proprietary"
+    kinds: dict[str, int] = {
+        kind: sum(1 for row in rows if row["restore_kind"] == kind) for kind in RESTORE_KINDS
+    }
+    if sum(1 for n in kinds.values() if n) > 1:
+        summary += f" ({counted(kinds)})"
     return Report(rows, NEWLY_RESTORABLE_COLUMNS, summary, layout=NEWLY_RESTORABLE_LAYOUT)
 
 
-def newly_restorable_query(since: datetime | None) -> Select[Any]:
-    """The view (the latest run) without ``since``; otherwise restorable_mous from that moment on."""
+def newly_restorable_query(since: datetime | None, ppr_only: bool = False) -> Select[Any]:
+    """The view (the latest run) without ``since``; otherwise every MOUS restorable (by any kind, or by
+    a restore PPR with ``ppr_only``) from that moment on."""
     if since is None:
-        return select(newly_restorable).order_by(
+        query = select(newly_restorable).order_by(
             newly_restorable.c.project_code, newly_restorable.c.mous_uid
         )
-    view = restorable_mous
-    return (
-        select(*(view.c[name] for name in NEWLY_RESTORABLE_COLUMNS))
-        .where(view.c.restorable, view.c.restorable_since >= since)
+        return query.where(newly_restorable.c.restore_kind == PIPELINE_PPR) if ppr_only else query
+    view, kinds = restorable_mous, mous_restore
+    query = (
+        select(*(view.c[name] for name in NEWLY_RESTORABLE_COLUMNS if name != "restore_kind"),
+               kinds.c.restore_kind)
+        .join(kinds, kinds.c.mous_uid == view.c.mous_uid)
+        # restorable_since is set while the kind is not none (mous_status's check).
+        .where(view.c.restorable_since >= since)
         .order_by(view.c.restorable_since, view.c.project_code, view.c.mous_uid)
     )
+    return query.where(kinds.c.restore_kind == PIPELINE_PPR) if ppr_only else query

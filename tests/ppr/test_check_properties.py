@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from hypothesis import given
 from hypothesis import strategies as st
 
+from etl.archive_names import disk_name
 from ppr.check import DifferenceKind, SessionDifference, compare_sessions
 from ppr.model import Session
-from ppr.uid import disk_name
 
 SessionMap = dict[int, tuple[str, ...]]
 

@@ -12,6 +12,7 @@ from lxml import etree
 from sqlalchemy import Connection, event, select, update
 from sqlalchemy.engine import URL
 
+from etl.archive_names import disk_name
 from etl.cli import main
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import MousStatus, table_of
@@ -19,7 +20,6 @@ from etl.mirror.views import mous_restore
 from etl.settings import PprSettings
 from ppr.errors import InvalidPpr, NotRestorable, OutputExists, OutputNotADirectory
 from ppr.service import BulkSummary, build_all_restorable, generate_ppr, refusal_code
-from ppr.uid import disk_name
 from tests.conftest import cli_environment, open_engine
 from tests.helpers import connect, rows
 from tests.ppr.pipeline_reader import read_ppr

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from etl.errors import StopAndFix
+from etl.archive_names import restore_name
+from etl.errors import StopAndFix, UsageError
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_ppr
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists
-from ppr.layout import build_request_directory, product_target_name
+from ppr.layout import build_request_directory
 from ppr.model import ProductFile, RestoreRequest
 from tests.ppr.examples import MOUS, MOUS_DISK, seed_request
 
@@ -140,8 +141,8 @@ def test_the_manifest_totals(tmp_path: Path, site: PprSettings) -> None:
         ("x.tar.gz.txt", "x.tar.gz.txt"),
     ],
 )
-def test_product_target_name(archived: str, target: str) -> None:
-    assert product_target_name(archived) == target
+def test_restore_name(archived: str, target: str) -> None:
+    assert restore_name(archived) == target
 
 
 def test_a_non_empty_request_directory_is_refused_and_left_alone(tmp_path: Path, site: PprSettings) -> None:
@@ -226,6 +227,22 @@ def test_a_path_outside_or_equal_to_the_base_is_refused(
     with pytest.raises(InvalidRelativePath) as caught:
         build_request_directory(tmp_path, relative_path, ppr, request, force=True)
     assert repr(relative_path) in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_request_directory_refuses_a_relative_path_as_the_ppr_command_does(
+    tmp_path: Path, site: PprSettings
+) -> None:
+    """One rule for --relative-path and the request directory: white space is refused by both."""
+    from etl.cli.ppr_commands import check_relative_path
+
+    request = seed_request()
+    ppr = _ppr(request, site, "run/MOUS")
+    with pytest.raises(UsageError) as said:
+        check_relative_path("run/MOUS one")
+    with pytest.raises(InvalidRelativePath) as refused:
+        build_request_directory(tmp_path, "run/MOUS one", ppr, request, force=True)
+    assert str(said.value).removeprefix("--relative-path 'run/MOUS one': ") in str(refused.value)
     assert list(tmp_path.iterdir()) == []
 
 

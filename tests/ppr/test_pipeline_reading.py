@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from lxml import etree
 
+from etl.archive_names import disk_name
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_ppr
 from ppr.model import RestoreRequest
-from ppr.uid import disk_name
 from tests.ppr.examples import MOUS_DISK, SEED_SESSIONS, seed_request, small_request
 from tests.ppr.pipeline_reader import PipelineView, PipelineWouldFail, read_ppr
 

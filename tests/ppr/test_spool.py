@@ -111,7 +111,8 @@ def test_newly_restorable_and_since_build_only_what_became_restorable(
             status="succeeded", full=False, baseline=False, host="test", pid=1, source="test",
         ))
         connection.execute(
-            update(status).where(status.c.restorable).values(restorable_since=now - timedelta(days=30))
+            update(status).where(status.c.restorable_since.is_not(None))
+            .values(restorable_since=now - timedelta(days=30))
         )
         connection.execute(
             update(status).where(status.c.mous_uid == SEED.mous_uid)
@@ -123,7 +124,7 @@ def test_newly_restorable_and_since_build_only_what_became_restorable(
     recent = build(tmp_path / "recent", capsys, "--since", "24h")
     assert len(recent["written"]) == 1
     month = build(tmp_path / "month", capsys, "--since", "40d")
-    restorable = rows(cli, select(status.c.mous_uid).where(status.c.restorable))
+    restorable = rows(cli, select(status.c.mous_uid).where(status.c.restorable_since.is_not(None)))
     assert len(month["written"]) + len(month["refused"]) == len(restorable)
 
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from etl.archive_names import canonical_uid, disk_name, is_canonical_uid
 from etl.errors import UsageError
 from ppr.errors import InvalidMousUid
-from ppr.uid import canonical_uid, disk_name, is_canonical_uid, parse_mous_uid
+from ppr.uid import parse_mous_uid
 
 
 @pytest.mark.parametrize(
@@ -121,8 +122,7 @@ def test_the_mirror_the_schema_and_the_generator_share_one_uid_form() -> None:
 
     from lxml import etree
 
-    from etl.mirror.derived import ARCHIVE_UID_PATTERN
-    from ppr.uid import CANONICAL_UID
+    from etl.archive_names import ARCHIVE_UID_PATTERN, CANONICAL_UID
 
     xsd = etree.parse(str(Path(__file__).parents[2] / "ppr" / "SciPipeRequest.xsd"))
     namespaces = {"xs": "http://www.w3.org/2001/XMLSchema"}

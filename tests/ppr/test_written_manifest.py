@@ -15,12 +15,12 @@ from lxml import etree
 from sqlalchemy import delete, select
 from sqlalchemy.engine import URL
 
+from etl.archive_names import disk_name
 from etl.calibration.manifest import parse_manifest
 from etl.cli import main
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import DataQualityIssue, MousStatus, table_of
 from etl.source.contract import CONTRACT, contract_table
-from ppr.uid import disk_name
 from tests.conftest import cli_environment
 from tests.etl.ngas.conftest import RunningStandIn
 from tests.helpers import connect, rows, sync

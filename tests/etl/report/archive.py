@@ -234,6 +234,9 @@ def _ous(connection: Connection) -> None:
     ])
 
 
+SCRIPT_KINDS = {"restore_needs_extra_steps": "pipeline_script"}
+
+
 def _statuses(connection: Connection, clock: Clock) -> None:
     year_ago = naive_utc(clock.now - timedelta(days=365))
     year_ahead = naive_utc(clock.now + timedelta(days=365))
@@ -257,6 +260,8 @@ def _statuses(connection: Connection, clock: Clock) -> None:
             "caltables_sessions": [1], "sessions_match_caltables": True, "status_xml_session_count": 1,
             "sessions_match_status_xml": True, "release_date": release, "restorable": code is None,
             "reason_code": code, "reason_codes": [code] if code else [],
+            # The kind the sync would derive (no MOUS here has a scriptForPI.py).
+            "restore_kind": "pipeline_ppr" if code is None else SCRIPT_KINDS.get(code, "none"),
             "reason": f"because {code}" if code else None,
             "restorable_since": clock.run_finished(since_run) - timedelta(minutes=3) if since_run else None,
             "restorable_since_run_id": since_run, "derived_run_id": derived_run,

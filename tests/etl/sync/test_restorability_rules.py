@@ -8,12 +8,11 @@ import pytest
 from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.engine import URL
 
-from etl import migrations
+from etl import archive_names, migrations
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.derive.restorability import RULES_VERSION, restore_name
 from etl.mirror import MousStatus, table_of
 from etl.source.contract import CONTRACT, contract_table
-from ppr.layout import product_target_name
 from tests.conftest import open_engine
 from tests.etl.revisions import down_revision
 from tests.helpers import connect, rows, scalar, sync
@@ -108,16 +107,15 @@ def test_after_an_upgrade_the_next_sync_derives_every_mous_by_the_new_rules(
     ],
 )
 def test_the_verdict_names_products_as_the_request_directory_does(mirror_db: URL, name: str) -> None:
-    """The SQL rule behind product_name_clash and unsafe_product_name is ppr.layout's, name for name."""
+    """The SQL rule behind product_name_clash and unsafe_product_name is archive_names', name for name."""
     with connect(mirror_db) as connection:
         in_sql = connection.execute(select(restore_name(literal(name)))).scalar_one()
-    assert in_sql == product_target_name(name)
+    assert in_sql == archive_names.restore_name(name)
 
 
 def test_pass_eb_uids_are_checked_exactly_as_the_schema_does(mirror_db: URL) -> None:
     """ARCHIVE_UID_PATTERN in PostgreSQL: anchored, lower-case hex, no stray whitespace or newline."""
-    from etl.mirror.derived import ARCHIVE_UID_PATTERN
-    from ppr.uid import is_canonical_uid
+    from etl.archive_names import ARCHIVE_UID_PATTERN, is_canonical_uid
 
     candidates = [
         "uid://A002/Xc77d4f/X522", "uid://A002/Xc77d4f/X522 ", " uid://A002/Xc77d4f/X522",
