@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import ssl
 import threading
@@ -27,9 +28,6 @@ from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final, NoReturn, Protocol, TypeVar
-
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
-from tenacity.wait import wait_exponential_jitter
 
 from etl.errors import (
     ArchiveDown,
@@ -476,31 +474,34 @@ class NgasClient:
     def _with_retries(
         self, file_id: str, server: Server, operation: Callable[[Server], T], deadline: Deadline
     ) -> T:
-        def before_sleep(state: RetryCallState) -> None:
-            outcome = state.outcome.exception() if state.outcome is not None else None
-            log.info("ngas.retry %s", fields(
-                file_id=file_id, server=server.name, attempt=state.attempt_number,
-                wait_seconds=round(state.upcoming_sleep, 2), reason=str(outcome),
-            ))
+        """``operation`` on ``server``, again after a backoff while it fails with ``Transient``.
 
+        A plain loop: a document costs two of these, and building a retry controller for each cost
+        about a tenth of the client's CPU per document while almost every call succeeds at once.
+        """
         with self._lock:
             # A server that already refused connections in this run gets one try, not the backoff.
             attempts = 1 if server.base in self._refused else self.settings.retries + 1
+        attempt = 1
+        while True:
+            try:
+                return operation(server)
+            except Transient as exc:
+                wait = self._backoff(attempt)
+                # No wait that would end past the deadline: the operation fails now, saying why.
+                if attempt >= attempts or deadline.left() <= wait:
+                    raise
+                log.info("ngas.retry %s", fields(
+                    file_id=file_id, server=server.name, attempt=attempt, wait_seconds=round(wait, 2),
+                    reason=str(exc),
+                ))
+            time.sleep(wait)
+            attempt += 1
 
-        def stop(state: RetryCallState) -> bool:
-            # No wait that would end past the deadline: the operation fails now, saying why.
-            return state.attempt_number >= attempts or deadline.left() <= state.upcoming_sleep
-
-        retrying = Retrying(
-            stop=stop,
-            wait=wait_exponential_jitter(
-                multiplier=self.backoff_seconds, max=self.max_backoff_seconds, jitter=self.backoff_seconds
-            ),
-            retry=retry_if_exception_type(Transient),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        return retrying(operation, server)
+    def _backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt``: exponential, with up to a backoff of jitter."""
+        jitter = random.uniform(0, self.backoff_seconds)
+        return min(self.backoff_seconds * 2.0 ** min(attempt - 1, 64) + jitter, self.max_backoff_seconds)
 
     def _located_status(
         self, file_id: str, version: int | None, deadline: Deadline
