@@ -69,6 +69,13 @@ def test_a_hostile_restore_script_is_malformed_and_the_sync_goes_on(
     assert seconds < 120
 
 
+def _kind_counts(page: Path) -> dict[str, int]:
+    """The status page's MOUSes per restore kind, read from its chart's data table."""
+    chart = page.read_text("utf-8").split('id="chart-by-restore-kind"', 1)[1].split("</figure>", 1)[0]
+    rows = re.findall(r"<tr><td>(\w+)</td><td class=n>(\d+)</td>", chart)
+    return {kind: int(count) for kind, count in rows}
+
+
 @pytest.mark.parametrize(
     "script", ["scriptForPolCalibration.py", "scriptForFluxCalibration.py", "scriptForSDCalibration.py"]
 )
@@ -78,6 +85,8 @@ def test_each_manual_post_step_script_is_its_own_kind_and_reason_everywhere(
 ) -> None:
     seed = FIXED_CASES["seed_example"].mous_uid
     name = f"member.{seed.replace(':', '_').replace('/', '_')}.{script}"
+    cli_environment(monkeypatch, source_copy, synced_mirror, test_home)
+    assert main(["report", "html", str(tmp_path / "before")]) == 0
     with connect(source_copy) as source:
         source.execute(insert(product_files).values(
             asa_ous_id=seed, ngas_file_id=name, stored_size=5123, file_class="script"
@@ -89,7 +98,6 @@ def test_each_manual_post_step_script_is_its_own_kind_and_reason_everywhere(
     )
     assert name in verdict["reason"]
     assert "scriptForPI.py" in verdict["reason"]
-    cli_environment(monkeypatch, source_copy, synced_mirror, test_home)
     capsys.readouterr()
     # Not by a PPR: by the delivery's scriptForPI.py, which runs the pipeline restore and then the script.
     assert main(["report", "restorable", "--format", "csv"]) == 0
@@ -102,8 +110,11 @@ def test_each_manual_post_step_script_is_its_own_kind_and_reason_everywhere(
     assert "restorable by scriptforpi, not by a restore PPR (manual_post_calibration)" in explained
     assert name in explained
     assert "calibration: pipeline_then_manual" in explained
-    assert main(["report", "html", str(tmp_path / "page")]) == 0
-    assert "manual_post_calibration" in (tmp_path / "page" / "index.html").read_text("utf-8")
+    # The status page counts it among the MOUSes restored by scriptForPI.py, no longer by a PPR.
+    assert main(["report", "html", str(tmp_path / "after")]) == 0
+    before, after = (_kind_counts(tmp_path / page / "index.html") for page in ("before", "after"))
+    assert after["scriptforpi"] == before["scriptforpi"] + 1
+    assert after["pipeline_ppr"] == before["pipeline_ppr"] - 1
     assert main(["-q", "ppr", seed]) == 1
     assert "manual_post_calibration" in capsys.readouterr().err
 
