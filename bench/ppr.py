@@ -224,7 +224,8 @@ def measure_file_system(count: int, bulk_rate: float) -> None:
 
 def measure_single(connection: Connection, site: PprSettings, repeat: int) -> None:
     """One MOUS's PPR from the mirror, validated (``generate_ppr``), over a spread of MOUSes."""
-    restorable = sorted(verdicts(connection))
+    # Restored by a PPR: verdicts also lists MOUSes restored by a delivery's scriptForPI.py.
+    restorable = sorted(uid for uid, verdict in verdicts(connection).items() if verdict.restorable)
     if not restorable:
         sys.exit("bench: the mirror holds no restorable MOUS")
     step = max(1, len(restorable) // repeat)
