@@ -42,24 +42,10 @@ from etl.demo.model import (
 )
 from etl.demo.names import account
 from etl.demo.uids import FIXED_EB_OFFSET, A001Range, ExecBlockUids, Keys, PartIds
+from etl.mirror.reasons import REASON_CODES
 
-REASONS: Final = (
-    "deleted_ous",
-    "manual_calibration",
-    "manual_post_calibration",
-    "no_pass_ebs",
-    "no_calibration_products",
-    "multiple_sbs",
-    "unknown_array",
-    "session_mismatch",
-    "archive_record_disagrees",
-    "restore_needs_extra_steps",
-    "manifest_file_missing",
-    "malformed_eb_uid",
-    "malformed_reference",
-    "unsafe_product_name",
-    "product_name_clash",
-)
+# The demo plans a case for every reason the mirror gives, in the mirror's order.
+REASONS: Final = REASON_CODES
 EB_GAP: Final = timedelta(minutes=4)
 DELIVERY_LAG: Final = timedelta(days=45)
 GENERATED: Final = "generated"
