@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from etl.cli.confirm import quiet
 from etl.settings import Settings
 
 
@@ -56,6 +57,8 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         result = run_demo(source, mirror, settings, args.scale, args.seed, args.output, args.rebuild)
         with mirror.connect() as connection:
             kinds = restore_kind_counts(connection)
+    if quiet(args):
+        return _run_quietly(settings, result, args.no_fetch)
     prepared = result.mirror
     print(("created " if prepared.archive_created else "using ") + prepared.archive)
     write_summary(prepared.sync, "table", sys.stdout, with_tables=not tables_shown_on_terminal())
@@ -73,11 +76,25 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     return status
 
 
-def _fetch(settings: Settings, directory: Path) -> int:
+def _run_quietly(settings: Settings, result: Any, no_fetch: bool) -> int:
+    """Under -q: the fetches, and nothing on stdout unless one fails (its summary then goes to stderr)."""
+    directories = [result.seed_request, *([result.real_request] if result.real_request is not None else [])]
+    status = 0
+    for directory in [] if no_fetch else directories:
+        status = max(status, _fetch(settings, directory, quiet=True))
+    return status
+
+
+def _fetch(settings: Settings, directory: Path, quiet: bool = False) -> int:
     from etl.cli.fetch_command import write_fetch_summary
     from etl.cli.fetch_progress import fetch_progress
     from etl.demo.job import fetch_from_stand_in
 
+    if quiet:
+        summary = fetch_from_stand_in(settings, directory)
+        if not summary.ready:
+            write_fetch_summary(summary, "table", sys.stderr)
+        return 0 if summary.ready else 1
     with fetch_progress() as progress:
         summary = fetch_from_stand_in(settings, directory, progress)
     print()

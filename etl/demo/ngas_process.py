@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -51,6 +52,8 @@ def start_stand_in(
     command = [sys.executable, "-m", "etl.cli"]
     if config_file:
         command += ["--config", config_file]
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
+        command += ["-q"]  # its log shares our stderr: a quiet command has a quiet stand-in
     command += ["archive", "serve", "--host", "127.0.0.1", "--port", "0", *arguments]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=None, stdin=subprocess.DEVNULL, text=True,
