@@ -30,6 +30,7 @@ from ppr.layout import (
     README_FILE,
     RequestFiles,
     _relative_parts,
+    is_plain_name,
     session_map_digest,
 )
 from ppr.model import Delivery, ProductFile, RestoreRequest
@@ -123,8 +124,7 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
 
 
 def _check_plain(target: str, product: ProductFile, mous_uid: str) -> None:
-    name = target.split("/", 1)[1]
-    if "/" in name or name in {"", ".", ".."}:
+    if not is_plain_name(target.split("/", 1)[1]):
         raise InvalidPpr([f"archived product name {product.archived_name!r} is not a plain file name"],
                          mous_uid)
 

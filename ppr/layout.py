@@ -263,7 +263,7 @@ def _product_targets(request: RestoreRequest) -> dict[str, ProductFile]:
     for product in request.products:
         # With a manifest, the restore opens exactly the names it lists, whatever the archive renamed.
         name = product.restore_name or restore_name(product.archived_name)
-        if "/" in name or name in {"", ".", ".."}:
+        if not is_plain_name(name):
             raise InvalidPpr(
                 [f"archived product name {product.archived_name!r} is not a plain file name"],
                 request.mous_uid,
@@ -278,8 +278,13 @@ def _product_targets(request: RestoreRequest) -> dict[str, ProductFile]:
     return targets
 
 
+def is_plain_name(name: str) -> bool:
+    """Whether ``name`` names a file in its directory, not a path or the directory itself."""
+    return "/" not in name and name not in {"", ".", ".."}
+
+
 def _plain_name(name: str, request: RestoreRequest) -> str:
-    if "/" in name or name in {"", ".", ".."}:
+    if not is_plain_name(name):
         problem = f"archived restore script name {name!r} is not a plain file name"
         raise InvalidPpr([problem], request.mous_uid)
     return name
