@@ -13,7 +13,6 @@ pipeline calibration (each at most once, or it stops), ``*pipeline_manifest.xml`
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from etl.archive_names import disk_name, restore_name
 from etl.restore.casa import RestoreFacts, choose_casa
 from ppr.errors import InvalidPpr
+from ppr.json_text import indented_json
 from ppr.layout import (
     ASDM_VIA,
     MANIFEST_FILE,
@@ -247,4 +247,6 @@ def delivery_readme(request: RestoreRequest, relative_path: str, created: str, d
 
 
 def _json_bytes(manifest: Mapping[str, Any]) -> bytes:
-    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # The bytes json.dumps(indent=2) writes, by the C encoder (ppr/json_text.py): the pure-Python one
+    # was half of a delivery tree's build in a bulk run.
+    return indented_json(manifest)

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from etl.calibration.compare import describe, eb_differences
 from etl.logs import fields
 from etl.settings import PprSettings
-from ppr.build import build_ppr, default_relative_path, serialize_own_ppr
+from ppr.build import default_relative_path, ppr_document
 from ppr.bulk import in_order
 from ppr.check import ArchivedPpr, SessionDifference, compare_sessions, read_archived_ppr
 from ppr.delivery import delivery_request_files
@@ -148,7 +148,7 @@ def render(
 ) -> GeneratedPpr:
     """Build, validate and serialise; a PPR that fails the schema is never returned."""
     path = relative_path or default_relative_path(request, created)
-    document = serialize_own_ppr(build_ppr(request, site, path, created))
+    document = ppr_document(request, site, path, created)
     return GeneratedPpr(request, path, document, validated_ppr(document))
 
 

@@ -135,16 +135,32 @@ def _text(parent: etree._Element, path: str) -> str:
 
 def _session_intents(request: etree._Element) -> Iterator[_SessionIntent]:
     for intent in request.iterfind("ProcessingIntents/Intents"):
-        keyword = _text(intent, "Keyword")
+        texts = _child_texts(intent)
+        keyword = texts["Keyword"]
         if keyword.startswith(SESSION_PREFIX):
-            value = _text(intent, "Value")
+            value = texts["Value"]
             eb_uids = tuple(value.split(SESSION_SEPARATOR)) if value else ()
             yield _SessionIntent(int(keyword.removeprefix(SESSION_PREFIX)), eb_uids, _line(intent))
 
 
 def _asdms(identifier: etree._Element) -> Iterator[_Asdm]:
     for asdm in identifier.iterfind("AsdmIdentifier"):
-        yield _Asdm(_text(asdm, "AsdmRef/ExecBlockId"), _text(asdm, "AsdmDiskName"), _line(asdm))
+        children = _child_elements(asdm)
+        eb_uid = _child_texts(children["AsdmRef"])["ExecBlockId"]
+        yield _Asdm(eb_uid, children["AsdmDiskName"].text or "", _line(asdm))
+
+
+def _child_elements(parent: etree._Element) -> dict[str, etree._Element]:
+    """``parent``'s child elements by tag, comments left out; the schema allows each tag once here.
+
+    One pass over the children: a path search per child cost a bulk run more than the schema's check.
+    """
+    return {child.tag: child for child in parent if isinstance(child.tag, str)}
+
+
+def _child_texts(parent: etree._Element) -> dict[str, str]:
+    """``parent``'s child elements' texts by tag ("" for none), as ``_child_elements`` finds them."""
+    return {child.tag: child.text or "" for child in parent if isinstance(child.tag, str)}
 
 
 def _numbering_problems(request: etree._Element, sessions: list[_SessionIntent]) -> Iterator[str]:
@@ -208,7 +224,8 @@ def _parameter_problems(command: etree._Element) -> Iterator[str]:
     task_name = _text(command, "Command")
     expected = EXPECTED_PARAMETERS.get(task_name, {})
     for parameter in command.iterfind("ParameterSet/Parameter"):
-        keyword, value = _text(parameter, "Keyword"), _text(parameter, "Value")
+        texts = _child_texts(parameter)
+        keyword, value = texts["Keyword"], texts["Value"]
         owner = TASK_ONLY_PARAMETERS.get(keyword)
         if owner is not None and owner != task_name:
             yield f"line {_line(parameter)}: {keyword} is a parameter of {owner}, not of {task_name}"
