@@ -44,13 +44,10 @@ from etl.mirror import (
     SchedulingBlock,
     table_of,
 )
-from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.views import mous_restore, mous_sessions, restorable_mous
+from etl.restore.kinds import BUILT_KINDS, PIPELINE_PPR, RESTORE_PRODUCT_KINDS
 from ppr.model import ArchivedRecord, Delivery, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
-
-# The restore kinds a request directory is written for: a PPR layout, or a delivery tree (scriptforpi).
-BUILT_KINDS = ("pipeline_ppr", "pipeline_script", "scriptforpi")
 
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
 # calibration_record.state of a record that is the calibration's key: the PPR follows it.
@@ -74,7 +71,7 @@ class MousVerdict:
     release_date: datetime | None
     calibration_record: str = "absent"
     # How it restores (mous_restore): pipeline_ppr, pipeline_script, scriptforpi or none.
-    restore_kind: str = "pipeline_ppr"
+    restore_kind: str = PIPELINE_PPR
 
 
 def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> dict[str, MousVerdict]:

@@ -58,7 +58,7 @@ from etl.mirror import (
     SessionAssignment,
     table_of,
 )
-from etl.mirror.archive import RESTORE_PRODUCT_KINDS
+from etl.restore.kinds import RESTORE_PRODUCT_KINDS
 
 documents = table_of(CalibrationDocument)
 records = table_of(CalibrationRecord)

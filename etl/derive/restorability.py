@@ -52,10 +52,9 @@ from etl.mirror import (
     SessionAssignment,
     table_of,
 )
-from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.derived import PART_ID_PATTERN, PROJECT_CODE_PATTERN
 from etl.mirror.reasons import REASON_CODES
-from etl.restore.kinds import NONE, PIPELINE_PPR, PIPELINE_SCRIPT, SCRIPTFORPI
+from etl.restore.kinds import NONE, PIPELINE_PPR, PIPELINE_SCRIPT, RESTORE_PRODUCT_KINDS, SCRIPTFORPI
 
 STATUS_COLUMNS = tuple(
     column.name for column in table_of(MousStatus).columns if column.name != "derived_run_id"
