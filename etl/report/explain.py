@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Text, literal, select
 
 from etl.archive_names import disk_name
+from etl.derive.status_agreement import session_agreement
 from etl.mirror import (
     ExecutionBlock,
     MousStatus,
@@ -238,7 +239,7 @@ def _sessions(
             .where(documented_table.c.mous_uid == mous_uid),
         )
     }
-    all_ebs = _session_ebs(connection, mous_uid)
+    agreement = _status_xml_agreement(connection, mous_uid)
     # Caltables of a session number the rule does not have are part of the picture too.
     archived: dict[int, str] = {}
     for row in caltables:
@@ -258,23 +259,21 @@ def _sessions(
             "is_empty": rule.get("is_empty", False),
             "caltables_file": rule.get("caltables_file") or archived.get(number),
             "status_xml_eb_uids": None if listed is None else list(listed["eb_uids"]),
-            # As the derivation compares them: every EB of the session, whatever its QA0.
-            "status_xml_agrees": None if listed is None or not rule
-            else sorted(listed["eb_uids"]) == sorted(all_ebs.get(number, [])),
+            # The derivation's own verdict (shown only where both sides have the session).
+            "status_xml_agrees": None if listed is None or not rule else agreement[number],
         })
     return sessions
 
 
-def _session_ebs(connection: Connection, mous_uid: str) -> dict[int, list[str]]:
-    assignment = table_of(SessionAssignment)
-    found: dict[int, list[str]] = {}
-    for row in connection.execute(
-        select(assignment.c.session_number, assignment.c.eb_uid)
-        .where(assignment.c.mous_uid == mous_uid)
-        .order_by(assignment.c.session_number, assignment.c.position)
-    ):
-        found.setdefault(row.session_number, []).append(row.eb_uid)
-    return found
+def _status_xml_agreement(connection: Connection, mous_uid: str) -> dict[int, bool]:
+    """Per session number: does the OUSStatus document agree with the rule, as the derivation judged.
+
+    One definition (``etl.derive.status_agreement``) for the verdict and this screen: the report
+    runs the derivation's SQL for one MOUS rather than comparing the EB lists again in Python.
+    """
+    agreement = session_agreement(select(literal(mous_uid, Text).label("mous_uid")).subquery("mous"))
+    rows = connection.execute(select(agreement.c.session_number, agreement.c.agrees))
+    return {row.session_number: row.agrees for row in rows}
 
 
 def _caltables(connection: Connection, mous_uid: str) -> list[dict[str, Any]]:
