@@ -47,8 +47,6 @@ from etl.calibration.names import LIKE_PATTERNS, DocumentKind, calibration_stem,
 from etl.calibration.restore_script import RestoreScript
 from etl.copy import analyze, copy_rows
 from etl.derive.tree import member_ous
-from etl.load.merge import MergeCounts, MergeTarget, merge
-from etl.load.stage import create_stage
 from etl.mirror import (
     CalibrationDocument,
     CalibrationRecord,
@@ -59,6 +57,8 @@ from etl.mirror import (
     table_of,
 )
 from etl.mirror.archive import RESTORE_PRODUCT_KINDS
+from etl.steps.merge import MergeCounts, MergeTarget, merge
+from etl.steps.stage import create_stage
 
 documents = table_of(CalibrationDocument)
 records = table_of(CalibrationRecord)

@@ -13,9 +13,9 @@ from sqlalchemy import Connection, Table, select
 from etl.calibration.xml import safe_parser
 from etl.copy import analyze, copy_rows
 from etl.derive.tree import member_ous
-from etl.load.merge import MergeCounts, MergeTarget, merge
-from etl.load.stage import create_stage
 from etl.mirror import Ous, OusStatusDocument, OusStatusSession, table_of
+from etl.steps.merge import MergeCounts, MergeTarget, merge
+from etl.steps.stage import create_stage
 
 
 @dataclass(frozen=True)

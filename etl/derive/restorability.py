@@ -35,8 +35,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from etl.archive_names import ARCHIVE_UID_PATTERN, MEMBER_PREFIX, OLD_TAR_SUFFIX, TAR_SUFFIX
 from etl.copy import analyze
 from etl.derive.tree import member_ous
-from etl.load.merge import MergeCounts, MergeTarget, merge
-from etl.load.stage import create_stage, insert_count
 from etl.mirror import (
     CalibrationRecord,
     CalibrationRecordProduct,
@@ -56,6 +54,8 @@ from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.derived import PART_ID_PATTERN, PROJECT_CODE_PATTERN
 from etl.mirror.reasons import REASON_CODES
 from etl.restore.kinds import NONE, PIPELINE_PPR, PIPELINE_SCRIPT, SCRIPTFORPI
+from etl.steps.merge import MergeCounts, MergeTarget, merge
+from etl.steps.stage import create_stage, insert_count
 
 STATUS_COLUMNS = tuple(
     column.name for column in table_of(MousStatus).columns if column.name != "derived_run_id"

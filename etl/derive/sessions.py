@@ -16,9 +16,9 @@ from sqlalchemy import Connection, FromClause, Select, Table, and_, func, insert
 
 from etl.copy import analyze
 from etl.derive.tree import eb_mous, member_ous
-from etl.load.merge import MergeCounts, MergeTarget, merge
-from etl.load.stage import create_stage, insert_count
 from etl.mirror import ExecutionBlock, ObservingSession, SessionAssignment, table_of
+from etl.steps.merge import MergeCounts, MergeTarget, merge
+from etl.steps.stage import create_stage, insert_count
 
 ASSIGNMENT_COLUMNS = (
     "mous_uid", "eb_uid", "session_number", "session_id", "qa0_status", "eb_start_time", "position",

@@ -32,12 +32,12 @@ from etl.load.extract import source_errors, source_rows
 from etl.load.figures import TableFigures
 from etl.load.index_limits import mark_long_values
 from etl.load.mapping import PROBLEM_COLUMNS, StagingConverter, TableMapping
-from etl.load.merge import MergeCounts, MergeTarget, merge
 from etl.load.quarantine import Quarantine, first_finding, quarantine_bad_rows, record_quarantine_findings
-from etl.load.stage import create_unkeyed_stage
 from etl.logs import fields
 from etl.progress import Progress
 from etl.source.objects import source_objects, unreadable
+from etl.steps.merge import MergeCounts, MergeTarget, merge
+from etl.steps.stage import create_unkeyed_stage
 
 log = logging.getLogger(__name__)
 

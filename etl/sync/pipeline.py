@@ -21,7 +21,6 @@ from etl.load.bucket_state import store_buckets, stored_buckets
 from etl.load.extract import source_snapshot
 from etl.load.figures import TableFigures
 from etl.load.mapping import mirrored_tables
-from etl.load.merge import MergeCounts
 from etl.load.tables import check_source_tables, finish_step, merge_table, stage_table
 from etl.logs import fields
 from etl.mirror import MousStatus, table_of
@@ -31,6 +30,7 @@ from etl.report.lost import LostMous, lost_in_run
 from etl.restore.kinds import NONE, PIPELINE_PPR
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract
+from etl.steps.merge import MergeCounts
 from etl.sync.documents import DocumentFetch, claim_documents, fetch_calibration_documents
 from etl.sync.run_record import (
     RunRecord,
