@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from etl.progress import Progress
 from etl.steps.merge import MergeCounts
@@ -78,7 +78,7 @@ class StepCount:
     changes: MergeCounts = NO_CHANGES
     quarantined: int = 0
     pulled: int | None = None
-    _figures: StepFigures | None = None
+    _figures: StepFigures | None = field(default=None, init=False, repr=False)
 
     @property
     def figures(self) -> StepFigures:
