@@ -167,7 +167,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     elif not args.mous_uid:
         raise UsageError("give a MOUS_UID, or --all-restorable --build DIR")
     else:
-        from ppr.uid import parse_mous_uid
+        from etl.archive_names import parse_mous_uid
 
         # Parsed once, before any database work: a malformed UID is a usage error.
         args.mous_uid = parse_mous_uid(args.mous_uid)
@@ -244,7 +244,8 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
             args.build, generated.relative_path, generated.document, request, args.force, settings.ppr.casa
         )
         built.append(directory)
-        from ppr.layout import MANIFEST_FILE, WORKING, ppr_file_name
+        from etl.restore.spool import MANIFEST_FILE
+        from ppr.layout import WORKING, ppr_file_name
         from ppr.restore_run import RUN_SCRIPT
 
         confirm(
@@ -276,8 +277,8 @@ def _one_delivery(
     connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]
 ) -> int:
     """A scriptforpi MOUS's request directory: an ALMA delivery tree its scriptForPI.py runs in."""
+    from etl.restore.spool import MANIFEST_FILE
     from ppr.delivery import SCRIPT
-    from ppr.layout import MANIFEST_FILE
     from ppr.restore_run import RUN_SCRIPT
     from ppr.service import build_delivery
 
