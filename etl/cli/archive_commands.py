@@ -103,7 +103,7 @@ def _states(args: argparse.Namespace) -> Any:
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import create_source_engine, source_url
     from etl.demo.ngas_server import StandInNgas
-    from etl.urls import mask_url
+    from etl.logs import mask_url
 
     faults = _faults(args)
     states = _states(args)

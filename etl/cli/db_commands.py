@@ -151,7 +151,7 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_url(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import mirror_url
-    from etl.urls import mask_url
+    from etl.logs import mask_url
 
     if not settings.mirror.url:
         _keep_embedded_up(args, settings)

@@ -52,9 +52,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser, default_scale: str | Non
 
 def run_init(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import create_source_engine, source_url
+    from etl.logs import mask_url
     from etl.source.admin import init_source
     from etl.source.contract import build_contract
-    from etl.urls import mask_url
 
     url = source_url(settings)
     engine = create_source_engine(url, settings)
@@ -70,8 +70,8 @@ def run_init(args: argparse.Namespace, settings: Settings) -> int:
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import create_source_engine, source_url
     from etl.demo.fill import fill_demo_archive
+    from etl.logs import mask_url
     from etl.source.contract import build_contract
-    from etl.urls import mask_url
 
     url = source_url(settings)
     engine = create_source_engine(url, settings)

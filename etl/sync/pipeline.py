@@ -23,7 +23,7 @@ from etl.load.figures import TableFigures
 from etl.load.mapping import mirrored_tables
 from etl.load.merge import MergeCounts
 from etl.load.tables import check_source_tables, finish_step, merge_table, stage_table
-from etl.logs import fields
+from etl.logs import fields, mask_url
 from etl.mirror import MousStatus, table_of
 from etl.mirror.views import mous_restore
 from etl.progress import Progress
@@ -41,7 +41,6 @@ from etl.sync.run_record import (
     take_sync_lock,
 )
 from etl.sync.shrink import check_shrink
-from etl.urls import mask_url
 
 log = logging.getLogger(__name__)
 
