@@ -99,3 +99,18 @@ def test_settings_that_mask_a_url_load_neither_the_source_nor_the_engines() -> N
     assert "'ftp://ops:***@ngas.example.org' is not an NGAS server URL" in problem
     assert "pw-123" not in done.stdout
     assert loaded == "[]"
+
+
+def test_the_log_masks_a_url_without_loading_sqlalchemy_or_the_engines() -> None:
+    """Every layer masks what it logs: etl.logs.mask_url stands below all of them, on the standard library."""
+    probe = (
+        "import sys\n"
+        "from etl.logs import mask_url\n"
+        "print(mask_url('postgresql://ops:pw-123@db.example.org/mirror?sslpassword=key-456'))\n"
+        "heavy = ('sqlalchemy', 'etl.source', 'etl.database')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    masked, loaded = done.stdout.strip().splitlines()
+    assert masked == "postgresql://ops:***@db.example.org/mirror?sslpassword=***"
+    assert loaded == "[]"
