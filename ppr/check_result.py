@@ -88,7 +88,7 @@ def check_document(result: CheckResult, lines: list[str]) -> dict[str, Any]:
             {
                 "kind": str(difference.kind),
                 "eb_uid": difference.eb_uid,
-                "mirror_session": difference.derived_session,
+                "mirror_session": difference.mirror_session,
                 "archived_session": difference.archived_session,
                 "paired_with_session_1_by_default": difference.paired_by_default,
                 "text": line,

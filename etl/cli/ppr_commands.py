@@ -268,8 +268,8 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
 
 
 def _restores_by_delivery(connection: Connection, mous_uid: str) -> bool:
+    from etl.restore.kinds import SCRIPTFORPI
     from ppr.query import verdicts
-    from ppr.service import SCRIPTFORPI
 
     verdict = verdicts(connection, [mous_uid]).get(mous_uid)
     return verdict is not None and verdict.restore_kind == SCRIPTFORPI

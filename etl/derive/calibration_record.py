@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from etl.archive_names import MEMBER_PREFIX, disk_name, restore_name
-from etl.calibration.compare import EbDifference, describe, eb_differences
+from etl.calibration.compare import SessionDifference, describe, eb_differences
 from etl.calibration.documents import manifest_of, request_sched_block_of, request_sessions_of, script_of
 from etl.calibration.manifest import Manifest
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, calibration_stem, document_kind
@@ -58,7 +58,7 @@ from etl.mirror import (
     SessionAssignment,
     table_of,
 )
-from etl.mirror.archive import RESTORE_PRODUCT_KINDS
+from etl.restore.kinds import RESTORE_PRODUCT_KINDS
 
 documents = table_of(CalibrationDocument)
 records = table_of(CalibrationRecord)
@@ -368,7 +368,7 @@ def _disagreement(
     archived: Mapping[str, Mapping[int, Sequence[str]]],
     names: Mapping[str, str],
 ) -> str | None:
-    found: dict[str, list[EbDifference]] = {
+    found: dict[str, list[SessionDifference]] = {
         kind: differences for kind, mapping in archived.items()
         if (differences := eb_differences(mirror_sessions, mapping))
     }
