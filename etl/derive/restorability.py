@@ -9,6 +9,7 @@ generator's own checks stay as a last line of defence, which a verdict of "resto
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -36,8 +37,6 @@ from etl.archive_names import ARCHIVE_UID_PATTERN, MEMBER_PREFIX, OLD_TAR_SUFFIX
 from etl.copy import analyze
 from etl.derive.status_agreement import status_xml_agreement
 from etl.derive.tree import member_ous
-from etl.load.merge import MergeCounts, MergeTarget, merge
-from etl.load.stage import create_stage, insert_count
 from etl.mirror import (
     CalibrationRecord,
     CalibrationRecordProduct,
@@ -55,6 +54,11 @@ from etl.mirror import (
 from etl.mirror.derived import PART_ID_PATTERN, PROJECT_CODE_PATTERN
 from etl.mirror.reasons import REASON_CODES
 from etl.restore.kinds import NONE, PIPELINE_PPR, PIPELINE_SCRIPT, RESTORE_PRODUCT_KINDS, SCRIPTFORPI
+from etl.steps.figures import StepFigures, timed_step
+from etl.steps.merge import MergeTarget, merge
+from etl.steps.stage import create_stage, insert_count
+
+log = logging.getLogger(__name__)
 
 STATUS_COLUMNS = tuple(
     column.name for column in table_of(MousStatus).columns if column.name != "derived_run_id"
@@ -85,18 +89,20 @@ WRITTEN_MANIFEST_WHY = {
 
 def derive_mous_status(
     connection: Connection, affected: Table, run_id: int, run_started: datetime, record_events: bool
-) -> tuple[int, MergeCounts]:
-    """Recompute the status of the affected member OUSes; returns (rows derived, merge counts)."""
+) -> StepFigures:
+    """Recompute the status of the affected member OUSes (its ``rows_read``: the MOUSes re-derived)."""
     table = table_of(MousStatus)
-    stage = create_stage(connection, table, STATUS_COLUMNS, ("mous_uid",), table.name)
-    rows = status_rows(affected, run_id, run_started)
-    derived = insert_count(connection, insert(stage).from_select(list(STATUS_COLUMNS), rows))
-    analyze(connection, stage)
-    target = MergeTarget(
-        table, ("mous_uid",), STATUS_COLUMNS, recorded=(*table.info["watch"], "mous_uid"),
-        stamp={"derived_run_id": run_id}, scope=affected,
-    )
-    return derived, merge(connection, target, stage, run_id, record_events)
+    with timed_step(table.name, log, doing="judging restorability", unit="MOUSes") as step:
+        stage = create_stage(connection, table, STATUS_COLUMNS, ("mous_uid",), table.name)
+        rows = status_rows(affected, run_id, run_started)
+        step.read = insert_count(connection, insert(stage).from_select(list(STATUS_COLUMNS), rows))
+        analyze(connection, stage)
+        target = MergeTarget(
+            table, ("mous_uid",), STATUS_COLUMNS, recorded=(*table.info["watch"], "mous_uid"),
+            stamp={"derived_run_id": run_id}, scope=affected,
+        )
+        step.changes = merge(connection, target, stage, run_id, record_events)
+    return step.figures
 
 
 def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[Any]:
