@@ -53,6 +53,7 @@ from etl.mirror import (
 )
 from etl.mirror.derived import PART_ID_PATTERN, PROJECT_CODE_PATTERN
 from etl.mirror.reasons import REASON_CODES
+from etl.mirror.states import RecordState
 from etl.restore.kinds import NONE, PIPELINE_PPR, PIPELINE_SCRIPT, RESTORE_PRODUCT_KINDS, SCRIPTFORPI
 from etl.steps.figures import StepFigures, timed_step
 from etl.steps.merge import MergeTarget, merge
@@ -321,13 +322,15 @@ def _reason_conditions(facts: Any) -> dict[str, ColumnElement[bool]]:
         # EBs of several SBs restore together in one SchedBlockIdentifier when the archive's record
         # of the calibration shows they were calibrated together.
         "multiple_sbs": and_(
-            facts.sb_count > 1, facts.calibration_record.not_in(("agrees", "follows_archive"))
+            facts.sb_count > 1,
+            facts.calibration_record.not_in((RecordState.AGREES.value, RecordState.FOLLOWS_ARCHIVE.value)),
         ),
         # A PPR names one restore task, chosen by array: none without a known array.
         "unknown_array": facts.array_family.is_(None),
         # A record that follows the archive was checked against the caltables by itself.
         "session_mismatch": and_(
-            facts.sessions_match_caltables.is_not(True), facts.calibration_record != "follows_archive"
+            facts.sessions_match_caltables.is_not(True),
+            facts.calibration_record != RecordState.FOLLOWS_ARCHIVE.value,
         ),
         # The archive's own record of the calibration (etl/derive/calibration_record.py).
         "archive_record_disagrees": facts.calibration_record == "disagrees",
