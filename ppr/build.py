@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from etl.archive_names import disk_name
+from etl.calibration.request import session_keyword, session_value
 from etl.settings import PprSettings
 from ppr.errors import InvalidPpr
 from ppr.model import RestoreRequest, Session
@@ -27,8 +28,6 @@ ENTITY_PLACEHOLDER = "uid://NOPE/X0000/X0000"
 SCHEMA_VERSION = "3.14"
 DATAMODEL_VERSION = "0.1"
 DOCUMENT_VERSION = "0.1"
-SESSION_SEPARATOR = " | "
-SESSION_KEYWORD = "SESSION_{number}"
 CREATION_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 INDENT = "    "
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -172,7 +171,7 @@ def _render_text(values: list[str | None], sessions: tuple[Session, ...], task: 
         "            <ProcessingIntents>",
         *_intent_text("PROCESS", "true"),
         *(line for session in sessions for line in _intent_text(
-            SESSION_KEYWORD.format(number=session.number), _text(_session_value(session) or None))),
+            session_keyword(session.number), _text(session_value(session.eb_uids) or None))),
         *_intent_text("INTERFEROMETRY_STANDARD_OBSERVING_MODE", "Undefined"),
         "            </ProcessingIntents>",
         "            <ProcessingProcedure>",
@@ -314,11 +313,6 @@ def checked_sessions(request: RestoreRequest) -> tuple[Session, ...]:
     return sessions
 
 
-def _session_value(session: Session) -> str:
-    """A session's Intents value: its EB UIDs joined by exactly ' | ', which the pipeline splits on."""
-    return SESSION_SEPARATOR.join(session.eb_uids)
-
-
 def _one_line(text: str | None, fallback: str) -> str:
     """Free text (titles, names) as one XML-safe line with single spaces; ``fallback`` if nothing is left.
 
@@ -437,7 +431,7 @@ def _add_intents(processing_request: etree._Element, sessions: tuple[Session, ..
     _add_intent(intents, "PROCESS", "true")
     for session in sessions:
         # An empty session keeps its number: renumbering would pair EBs with another session's caltables.
-        _add_intent(intents, SESSION_KEYWORD.format(number=session.number), _session_value(session) or None)
+        _add_intent(intents, session_keyword(session.number), session_value(session.eb_uids) or None)
     _add_intent(intents, "INTERFEROMETRY_STANDARD_OBSERVING_MODE", "Undefined")
 
 
