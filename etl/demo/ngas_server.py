@@ -43,10 +43,10 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import quoteattr
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, select
 
 from etl.demo.ngas_bodies import body_chunks
-from etl.demo.ngas_catalogue import CatalogueEntry, body_checksum, content_checksum, lookup
+from etl.demo.ngas_catalogue import CATALOGUE, CatalogueEntry, body_checksum, content_checksum, lookup
 from etl.logs import fields
 from etl.source.contract import source_execution_options
 
@@ -64,6 +64,8 @@ GZIP: Final = "gzip"
 TRICKLE_SECONDS: Final = 0.2
 # Catalogue entries kept in memory (small documents carry their content).
 RECENT_ENTRIES: Final = 4096
+# Catalogue rows read by one lookup: the file asked for and those after it in file id order.
+LOOKED_AHEAD: Final = 256
 _HTML_PAGE: Final = (
     b"<!DOCTYPE html>\n<html><head><title>Service Temporarily Unavailable</title></head>\n"
     b"<body><h1>The archive is under maintenance</h1><p>Please try again later.</p></body></html>\n"
@@ -140,8 +142,9 @@ class StandInNgas:
         self._lock = threading.Lock()
         self._faults_used: Counter[tuple[str, str]] = Counter()
         self._checksums: dict[tuple[str, int], str] = {}
-        # A client asks STATUS, then RETRIEVE (each perhaps after a 303) of one file in a row: the
-        # recent entries answer all but the first, and each lookup is one statement, no transaction.
+        # A client asks STATUS, then RETRIEVE (each perhaps after a 303) of one file in a row, and many
+        # files in file id order: one lookup reads the file and those after it (``LOOKED_AHEAD``), the
+        # recent entries answer the rest, and each lookup is one statement, no transaction.
         self._recent: OrderedDict[str, CatalogueEntry | None] = OrderedDict()
         # (Without a ping per checkout: a lookup on a dropped connection fails that one request.)
         self._lookups = create_engine(engine.url, pool_pre_ping=False).execution_options(
@@ -188,13 +191,18 @@ class StandInNgas:
         # No entry at all means no version either; the highest one answers for itself.
         if known and (version is None or highest is None or highest.file_version == version):
             return highest
+        if version is not None:
+            with self._lookups.connect() as connection:
+                return lookup(connection, file_id, version)
         with self._lookups.connect() as connection:
-            found = lookup(connection, file_id, version)
-        if version is None:
-            with self._lock:
-                self._recent[file_id] = found
-                while len(self._recent) > RECENT_ENTRIES:
-                    self._recent.popitem(last=False)
+            following = _following(connection, file_id)
+        found = following.get(file_id)
+        with self._lock:
+            self._recent[file_id] = found
+            for other, entry in following.items():
+                self._recent.setdefault(other, entry)
+            while len(self._recent) > RECENT_ENTRIES:
+                self._recent.popitem(last=False)
         return found
 
     def checksum(self, entry: CatalogueEntry) -> str:
@@ -488,6 +496,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(document)
         return code
+
+
+def _following(connection: Connection, file_id: str) -> dict[str, CatalogueEntry]:
+    """The highest version of ``file_id`` and of the files after it in file id order, ``LOOKED_AHEAD``
+    rows in one statement: a client fetching many files asks for them in that order, mostly."""
+    rows = connection.execute(
+        select(CATALOGUE).where(CATALOGUE.c.file_id >= file_id)
+        .order_by(CATALOGUE.c.file_id, CATALOGUE.c.file_version.desc()).limit(LOOKED_AHEAD)
+    )
+    found: dict[str, CatalogueEntry] = {}
+    for row in rows:
+        # The highest version comes first; the last file's may be cut short, never its highest.
+        if row.file_id not in found:
+            found[row.file_id] = CatalogueEntry(**row._mapping)
+    return found
 
 
 def _unavailable(file_id: str) -> str:

@@ -83,6 +83,7 @@ BAD_REPLY_LIMIT: Final = 3
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.I)
 _HTML_TYPES = ("text/html", "application/xhtml")
 _INFLATE_CHUNK: Final = 1 << 20
+_GZIP_MAGIC: Final = b"\x1f\x8b"
 
 T = TypeVar("T")
 # Called with (bytes of the file held so far, the file's size) as a download goes on.
@@ -316,13 +317,17 @@ class NgasClient:
         expected_size: int | None = None,
         max_bytes: int = 1 << 24,
         deadline_at: float | None = None,
+        status: FileStatus | None = None,
     ) -> FetchedDocument:
         """A small archived document (a pipeline manifest, a restore script), verified, in memory.
 
         ``deadline_at`` (``time.monotonic()``) bounds the whole fetch besides the transfer's own deadline.
+        ``status``: NGAS's STATUS of the file, when the caller just asked it (no second round trip).
         """
         outer = Deadline(deadline_at, "the document step's time budget") if deadline_at is not None else None
-        status, holder = self._located_status(file_id, None, self._request_deadline().earlier(outer))
+        holder: Server | None = None
+        if status is None or status.file_id != file_id:
+            status, holder = self._located_status(file_id, None, self._request_deadline().earlier(outer))
         if status.file_size > max_bytes or status.plain_size > max_bytes:
             raise DownloadNotVerified(
                 file_id, f"it is {status.plain_size:,} bytes, more than the {max_bytes:,} a document may be"
@@ -345,6 +350,32 @@ class NgasClient:
                 problem = str(bad)
             log.warning("ngas.discarded %s", fields(file_id=file_id, attempt=attempt, reason=problem))
         raise DownloadNotVerified(file_id, f"{problem}; discarded {self.bad_reply_limit} time(s), giving up")
+
+    def retrieve_exact(self, file_id: str, size: int, deadline_at: float | None = None) -> bytes | None:
+        """A small file's bytes by one RETRIEVE (and its 303) without asking STATUS first, when the reply is
+        plainly the file of ``size`` bytes the archive metadata lists; None when it is not plainly that.
+
+        One attempt on the first server to ask, no retry: whatever else happens (an error, another size,
+        a body that is gzip, a node that does not answer) is left to ``fetch_document``, which asks
+        STATUS and says what is wrong. Its bytes are checked against the size only: NGAS's checksum
+        comes from STATUS, which the caller asks later (see etl/sync/documents.py).
+        """
+        deadline = self._request_deadline()
+        if deadline_at is not None:
+            deadline = deadline.earlier(Deadline(deadline_at, "the document step's time budget"))
+        server = self._ordered(None)[0]
+        try:
+            with open_reply(self.http, server, "RETRIEVE", {"file_id": file_id}, {}, deadline,
+                            self.redirects) as (response, _answered, _via):
+                if not _plainly_the_file(response, size):
+                    return None
+                body, more = read_capped(response, size, deadline)
+        except (Transient, BadReply, DeadlinePassed):
+            return None
+        # A document NGAS stores gzip-compressed would need STATUS to be read: never taken as plain.
+        if more or len(body) != size or body.startswith(_GZIP_MAGIC):
+            return None
+        return body
 
     def verify_local(self, path: Path, status: FileStatus) -> bool:
         """Whether a file on disk is the archived file: its size and NGAS's checksum.
@@ -639,6 +670,18 @@ def _check_reply(response: Reply, file_id: str, server: str, sink: _Sink, start:
             f"{server} announced {length.strip()} bytes where {remaining:,} remain of the file's "
             f"{sink.size:,}"
         )
+
+
+def _plainly_the_file(response: Reply, size: int) -> bool:
+    """A 200 that announces exactly ``size`` bytes, unencoded, not HTML, not a part of the file."""
+    headers = response.headers
+    return (
+        response.status_code == 200
+        and headers.get("content-encoding", "identity").strip().lower() in ("", "identity")
+        and not headers.get("content-type", "").lower().startswith(_HTML_TYPES)
+        and headers.get("content-range") is None
+        and (headers.get("content-length") or "").strip() == str(size)
+    )
 
 
 def _check_content_range(content_range: str, server: str, offset: int, size: int) -> None:

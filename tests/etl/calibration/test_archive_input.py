@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import any_, func, insert, select, update
+from sqlalchemy import any_, func, insert, select, text, update
 from sqlalchemy.engine import URL
 
 from etl.cli import main
@@ -162,9 +162,15 @@ def test_a_document_re_archived_with_the_same_size_is_fetched_again(
     with stand_in_on(source_copy, test_home) as url:
         summary = sync(source_copy, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=url)
     assert summary.documents.fetched == 1
-    again = one(synced_mirror, select(documents.c.content, documents.c.file_version)
+    again = one(synced_mirror, select(documents.c.content, documents.c.file_version, documents.c.checksum)
                 .where(documents.c.file_id == held["file_id"]))
-    assert again == {"content": content, "file_version": held["file_version"] + 1}
+    newest = one(source_copy, text(
+        "SELECT file_version, checksum FROM alma.ngas_file WHERE file_id = :id "
+        "ORDER BY file_version DESC LIMIT 1"
+    ).bindparams(id=held["file_id"]))
+    # Fetched again with the STATUS the recheck asked: verified, NGAS's version and checksum recorded.
+    assert newest["file_version"] >= 2
+    assert again == {"content": content, **newest}
     assert one(synced_mirror, select(records.c.ocorr_mode).where(records.c.mous_uid == seed)) == {
         "ocorr_mode": "ao"
     }
