@@ -106,6 +106,7 @@ class Download:
     received: int  # bytes received over the network by this download
     seconds: float
     compression: str | None = None  # gzip when NGAS sent it compressed
+    mtime_ns: int | None = None  # of the file as it was put in place (None: not known without a stat)
 
 
 @dataclass(frozen=True)
@@ -167,14 +168,16 @@ class VerifiedPart:
             raise DownloadNotVerified(self.file_id, str(changed)) from None
         if not problem:
             self._finish()
+            self._sink.part.unlink(missing_ok=True)  # the verified compressed bytes
         return problem
 
     def put_in_place(self) -> Download:
         """fsync the ``.part`` and rename it to the target, unless it changed since it was verified
         (``DownloadNotVerified``, the ``.part`` left where it is)."""
+        mtime_ns = None
         if not self._in_place:
             try:
-                self._sink.commit(self.target)
+                mtime_ns = self._sink.commit(self.target)  # the .part is the target now
             except _PartChanged as changed:
                 raise DownloadNotVerified(self.file_id, str(changed)) from None
             finally:
@@ -183,6 +186,7 @@ class VerifiedPart:
         download = Download(
             self.file_id, self.target, self._status.plain_size, self._checksum, self._sink.resumed_from,
             self._received, time.monotonic() - self._started, "gzip" if self._status.compressed else None,
+            mtime_ns,
         )
         _log_download(download)
         return download
@@ -190,7 +194,6 @@ class VerifiedPart:
     def _finish(self) -> None:
         if self._sync_directory:
             fsync_directory(self.target.parent)
-        self._sink.part.unlink(missing_ok=True)
         self._in_place = True
 
 
@@ -285,7 +288,8 @@ class NgasClient:
         checksum = _checked_expectations(file_id, status, expected_size)
         deadline = self._transfer_deadline(status.file_size, started)
         part = target.with_name(target.name + (COMPRESSED_PART_SUFFIX if status.compressed else PART_SUFFIX))
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():  # one stat per file, not a mkdir and a stat
+            target.parent.mkdir(parents=True, exist_ok=True)
         problem = ""
         for attempt in range(1, self.bad_reply_limit + 1):
             sink = _PartFile(part, status.file_size, checksum.algorithm)
@@ -846,23 +850,32 @@ class _PartFile:
     def flush(self) -> None:
         self.handle.flush()
 
-    def check_unchanged(self) -> None:
-        """``_PartChanged`` unless the ``.part`` is still this file, of exactly the bytes verified."""
+    def check_unchanged(self) -> int:
+        """``_PartChanged`` unless the ``.part`` is still this file, of exactly the bytes verified; its
+        modification time."""
         self.handle.flush()
-        held = os.fstat(self.handle.fileno()).st_size
-        if held != self.offset or not same_file(self.handle, self.part):
+        held = os.fstat(self.handle.fileno())
+        try:
+            there = self.part.lstat()
+        except FileNotFoundError:
+            there = None
+        same = there is not None and (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
+        if held.st_size != self.offset or not same:
             raise _PartChanged(
-                f"{self.part} changed while it was written ({held:,} bytes for {self.offset:,} "
+                f"{self.part} changed while it was written ({held.st_size:,} bytes for {self.offset:,} "
                 "received; another process writes it?); not put in place"
             )
+        return held.st_mtime_ns
 
-    def commit(self, target: Path) -> None:
+    def commit(self, target: Path) -> int:
+        """fsync, check and rename the ``.part`` to ``target``; the file's modification time."""
         self.handle.flush()
         os.fsync(self.handle.fileno())
         # What is renamed must be exactly the bytes verified: the same file, of the verified size.
-        self.check_unchanged()
+        mtime_ns = self.check_unchanged()
         self.handle.close()
         self.part.replace(target)
+        return mtime_ns
 
     def close(self) -> None:
         if not self.handle.closed:
