@@ -28,8 +28,8 @@ from etl import embedded
 from etl.database import create_source_engine
 from etl.demo.fill import demo_archive_present
 from etl.demo.ngas_process import start_stand_in
+from etl.load.documents import listed_documents
 from etl.settings import load_settings
-from etl.sync.documents import listed_documents
 
 BATCH = 250
 HEADERS = {"User-Agent": "almamirror", "Accept-Encoding": "identity"}

@@ -362,7 +362,7 @@ class NgasClient:
         One attempt on the first server to ask, no retry: whatever else happens (an error, another size,
         a body that is gzip, a node that does not answer) is left to ``fetch_document``, which asks
         STATUS and says what is wrong. Its bytes are checked against the size only: NGAS's checksum
-        comes from STATUS, which the caller asks later (see etl/sync/documents.py).
+        comes from STATUS, which the caller asks later (see etl/load/documents.py).
         """
         deadline = self._request_deadline()
         if deadline_at is not None:

@@ -18,6 +18,7 @@ from etl.derive.restorability import derive_mous_status
 from etl.derive.sessions import derive_session_assignment
 from etl.errors import AlmaMirrorError, MirrorUnavailable
 from etl.load.bucket_state import store_buckets, stored_buckets
+from etl.load.documents import DocumentFetch, claim_documents, fetch_calibration_documents
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
 from etl.load.tables import check_source_tables, merge_table, stage_table
@@ -30,7 +31,6 @@ from etl.restore.kinds import NONE, PIPELINE_PPR
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract
 from etl.steps.figures import StepFigures
-from etl.sync.documents import DocumentFetch, claim_documents, fetch_calibration_documents
 from etl.sync.run_record import (
     RunRecord,
     check_sync_lock_free,

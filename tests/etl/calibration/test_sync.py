@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL
 from etl.calibration.names import calibration_stem, document_kind
 from etl.cli import main
 from etl.demo.fixed_cases import FIXED_CASES
+from etl.load.documents import RECHECK_AT_LEAST, RECHECK_CYCLE
 from etl.mirror import (
     CalibrationDocument,
     CalibrationRecord,
@@ -28,7 +29,6 @@ from etl.mirror import (
     table_of,
 )
 from etl.source.contract import CONTRACT, contract_table
-from etl.sync.documents import RECHECK_AT_LEAST, RECHECK_CYCLE
 from tests.conftest import cli_environment, open_engine
 from tests.etl.ngas.conftest import StandInFactory
 from tests.helpers import connect, mirror_fingerprints, rows, sync
