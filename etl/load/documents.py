@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Engine, and_, case, or_, select
+from sqlalchemy import Boolean, Connection, Engine, and_, bindparam, case, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from etl.calibration.calibration_script import CALIBRATION_SCRIPT, is_calibration_script
@@ -333,17 +333,32 @@ def _rearchived(
                 documents.update().where(documents.c.file_id.in_(sorted(checked)))
                 .values(checked_at=datetime.now(UTC))
             )
-        for status, rederive in sorted(verified, key=lambda pair: pair[0].file_id):
-            # Its IngestionDate may choose the MOUS's calibration: then the next run derives it again.
-            rederived = {"updated_run_id": None} if rederive else {}
-            connection.execute(documents.update().where(documents.c.file_id == status.file_id).values(
-                **_described(status), checked_at=datetime.now(UTC), **rederived,
-            ))
+        if verified:
+            # One statement for all of them (executemany), in file id order as every writer here.
+            connection.execute(
+                documents.update().where(documents.c.file_id == bindparam("b_file_id")).values(
+                    file_version=bindparam("b_file_version"), checksum=bindparam("b_checksum"),
+                    checksum_plugin=bindparam("b_checksum_plugin"), archived_at=bindparam("b_archived_at"),
+                    checked_at=bindparam("b_checked_at"),
+                    # Its IngestionDate may choose the MOUS's calibration: the next run derives it again.
+                    updated_run_id=case(
+                        (bindparam("b_rederive", type_=Boolean), None), else_=documents.c.updated_run_id
+                    ),
+                ),
+                [_verified_values(status, rederive) for status, rederive in
+                 sorted(verified, key=lambda pair: pair[0].file_id)],
+            )
     if changed:
         log.info("calibration_documents.rearchived %s", fields(
             documents=len(changed), first=changed[0][0].file_id,
         ))
     return changed
+
+
+def _verified_values(status: FileStatus, rederive: bool) -> dict[str, Any]:
+    described = {f"b_{name}": value for name, value in _described(status).items()}
+    return {**described, "b_file_id": status.file_id, "b_checked_at": datetime.now(UTC),
+            "b_rederive": rederive}
 
 
 def _contents(mirror: Engine, file_ids: Sequence[str]) -> dict[str, str]:
