@@ -22,7 +22,7 @@ from etl.load.documents import DocumentFetch, claim_documents, fetch_calibration
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
 from etl.load.tables import check_source_tables, merge_table, stage_table
-from etl.logs import fields
+from etl.logs import fields, mask_url
 from etl.mirror import MousStatus, table_of
 from etl.mirror.views import mous_restore
 from etl.progress import Progress
@@ -40,7 +40,6 @@ from etl.sync.run_record import (
     take_sync_lock,
 )
 from etl.sync.shrink import check_shrink
-from etl.urls import mask_url
 
 log = logging.getLogger(__name__)
 
