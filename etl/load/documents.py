@@ -13,6 +13,12 @@ Two syncs may fetch at the same time (only one of them then takes the lock): a d
 written by an upsert, and every transaction here and in the claim locks rows in file id order, so
 the two neither fail nor deadlock; the later write of the same document wins, with the same content.
 
+A document costs one RETRIEVE: ASA_PRODUCT_FILES gives its size, and a reply of exactly that size is
+taken; NGAS's checksum (from STATUS) is compared later, by the recheck of held documents that each
+sync makes (``_rearchived``). Where the record needs more from NGAS than the bytes, or the reply is
+not plainly the document, STATUS comes first and the bytes are verified before they are kept
+(``_fetch_one``).
+
 The step never fails a sync: an archive that cannot be reached, a document it does not have, or the
 time budget running out leave rows that say so (``unavailable``, ``missing``), and the next sync tries
 those documents again.
