@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from lxml import etree
 
 from etl.settings import PprSettings, load_settings
-from tests.ppr.examples import SEED_MISSING, seed_example_xml
+from tests.ppr.examples import seed_example_xml
 
 
 @pytest.fixture(scope="session")
@@ -19,14 +17,8 @@ def site() -> PprSettings:
 
 @pytest.fixture(scope="session")
 def seed_xml() -> bytes:
-    """The seed's example restore PPR; the test is skipped when ../shared is not beside the project."""
-    document = seed_example_xml()
-    if document is None:
-        # CI always has ../shared beside the project: there a missing seed is a broken setup, not a skip.
-        if os.environ.get("CI"):
-            pytest.fail(SEED_MISSING)
-        pytest.skip(SEED_MISSING)
-    return document
+    """The seed's example restore PPR (tests/ppr/seed_example.xml)."""
+    return seed_example_xml()
 
 
 @pytest.fixture

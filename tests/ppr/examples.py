@@ -10,8 +10,10 @@ from typing import Any
 
 from ppr.model import ProductFile, RestoreRequest, Session
 
-SEED_FILE = Path(__file__).parents[2].parent / "shared" / "seeds" / "002_addcd2bdd8a02eb3.txt"
-SEED_MISSING = f"the seed document {SEED_FILE} is not beside the project (../shared)"
+# The example restore PPR of the "What are Sessions?" seed document (seeds/002_addcd2bdd8a02eb3.txt of
+# the team's shared workspace), cut from its "<?xml" to its closing </ns2:SciPipeRequest>, byte for byte:
+# kept here so that the tests need nothing beside the checkout.
+SEED_EXAMPLE = Path(__file__).with_name("seed_example.xml")
 SEED_CREATED = datetime(2019, 2, 9, 4, 55, 7, tzinfo=UTC)
 SEED_RELATIVE_PATH = "uid___A002_Xc790bf_X608a_2017_12_06_T15_44_53.474"
 
@@ -75,10 +77,6 @@ def small_request(mapping: Mapping[int, Sequence[str]], **changes: Any) -> Resto
     return seed_request(sessions=sessions_of(mapping), products=(), **changes)
 
 
-def seed_example_xml() -> bytes | None:
-    """The example PPR, cut from the seed document; None when ../shared is not there."""
-    if not SEED_FILE.is_file():
-        return None
-    text = SEED_FILE.read_bytes()
-    end_tag = b"</ns2:SciPipeRequest>"
-    return text[text.index(b"<?xml") : text.index(end_tag) + len(end_tag)]
+def seed_example_xml() -> bytes:
+    """The seed document's example PPR."""
+    return SEED_EXAMPLE.read_bytes()

@@ -19,9 +19,9 @@ from etl.mirror import (
     SyncRunTable,
     table_of,
 )
+from tests.etl.derive.restorability_rules import REASONS_IN_ORDER, Verdict, judge_every_mous
 from tests.etl.sync import contract_columns
 from tests.etl.sync.contract_columns import MIRRORED_FROM, stored_columns
-from tests.etl.sync.restorability_rules import REASONS_IN_ORDER, Verdict, judge_every_mous
 from tests.helpers import connect, mirror_fingerprints, rows, scalar, sync
 from tests.ppr.examples import SEED_SESSIONS as SEED_EXAMPLE_SESSIONS
 
@@ -113,7 +113,7 @@ def test_a_second_sync_with_no_source_change_writes_only_its_run_record(
 def test_full_resync_derives_the_same_as_the_baseline(
     synced_mirror: URL, demo_source: URL, test_home: Path
 ) -> None:
-    # A full sync reads every table whole and records so in source_buckets (tests/etl/sync/test_buckets.py).
+    # A full sync reads every table whole and records so in source_buckets (tests/etl/load/test_buckets.py).
     before = mirror_fingerprints(synced_mirror, skip=frozenset({"sync_run", "sync_run_table",
                                                                  "data_quality_issue", "source_buckets"}))
     summary = sync(demo_source, synced_mirror, test_home, full=True)

@@ -23,7 +23,7 @@ from etl.load.mapping import mirrored_tables
 from etl.settings import Settings
 from etl.source.contract import CONTRACT, contract_table, source_execution_options
 from tests.conftest import DatabaseFactory
-from tests.etl.sync.test_buckets import MAPPINGS, assert_mirror_is_the_source, bucket_settings, table_figures
+from tests.etl.load.test_buckets import MAPPINGS, assert_mirror_is_the_source, bucket_settings, table_figures
 from tests.helpers import connect, sync_with
 
 ous_status = contract_table(CONTRACT, "obs_unit_set_status")
