@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, Text, func, literal, select
+from sqlalchemy import Connection, Select, String, Text, func, literal, select
 from sqlalchemy.exc import DBAPIError
 
 from etl.load.buckets import postgresql_document_hash, row_digest
@@ -52,7 +52,7 @@ def hash_probes(dialect: str) -> tuple[Select[Any], Select[Any]]:
         method = literal("MD5", literal_execute=True)  # a constant of the statement, as in buckets.py
         plain = select(func.standard_hash(literal("x"), method))
         return plain, select(func.dbms_crypto.hash(func.to_clob(literal("x")), literal(2)))
-    plain = select(row_digest([literal("x", Text)], dialect))
+    plain = select(row_digest([literal("x", String)], dialect))  # a String: not hashed as a document
     return plain, select(postgresql_document_hash(literal("x", Text)))
 
 
