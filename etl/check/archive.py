@@ -23,10 +23,10 @@ from sqlalchemy import Connection, select
 
 from etl.check.items import ARCHIVE, Item
 from etl.errors import AlmaMirrorError, ArchiveUnavailable, StopAndFix
+from etl.logs import mask_url
 from etl.ngas.checksums import UnknownChecksum, expected_checksum
 from etl.ngas.status import FileStatus
 from etl.settings import ArchiveSettings
-from etl.urls import mask_url
 
 # How long the export tool may take to print its help.
 TOOL_SECONDS: Final = 60.0

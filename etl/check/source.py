@@ -33,11 +33,11 @@ from etl.check.items import SOURCE, Item, passed
 from etl.errors import AlmaMirrorError
 from etl.load.buckets import missing_grant
 from etl.load.mapping import TableMapping, mirrored_tables
+from etl.logs import mask_url
 from etl.settings import SourceSettings
 from etl.source.contract import TABLE_NAMES, build_contract, contract_table
 from etl.source.hashing import PLAIN_HASH, HashSupport, hash_support
 from etl.source.objects import source_objects, unreadable
-from etl.urls import mask_url
 
 # Rows read from each table to measure the link: enough to fill several fetches, few enough to be quick.
 SAMPLE_ROWS: Final = 2_000
