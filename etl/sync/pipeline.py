@@ -173,6 +173,10 @@ def _sync(
     documents: DocumentFetch,
 ) -> SyncSummary:
     started = time.monotonic()
+    # Each of the sync's statements runs once, over up to millions of rows: a server's JIT (on in
+    # Debian's and RHEL's packages) compiled the derivations' for longer than they ran (13 s for
+    # mous_status at ALMA scale). Only this transaction's setting: the server's stays as it is.
+    mirror.exec_driver_sql("SET LOCAL jit = off")
     # The documents fetched before the transaction (by this sync, or by one that did not commit)
     # become this run's: their MOUSes are re-derived, and they name this run as the one that fetched.
     claim_documents(mirror, run.run_id)
