@@ -129,7 +129,7 @@ Judgement = Record | _Keep | None
 
 
 def mark_record_changes(connection: Connection, affected: Table, run_id: int) -> None:
-    """Add the MOUSes listing a document this run claimed (etl.sync.documents.claim_documents).
+    """Add the MOUSes listing a document this run claimed (etl.load.documents.claim_documents).
 
     That is this run's fetch, and that of any sync that fetched documents and then did not commit:
     documents are written outside the sync's transaction, so they outlive a run that rolled back,
