@@ -1,4 +1,4 @@
-"""The mirror's views (revisions 0002, 0004, 0006 and 0010) as Core tables, for queries with bound parameters.
+"""The mirror's views, as their latest revisions define them: Core tables for queries with bound parameters.
 
 The reports and the PPR generator both read them: ``restorable_mous`` holds the verdict, the PI and
 the proprietary flag, ``mous_sessions`` the restore sessions, each decided once in SQL.
