@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from etl.archive_names import disk_name
+from etl.calibration.request import session_keyword, session_value
 from etl.settings import PprSettings
 from ppr.errors import InvalidPpr
 from ppr.model import RestoreRequest, Session
@@ -27,8 +28,6 @@ ENTITY_PLACEHOLDER = "uid://NOPE/X0000/X0000"
 SCHEMA_VERSION = "3.14"
 DATAMODEL_VERSION = "0.1"
 DOCUMENT_VERSION = "0.1"
-SESSION_SEPARATOR = " | "
-SESSION_KEYWORD = "SESSION_{number}"
 CREATION_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 INDENT = "    "
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -142,11 +141,6 @@ def checked_sessions(request: RestoreRequest) -> tuple[Session, ...]:
     if not request.pass_eb_uids:
         raise InvalidPpr(["no execution block with QA0 Pass to restore"], request.mous_uid)
     return sessions
-
-
-def _session_value(session: Session) -> str:
-    """A session's Intents value: its EB UIDs joined by exactly ' | ', which the pipeline splits on."""
-    return SESSION_SEPARATOR.join(session.eb_uids)
 
 
 def _one_line(text: str | None, fallback: str) -> str:
@@ -267,7 +261,7 @@ def _add_intents(processing_request: etree._Element, sessions: tuple[Session, ..
     _add_intent(intents, "PROCESS", "true")
     for session in sessions:
         # An empty session keeps its number: renumbering would pair EBs with another session's caltables.
-        _add_intent(intents, SESSION_KEYWORD.format(number=session.number), _session_value(session) or None)
+        _add_intent(intents, session_keyword(session.number), session_value(session.eb_uids) or None)
     _add_intent(intents, "INTERFEROMETRY_STANDARD_OBSERVING_MODE", "Undefined")
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from etl.archive_names import disk_name, restore_name
 from etl.restore.casa import RestoreFacts, choose_casa
+from etl.restore.kinds import CALIBRATION_PRODUCT_KINDS, SCRIPTFORPI
 from ppr.errors import InvalidPpr
 from ppr.layout import (
     ASDM_VIA,
@@ -46,8 +47,6 @@ DIRECTORIES: Final = (RAW, SCRIPT, CALIBRATION)
 # fetch-manifest.json's "layout" of a delivery tree (a PPR request directory has none, or "pipeline").
 LAYOUT: Final = "delivery"
 ASDM_SUFFIX: Final = ".asdm.sdm"
-# What the pipeline restore opens in products/ (= calibration/), under the manifest's names.
-RESTORE_KINDS: Final = ("caltables", "calapply", "flagversions")
 # Other files scriptForPI.py finds, unpacks or copies in calibration/ (supporting tarballs, flux and
 # antenna-position tables, continuum ranges, ephemerides, flag templates, self-calibration solutions).
 CALIBRATION_PATTERNS: Final = (
@@ -94,7 +93,8 @@ def delivery_targets(request: RestoreRequest, delivery: Delivery) -> dict[str, P
 
 def _target(product: ProductFile, listed_name: str | None) -> str | None:
     name = product.archived_name
-    if product.kind in RESTORE_KINDS:
+    # What the pipeline restore opens in products/ (= calibration/), under the manifest's names.
+    if product.kind in CALIBRATION_PRODUCT_KINDS:
         return f"{CALIBRATION}/{listed_name or restore_name(name)}"
     if _matches(name, SCRIPT_PATTERNS):
         return f"{SCRIPT}/{name}"
@@ -208,10 +208,10 @@ def scriptforpi_run(
 ) -> RestoreRun:
     """scriptForPI.py run by CASA in script/: the version the scripts demand, with the pipeline when
     the calibration began with it."""
-    facts = RestoreFacts("scriptforpi", delivery.calibration_kind, delivery.casa_version, None, None,
+    facts = RestoreFacts(SCRIPTFORPI, delivery.calibration_kind, delivery.casa_version, None, None,
                          delivery.script_casa_versions)
     return RestoreRun(
-        kind="scriptforpi", mous_uid=request.mous_uid, project_code=request.project_code,
+        kind=SCRIPTFORPI, mous_uid=request.mous_uid, project_code=request.project_code,
         request_dir=request_dir, scipipe_rootdir=scipipe_rootdir, working=SCRIPT,
         casa_code=delivery.scriptforpi_file, casa=choose_casa(facts, site), mpi_servers=None,
         calibration={

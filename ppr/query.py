@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
-from etl.archive_names import MEMBER_PREFIX, disk_name
+from etl.archive_names import MEMBER_PREFIX
 from etl.mirror import (
     CalibrationDocument,
     CalibrationRecord,
@@ -44,17 +44,13 @@ from etl.mirror import (
     SchedulingBlock,
     table_of,
 )
-from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.views import mous_restore, mous_sessions, restorable_mous
+from etl.restore.kinds import BUILT_KINDS, PIPELINE_PPR, RESTORE_PRODUCT_KINDS
+from etl.restore.sessions import FOLLOWS_ARCHIVE, archive_key_sessions
 from ppr.model import ArchivedRecord, Delivery, RestoreRequest, Session
 from ppr.model import ProductFile as RestoreProduct
 
-# The restore kinds a request directory is written for: a PPR layout, or a delivery tree (scriptforpi).
-BUILT_KINDS = ("pipeline_ppr", "pipeline_script", "scriptforpi")
-
 OUS_LEVELS = ("project root", "science goal (SOUS)", "group (GOUS)")
-# calibration_record.state of a record that is the calibration's key: the PPR follows it.
-FOLLOWS_ARCHIVE = "follows_archive"
 # mous_status.manifest_source of a MOUS whose request carries a manifest written from the mirror.
 WRITTEN = "almamirror"
 # More MOUSes than this are passed as one array parameter (see _among).
@@ -74,7 +70,7 @@ class MousVerdict:
     release_date: datetime | None
     calibration_record: str = "absent"
     # How it restores (mous_restore): pipeline_ppr, pipeline_script, scriptforpi or none.
-    restore_kind: str = "pipeline_ppr"
+    restore_kind: str = PIPELINE_PPR
 
 
 def verdicts(connection: Connection, mous_uids: Sequence[str] | None = None) -> dict[str, MousVerdict]:
@@ -298,19 +294,10 @@ def _sessions(connection: Connection, mous_uids: Sequence[str]) -> dict[str, tup
 def _archive_key_sessions(
     connection: Connection, mous_uids: Sequence[str], mirror: Mapping[str, tuple[Session, ...]]
 ) -> dict[str, tuple[Session, ...]]:
-    """SESSION_1..K as the archived PPR of a record that is the calibration's key lists them (empty
-    sessions kept), each EB spelled as the mirror spells it (the record holds the same Pass EBs)."""
-    table = table_of(CalibrationRecordSession)
-    rows = connection.execute(
-        select(table.c.mous_uid, table.c.session_number, table.c.eb_uids)
-        .where(_among(table.c.mous_uid, mous_uids), table.c.document == "request")
-        .order_by(table.c.mous_uid, table.c.session_number)
-    )
-    found: dict[str, list[Session]] = defaultdict(list)
-    for mous_uid, number, eb_uids in rows.all():
-        spelled = {disk_name(uid): uid for session in mirror.get(mous_uid, ()) for uid in session.eb_uids}
-        found[mous_uid].append(Session(number, tuple(spelled.get(disk_name(uid), uid) for uid in eb_uids)))
-    return {uid: tuple(sessions) for uid, sessions in found.items()}
+    """SESSION_1..K as the archived PPR of a record that is the calibration's key lists them."""
+    mirror_ebs = {uid: [eb for session in mirror.get(uid, ()) for eb in session.eb_uids] for uid in mous_uids}
+    found = archive_key_sessions(connection, lambda column: _among(column, mous_uids), mirror_ebs)
+    return {uid: tuple(Session(number, ebs) for number, ebs in sessions) for uid, sessions in found.items()}
 
 
 def _products(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from etl.restore.casa import CasaChoice, RestoreFacts, choose_casa
+from etl.restore.kinds import PIPELINE_PPR, PIPELINE_SCRIPT
 from etl.restore.settings import CasaInstallation
 from ppr.json_text import indented_json
 from ppr.model import RestoreRequest
@@ -187,7 +188,7 @@ def pipeline_ppr_run(
     restore script there (kind pipeline_script) when the request carries one."""
     record = request.record
     script = request.restore_script[0] if request.restore_script is not None else None
-    kind = "pipeline_ppr" if script is None else "pipeline_script"
+    kind = PIPELINE_PPR if script is None else PIPELINE_SCRIPT
     facts = RestoreFacts(
         kind, "pipeline", record.casa_version if record else None,
         record.mpi_servers if record else None, record.hm_rasterscan if record else None,

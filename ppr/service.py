@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from etl.calibration.compare import describe, eb_differences
 from etl.logs import fields
+from etl.restore.kinds import PIPELINE_PPR, PIPELINE_SCRIPT, SCRIPTFORPI
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_own_ppr
 from ppr.bulk import in_order
@@ -52,10 +53,6 @@ from ppr.query import (
 from ppr.spool import built_requests, restorable_since
 from ppr.validate import validated_ppr
 from ppr.writer import RequestWriter
-
-PIPELINE_PPR = "pipeline_ppr"
-PIPELINE_SCRIPT = "pipeline_script"
-SCRIPTFORPI = "scriptforpi"
 
 log = logging.getLogger(__name__)
 

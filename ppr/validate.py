@@ -16,12 +16,12 @@ from typing import Protocol, cast
 from lxml import etree
 
 from etl.archive_names import disk_name, is_canonical_uid
+from etl.calibration.request import SESSION_PREFIX, SESSION_SEPARATOR
 from etl.calibration.xml import safe_parser
-from ppr.build import RESTORE_TASKS, SESSION_SEPARATOR, serialize_ppr
+from ppr.build import RESTORE_TASKS, serialize_ppr
 from ppr.errors import InvalidPpr
 
 SCHEMA_FILE = "SciPipeRequest.xsd"
-SESSION_PREFIX = "SESSION_"
 # Parameters one restore task accepts and the other does not.
 TASK_ONLY_PARAMETERS = {"hm_rasterscan": "hsd_restoredata"}
 # libxml2's note after an invalid key value; the error before it already says what is wrong.

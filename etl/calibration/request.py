@@ -13,7 +13,7 @@ One reading for both users: the sync reads the archived PPRs it fetches, ``ppr -
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -24,9 +24,11 @@ from etl.archive_names import disk_name
 from etl.calibration.errors import MalformedDocument
 from etl.calibration.xml import child, children, local_name, parse_xml
 
+# The PPR's sessions, as the pipeline reads them and as almamirror writes them: the Intents keyword
+# SESSION_n, whose value is the session's EB UIDs joined by exactly ' | '.
 SESSION_PREFIX: Final = "SESSION_"
 SESSION_SEPARATOR: Final = " | "
-_SESSION_KEYWORD: Final = re.compile(r"SESSION_[1-9][0-9]*")
+_SESSION_KEYWORD: Final = re.compile(re.escape(SESSION_PREFIX) + "[1-9][0-9]*")
 # What the pipeline strips from an AsdmDiskName before matching it (longest first).
 DISK_NAME_SUFFIXES: Final = (
     "_targets_line.ms", "_imaging_line.ms", "_targets.ms", "_target.ms", "_imaging.ms", ".ms",
@@ -61,6 +63,17 @@ class RequestReading:
     # The SchedBlockIdentifier's SchedBlockRef and SBStatusRef entityIds (not read by the pipeline).
     sb_uid: str | None = None
     sb_status_uid: str | None = None
+
+
+def session_keyword(number: int) -> str:
+    """``SESSION_n``: the Intents keyword of session ``number`` in a PPR."""
+    return f"{SESSION_PREFIX}{number}"
+
+
+def session_value(eb_uids: Iterable[str]) -> str:
+    """A session's Intents value: its EB UIDs joined by exactly ' | ', which the pipeline splits on;
+    '' for an empty session."""
+    return SESSION_SEPARATOR.join(eb_uids)
 
 
 def read_request(content: bytes) -> RequestReading:
@@ -155,8 +168,8 @@ def _list_ended(element: str, position: int, missing: str, dropped: int, what: s
 def _numbered_sessions(intents: Mapping[str, str], notes: list[ReadingNote]) -> dict[int, tuple[str, ...]]:
     sessions: dict[int, tuple[str, ...]] = {}
     number = 1
-    while f"{SESSION_PREFIX}{number}" in intents:
-        value = intents[f"{SESSION_PREFIX}{number}"]
+    while session_keyword(number) in intents:
+        value = intents[session_keyword(number)]
         sessions[number] = tuple(item for item in value.split(SESSION_SEPARATOR) if item)
         number += 1
     later = sorted(

@@ -265,8 +265,8 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
 
 
 def _restores_by_delivery(connection: Connection, mous_uid: str) -> bool:
+    from etl.restore.kinds import SCRIPTFORPI
     from ppr.query import verdicts
-    from ppr.service import SCRIPTFORPI
 
     verdict = verdicts(connection, [mous_uid]).get(mous_uid)
     return verdict is not None and verdict.restore_kind == SCRIPTFORPI
@@ -365,7 +365,7 @@ def check_document(result: Any, lines: list[str]) -> dict[str, Any]:
             {
                 "kind": str(difference.kind),
                 "eb_uid": difference.eb_uid,
-                "mirror_session": difference.derived_session,
+                "mirror_session": difference.mirror_session,
                 "archived_session": difference.archived_session,
                 "paired_with_session_1_by_default": difference.paired_by_default,
                 "text": line,

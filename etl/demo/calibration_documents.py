@@ -18,6 +18,7 @@ from typing import Final
 from lxml import etree
 
 from etl.archive_names import disk_name, restore_name
+from etl.calibration.request import session_keyword, session_value
 from etl.demo.cycles import Cycle
 from etl.demo.model import (
     Mous,
@@ -375,7 +376,7 @@ def pipeline_request(calibration: Calibration) -> bytes:
     intents = _sub(processing, "ProcessingIntents")
     _intent(intents, "PROCESS", "true")
     for session in calibration.request_sessions:
-        _intent(intents, f"SESSION_{session.number}", " | ".join(session.eb_uids) or None)
+        _intent(intents, session_keyword(session.number), session_value(session.eb_uids) or None)
     _intent(intents, "INTERFEROMETRY_STANDARD_OBSERVING_MODE", "Undefined")
     procedure = _sub(processing, "ProcessingProcedure")
     _sub(procedure, "ProcedureTitle", calibration.recipe_name)

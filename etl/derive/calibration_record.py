@@ -17,7 +17,7 @@ uses the one whose caltables are archived, the newest when that does not decide.
 from __future__ import annotations
 
 import json
-import time
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,15 +40,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from etl.archive_names import MEMBER_PREFIX, disk_name, restore_name
-from etl.calibration.compare import EbDifference, describe, eb_differences
+from etl.calibration.compare import SessionDifference, describe, eb_differences
 from etl.calibration.documents import manifest_of, request_sched_block_of, request_sessions_of, script_of
 from etl.calibration.manifest import Manifest
 from etl.calibration.names import LIKE_PATTERNS, DocumentKind, calibration_stem, document_kind
 from etl.calibration.restore_script import RestoreScript
 from etl.copy import analyze, copy_rows
 from etl.derive.tree import member_ous
-from etl.load.merge import MergeCounts, MergeTarget, merge
-from etl.load.stage import create_stage
 from etl.mirror import (
     CalibrationDocument,
     CalibrationRecord,
@@ -58,9 +56,14 @@ from etl.mirror import (
     SessionAssignment,
     table_of,
 )
-from etl.mirror.archive import RESTORE_PRODUCT_KINDS
+from etl.restore.kinds import RESTORE_PRODUCT_KINDS
+from etl.steps.figures import StepCount, StepFigures, timed_step
+from etl.steps.merge import MergeTarget, merge
+from etl.steps.stage import create_stage
 
 documents = table_of(CalibrationDocument)
+log = logging.getLogger(__name__)
+
 records = table_of(CalibrationRecord)
 record_sessions = table_of(CalibrationRecordSession)
 record_products = table_of(CalibrationRecordProduct)
@@ -150,12 +153,31 @@ def mark_record_changes(connection: Connection, affected: Table, run_id: int) ->
 
 def derive_calibration_records(
     connection: Connection, affected: Table, run_id: int, record_events: bool, documents_fetched: bool
-) -> list[tuple[str, int, MergeCounts, float]]:
-    """Re-derive the affected MOUSes' records; (table, rows derived, merge counts, seconds) per table.
+) -> list[StepFigures]:
+    """Re-derive the affected MOUSes' records; the figures of the records (judging them included),
+    their sessions and their products.
 
     ``documents_fetched``: whether this run's fetch step ran (an archive is configured).
     """
-    started = time.monotonic()
+    doing = "comparing the archive's records of the calibrations"
+    with timed_step(records.name, log, doing=doing, unit="MOUSes") as step:
+        scope, (record_stage, session_stage, product_stage) = _judge_affected(
+            connection, affected, documents_fetched
+        )
+        _merge_part(connection, step, records, record_stage, scope, run_id, record_events)
+    figures = [step.figures]
+    for table, stage in ((record_sessions, session_stage), (record_products, product_stage)):
+        with timed_step(table.name, log, doing="merging", unit="MOUSes") as step:
+            _merge_part(connection, step, table, stage, scope, run_id, record_events=False)
+        figures.append(step.figures)
+    return figures
+
+
+def _judge_affected(
+    connection: Connection, affected: Table, documents_fetched: bool
+) -> tuple[Table, tuple[Table, Table, Table]]:
+    """Judge every affected MOUS that lists a record document; returns the scope of the merges (the
+    affected MOUSes, less those whose records are kept as they are) and the stages of the three tables."""
     candidates = _candidates(connection, affected)
     # Without an archive, a MOUS listing a document the mirror does not hold keeps its record: set
     # those aside before reading anything else about them (all of them, in a first sync).
@@ -174,23 +196,21 @@ def derive_calibration_records(
             also_kept.append({"mous_uid": mous_uid})
     if also_kept:
         connection.execute(insert(kept), also_kept)
-    scope = _merge_scope(connection, affected, kept)
-    staged = _stage(connection, judged)
-    figures = []
-    for table, stage, key, columns, events in (
-        (records, staged[0], ("mous_uid",), RECORD_COLUMNS, record_events),
-        (record_sessions, staged[1], ("mous_uid", "document", "session_number"), SESSION_COLUMNS, False),
-        (record_products, staged[2], ("mous_uid", "file_name"), PRODUCT_COLUMNS, False),
-    ):
-        target = MergeTarget(
-            table, key, columns, recorded=(*table.info.get("watch", ()), "mous_uid"),
-            stamp={"derived_run_id": run_id} if table is records else {}, scope=scope,
-        )
-        counts = merge(connection, target, stage, run_id, events)
-        rows = connection.execute(select(func.count()).select_from(stage)).scalar_one()
-        figures.append((table.name, rows, counts, time.monotonic() - started))
-        started = time.monotonic()
-    return figures
+    return _merge_scope(connection, affected, kept), _stage(connection, judged)
+
+
+def _merge_part(
+    connection: Connection, step: StepCount, table: Table, stage: Table, scope: Table, run_id: int,
+    record_events: bool,
+) -> None:
+    """Merge one of the records' three tables from its stage (its key, its columns); ``step`` counts."""
+    key = tuple(column.name for column in stage.primary_key)
+    target = MergeTarget(
+        table, key, tuple(stage.c.keys()), recorded=(*table.info.get("watch", ()), "mous_uid"),
+        stamp={"derived_run_id": run_id} if table is records else {}, scope=scope,
+    )
+    step.changes = merge(connection, target, stage, run_id, record_events)
+    step.read = connection.execute(select(func.count()).select_from(stage)).scalar_one()
 
 
 # --- judging one MOUS ------------------------------------------------------------------------------
@@ -368,7 +388,7 @@ def _disagreement(
     archived: Mapping[str, Mapping[int, Sequence[str]]],
     names: Mapping[str, str],
 ) -> str | None:
-    found: dict[str, list[EbDifference]] = {
+    found: dict[str, list[SessionDifference]] = {
         kind: differences for kind, mapping in archived.items()
         if (differences := eb_differences(mirror_sessions, mapping))
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,9 +14,12 @@ from sqlalchemy import Connection, Table, select
 from etl.calibration.xml import safe_parser
 from etl.copy import analyze, copy_rows
 from etl.derive.tree import member_ous
-from etl.load.merge import MergeCounts, MergeTarget, merge
-from etl.load.stage import create_stage
 from etl.mirror import Ous, OusStatusDocument, OusStatusSession, table_of
+from etl.steps.figures import StepCount, StepFigures, timed_step
+from etl.steps.merge import MergeTarget, merge
+from etl.steps.stage import create_stage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,19 @@ def _time_text(element: Any | None) -> datetime | None:
 
 def refresh_status_documents(
     connection: Connection, affected: Table, run_id: int, record_events: bool
-) -> tuple[int, MergeCounts, MergeCounts]:
-    """Re-parse the documents of the affected member OUSes; returns (documents read, merge counts)."""
+) -> StepFigures:
+    """Re-parse the documents of the affected member OUSes; the step's figures are the documents'
+    (their sessions follow them)."""
+    documents = table_of(OusStatusDocument).name
+    with timed_step(documents, log, doing="parsing OUSStatus documents", unit="MOUSes") as step:
+        _refresh(connection, affected, run_id, record_events, step)
+    return step.figures
+
+
+def _refresh(
+    connection: Connection, affected: Table, run_id: int, record_events: bool, step: StepCount
+) -> None:
+    """Stage the parsed documents and their sessions, and merge both; ``step`` counts the documents."""
     documents_table = table_of(OusStatusDocument)
     sessions_table = table_of(OusStatusSession)
     document_stage = create_stage(
@@ -101,6 +116,7 @@ def refresh_status_documents(
         connection, sessions_table, session_columns, ("mous_uid", "position"), "ous_status_session"
     )
     parsed = list(_parse_affected(connection, affected))
+    step.read = len(parsed)
     copy_rows(
         connection, document_stage, document_stage.c.keys(),
         ((uid, doc.state, doc.problem, len(doc.sessions)) for uid, doc in parsed),
@@ -115,18 +131,17 @@ def refresh_status_documents(
     )
     analyze(connection, document_stage)
     analyze(connection, session_stage)
-    documents = merge(
+    step.changes = merge(
         connection,
         MergeTarget(documents_table, ("ous_uid",), tuple(document_stage.c.keys()),
                     recorded=("state",), scope=affected, scope_column="ous_uid"),
         document_stage, run_id, record_events,
     )
-    sessions = merge(
+    merge(
         connection,
         MergeTarget(sessions_table, ("mous_uid", "position"), session_columns, scope=affected),
         session_stage, run_id, record_events=False,
     )
-    return len(parsed), documents, sessions
 
 
 def _parse_affected(connection: Connection, affected: Table) -> Iterator[tuple[str, StatusDocument]]:

@@ -38,7 +38,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 
 from etl.derive.tree import member_ous
-from etl.load.stage import insert_count
 from etl.mirror import (
     AsaDataset,
     CalibrationRecord,
@@ -53,6 +52,7 @@ from etl.mirror import (
     ShiftlogEntry,
     table_of,
 )
+from etl.steps.stage import insert_count
 
 issues = table_of(DataQualityIssue)
 SOURCE_KINDS = ("quarantined_row",)

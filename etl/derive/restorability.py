@@ -9,6 +9,7 @@ generator's own checks stay as a last line of defence, which a verdict of "resto
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -34,9 +35,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from etl.archive_names import ARCHIVE_UID_PATTERN, MEMBER_PREFIX, OLD_TAR_SUFFIX, TAR_SUFFIX
 from etl.copy import analyze
+from etl.derive.status_agreement import status_xml_agreement
 from etl.derive.tree import member_ous
-from etl.load.merge import MergeCounts, MergeTarget, merge
-from etl.load.stage import create_stage, insert_count
 from etl.mirror import (
     CalibrationRecord,
     CalibrationRecordProduct,
@@ -45,17 +45,20 @@ from etl.mirror import (
     MousStatus,
     OusQa2,
     OusStatusDocument,
-    OusStatusSession,
     ProductFile,
     Project,
     SchedulingBlock,
     SessionAssignment,
     table_of,
 )
-from etl.mirror.archive import RESTORE_PRODUCT_KINDS
 from etl.mirror.derived import PART_ID_PATTERN, PROJECT_CODE_PATTERN
 from etl.mirror.reasons import REASON_CODES
-from etl.restore.kinds import NONE, PIPELINE_PPR, PIPELINE_SCRIPT, SCRIPTFORPI
+from etl.restore.kinds import NONE, PIPELINE_PPR, PIPELINE_SCRIPT, RESTORE_PRODUCT_KINDS, SCRIPTFORPI
+from etl.steps.figures import StepFigures, timed_step
+from etl.steps.merge import MergeTarget, merge
+from etl.steps.stage import create_stage, insert_count
+
+log = logging.getLogger(__name__)
 
 STATUS_COLUMNS = tuple(
     column.name for column in table_of(MousStatus).columns if column.name != "derived_run_id"
@@ -86,18 +89,20 @@ WRITTEN_MANIFEST_WHY = {
 
 def derive_mous_status(
     connection: Connection, affected: Table, run_id: int, run_started: datetime, record_events: bool
-) -> tuple[int, MergeCounts]:
-    """Recompute the status of the affected member OUSes; returns (rows derived, merge counts)."""
+) -> StepFigures:
+    """Recompute the status of the affected member OUSes (its ``rows_read``: the MOUSes re-derived)."""
     table = table_of(MousStatus)
-    stage = create_stage(connection, table, STATUS_COLUMNS, ("mous_uid",), table.name)
-    rows = status_rows(affected, run_id, run_started)
-    derived = insert_count(connection, insert(stage).from_select(list(STATUS_COLUMNS), rows))
-    analyze(connection, stage)
-    target = MergeTarget(
-        table, ("mous_uid",), STATUS_COLUMNS, recorded=(*table.info["watch"], "mous_uid"),
-        stamp={"derived_run_id": run_id}, scope=affected,
-    )
-    return derived, merge(connection, target, stage, run_id, record_events)
+    with timed_step(table.name, log, doing="judging restorability", unit="MOUSes") as step:
+        stage = create_stage(connection, table, STATUS_COLUMNS, ("mous_uid",), table.name)
+        rows = status_rows(affected, run_id, run_started)
+        step.read = insert_count(connection, insert(stage).from_select(list(STATUS_COLUMNS), rows))
+        analyze(connection, stage)
+        target = MergeTarget(
+            table, ("mous_uid",), STATUS_COLUMNS, recorded=(*table.info["watch"], "mous_uid"),
+            stamp={"derived_run_id": run_id}, scope=affected,
+        )
+        step.changes = merge(connection, target, stage, run_id, record_events)
+    return step.figures
 
 
 def status_rows(affected: Table, run_id: int, run_started: datetime) -> Select[Any]:
@@ -165,7 +170,7 @@ def _facts(affected: Table) -> Any:
     gaps = _manifest_gaps(affected)
     qa2, project = table_of(OusQa2), table_of(Project)
     documents = table_of(OusStatusDocument)
-    xml_match = _status_xml_agreement(affected)
+    xml_match = status_xml_agreement(affected)
     previous = table_of(MousStatus).alias("previous")
     record = table_of(CalibrationRecord)
     caltables = func.coalesce(products.c.caltables_sessions, NO_SESSIONS)
@@ -667,48 +672,3 @@ def _latest_release_date(mous_uid: ColumnElement[Any]) -> Any:
         .limit(1)
         .scalar_subquery()
     )
-
-
-def _status_xml_agreement(affected: Table) -> Any:
-    """Per MOUS: do the OUSStatus sessions hold the same EBs, session by session, as the session rule?
-
-    Each session is compared as its sorted EB list; a missing session on either side is a disagreement.
-    """
-    assignment = table_of(SessionAssignment)
-    documented = table_of(OusStatusSession)
-    derived = (
-        select(
-            assignment.c.mous_uid,
-            assignment.c.session_number.label("number"),
-            _sorted_text(assignment.c.eb_uid).label("ebs"),
-        )
-        .join(affected, affected.c.mous_uid == assignment.c.mous_uid)
-        .group_by(assignment.c.mous_uid, assignment.c.session_number)
-        .subquery("derived")
-    )
-    eb = func.unnest(documented.c.eb_uids).table_valued("uid").render_derived(name="eb")
-    sorted_ebs = select(_sorted_text(eb.c.uid)).select_from(eb).scalar_subquery()
-    listed = (
-        select(documented.c.mous_uid, documented.c.position.label("number"), sorted_ebs.label("ebs"))
-        .join(affected, affected.c.mous_uid == documented.c.mous_uid)
-        .subquery("listed")
-    )
-    both = derived.join(
-        listed, and_(listed.c.mous_uid == derived.c.mous_uid, listed.c.number == derived.c.number),
-        full=True,
-    )
-    mous = func.coalesce(derived.c.mous_uid, listed.c.mous_uid)
-    return (
-        select(
-            mous.label("mous_uid"),
-            func.bool_and(func.coalesce(derived.c.ebs == listed.c.ebs, False)).label("agrees"),
-        )
-        .select_from(both)
-        .group_by(mous)
-        .subquery("status_xml_agreement")
-    )
-
-
-def _sorted_text(uid: Any) -> Any:
-    """EB UIDs as one sorted, space-separated string: equal strings mean equal sets."""
-    return func.string_agg(uid, aggregate_order_by(literal(" "), uid))

@@ -10,15 +10,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import Connection, FromClause, Select, Table, and_, func, insert, select
 
 from etl.copy import analyze
 from etl.derive.tree import eb_mous, member_ous
-from etl.load.merge import MergeCounts, MergeTarget, merge
-from etl.load.stage import create_stage, insert_count
 from etl.mirror import ExecutionBlock, ObservingSession, SessionAssignment, table_of
+from etl.steps.figures import StepFigures, timed_step
+from etl.steps.merge import MergeTarget, merge
+from etl.steps.stage import create_stage, insert_count
+
+log = logging.getLogger(__name__)
 
 ASSIGNMENT_COLUMNS = (
     "mous_uid", "eb_uid", "session_number", "session_id", "qa0_status", "eb_start_time", "position",
@@ -85,16 +89,18 @@ def session_rule(scope: FromClause | None = None) -> Select[Any]:
 
 def derive_session_assignment(
     connection: Connection, affected: Table, run_id: int, record_events: bool
-) -> tuple[int, MergeCounts]:
-    """Recompute the mapping of the affected MOUSes; returns (rows derived, merge counts)."""
+) -> StepFigures:
+    """Recompute the mapping of the affected MOUSes."""
     table = table_of(SessionAssignment)
-    stage = create_stage(connection, table, ASSIGNMENT_COLUMNS, ("mous_uid", "eb_uid"), table.name)
-    derived = insert_count(
-        connection, insert(stage).from_select(list(ASSIGNMENT_COLUMNS), session_rule(affected))
-    )
-    analyze(connection, stage)
-    target = MergeTarget(
-        table, ("mous_uid", "eb_uid"), ASSIGNMENT_COLUMNS,
-        recorded=("session_number", "qa0_status", "mous_uid"), scope=affected,
-    )
-    return derived, merge(connection, target, stage, run_id, record_events)
+    with timed_step(table.name, log, doing="applying the session rule", unit="MOUSes") as step:
+        stage = create_stage(connection, table, ASSIGNMENT_COLUMNS, ("mous_uid", "eb_uid"), table.name)
+        step.read = insert_count(
+            connection, insert(stage).from_select(list(ASSIGNMENT_COLUMNS), session_rule(affected))
+        )
+        analyze(connection, stage)
+        target = MergeTarget(
+            table, ("mous_uid", "eb_uid"), ASSIGNMENT_COLUMNS,
+            recorded=("session_number", "qa0_status", "mous_uid"), scope=affected,
+        )
+        step.changes = merge(connection, target, stage, run_id, record_events)
+    return step.figures

@@ -40,8 +40,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from etl.copy import truncate
 from etl.load.mapping import PROBLEM_COLUMNS, TableMapping
-from etl.load.stage import add_stage_key, create_unkeyed_stage, insert_count
 from etl.logs import fields
+from etl.steps.stage import add_stage_key, create_unkeyed_stage, insert_count
 
 log = logging.getLogger(__name__)
 

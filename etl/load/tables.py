@@ -29,15 +29,15 @@ from etl.load.buckets import (
     source_key,
 )
 from etl.load.extract import source_errors, source_rows
-from etl.load.figures import TableFigures
 from etl.load.index_limits import mark_long_values
 from etl.load.mapping import PROBLEM_COLUMNS, StagingConverter, TableMapping
-from etl.load.merge import MergeCounts, MergeTarget, merge
 from etl.load.quarantine import Quarantine, first_finding, quarantine_bad_rows, record_quarantine_findings
-from etl.load.stage import create_unkeyed_stage
 from etl.logs import fields
 from etl.progress import Progress
 from etl.source.objects import source_objects, unreadable
+from etl.steps.figures import StepFigures, timed_step
+from etl.steps.merge import MergeTarget, merge
+from etl.steps.stage import create_unkeyed_stage
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +203,8 @@ def _check_bad_rows(
     )
 
 
-def merge_table(mirror: Connection, staged: StagedTable, run_id: int, record_events: bool) -> TableFigures:
+def merge_table(mirror: Connection, staged: StagedTable, run_id: int, record_events: bool) -> StepFigures:
     """Merge a staged table into its mirror table; quarantined keys keep their mirror rows."""
-    started = time.monotonic()
     mapping = staged.mapping
     moved = staged.buckets.moved
     target = MergeTarget(
@@ -217,28 +216,10 @@ def merge_table(mirror: Connection, staged: StagedTable, run_id: int, record_eve
             mirror_key(mapping.target, mapping.key), staged.buckets.layout, moved, "postgresql"
         ) if moved else None,
     )
-    with Progress(mapping.name, logger=log, doing="merging") as progress:
+    with timed_step(mapping.name, log, doing="merging", earlier=staged.seconds) as step:
+        step.read, step.pulled = staged.rows_read, staged.rows_pulled
+        step.quarantined = staged.quarantine.rows
+        # No bucket moved: the table is as the source has it, nothing to merge.
         if moved is None or moved:
-            counts = merge(mirror, target, staged.stage, run_id, record_events)
-        else:
-            counts = MergeCounts(0, 0, 0)  # no bucket moved: the table is as the source has it
-        figures = TableFigures(
-            table=mapping.name, rows_read=staged.rows_read, inserted=counts.inserted,
-            updated=counts.updated, deleted=counts.deleted,
-            seconds=staged.seconds + time.monotonic() - started, quarantined=staged.quarantine.rows,
-            rows_pulled=staged.rows_pulled,
-        )
-        finish_step(progress, "sync.table_merged", figures)
-    return figures
-
-
-def finish_step(progress: Progress, event: str, figures: TableFigures) -> None:
-    """A table's one line: ``event table=… read=…`` in a log, its finished progress line on a terminal."""
-    # Only a mirrored table can have quarantined source rows; derived tables never do.
-    mirrored = event == "sync.table_merged"
-    quarantined = {"quarantined": figures.quarantined} if mirrored else {}
-    pulled = {"pulled": figures.rows_pulled} if mirrored and figures.rows_pulled is not None else {}
-    progress.finish(
-        event, table=figures.table, read=figures.rows_read, **pulled, inserted=figures.inserted,
-        updated=figures.updated, deleted=figures.deleted, **quarantined, seconds=round(figures.seconds, 3),
-    )
+            step.changes = merge(mirror, target, staged.stage, run_id, record_events)
+    return step.figures

@@ -36,8 +36,6 @@ PRODUCT_KIND_SQL = r"""CASE
   WHEN file_name LIKE '%scriptForCalibration.py' THEN 'calibration_script'
   ELSE 'other'
 END"""
-# The kinds a restore fetches into products/ (auxcaltables are never used by a restore).
-RESTORE_PRODUCT_KINDS = ("caltables", "calapply", "flagversions", "manifest")
 # Cheap suffix tests first: most product files are images that match no pattern, and a regex per
 # name per pattern cost 22 s over ALMA's 1.5 million names (4 s this way). The digits are cut out
 # with split_part, not a capturing substring(): capturing regexes are an order of magnitude slower.

@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Text, literal, select
 
-from etl.archive_names import disk_name
+from etl.archive_names import MEMBER_PREFIX, disk_name
+from etl.calibration.request import session_value
+from etl.derive.status_agreement import session_agreement
 from etl.mirror import (
     ExecutionBlock,
     MousStatus,
@@ -37,6 +39,7 @@ from etl.report.changes import describe_change
 from etl.report.views import data_quality, mous_restore, mous_sessions, recent_changes, restorable_mous
 from etl.restore.casa import RestoreFacts, choose_casa
 from etl.restore.kinds import HOW, NONE, PIPELINE_PPR
+from etl.restore.sessions import FOLLOWS_ARCHIVE, archive_key_sessions
 from etl.restore.settings import CasaInstallation
 
 # The changes a screen lists, newest first; JSON carries every one.
@@ -115,7 +118,7 @@ def explain_mous(
         project=_project(connection, status["project_uid"]),
         scheduling_blocks=_scheduling_blocks(connection, mous_uid),
         execution_blocks=_execution_blocks(connection, mous_uid),
-        sessions=_sessions(connection, mous_uid, caltables),
+        sessions=_sessions(connection, mous_uid, caltables, status["calibration_record"] == FOLLOWS_ARCHIVE),
         caltables=caltables,
         status_document=_status_document(connection, mous_uid),
         changes=_changes(connection, mous_uid),
@@ -221,9 +224,10 @@ def _execution_blocks(connection: Connection, mous_uid: str) -> list[dict[str, A
 
 
 def _sessions(
-    connection: Connection, mous_uid: str, caltables: Sequence[Mapping[str, Any]]
+    connection: Connection, mous_uid: str, caltables: Sequence[Mapping[str, Any]], follows_archive: bool
 ) -> list[dict[str, Any]]:
-    """The rule's sessions beside the OUSStatus document's, by number (a number on one side only too)."""
+    """The rule's sessions beside the OUSStatus document's, by number (a number on one side only too),
+    each with its value in the restore PPR."""
     view = mous_sessions
     derived = {
         row["session_number"]: row
@@ -238,14 +242,15 @@ def _sessions(
             .where(documented_table.c.mous_uid == mous_uid),
         )
     }
-    all_ebs = _session_ebs(connection, mous_uid)
+    agreement = _status_xml_agreement(connection, mous_uid)
+    values = _ppr_values(connection, mous_uid, derived, follows_archive)
     # Caltables of a session number the rule does not have are part of the picture too.
     archived: dict[int, str] = {}
     for row in caltables:
         if row["session_number"] is not None:
             archived.setdefault(row["session_number"], row["file_name"])
     sessions = []
-    for number in sorted(set(derived) | set(documented) | set(archived)):
+    for number in sorted(set(derived) | set(documented) | set(archived) | set(values)):
         rule = derived.get(number, {})
         listed = documented.get(number)
         sessions.append({
@@ -254,27 +259,39 @@ def _sessions(
             "eb_count": rule.get("eb_count"),
             "pass_eb_count": rule.get("pass_eb_count"),
             "pass_eb_uids": rule.get("pass_eb_uids"),
-            "session_value": rule.get("session_value"),
+            "session_value": values.get(number),
             "is_empty": rule.get("is_empty", False),
             "caltables_file": rule.get("caltables_file") or archived.get(number),
             "status_xml_eb_uids": None if listed is None else list(listed["eb_uids"]),
-            # As the derivation compares them: every EB of the session, whatever its QA0.
-            "status_xml_agrees": None if listed is None or not rule
-            else sorted(listed["eb_uids"]) == sorted(all_ebs.get(number, [])),
+            # The derivation's own verdict (shown only where both sides have the session).
+            "status_xml_agrees": None if listed is None or not rule else agreement[number],
         })
     return sessions
 
 
-def _session_ebs(connection: Connection, mous_uid: str) -> dict[int, list[str]]:
-    assignment = table_of(SessionAssignment)
-    found: dict[int, list[str]] = {}
-    for row in connection.execute(
-        select(assignment.c.session_number, assignment.c.eb_uid)
-        .where(assignment.c.mous_uid == mous_uid)
-        .order_by(assignment.c.session_number, assignment.c.position)
-    ):
-        found.setdefault(row.session_number, []).append(row.eb_uid)
-    return found
+def _ppr_values(
+    connection: Connection, mous_uid: str, derived: Mapping[int, Mapping[str, Any]], follows_archive: bool
+) -> dict[int, str]:
+    """Each SESSION_n value of the MOUS's restore PPR, as the generator writes it: the rule's Pass EBs,
+    or the archived PPR's sessions where the archive's record is the calibration's key."""
+    sessions = {number: row["pass_eb_uids"] for number, row in derived.items()}
+    if follows_archive:
+        mirror_ebs = {mous_uid: [eb for ebs in sessions.values() for eb in ebs]}
+        archived = archive_key_sessions(connection, lambda column: column == mous_uid, mirror_ebs)
+        if mous_uid in archived:
+            sessions = dict(archived[mous_uid])
+    return {number: session_value(ebs) for number, ebs in sessions.items()}
+
+
+def _status_xml_agreement(connection: Connection, mous_uid: str) -> dict[int, bool]:
+    """Per session number: does the OUSStatus document agree with the rule, as the derivation judged.
+
+    One definition (``etl.derive.status_agreement``) for the verdict and this screen: the report
+    runs the derivation's SQL for one MOUS rather than comparing the EB lists again in Python.
+    """
+    agreement = session_agreement(select(literal(mous_uid, Text).label("mous_uid")).subquery("mous"))
+    rows = connection.execute(select(agreement.c.session_number, agreement.c.agrees))
+    return {row.session_number: row.agrees for row in rows}
 
 
 def _caltables(connection: Connection, mous_uid: str) -> list[dict[str, Any]]:
@@ -370,15 +387,15 @@ def write_explanation(explanation: Explanation, fmt: str, stream: TextIO, view: 
 def shown_sessions(mous_uid: str, sessions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """For a screen: an empty session says so (its PPR value is the empty string, which a table cannot
     show), and a caltables file is named without the MOUS prefix every one of them has."""
-    prefix = f"member.{disk_name(mous_uid)}."
+    prefix = f"{MEMBER_PREFIX}{disk_name(mous_uid)}."
     return [
         {
             **session,
-            "session_value": "(empty)" if session["is_empty"] else session["session_value"],
+            "session_value": "(empty)" if session["session_value"] == "" else session["session_value"],
             "caltables": (session["caltables_file"] or "").removeprefix(prefix) or None,
             # Joined as the session value is, so the two read side by side.
             "status_xml_eb_uids": None if session["status_xml_eb_uids"] is None
-            else " | ".join(session["status_xml_eb_uids"]) or "(none)",
+            else session_value(session["status_xml_eb_uids"]) or "(none)",
         }
         for session in sessions
     ]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from etl.restore.kinds import PIPELINE_KINDS, SCRIPTFORPI
 from etl.restore.settings import CasaInstallation
 
 # The oldest CASA whose pipeline has hifa_restoredata / hsd_restoredata (pipeline of late 2016).
@@ -97,9 +98,9 @@ def same_release(installed: str, wanted: str) -> bool:
 
 def choose_casa(facts: RestoreFacts, site: Sequence[CasaInstallation]) -> CasaChoice:
     """The CASA ``facts``' restore needs and the site's installation for it, by the module's policy."""
-    if facts.restore_kind == "scriptforpi":
+    if facts.restore_kind == SCRIPTFORPI:
         return _exact_for_scripts(facts, site)
-    if facts.restore_kind in {"pipeline_ppr", "pipeline_script"}:
+    if facts.restore_kind in PIPELINE_KINDS:
         return _pipeline(facts, site)
     return CasaChoice(needed=None)
 

@@ -45,7 +45,6 @@ from etl.errors import (
     SourceUnavailable,
 )
 from etl.load.extract import source_snapshot
-from etl.load.figures import TableFigures
 from etl.logs import fields
 from etl.mirror import CalibrationDocument, table_of
 from etl.ngas.client import NgasClient
@@ -53,6 +52,7 @@ from etl.ngas.status import FileStatus
 from etl.progress import Progress
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract, contract_table
+from etl.steps.figures import StepFigures
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +101,12 @@ class DocumentFetch:
     def skipped_reason(self) -> str | None:
         return None if self.configured else self.stopped or NOT_CONFIGURED
 
-    def figures(self) -> TableFigures:
+    def figures(self) -> StepFigures:
         """The step as a line of the run's figures: read = listed, inserted = fetched, updated = reparsed.
 
         Documents that could not be had are not counted: retrying them changes nothing in the mirror.
         """
-        return TableFigures("calibration_document", self.listed, self.fetched, self.reparsed, 0, self.seconds)
+        return StepFigures(documents.name, self.listed, self.fetched, self.reparsed, 0, self.seconds)
 
 
 @dataclass

@@ -19,10 +19,8 @@ from etl.derive.sessions import derive_session_assignment
 from etl.errors import AlmaMirrorError, MirrorUnavailable
 from etl.load.bucket_state import store_buckets, stored_buckets
 from etl.load.extract import source_snapshot
-from etl.load.figures import TableFigures
 from etl.load.mapping import mirrored_tables
-from etl.load.merge import MergeCounts
-from etl.load.tables import check_source_tables, finish_step, merge_table, stage_table
+from etl.load.tables import check_source_tables, merge_table, stage_table
 from etl.logs import fields
 from etl.mirror import MousStatus, table_of
 from etl.mirror.views import mous_restore
@@ -31,6 +29,7 @@ from etl.report.lost import LostMous, lost_in_run
 from etl.restore.kinds import NONE, PIPELINE_PPR
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract
+from etl.steps.figures import StepFigures
 from etl.sync.documents import DocumentFetch, claim_documents, fetch_calibration_documents
 from etl.sync.run_record import (
     RunRecord,
@@ -51,7 +50,7 @@ class SyncSummary:
     run_id: int
     baseline: bool
     full: bool
-    tables: list[TableFigures]
+    tables: list[StepFigures]
     mous_derived: int
     newly_restorable: list[str]
     restorable_total: int  # a restore kind other than none: by a PPR, the archived script or scriptForPI.py
@@ -192,7 +191,7 @@ def _sync(
         ]
     # The source snapshot is closed: from here on only the mirror is involved.
     check_shrink(mirror, staged, options.max_shrink, allow_shrink)
-    figures = [merge_table(mirror, table, run.run_id, record_events) for table in staged]
+    merged = [merge_table(mirror, table, run.run_id, record_events) for table in staged]
     updates = {table.mapping.name: table.buckets for table in staged}
     store_buckets(mirror, updates, stored, mappings, run.run_id)
     with _step("affected MOUSes", "finding the MOUSes the changes touch") as step:
@@ -203,7 +202,8 @@ def _sync(
             mark_changed(mirror, affected, run.run_id)
             mark_record_changes(mirror, affected, run.run_id)
         step.finish()
-    figures += _derive(mirror, affected, run, record_events, documents)
+    derived = _derive(mirror, affected, run, record_events, documents)
+    figures = [*merged, *derived.figures]
     with _step("data quality", "checking the affected MOUSes") as step:
         quality = record_findings(mirror, affected, run.run_id, source_findings)
         step.finish("sync.quality_checked", opened=quality.opened, resolved=quality.resolved,
@@ -211,7 +211,7 @@ def _sync(
     newly = _newly_restorable(mirror, run.run_id)
     lost = lost_in_run(mirror, run.run_id)
     restorable_total, restorable_by_ppr = _restorable_totals(mirror)
-    mous_derived = next(f.rows_read for f in figures if f.table == "mous_status")
+    mous_derived = derived.mous_status.rows_read
     finish_run(
         mirror, run, figures,
         {
@@ -227,51 +227,29 @@ def _sync(
     )
 
 
+@dataclass(frozen=True)
+class _Derived:
+    """The figures of the derivation steps, in the order they ran; ``mous_status`` is the last."""
+
+    figures: list[StepFigures]
+    mous_status: StepFigures
+
+
 def _derive(
     mirror: Connection, affected: Table, run: RunRecord, record_events: bool, fetch: DocumentFetch
-) -> list[TableFigures]:
-    figures: list[TableFigures] = [fetch.figures()] if fetch.configured or fetch.reparsed else []
-
-    def timed(table: str, step: Progress, read: int, counts: MergeCounts) -> None:
-        figures.append(
-            TableFigures(table, read, counts.inserted, counts.updated, counts.deleted,
-                         time.monotonic() - step.started)
-        )
-        finish_step(step, "sync.table_derived", figures[-1])
-
-    with _step("ous_status_document", "parsing OUSStatus documents") as step:
-        read, documents, _sessions = refresh_status_documents(mirror, affected, run.run_id, record_events)
-        timed("ous_status_document", step, read, documents)
-    with _step("session_assignment", "applying the session rule") as step:
-        read, counts = derive_session_assignment(mirror, affected, run.run_id, record_events)
-        timed("session_assignment", step, read, counts)
-    with _step("calibration_record", "comparing the archive's records of the calibrations") as step:
-        record_figures = [
-            TableFigures(table, read, counts.inserted, counts.updated, counts.deleted, seconds)
-            for table, read, counts, seconds in derive_calibration_records(
-                mirror, affected, run.run_id, record_events, fetch.configured
-            )
-        ]
-        figures += record_figures
-        _record_lines(step, record_figures)
-    with _step("mous_status", "judging restorability") as step:
-        read, counts = derive_mous_status(mirror, affected, run.run_id, run.started_at, record_events)
-        timed("mous_status", step, read, counts)
-    return figures
-
-
-def _record_lines(step: Progress, record_figures: list[TableFigures]) -> None:
-    """One line per record table: the step's own for the first, a finished one for each other."""
-    first, *others = record_figures
-    finish_step(step, "sync.table_derived", first)
-    for figures in others:
-        line = Progress(figures.table, unit="MOUSes", logger=log)
-        line.started -= figures.seconds  # done already: its line says how long it took
-        finish_step(line, "sync.table_derived", figures)
+) -> _Derived:
+    # The fetch ran before the transaction; its figures join the run's when it did something.
+    fetched = [fetch.figures()] if fetch.configured or fetch.reparsed else []
+    documents = refresh_status_documents(mirror, affected, run.run_id, record_events)
+    sessions = derive_session_assignment(mirror, affected, run.run_id, record_events)
+    records = derive_calibration_records(mirror, affected, run.run_id, record_events, fetch.configured)
+    status = derive_mous_status(mirror, affected, run.run_id, run.started_at, record_events)
+    return _Derived([*fetched, documents, sessions, *records, status], status)
 
 
 def _step(label: str, doing: str) -> Progress:
-    """A derivation step's live line: one statement or a few, so it shows what it does and for how long."""
+    """The live line of a step that writes no table of its own (the affected MOUSes, the data-quality
+    check): one statement or a few, so it shows what it does and for how long."""
     return Progress(label, unit="MOUSes", logger=log, doing=doing)
 
 

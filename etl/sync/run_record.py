@@ -23,9 +23,9 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from etl.errors import MirrorRejected, SyncAlreadyRunning
-from etl.load.figures import TableFigures
 from etl.logs import fields
 from etl.mirror import SyncLock, SyncRun, SyncRunTable, table_of
+from etl.steps.figures import StepFigures
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def start_run(engine: Engine, full: bool, source: str) -> RunRecord:
 def finish_run(
     connection: Connection,
     run: RunRecord,
-    figures: list[TableFigures],
+    figures: list[StepFigures],
     counts: dict[str, int],
 ) -> None:
     """Mark the run succeeded, in the same transaction as the rows it describes."""

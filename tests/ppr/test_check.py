@@ -216,7 +216,7 @@ def test_a_session_missing_from_the_archived_ppr() -> None:
     differences = compare_sessions(sessions_of({1: (A,), 2: ()}), {1: (A,)})
     assert differences == [SessionDifference(DifferenceKind.SESSION_MISSING, 2, None)]
     assert describe_differences(differences) == [
-        "SESSION_2 is in the mirror's mapping but not in the archived PPR"
+        "SESSION_2 is in the mirror but not in the archived PPR"
     ]
 
 
@@ -224,7 +224,7 @@ def test_a_session_missing_from_the_mirror() -> None:
     differences = compare_sessions(sessions_of({1: (A,)}), {1: (A,), 2: ()})
     assert differences == [SessionDifference(DifferenceKind.SESSION_MISSING, None, 2)]
     assert describe_differences(differences) == [
-        "SESSION_2 is in the archived PPR but not in the mirror's mapping"
+        "session_2 is in the archived PPR but not in the mirror"
     ]
 
 
@@ -232,7 +232,7 @@ def test_a_moved_eb_names_both_sessions() -> None:
     differences = compare_sessions(sessions_of({1: (A,), 2: (B,), 3: (C,)}), {1: (A,), 2: (B, C), 3: ()})
     assert differences == [SessionDifference(DifferenceKind.EB_MOVED, 3, 2, C)]
     assert describe_differences(differences) == [
-        f"EB {C} is in SESSION_3 in the mirror's mapping but in SESSION_2 in the archived PPR"
+        f"EB {C} is in SESSION_3 in the mirror but in session_2 in the archived PPR"
     ]
 
 
@@ -243,8 +243,8 @@ def test_an_eb_missing_on_either_side() -> None:
         SessionDifference(DifferenceKind.EB_MISSING, None, 1, C),
     ]
     assert describe_differences(differences) == [
-        f"EB {B} (SESSION_1) is in the mirror's mapping but not in the archived PPR",
-        f"EB {C} (SESSION_1 in the archived PPR) is not among the mirror's Pass EBs",
+        f"EB {B} (SESSION_1 in the mirror) is not in the archived PPR",
+        f"EB {C} is in session_1 in the archived PPR but not among the mirror's Pass EBs",
     ]
 
 
@@ -263,7 +263,7 @@ def test_a_renumbered_mapping_shows_every_moved_eb() -> None:
     # The failure the seed warns about: an empty session dropped and the rest renumbered.
     archived = {1: (A,), 2: (), 3: (B,), 4: (C,)}
     derived = sessions_of({1: (A,), 2: (B,), 3: (C,)})
-    kinds = [(d.kind, d.derived_session, d.archived_session) for d in compare_sessions(derived, archived)]
+    kinds = [(d.kind, d.mirror_session, d.archived_session) for d in compare_sessions(derived, archived)]
     assert kinds == [
         (DifferenceKind.SESSION_MISSING, None, 4),
         (DifferenceKind.EB_MOVED, 2, 3),
@@ -276,5 +276,5 @@ def test_the_archived_ppr_read_and_compared(tmp_path: Path, site: PprSettings) -
     archived = read_archived_sessions(_write(tmp_path, archived_ppr))
     derived = sessions_of({1: (A,), 2: (C,), 3: (B,)})
     assert describe_differences(compare_sessions(derived, archived)) == [
-        f"EB {C} is in SESSION_2 in the mirror's mapping but in SESSION_3 in the archived PPR"
+        f"EB {C} is in SESSION_2 in the mirror but in session_3 in the archived PPR"
     ]

@@ -57,7 +57,7 @@ def as_sets(mapping: Mapping[int, tuple[str, ...]]) -> dict[int, frozenset[str]]
 def mirrored(difference: SessionDifference) -> SessionDifference:
     """The same difference seen from the other side."""
     return SessionDifference(
-        difference.kind, difference.archived_session, difference.derived_session, difference.eb_uid
+        difference.kind, difference.archived_session, difference.mirror_session, difference.eb_uid
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from etl.calibration.compare import EbDifference, describe, eb_differences
+from etl.calibration.compare import DifferenceKind, SessionDifference, describe, eb_differences
 
 A, B, C = "uid://A002/Xc77d4f/X522", "uid://A002/Xc77d4f/X3d06", "uid://A002/Xc790bf/X1201"
+MOVED, MISSING = DifferenceKind.EB_MOVED, DifferenceKind.EB_MISSING
 
 
 def disk(uid: str) -> str:
@@ -20,17 +21,15 @@ def test_the_same_ebs_in_the_same_sessions_agree_in_any_order_and_spelling() -> 
 
 def test_a_moved_a_missing_and_an_extra_eb() -> None:
     found = eb_differences({1: (A,), 2: (B,)}, {1: (disk(A), disk(B)), 2: (disk(C),)})
-    assert found == [
-        EbDifference(disk(C), None, 2),
-        EbDifference(B, 2, 1),
-    ] or found == [EbDifference(B, 2, 1), EbDifference(disk(C), None, 2)]
-    assert eb_differences({1: (A, B)}, {1: (disk(A),)}) == [EbDifference(B, 1, None)]
+    # Moved EBs first, then the ones on one side only.
+    assert found == [SessionDifference(MOVED, 2, 1, B), SessionDifference(MISSING, None, 2, disk(C))]
+    assert eb_differences({1: (A, B)}, {1: (disk(A),)}) == [SessionDifference(MISSING, 1, None, B)]
 
 
 def test_the_description_names_each_eb_both_sessions_and_every_document_that_says_so() -> None:
-    moved = EbDifference(B, 2, 1)
+    moved = SessionDifference(MOVED, 2, 1, B)
     lines = describe(
-        {"request": [moved], "manifest": [moved, EbDifference(C, 3, None)]},
+        {"request": [moved], "manifest": [moved, SessionDifference(MISSING, 3, None, C)]},
         {"manifest": "m.xml", "request": "p.xml"},
     )
     assert lines == [
@@ -38,6 +37,13 @@ def test_the_description_names_each_eb_both_sessions_and_every_document_that_say
         "PPR p.xml",
         f"EB {C} (SESSION_3 in the mirror) is not in the manifest m.xml",
     ]
-    assert describe({"restore_script": [EbDifference("uid___x", None, 4)]}, {"restore_script": "s.py"}) == [
+    only_archived = SessionDifference(MISSING, None, 4, "uid___x")
+    assert describe({"restore_script": [only_archived]}, {"restore_script": "s.py"}) == [
         "EB uid___x is in session_4 in the restore script s.py but not among the mirror's Pass EBs"
+    ]
+
+
+def test_a_document_without_a_file_name_is_named_by_its_label() -> None:
+    assert describe({"request": [SessionDifference(DifferenceKind.SESSION_MISSING, 2, None)]}) == [
+        "SESSION_2 is in the mirror but not in the archived PPR"
     ]

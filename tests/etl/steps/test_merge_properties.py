@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text, insert, literal_column, text
 
 from etl.load.mapping import mirrored_tables
-from etl.load.merge import MergeTarget, merge
-from etl.load.stage import create_stage
 from etl.source.contract import CONTRACT
+from etl.steps.merge import MergeTarget, merge
+from etl.steps.stage import create_stage
 from tests.conftest import DatabaseFactory, open_engine
 
 # Database round trips vary in time: no deadline. A hundred examples of each take about 4 s.
