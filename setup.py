@@ -10,12 +10,23 @@ packages it finds, hence the list here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 RESOURCES = "almamirror_resources"
+# One folder of SQL files per view (alembic/views/README.md).
+VIEW_FOLDERS = tuple(
+    f"{RESOURCES}.alembic.views.{folder.name}"
+    for folder in sorted((Path(__file__).resolve().parent / "alembic" / "views").iterdir())
+    if folder.is_dir()
+)
 # Its folders, named so that setuptools does not take them for packages it was not told of (and warn).
-RESOURCE_FOLDERS = (RESOURCES, f"{RESOURCES}.alembic", f"{RESOURCES}.alembic.versions", f"{RESOURCES}.config")
+RESOURCE_FOLDERS = (
+    RESOURCES, f"{RESOURCES}.alembic", f"{RESOURCES}.alembic.versions", f"{RESOURCES}.alembic.views",
+    *VIEW_FOLDERS, f"{RESOURCES}.config",
+)
 # Real pipeline products (some of them CASA scripts) and ASDMs: etl's package data, never modules.
 DATA_FOLDERS = ("etl.demo.real_restore", "etl.demo.real_restore.products", "etl.demo.real_restore.asdm")
 

@@ -1,38 +1,37 @@
-"""Benchmark the HTTP exchanges of fetching calibration documents: httpx against ``http.client``.
+"""Benchmark the NGAS client's two ways of fetching a calibration document: STATUS first, or RETRIEVE alone.
 
     .venv/bin/python bench/document_http.py [--scale alma] [--home DIR] [--documents 3000]
 
 For the first ``--documents`` calibration documents the demo archive lists (as the sync lists them),
-the exchanges the sync makes per document against the stand-in NGAS (``almamirror archive serve``, a
-separate process): a STATUS, a RETRIEVE and, for a file the other node holds, the 303's target. Done
-in one process and one thread, in batches of 250 that alternate between httpx (as etl/ngas/client.py
-uses it: one pooled client, kept-alive connections) and the standard library's ``http.client`` (one
-kept-alive connection per node), so both meet the same load. Prints the CPU per document of each.
-Nothing is verified or parsed: this measures the HTTP path alone. Uses the source database
-``bench_source_<scale>`` under --home that bench/calibration_record.py and bench/ppr.py fill.
+fetched by the sync's own client (``etl/ngas/client.py``) from the stand-in NGAS (``almamirror archive
+serve``, a separate process), in one process and one thread, in batches of 250 documents that
+alternate between ``fetch_document`` (STATUS, then RETRIEVE verified by size and checksum: what every
+document cost before, and what one still costs when the record needs NGAS's date) and
+``retrieve_exact`` (RETRIEVE alone, checked against the listed size: what most documents cost now),
+so both meet the same load. Prints the CPU per document on each side (the client's and the
+stand-in's). Uses the source database ``bench_source_<scale>`` under --home that
+bench/calibration_record.py and bench/ppr.py fill.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import quote, urlsplit
-
-import httpx
 
 from etl import embedded
 from etl.database import create_source_engine
 from etl.demo.fill import demo_archive_present
 from etl.demo.ngas_process import start_stand_in
+from etl.load.documents import ListedDocument, listed_documents
+from etl.ngas.client import NgasClient
 from etl.settings import load_settings
-from etl.sync.documents import listed_documents
 
 BATCH = 250
-HEADERS = {"User-Agent": "almamirror", "Accept-Encoding": "identity"}
 
 
 def main() -> None:
@@ -53,76 +52,43 @@ def main() -> None:
     source = create_source_engine(source_url, settings)
     if not demo_archive_present(source, "alma"):
         sys.exit("bench: fill the demo archive first (bench/calibration_record.py or bench/ppr.py)")
-    file_ids = [document.file_id for document in listed_documents(source, settings.source)]
-    file_ids = file_ids[:args.documents]
+    listed = [document for document in listed_documents(source, settings.source) if document.size]
+    listed = listed[:args.documents]
     source.dispose()
 
-    with start_stand_in(environment) as ngas:
-        base = ngas.url.rstrip("/")
-        pooled = httpx.Client(timeout=30, headers=HEADERS)
-        plain = PlainClient()
-        seconds = {"httpx": 0.0, "http.client": 0.0}
-        exchanges = {"httpx": lambda file_id: by_httpx(pooled, base, file_id),
-                     "http.client": lambda file_id: by_http_client(plain, base, file_id)}
-        for exchange in exchanges.values():
-            exchange(file_ids[0])  # connections open
-        for start in range(0, len(file_ids), BATCH):
-            for name, exchange in exchanges.items():
-                cpu = time.process_time()
-                for file_id in file_ids[start:start + BATCH]:
-                    exchange(file_id)
-                seconds[name] += time.process_time() - cpu
-        pooled.close()
-    for name, spent in seconds.items():
-        print(f"{name:<12} {spent * 1000 / len(file_ids):.3f} ms of CPU per document "
-              f"(STATUS, RETRIEVE, 303s followed; {len(file_ids):,} documents)")
-    print(f"ratio httpx / http.client: {seconds['httpx'] / seconds['http.client']:.2f}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    with start_stand_in(environment) as ngas, \
+            NgasClient(replace(settings.archive, ngas_urls=(ngas.url,))) as client:
+        ways: dict[str, Callable[[ListedDocument], object]] = {
+            "STATUS, then RETRIEVE": lambda d: client.fetch_document(d.file_id, expected_size=d.size),
+            "RETRIEVE alone": lambda d: client.retrieve_exact(d.file_id, d.size or 0),
+        }
+        ways["RETRIEVE alone"](listed[0])  # connections open
+        spent = dict.fromkeys(ways, 0.0)
+        served = dict.fromkeys(ways, 0.0)
+        asked = dict.fromkeys(ways, 0)
+        taken = dict.fromkeys(ways, 0)
+        names = list(ways)
+        for number, start in enumerate(range(0, len(listed), BATCH)):
+            # Batches of other documents, each way in turn: neither meets the stand-in's cache warm.
+            name = names[number % len(names)]
+            batch = listed[start:start + BATCH]
+            cpu, server = time.process_time(), process_cpu_seconds(ngas.process.pid)
+            taken[name] += sum(ways[name](document) is not None for document in batch)
+            spent[name] += time.process_time() - cpu
+            served[name] += process_cpu_seconds(ngas.process.pid) - server
+            asked[name] += len(batch)
+    for name in ways:
+        documents = max(asked[name], 1)
+        print(f"{name:<22} client {spent[name] * 1000 / documents:.3f} ms, stand-in "
+              f"{served[name] * 1000 / documents:.3f} ms of CPU per document "
+              f"({taken[name]:,} of {asked[name]:,} fetched)")
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
-def by_httpx(client: httpx.Client, base: str, file_id: str) -> int:
-    client.get(f"{base}/STATUS", params={"file_id": file_id}).read()
-    reply = client.get(f"{base}/RETRIEVE", params={"file_id": file_id})
-    if reply.status_code == 303:
-        reply = client.get(reply.headers["location"])
-    return len(reply.content)
-
-
-class PlainClient:
-    """One kept-alive ``http.client`` connection per node; a closed one is opened again once."""
-
-    def __init__(self) -> None:
-        self.connections: dict[str, http.client.HTTPConnection] = {}
-
-    def get(self, url: str) -> tuple[int, str | None, bytes]:
-        parts = urlsplit(url)
-        for _attempt in range(2):
-            connection = self.connections.get(parts.netloc)
-            if connection is None:
-                connection = http.client.HTTPConnection(parts.hostname or "", parts.port)
-                self.connections[parts.netloc] = connection
-            try:
-                connection.request("GET", f"{parts.path}?{parts.query}", headers=HEADERS)
-                reply = connection.getresponse()
-                body = reply.read()
-            except (http.client.RemoteDisconnected, ConnectionError):
-                connection.close()
-                del self.connections[parts.netloc]
-                continue
-            if reply.will_close:
-                connection.close()
-                del self.connections[parts.netloc]
-            return reply.status, reply.getheader("Location"), body
-        raise ConnectionError(f"{url}: the connection closed twice")
-
-
-def by_http_client(client: PlainClient, base: str, file_id: str) -> int:
-    query = "file_id=" + quote(file_id, safe="")
-    client.get(f"{base}/STATUS?{query}")
-    status, location, body = client.get(f"{base}/RETRIEVE?{query}")
-    if status == 303 and location:
-        status, location, body = client.get(location)
-    return len(body)
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of another process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

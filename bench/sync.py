@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sync.py [--scales small,medium,alma] [--home DIR] [--seed N]
         [--link [--latency-ms 40] [--mbit 50]] [--sweep 2000,20000,100000]
-        [--source-url URL --mirror-url URL]
+        [--source-url URL --mirror-url URL] [--interleave N]
 
 For each scale, on the embedded PostgreSQL under --home (default ~/.cache/almamirror-bench): a source
 database ``bench_source_<scale>`` filled once with the demo archive, and a mirror ``bench_mirror_<scale>``
@@ -15,6 +15,9 @@ floor, and with the peak memory of this process during it (the sync runs in it).
 floor and every sync, and adds the bytes pulled from the source to each line; ``--sweep`` then runs one
 ``--full`` sync per ``source.batch_rows`` value given (``source.arraysize`` set alike; it acts on Oracle
 only). The end of the run gives the time per source row at each scale, and the ratios between scales.
+``--interleave N`` then runs N quiet nights (``--interleave-full``: ``--full`` syncs), each between two copy
+floors, and gives each one's ratio to the mean of the two (on a shared machine the load moves between the
+floor and a sync run minutes later).
 """
 
 from __future__ import annotations
@@ -101,6 +104,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY * 1000, help="each way")
     parser.add_argument("--mbit", type=float, default=DEFAULT_MBIT, help="per direction; 0: no cap")
     parser.add_argument("--sweep", default="", help="source.batch_rows values to try over the link")
+    parser.add_argument("--interleave", type=int, default=0, metavar="N",
+                        help="after the syncs, N rounds of a quiet night between two copy floors")
+    parser.add_argument("--interleave-full", action="store_true",
+                        help="with --interleave: a --full sync between the floors instead of a quiet night")
     args = parser.parse_args()
     args.sweep_rows = [int(value) for value in args.sweep.split(",") if value.strip()]
     if args.sweep_rows and not args.link:
@@ -129,6 +136,8 @@ def run_scale(scale: str, args: argparse.Namespace) -> ScaleRun:
         floor = bench.copy_floor(reading, mirror, settings)
         run.source_rows = floor.rows
         sync_sequence(bench, mirror, reading, source, settings)
+        if args.interleave:
+            interleave(bench, mirror, reading, settings, args.interleave, full=args.interleave_full)
         if link is not None:
             report_link(run, link)
             for batch_rows in args.sweep_rows:
@@ -239,6 +248,24 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def interleave(
+    bench: Bench, mirror: Engine, reading: Engine, settings: Settings, rounds: int, full: bool = False
+) -> None:
+    """Quiet nights (``full``: --full syncs), each between two copy floors: on a machine whose load
+    changes from minute to minute, a ratio to the floors measured just before and after the sync says
+    more than one to a floor measured a quarter of an hour earlier."""
+    sync = partial(run_sync, mirror, reading, settings.source, full=full, archive=settings.archive)
+    name = "--full sync" if full else "quiet night"
+    floors = [measure_copy_floor(reading, mirror, settings.source).seconds]
+    for number in range(1, rounds + 1):
+        seconds = sync().seconds
+        floors.append(measure_copy_floor(reading, mirror, settings.source).seconds)
+        around = (floors[-2] + floors[-1]) / 2
+        print(f"{bench.run.scale} {name} {number} between floors {floors[-2]:.2f} s and "
+              f"{floors[-1]:.2f} s: {seconds:.2f} s, {seconds / around:.2f}× their mean")
+        sys.stdout.flush()
 
 
 def report_link(run: ScaleRun, link: LinkProxy) -> None:

@@ -7,13 +7,16 @@ manifest, its products/ directory) names them without the prefix and with ``.tgz
 verdict applies the same rule in SQL (``etl.derive.restorability.restore_name``); a property test
 keeps the two equal.
 
-Standard library only: the PPR core imports this module.
+The PPR generator and the reports both parse the UIDs people type (``parse_mous_uid``): standard library
+and ``etl.errors`` only, so that the PPR core and every report can import this module.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+
+from etl.errors import InvalidMousUid
 
 # Archive id (A001, A002, …) then two lower-case hex serials. ALMA never writes upper-case hex, so an
 # upper-case UID would never match the mirror: refusing it gives the clearer message.
@@ -48,6 +51,14 @@ def canonical_uid(text: str) -> str | None:
         return None
     archive, first, second = match.groups()
     return f"uid://{archive}/{first}/{second}"
+
+
+def parse_mous_uid(text: str) -> str:
+    """The canonical ``uid://…`` form of a MOUS UID typed in any accepted form, else ``InvalidMousUid``."""
+    uid = canonical_uid(text.strip())
+    if uid is None:
+        raise InvalidMousUid(text)
+    return uid
 
 
 def is_canonical_uid(text: str) -> bool:

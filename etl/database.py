@@ -1,20 +1,22 @@
-"""Engines for the source and the mirror (URLs are parsed here, masked in etl.urls)."""
+"""Engines for the mirror and the source, from the settings (URLs are parsed here, masked by
+``etl.logs.mask_url``; the source's engine is made in ``etl.source.engine``)."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from etl import embedded
-from etl.errors import ConfigurationError, MirrorUnavailable, RetryLater, SourceUnavailable
+from etl.connections import make_connections
+from etl.errors import ConfigurationError, MirrorUnavailable
+from etl.logs import mask_url
 from etl.settings import Settings
-from etl.urls import SCHEME, is_oracle, mask_url
+from etl.urls import SCHEME, is_oracle
 
 
 def parse_url(url: str, setting: str) -> URL:
@@ -99,49 +101,11 @@ def create_mirror_engine(url: URL, application_name: str = "almamirror") -> Engi
     return engine
 
 
-def make_connections(
-    engine: Engine, role: str, error: type[RetryLater], prepare: Callable[[Any], None] | None = None
-) -> None:
-    """Connect ``engine`` so that a failure says which database failed (source or mirror), as
-    ``error``, and ``prepare`` sees each new connection before SQLAlchemy's first query on it."""
-    # The listener lives on as long as the engine's dialect, which outlives the engine: PostgreSQL's
-    # dialect keeps itself in class-level caches of its reflection queries. A listener that held
-    # the engine kept every disposed engine, and its statement cache, alive: a scheduler grew about
-    # 10 MB a sync. So it holds only the URL's text.
-    masked = mask_url(engine.url)
-
-    @event.listens_for(engine, "do_connect")
-    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        try:
-            connection = dialect.connect(*cargs, **cparams)
-        except dialect.loaded_dbapi.Error as exc:
-            message = " ".join(str(exc).split())
-            raise error(f"the {role} database {masked} is unavailable: {message}") from exc
-        if prepare is not None:
-            prepare(connection)
-        return connection
-
-
 def create_source_engine(url: URL, settings: Settings) -> Engine:
-    """An engine for reading the source; Oracle gets a large fetch array and LOBs fetched as text."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
-    if url.get_backend_name() == "postgresql":
-        options["connect_args"] = {"application_name": "almamirror-source"}
-    if is_oracle(url):
-        import oracledb
+    """An engine for reading the source with the configured fetch array (``etl.source.engine``)."""
+    from etl.source.engine import make_source_engine
 
-        # Thin mode (the default: no Oracle client libraries) and CLOBs as str, not LOB locators:
-        # a LOB locator costs one round trip per row on a remote link.
-        oracledb.defaults.fetch_lobs = False
-        options.update(arraysize=settings.source.arraysize, auto_convert_lobs=True)
-    engine = create_engine(url, **options)
-    prepare: Callable[[Any], None] | None = None
-    if url.get_backend_name() == "postgresql":
-        from etl.source.postgres import prepare_connection
-
-        prepare = prepare_connection
-    make_connections(engine, "source", SourceUnavailable, prepare)
-    return engine
+    return make_source_engine(url, settings.source.arraysize)
 
 
 @contextmanager

@@ -103,6 +103,20 @@ class UsageError(StopAndFix):
     exit_code = 2
 
 
+ACCEPTED_UID_FORMS = (
+    "uid://A001/X129e/Xb6 or uid___A001_X129e_Xb6 (archive id A + 3 digits, then two X + lower-case hex "
+    "parts), optionally prefixed with 'member.'"
+)
+
+
+class InvalidMousUid(UsageError):
+    """The text given as a MOUS UID is in none of the accepted forms (``etl.archive_names``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(f"{text!r} is not a MOUS UID; expected {ACCEPTED_UID_FORMS}")
+
+
 class SchemaMismatch(StopAndFix):
     """The mirror's schema is not at the revision this code expects, or a source table is missing."""
 

@@ -1,12 +1,24 @@
-"""Logging: module loggers writing an event name followed by key=value fields, one line per event."""
+"""Logging: module loggers writing an event name followed by key=value fields, one line per event; and
+the masking that keeps every secret of a URL out of log lines and messages (``mask_url``).
+
+Standard library only at run time (and ``etl.controls``, ``etl.urls``): the settings mask the URLs they
+refuse, below the source and the engines.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
+from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus
 
 from etl.controls import escape_controls
+from etl.urls import SCHEME, SECRET_NAME
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -138,3 +150,53 @@ def fields(**values: object) -> str:
             text = '"' + text.replace('"', '\\"') + '"'
         parts.append(f"{key}={text}")
     return " ".join(parts)
+
+
+# Greedy: the password runs to the *last* "@", so an unencoded "@" in it hides the rest too.
+_USERINFO = re.compile(r"^(?P<user>[^:@/?#]*):.*@", re.DOTALL)
+_KEY_VALUE = re.compile(
+    r"(?P<key>\b\w*(?:pass|pwd|secret|token)\w*\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE
+)
+# An archive (NGAS) URL's user part alone may be a token (http://TOKEN@host): masked too.
+_WEB_USER_ONLY = re.compile(r"^[^:@/?#]+@")
+MASK = "***"
+
+
+def mask_url(url: str | URL | None) -> str:
+    """The URL with every secret in it replaced by ``***``: the one masking of the project.
+
+    Masks the password of ``user:password@`` (up to the last ``@``, so an unencoded ``@`` in the
+    password hides the rest of it too), every query parameter whose (percent-decoded) name says it
+    is a secret (``password=``, ``sslpassword=``, ``token=``, …), and the same words in a libpq
+    ``key=value`` string. It masks too much rather than too little: a URL with an ``@`` after its
+    host loses the host too.
+    """
+    if url is None:
+        return "(embedded)"
+    text = url if isinstance(url, str) else _text_of(url)
+    parts = SCHEME.search(text)
+    if parts is None:
+        return _KEY_VALUE.sub(lambda found: found["key"] + MASK, text)
+    rest = _USERINFO.sub(lambda found: f"{found['user']}:{MASK}@", parts["rest"], count=1)
+    if parts["scheme"].lower() in ("http://", "https://"):
+        rest = _WEB_USER_ONLY.sub(f"{MASK}@", rest, count=1)
+    return text[: parts.start()] + parts["scheme"] + _mask_query(rest)
+
+
+def _text_of(url: object) -> str:
+    # SQLAlchemy's URL prints its password as *** but not its query's secrets: render it whole, then mask.
+    render = getattr(url, "render_as_string", None)
+    return str(render(hide_password=False)) if callable(render) else str(url)
+
+
+def _mask_query(rest: str) -> str:
+    head, question, query = rest.partition("?")
+    if not question:
+        return rest
+    query, hash_sign, fragment = query.partition("#")
+    pieces = re.split(r"([&;])", query)
+    for index, piece in enumerate(pieces):
+        name, equals, _value = piece.partition("=")
+        if equals and SECRET_NAME.search(unquote_plus(name)):
+            pieces[index] = f"{name}={MASK}"
+    return head + question + "".join(pieces) + hash_sign + fragment

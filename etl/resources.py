@@ -1,9 +1,9 @@
-"""Where almamirror finds its own files: the Alembic migrations and the default settings.
+"""Where almamirror finds its own files: the Alembic migrations, the views' SQL and the default settings.
 
 A checkout (and the editable install ``./run`` makes of it) has them at the top of the repository:
-``alembic.ini``, ``alembic/`` and ``config/almamirror.toml``, the only place they are edited. A wheel
-declares that directory as the package ``almamirror_resources`` (setup.py), which holds exactly those
-files, so an installed almamirror needs no checkout.
+``alembic.ini``, ``alembic/`` (its ``views/`` holds each view's SQL) and ``config/almamirror.toml``, the
+only place they are edited. A wheel declares that directory as the package ``almamirror_resources``
+(setup.py), which holds exactly those files, so an installed almamirror needs no checkout.
 """
 
 from __future__ import annotations
@@ -27,4 +27,6 @@ def _root() -> Path:
 
 ROOT = _root()
 ALEMBIC_INI = ROOT / "alembic.ini"
+# Each version of each view, one file per version, loaded by the revisions (alembic/views/README.md).
+VIEW_QUERIES = ROOT / "alembic" / "views"
 DEFAULTS_FILE = ROOT / "config" / "almamirror.toml"

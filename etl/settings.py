@@ -316,7 +316,7 @@ def _check_archive(archive: ArchiveSettings, problems: list[str]) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             # Imported only here: every command loads settings, and masking needs SQLAlchemy.
-            from etl.urls import mask_url
+            from etl.logs import mask_url
 
             problems.append(
                 f"archive.ngas_urls: '{mask_url(url)}' is not an NGAS server URL; expected "

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any, Final
 from etl.archive_names import disk_name, restore_name
 from etl.restore.casa import RestoreFacts, choose_casa
 from etl.restore.kinds import CALIBRATION_PRODUCT_KINDS, SCRIPTFORPI
+from etl.restore.spool import MANIFEST_FILE
 from ppr.errors import InvalidPpr
 from ppr.layout import (
     ASDM_VIA,
-    MANIFEST_FILE,
     MANIFEST_VERSION,
     PRODUCT_VIA,
     README_FILE,

@@ -1,7 +1,8 @@
 """Errors of restore-PPR generation, grouped by what the caller should do about them.
 
-- Fix the argument (``UsageError``, exit 2): the MOUS UID is malformed; the relative path is not safe;
-  the archived PPR given for comparison cannot be read.
+- Fix the argument (``UsageError``, exit 2): the relative path is not safe; the archived PPR given for
+  comparison cannot be read. (A malformed MOUS UID is ``etl.errors.InvalidMousUid``: the reports parse
+  UIDs too.)
 - Refuse (``StopAndFix``, exit 1): the MOUS is not in the mirror or not a member OUS, the output
   directory is taken, or ``NotRestorable`` — the mirror's verdict: one of its reason codes
   (``etl.mirror.reasons.REASON_CODES``), or ``proprietary``.
@@ -19,20 +20,8 @@ from pathlib import Path
 
 from etl.errors import RetryLater, StopAndFix, UsageError
 
-ACCEPTED_UID_FORMS = (
-    "uid://A001/X129e/Xb6 or uid___A001_X129e_Xb6 (archive id A + 3 digits, then two X + lower-case hex "
-    "parts), optionally prefixed with 'member.'"
-)
 # How many validation problems an InvalidPpr message shows; the rest are counted.
 SHOWN_PROBLEMS = 5
-
-
-class InvalidMousUid(UsageError):
-    """The text given as a MOUS UID is in none of the accepted forms."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        super().__init__(f"{text!r} is not a MOUS UID; expected {ACCEPTED_UID_FORMS}")
 
 
 class UnknownMous(StopAndFix):

@@ -23,6 +23,7 @@ from lxml import etree
 
 from etl.archive_names import disk_name, restore_name
 from etl.calibration.xml import safe_parser
+from etl.restore.spool import MANIFEST_FILE
 from etl.safe_files import make_directory, replace_file, write_new
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
 from ppr.json_text import indented_json
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 RAWDATA = "rawdata"
 WORKING = "working"
 PRODUCTS = "products"
-MANIFEST_FILE = "fetch-manifest.json"
 README_FILE = "README.txt"
 MANIFEST_VERSION = 2
 # Files a person or a batch system runs.

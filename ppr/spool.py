@@ -8,62 +8,39 @@ old one. Manifests written before the digest existed are recognised by reading t
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, func, select
 
-from etl.logs import fields
 from etl.mirror import MousStatus, SyncRun, table_of
+from etl.restore.spool import SpooledRequest, spooled_requests, unreadable
 from ppr.errors import ArchivedPprUnreadable
-from ppr.layout import MANIFEST_FILE, session_map_digest
+from ppr.layout import session_map_digest
 from ppr.model import Session
-
-log = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class BuiltRequest:
-    mous_uid: str
-    session_map_sha256: str
-    directory: Path
 
 
 def built_requests(base_dir: Path) -> dict[tuple[str, str], Path]:
     """(MOUS UID, session-map digest) → request directory, for every request under ``base_dir``."""
     found: dict[tuple[str, str], Path] = {}
-    for request in _scan(base_dir):
-        found.setdefault((request.mous_uid, request.session_map_sha256), request.directory)
+    for request in spooled_requests(base_dir):
+        digest = _session_map_digest(request)
+        if digest is not None:
+            found.setdefault((request.mous_uid, digest), request.directory)
     return found
 
 
-def _scan(base_dir: Path) -> Iterator[BuiltRequest]:
-    if not base_dir.is_dir():
-        return
-    for directory, subdirectories, files in os.walk(base_dir):
-        if MANIFEST_FILE in files:
-            subdirectories.clear()  # a request directory: never walk into its rawdata or products
-            request = _read_request(Path(directory))
-            if request is not None:
-                yield request
-            continue
-        # Hidden directories are requests being written or replaced (.name.partial-…), not requests.
-        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
-
-
-def _read_request(directory: Path) -> BuiltRequest | None:
+def _session_map_digest(request: SpooledRequest) -> str | None:
+    """The digest the manifest records, else the one of its PPR's sessions; None when neither reads."""
     try:
-        manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
-        mous_uid = manifest["mous_uid"]
-        digest = manifest.get("session_map_sha256") or _digest_from_ppr(directory, manifest)
+        digest = request.manifest.get("session_map_sha256") or _digest_from_ppr(
+            request.directory, request.manifest
+        )
     except (OSError, ValueError, KeyError, TypeError, ArchivedPprUnreadable) as exc:
-        log.warning("ppr.spool_unreadable %s", fields(directory=directory, error=exc))
+        unreadable(request.directory, exc)
         return None
-    return BuiltRequest(str(mous_uid), str(digest), directory)
+    return str(digest)
 
 
 def _digest_from_ppr(directory: Path, manifest: Mapping[str, object]) -> str:

@@ -26,10 +26,11 @@ from etl.calibration.request import RequestReading, read_request
 from etl.calibration.xml import local_name, parse_xml
 from etl.logs import fields
 from etl.ngas.checksums import UnknownChecksum, checksum_of_file, expected_checksum
+from etl.restore.spool import MANIFEST_FILE
 from ppr.delivery import LAYOUT as DELIVERY
 from ppr.errors import InvalidPpr, NotARequestDirectory
 from ppr.fetch.record import EXPORTED, RECORD_FILE
-from ppr.layout import MANIFEST_FILE, PRODUCTS, RAWDATA, WORKING
+from ppr.layout import PRODUCTS, RAWDATA, WORKING
 from ppr.validate import validated_ppr
 from ppr.verify_content import calapply_problems, caltables_problems, flagversions_problems
 

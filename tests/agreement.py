@@ -3,8 +3,10 @@ the demo archive and of the hand-built report archive.)
 
 For each MOUS the report lists: restorable ⇔ ``ppr`` writes its PPR and request directory (with
 --allow-proprietary), a refusal's code is the report's ``reason_code``, and the PPR's PIName is the
-report's ``pi`` (``Unknown`` where it is NULL). ``--all-restorable`` writes every restorable MOUS and
-refuses none.
+report's ``pi`` (``Unknown`` where it is NULL), and each SESSION_n value of the PPR is
+``mous_sessions.session_value`` (joined in SQL there, in Python by ppr) unless the MOUS's archived record
+is the calibration's key (``follows_archive``: the PPR then lists the archived PPR's sessions, which the
+view does not show). ``--all-restorable`` writes every restorable MOUS and refuses none.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.engine import URL
 
 from etl.mirror import CalibrationDocument, table_of
-from etl.mirror.views import mous_restore, restorable_mous
+from etl.mirror.states import RecordState
+from etl.mirror.views import mous_restore, mous_sessions, restorable_mous
 from etl.settings import PprSettings
 from ppr.errors import NotRestorable
 from ppr.layout import build_request_directory
@@ -92,7 +95,34 @@ def _one(connection: Connection, row: Row[Any], site: PprSettings, base_dir: Pat
     pi_name = etree.fromstring(generated.document).findtext("ProjectSummary/PIName")
     expected = UNKNOWN_PI if pi is None else pi
     found = [] if pi_name == expected else [f"{mous_uid}: report pi {pi!r}, PPR PIName {pi_name!r}"]
-    return found + _manifest_problems(mous_uid, directory)
+    return found + _session_problems(connection, mous_uid, generated.document) + _manifest_problems(
+        mous_uid, directory
+    )
+
+
+def _session_problems(connection: Connection, mous_uid: str, document: bytes) -> list[str]:
+    """The PPR's SESSION_n intents hold the view's session values ('' for an empty session)."""
+    record = connection.execute(
+        select(restorable_mous.c.calibration_record).where(restorable_mous.c.mous_uid == mous_uid)
+    ).scalar_one()
+    if record == RecordState.FOLLOWS_ARCHIVE:
+        return []  # sessions as the archived PPR lists them (ppr/query.py _archive_key_sessions)
+    intents = etree.fromstring(document).iterfind(".//ProcessingIntents/Intents")
+    written = {
+        keyword: intent.findtext("Value") or ""
+        for intent in intents
+        if (keyword := intent.findtext("Keyword") or "").startswith("SESSION_")
+    }
+    view = mous_sessions
+    listed = {
+        f"SESSION_{number}": value
+        for number, value in connection.execute(
+            select(view.c.session_number, view.c.session_value).where(view.c.mous_uid == mous_uid)
+        )
+    }
+    if written and written == listed:
+        return []
+    return [f"{mous_uid}: the PPR's sessions {written}, mous_sessions' {listed}"]
 
 
 def _manifest_problems(mous_uid: str, directory: Path) -> list[str]:

@@ -16,11 +16,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from etl import migrations, resources
 from etl.cli import main
 from tests.conftest import DatabaseFactory
+from tests.helpers import connect
 
 # The wheel built from an sdist and installed into a virtualenv: minutes of one worker, started first.
 pytestmark = pytest.mark.long
@@ -97,6 +99,7 @@ def test_the_wheel_carries_the_migrations_and_defaults_exactly_as_in_the_checkou
     }
     assert "config/almamirror.toml" in expected
     assert any(relative.startswith("alembic/versions/") for relative in expected)
+    assert any(relative.startswith("alembic/views/") and relative.endswith(".sql") for relative in expected)
     with zipfile.ZipFile(wheel) as archive:
         bundled = {
             name.removeprefix(RESOURCES): archive.read(name)
@@ -145,11 +148,12 @@ def _environment(site: Path, home: Path, mirror: URL, source: URL | None = None)
 
 
 def test_the_installed_code_migrates_a_mirror_with_its_own_files(
-    installed: Path, databases: DatabaseFactory, tmp_path: Path
+    installed: Path, databases: DatabaseFactory, mirror_db: URL, tmp_path: Path
 ) -> None:
     empty = tmp_path / "anywhere"
     empty.mkdir()
-    env = _environment(installed, tmp_path / "home", databases.create("wheel_upgrade"))
+    mirror = databases.create("wheel_upgrade")
+    env = _environment(installed, tmp_path / "home", mirror)
     where = _run(
         [sys.executable, "-c", "import etl.resources as r; print(r.ALEMBIC_INI); print(r.DEFAULTS_FILE)"],
         cwd=empty, env=env,
@@ -161,6 +165,31 @@ def test_the_installed_code_migrates_a_mirror_with_its_own_files(
     _run([sys.executable, "-m", "etl.cli", "-q", "db", "upgrade"], cwd=empty, env=env)
     assert "one head" in _run([sys.executable, "-m", "etl.cli", "db", "check"], cwd=empty, env=env)
     assert list(empty.iterdir()) == []
+    # The views the wheel's SQL files made are the checkout's.
+    assert _view_definitions(mirror) == _view_definitions(mirror_db)
+
+
+def test_a_migration_reads_its_view_from_the_installed_package(
+    installed: Path, databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    site = tmp_path / "site-packages"
+    shutil.copytree(installed, site)
+    newest = max((site / RESOURCES / "alembic" / "views" / "mous_restore").glob("*.sql"))
+    newest.unlink()
+    env = _environment(site, tmp_path / "home", databases.create("wheel_without_view"))
+    done = subprocess.run(
+        [sys.executable, "-m", "etl.cli", "-q", "db", "upgrade"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, check=False,
+    )
+    # The revision that makes that version of the view stops on the missing file: nothing else supplied it.
+    assert done.returncode != 0
+    assert str(newest) in done.stderr
+
+
+def _view_definitions(url: URL) -> dict[str, str]:
+    with connect(url) as connection:
+        query = text("SELECT viewname, definition FROM pg_views WHERE schemaname = current_schema()")
+        return dict(connection.execute(query).all())
 
 
 def test_the_installed_code_reports_and_writes_a_ppr_on_the_defaults(

@@ -22,132 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from alembic import op
+from etl.mirror.view_queries import create_view, replace_view
 
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-RESTORABLE_MOUS = r"""
-CREATE OR REPLACE VIEW restorable_mous AS
-SELECT
-    status.mous_uid,
-    project.code AS project_code,
-    proposal.cycle,
-    proposal.pi_name AS pi,
-    status.array_family,
-    status.receiver_band AS band,
-    status.eb_count,
-    status.pass_eb_count,
-    status.session_count,
-    status.empty_session_count,
-    status.calibration_kind,
-    status.caltables_sessions,
-    status.restorable,
-    status.reason_code,
-    CASE WHEN NOT status.restorable THEN status.reason END AS reason,
-    status.restorable_since,
-    -- The mirror keeps ALMA's naive UTC release dates; as timestamptz they compare correctly with
-    -- now() whatever the session's TimeZone.
-    status.release_date AT TIME ZONE 'UTC' AS release_date,
-    (status.release_date IS NULL OR status.release_date AT TIME ZONE 'UTC' > now()) AS proprietary,
-    (
-        SELECT run.finished_at
-        FROM sync_run AS run
-        WHERE run.run_id = COALESCE(
-            (SELECT max(event.run_id) FROM change_event AS event WHERE event.mous_uid = status.mous_uid),
-            status.derived_run_id
-        )
-    ) AS last_change_at,
-    -- Revision 0006: the archive's record of the calibration, and which CASA/pipeline made it.
-    status.calibration_record,
-    status.casa_version,
-    status.pipeline_version,
-    status.mpi_servers
-FROM mous_status AS status
-LEFT JOIN project ON project.project_uid = status.project_uid
--- A project can have several proposal rows (a resubmission adds one, sometimes without a PI). The
--- cycle is the earliest of them (the one its code is numbered in); the PI is that of a proposal that
--- has one, earliest cycle first, then the smallest proposal UID, so the choice never changes between
--- queries. The PPR's PIName is this column: ppr reads it from here.
-LEFT JOIN (
-    SELECT DISTINCT ON (candidate.project_uid)
-        candidate.project_uid,
-        min(candidate.cycle) OVER (PARTITION BY candidate.project_uid) AS cycle,
-        candidate.pi_name
-    FROM proposal AS candidate
-    ORDER BY candidate.project_uid, candidate.pi_name IS NULL, candidate.cycle IS NULL, candidate.cycle,
-             candidate.proposal_uid
-) AS proposal ON proposal.project_uid = status.project_uid
-"""
-
-# Revision 0004's text, restored by the downgrade (newly_restorable, unchanged since revision 0002,
-# depends on restorable_mous, so both are dropped and created again).
-RESTORABLE_MOUS_0004 = r"""
-CREATE OR REPLACE VIEW restorable_mous AS
-SELECT
-    status.mous_uid,
-    project.code AS project_code,
-    proposal.cycle,
-    proposal.pi_name AS pi,
-    status.array_family,
-    status.receiver_band AS band,
-    status.eb_count,
-    status.pass_eb_count,
-    status.session_count,
-    status.empty_session_count,
-    status.calibration_kind,
-    status.caltables_sessions,
-    status.restorable,
-    status.reason_code,
-    CASE WHEN NOT status.restorable THEN status.reason END AS reason,
-    status.restorable_since,
-    -- The mirror keeps ALMA's naive UTC release dates; as timestamptz they compare correctly with
-    -- now() whatever the session's TimeZone.
-    status.release_date AT TIME ZONE 'UTC' AS release_date,
-    (status.release_date IS NULL OR status.release_date AT TIME ZONE 'UTC' > now()) AS proprietary,
-    (
-        SELECT run.finished_at
-        FROM sync_run AS run
-        WHERE run.run_id = COALESCE(
-            (SELECT max(event.run_id) FROM change_event AS event WHERE event.mous_uid = status.mous_uid),
-            status.derived_run_id
-        )
-    ) AS last_change_at
-FROM mous_status AS status
-LEFT JOIN project ON project.project_uid = status.project_uid
--- A project can have several proposal rows (a resubmission adds one, sometimes without a PI). The
--- cycle is the earliest of them (the one its code is numbered in); the PI is that of a proposal that
--- has one, earliest cycle first, then the smallest proposal UID, so the choice never changes between
--- queries. The PPR's PIName is this column: ppr reads it from here.
-LEFT JOIN (
-    SELECT DISTINCT ON (candidate.project_uid)
-        candidate.project_uid,
-        min(candidate.cycle) OVER (PARTITION BY candidate.project_uid) AS cycle,
-        candidate.pi_name
-    FROM proposal AS candidate
-    ORDER BY candidate.project_uid, candidate.pi_name IS NULL, candidate.cycle IS NULL, candidate.cycle,
-             candidate.proposal_uid
-) AS proposal ON proposal.project_uid = status.project_uid
-"""
-
-NEWLY_RESTORABLE_0002 = r"""
-CREATE VIEW newly_restorable AS
-SELECT
-    restorable.mous_uid,
-    restorable.project_code,
-    restorable.array_family,
-    restorable.band,
-    restorable.restorable_since,
-    restorable.release_date,
-    restorable.proprietary
-FROM restorable_mous AS restorable
-JOIN mous_status AS status ON status.mous_uid = restorable.mous_uid
-WHERE restorable.restorable
-  AND status.restorable_since_run_id = (
-      SELECT max(run.run_id) FROM sync_run AS run WHERE run.status = 'succeeded'
-  )
-"""
 
 
 def _text(name: str, nullable: bool = True) -> sa.Column:
@@ -257,14 +137,16 @@ def upgrade() -> None:
         op.f("ck_mous_status_calibration_record_known"), "mous_status",
         "calibration_record IN ('agrees', 'disagrees', 'absent', 'unavailable', 'malformed')",
     )
-    op.execute(RESTORABLE_MOUS)
+    op.execute(replace_view("restorable_mous", "0006"))
 
 
 def downgrade() -> None:
+    # CREATE OR REPLACE cannot drop the view's last columns: restorable_mous and newly_restorable
+    # (revision 0002's, which depends on it) are dropped and made again.
     op.execute("DROP VIEW newly_restorable")
     op.execute("DROP VIEW restorable_mous")
-    op.execute(RESTORABLE_MOUS_0004)
-    op.execute(NEWLY_RESTORABLE_0002)
+    op.execute(create_view("restorable_mous", "0004"))
+    op.execute(create_view("newly_restorable", "0002"))
     op.drop_constraint(op.f("ck_mous_status_calibration_record_known"), "mous_status", type_="check")
     for column in ("mpi_servers", "pipeline_version", "casa_version", "calibration_record"):
         op.drop_column("mous_status", column)

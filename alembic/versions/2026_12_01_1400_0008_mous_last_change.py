@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from alembic import op
+from etl.mirror.view_queries import replace_view
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -98,111 +99,6 @@ INSERT INTO mous_last_change (mous_uid, run_id)
 SELECT mous_uid, max(run_id) FROM change_event WHERE mous_uid IS NOT NULL GROUP BY mous_uid
 """
 
-RESTORABLE_MOUS = r"""
-CREATE OR REPLACE VIEW restorable_mous AS
-SELECT
-    status.mous_uid,
-    project.code AS project_code,
-    proposal.cycle,
-    proposal.pi_name AS pi,
-    status.array_family,
-    status.receiver_band AS band,
-    status.eb_count,
-    status.pass_eb_count,
-    status.session_count,
-    status.empty_session_count,
-    status.calibration_kind,
-    status.caltables_sessions,
-    status.restorable,
-    status.reason_code,
-    CASE WHEN NOT status.restorable THEN status.reason END AS reason,
-    status.restorable_since,
-    -- The mirror keeps ALMA's naive UTC release dates; as timestamptz they compare correctly with
-    -- now() whatever the session's TimeZone.
-    status.release_date AT TIME ZONE 'UTC' AS release_date,
-    (status.release_date IS NULL OR status.release_date AT TIME ZONE 'UTC' > now()) AS proprietary,
-    -- Revision 0008: the run of the MOUS's latest change event (mous_last_change), else the run that
-    -- last derived its status; joined once, not looked up per MOUS.
-    last_run.finished_at AS last_change_at,
-    -- Revision 0006: the archive's record of the calibration, and which CASA/pipeline made it.
-    status.calibration_record,
-    status.casa_version,
-    status.pipeline_version,
-    status.mpi_servers
-FROM mous_status AS status
-LEFT JOIN project ON project.project_uid = status.project_uid
--- A project can have several proposal rows (a resubmission adds one, sometimes without a PI). The
--- cycle is the earliest of them (the one its code is numbered in); the PI is that of a proposal that
--- has one, earliest cycle first, then the smallest proposal UID, so the choice never changes between
--- queries. The PPR's PIName is this column: ppr reads it from here.
-LEFT JOIN (
-    SELECT DISTINCT ON (candidate.project_uid)
-        candidate.project_uid,
-        min(candidate.cycle) OVER (PARTITION BY candidate.project_uid) AS cycle,
-        candidate.pi_name
-    FROM proposal AS candidate
-    ORDER BY candidate.project_uid, candidate.pi_name IS NULL, candidate.cycle IS NULL, candidate.cycle,
-             candidate.proposal_uid
-) AS proposal ON proposal.project_uid = status.project_uid
-LEFT JOIN mous_last_change AS last_change ON last_change.mous_uid = status.mous_uid
-LEFT JOIN sync_run AS last_run ON last_run.run_id = COALESCE(last_change.run_id, status.derived_run_id)
-"""
-
-# Revision 0006's text, restored by the downgrade (the same columns: CREATE OR REPLACE keeps
-# newly_restorable, which depends on the view).
-RESTORABLE_MOUS_0006 = r"""
-CREATE OR REPLACE VIEW restorable_mous AS
-SELECT
-    status.mous_uid,
-    project.code AS project_code,
-    proposal.cycle,
-    proposal.pi_name AS pi,
-    status.array_family,
-    status.receiver_band AS band,
-    status.eb_count,
-    status.pass_eb_count,
-    status.session_count,
-    status.empty_session_count,
-    status.calibration_kind,
-    status.caltables_sessions,
-    status.restorable,
-    status.reason_code,
-    CASE WHEN NOT status.restorable THEN status.reason END AS reason,
-    status.restorable_since,
-    -- The mirror keeps ALMA's naive UTC release dates; as timestamptz they compare correctly with
-    -- now() whatever the session's TimeZone.
-    status.release_date AT TIME ZONE 'UTC' AS release_date,
-    (status.release_date IS NULL OR status.release_date AT TIME ZONE 'UTC' > now()) AS proprietary,
-    (
-        SELECT run.finished_at
-        FROM sync_run AS run
-        WHERE run.run_id = COALESCE(
-            (SELECT max(event.run_id) FROM change_event AS event WHERE event.mous_uid = status.mous_uid),
-            status.derived_run_id
-        )
-    ) AS last_change_at,
-    -- Revision 0006: the archive's record of the calibration, and which CASA/pipeline made it.
-    status.calibration_record,
-    status.casa_version,
-    status.pipeline_version,
-    status.mpi_servers
-FROM mous_status AS status
-LEFT JOIN project ON project.project_uid = status.project_uid
--- A project can have several proposal rows (a resubmission adds one, sometimes without a PI). The
--- cycle is the earliest of them (the one its code is numbered in); the PI is that of a proposal that
--- has one, earliest cycle first, then the smallest proposal UID, so the choice never changes between
--- queries. The PPR's PIName is this column: ppr reads it from here.
-LEFT JOIN (
-    SELECT DISTINCT ON (candidate.project_uid)
-        candidate.project_uid,
-        min(candidate.cycle) OVER (PARTITION BY candidate.project_uid) AS cycle,
-        candidate.pi_name
-    FROM proposal AS candidate
-    ORDER BY candidate.project_uid, candidate.pi_name IS NULL, candidate.cycle IS NULL, candidate.cycle,
-             candidate.proposal_uid
-) AS proposal ON proposal.project_uid = status.project_uid
-"""
-
 
 def upgrade() -> None:
     op.create_table(
@@ -216,11 +112,12 @@ def upgrade() -> None:
     for trigger in TRIGGERS:
         op.execute(trigger)
     op.execute(BACKFILL)
-    op.execute(RESTORABLE_MOUS)
+    op.execute(replace_view("restorable_mous", "0008"))
 
 
 def downgrade() -> None:
-    op.execute(RESTORABLE_MOUS_0006)
+    # The same columns: CREATE OR REPLACE keeps newly_restorable, which depends on the view.
+    op.execute(replace_view("restorable_mous", "0006"))
     for statement in DROPS:
         op.execute(statement)
     op.drop_table("mous_last_change")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alembic import op
+from etl.mirror.view_queries import create_view
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -27,79 +28,13 @@ depends_on: str | Sequence[str] | None = None
 DOCUMENT_KINDS_BEFORE = "kind IN ('manifest', 'restore_script', 'request')"
 DOCUMENT_KINDS_AFTER = "kind IN ('manifest', 'restore_script', 'request', 'calibration_script')"
 
-MOUS_RESTORE = r"""
-CREATE VIEW mous_restore AS
--- Each aggregate reads its table once (not once per MOUS): the view stays set-based at ALMA's scale.
-WITH delivery_drivers AS (
-    SELECT file.mous_uid, min(file.file_name) AS scriptforpi_file
-    FROM product_file AS file
-    WHERE file.file_name LIKE '%scriptForPI.py'
-    GROUP BY file.mous_uid
-),
-script_versions AS (
-    -- The CASA version every fetched hand-run calibration script demands, per MOUS that lists it.
-    SELECT
-        listed.mous_uid,
-        array_agg(DISTINCT document.parsed ->> 'casa_version' ORDER BY document.parsed ->> 'casa_version')
-            AS script_casa_versions
-    FROM calibration_document AS document
-    CROSS JOIN LATERAL unnest(document.mous_uids) AS listed (mous_uid)
-    WHERE document.kind = 'calibration_script' AND document.state = 'fetched'
-      AND document.parsed ->> 'casa_version' IS NOT NULL
-    GROUP BY listed.mous_uid
-),
-kinds AS (
-    SELECT
-        status.mous_uid,
-        CASE
-            WHEN status.restorable THEN 'pipeline_ppr'
-            WHEN status.reason_code = 'restore_needs_extra_steps' THEN 'pipeline_script'
-            WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
-                 AND status.pass_eb_count > 0 AND drivers.scriptforpi_file IS NOT NULL THEN 'scriptforpi'
-            ELSE 'none'
-        END AS restore_kind
-    FROM mous_status AS status
-    LEFT JOIN delivery_drivers AS drivers ON drivers.mous_uid = status.mous_uid
-)
-SELECT
-    status.mous_uid,
-    project.code AS project_code,
-    kinds.restore_kind,
-    CASE
-        WHEN kinds.restore_kind = 'pipeline_ppr' THEN NULL
-        WHEN kinds.restore_kind <> 'none' THEN status.reason
-        WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
-             AND status.pass_eb_count = 0 THEN format('none of its %s EBs has QA0 Pass', status.eb_count)
-        WHEN status.reason_code IN ('manual_calibration', 'manual_post_calibration')
-             THEN 'hand-calibrated, but no scriptForPI.py is archived to restore it with'
-        ELSE status.reason
-    END AS restore_reason,
-    status.reason_code,
-    status.calibration_kind,
-    status.array_family,
-    status.casa_version,
-    status.pipeline_version,
-    status.mpi_servers,
-    record.restore_task,
-    record.hm_rasterscan,
-    record.restore_script_file,
-    drivers.scriptforpi_file,
-    versions.script_casa_versions
-FROM mous_status AS status
-JOIN kinds ON kinds.mous_uid = status.mous_uid
-LEFT JOIN delivery_drivers AS drivers ON drivers.mous_uid = status.mous_uid
-LEFT JOIN script_versions AS versions ON versions.mous_uid = status.mous_uid
-LEFT JOIN calibration_record AS record ON record.mous_uid = status.mous_uid
-LEFT JOIN project ON project.project_uid = status.project_uid
-"""
-
 
 def upgrade() -> None:
     op.drop_constraint(op.f("ck_calibration_document_kind_known"), "calibration_document", type_="check")
     op.create_check_constraint(
         op.f("ck_calibration_document_kind_known"), "calibration_document", DOCUMENT_KINDS_AFTER
     )
-    op.execute(MOUS_RESTORE)
+    op.execute(create_view("mous_restore", "0010"))
 
 
 def downgrade() -> None:

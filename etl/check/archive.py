@@ -23,10 +23,10 @@ from sqlalchemy import Connection, select
 
 from etl.check.items import ARCHIVE, Item
 from etl.errors import AlmaMirrorError, ArchiveUnavailable, StopAndFix
+from etl.logs import mask_url
 from etl.ngas.checksums import UnknownChecksum, expected_checksum
 from etl.ngas.status import FileStatus
 from etl.settings import ArchiveSettings
-from etl.urls import mask_url
 
 # How long the export tool may take to print its help.
 TOOL_SECONDS: Final = 60.0
@@ -51,7 +51,9 @@ def known_file(mirror: Connection) -> KnownFile | None:
     document = mirror.execute(
         select(CalibrationDocument.file_id, CalibrationDocument.size_bytes, CalibrationDocument.checksum,
                CalibrationDocument.checksum_plugin)
-        .where(CalibrationDocument.state == "fetched").order_by(CalibrationDocument.file_id).limit(1)
+        # Checked against NGAS's checksum: one fetched by size alone has none yet (etl/load/documents.py).
+        .where(CalibrationDocument.state == "fetched", CalibrationDocument.checksum.is_not(None))
+        .order_by(CalibrationDocument.file_id).limit(1)
     ).first()
     if document is not None:
         return KnownFile(*document)

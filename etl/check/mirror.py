@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from etl.check.items import MIRROR, Item, passed
 from etl.database import read_only_connection
 from etl.errors import AlmaMirrorError
-from etl.urls import mask_url
+from etl.logs import mask_url
 
 READER_ROLE: Final = "almamirror_reader"
 

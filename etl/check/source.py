@@ -33,11 +33,11 @@ from etl.check.items import SOURCE, Item, passed
 from etl.errors import AlmaMirrorError
 from etl.load.buckets import missing_grant
 from etl.load.mapping import TableMapping, mirrored_tables
+from etl.logs import mask_url
 from etl.settings import SourceSettings
 from etl.source.contract import TABLE_NAMES, build_contract, contract_table
-from etl.source.hashing import HashSupport, hash_support
+from etl.source.hashing import PLAIN_HASH, HashSupport, hash_support
 from etl.source.objects import source_objects, unreadable
-from etl.urls import mask_url
 
 # Rows read from each table to measure the link: enough to fill several fetches, few enough to be quick.
 SAMPLE_ROWS: Final = 2_000
@@ -178,14 +178,14 @@ def checksum_items(support: HashSupport, mappings: Sequence[TableMapping], user:
                "changed (same result, more time on the link)")
     grantee = user or "the sync user"
     oracle = support.dialect == "oracle"
-    plain_name, document_name = ("STANDARD_HASH", "DBMS_CRYPTO") if oracle else ("md5", "sha256")
+    plain_name, document_name = ("STANDARD_HASH", "DBMS_CRYPTO") if oracle else (PLAIN_HASH, "sha256")
     cannot_run = f"{plain_name} does not answer: the sync's checksum reads cannot run without it"
     return [
         passed(support.plain, SOURCE, f"checksums ({plain_name})",
                f"{plain_name} answers: each night reads only the buckets whose checksums moved"
                if support.plain else cannot_run + (" (it needs Oracle 12c or later)" if oracle else ""),
                "read from Oracle 12c or later" if oracle
-               else f"GRANT EXECUTE ON FUNCTION md5(text) TO {grantee}"),
+               else f"GRANT EXECUTE ON FUNCTION {PLAIN_HASH}(record, bigint) TO {grantee}"),
         passed(support.clob, SOURCE, f"checksums ({document_name})",
                f"{document_name} answers: the OUSStatus documents are checksummed by the source"
                if support.clob

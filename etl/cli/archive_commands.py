@@ -101,36 +101,34 @@ def _states(args: argparse.Namespace) -> Any:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.database import create_source_engine, source_url
+    from etl.database import source_engine
     from etl.demo.ngas_server import StandInNgas
-    from etl.urls import mask_url
+    from etl.logs import mask_url
 
     faults = _faults(args)
     states = _states(args)
-    url = source_url(settings)
-    engine = create_source_engine(url, settings)
     stopped = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         stopped.set()
 
-    try:
-        archive = StandInNgas(
-            engine, settings.source.schema, args.host, args.port, faults, args.request_log, states
-        )
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    archive.start()
-    node1, node2 = archive.urls
-    print(f"archive serve: NGAS stand-in node 1 {node1}, node 2 {node2} (catalogue in {mask_url(url)})",
-          flush=True)
-    try:
-        stopped.wait()
-    finally:
-        archive.stop()
-        engine.dispose()
+    with source_engine(settings) as engine:
+        try:
+            archive = StandInNgas(
+                engine, settings.source.schema, args.host, args.port, faults, args.request_log, states
+            )
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        archive.start()
+        node1, node2 = archive.urls
+        print(f"archive serve: NGAS stand-in node 1 {node1}, node 2 {node2} "
+              f"(catalogue in {mask_url(engine.url)})", flush=True)
+        try:
+            stopped.wait()
+        finally:
+            archive.stop()
     return 0
 
 

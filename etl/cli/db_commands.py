@@ -9,13 +9,16 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl.cli.confirm import confirm
 from etl.errors import StopAndFix, UsageError
 from etl.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # The role revision 0002 grants SELECT on the mirror's tables and views (etl.reader_login).
 READER_ROLE = "almamirror_reader"
@@ -76,10 +79,11 @@ def register(subparsers: Any) -> None:
     serve_commands.register(actions)
 
 
-def _engine(settings: Settings) -> Any:
-    from etl.database import create_mirror_engine, mirror_url
+def _engine(settings: Settings) -> AbstractContextManager[Engine]:
+    """An engine on the mirror for the db commands' block, disposed at its end."""
+    from etl.database import mirror_engine
 
-    return create_mirror_engine(mirror_url(settings), "almamirror-migrate")
+    return mirror_engine(settings, "almamirror-migrate")
 
 
 def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -110,24 +114,18 @@ def _migrate(args: argparse.Namespace, settings: Settings, direction: str, revis
     from etl import migrations
 
     migrations.check_revision(revision)  # a typo is refused before the database is reached
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         getattr(migrations, direction)(engine, revision)
         revision_now = migrations.current_revision(engine) or "base"
         confirm(args, f"db {direction}: the mirror is at revision {revision_now}")
-    finally:
-        engine.dispose()
     return 0
 
 
 def run_current(_args: argparse.Namespace, settings: Settings) -> int:
     from etl import migrations
 
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         current = migrations.current_revision(engine)
-    finally:
-        engine.dispose()
     heads = migrations.heads()
     print(f"current: {current or 'base (not migrated)'}; head: {', '.join(heads)}")
     return 0 if current in heads else 1
@@ -139,19 +137,16 @@ def run_check(args: argparse.Namespace, settings: Settings) -> int:
     heads = migrations.heads()
     if len(heads) != 1:
         raise StopAndFix(f"the migrations have {len(heads)} heads ({', '.join(heads)}); merge them")
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         migrations.require_head(engine)
         migrations.check_drift(engine)
-    finally:
-        engine.dispose()
     confirm(args, f"db check: one head ({heads[0]}), the mirror is at it, models and migrations agree")
     return 0
 
 
 def run_url(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import mirror_url
-    from etl.urls import mask_url
+    from etl.logs import mask_url
 
     if not settings.mirror.url:
         _keep_embedded_up(args, settings)
@@ -212,11 +207,8 @@ def _reader_login(settings: Settings, url: Any) -> Any:
     """The URL that logs in as the reporting role, allowed to log in first if it was not."""
     from etl.reader_login import enable_reader_login
 
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         enable_reader_login(engine)
-    finally:
-        engine.dispose()
     return url.set(username=READER_ROLE)
 
 

@@ -38,13 +38,13 @@ def register(subparsers: Any) -> None:
 
 
 def run_explain(args: argparse.Namespace, settings: Settings) -> int:
+    from etl.archive_names import parse_mous_uid
     from etl.cli.report_commands import report_snapshot
     from etl.output import TableView
     from etl.report.explain import explain_mous, write_explanation
     from etl.terminal import paged, terminal_of
     from ppr.errors import NotAMemberOus, UnknownMous
     from ppr.query import ous_level
-    from ppr.uid import parse_mous_uid
 
     mous_uid = parse_mous_uid(args.mous_uid)
     view = TableView(terminal=terminal_of(sys.stdout), wide=args.wide)

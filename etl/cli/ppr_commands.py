@@ -167,7 +167,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     elif not args.mous_uid:
         raise UsageError("give a MOUS_UID, or --all-restorable --build DIR")
     else:
-        from ppr.uid import parse_mous_uid
+        from etl.archive_names import parse_mous_uid
 
         # Parsed once, before any database work: a malformed UID is a usage error.
         args.mous_uid = parse_mous_uid(args.mous_uid)
@@ -244,7 +244,8 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
             args.build, generated.relative_path, generated.document, request, args.force, settings.ppr.casa
         )
         built.append(directory)
-        from ppr.layout import MANIFEST_FILE, WORKING, ppr_file_name
+        from etl.restore.spool import MANIFEST_FILE
+        from ppr.layout import WORKING, ppr_file_name
         from ppr.restore_run import RUN_SCRIPT
 
         confirm(
@@ -256,7 +257,9 @@ def _one(connection: Connection, args: argparse.Namespace, settings: Settings, b
             f"  run the restore:   {directory / RUN_SCRIPT}",
         )
     elif args.output is not None and args.output != STDOUT:
-        write_atomically(args.output, generated.document)
+        from ppr.output import write_ppr_file
+
+        write_ppr_file(args.output, generated.document)
         confirm(args, f"ppr: wrote {args.output} ({what})")
     else:
         sys.stdout.buffer.write(generated.document)
@@ -276,8 +279,8 @@ def _one_delivery(
     connection: Connection, args: argparse.Namespace, settings: Settings, built: list[Path]
 ) -> int:
     """A scriptforpi MOUS's request directory: an ALMA delivery tree its scriptForPI.py runs in."""
+    from etl.restore.spool import MANIFEST_FILE
     from ppr.delivery import SCRIPT
-    from ppr.layout import MANIFEST_FILE
     from ppr.restore_run import RUN_SCRIPT
     from ppr.service import build_delivery
 
@@ -299,82 +302,10 @@ def _one_delivery(
 
 
 def _check(connection: Connection, args: argparse.Namespace) -> int:
-    from ppr.check import describe_differences
-    from ppr.service import check_archived_ppr
+    from ppr.check_result import check_sessions
 
-    if args.check is RECORD_CHECK:
-        return _check_record(connection, args.mous_uid, args.format)
-    result = check_archived_ppr(connection, args.mous_uid, args.check)
-    if args.format == "json":
-        json.dump(check_document(result, describe_differences(result.differences)), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0 if result.agree else 1
-    for note in result.archived.notes:
-        print(f"note: {note.text}")
-    if result.agree:
-        print(f"ppr check: the mirror's sessions agree with {args.check}")
-        return 0
-    for line in describe_differences(result.differences):
-        print(line)
-    print(f"ppr check: {len(result.differences)} difference(s) between the mirror and {args.check}")
-    return 1
-
-
-def _check_record(connection: Connection, mous_uid: str, fmt: str) -> int:
-    from etl.calibration.compare import DOCUMENT_LABELS
-    from ppr.service import check_against_record
-
-    found = check_against_record(connection, mous_uid)
-    if fmt == "json":
-        json.dump(record_check_document(mous_uid, found), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 1 if found.lines else 0
-    documents = ", ".join(f"{DOCUMENT_LABELS[kind]} {name}" for kind, name in found.files.items())
-    for name in found.unchecked:
-        print(f"not compared: {name} (calibration_record {found.state}; almamirror report quality says why)")
-    if not found.lines:
-        print(f"ppr check: the mirror's sessions of {mous_uid} agree with {documents}")
-        return 0
-    for line in found.lines:
-        print(line)
-    print(f"ppr check: {len(found.lines)} EB(s) placed differently by the mirror and the archive's record "
-          f"of {mous_uid}")
-    return 1
-
-
-def record_check_document(mous_uid: str, found: Any) -> dict[str, Any]:
-    """The ``--check --format json`` document without a file: the record's documents and differences."""
-    return {
-        "mous_uid": mous_uid,
-        "calibration_record": found.state,
-        "agree": not found.lines,
-        "documents": dict(found.files),
-        "not_compared": list(found.unchecked),
-        "differences": list(found.lines),
-    }
-
-
-def check_document(result: Any, lines: list[str]) -> dict[str, Any]:
-    """The ``--check FILE --format json`` document: the verdict, each difference, each reading note."""
-    return {
-        "mous_uid": result.mous_uid,
-        "archived_ppr": str(result.archived.path),
-        "archived_mous_uid": result.archived.mous_uid,
-        "agree": result.agree,
-        "differences": [
-            {
-                "kind": str(difference.kind),
-                "eb_uid": difference.eb_uid,
-                "mirror_session": difference.mirror_session,
-                "archived_session": difference.archived_session,
-                "paired_with_session_1_by_default": difference.paired_by_default,
-                "text": line,
-            }
-            for difference, line in zip(result.differences, lines, strict=True)
-        ],
-        "notes": [{"kind": str(note.kind), "text": note.text} for note in result.archived.notes],
-        "archived_sessions": {str(n): list(uids) for n, uids in sorted(result.archived.sessions.items())},
-    }
+    archived_ppr = None if args.check is RECORD_CHECK else args.check
+    return check_sessions(connection, args.mous_uid, archived_ppr, args.format, sys.stdout)
 
 
 def _all_restorable(
@@ -470,11 +401,3 @@ def _files_listed(directories: list[Path], options: Any) -> int:
         plan = read_plan(directory)
         listed += len(plan.products) + (0 if options.products_only else len(plan.asdms))
     return listed
-
-
-def write_atomically(path: Path, document: bytes) -> None:
-    """A crash never leaves a half-written PPR where the pipeline could pick it up, nor a stray part."""
-    from etl.safe_files import replace_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    replace_file(path.parent, path, document)

@@ -51,36 +51,28 @@ def add_demo_arguments(parser: argparse.ArgumentParser, default_scale: str | Non
 
 
 def run_init(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.database import create_source_engine, source_url
+    from etl.database import source_engine
+    from etl.logs import mask_url
     from etl.source.admin import init_source
     from etl.source.contract import build_contract
-    from etl.urls import mask_url
 
-    url = source_url(settings)
-    engine = create_source_engine(url, settings)
-    try:
+    with source_engine(settings) as engine:
         created = init_source(engine, build_contract(settings.source.column_names), settings.source.schema)
-    finally:
-        engine.dispose()
     what = f"created {len(created)} table(s)" if created else "all contract tables already present"
-    confirm(args, f"source init: {what} in {mask_url(url)} schema {settings.source.schema}")
+    confirm(args, f"source init: {what} in {mask_url(engine.url)} schema {settings.source.schema}")
     return 0
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from etl.database import create_source_engine, source_url
+    from etl.database import source_engine
     from etl.demo.fill import fill_demo_archive
+    from etl.logs import mask_url
     from etl.source.contract import build_contract
-    from etl.urls import mask_url
 
-    url = source_url(settings)
-    engine = create_source_engine(url, settings)
-    try:
+    with source_engine(settings) as engine:
         summary = fill_demo_archive(
             engine, build_contract(settings.source.column_names), settings.source.schema,
             scale=args.scale, seed=args.seed,
         )
-    finally:
-        engine.dispose()
-    confirm(args, f"source demo: {summary.describe()} in {mask_url(url)}")
+    confirm(args, f"source demo: {summary.describe()} in {mask_url(engine.url)}")
     return 0

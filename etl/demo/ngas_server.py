@@ -43,10 +43,10 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import quoteattr
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, or_, select
 
 from etl.demo.ngas_bodies import body_chunks
-from etl.demo.ngas_catalogue import CatalogueEntry, body_checksum, content_checksum, lookup
+from etl.demo.ngas_catalogue import CATALOGUE, CatalogueEntry, body_checksum, content_checksum, lookup
 from etl.logs import fields
 from etl.source.contract import source_execution_options
 
@@ -64,6 +64,8 @@ GZIP: Final = "gzip"
 TRICKLE_SECONDS: Final = 0.2
 # Catalogue entries kept in memory (small documents carry their content).
 RECENT_ENTRIES: Final = 4096
+# Catalogue rows read by one lookup: the file asked for and the documents after it in file id order.
+LOOKED_AHEAD: Final = 64
 _HTML_PAGE: Final = (
     b"<!DOCTYPE html>\n<html><head><title>Service Temporarily Unavailable</title></head>\n"
     b"<body><h1>The archive is under maintenance</h1><p>Please try again later.</p></body></html>\n"
@@ -138,10 +140,12 @@ class StandInNgas:
         self.request_log = request_log
         self.host = host
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
         self._faults_used: Counter[tuple[str, str]] = Counter()
         self._checksums: dict[tuple[str, int], str] = {}
-        # A client asks STATUS, then RETRIEVE (each perhaps after a 303) of one file in a row: the
-        # recent entries answer all but the first, and each lookup is one statement, no transaction.
+        # A client asks STATUS, then RETRIEVE (each perhaps after a 303) of one file in a row, and a sync
+        # its documents in file id order: one lookup reads the file and the documents after it
+        # (``_following``), the recent entries answer the rest; each lookup is one statement.
         self._recent: OrderedDict[str, CatalogueEntry | None] = OrderedDict()
         # (Without a ping per checkout: a lookup on a dropped connection fails that one request.)
         self._lookups = create_engine(engine.url, pool_pre_ping=False).execution_options(
@@ -188,11 +192,21 @@ class StandInNgas:
         # No entry at all means no version either; the highest one answers for itself.
         if known and (version is None or highest is None or highest.file_version == version):
             return highest
-        with self._lookups.connect() as connection:
-            found = lookup(connection, file_id, version)
-        if version is None:
+        if version is not None:
+            with self._lookups.connect() as connection:
+                return lookup(connection, file_id, version)
+        # One lookup at a time: the threads asking for the next documents meanwhile find them read.
+        with self._reading:
+            with self._lock:
+                if file_id in self._recent:
+                    return self._recent[file_id]
+            with self._lookups.connect() as connection:
+                following = _following(connection, file_id)
+            found = following.get(file_id)
             with self._lock:
                 self._recent[file_id] = found
+                for other, entry in following.items():
+                    self._recent.setdefault(other, entry)
                 while len(self._recent) > RECENT_ENTRIES:
                     self._recent.popitem(last=False)
         return found
@@ -232,6 +246,8 @@ class StandInNgas:
     def take_fault(self, name: str, file_id: str) -> bool:
         """Whether this request of ``file_id`` gets fault ``name`` (the first N of each file do)."""
         limit = self.faults.counts.get(name, 0)
+        if limit <= 0:
+            return False
         with self._lock:
             if self._faults_used[(name, file_id)] >= limit:
                 return False
@@ -488,6 +504,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(document)
         return code
+
+
+def _following(connection: Connection, file_id: str) -> dict[str, CatalogueEntry]:
+    """The highest version of ``file_id``, and of the small documents after it in file id order
+    (``LOOKED_AHEAD`` rows in all, one statement): a sync asks for its calibration documents in that
+    order, one after the other."""
+    rows = connection.execute(
+        select(CATALOGUE)
+        .where(CATALOGUE.c.file_id >= file_id,
+               or_(CATALOGUE.c.file_id == file_id, CATALOGUE.c.content.is_not(None)))
+        .order_by(CATALOGUE.c.file_id, CATALOGUE.c.file_version.desc()).limit(LOOKED_AHEAD)
+    )
+    found: dict[str, CatalogueEntry] = {}
+    for row in rows:
+        # The highest version comes first; the last file's may be cut short, never its highest.
+        if row.file_id not in found:
+            found[row.file_id] = CatalogueEntry(**row._mapping)
+    return found
 
 
 def _unavailable(file_id: str) -> str:

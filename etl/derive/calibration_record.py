@@ -56,6 +56,7 @@ from etl.mirror import (
     SessionAssignment,
     table_of,
 )
+from etl.mirror.states import RecordState
 from etl.restore.kinds import RESTORE_PRODUCT_KINDS
 from etl.steps.figures import StepCount, StepFigures, timed_step
 from etl.steps.merge import MergeTarget, merge
@@ -128,7 +129,7 @@ Judgement = Record | _Keep | None
 
 
 def mark_record_changes(connection: Connection, affected: Table, run_id: int) -> None:
-    """Add the MOUSes listing a document this run claimed (etl.sync.documents.claim_documents).
+    """Add the MOUSes listing a document this run claimed (etl.load.documents.claim_documents).
 
     That is this run's fetch, and that of any sync that fetched documents and then did not commit:
     documents are written outside the sync's transaction, so they outlive a run that rolled back,
@@ -257,14 +258,14 @@ def judge(
     request = request_sessions_of(parsed["request"]) if "request" in parsed else None
     archived = _archived_maps(manifest, script, request)
     disagreement = _disagreement(mirror_sessions, archived, {k: d.file_name for k, d in used.items()})
-    state = (
-        "disagrees" if disagreement else "malformed" if malformed else "unavailable" if unavailable
-        else "agrees"
+    state: RecordState = (
+        RecordState.DISAGREES if disagreement else RecordState.MALFORMED if malformed
+        else RecordState.UNAVAILABLE if unavailable else RecordState.AGREES
     )
     if disagreement and archive_key(archived, mirror_sessions, products):
         # The calibration's own key, consistent in every document and with its caltables: a restore
         # must follow it, AQUA's sessions notwithstanding. The disagreement stays a finding.
-        state = "follows_archive"
+        state = RecordState.FOLLOWS_ARCHIVE
         problems.append({
             "kind": "archive_key_differs", "subject": used["manifest"].file_name,
             "detail": "the archive's record (manifest, restore script and archived PPR, which agree "

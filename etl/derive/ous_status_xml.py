@@ -55,9 +55,13 @@ def parse_status_document(xml: str | None) -> StatusDocument:
 
 
 def _children(element: Any, name: str) -> Iterator[Any]:
-    for child in element.iter():
-        if isinstance(child.tag, str) and etree.QName(child).localname == name:
-            yield child
+    """``element`` and its descendants named ``name`` in any namespace or none, in document order.
+
+    ``{*}`` lets libxml2 match the local name: no Python call per element of the document (comments
+    and processing instructions never match).
+    """
+    found: Iterator[Any] = element.iter("{*}" + name)
+    return found
 
 
 def _first(element: Any, name: str) -> Any | None:

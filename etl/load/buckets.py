@@ -12,11 +12,12 @@ comparison of keys with the stored bounds, done by the same expression (``bucket
 databases, text compared byte by byte (``COLLATE "C"`` in PostgreSQL; Oracle compares VARCHAR2 in
 binary order under its default ``NLS_COMP``).
 
-A row's digest is the first 64 bits of an MD5 over every mirrored column, each written so that no two
-rows can run together (length-prefixed in PostgreSQL, a hash per column in Oracle, whose strings are
-limited to 4,000 bytes), and the key is part of it: a bucket's checksum is the sum of its rows' digests,
-so two changes that would cancel in a sum of values (two values swapped between rows, +1 here and -1
-there) change it, and so does a deleted row, which a sum of digests has no way to forget.
+A row's digest is a 64-bit hash over every mirrored column, combined so that no two columns can run
+together (PostgreSQL's ``hash_record_extended`` of the row; in Oracle the first 60 bits of an MD5 over
+a hash per column, whose strings are limited to 4,000 bytes), and the key is part of it: a bucket's
+checksum is the sum of its rows' digests, so two changes that would cancel in a sum of values (two
+values swapped between rows, +1 here and -1 there) change it, and so does a deleted row, which a sum
+of digests has no way to forget.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy.dialects import oracle, postgresql
-from sqlalchemy.dialects.postgresql import BIT, aggregate_order_by
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import FromClause
 
 from etl.load.mapping import TableMapping
@@ -70,7 +71,7 @@ MAX_RANGES = 32
 # A table whose row count drifts this far from its layout's is read whole and laid out again.
 RELAYOUT_FACTOR = 2
 # Bumped whenever the digest's definition changes: every table is then read whole once.
-DIGEST_VERSION = "1"
+DIGEST_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -328,14 +329,18 @@ def sorted_checksums(mapping: TableMapping, layout: Layout, dialect: str) -> Sel
     ]
     bounds_so_far = func.count(case((both.c.is_bound == 1, literal_column("1"))))
     bucket = bounds_so_far.over(order_by=order, rows=(None, 0))
-    numbered = select(bucket.label("bucket"), both.c.digest, both.c.is_bound).subquery("numbered")
-    return _figures(numbered, dialect).where(numbered.c.is_bound == 0)
+    numbered = select(bucket.label("bucket"), both.c.digest).subquery("numbered")
+    # The bounds' rows are counted out by their NULL digest rather than filtered out: a filter on
+    # the marker made PostgreSQL expect a few thousand rows and sort them all again by bucket; over
+    # every row it hashes the few thousand buckets instead.
+    return _figures(numbered, dialect).having(func.count(numbered.c.digest) > 0)
 
 
 def _figures(digests: Any, dialect: str) -> Select[Any]:
+    """Rows and checksum per bucket; a row's digest is never NULL, so only rows are counted."""
     return select(
         digests.c.bucket,
-        func.count().label("row_count"),
+        func.count(digests.c.digest).label("row_count"),
         cast(func.sum(digests.c.digest), _checksum_text(dialect)).label("checksum"),
     ).group_by(digests.c.bucket)
 
@@ -400,25 +405,22 @@ def row_digest(columns: Sequence[ColumnElement[Any]], dialect: str) -> ColumnEle
 
 
 def _postgresql_digest(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
-    """The first 64 bits of md5(length:value…), as a bigint; NULL written as '~'.
+    """``hash_record_extended`` of the row: a 64-bit hash of each column's value, combined in column
+    order (a value moved to another column changes it; a NULL hashes apart from any value).
+
+    Built in, and several times cheaper than an MD5 over the columns' text (each call of ``md5``
+    sets up a hash context of its own: over a million rows that was most of a quiet night). A value
+    is hashed as its type compares it, as the merge does (``IS DISTINCT FROM``): only a change the
+    merge would write moves a checksum.
 
     A document (the stand-in's CLOB) goes in as its SHA-256, a function of its own, as Oracle's
     goes through DBMS_CRYPTO: a stand-in whose reading role may not execute it is an account
     without EXECUTE on DBMS_CRYPTO (``can_checksum``).
     """
     parts = [
-        case(
-            (column.is_(None), literal("~")),
-            else_=postgresql_document_hash(column) if isinstance(column.type, Text)
-            else cast(func.length(cast(column, Text)), Text) + literal(":") + cast(column, Text),
-        )
-        for column in columns
+        postgresql_document_hash(column) if isinstance(column.type, Text) else column for column in columns
     ]
-    text: ColumnElement[Any] = parts[0]
-    for part in parts[1:]:
-        text = text + part
-    hexadecimal = literal("x") + func.substr(func.md5(text), 1, 16)
-    return cast(cast(hexadecimal, BIT(64)), BigInteger)
+    return func.hash_record_extended(func.row(*parts), literal_column("0"), type_=BigInteger)
 
 
 def postgresql_document_hash(column: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -15,8 +15,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from etl.errors import BadSourceData, SchemaMismatch, SourceChanged, SourceUnavailable
 from etl.load.mapping import TableMapping, row_converter
+from etl.logs import mask_url
 from etl.source.contract import source_execution_options
-from etl.urls import is_oracle, mask_url
+from etl.urls import is_oracle
 
 # Oracle's answers to a read of a table that changed under a read-only transaction: the definition
 # changed (ORA-01466) or the object no longer exists as it did (ORA-08103, e.g. TRUNCATE). PostgreSQL

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import CheckConstraint, MetaData, Table, Text, column
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints make migrations reviewable and downgrades exact: Alembic can only drop what it can name.
@@ -41,3 +42,13 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def one_of(column_name: str, vocabulary: Iterable[str], name: str) -> CheckConstraint:
+    """CHECK ``column_name IN (…)`` over a vocabulary's values (etl.mirror.states), written from it.
+
+    The values are also kept in the constraint's ``info``, where a test compares them with the
+    constraint of the migrated database.
+    """
+    values = tuple(str(value) for value in vocabulary)
+    return CheckConstraint(column(column_name, Text).in_(values), name=name, info={"vocabulary": values})

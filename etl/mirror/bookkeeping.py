@@ -22,12 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from etl.mirror.base import Base
+from etl.mirror.base import Base, one_of
+from etl.mirror.states import ChangeKind, RunState
 
-# running → succeeded | failed | interrupted, once, for ever: failed is an error the run met,
-# interrupted a signal or a process that died (found by the next sync).
-RUN_STATES = ("succeeded", "failed", "interrupted", "running")
-CHANGE_KINDS = ("insert", "update", "delete")
 # What the sync finds wrong in the source (etl/derive/quality.py computes each).
 QUALITY_KINDS = (
     "eb_null_end_time",
@@ -54,9 +51,7 @@ QUALITY_KINDS = (
 class SyncRun(Base):
     __tablename__ = "sync_run"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('running', 'succeeded', 'failed', 'interrupted')", name="status_known"
-        ),
+        one_of("status", RunState, name="status_known"),
         Index(None, "status"),
     )
 
@@ -123,7 +118,7 @@ class ChangeEvent(Base):
 
     __tablename__ = "change_event"
     __table_args__ = (
-        CheckConstraint("kind IN ('insert', 'update', 'delete')", name="kind_known"),
+        one_of("kind", ChangeKind, name="kind_known"),
         Index(None, "run_id"),
         Index(None, "mous_uid", "run_id"),
         Index(None, "table_name", "row_key"),

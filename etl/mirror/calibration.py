@@ -26,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from etl.mirror.base import Base
+from etl.mirror.base import Base, one_of
+from etl.mirror.states import ARCHIVED_RECORD_STATES, DocumentState, ManifestState
 
 
 def _ous_fk() -> ForeignKey:
@@ -44,7 +45,7 @@ class CalibrationDocument(Base):
 
     __tablename__ = "calibration_document"
     __table_args__ = (
-        CheckConstraint("state IN ('fetched', 'missing', 'unavailable')", name="state_known"),
+        one_of("state", DocumentState, name="state_known"),
         CheckConstraint(
             "kind IN ('manifest', 'restore_script', 'request', 'calibration_script')", name="kind_known"
         ),
@@ -83,13 +84,8 @@ class CalibrationRecord(Base):
 
     __tablename__ = "calibration_record"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('agrees', 'follows_archive', 'disagrees', 'unavailable', 'malformed')",
-            name="state_known",
-        ),
-        CheckConstraint(
-            "manifest_state IN ('parsed', 'malformed', 'unavailable')", name="manifest_state_known"
-        ),
+        one_of("state", ARCHIVED_RECORD_STATES, name="state_known"),
+        one_of("manifest_state", ManifestState, name="manifest_state_known"),
         {
             "info": {
                 "watch": ("state", "casa_version", "pipeline_version", "mpi_servers", "restore_task",

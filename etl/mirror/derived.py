@@ -25,7 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from etl.mirror.base import Base
+from etl.mirror.base import Base, one_of
+from etl.mirror.states import CalibrationKind, ManifestSource, RecordState, StatusDocumentState
 
 # What a restore PPR can carry, as PostgreSQL regular expressions (a UID's: etl.archive_names'
 # ARCHIVE_UID_PATTERN). A project code also names the request directory, so it is one file-name-safe
@@ -44,11 +45,7 @@ class OusStatusDocument(Base):
     """How the OUSStatus XML of an OUS parsed: a missing or malformed document is a finding, not a failure."""
 
     __tablename__ = "ous_status_document"
-    __table_args__ = (
-        CheckConstraint(
-            "state IN ('parsed', 'missing', 'malformed')", name="state_known"
-        ),
-    )
+    __table_args__ = (one_of("state", StatusDocumentState, name="state_known"),)
 
     ous_uid: Mapped[str] = mapped_column(Text, _ous_fk(), primary_key=True)
     state: Mapped[str] = mapped_column(Text)
@@ -100,17 +97,10 @@ class MousStatus(Base):
     __table_args__ = (
         Index(None, "project_uid"),
         Index(None, "restorable_since_run_id"),
-        CheckConstraint(
-            "calibration_kind IN ('pipeline', 'pipeline_then_manual', 'manual', 'none')",
-            name="calibration_kind_known",
-        ),
-        CheckConstraint("manifest_source IN ('archive', 'almamirror')", name="manifest_source_known"),
+        one_of("calibration_kind", CalibrationKind, name="calibration_kind_known"),
+        one_of("manifest_source", ManifestSource, name="manifest_source_known"),
         CheckConstraint("restorable = (reason_code IS NULL)", name="reason_iff_not_restorable"),
-        CheckConstraint(
-            "calibration_record IN "
-            "('agrees', 'follows_archive', 'disagrees', 'absent', 'unavailable', 'malformed')",
-            name="calibration_record_known",
-        ),
+        one_of("calibration_record", RecordState, name="calibration_record_known"),
         # Restorable since: by any restore kind, not only a PPR (revision 0013).
         CheckConstraint(
             "restore_kind <> 'none' OR restorable_since IS NULL", name="since_only_when_restorable"

@@ -1,4 +1,7 @@
-"""The mirror's views, as their latest revisions define them: Core tables for queries with bound parameters.
+"""The mirror's views as Core tables, for queries with bound parameters.
+
+Each view's SQL is the newest file of its folder in alembic/views/ (one file per version, named after
+the revision that wrote it).
 
 The reports and the PPR generator both read them: ``restorable_mous`` holds the verdict, the PI and
 the proprietary flag, ``mous_sessions`` the restore sessions, each decided once in SQL.

@@ -83,6 +83,7 @@ BAD_REPLY_LIMIT: Final = 3
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.I)
 _HTML_TYPES = ("text/html", "application/xhtml")
 _INFLATE_CHUNK: Final = 1 << 20
+_GZIP_MAGIC: Final = b"\x1f\x8b"
 
 T = TypeVar("T")
 # Called with (bytes of the file held so far, the file's size) as a download goes on.
@@ -105,6 +106,7 @@ class Download:
     received: int  # bytes received over the network by this download
     seconds: float
     compression: str | None = None  # gzip when NGAS sent it compressed
+    mtime_ns: int | None = None  # of the file as it was put in place (None: not known without a stat)
 
 
 @dataclass(frozen=True)
@@ -166,14 +168,16 @@ class VerifiedPart:
             raise DownloadNotVerified(self.file_id, str(changed)) from None
         if not problem:
             self._finish()
+            self._sink.part.unlink(missing_ok=True)  # the verified compressed bytes
         return problem
 
     def put_in_place(self) -> Download:
         """fsync the ``.part`` and rename it to the target, unless it changed since it was verified
         (``DownloadNotVerified``, the ``.part`` left where it is)."""
+        mtime_ns = None
         if not self._in_place:
             try:
-                self._sink.commit(self.target)
+                mtime_ns = self._sink.commit(self.target)  # the .part is the target now
             except _PartChanged as changed:
                 raise DownloadNotVerified(self.file_id, str(changed)) from None
             finally:
@@ -182,6 +186,7 @@ class VerifiedPart:
         download = Download(
             self.file_id, self.target, self._status.plain_size, self._checksum, self._sink.resumed_from,
             self._received, time.monotonic() - self._started, "gzip" if self._status.compressed else None,
+            mtime_ns,
         )
         _log_download(download)
         return download
@@ -189,7 +194,6 @@ class VerifiedPart:
     def _finish(self) -> None:
         if self._sync_directory:
             fsync_directory(self.target.parent)
-        self._sink.part.unlink(missing_ok=True)
         self._in_place = True
 
 
@@ -284,7 +288,8 @@ class NgasClient:
         checksum = _checked_expectations(file_id, status, expected_size)
         deadline = self._transfer_deadline(status.file_size, started)
         part = target.with_name(target.name + (COMPRESSED_PART_SUFFIX if status.compressed else PART_SUFFIX))
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():  # one stat per file, not a mkdir and a stat
+            target.parent.mkdir(parents=True, exist_ok=True)
         problem = ""
         for attempt in range(1, self.bad_reply_limit + 1):
             sink = _PartFile(part, status.file_size, checksum.algorithm)
@@ -316,13 +321,17 @@ class NgasClient:
         expected_size: int | None = None,
         max_bytes: int = 1 << 24,
         deadline_at: float | None = None,
+        status: FileStatus | None = None,
     ) -> FetchedDocument:
         """A small archived document (a pipeline manifest, a restore script), verified, in memory.
 
         ``deadline_at`` (``time.monotonic()``) bounds the whole fetch besides the transfer's own deadline.
+        ``status``: NGAS's STATUS of the file, when the caller just asked it (no second round trip).
         """
         outer = Deadline(deadline_at, "the document step's time budget") if deadline_at is not None else None
-        status, holder = self._located_status(file_id, None, self._request_deadline().earlier(outer))
+        holder: Server | None = None
+        if status is None or status.file_id != file_id:
+            status, holder = self._located_status(file_id, None, self._request_deadline().earlier(outer))
         if status.file_size > max_bytes or status.plain_size > max_bytes:
             raise DownloadNotVerified(
                 file_id, f"it is {status.plain_size:,} bytes, more than the {max_bytes:,} a document may be"
@@ -345,6 +354,32 @@ class NgasClient:
                 problem = str(bad)
             log.warning("ngas.discarded %s", fields(file_id=file_id, attempt=attempt, reason=problem))
         raise DownloadNotVerified(file_id, f"{problem}; discarded {self.bad_reply_limit} time(s), giving up")
+
+    def retrieve_exact(self, file_id: str, size: int, deadline_at: float | None = None) -> bytes | None:
+        """A small file's bytes by one RETRIEVE (and its 303) without asking STATUS first, when the reply is
+        plainly the file of ``size`` bytes the archive metadata lists; None when it is not plainly that.
+
+        One attempt on the first server to ask, no retry: whatever else happens (an error, another size,
+        a body that is gzip, a node that does not answer) is left to ``fetch_document``, which asks
+        STATUS and says what is wrong. Its bytes are checked against the size only: NGAS's checksum
+        comes from STATUS, which the caller asks later (see etl/load/documents.py).
+        """
+        deadline = self._request_deadline()
+        if deadline_at is not None:
+            deadline = deadline.earlier(Deadline(deadline_at, "the document step's time budget"))
+        server = self._ordered(None)[0]
+        try:
+            with open_reply(self.http, server, "RETRIEVE", {"file_id": file_id}, {}, deadline,
+                            self.redirects) as (response, _answered, _via):
+                if not _plainly_the_file(response, size):
+                    return None
+                body, more = read_capped(response, size, deadline)
+        except (Transient, BadReply, DeadlinePassed):
+            return None
+        # A document NGAS stores gzip-compressed would need STATUS to be read: never taken as plain.
+        if more or len(body) != size or body.startswith(_GZIP_MAGIC):
+            return None
+        return body
 
     def verify_local(self, path: Path, status: FileStatus) -> bool:
         """Whether a file on disk is the archived file: its size and NGAS's checksum.
@@ -641,6 +676,18 @@ def _check_reply(response: Reply, file_id: str, server: str, sink: _Sink, start:
         )
 
 
+def _plainly_the_file(response: Reply, size: int) -> bool:
+    """A 200 that announces exactly ``size`` bytes, unencoded, not HTML, not a part of the file."""
+    headers = response.headers
+    return (
+        response.status_code == 200
+        and headers.get("content-encoding", "identity").strip().lower() in ("", "identity")
+        and not headers.get("content-type", "").lower().startswith(_HTML_TYPES)
+        and headers.get("content-range") is None
+        and (headers.get("content-length") or "").strip() == str(size)
+    )
+
+
 def _check_content_range(content_range: str, server: str, offset: int, size: int) -> None:
     # NGAS answers a Range with 200 (not 206) and this header; proxies answer 206.
     match = _CONTENT_RANGE.match(content_range.strip())
@@ -803,23 +850,32 @@ class _PartFile:
     def flush(self) -> None:
         self.handle.flush()
 
-    def check_unchanged(self) -> None:
-        """``_PartChanged`` unless the ``.part`` is still this file, of exactly the bytes verified."""
+    def check_unchanged(self) -> int:
+        """``_PartChanged`` unless the ``.part`` is still this file, of exactly the bytes verified; its
+        modification time."""
         self.handle.flush()
-        held = os.fstat(self.handle.fileno()).st_size
-        if held != self.offset or not same_file(self.handle, self.part):
+        held = os.fstat(self.handle.fileno())
+        try:
+            there = self.part.lstat()
+        except FileNotFoundError:
+            there = None
+        same = there is not None and (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
+        if held.st_size != self.offset or not same:
             raise _PartChanged(
-                f"{self.part} changed while it was written ({held:,} bytes for {self.offset:,} "
+                f"{self.part} changed while it was written ({held.st_size:,} bytes for {self.offset:,} "
                 "received; another process writes it?); not put in place"
             )
+        return held.st_mtime_ns
 
-    def commit(self, target: Path) -> None:
+    def commit(self, target: Path) -> int:
+        """fsync, check and rename the ``.part`` to ``target``; the file's modification time."""
         self.handle.flush()
         os.fsync(self.handle.fileno())
         # What is renamed must be exactly the bytes verified: the same file, of the verified size.
-        self.check_unchanged()
+        mtime_ns = self.check_unchanged()
         self.handle.close()
         self.part.replace(target)
+        return mtime_ns
 
     def close(self) -> None:
         if not self.handle.closed:

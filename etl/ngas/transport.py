@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import SplitResult, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
+from etl.logs import mask_url
 from etl.ngas.status import MAX_STATUS_BYTES, error_message
-from etl.urls import mask_url
 
 MAX_REDIRECTS: Final = 5
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from etl.archive_names import parse_mous_uid
 from etl.errors import UsageError
 
 ARRAYS = ("12m", "7m", "TP")
@@ -66,8 +67,6 @@ def parse_mous(text: str | None, option: str = "--mous") -> str | None:
     """The canonical UID of a MOUS typed in any accepted form, else a UsageError naming the option."""
     if text is None:
         return None
-    from ppr.uid import parse_mous_uid
-
     try:
         return parse_mous_uid(text)
     except UsageError as exc:

@@ -10,7 +10,8 @@ from sqlalchemy import Connection, Select, distinct, exists, func, select
 
 from etl.errors import UsageError
 from etl.mirror.base import table_of
-from etl.mirror.bookkeeping import CHANGE_KINDS, ChangeEvent
+from etl.mirror.bookkeeping import ChangeEvent
+from etl.mirror.states import ChangeKind
 from etl.output import PLAIN, Layout, TableView, moment_text, table_value
 from etl.report.base import Report, StreamedRows, counted, plural, write_report
 from etl.report.latest_run import RunMark, latest_succeeded_run, run_exists
@@ -138,7 +139,7 @@ def changes_summary(connection: Connection, query: Select[Any], scope: str) -> s
     figures = connection.execute(
         select(
             func.count(),
-            *(func.count().filter(changes.c.kind == kind) for kind in CHANGE_KINDS),
+            *(func.count().filter(changes.c.kind == kind) for kind in ChangeKind),
             func.count(distinct(changes.c.mous_uid)),
             func.count(distinct(changes.c.run_id)),
         ).select_from(changes)
@@ -147,7 +148,7 @@ def changes_summary(connection: Connection, query: Select[Any], scope: str) -> s
     line = f"{plural(total, 'change')} {scope}"
     if not total:
         return line
-    kinds = dict(zip(CHANGE_KINDS, per_kind, strict=True))
+    kinds = dict(zip(ChangeKind, per_kind, strict=True))
     return f"{line}: {counted(kinds)}; {plural(mouses, 'MOUS', 'MOUSes')} in {plural(runs, 'run')}"
 
 

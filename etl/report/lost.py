@@ -25,6 +25,7 @@ from etl.report.base import Report, counted, fetch, plural, write_report
 from etl.report.latest_run import latest_succeeded_run
 from etl.report.views import mous_restore, restorable_mous
 from etl.restore.kinds import PIPELINE_PPR, PIPELINE_SCRIPT, SCRIPTFORPI
+from etl.restore.spool import spooled_requests
 
 COLUMNS = ("mous_uid", "project_code", "run_id", "lost_at", "reason_code", "reason", "spool_request")
 LAYOUT = Layout(
@@ -133,14 +134,13 @@ def no_longer_restorable_report(
 
 
 def spool_requests(spool: Path | None, mous_uids: Sequence[str]) -> Mapping[str, Path]:
-    """The request directory the spool holds for each of ``mous_uids`` (any session map), if any."""
+    """The request directory the spool holds for each of ``mous_uids`` (any session map), if any; of
+    several, the last by path (a request's path begins with its creation time)."""
     if spool is None or not mous_uids:
         return {}
-    from ppr.spool import built_requests
-
     wanted = set(mous_uids)
-    return {uid: directory for (uid, _digest), directory in sorted(built_requests(spool).items())
-            if uid in wanted}
+    return {request.mous_uid: request.directory for request in spooled_requests(spool)
+            if request.mous_uid in wanted}
 
 
 def _count(codes: Any) -> dict[str, int]:

@@ -14,7 +14,8 @@ from sqlalchemy import Connection, Float, Select, cast, extract, select
 
 from etl.controls import escape_controls
 from etl.mirror.base import table_of
-from etl.mirror.bookkeeping import RUN_STATES, SyncRun, SyncRunTable
+from etl.mirror.bookkeeping import SyncRun, SyncRunTable
+from etl.mirror.states import RunState
 from etl.output import (
     Layout,
     TableView,
@@ -155,7 +156,9 @@ def fitted_run_block(run: Mapping[str, Any], view: TableView) -> str:
 
 
 def runs_summary(history: RunHistory) -> str:
-    states = {state: sum(1 for run in history.runs if run["status"] == state) for state in RUN_STATES}
+    states: dict[str, int] = {
+        state: sum(1 for run in history.runs if run["status"] == state) for state in RunState
+    }
     listed = plural(len(history.runs), "run")
     return f"{listed}: {counted(states)}" if history.runs else "no sync has run yet"
 

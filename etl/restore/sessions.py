@@ -12,9 +12,10 @@ from sqlalchemy import ColumnElement, Connection, select
 
 from etl.archive_names import disk_name
 from etl.mirror import CalibrationRecordSession, table_of
+from etl.mirror.states import RecordState
 
 # calibration_record.state of a record that is the calibration's key: the PPR follows it.
-FOLLOWS_ARCHIVE: Final = "follows_archive"
+FOLLOWS_ARCHIVE: Final = RecordState.FOLLOWS_ARCHIVE
 # calibration_record_session.document of the archived PPR.
 ARCHIVED_PPR: Final = "request"
 

@@ -1,1 +1,1 @@
-"""The ALMA source: its table contract and the administration of a stand-in."""
+"""The ALMA source: its table contract, the engine that reads it, and the administration of a stand-in."""

@@ -8,8 +8,9 @@ from sqlalchemy import Engine, MetaData, inspect, text
 from sqlalchemy.schema import CreateSchema
 
 from etl.errors import UnsupportedSource
+from etl.logs import mask_url
 from etl.source.contract import TABLE_NAMES, source_execution_options
-from etl.urls import is_oracle, mask_url
+from etl.urls import is_oracle
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 On Oracle a row's digest is ``STANDARD_HASH`` (a SQL function of 12c and later, no grant needed) of each
 column, and a CLOB column's is ``DBMS_CRYPTO.HASH``, which needs ``EXECUTE`` on ``DBMS_CRYPTO``. On a
-PostgreSQL stand-in they are ``md5`` and, for documents, ``sha256`` (``etl.load.buckets``), each of which a
-role can be refused ``EXECUTE`` on. A table whose checksums
+PostgreSQL stand-in they are ``hash_record_extended`` and, for documents, ``sha256`` (``etl.load.buckets``),
+each of which a role can be refused ``EXECUTE`` on. A table whose checksums
 the source cannot compute is read whole each night. Each function is asked once, on a tiny constant:
 the answer is the source's own, whatever the grants come through (directly, a role, PUBLIC).
 """
@@ -13,11 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, Text, func, literal, select
+from sqlalchemy import Connection, Select, String, Text, func, literal, select
 from sqlalchemy.exc import DBAPIError
 
-from etl.load.buckets import postgresql_document_hash
+from etl.load.buckets import postgresql_document_hash, row_digest
 from etl.load.mapping import TableMapping
+
+# The PostgreSQL stand-in's digest of a row (etl.load.buckets.row_digest), as a grant names it.
+PLAIN_HASH = "hash_record_extended"
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class HashSupport:
     """What the source's checksum functions allow: digests of plain columns, and of CLOBs."""
 
     dialect: str
-    plain: bool  # STANDARD_HASH on Oracle, md5 on PostgreSQL
+    plain: bool  # STANDARD_HASH on Oracle, hash_record_extended on PostgreSQL
     clob: bool  # DBMS_CRYPTO.HASH on Oracle; sha256 on PostgreSQL
 
     def can_checksum(self, mapping: TableMapping) -> bool:
@@ -49,7 +52,8 @@ def hash_probes(dialect: str) -> tuple[Select[Any], Select[Any]]:
         method = literal("MD5", literal_execute=True)  # a constant of the statement, as in buckets.py
         plain = select(func.standard_hash(literal("x"), method))
         return plain, select(func.dbms_crypto.hash(func.to_clob(literal("x")), literal(2)))
-    return select(func.md5(literal("x", Text))), select(postgresql_document_hash(literal("x", Text)))
+    plain = select(row_digest([literal("x", String)], dialect))  # a String: not hashed as a document
+    return plain, select(postgresql_document_hash(literal("x", Text)))
 
 
 def _answers(connection: Connection, statement: Select[Any]) -> bool:

@@ -18,10 +18,11 @@ from etl.derive.restorability import derive_mous_status
 from etl.derive.sessions import derive_session_assignment
 from etl.errors import AlmaMirrorError, MirrorUnavailable
 from etl.load.bucket_state import store_buckets, stored_buckets
+from etl.load.documents import DocumentFetch, claim_documents, fetch_calibration_documents
 from etl.load.extract import source_snapshot
 from etl.load.mapping import mirrored_tables
 from etl.load.tables import check_source_tables, merge_table, stage_table
-from etl.logs import fields
+from etl.logs import fields, mask_url
 from etl.mirror import MousStatus, table_of
 from etl.mirror.views import mous_restore
 from etl.progress import Progress
@@ -30,7 +31,6 @@ from etl.restore.kinds import NONE, PIPELINE_PPR
 from etl.settings import ArchiveSettings, SourceSettings
 from etl.source.contract import build_contract
 from etl.steps.figures import StepFigures
-from etl.sync.documents import DocumentFetch, claim_documents, fetch_calibration_documents
 from etl.sync.run_record import (
     RunRecord,
     check_sync_lock_free,
@@ -40,7 +40,6 @@ from etl.sync.run_record import (
     take_sync_lock,
 )
 from etl.sync.shrink import check_shrink
-from etl.urls import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +173,10 @@ def _sync(
     documents: DocumentFetch,
 ) -> SyncSummary:
     started = time.monotonic()
+    # Each of the sync's statements runs once, over up to millions of rows: a server's JIT (on in
+    # Debian's and RHEL's packages) compiled the derivations' for longer than they ran (13 s for
+    # mous_status at ALMA scale). Only this transaction's setting: the server's stays as it is.
+    mirror.exec_driver_sql("SET LOCAL jit = off")
     # The documents fetched before the transaction (by this sync, or by one that did not commit)
     # become this run's: their MOUSes are re-derived, and they name this run as the one that fetched.
     claim_documents(mirror, run.run_id)

@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from etl.load.documents import DocumentFetch
 from etl.output import json_value, render_table
-from etl.sync.documents import DocumentFetch
 from etl.sync.pipeline import SyncSummary
 
 TABLE_COLUMNS = ("table", "rows_read", "rows_pulled", "inserted", "updated", "deleted", "seconds")

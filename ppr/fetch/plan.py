@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from etl.restore.spool import MANIFEST_FILE
 from ppr.delivery import ASDM_SUFFIX, CALIBRATION, RAW, SCRIPT
 from ppr.delivery import DIRECTORIES as DELIVERY_DIRECTORIES
 from ppr.delivery import LAYOUT as DELIVERY
 from ppr.errors import NotARequestDirectory
-from ppr.layout import MANIFEST_FILE, PRODUCTS, RAWDATA, WORKING
+from ppr.layout import PRODUCTS, RAWDATA, WORKING
 
 # Version 1 named products by archived name and ASDMs by EB UID only; both still read.
 MANIFEST_VERSIONS = (1, 2)

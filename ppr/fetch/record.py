@@ -78,12 +78,16 @@ class FetchRecord:
         )
 
     def record_product(
-        self, target: str, path: Path, ngas_file_id: str, checksum: str | None, plugin: str | None
+        self, target: str, path: Path, ngas_file_id: str, checksum: str | None, plugin: str | None,
+        verified: tuple[int, int] | None = None,
     ) -> None:
-        """Record a verified product; written now if the last write is ``SAVE_SECONDS`` old, else later."""
-        stat = path.stat()
+        """Record a verified product; written now if the last write is ``SAVE_SECONDS`` old, else later.
+
+        ``verified``: the file's size and modification time as it was put in place (else read now).
+        """
+        size, mtime_ns = verified if verified is not None else _size_and_mtime(path)
         self._update("products", target, {
-            "ngas_file_id": ngas_file_id, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "ngas_file_id": ngas_file_id, "size": size, "mtime_ns": mtime_ns,
             "checksum": checksum, "checksum_plugin": plugin,
         }, at_once=False)
 
@@ -127,3 +131,8 @@ class FetchRecord:
         partial.replace(self.path)
         self._unsaved = False
         self._saved_at = time.monotonic()
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns

@@ -300,6 +300,7 @@ class _Job:
         self.record.record_product(
             item.target, path, item.ngas_file_id, checksum.stored if checksum else None,
             checksum.plugin if checksum else None,
+            (download.size, download.mtime_ns) if download.mtime_ns is not None else None,
         )
         return Outcome("product", item.target, item.ngas_file_id, FETCHED, download.size,
                        time.monotonic() - started)

@@ -18,9 +18,9 @@ from sqlalchemy.engine import URL, make_url
 from etl.cli import main
 from etl.database import create_mirror_engine, create_source_engine, dispose, parse_url, source_url
 from etl.errors import ConfigurationError
+from etl.logs import mask_url
 from etl.mirror import SyncRun, table_of
 from etl.settings import load_settings
-from etl.urls import mask_url
 from tests.conftest import cli_environment, open_engine
 from tests.etl.sync.faults import cli_env
 from tests.helpers import rows

@@ -1,5 +1,6 @@
-"""The layers of etl point one way: loading never imports the sync, the source contract never imports the
-settings, and the settings never import the source (nor ``etl.database``, where the source's engine is).
+"""The layers point one way: loading never imports the sync, the source never imports the settings, the
+settings never import the source (nor ``etl.database``, which makes engines from them), and the reports
+never import the PPR generator (what both need, UIDs and the spool's request directories, is below both).
 
 Each rule is checked twice: no import statement in the lower package names the higher one (lazy imports
 inside functions included), and importing every module of the lower package in a fresh interpreter
@@ -23,6 +24,7 @@ NEVERS = {
     "load never imports sync": (("etl.load",), ("etl.sync",)),
     "source never imports config": (("etl.source",), CONFIG),
     "config never imports source": (CONFIG, ("etl.source", "etl.database")),
+    "report never imports ppr": (("etl.report",), ("ppr",)),
 }
 
 
@@ -68,11 +70,13 @@ def test_no_import_statement_of_the_lower_layer_names_the_higher(never: str) -> 
 def test_importing_the_lower_layer_loads_nothing_of_the_higher_even_indirectly(never: str) -> None:
     lower, higher = NEVERS[never]
     modules = sorted({_module_name(path) for module in lower for path in _files(module)})
+    # A package's own name or a dotted name below it: "ppr" is no prefix of the standard "pprint".
+    below = tuple(f"{package}." for package in higher)
     probe = (
         f"import importlib, sys\n"
         f"for name in {modules!r}:\n"
         f"    importlib.import_module(name)\n"
-        f"print(sorted(m for m in sys.modules if m.startswith({higher!r})))\n"
+        f"print(sorted(m for m in sys.modules if m in {higher!r} or m.startswith({below!r})))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", (modules, done.stdout)
@@ -94,4 +98,19 @@ def test_settings_that_mask_a_url_load_neither_the_source_nor_the_engines() -> N
     problem, loaded = done.stdout.strip().splitlines()
     assert "'ftp://ops:***@ngas.example.org' is not an NGAS server URL" in problem
     assert "pw-123" not in done.stdout
+    assert loaded == "[]"
+
+
+def test_the_log_masks_a_url_without_loading_sqlalchemy_or_the_engines() -> None:
+    """Every layer masks what it logs: etl.logs.mask_url stands below all of them, on the standard library."""
+    probe = (
+        "import sys\n"
+        "from etl.logs import mask_url\n"
+        "print(mask_url('postgresql://ops:pw-123@db.example.org/mirror?sslpassword=key-456'))\n"
+        "heavy = ('sqlalchemy', 'etl.source', 'etl.database')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    masked, loaded = done.stdout.strip().splitlines()
+    assert masked == "postgresql://ops:***@db.example.org/mirror?sslpassword=***"
     assert loaded == "[]"

@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.engine import URL
+from sqlalchemy.schema import CreateView
 
 from etl import migrations
 from etl.cli import main
 from etl.errors import SchemaMismatch
 from etl.mirror import metadata
+from etl.resources import VIEW_QUERIES
 from tests.conftest import DatabaseFactory, cli_environment, open_engine
 from tests.etl.revisions import (
     down_revision,
@@ -111,6 +113,38 @@ def test_the_schema_snapshot_sees_what_a_migration_leaves_behind(mirror_db: URL)
             assert after[part] != before[part], part
     finally:
         engine.dispose()
+
+
+def test_each_views_newest_file_is_that_view_at_the_head(mirror_db: URL) -> None:
+    """alembic/views/<view>/: the highest revision's file is the view as migrated, read in one place."""
+    folders = {folder.name: folder for folder in VIEW_QUERIES.iterdir() if folder.is_dir()}
+    with connect(mirror_db) as connection:
+        views = connection.execute(
+            text("SELECT viewname FROM pg_views WHERE schemaname = current_schema()")
+        ).scalars()
+        assert set(folders) == set(views)
+        for view, folder in folders.items():
+            newest = max(folder.glob("*.sql"))
+            connection.execute(CreateView(text(newest.read_text()).columns(), "newest", temporary=True))
+            definitions = connection.execute(
+                text("SELECT pg_get_viewdef(CAST(:view AS regclass)), pg_get_viewdef('newest'::regclass)"),
+                {"view": view},
+            ).one()
+            assert definitions[0] == definitions[1], f"{newest} is not the view {view} at the head"
+            connection.execute(text("DROP VIEW newest"))
+
+
+def test_every_view_file_is_loaded_by_the_revision_it_is_named_after() -> None:
+    """A file no revision loads would be a copy that nothing keeps exact."""
+    revisions = script_directory().walk_revisions()
+    sources = {revision.revision: Path(revision.path).read_text() for revision in revisions}
+    files = sorted(VIEW_QUERIES.glob("*/*.sql"))
+    assert files
+    for file in files:
+        view, revision = file.parent.name, file.stem
+        assert revision in sources, f"{file}: no revision {revision}"
+        loads = rf'_view\("{view}", "{revision}"\)'  # create_view or replace_view
+        assert re.search(loads, sources[revision]), f"revision {revision} never loads {file}"
 
 
 def test_there_is_exactly_one_head() -> None:

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 PPR_DIR = Path(__file__).parents[2] / "ppr"
-CORE_MODULES = ("errors", "uid", "build", "validate", "layout", "check", "model")
+CORE_MODULES = ("errors", "build", "validate", "layout", "check", "model")
 # Besides the standard library and ppr itself, the core may use only these (etl.safe_files: the
 # file writes that follow no planted link, standard library and etl.errors only; etl.archive_names:
-# the archive's naming rules, standard library only).
+# the archive's naming rules and the UID parser, standard library and etl.errors only;
+# etl.restore.spool: how a request directory is named and found, which the reports read too).
 ALLOWED_IMPORTS = {
     "lxml", "etl.errors", "etl.settings", "etl.restore.settings", "etl.calibration", "etl.safe_files",
-    "etl.archive_names",
+    "etl.archive_names", "etl.restore.spool",
 }
 # The source contract, the loader, the derivations, the sync and the demo archive: never imported by ppr.
 LOADING_PACKAGES = ("etl.source", "etl.load", "etl.derive", "etl.sync", "etl.demo")

@@ -14,7 +14,8 @@ from sqlalchemy.engine import URL
 from etl.cli import main
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.mirror import MousStatus, SessionAssignment, SyncRun, table_of
-from ppr.layout import MANIFEST_FILE, session_map_digest
+from etl.restore.spool import MANIFEST_FILE
+from ppr.layout import session_map_digest
 from ppr.model import Session
 from ppr.spool import built_requests
 from tests.conftest import cli_environment

@@ -2,10 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl.archive_names import canonical_uid, disk_name, is_canonical_uid
-from etl.errors import UsageError
-from ppr.errors import InvalidMousUid
-from ppr.uid import parse_mous_uid
+from etl.archive_names import canonical_uid, disk_name, is_canonical_uid, parse_mous_uid
+from etl.errors import InvalidMousUid, UsageError
 
 
 @pytest.mark.parametrize(
@@ -117,7 +115,7 @@ def test_is_canonical_uid_accepts_the_archive_form_only() -> None:
 
 
 def test_the_mirror_the_schema_and_the_generator_share_one_uid_form() -> None:
-    """The verdict refuses EB and reference UIDs with the pattern the XSD and ppr.uid check them by."""
+    """The verdict refuses EB and reference UIDs with the pattern the XSD and the UID parser check them by."""
     from pathlib import Path
 
     from lxml import etree

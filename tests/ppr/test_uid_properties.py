@@ -8,9 +8,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from etl.archive_names import canonical_uid, disk_name, is_canonical_uid
-from ppr.errors import InvalidMousUid
-from ppr.uid import parse_mous_uid
+from etl.archive_names import canonical_uid, disk_name, is_canonical_uid, parse_mous_uid
+from etl.errors import InvalidMousUid
 
 HEX_DIGITS = "0123456789abcdef"
 # Characters that make a near-miss of a UID: other cases, separators, look-alike digits and spaces.

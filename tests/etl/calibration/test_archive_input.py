@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import any_, func, insert, select, update
+from sqlalchemy import any_, func, insert, select, text, update
 from sqlalchemy.engine import URL
 
 from etl.cli import main
@@ -144,6 +144,38 @@ def test_an_archived_ppr_with_alma_structure_and_target_ms_disk_names_is_read_as
     assert verdict == {"calibration_record": "agrees", "restorable": True}
 
 
+def test_a_document_ngas_serves_damaged_is_found_by_the_recheck_and_no_longer_held(
+    source_copy: URL, mirror_db: URL, test_home: Path
+) -> None:
+    seed = FIXED_CASES["seed_example"].mous_uid
+    with connect(source_copy) as connection:
+        file_id, content = connection.execute(text(
+            "SELECT f.file_id, f.content FROM alma.ngas_file f JOIN alma.asa_product_files p "
+            "ON p.ngas_file_id = f.file_id WHERE p.asa_ous_id = :mous AND f.file_id LIKE :script"
+        ), {"mous": seed, "script": f"%{SCRIPT}"}).one()
+        # The bytes change, NGAS's checksum does not: what NGAS serves of a file its checks flagged.
+        damaged = bytes(content).replace(b"ocorr_mode='ca'", b"ocorr_mode='ao'")
+        assert damaged != bytes(content)
+        connection.execute(text("UPDATE alma.ngas_file SET content = :content WHERE file_id = :id"),
+                           {"content": damaged, "id": file_id})
+    with stand_in_on(source_copy, test_home) as url:
+        sync(source_copy, mirror_db, test_home, ALMAMIRROR_NGAS_URL=url)
+    # Fetched by its size alone, as it came.
+    held = one(mirror_db, select(documents.c.state, documents.c.checksum, documents.c.content)
+               .where(documents.c.file_id == file_id))
+    assert held == {"state": "fetched", "checksum": None, "content": damaged.decode()}
+    with connect(mirror_db) as mirror:  # the recheck asks about it first: the others were checked now
+        mirror.execute(update(documents).values(checked_at=func.now()))
+        mirror.execute(update(documents).where(documents.c.file_id == file_id)
+                       .values(checked_at=None, fetched_at=func.now() - text("interval '1 day'")))
+    with stand_in_on(source_copy, test_home) as url:
+        sync(source_copy, mirror_db, test_home, ALMAMIRROR_NGAS_URL=url)
+    after = one(mirror_db, select(documents.c.state, documents.c.content, documents.c.problem)
+                .where(documents.c.file_id == file_id))
+    assert (after["state"], after["content"]) == ("missing", None)
+    assert "checksum mismatch" in after["problem"]
+
+
 def test_a_document_re_archived_with_the_same_size_is_fetched_again(
     source_copy: URL, synced_mirror: URL, test_home: Path
 ) -> None:
@@ -162,9 +194,15 @@ def test_a_document_re_archived_with_the_same_size_is_fetched_again(
     with stand_in_on(source_copy, test_home) as url:
         summary = sync(source_copy, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=url)
     assert summary.documents.fetched == 1
-    again = one(synced_mirror, select(documents.c.content, documents.c.file_version)
+    again = one(synced_mirror, select(documents.c.content, documents.c.file_version, documents.c.checksum)
                 .where(documents.c.file_id == held["file_id"]))
-    assert again == {"content": content, "file_version": held["file_version"] + 1}
+    newest = one(source_copy, text(
+        "SELECT file_version, checksum FROM alma.ngas_file WHERE file_id = :id "
+        "ORDER BY file_version DESC LIMIT 1"
+    ).bindparams(id=held["file_id"]))
+    # Fetched again with the STATUS the recheck asked: verified, NGAS's version and checksum recorded.
+    assert newest["file_version"] >= 2
+    assert again == {"content": content, **newest}
     assert one(synced_mirror, select(records.c.ocorr_mode).where(records.c.mous_uid == seed)) == {
         "ocorr_mode": "ao"
     }

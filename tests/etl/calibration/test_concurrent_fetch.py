@@ -14,9 +14,9 @@ from sqlalchemy.engine import URL
 from etl.database import mirror_engine, source_engine
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.errors import SyncAlreadyRunning
+from etl.load import documents as document_step
+from etl.load.documents import DocumentFetch, fetch_calibration_documents
 from etl.mirror import CalibrationDocument, CalibrationRecord, MousStatus, SyncRun, table_of
-from etl.sync import documents as document_step
-from etl.sync.documents import DocumentFetch, fetch_calibration_documents
 from etl.sync.run_record import take_sync_lock
 from tests.conftest import open_engine, settings_for
 from tests.etl.ngas.conftest import StandInFactory

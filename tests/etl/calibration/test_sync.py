@@ -15,8 +15,10 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.engine import URL
 
+from etl.calibration.names import calibration_stem, document_kind
 from etl.cli import main
 from etl.demo.fixed_cases import FIXED_CASES
+from etl.load.documents import RECHECK_AT_LEAST, RECHECK_CYCLE
 from etl.mirror import (
     CalibrationDocument,
     CalibrationRecord,
@@ -27,7 +29,6 @@ from etl.mirror import (
     table_of,
 )
 from etl.source.contract import CONTRACT, contract_table
-from etl.sync.documents import RECHECK_AT_LEAST, RECHECK_CYCLE
 from tests.conftest import cli_environment, open_engine
 from tests.etl.ngas.conftest import StandInFactory
 from tests.helpers import connect, mirror_fingerprints, rows, sync
@@ -208,6 +209,68 @@ def test_a_second_sync_fetches_no_document_again(
     share = max(RECHECK_AT_LEAST, -(-fetch.held // RECHECK_CYCLE))
     assert len(asked - lacking) == min(share, fetch.held)
     assert (summary.changes, summary.mous_derived) == (0, 0)
+
+
+def test_a_document_costs_one_retrieve_and_status_only_where_the_record_needs_it(
+    mirror_db: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory
+) -> None:
+    ngas = stand_in_factory()
+    summary = sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
+    assert summary.documents.fetched == summary.documents.listed - 1
+    held = {row["file_id"]: row for row in rows(mirror_db, select(
+        documents.c.file_id, documents.c.mous_uids, documents.c.state, documents.c.checksum,
+        documents.c.archived_at,
+    ))}
+    two = FIXED_CASES["two_calibrations"].mous_uid
+    lacking = FIXED_CASES["document_not_on_ngas"].mous_uid
+    stems: dict[str, set[str]] = {}
+    for file_id, row in held.items():
+        if document_kind(file_id) is not None:
+            for mous_uid in row["mous_uids"]:
+                stems.setdefault(mous_uid, set()).add(calibration_stem(file_id))
+    several = {mous_uid for mous_uid, found in stems.items() if len(found - {""}) > 1}
+    dated = {file_id for file_id, row in held.items()
+             if document_kind(file_id) is not None and several.intersection(row["mous_uids"])}
+    assert any(two in held[file_id]["mous_uids"] for file_id in dated)
+    [missing] = [file_id for file_id, row in held.items() if lacking in row["mous_uids"]
+                 and row["state"] != "fetched"]
+    # STATUS for the documents of a MOUS calibrated twice (the newest calibration is chosen by NGAS's
+    # IngestionDate), and for the one the plain RETRIEVE did not bring (NGAS says why); else none.
+    assert {line["file_id"] for line in ngas.requests("STATUS")} == dated | {missing}
+    retrieved = [line for line in ngas.requests("RETRIEVE") if line["status"] == 200]
+    assert sorted(line["file_id"] for line in retrieved) == sorted(
+        file_id for file_id, row in held.items() if row["state"] == "fetched"
+    )
+    for file_id, row in held.items():
+        if row["state"] == "fetched":
+            # Fetched by size alone: NGAS's checksum is compared by a later sync's recheck.
+            assert (row["checksum"] is not None) == (file_id in dated), file_id
+            assert (row["archived_at"] is not None) == (file_id in dated), file_id
+    record = record_of(mirror_db, two)
+    assert record is not None
+    assert record["manifest_file"].endswith(".hifa_calimage.pipeline_manifest.xml")
+
+
+def test_the_recheck_completes_a_document_fetched_by_size_alone_without_fetching_it(
+    mirror_db: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory
+) -> None:
+    sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=stand_in_factory().url)
+    unchecked = {row["file_id"] for row in rows(mirror_db, select(documents.c.file_id).where(
+        documents.c.state == "fetched", documents.c.checksum.is_(None)
+    ))}
+    assert unchecked
+    ngas = stand_in_factory()
+    summary = sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
+    assert (summary.documents.fetched, summary.changes, summary.mous_derived) == (0, 0, 0)
+    assert ngas.requests("RETRIEVE") == []
+    asked = {line["file_id"] for line in ngas.requests("STATUS")}
+    # The documents not yet checked are asked about first, and now carry NGAS's checksum and version.
+    share = max(RECHECK_AT_LEAST, -(-summary.documents.held // RECHECK_CYCLE))
+    checked_now = unchecked & asked
+    assert len(checked_now) == min(share, len(unchecked))
+    for row in rows(mirror_db, select(documents).where(documents.c.file_id.in_(sorted(checked_now)))):
+        described = [row[name] for name in ("checksum", "file_version", "archived_at", "checked_at")]
+        assert None not in described, row["file_id"]
 
 
 def test_without_an_archive_the_step_is_skipped_said_once_and_records_stay(

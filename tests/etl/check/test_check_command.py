@@ -58,7 +58,8 @@ def test_the_demo_passes_every_item_and_writes_nothing(
     assert all(line.startswith("✓ ") for line in lines), out
     names = [line.split(": ")[0] for line in lines]
     for expected in ("✓ source connection", "✓ source AQUA_OUS", "✓ source ASA_PRODUCT_FILES",
-                     "✓ source checksums (md5)", "✓ source speed", "✓ mirror server", "✓ mirror schema",
+                     "✓ source checksums (hash_record_extended)", "✓ source speed", "✓ mirror server",
+                     "✓ mirror schema",
                      "✓ mirror reader role", "✓ mirror disk", f"✓ archive NGAS {stand_in.url}",
                      f"✓ archive NGAS {stand_in.second_url}", "✓ archive ASDM export tool"):
         assert expected in names, out

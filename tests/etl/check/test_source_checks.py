@@ -113,12 +113,15 @@ def test_a_role_without_the_hash_function_is_told_the_sync_cannot_checksum(
     limited_role: tuple[str, URL], source_copy: URL, test_home: Path
 ) -> None:
     role, url = limited_role
-    admin(source_copy, "REVOKE EXECUTE ON FUNCTION pg_catalog.md5(text) FROM PUBLIC")
+    admin(source_copy, "REVOKE EXECUTE ON FUNCTION pg_catalog.hash_record_extended(record, bigint) "
+                       "FROM PUBLIC")
     items = source_items(url, test_home)
-    item = items["checksums (md5)"]
-    assert [name for name, item in items.items() if not item.ok] == ["checksums (md5)"]
-    assert item.detail == "md5 does not answer: the sync's checksum reads cannot run without it"
-    assert item.fix == f"GRANT EXECUTE ON FUNCTION md5(text) TO {role}"
+    item = items["checksums (hash_record_extended)"]
+    assert [name for name, item in items.items() if not item.ok] == ["checksums (hash_record_extended)"]
+    assert item.detail == (
+        "hash_record_extended does not answer: the sync's checksum reads cannot run without it"
+    )
+    assert item.fix == f"GRANT EXECUTE ON FUNCTION hash_record_extended(record, bigint) TO {role}"
 
 
 def test_a_role_without_the_document_hash_is_told_that_table_is_read_whole(

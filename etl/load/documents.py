@@ -13,6 +13,12 @@ Two syncs may fetch at the same time (only one of them then takes the lock): a d
 written by an upsert, and every transaction here and in the claim locks rows in file id order, so
 the two neither fail nor deadlock; the later write of the same document wins, with the same content.
 
+A document costs one RETRIEVE: ASA_PRODUCT_FILES gives its size, and a reply of exactly that size is
+taken; NGAS's checksum (from STATUS) is compared later, by the recheck of held documents that each
+sync makes (``_rearchived``). Where the record needs more from NGAS than the bytes, or the reply is
+not plainly the document, STATUS comes first and the bytes are verified before they are kept
+(``_fetch_one``).
+
 The step never fails a sync: an archive that cannot be reached, a document it does not have, or the
 time budget running out leave rows that say so (``unavailable``, ``missing``), and the next sync tries
 those documents again.
@@ -28,14 +34,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Engine, and_, case, or_, select
+from sqlalchemy import Boolean, Connection, Engine, and_, bindparam, case, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from etl.calibration.calibration_script import CALIBRATION_SCRIPT, is_calibration_script
 from etl.calibration.calibration_script import LIKE_PATTERN as CALIBRATION_SCRIPT_LIKE
 from etl.calibration.documents import PARSER_VERSION, parse_document
 from etl.calibration.errors import MalformedDocument
-from etl.calibration.names import LIKE_PATTERNS, DocumentKind, document_kind
+from etl.calibration.names import LIKE_PATTERNS, DocumentKind, calibration_stem, document_kind
 from etl.errors import (
     ArchiveDown,
     ArchiveFileProblem,
@@ -47,6 +53,7 @@ from etl.errors import (
 from etl.load.extract import source_snapshot
 from etl.logs import fields
 from etl.mirror import CalibrationDocument, table_of
+from etl.ngas.checksums import RunningChecksum, UnknownChecksum, expected_checksum
 from etl.ngas.client import NgasClient
 from etl.ngas.status import FileStatus
 from etl.progress import Progress
@@ -69,6 +76,8 @@ _NEVER: Final = datetime.min.replace(tzinfo=UTC)
 # Caltables archives, whose presence makes a MOUS pipeline-calibrated (auxcaltables do not match).
 CALTABLES_PATTERNS: Final = ("%.session\\_%.caltables.tgz", "%.session\\_%.caltables.tar.gz")
 LIKE_ESCAPE: Final = "\\"
+# The largest a calibration document may be (they are kilobytes; NGAS's reply is held in memory).
+DOCUMENT_MAX_BYTES: Final = 1 << 24
 NOT_CONFIGURED: Final = "no NGAS archive is configured ([archive] ngas_urls or ALMAMIRROR_NGAS_URL)"
 
 
@@ -142,12 +151,17 @@ def fetch_calibration_documents(
     held = _held(mirror)
     wanted = [document for document in listed if not _holds(held.get(document.file_id), document)]
     deadline = started + archive.document_time_budget
-    wanted += _rearchived(mirror, _to_recheck(listed, held), held, archive, deadline)
+    dated = _dated(listed)
+    rearchived = _rearchived(mirror, _to_recheck(listed, held, dated), held, dated, archive, deadline)
+    wanted += [document for document, _ in rearchived]
     log.info("calibration_documents.started %s", fields(
         listed=len(listed), held=len(listed) - len(wanted), to_fetch=len(wanted),
         workers=archive.workers, budget_seconds=archive.document_time_budget,
     ))
-    counts, stopped = _fetch(mirror, wanted, held, archive, deadline)
+    # A document the archive lacked last time is asked about by STATUS, as before (NGAS says why).
+    lacked = {file_id for file_id, before in held.items() if before.state == "missing"}
+    plan = _Plan(dated | lacked, {document.file_id: status for document, status in rearchived})
+    counts, stopped = _fetch(mirror, wanted, held, plan, archive, deadline)
     result = DocumentFetch(
         configured=True, listed=len(listed), held=len(listed) - len(wanted), fetched=counts.fetched,
         malformed=counts.malformed, missing=counts.missing, unavailable=counts.unavailable,
@@ -209,8 +223,34 @@ class _Held:
     size: int | None
     problem: str | None
     file_version: int | None = None
-    checksum: str | None = None
+    checksum: str | None = None  # None for a document fetched by size alone, not yet checked by STATUS
     checked_at: datetime | None = None
+    archived_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How each document is fetched: with STATUS first, or by RETRIEVE alone (see ``_fetch_one``)."""
+
+    status_first: frozenset[str]  # the record needs their IngestionDate (``_dated``), or NGAS lacked them
+    statuses: Mapping[str, FileStatus]  # STATUS just asked by the recheck, for those to fetch again
+
+
+def _dated(listed: Sequence[ListedDocument]) -> frozenset[str]:
+    """The pipeline documents of MOUSes that list more than one calibration: the record picks the
+    newest archived of them by NGAS's IngestionDate, which only STATUS gives."""
+    stems: dict[str, set[str]] = {}
+    for document in listed:
+        if document.kind == CALIBRATION_SCRIPT:
+            continue
+        stem = calibration_stem(document.file_id)
+        for mous_uid in document.mous_uids:
+            stems.setdefault(mous_uid, set()).add(stem)
+    several = {mous_uid for mous_uid, found in stems.items() if len(found - {""}) > 1}
+    return frozenset(
+        document.file_id for document in listed
+        if document.kind != CALIBRATION_SCRIPT and several.intersection(document.mous_uids)
+    )
 
 
 def _held(mirror: Engine) -> dict[str, _Held]:
@@ -219,35 +259,47 @@ def _held(mirror: Engine) -> dict[str, _Held]:
         return {
             row.file_id: _Held(
                 row.state, row.size_bytes, row.problem, row.file_version, row.checksum,
-                row.checked_at or row.fetched_at,
+                row.checked_at or row.fetched_at, row.archived_at,
             )
             for row in connection.execute(
                 select(documents.c.file_id, documents.c.state, documents.c.size_bytes, documents.c.problem,
                        documents.c.file_version, documents.c.checksum, documents.c.checked_at,
-                       documents.c.fetched_at)
+                       documents.c.fetched_at, documents.c.archived_at)
             )
         }
 
 
-def _to_recheck(listed: Sequence[ListedDocument], held: Mapping[str, _Held]) -> list[ListedDocument]:
+def _to_recheck(
+    listed: Sequence[ListedDocument], held: Mapping[str, _Held], dated: frozenset[str]
+) -> list[ListedDocument]:
     """The held documents to ask NGAS about again this sync: the least recently checked share.
 
     A document re-archived with the same size (a new NGAS file version, or new bytes) looks held by
     its size alone; asking about every held one every night would cost ALMA's archive tens of
     thousands of requests, so each sync asks about a share and every one is asked within a week.
+    Documents fetched by size alone come first (their checksum is still to be compared), and before
+    them those whose IngestionDate the record now needs.
     """
     fetched = [d for d in listed if _holds(held.get(d.file_id), d)]
-    fetched.sort(key=lambda d: (held[d.file_id].checked_at or _NEVER, d.file_id))
+
+    def order(document: ListedDocument) -> tuple[bool, bool, datetime, str]:
+        before = held[document.file_id]
+        undated = document.file_id in dated and before.archived_at is None
+        return not undated, before.checksum is not None, before.checked_at or _NEVER, document.file_id
+
+    fetched.sort(key=order)
     share = max(RECHECK_AT_LEAST, -(-len(fetched) // RECHECK_CYCLE))
     return fetched[:share]
 
 
 def _rearchived(
-    mirror: Engine, candidates: Sequence[ListedDocument], held: Mapping[str, _Held],
+    mirror: Engine, candidates: Sequence[ListedDocument], held: Mapping[str, _Held], dated: frozenset[str],
     archive: ArchiveSettings, deadline: float,
-) -> list[ListedDocument]:
-    """Those of ``candidates`` whose NGAS file version or checksum is not the one held (to fetch again);
-    the others are marked checked. Never raises: a document NGAS cannot describe now stays as held."""
+) -> list[tuple[ListedDocument, FileStatus]]:
+    """Those of ``candidates`` whose NGAS file version or checksum is not the one held (to fetch again,
+    with the STATUS just asked); the others are marked checked. A document fetched by size alone is
+    checked here: the checksum of the bytes held against NGAS's, which the row then records. Never
+    raises: a document NGAS cannot describe now stays as held."""
     if not candidates:
         return []
 
@@ -264,30 +316,94 @@ def _rearchived(
         except ArchiveFileProblem:
             return document, None
 
-    changed: list[ListedDocument] = []
+    changed: list[tuple[ListedDocument, FileStatus]] = []
     checked: list[str] = []
+    verified: list[tuple[FileStatus, bool]] = []
     with NgasClient(archive) as client, ThreadPoolExecutor(
         archive.workers, thread_name_prefix="ngas-recheck"
     ) as pool:
-        for document, status in pool.map(ask, candidates):
-            if status is None:
-                continue
-            before = held[document.file_id]
-            if (status.file_version, status.checksum) != (before.file_version, before.checksum):
-                changed.append(document)
-            else:
-                checked.append(document.file_id)
-    if checked:
-        with mirror.begin() as connection:
+        answered = [(document, status) for document, status in pool.map(ask, candidates)
+                    if status is not None]
+    unchecked = _contents(mirror, [d.file_id for d, _ in answered if held[d.file_id].checksum is None])
+    for document, status in answered:
+        before = held[document.file_id]
+        if before.checksum is None and _same_bytes(unchecked.get(document.file_id), status):
+            verified.append((status, document.file_id in dated))
+        elif (status.file_version, status.checksum) != (before.file_version, before.checksum):
+            changed.append((document, status))
+        else:
+            checked.append(document.file_id)
+    with mirror.begin() as connection:
+        if checked:
             connection.execute(
                 documents.update().where(documents.c.file_id.in_(sorted(checked)))
                 .values(checked_at=datetime.now(UTC))
             )
+        if verified:
+            # One statement for all of them (executemany), in file id order as every writer here.
+            connection.execute(
+                documents.update().where(documents.c.file_id == bindparam("b_file_id")).values(
+                    file_version=bindparam("b_file_version"), checksum=bindparam("b_checksum"),
+                    checksum_plugin=bindparam("b_checksum_plugin"), archived_at=bindparam("b_archived_at"),
+                    checked_at=bindparam("b_checked_at"),
+                    # Its IngestionDate may choose the MOUS's calibration: the next run derives it again.
+                    updated_run_id=case(
+                        (bindparam("b_rederive", type_=Boolean), None), else_=documents.c.updated_run_id
+                    ),
+                ),
+                [_verified_values(status, rederive) for status, rederive in
+                 sorted(verified, key=lambda pair: pair[0].file_id)],
+            )
     if changed:
         log.info("calibration_documents.rearchived %s", fields(
-            documents=len(changed), first=changed[0].file_id,
+            documents=len(changed), first=changed[0][0].file_id,
         ))
     return changed
+
+
+def _verified_values(status: FileStatus, rederive: bool) -> dict[str, Any]:
+    described = {f"b_{name}": value for name, value in _described(status).items()}
+    return {**described, "b_file_id": status.file_id, "b_checked_at": datetime.now(UTC),
+            "b_rederive": rederive}
+
+
+def _contents(mirror: Engine, file_ids: Sequence[str]) -> dict[str, str]:
+    """The content held of each of ``file_ids``."""
+    found: dict[str, str] = {}
+    for batch in _batches(sorted(file_ids), FLUSH_ROWS):
+        with mirror.connect() as connection:
+            rows = connection.execute(
+                select(documents.c.file_id, documents.c.content).where(documents.c.file_id.in_(batch))
+            )
+            found.update((row.file_id, row.content) for row in rows)
+    return found
+
+
+def _same_bytes(content: str | None, status: FileStatus) -> bool:
+    """Whether the document held (fetched by size alone) is the file NGAS describes: size and checksum.
+
+    The content was kept as text; a document that was not UTF-8 is not its bytes any more, and is
+    fetched again, verified by STATUS."""
+    if content is None or status.compressed or status.checksum is None or status.checksum_plugin is None:
+        return False
+    data = content.encode("utf-8")
+    try:
+        expected = expected_checksum(status.checksum_plugin, status.checksum)
+    except UnknownChecksum:
+        return False
+    running = RunningChecksum(expected.algorithm)
+    running.update(data)
+    return len(data) == status.file_size and expected.matches(running.value)
+
+
+def _described(status: FileStatus) -> dict[str, Any]:
+    """What a document's row records of NGAS's STATUS."""
+    return {
+        "file_version": status.file_version,
+        "checksum": status.checksum,
+        "checksum_plugin": status.checksum_plugin,
+        "archived_at": _ngas_time(status.ingestion_date),
+    }
 
 
 def _holds(held: _Held | None, listed: ListedDocument) -> bool:
@@ -329,6 +445,7 @@ def _fetch(
     mirror: Engine,
     wanted: Sequence[ListedDocument],
     held: Mapping[str, _Held],
+    plan: _Plan,
     archive: ArchiveSettings,
     deadline: float,
 ) -> tuple[_Counts, str | None]:
@@ -360,7 +477,7 @@ def _fetch(
                 document = next(queue, None)
                 if document is None:
                     break
-                pending[pool.submit(_fetch_one, client, document, deadline)] = document
+                pending[pool.submit(_fetch_one, client, document, plan, deadline)] = document
             if not pending:
                 break
             done, _ = wait(pending, timeout=max(deadline - time.monotonic(), 0), return_when=FIRST_COMPLETED)
@@ -402,34 +519,72 @@ def _take(
     return stop
 
 
-def _fetch_one(client: NgasClient, document: ListedDocument, deadline: float) -> dict[str, Any]:
-    """One document as a cache row: fetched (and parsed), or why not."""
+def _fetch_one(client: NgasClient, document: ListedDocument, plan: _Plan, deadline: float) -> dict[str, Any]:
+    """One document as a cache row: fetched (and parsed), or why not.
+
+    Most documents cost one RETRIEVE: the archive metadata gives the size, and a reply of exactly that
+    size, plain, is taken as the document; its checksum is compared with NGAS's by the recheck of held
+    documents (``_rearchived``, within ``RECHECK_CYCLE`` syncs). STATUS is asked first when the record
+    needs its IngestionDate (``_dated``) or the archive lacked the document last time; and whenever
+    the plain RETRIEVE is not plainly the document (an error, another size, a file NGAS stores
+    compressed) or its bytes would not be kept as they came (not UTF-8): then the document is verified
+    by size and checksum before it is kept, and the error, if any, is NGAS's own.
+    """
+    status = plan.statuses.get(document.file_id)
+    if status is None and document.file_id not in plan.status_first and document.size is not None \
+            and 0 < document.size <= DOCUMENT_MAX_BYTES:
+        try:
+            content = client.retrieve_exact(document.file_id, document.size, deadline_at=deadline)
+        except (ArchiveDown, NotAnArchive) as exc:  # no other document will do better: the step stops
+            return {**_not_fetched(document, "unavailable", str(exc)), "down": True}
+        if content is not None and _kept_as_is(content):
+            return _fetched_row(document, content, None, document.size)
     try:
-        fetched = client.fetch_document(document.file_id, expected_size=document.size, deadline_at=deadline)
+        fetched = client.fetch_document(document.file_id, expected_size=document.size, deadline_at=deadline,
+                                        max_bytes=DOCUMENT_MAX_BYTES, status=status)
     except (ArchiveDown, NotAnArchive) as exc:  # no other document will do better: the step stops
         return {**_not_fetched(document, "unavailable", str(exc)), "down": True}
     except ArchiveUnavailable as exc:
         return _not_fetched(document, "unavailable", str(exc))
     except ArchiveFileProblem as exc:
         return _not_fetched(document, "missing", exc.detail)
-    parsed, problem = _parsed(document.kind, fetched.content)
-    status = fetched.status
+    return _fetched_row(document, fetched.content, fetched.status, fetched.status.file_size)
+
+
+def _kept_as_is(content: bytes) -> bool:
+    """Whether the row's text is exactly these bytes (UTF-8 without NUL), so that the recheck can
+    compute their checksum from it; any other document is verified by STATUS before it is kept."""
+    if b"\x00" in content:
+        return False
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _fetched_row(
+    document: ListedDocument, content: bytes, status: FileStatus | None, size: int
+) -> dict[str, Any]:
+    """The row of a fetched document; ``status`` None: fetched by size alone, not yet checked by STATUS."""
+    parsed, problem = _parsed(document.kind, content)
+    now = datetime.now(UTC)
+    described = _described(status) if status is not None else {
+        "file_version": None, "checksum": None, "checksum_plugin": None, "archived_at": None,
+    }
     return {
         **_identity(document),
         "state": "fetched",
-        "file_version": status.file_version,
-        "size_bytes": status.file_size,
-        "checksum": status.checksum,
-        "checksum_plugin": status.checksum_plugin,
-        "archived_at": _ngas_time(status.ingestion_date),
+        **described,
+        "size_bytes": size,
         # PostgreSQL text holds no NUL and must be valid UTF-8; such a document does not parse anyway.
-        "content": fetched.content.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        "content": content.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         "parsed": parsed,
         "parser_version": PARSER_VERSION,
         "parse_problem": problem,
         "problem": None,
-        "fetched_at": datetime.now(UTC),
-        "checked_at": datetime.now(UTC),
+        "fetched_at": now,
+        "checked_at": now if status is not None else None,
     }
 
 

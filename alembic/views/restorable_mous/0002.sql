@@ -1,0 +1,43 @@
+-- One row per member OUS. The last change is a correlated scalar subquery, not a join: PostgreSQL
+-- evaluates it only when a query returns that column, so "which MOUSes are restorable" never touches the
+-- millions of change_event rows, and when it does run it is one probe of ix_change_event_mous_uid_run_id.
+-- The proposal is a DISTINCT ON join, which the planner drops when no proposal column is asked for and
+-- otherwise hash-joins in one pass (a probe per MOUS costs more when every MOUS is listed).
+SELECT
+    status.mous_uid,
+    project.code AS project_code,
+    proposal.cycle,
+    proposal.pi_name AS pi,
+    status.array_family,
+    status.receiver_band AS band,
+    status.eb_count,
+    status.pass_eb_count,
+    status.session_count,
+    status.empty_session_count,
+    status.calibration_kind,
+    status.caltables_sessions,
+    status.restorable,
+    status.reason_code,
+    CASE WHEN NOT status.restorable THEN status.reason END AS reason,
+    status.restorable_since,
+    -- The mirror keeps ALMA's naive UTC release dates; as timestamptz they compare correctly with
+    -- now() whatever the session's TimeZone.
+    status.release_date AT TIME ZONE 'UTC' AS release_date,
+    (status.release_date IS NULL OR status.release_date AT TIME ZONE 'UTC' > now()) AS proprietary,
+    (
+        SELECT run.finished_at
+        FROM sync_run AS run
+        WHERE run.run_id = COALESCE(
+            (SELECT max(event.run_id) FROM change_event AS event WHERE event.mous_uid = status.mous_uid),
+            status.derived_run_id
+        )
+    ) AS last_change_at
+FROM mous_status AS status
+LEFT JOIN project ON project.project_uid = status.project_uid
+-- A project can have several proposal rows: take the earliest cycle (the one its code is numbered
+-- in), then the smallest proposal UID, so the choice never changes between queries.
+LEFT JOIN (
+    SELECT DISTINCT ON (candidate.project_uid) candidate.project_uid, candidate.cycle, candidate.pi_name
+    FROM proposal AS candidate
+    ORDER BY candidate.project_uid, candidate.cycle IS NULL, candidate.cycle, candidate.proposal_uid
+) AS proposal ON proposal.project_uid = status.project_uid
