@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,13 +41,34 @@ ALONE_GROUP = "alone"
 SHARED_SESSION_FIXTURES = ("medium_source",)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist hands out its work units (a group, or a test without one) biggest group first by default;
+    # in collection order instead, the order below, the longest start first and no worker is left with
+    # one of them at the end while the other has nothing to do.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give each test its xdist group (``--dist loadgroup``); a test without one goes to any worker."""
+    """Give each test its xdist group (``--dist loadgroup``); a test without one goes to any worker.
+
+    The tests marked ``long`` come first, and with them their groups (a group is handed out where its
+    first test stands), longest first: a group that holds one before a test alone; the others keep
+    their order.
+    """
+    groups = {item.nodeid: _xdist_group(item) for item in items}
     for item in items:
-        group = _xdist_group(item)
+        group = groups[item.nodeid]
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+    def start(item: pytest.Item) -> int:
+        if item.get_closest_marker("long") is None:
+            return 2
+        return 0 if groups[item.nodeid] is not None else 1
+
+    items.sort(key=start)
 
 
 def _xdist_group(item: pytest.Item) -> str | None:
@@ -131,7 +154,23 @@ def admin_url(test_home: Path) -> URL:
     if configured:
         return make_url(configured)
     server = embedded.start_server(test_home)
-    return make_url(server.get_uri("postgres")).set(drivername="postgresql+psycopg")
+    url = make_url(server.get_uri("postgres")).set(drivername="postgresql+psycopg")
+    _skip_flushes_to_disk(url)
+    return url
+
+
+def _skip_flushes_to_disk(admin_url: URL) -> None:
+    """The run's own server, deleted at its end, need not survive a crash of the machine.
+
+    Without fsync its checkpoints (one each time the WAL of the databases cloned from the templates
+    fills max_wal_size) and its commits wait for no disk; what a test sees of the server, its
+    transactions, locks and the survival of a killed backend's committed work, is unchanged.
+    """
+    with psycopg.connect(admin_url.set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET fsync = off")
+        conn.execute("ALTER SYSTEM SET full_page_writes = off")
+        conn.execute("SELECT pg_reload_conf()")
 
 
 @pytest.fixture(scope="session")
@@ -151,8 +190,22 @@ def discard_embedded_server(home: Path) -> None:
     server is this run's alone, in its basetemp, so nothing in it needs to outlive the run.
     """
     server = embedded.start_server(home)  # the one admin_url started: this process already holds it
+    _stop_at_once(embedded.data_directory(home))
     server.cleanup_mode = "delete"
-    server.cleanup()
+    server.cleanup()  # the server is down: only deletes its data directory
+
+
+def _stop_at_once(pgdata: Path) -> None:
+    """An immediate shutdown (SIGQUIT): no shutdown checkpoint writes out data about to be deleted."""
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text().split()[0])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGQUIT)
+    deadline = time.monotonic() + 60
+    while pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def settings_for(

@@ -24,6 +24,8 @@ from etl.cli import main
 from tests.conftest import DatabaseFactory
 from tests.helpers import connect
 
+# The wheel built from an sdist and installed into a virtualenv: minutes of one worker, started first.
+pytestmark = pytest.mark.long
 PROJECT = Path(__file__).resolve().parents[1]
 VERSION = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
 # The wheel's almamirror_resources package: these, as they sit at the top of the checkout.

@@ -76,11 +76,6 @@ def session_value(eb_uids: Iterable[str]) -> str:
     return SESSION_SEPARATOR.join(eb_uids)
 
 
-def read_request_sessions(content: bytes) -> dict[int, tuple[str, ...]]:
-    """Session number → EB UIDs as the pipeline reads the PPR; ``MalformedDocument`` if it cannot."""
-    return read_request(content).sessions
-
-
 def read_request(content: bytes) -> RequestReading:
     """The PPR as the pipeline reads it, with notes; ``MalformedDocument`` if the pipeline cannot."""
     root = parse_xml(content, "it")

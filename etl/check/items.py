@@ -9,7 +9,6 @@ from typing import Any, Final
 SOURCE: Final = "source"
 MIRROR: Final = "mirror"
 ARCHIVE: Final = "archive"
-AREAS: Final = (SOURCE, MIRROR, ARCHIVE)
 
 
 @dataclass(frozen=True)

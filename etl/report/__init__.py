@@ -1,4 +1,4 @@
-"""SQL reporting on the mirror: library functions over the views of revision 0002.
+"""SQL reporting on the mirror: library functions over its views (etl/mirror/views.py).
 
 Each ``show_*`` function is one ``almamirror report …`` command: it checks its arguments (UsageError),
 opens a read-only snapshot of a mirror at the expected revision (SchemaMismatch otherwise), runs Core

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,6 +29,7 @@ def test_bench_ppr_at_the_small_scale_prints_every_figure(tmp_path: Path) -> Non
     assert "x the target of 200 ms" in done.stdout
 
 
+@pytest.mark.long  # a demo built in a home of its own, and the server started and stopped around it
 def test_bench_startup_prints_every_command_with_its_target() -> None:
     import tempfile
 

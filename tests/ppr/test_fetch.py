@@ -41,7 +41,7 @@ def request_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: UR
     return directory
 
 
-def _manifest(directory: Path) -> dict[str, Any]:
+def fetch_manifest(directory: Path) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((directory / "fetch-manifest.json").read_text("utf-8"))
     return loaded
 
@@ -49,7 +49,7 @@ def _manifest(directory: Path) -> dict[str, Any]:
 def add_large_product(directory: Path, demo_source: URL) -> None:
     """What a restore fetches is a few kB per file: add a larger product of the MOUS (1.4 MB), so that
     a throttled fetch is still under way when a test acts on it."""
-    manifest = _manifest(directory)
+    manifest = fetch_manifest(directory)
     large = "member.uid___A001_X129e_Xb6.qa2_report.pdf"
     (entry,) = catalogue(demo_source, "file_id = :large", large=large)
     manifest["products"].append(dict(
@@ -59,8 +59,8 @@ def add_large_product(directory: Path, demo_source: URL) -> None:
     (directory / "fetch-manifest.json").write_text(json.dumps(manifest), "utf-8")
 
 
-def _assert_products_verified(directory: Path, demo_source: URL, count: int = 48) -> None:
-    products = _manifest(directory)["products"]
+def assert_products_verified(directory: Path, demo_source: URL, count: int = 48) -> None:
+    products = fetch_manifest(directory)["products"]
     assert len(products) == count
     entries = {row["file_id"]: row for row in catalogue(demo_source, "file_id LIKE '%'")}
     for product in products:
@@ -82,8 +82,8 @@ def test_fetch_downloads_every_product_verified_and_a_rerun_downloads_nothing(
 ) -> None:
     status, summary = _fetch_json(request_dir, capsys, "--products-only")
     assert (status, summary["fetched"], summary["failed"]) == (0, 48, 0)
-    _assert_products_verified(request_dir, demo_source)
-    assert summary["bytes"] == sum(p["size_bytes"] for p in _manifest(request_dir)["products"])
+    assert_products_verified(request_dir, demo_source)
+    assert summary["bytes"] == sum(p["size_bytes"] for p in fetch_manifest(request_dir)["products"])
     requests = len(stand_in.requests(command=None))
     assert len(stand_in.requests()) >= 48
 
@@ -109,7 +109,7 @@ def test_dry_run_lists_what_would_be_fetched_and_contacts_nothing(
 ) -> None:
     assert main(["fetch", str(request_dir), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    total = sum(p["size_bytes"] for p in _manifest(request_dir)["products"])
+    total = sum(p["size_bytes"] for p in fetch_manifest(request_dir)["products"])
     assert f"fetch --dry-run: 64 to fetch ({total:,} bytes and 16 ASDM(s) of unknown size)" in out
     assert "products/uid___A001_X129e_Xb6.session_1.caltables.tgz" in out
     assert stand_in.requests(command=None) == []
@@ -119,7 +119,7 @@ def test_dry_run_lists_what_would_be_fetched_and_contacts_nothing(
 def test_a_product_the_archive_lacks_fails_alone_named_with_ngas_message(
     request_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manifest = _manifest(request_dir)
+    manifest = fetch_manifest(request_dir)
     lost = dict(manifest["products"][0], target="products/lost.session_99.caltables.tgz",
                 source={"via": "ngas",
                         "ngas_file_id": "member.uid___A001_X129e_Xb6.session_99.caltables.tgz"},
@@ -178,7 +178,7 @@ def test_a_fetch_killed_with_sigkill_resumes_its_partial_file(
     done = subprocess.run([*command[:-2], "--workers", "4"], env=environment, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
-    _assert_products_verified(request_dir, demo_source, 49)
+    assert_products_verified(request_dir, demo_source, 49)
     ranges = {r["file_id"]: r["range"] for r in fast.requests() if r["range"]}
     resumed = [name for name in held if any(range_.startswith("bytes=") for range_ in ranges.values())]
     assert resumed
@@ -204,7 +204,7 @@ def test_asdms_are_exported_with_the_configured_command_and_recognised_on_rerun(
     monkeypatch.setenv("ALMAMIRROR_CONFIG", str(site))
     status, summary = _fetch_json(request_dir, capsys)
     assert (status, summary["fetched"], summary["failed"]) == (0, 64, 0)
-    for asdm in _manifest(request_dir)["asdms"]:
+    for asdm in fetch_manifest(request_dir)["asdms"]:
         exported = request_dir / asdm["target"]
         assert (exported / "ASDM.xml").read_bytes().startswith(b"<?xml")
         assert len(list((exported / "ASDMBinary").iterdir())) == 1
@@ -257,24 +257,3 @@ def test_no_credential_in_any_output(
     assert "ops:***@" in captured.out
     record = request_dir / "fetch-record.json"
     assert not record.exists() or "pa55-word" not in record.read_text("utf-8")
-
-
-def test_the_demo_ends_with_a_complete_verified_request_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source_copy: URL, mirror_db: URL, test_home: Path,
-    capsys: pytest.CaptureFixture[str]
-) -> None:
-    cli_environment(monkeypatch, source_copy, mirror_db, test_home)
-    assert main(["demo", "--output", str(tmp_path / "out")]) == 0
-    out = capsys.readouterr().out
-    assert "64 fetched, 0 already there, 0 failed" in out
-    # The seed MOUS's request, and the real calibration's (its 7 products, manifest included, 2 ASDMs).
-    assert "9 fetched, 0 already there, 0 failed" in out
-    assert out.count("the restore will find everything it opens") == 2
-    directories = [path.parent for path in (tmp_path / "out").rglob("fetch-manifest.json")]
-    (directory,) = [path for path in directories if path.name == "MOUS_uid___A001_X129e_Xb6"]
-    assert len(directories) == 2
-    _assert_products_verified(directory, source_copy)
-    assert sorted(p.name for p in (directory / "rawdata").iterdir()) == sorted(
-        a["disk_name"] for a in _manifest(directory)["asdms"]
-    )
-    assert "rawdata/    16 entries,  112 files" in out

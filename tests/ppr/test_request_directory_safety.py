@@ -16,9 +16,9 @@ from etl.cli import main
 from tests.etl.ngas.conftest import RunningStandIn, StandInFactory
 from tests.ppr.test_fetch import (
     SEED_MOUS,
-    _assert_products_verified,
-    _manifest,
     add_large_product,
+    assert_products_verified,
+    fetch_manifest,
     request_dir,
 )
 
@@ -73,7 +73,7 @@ def test_a_second_fetch_of_a_directory_being_fetched_exits_3_and_the_first_ends_
     finally:
         first.kill()
         first.wait()
-    _assert_products_verified(request_dir, demo_source, 49)
+    assert_products_verified(request_dir, demo_source, 49)
     # The lock went with the first fetch: a third one runs, and finds everything there.
     third = subprocess.run(_fetch_command(request_dir, "--format", "json"), env=environment,
                            capture_output=True, text=True, check=False, timeout=120)
@@ -137,7 +137,7 @@ def test_a_link_planted_as_a_part_file_is_refused(
     request_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     victim = _victim(tmp_path)
-    first = _manifest(request_dir)["products"][0]["target"]
+    first = fetch_manifest(request_dir)["products"][0]["target"]
     link = request_dir / f"{first}.part"
     link.symlink_to(victim)
     assert main(["fetch", str(request_dir), "--products-only", "--workers", "1"]) == 1

@@ -64,6 +64,7 @@ def test_a_resubmitted_project_takes_the_pi_of_its_proposal_that_has_one(
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_report_and_ppr_agree_on_every_mous_of_the_medium_demo_archive(
     databases: DatabaseFactory, migrated_template: str, medium_source: URL, test_home: Path,
     site: PprSettings, tmp_path: Path,
