@@ -200,4 +200,4 @@ def test_the_postgresql_stand_in_compares_keys_byte_by_byte() -> None:
     layout = Layout(BUCKET_LAYOUT["asa_product_files"])
     compiled = str(checksum_query(mapping, layout, "postgresql").compile(dialect=postgresql.dialect()))
     assert compiled.count('COLLATE "C"') >= 2
-    assert "md5" in compiled
+    assert "hash_record_extended" in compiled  # each row digested as its types compare
