@@ -548,7 +548,9 @@ def _fetch_one(client: NgasClient, document: ListedDocument, plan: _Plan, deadli
         return _not_fetched(document, "unavailable", str(exc))
     except ArchiveFileProblem as exc:
         return _not_fetched(document, "missing", exc.detail)
-    return _fetched_row(document, fetched.content, fetched.status, fetched.status.file_size)
+    # The size of the bytes held: a document NGAS stores compressed is held decompressed, at the size the
+    # archive lists (STATUS's FileSize is the compressed one), so that the next sync finds it held.
+    return _fetched_row(document, fetched.content, fetched.status, len(fetched.content))
 
 
 def _kept_as_is(content: bytes) -> bool:

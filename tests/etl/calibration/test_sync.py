@@ -251,6 +251,26 @@ def test_a_document_costs_one_retrieve_and_status_only_where_the_record_needs_it
     assert record["manifest_file"].endswith(".hifa_calimage.pipeline_manifest.xml")
 
 
+def test_a_document_ngas_stores_compressed_is_held_at_its_own_size_and_not_fetched_again(
+    mirror_db: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory
+) -> None:
+    ngas = stand_in_factory("--compressed", "*pipeline_manifest.xml")
+    sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
+    manifests = {row["file_id"]: row for row in rows(mirror_db, select(
+        documents.c.file_id, documents.c.size_bytes, documents.c.content, documents.c.checksum,
+    ).where(documents.c.state == "fetched", documents.c.file_id.like("%pipeline_manifest.xml")))}
+    assert manifests
+    for file_id, row in manifests.items():
+        # Verified through STATUS (the plain RETRIEVE sent gzip) and held decompressed, at its own size.
+        assert row["checksum"] is not None, file_id
+        assert row["content"].startswith("<?xml"), file_id
+        assert row["size_bytes"] == len(row["content"].encode("utf-8")), file_id
+    retrieved = len(ngas.requests("RETRIEVE"))
+    summary = sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
+    assert summary.documents.fetched == 0
+    assert not {line["file_id"] for line in ngas.requests("RETRIEVE")[retrieved:]} & manifests.keys()
+
+
 def test_the_recheck_completes_a_document_fetched_by_size_alone_without_fetching_it(
     mirror_db: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory
 ) -> None:
