@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeGuard
 
 from etl.errors import AlmaMirrorError, ConfigurationError
 from etl.logs import configure_logging
@@ -149,11 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """The command's exit status; every failure becomes one line on stderr and its exit code."""
-    # Imported here, not at the top: --help and --version never load the database stack.
-    from sqlalchemy.exc import DBAPIError
-
-    from etl.database_errors import error_kind
-
     status = 1
     try:
         settings = load_settings(args.config)
@@ -175,18 +170,21 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("almamirror: interrupted", file=sys.stderr)
         status = EXIT_INTERRUPTED
-    except DBAPIError as exc:  # a database error no layer classified: usually one that is down
-        print(f"almamirror: database {error_kind(exc)}: {_driver_message(exc)}", file=sys.stderr)
     except OSError as exc:  # the file system or the machine said no: a path, a disk, a limit
         log.debug("os error", exc_info=True)
         print(f"almamirror: {_os_message(exc)}", file=sys.stderr)
-    except Exception as exc:  # a bug, not a user error: one line, the traceback in the debug log
-        log.debug("internal error", exc_info=True)
-        print(
-            f"almamirror: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
-            "(run with --verbose for the traceback)",
-            file=sys.stderr,
-        )
+    except Exception as exc:
+        if _is_database_error(exc):  # one no layer classified: usually a database that is down
+            from etl.database_errors import error_kind
+
+            print(f"almamirror: database {error_kind(exc)}: {_driver_message(exc)}", file=sys.stderr)
+        else:  # a bug, not a user error: one line, the traceback in the debug log
+            log.debug("internal error", exc_info=True)
+            print(
+                f"almamirror: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+                "(run with --verbose for the traceback)",
+                file=sys.stderr,
+            )
     return status
 
 
@@ -219,6 +217,13 @@ def _one_line(message: str) -> str:
 
     # A message may quote source data or a path: its escape sequences are shown, never run.
     return escape_controls(" ".join(message.split()))
+
+
+def _is_database_error(exc: Exception) -> TypeGuard[DBAPIError]:
+    """A DBAPIError, found without importing SQLAlchemy: a command that never loaded it (--help, ``archive
+    export-asdm``, which the demo's fetch runs once per EB) cannot have raised one, and starts faster."""
+    loaded = sys.modules.get("sqlalchemy.exc")
+    return loaded is not None and isinstance(exc, loaded.DBAPIError)
 
 
 def _driver_message(exc: DBAPIError) -> str:
