@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from etl import migrations
+from tests.scratch import memory_directory
 
 
 def almamirror_process(home: Path, *args: str, quiet: bool = True) -> subprocess.Popen[str]:
@@ -31,7 +31,7 @@ def until_file_exists(path: Path, seconds: int = 120) -> str:
 
 
 def test_embedded_started_is_logged_only_by_the_process_that_started_the_server() -> None:
-    with tempfile.TemporaryDirectory(prefix="am-emb-") as directory:
+    with memory_directory("am-emb-") as directory:
         home = Path(directory)
         # The holder keeps its server in use until the joiner has finished (no fixed sleep to outlast it).
         joined_flag = home / "joined"
@@ -55,7 +55,7 @@ def test_embedded_started_is_logged_only_by_the_process_that_started_the_server(
 
 def test_two_processes_start_and_share_one_embedded_server() -> None:
     # A short path of our own: the server's socket lives in its data directory.
-    with tempfile.TemporaryDirectory(prefix="am-emb-") as directory:
+    with memory_directory("am-emb-") as directory:
         home = Path(directory)
         first = almamirror_process(home, "db", "upgrade")
         second = almamirror_process(home, "db", "upgrade")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from tests.conftest import DatabaseFactory, open_engine, settings_for
+from tests.scratch import memory_directory
 
 
 def fill(databases: DatabaseFactory, name: str, home: Path, scale: str, seed: int | None = None) -> URL:
@@ -52,21 +50,10 @@ def medium_engine(medium_source: URL) -> Iterator[Engine]:
     engine.dispose()
 
 
-# The memory file system, where the machine has one with room to spare.
-MEMORY = Path("/dev/shm")  # noqa: S108  (only a parent: the directory is made by tempfile)
-
-
 @pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    """A directory for request directories a test writes and reads back but never needs after a crash.
-
-    On the memory file system where there is one: the writer's fdatasync of each file (ppr/layout.py)
-    is still made, and returns at once; on this machine's disk each took 5 ms, 8,500 of them for the
-    medium archive's agreement. Elsewhere, ``tmp_path``.
-    """
-    usable = MEMORY.is_dir() and os.access(MEMORY, os.W_OK | os.X_OK)
-    if not usable or shutil.disk_usage(MEMORY).free < 2**30:
-        yield tmp_path
-        return
-    with tempfile.TemporaryDirectory(prefix="amt-", dir=MEMORY) as directory:
+def scratch() -> Iterator[Path]:
+    """A directory for request directories a test writes and reads back: on the memory file system where
+    there is one (tests/scratch.py). Each file's fdatasync took 5 ms on this machine's disk, 8,500 of them
+    for the medium archive's agreement."""
+    with memory_directory("amt-") as directory:
         yield Path(directory)
