@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from tests.conftest import DatabaseFactory, open_engine, settings_for
-from tests.scratch import memory_directory
 
 
 def fill(databases: DatabaseFactory, name: str, home: Path, scale: str, seed: int | None = None) -> URL:
@@ -48,12 +47,3 @@ def medium_engine(medium_source: URL) -> Iterator[Engine]:
     engine = open_engine(medium_source)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def scratch() -> Iterator[Path]:
-    """A directory for request directories a test writes and reads back: on the memory file system where
-    there is one (tests/scratch.py). Each file's fdatasync took 5 ms on this machine's disk, 8,500 of them
-    for the medium archive's agreement."""
-    with memory_directory("amt-") as directory:
-        yield Path(directory)
