@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.conftest import cli_environment
+from tests.conftest import DatabaseFactory, cli_environment
 from tests.etl.report.archive import Clock, build_archive
 from tests.helpers import connect
 
@@ -19,6 +20,17 @@ from tests.helpers import connect
 class ArchiveMirror:
     url: URL
     clock: Clock
+
+
+@pytest.fixture(scope="module")
+def shared_synced_mirror(
+    databases: DatabaseFactory, synced_template: str, request: pytest.FixtureRequest
+) -> URL:
+    """A copy of the mirror synced from the small demo archive, shared by a module's tests that only
+    read it (reports and ``explain`` open read-only transactions); a test that changes the mirror takes
+    ``synced_mirror``, a copy of its own."""
+    module = hashlib.blake2s(request.node.nodeid.encode()).hexdigest()[:10]
+    return databases.create(f"ro_{module}", template=synced_template)
 
 
 @pytest.fixture

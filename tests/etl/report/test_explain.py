@@ -18,6 +18,12 @@ SESSION_MISMATCH = "uid://A001/X1b19/X27"
 DUPLICATE_SHIFTLOG = "uid://A001/X1b05/X26"
 
 
+@pytest.fixture
+def synced_mirror(shared_synced_mirror: URL) -> URL:
+    """This module's tests only read the synced mirror (reports, explain): they share one copy."""
+    return shared_synced_mirror
+
+
 def explained(almamirror: Almamirror, uid: str) -> dict[str, Any]:
     outcome = almamirror("explain", uid, "--format", "json")
     assert outcome.status == 0, outcome.err
