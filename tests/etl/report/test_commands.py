@@ -35,10 +35,36 @@ from tests.etl.report.archive import (
     PROVENANCE,
     REASONS,
     RESTORABLE,
+    build_archive,
 )
 from tests.etl.report.conftest import Almamirror, ArchiveMirror, cli_runner
+from tests.helpers import connect
 
 FORMATS = ("table", "csv", "json")
+
+
+@pytest.fixture(scope="module")
+def shared_archive(databases: DatabaseFactory, migrated_template: str) -> ArchiveMirror:
+    """The hand-built archive, built once for this module's tests: reports only read the mirror
+    (``test_reports_are_read_only``); the tests that write, or try to, have an archive of their own."""
+    url = databases.create("report_commands_archive", template=migrated_template)
+    with connect(url) as connection:
+        clock = build_archive(connection)
+    return ArchiveMirror(url, clock)
+
+
+@pytest.fixture
+def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
+    """The module's shared archive (the reporting tests' ``almamirror`` runs against it)."""
+    return shared_archive
+
+
+@pytest.fixture
+def own_archive(mirror_db: URL) -> ArchiveMirror:
+    """A fresh mirror holding the hand-built archive, for a test that changes it."""
+    with connect(mirror_db) as connection:
+        clock = build_archive(connection)
+    return ArchiveMirror(mirror_db, clock)
 
 
 def typed(value: str, column_type: Any) -> Any:
@@ -246,13 +272,15 @@ def test_changes_default_to_the_latest_run(almamirror: Almamirror, archive: Arch
 
 
 def test_changes_default_to_the_latest_run_that_changed_anything(
-    almamirror: Almamirror, archive: ArchiveMirror
+    own_archive: ArchiveMirror, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    test_home: Path,
 ) -> None:
     from sqlalchemy import insert
 
     from etl.mirror import SyncRun, table_of
-    from tests.helpers import connect
 
+    archive = own_archive
+    almamirror = cli_runner(archive.url, monkeypatch, capsys, test_home)
     with connect(archive.url) as connection:
         # Two nights with no source change after run 4 (and run 5 still running).
         connection.execute(insert(table_of(SyncRun)), [
@@ -515,7 +543,8 @@ def test_multi_eb_change_is_listed_with_its_project(almamirror: Almamirror) -> N
     assert {row["project_code"] for row in multi} == {"2018.1.00002.S"}
 
 
-def test_the_report_connection_is_read_only(archive: ArchiveMirror, test_home: Path) -> None:
+def test_the_report_connection_is_read_only(own_archive: ArchiveMirror, test_home: Path) -> None:
+    archive = own_archive  # should the write get through, no other test sees it
     from sqlalchemy import insert
     from sqlalchemy.exc import InternalError
 

@@ -12,8 +12,10 @@ from sqlalchemy.exc import ProgrammingError
 
 from etl.mirror import metadata
 from etl.report.views import VIEWS
-from tests.conftest import open_engine
+from tests.conftest import DatabaseFactory, open_engine
+from tests.etl.report.archive import build_archive
 from tests.etl.report.conftest import ArchiveMirror
+from tests.helpers import connect
 
 READER = "almamirror_reader"
 RELATIONS: list[TableClause] = [
@@ -21,6 +23,21 @@ RELATIONS: list[TableClause] = [
     *VIEWS.sorted_tables,
     table("alembic_version", column("version_num")),
 ]
+
+
+@pytest.fixture(scope="module")
+def shared_archive(databases: DatabaseFactory, migrated_template: str) -> ArchiveMirror:
+    """The hand-built archive, built once for the module: every test reads it as the reader, in a
+    transaction that is rolled back (``as_reader``)."""
+    url = databases.create("reader_role_archive", template=migrated_template)
+    with connect(url) as connection:
+        clock = build_archive(connection)
+    return ArchiveMirror(url, clock)
+
+
+@pytest.fixture
+def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
+    return shared_archive
 
 
 @contextmanager
