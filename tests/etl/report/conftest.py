@@ -33,6 +33,20 @@ def shared_synced_mirror(
     return databases.create(f"ro_{module}", template=synced_template)
 
 
+@pytest.fixture(scope="module")
+def shared_archive(
+    databases: DatabaseFactory, migrated_template: str, request: pytest.FixtureRequest
+) -> ArchiveMirror:
+    """The hand-built archive, built once for a module whose tests only read it (reports run in a
+    read-only snapshot: test_commands.py's test_reports_are_read_only). Its times are placed by the
+    clock of the moment it is built, as ``archive``'s are."""
+    module = hashlib.blake2s(request.node.nodeid.encode()).hexdigest()[:10]
+    url = databases.create(f"ra_{module}", template=migrated_template)
+    with connect(url) as connection:
+        clock = build_archive(connection)
+    return ArchiveMirror(url, clock)
+
+
 @pytest.fixture
 def archive(mirror_db: URL) -> ArchiveMirror:
     """A fresh mirror holding the hand-built archive of ``archive.py``."""

@@ -43,19 +43,10 @@ from tests.helpers import connect
 FORMATS = ("table", "csv", "json")
 
 
-@pytest.fixture(scope="module")
-def shared_archive(databases: DatabaseFactory, migrated_template: str) -> ArchiveMirror:
-    """The hand-built archive, built once for this module's tests: reports only read the mirror
-    (``test_reports_are_read_only``); the tests that write, or try to, have an archive of their own."""
-    url = databases.create("report_commands_archive", template=migrated_template)
-    with connect(url) as connection:
-        clock = build_archive(connection)
-    return ArchiveMirror(url, clock)
-
-
 @pytest.fixture
 def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
-    """The module's shared archive (the reporting tests' ``almamirror`` runs against it)."""
+    """The module's shared archive, which the reports only read (``test_reports_are_read_only``): the
+    reporting tests' ``almamirror`` runs against it. The tests that write, or try to, have their own."""
     return shared_archive
 
 

@@ -12,10 +12,8 @@ from sqlalchemy.exc import ProgrammingError
 
 from etl.mirror import metadata
 from etl.report.views import VIEWS
-from tests.conftest import DatabaseFactory, open_engine
-from tests.etl.report.archive import build_archive
+from tests.conftest import open_engine
 from tests.etl.report.conftest import ArchiveMirror
-from tests.helpers import connect
 
 READER = "almamirror_reader"
 RELATIONS: list[TableClause] = [
@@ -25,18 +23,10 @@ RELATIONS: list[TableClause] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def shared_archive(databases: DatabaseFactory, migrated_template: str) -> ArchiveMirror:
-    """The hand-built archive, built once for the module: every test reads it as the reader, in a
-    transaction that is rolled back (``as_reader``)."""
-    url = databases.create("reader_role_archive", template=migrated_template)
-    with connect(url) as connection:
-        clock = build_archive(connection)
-    return ArchiveMirror(url, clock)
-
-
 @pytest.fixture
 def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
+    """The module's shared archive: every test reads it as the reader, in a transaction that is rolled
+    back (``as_reader``)."""
     return shared_archive
 
 
