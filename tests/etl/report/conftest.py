@@ -48,11 +48,18 @@ def shared_archive(
 
 
 @pytest.fixture
-def archive(mirror_db: URL) -> ArchiveMirror:
-    """A fresh mirror holding the hand-built archive of ``archive.py``."""
+def own_archive(mirror_db: URL) -> ArchiveMirror:
+    """A fresh mirror holding the hand-built archive of ``archive.py``, for a test that changes it."""
     with connect(mirror_db) as connection:
         clock = build_archive(connection)
     return ArchiveMirror(mirror_db, clock)
+
+
+@pytest.fixture
+def archive(own_archive: ArchiveMirror) -> ArchiveMirror:
+    """The archive the reporting tests read: a fresh one each, unless a module that only reads it makes
+    this ``shared_archive``."""
+    return own_archive
 
 
 @dataclass(frozen=True)

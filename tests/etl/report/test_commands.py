@@ -35,7 +35,6 @@ from tests.etl.report.archive import (
     PROVENANCE,
     REASONS,
     RESTORABLE,
-    build_archive,
 )
 from tests.etl.report.conftest import Almamirror, ArchiveMirror, cli_runner
 from tests.helpers import connect
@@ -48,14 +47,6 @@ def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
     """The module's shared archive, which the reports only read (``test_reports_are_read_only``): the
     reporting tests' ``almamirror`` runs against it. The tests that write, or try to, have their own."""
     return shared_archive
-
-
-@pytest.fixture
-def own_archive(mirror_db: URL) -> ArchiveMirror:
-    """A fresh mirror holding the hand-built archive, for a test that changes it."""
-    with connect(mirror_db) as connection:
-        clock = build_archive(connection)
-    return ArchiveMirror(mirror_db, clock)
 
 
 def typed(value: str, column_type: Any) -> Any:
