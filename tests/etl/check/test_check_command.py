@@ -23,10 +23,11 @@ Run = tuple[int, list[str]]
 
 
 @pytest.fixture(scope="module")
-def shared_synced_mirror(databases: DatabaseFactory, synced_template: str) -> URL:
+def shared_synced_mirror(databases: DatabaseFactory, synced_template: str) -> Iterator[URL]:
     """One copy of the synced demo mirror for the module: the check writes nothing to it (the first
     test below proves it)."""
-    return databases.create("check_command_mirror", template=synced_template)
+    yield databases.create("check_command_mirror", template=synced_template)
+    databases.discard("check_command_mirror")
 
 
 @pytest.fixture

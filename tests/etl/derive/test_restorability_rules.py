@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,10 @@ SEED_PROJECT = "uid://A001/X1220/Xa74"
 
 
 @pytest.fixture(scope="module")
-def schema_only(databases: DatabaseFactory, migrated_template: str) -> URL:
+def schema_only(databases: DatabaseFactory, migrated_template: str) -> Iterator[URL]:
     """An empty migrated mirror whose SQL functions the module's tests call, and nothing else: shared."""
-    return databases.create("rules_functions", template=migrated_template)
+    yield databases.create("rules_functions", template=migrated_template)
+    databases.discard("rules_functions")
 
 
 def verdict(mirror: URL, mous_uid: str) -> tuple[bool, str | None, str | None]:

@@ -67,26 +67,30 @@ def bucket_settings(source: URL, mirror: URL, home: Path, **source_options: Any)
 @pytest.fixture(scope="module")
 def baseline_night(
     databases: DatabaseFactory, migrated_template: str, demo_source: URL, test_home: Path
-) -> tuple[str, str]:
+) -> Iterator[tuple[str, str]]:
     """Templates (source, mirror): a copy of the small source and a mirror after its baseline sync with
     small buckets. The baseline is the same for every test, so it is synced once; tests clone both."""
     source = databases.create("buckets_source", template="source_small")
     mirror = databases.create("buckets_baseline", template=migrated_template)
     sync_with(bucket_settings(source, mirror, test_home))  # its engines are closed: both can be cloned
-    return "buckets_source", "buckets_baseline"
+    yield "buckets_source", "buckets_baseline"
+    databases.discard("buckets_source")
+    databases.discard("buckets_baseline")
 
 
 @pytest.fixture
 def night(
     databases: DatabaseFactory, baseline_night: tuple[str, str], test_home: Path,
     request: pytest.FixtureRequest,
-) -> Settings:
+) -> Iterator[Settings]:
     """A mirror after its baseline sync with small buckets; the source is this test's to change."""
     slug = hashlib.blake2s(request.node.nodeid.encode()).hexdigest()[:10]
     source_template, mirror_template = baseline_night
     source = databases.create(f"bsrc_{slug}", template=source_template)
     mirror = databases.create(f"bm_{slug}", template=mirror_template)
-    return bucket_settings(source, mirror, test_home)
+    yield bucket_settings(source, mirror, test_home)
+    databases.discard(f"bsrc_{slug}")
+    databases.discard(f"bm_{slug}")
 
 
 def table_figures(settings: Settings, run_id: int, table: str) -> dict[str, Any]:
@@ -282,6 +286,7 @@ def small_source(databases: DatabaseFactory, demo_source: URL, test_home: Path) 
             yield plain.execution_options(**source_execution_options(settings.source.schema))
     finally:
         engine.dispose()
+        databases.discard("buckets_columns")
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,26 +25,28 @@ class ArchiveMirror:
 @pytest.fixture(scope="module")
 def shared_synced_mirror(
     databases: DatabaseFactory, synced_template: str, request: pytest.FixtureRequest
-) -> URL:
+) -> Iterator[URL]:
     """A copy of the mirror synced from the small demo archive, shared by a module's tests that only
     read it (reports and ``explain`` open read-only transactions); a test that changes the mirror takes
     ``synced_mirror``, a copy of its own."""
-    module = hashlib.blake2s(request.node.nodeid.encode()).hexdigest()[:10]
-    return databases.create(f"ro_{module}", template=synced_template)
+    name = "ro_" + hashlib.blake2s(request.node.nodeid.encode()).hexdigest()[:10]
+    yield databases.create(name, template=synced_template)
+    databases.discard(name)
 
 
 @pytest.fixture(scope="module")
 def shared_archive(
     databases: DatabaseFactory, migrated_template: str, request: pytest.FixtureRequest
-) -> ArchiveMirror:
+) -> Iterator[ArchiveMirror]:
     """The hand-built archive, built once for a module whose tests only read it (reports run in a
     read-only snapshot: test_commands.py's test_reports_are_read_only). Its times are placed by the
     clock of the moment it is built, as ``archive``'s are."""
-    module = hashlib.blake2s(request.node.nodeid.encode()).hexdigest()[:10]
-    url = databases.create(f"ra_{module}", template=migrated_template)
+    name = "ra_" + hashlib.blake2s(request.node.nodeid.encode()).hexdigest()[:10]
+    url = databases.create(name, template=migrated_template)
     with connect(url) as connection:
         clock = build_archive(connection)
-    return ArchiveMirror(url, clock)
+    yield ArchiveMirror(url, clock)
+    databases.discard(name)
 
 
 @pytest.fixture

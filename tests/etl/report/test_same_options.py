@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,7 @@ def test_restorable_by_on_a_terminal(shared_synced_mirror: URL, test_home: Path,
 @pytest.fixture(scope="module")
 def changed_mirror(
     databases: DatabaseFactory, synced_template: str, demo_source: URL, test_home: Path
-) -> URL:
+) -> Iterator[URL]:
     """A synced mirror after a night that failed an EB: it has changes to report. Only read."""
     from sqlalchemy import update
 
@@ -128,7 +129,9 @@ def changed_mirror(
             execblocks.c.execblockuid == FIXED_CASES["seed_first"].expected_sessions[1][0]
         ).values(qa0status="Fail"))
     sync(source, mirror, test_home)
-    return mirror
+    databases.discard("same_options_source")
+    yield mirror
+    databases.discard("same_options_changed")
 
 
 @pytest.mark.parametrize("columns", [80, 120])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -47,14 +48,15 @@ class CursorWatch(io.StringIO):
 
 
 @pytest.fixture(scope="module")
-def many_events(databases: DatabaseFactory, synced_template: str) -> tuple[URL, int]:
+def many_events(databases: DatabaseFactory, synced_template: str) -> Iterator[tuple[URL, int]]:
     """A synced mirror with EVENTS more change events, made once for the formats, which only read it;
     and how many events it held before."""
     mirror = databases.create("streaming_events", template=synced_template)
     with connect(mirror) as connection:
         baseline = connection.execute(text("SELECT count(*) FROM change_event")).scalar_one()
         connection.execute(MANY_EVENTS, {"events": EVENTS})
-    return mirror, int(baseline)
+    yield mirror, int(baseline)
+    databases.discard("streaming_events")
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])

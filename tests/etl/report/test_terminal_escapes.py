@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,23 +26,25 @@ STEERING = ("\x1b", "\x07", "\x9b", "\u202e", "\r")
 
 
 @pytest.fixture(scope="module")
-def hostile_mirror(databases: DatabaseFactory, synced_template: str) -> URL:
+def hostile_mirror(databases: DatabaseFactory, synced_template: str) -> Iterator[URL]:
     """A synced mirror whose PI and SB names steer a terminal; made once, its tests only read it."""
     mirror = databases.create("hostile_names", template=synced_template)
     with connect(mirror) as connection:
         connection.execute(text("UPDATE proposal SET pi_name = :name"), {"name": HOSTILE})
         connection.execute(text("UPDATE scheduling_block SET name = :name"), {"name": HOSTILE})
-    return mirror
+    yield mirror
+    databases.discard("hostile_names")
 
 
 @pytest.fixture(scope="module")
-def hostile_runs_mirror(databases: DatabaseFactory, synced_template: str) -> URL:
+def hostile_runs_mirror(databases: DatabaseFactory, synced_template: str) -> Iterator[URL]:
     """A synced mirror whose runs' host and error steer a terminal; made once, its tests only read it."""
     mirror = databases.create("hostile_runs", template=synced_template)
     with connect(mirror) as connection:
         connection.execute(text("UPDATE sync_run SET host = :host, error = :error"),
                            {"host": "vm\x1b]0;owned\x07", "error": "boom\x1b[2J"})
-    return mirror
+    yield mirror
+    databases.discard("hostile_runs")
 
 
 def test_the_escaped_form_is_json_s() -> None:
