@@ -18,7 +18,6 @@ import contextlib
 import os
 import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from sqlalchemy.engine import URL, make_url
 from etl import embedded
 from etl.database import create_mirror_engine
 from etl.settings import Settings, load_settings
+from tests import scratch
 
 TEST_DATABASE_ENV = "ALMAMIRROR_TEST_DATABASE_URL"
 READER_ROLE = "almamirror_reader"
@@ -41,21 +41,35 @@ ALONE_GROUP = "alone"
 # Session fixtures that only some tests use and that take long to build: their tests share one worker,
 # so the fixture is built once in the run rather than once per worker.
 SHARED_SESSION_FIXTURES = ("medium_source",)
-# The run's own server keeps its data in memory where the machine has a tmpfs with room for it: each
-# test clones a template database (about 10 MB), and on a disk shared with other work a clone took
-# 0.2-0.6 s, a drop 0.9 s and deleting a run's gigabytes at its end 20-30 s, against 0.05 s, 0.03 s
-# and a few seconds in memory (measured side by side at a load average of 11-14).
-MEMORY_FILE_SYSTEM = Path("/dev/shm")  # noqa: S108 (a private directory is made in it by mkdtemp)
-MEMORY_NEEDED_BYTES = 8 << 30
-MEMORY_HOME_PREFIX = "almamirror-tests-"
+MEMORY_BASETEMP = pytest.StashKey[Path]()
 
 
+@pytest.hookimpl(tryfirst=True)  # before the tmp_path plugin reads --basetemp
 def pytest_configure(config: pytest.Config) -> None:
+    # The run's temporary files in memory where the machine has room (tests/scratch.py says why);
+    # xdist's workers get directories inside the controller's basetemp.
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        directory = scratch.run_directory()
+        if directory is not None:
+            config.option.basetemp = str(directory)
+            config.stash[MEMORY_BASETEMP] = directory
     # xdist hands out its work units (a group, or a test without one) biggest group first by default;
     # in collection order instead, the order below, the longest start first and no worker is left with
     # one of them at the end while the other has nothing to do.
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    directory = session.config.stash.get(MEMORY_BASETEMP, None)
+    if directory is not None and exitstatus == 0:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int) -> None:
+    directory = terminalreporter.config.stash.get(MEMORY_BASETEMP, None)
+    if directory is not None and exitstatus != 0:
+        terminalreporter.write_line(f"the run's temporary files are kept in {directory}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
@@ -165,60 +179,9 @@ class DatabaseFactory:
 
 
 @pytest.fixture(scope="session")
-def test_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """ALMAMIRROR_HOME for the test run (embedded server data, when it is used).
-
-    In memory when the machine has room (``MEMORY_FILE_SYSTEM``), removed at the end of the run;
-    otherwise in the run's basetemp.
-    """
-    home = _memory_home()
-    if home is None:
-        yield tmp_path_factory.mktemp("almamirror-home")
-        return
-    try:
-        yield home
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _memory_home() -> Path | None:
-    if os.environ.get(TEST_DATABASE_ENV) or not MEMORY_FILE_SYSTEM.is_dir():
-        return None
-    _remove_abandoned_memory_homes()
-    try:
-        free = shutil.disk_usage(MEMORY_FILE_SYSTEM).free
-    except OSError:
-        return None
-    if free < MEMORY_NEEDED_BYTES:
-        return None
-    return Path(tempfile.mkdtemp(prefix=f"{MEMORY_HOME_PREFIX}{os.getpid()}-", dir=MEMORY_FILE_SYSTEM))
-
-
-def _remove_abandoned_memory_homes() -> None:
-    """A run killed before its end leaves its home in memory: removed once its process and server are gone."""
-    for home in MEMORY_FILE_SYSTEM.glob(f"{MEMORY_HOME_PREFIX}*-*"):
-        pid = home.name.removeprefix(MEMORY_HOME_PREFIX).split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)) or _server_running(embedded.data_directory(home)):
-            continue
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _server_running(pgdata: Path) -> bool:
-    try:
-        pid = (pgdata / "postmaster.pid").read_text().split()[0]
-    except (OSError, IndexError):
-        return False
-    return not pid.isdigit() or _alive(int(pid))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def test_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ALMAMIRROR_HOME for the test run (embedded server data, when it is used)."""
+    return tmp_path_factory.mktemp("almamirror-home")
 
 
 @pytest.fixture(scope="session")
@@ -248,7 +211,7 @@ def _skip_flushes_to_disk(admin_url: URL) -> None:
 
 @pytest.fixture(scope="session")
 def databases(admin_url: URL, test_home: Path) -> Iterator[DatabaseFactory]:
-    factory = DatabaseFactory(admin_url, in_memory=test_home.is_relative_to(MEMORY_FILE_SYSTEM))
+    factory = DatabaseFactory(admin_url, in_memory=test_home.resolve().is_relative_to(scratch.MEMORY))
     yield factory
     if os.environ.get(TEST_DATABASE_ENV):
         factory.drop_all()  # a server others use: left as it was found
