@@ -158,17 +158,16 @@ def test_a_document_ngas_serves_damaged_is_found_by_the_recheck_and_no_longer_he
         assert damaged != bytes(content)
         connection.execute(text("UPDATE alma.ngas_file SET content = :content WHERE file_id = :id"),
                            {"content": damaged, "id": file_id})
-    with stand_in_on(source_copy, test_home) as url:
+    with stand_in_on(source_copy, test_home) as url:  # one archive for both syncs: its files stay as they are
         sync(source_copy, mirror_db, test_home, ALMAMIRROR_NGAS_URL=url)
-    # Fetched by its size alone, as it came.
-    held = one(mirror_db, select(documents.c.state, documents.c.checksum, documents.c.content)
-               .where(documents.c.file_id == file_id))
-    assert held == {"state": "fetched", "checksum": None, "content": damaged.decode()}
-    with connect(mirror_db) as mirror:  # the recheck asks about it first: the others were checked now
-        mirror.execute(update(documents).values(checked_at=func.now()))
-        mirror.execute(update(documents).where(documents.c.file_id == file_id)
-                       .values(checked_at=None, fetched_at=func.now() - text("interval '1 day'")))
-    with stand_in_on(source_copy, test_home) as url:
+        # Fetched by its size alone, as it came.
+        held = one(mirror_db, select(documents.c.state, documents.c.checksum, documents.c.content)
+                   .where(documents.c.file_id == file_id))
+        assert held == {"state": "fetched", "checksum": None, "content": damaged.decode()}
+        with connect(mirror_db) as mirror:  # the recheck asks about it first: the others were checked now
+            mirror.execute(update(documents).values(checked_at=func.now()))
+            mirror.execute(update(documents).where(documents.c.file_id == file_id)
+                           .values(checked_at=None, fetched_at=func.now() - text("interval '1 day'")))
         sync(source_copy, mirror_db, test_home, ALMAMIRROR_NGAS_URL=url)
     after = one(mirror_db, select(documents.c.state, documents.c.content, documents.c.problem)
                 .where(documents.c.file_id == file_id))
