@@ -149,11 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """The command's exit status; every failure becomes one line on stderr and its exit code."""
-    # Imported here, not at the top: --help and --version never load the database stack.
-    from sqlalchemy.exc import DBAPIError
-
-    from etl.database_errors import error_kind
-
     status = 1
     try:
         settings = load_settings(args.config)
@@ -175,18 +170,23 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("almamirror: interrupted", file=sys.stderr)
         status = EXIT_INTERRUPTED
-    except DBAPIError as exc:  # a database error no layer classified: usually one that is down
-        print(f"almamirror: database {error_kind(exc)}: {_driver_message(exc)}", file=sys.stderr)
     except OSError as exc:  # the file system or the machine said no: a path, a disk, a limit
         log.debug("os error", exc_info=True)
         print(f"almamirror: {_os_message(exc)}", file=sys.stderr)
-    except Exception as exc:  # a bug, not a user error: one line, the traceback in the debug log
-        log.debug("internal error", exc_info=True)
-        print(
-            f"almamirror: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
-            "(run with --verbose for the traceback)",
-            file=sys.stderr,
-        )
+    except Exception as exc:
+        database_error = _database_error(exc)
+        if database_error is not None:  # a database error no layer classified: usually one that is down
+            from etl.database_errors import error_kind
+
+            print(f"almamirror: database {error_kind(database_error)}: {_driver_message(database_error)}",
+                  file=sys.stderr)
+        else:  # a bug, not a user error: one line, the traceback in the debug log
+            log.debug("internal error", exc_info=True)
+            print(
+                f"almamirror: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+                "(run with --verbose for the traceback)",
+                file=sys.stderr,
+            )
     return status
 
 
@@ -219,6 +219,20 @@ def _one_line(message: str) -> str:
 
     # A message may quote source data or a path: its escape sequences are shown, never run.
     return escape_controls(" ".join(message.split()))
+
+
+def _database_error(exc: Exception) -> DBAPIError | None:
+    """``exc`` when it is SQLAlchemy's error from the database driver, else None.
+
+    Looked up only when SQLAlchemy is loaded (no such error can have been raised otherwise): the
+    commands that use no database (fetch, archive export-asdm, --help) never import it, nor psycopg,
+    which took a third of their start.
+    """
+    if "sqlalchemy.exc" not in sys.modules:
+        return None
+    from sqlalchemy.exc import DBAPIError
+
+    return exc if isinstance(exc, DBAPIError) else None
 
 
 def _driver_message(exc: DBAPIError) -> str:
