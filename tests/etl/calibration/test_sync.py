@@ -402,7 +402,8 @@ def test_the_mirrors_transaction_is_not_open_while_documents_are_fetched(
         connection.execute(delete(documents).where(
             documents.c.file_id.like("%X129e_Xb6.hifa_calimage.pipeline_manifest.xml")
         ))
-    ngas = stand_in_factory("--fault", "stall", "--stall-seconds", "3")
+    # 1.5 s in the middle of the body: a few dozen looks at the sync meanwhile, at least 3 on a busy machine.
+    ngas = stand_in_factory("--fault", "stall", "--stall-seconds", "1.5")
     outcome: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: outcome.update(
         summary=sync(demo_source, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
