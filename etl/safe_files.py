@@ -54,11 +54,6 @@ def open_file(path: Path, flags: int, mode: int = 0o666) -> int:
     return descriptor
 
 
-def open_append(path: Path) -> BinaryIO:
-    """``path`` opened to append (created if absent), never through a symbolic link."""
-    return os.fdopen(open_file(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab")
-
-
 def write_new(path: Path, content: bytes) -> None:
     """Create ``path`` (it must not exist, not even as a link) with ``content``, flushed to disk."""
     with os.fdopen(open_file(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as handle:

@@ -50,6 +50,7 @@ from etl.ngas.checksums import (
 )
 from etl.ngas.status import MAX_STATUS_BYTES, FileStatus, NotNgamsStatus, parse_status
 from etl.ngas.transport import (
+    READ_BYTES,
     BadReply,
     Connections,
     Deadline,
@@ -70,12 +71,14 @@ from etl.ngas.transport import (
     server_of,
     where,
 )
-from etl.safe_files import open_append, open_file, same_file
+from etl.safe_files import open_file, same_file
 from etl.settings import ArchiveSettings
 
 log = logging.getLogger(__name__)
 
 PART_SUFFIX: Final = ".part"
+# A large file's writeback is started every this many bytes written (see _PartFile).
+WRITEBACK_BYTES: Final = 8 << 20
 # The compressed bytes of a file NGAS stores gzip-compressed, until verified and decompressed.
 COMPRESSED_PART_SUFFIX: Final = ".gz.part"
 # How often a reply that is not the file (HTML, wrong size, wrong checksum) is fetched again.
@@ -124,7 +127,7 @@ class _Sink(Protocol):
     size: int
     received: int  # bytes that came over the network, over every attempt
 
-    def write(self, chunk: bytes) -> None: ...
+    def write(self, chunk: bytes | memoryview) -> None: ...
     def restart(self) -> None: ...
     def flush(self) -> None: ...
 
@@ -613,11 +616,14 @@ class NgasClient:
                             self.redirects) as (response, answered, via):
                 raise_for_error(response, answered, via, deadline)
                 _check_reply(response, file_id, where(answered, via), sink, start)
-                # Chunks as they arrive, not re-chunked: what came before a drop is on disk.
-                for chunk in response.iter_raw():
-                    if sink.offset + len(chunk) > sink.size:
+                # Received into this thread's buffer and written from it as it arrives (no copy, no new
+                # object per read): what came before a drop is on disk. One byte more than the file
+                # is asked for, so that a body longer than the file is seen.
+                buffer = _read_buffer()
+                while count := response.readinto(buffer[:min(READ_BYTES, sink.size - sink.offset + 1)]):
+                    if sink.offset + count > sink.size:
                         raise BadReply(f"{where(answered, via)} sent more than the file's {sink.size:,} B")
-                    sink.write(chunk)
+                    sink.write(buffer[:count])
                     if on_progress is not None:
                         on_progress(sink.offset, sink.size)
                     if deadline.left() <= 0:
@@ -749,7 +755,7 @@ def _inflate(
     part = part_path(target)
     with os.fdopen(open_file(compressed.part, os.O_RDONLY), "rb") as source, \
             os.fdopen(open_file(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as sink:
-        if not same_file(source, compressed.part) or not same_file(compressed.handle, compressed.part):
+        if not same_file(source, compressed.part) or not _same_descriptor(compressed.fd, compressed.part):
             raise _PartChanged(f"{compressed.part} was replaced while it was verified; not put in place")
         problem = _inflate_into(source, sink, status, expected_size, deadline)
         if not problem:
@@ -807,6 +813,8 @@ def _inflated(content: bytes, status: FileStatus, expected_size: int | None) -> 
 
 
 def _log_download(download: Download) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return  # its fields are not formatted for nothing, once per file
     rate = download.received / download.seconds / 1e6 if download.seconds > 0 else 0.0
     log.info("ngas.downloaded %s", fields(
         file_id=download.file_id, bytes=download.size, received=download.received,
@@ -815,17 +823,22 @@ def _log_download(download: Download) -> None:
 
 
 class _PartFile:
-    """``<target>.part``: appended to, checksummed as it grows, renamed into place when verified."""
+    """``<target>.part``: appended to, checksummed as it grows, renamed into place when verified.
+
+    Written through its descriptor, without a buffer: each piece received is one ``write`` of the
+    thread's receive buffer. The writeback of a large file is started as it is written (every
+    ``WRITEBACK_BYTES``), so that the fsync before its rename does not write it all at the end."""
 
     def __init__(self, part: Path, size: int, algorithm: str) -> None:
         self.part = part
         self.size = size
         self.checksum = RunningChecksum(algorithm)
         # Never through a symbolic link planted as the .part: it would append to whatever it names.
-        self.handle = open_append(part)
-        existing = os.fstat(self.handle.fileno()).st_size
+        self.fd = open_file(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        self.closed = False
+        existing = os.fstat(self.fd).st_size
         if existing > size:
-            self.handle.truncate(0)
+            os.ftruncate(self.fd, 0)
             existing = 0
         if existing:
             # A resumed file's checksum covers the bytes already held: read them once.
@@ -833,28 +846,33 @@ class _PartFile:
         self.offset = existing
         self.resumed_from = existing
         self.received = 0
+        self._written_back = existing  # where the writeback started last
 
-    def write(self, chunk: bytes) -> None:
-        self.handle.write(chunk)
+    def write(self, chunk: bytes | memoryview) -> None:
+        written = os.write(self.fd, chunk)
+        while written < len(chunk):  # a regular file takes it whole, unless the disk is full (an error)
+            written += os.write(self.fd, chunk[written:])
         self.checksum.update(chunk)
-        self.offset += len(chunk)
-        self.received += len(chunk)
+        self.offset += written
+        self.received += written
+        if self.offset - self._written_back >= WRITEBACK_BYTES:
+            _start_writeback(self.fd, self._written_back, self.offset - self._written_back)
+            self._written_back = self.offset
 
     def restart(self) -> None:
-        self.handle.truncate(0)
-        self.handle.seek(0)
+        os.ftruncate(self.fd, 0)  # appended to: the next write goes to the start
         self.checksum.reset()
         self.offset = 0
         self.resumed_from = 0
+        self._written_back = 0
 
     def flush(self) -> None:
-        self.handle.flush()
+        pass  # nothing is buffered
 
     def check_unchanged(self) -> int:
         """``_PartChanged`` unless the ``.part`` is still this file, of exactly the bytes verified; its
         modification time."""
-        self.handle.flush()
-        held = os.fstat(self.handle.fileno())
+        held = os.fstat(self.fd)
         try:
             there = self.part.lstat()
         except FileNotFoundError:
@@ -869,21 +887,57 @@ class _PartFile:
 
     def commit(self, target: Path) -> int:
         """fsync, check and rename the ``.part`` to ``target``; the file's modification time."""
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
+        os.fsync(self.fd)
         # What is renamed must be exactly the bytes verified: the same file, of the verified size.
         mtime_ns = self.check_unchanged()
-        self.handle.close()
+        self.close()
         self.part.replace(target)
         return mtime_ns
 
     def close(self) -> None:
-        if not self.handle.closed:
-            self.handle.close()
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
 
     def discard(self) -> None:
         self.close()
         self.part.unlink(missing_ok=True)
+
+
+_SYNC_FILE_RANGE_WRITE: Final = 2  # <linux/fs.h>: start writing the range's dirty pages, do not wait
+
+
+@cache
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's ``sync_file_range`` (not in ``os``), or None where there is none."""
+    import ctypes  # here: only a file larger than WRITEBACK_BYTES needs it
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing ``length`` bytes at ``offset`` to disk without waiting (what the fsync before the
+    rename then waits for is the last few MiB, not the whole file). Advisory: a failure changes nothing."""
+    function = _sync_file_range()
+    if function is not None:
+        function(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+_buffers = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """This thread's receive buffer (``READ_BYTES``), made once per thread: no allocation per read."""
+    buffer: memoryview | None = getattr(_buffers, "view", None)
+    if buffer is None:
+        buffer = _buffers.view = memoryview(bytearray(READ_BYTES))
+    return buffer
 
 
 class _Memory:
@@ -894,7 +948,7 @@ class _Memory:
         self.buffer = bytearray()
         self.checksum = RunningChecksum(algorithm)
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | memoryview) -> None:
         self.buffer += chunk
         self.checksum.update(chunk)
         self.offset += len(chunk)
@@ -907,6 +961,16 @@ class _Memory:
 
     def flush(self) -> None:
         pass
+
+
+def _same_descriptor(fd: int, path: Path) -> bool:
+    """Whether ``path`` (not followed) is still the file open as ``fd``."""
+    try:
+        there = path.lstat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
 
 
 def fsync_directory(directory: Path) -> None:
