@@ -5,7 +5,7 @@ the median CPU time (user + system of the process) are printed beside the target
 explain run against the demo mirror while ``almamirror db serve`` keeps the embedded server up, and
 once more without it (each command starts and stops the server, as before ``db serve``).
 
-    .venv/bin/python bench/startup.py --home /tmp/am-bench-startup [--repeat 7]
+    .venv/bin/python bench/startup.py --home /tmp/am-bench-startup [--repeat 7] [--no-warm-up]
 
 The demo archive is built in HOME first if it is not there (``almamirror demo``).
 """
@@ -50,8 +50,9 @@ def _cli(home: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _samples(home: Path, args: list[str], repeat: int) -> list[tuple[float, float]]:
-    _cli(home, args)  # untimed: writes the bytecode caches an installed wheel already has
+def _samples(home: Path, args: list[str], repeat: int, warm_up: bool) -> list[tuple[float, float]]:
+    if warm_up:
+        _cli(home, args)  # untimed: writes the bytecode caches an installed wheel already has
     return [_time(home, args) for _ in range(repeat)]
 
 
@@ -78,6 +79,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True, help="embedded home with (or for) the demo")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--no-warm-up", dest="warm_up", action="store_false",
+        help="no untimed first run of each command (where the bytecode caches are written already)",
+    )
     args = parser.parse_args()
     home: Path = args.home.resolve()
     if not (home / "pgdata" / "PG_VERSION").exists():
@@ -89,18 +94,18 @@ def main() -> int:
     _cli(home, ["db", "stop"])
     for label, argv, target, _served in COMMANDS:
         if not _served:
-            print(_line(label, _samples(home, argv, args.repeat), target), flush=True)
+            print(_line(label, _samples(home, argv, args.repeat, args.warm_up), target), flush=True)
     serving = _cli(home, ["-q", "db", "serve", "--detach"])
     if serving.returncode != 0:
         sys.exit(f"db serve failed: {serving.stderr.strip()}")
     try:
         for label, argv, target, served in COMMANDS:
             if served:
-                print(_line(label, _samples(home, argv, args.repeat), target), flush=True)
+                print(_line(label, _samples(home, argv, args.repeat, args.warm_up), target), flush=True)
     finally:
         _cli(home, ["db", "stop"])
     # Half as many (each starts and stops the server), and one when --repeat 1 asks for a quick run.
-    unserved = _samples(home, ["report", "restorable", "--no-pager"], max(1, args.repeat // 2))
+    unserved = _samples(home, ["report", "restorable", "--no-pager"], max(1, args.repeat // 2), args.warm_up)
     print(_line("report restorable (no db serve)", unserved, None))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0

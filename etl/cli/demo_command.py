@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl.cli.confirm import quiet
-from etl.settings import Settings
+from etl.settings import ArchiveSettings, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from etl.demo.job import DemoResult
 
 
 def register(subparsers: Any) -> None:
@@ -45,20 +50,30 @@ def register(subparsers: Any) -> None:
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from etl.cli.paths import check_output_directory
     from etl.database import mirror_engine, source_engine
-    from etl.demo.job import run_demo
+    from etl.demo.job import demo_with_stand_in
+
+    # Before the archive and the sync: a request directory that cannot be written is known now.
+    check_output_directory(args.output, "--output")
+    with source_engine(settings) as source, mirror_engine(settings, "almamirror-demo") as mirror, \
+            demo_with_stand_in(
+                source, mirror, settings, args.scale, args.seed, args.output, args.rebuild
+            ) as (result, archive):
+        # The stand-in the sync read stays up for the fetches (one process for the whole demo).
+        return _report_and_fetch(args, mirror, result, archive)
+
+
+def _report_and_fetch(
+    args: argparse.Namespace, mirror: Engine, result: DemoResult, archive: ArchiveSettings
+) -> int:
     from etl.demo.scales import SEED_MOUS
     from etl.progress import tables_shown_on_terminal
     from etl.report.restorable import describe_restore_kinds, restore_kind_counts
     from etl.sync.summary import write_summary
 
-    # Before the archive and the sync: a request directory that cannot be written is known now.
-    check_output_directory(args.output, "--output")
-    with source_engine(settings) as source, mirror_engine(settings, "almamirror-demo") as mirror:
-        result = run_demo(source, mirror, settings, args.scale, args.seed, args.output, args.rebuild)
-        with mirror.connect() as connection:
-            kinds = restore_kind_counts(connection)
+    with mirror.connect() as connection:
+        kinds = restore_kind_counts(connection)
     if quiet(args):
-        return _run_quietly(settings, result, args.no_fetch)
+        return _run_quietly(archive, result, args.no_fetch)
     prepared = result.mirror
     print(("created " if prepared.archive_created else "using ") + prepared.archive)
     write_summary(prepared.sync, "table", sys.stdout, with_tables=not tables_shown_on_terminal())
@@ -66,37 +81,37 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(describe_restore_kinds(kinds))
     # The summary gave every figure; what is left is where the request went and what to try next.
     print(f"\nrestore request for {SEED_MOUS}: {result.seed_request}")
-    status = 0 if args.no_fetch else _fetch(settings, result.seed_request)
+    status = 0 if args.no_fetch else _fetch(archive, result.seed_request)
     if result.real_request is not None:
         from etl.demo.real_mous import REAL_MOUS
 
         print(f"\nrestore request for {REAL_MOUS} (a real pipeline calibration): {result.real_request}")
-        status = max(status, 0 if args.no_fetch else _fetch(settings, result.real_request))
+        status = max(status, 0 if args.no_fetch else _fetch(archive, result.real_request))
     print("next: almamirror report restorable, almamirror report quality, almamirror ppr --help")
     return status
 
 
-def _run_quietly(settings: Settings, result: Any, no_fetch: bool) -> int:
+def _run_quietly(archive: ArchiveSettings, result: DemoResult, no_fetch: bool) -> int:
     """Under -q: the fetches, and nothing on stdout unless one fails (its summary then goes to stderr)."""
     directories = [result.seed_request, *([result.real_request] if result.real_request is not None else [])]
     status = 0
     for directory in [] if no_fetch else directories:
-        status = max(status, _fetch(settings, directory, quiet=True))
+        status = max(status, _fetch(archive, directory, quiet=True))
     return status
 
 
-def _fetch(settings: Settings, directory: Path, quiet: bool = False) -> int:
+def _fetch(archive: ArchiveSettings, directory: Path, quiet: bool = False) -> int:
     from etl.cli.fetch_command import write_fetch_summary
     from etl.cli.fetch_progress import fetch_progress
-    from etl.demo.job import fetch_from_stand_in
+    from etl.demo.job import fetch_demo_request
 
     if quiet:
-        summary = fetch_from_stand_in(settings, directory)
+        summary = fetch_demo_request(archive, directory)
         if not summary.ready:
             write_fetch_summary(summary, "table", sys.stderr)
         return 0 if summary.ready else 1
     with fetch_progress() as progress:
-        summary = fetch_from_stand_in(settings, directory, progress)
+        summary = fetch_demo_request(archive, directory, progress)
     print()
     write_fetch_summary(summary, "table", sys.stdout)
     print(tree_summary(directory))

@@ -49,9 +49,26 @@ def run_demo(
     rebuild: bool = False,
 ) -> DemoResult:
     """The whole demo: archive (if missing), migrated and synced mirror, the seed MOUS's request directory."""
-    prepared = prepare_demo_mirror(source, mirror, settings, scale, seed, rebuild)
-    seed_directory = seed_request(mirror, settings, output)
-    return DemoResult(prepared, seed_directory, real_request(mirror, settings, output))
+    with demo_with_stand_in(source, mirror, settings, scale, seed, output, rebuild) as (result, _archive):
+        return result
+
+
+@contextmanager
+def demo_with_stand_in(
+    source: Engine,
+    mirror: Engine,
+    settings: Settings,
+    scale: str | None,
+    seed: int,
+    output: Path,
+    rebuild: bool = False,
+) -> Iterator[tuple[DemoResult, ArchiveSettings]]:
+    """``run_demo``, with the stand-in NGAS the sync read kept up for the block, and ``[archive]``
+    settings pointing at it: the fetches of the request directories use it rather than each starting
+    another (a process, its imports and its catalogue connection)."""
+    with _prepare_demo_mirror(source, mirror, settings, scale, seed, rebuild) as (prepared, archive):
+        seed_directory = seed_request(mirror, settings, output)
+        yield DemoResult(prepared, seed_directory, real_request(mirror, settings, output)), archive
 
 
 def prepare_demo_mirror(
@@ -67,6 +84,20 @@ def prepare_demo_mirror(
     ``scale`` None uses whatever archive the source holds; a scale that differs from the one the
     source holds is a UsageError that offers ``--rebuild``, before anything is written.
     """
+    with _prepare_demo_mirror(source, mirror, settings, scale, seed, rebuild) as (prepared, _archive):
+        return prepared
+
+
+@contextmanager
+def _prepare_demo_mirror(
+    source: Engine,
+    mirror: Engine,
+    settings: Settings,
+    scale: str | None,
+    seed: int,
+    rebuild: bool,
+) -> Iterator[tuple[DemoMirror, ArchiveSettings]]:
+    """``prepare_demo_mirror``, the stand-in NGAS it synced from still up for the block."""
     schema = settings.source.schema
     created = rebuild or not demo_archive_present(source, schema)
     if not created and scale is not None:
@@ -82,7 +113,7 @@ def prepare_demo_mirror(
     # The sync reads each calibration's record (manifest, restore script, PPR) from the demo's NGAS.
     with stand_in_archive(settings) as ngas:
         synced = run_sync(mirror, source, settings.source, archive=ngas)
-    return DemoMirror(archive_created=created, archive=archive, sync=synced)
+        yield DemoMirror(archive_created=created, archive=archive, sync=synced), ngas
 
 
 def refuse_another_scale(source: Engine, schema: str, scale: str) -> None:
@@ -141,11 +172,10 @@ def stand_in_archive(settings: Settings) -> Iterator[ArchiveSettings]:
         yield replace(settings.archive, ngas_urls=(stand_in.url,), asdm_command=exporter_command())
 
 
-def fetch_from_stand_in(
-    settings: Settings, directory: Path, observer: FetchObserver | None = None
+def fetch_demo_request(
+    archive: ArchiveSettings, directory: Path, observer: FetchObserver | None = None
 ) -> FetchSummary:
-    """Start the stand-in NGAS on free loopback ports, fetch ``directory`` completely from it, stop it."""
+    """Fetch ``directory`` completely from the stand-in NGAS that ``archive`` points at."""
     from ppr.fetch import FetchOptions, fetch_request
 
-    with stand_in_archive(settings) as archive:
-        return fetch_request(directory, archive, FetchOptions(), observer)
+    return fetch_request(directory, archive, FetchOptions(), observer)

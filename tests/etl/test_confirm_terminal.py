@@ -20,10 +20,10 @@ def _too_wide(text: str, columns: int) -> list[str]:
 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_the_spool_summary_breaks_between_words(
-    tmp_path: Path, synced_mirror: URL, test_home: Path, columns: int
+    scratch: Path, synced_mirror: URL, test_home: Path, columns: int
 ) -> None:
     env = cli_env(synced_mirror, test_home, extra={"NO_COLOR": "1"})
-    spool = tmp_path / "spool"
+    spool = scratch / "spool"
     run = run_in_terminal(["ppr", "--all-restorable", "--pending", "--build", str(spool)], env,
                           columns=columns, lines=200)
     assert run.status == 0, run.terminal

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import psycopg
 import pytest
 
 from etl.embedded_serve import serving_pid
+from tests.scratch import memory_directory
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -28,7 +28,7 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def home() -> Iterator[Path]:
     # A short path of our own: the server's socket lives in its data directory.
-    with tempfile.TemporaryDirectory(prefix="am-serve-") as directory:
+    with memory_directory("am-serve-") as directory:
         yield Path(directory)
         run(Path(directory), "db", "stop")
 

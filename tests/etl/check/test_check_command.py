@@ -15,11 +15,24 @@ from sqlalchemy.engine import URL
 
 from etl.cli import main
 from etl.demo.ngas_process import StandInProcess
-from tests.conftest import cli_environment
+from tests.conftest import DatabaseFactory, cli_environment
 from tests.etl.check.conftest import site_file
 from tests.helpers import connect, mirror_fingerprints
 
 Run = tuple[int, list[str]]
+
+
+@pytest.fixture(scope="module")
+def shared_synced_mirror(databases: DatabaseFactory, synced_template: str) -> Iterator[URL]:
+    """One copy of the synced demo mirror for the module: the check writes nothing to it (the first
+    test below proves it)."""
+    yield databases.create("check_command_mirror", template=synced_template)
+    databases.discard("check_command_mirror")
+
+
+@pytest.fixture
+def synced_mirror(shared_synced_mirror: URL) -> URL:
+    return shared_synced_mirror
 
 
 def run_check(

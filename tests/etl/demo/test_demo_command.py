@@ -24,14 +24,14 @@ from tests.ppr.test_fetch import assert_products_verified, fetch_manifest
 
 @pytest.mark.long
 def test_the_demo_prints_each_figure_once_and_ends_with_complete_verified_request_directories(
-    databases: DatabaseFactory, demo_source: URL, test_home: Path, tmp_path: Path,
+    databases: DatabaseFactory, demo_source: URL, test_home: Path, scratch: Path,
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
 ) -> None:
     """The whole job from a database that is not even migrated yet, as a first ``almamirror demo`` runs."""
     source = databases.create("demo_cmd_source", template="source_small")
     mirror = databases.create("demo_cmd_mirror")
     cli_environment(monkeypatch, source, mirror, test_home)
-    output = tmp_path / "demo-output"
+    output = scratch / "demo-output"
 
     assert main(["demo", "--output", str(output)]) == 0
     out = capfd.readouterr().out
@@ -90,24 +90,24 @@ def test_a_demo_for_another_scale_than_the_archive_holds_is_refused_before_any_s
 
 @pytest.mark.long
 def test_a_second_demo_uses_the_scale_it_holds_and_says_nothing_under_q(
-    source_copy: URL, synced_mirror: URL, test_home: Path, tmp_path: Path,
+    source_copy: URL, synced_mirror: URL, test_home: Path, scratch: Path,
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
 ) -> None:
     """A demo run again on a mirror already synced from the small archive."""
     cli_environment(monkeypatch, source_copy, synced_mirror, test_home)
-    output = tmp_path / "demo-output"
+    output = scratch / "demo-output"
     assert main(["-q", "demo", "--scale", "small", "--output", str(output)]) == 0  # the scale it holds
     assert capfd.readouterr() == ("", "")  # -q: nothing said on success, the stand-in's log included
 
 
 @pytest.mark.long
 def test_a_rebuild_says_it_created_the_archive(
-    source_copy: URL, synced_mirror: URL, test_home: Path, tmp_path: Path,
+    source_copy: URL, synced_mirror: URL, test_home: Path, scratch: Path,
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
 ) -> None:
     """--rebuild over the small archive a mirror is already synced from."""
     cli_environment(monkeypatch, source_copy, synced_mirror, test_home)
-    assert main(["demo", "--rebuild", "--output", str(tmp_path / "demo-output")]) == 0
+    assert main(["demo", "--rebuild", "--output", str(scratch / "demo-output")]) == 0
     assert capfd.readouterr().out.startswith("created small archive, seed 2017: 58 MOUSes")
 
 

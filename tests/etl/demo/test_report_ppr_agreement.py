@@ -29,9 +29,9 @@ def small_mirror(databases: DatabaseFactory, synced_template: str) -> URL:
 
 
 def test_report_and_ppr_agree_on_every_mous_of_the_small_demo_archive(
-    small_mirror: URL, site: PprSettings, tmp_path: Path
+    small_mirror: URL, site: PprSettings, scratch: Path
 ) -> None:
-    assert disagreements(small_mirror, site, tmp_path) == []
+    assert disagreements(small_mirror, site, scratch) == []
     # Synced against the stand-in NGAS, the small archive refuses for every reason, the archive's
     # record's two included: each refusal above was compared.
     engine = open_engine(small_mirror)
@@ -67,8 +67,8 @@ def test_a_resubmitted_project_takes_the_pi_of_its_proposal_that_has_one(
 @pytest.mark.long
 def test_report_and_ppr_agree_on_every_mous_of_the_medium_demo_archive(
     databases: DatabaseFactory, migrated_template: str, medium_source: URL, test_home: Path,
-    site: PprSettings, tmp_path: Path,
+    site: PprSettings, scratch: Path,
 ) -> None:
     mirror = databases.create("agree_medium", template=migrated_template)
     sync(medium_source, mirror, test_home)
-    assert disagreements(mirror, site, tmp_path) == []
+    assert disagreements(mirror, site, scratch) == []

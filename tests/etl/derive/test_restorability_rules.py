@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from etl.demo.fixed_cases import FIXED_CASES
 from etl.derive.restorability import RULES_VERSION, restore_name
 from etl.mirror import MousStatus, table_of
 from etl.source.contract import CONTRACT, contract_table
-from tests.conftest import open_engine
+from tests.conftest import DatabaseFactory, open_engine
 from tests.etl.revisions import down_revision
 from tests.helpers import connect, rows, scalar, sync
 
@@ -22,6 +23,13 @@ projects = contract_table(CONTRACT, "bmmv_obsproject")
 schedblocks = contract_table(CONTRACT, "bmmv_schedblock")
 SEED = FIXED_CASES["seed_example"]
 SEED_PROJECT = "uid://A001/X1220/Xa74"
+
+
+@pytest.fixture(scope="module")
+def schema_only(databases: DatabaseFactory, migrated_template: str) -> Iterator[URL]:
+    """An empty migrated mirror whose SQL functions the module's tests call, and nothing else: shared."""
+    yield databases.create("rules_functions", template=migrated_template)
+    databases.discard("rules_functions")
 
 
 def verdict(mirror: URL, mous_uid: str) -> tuple[bool, str | None, str | None]:
@@ -106,14 +114,14 @@ def test_after_an_upgrade_the_next_sync_derives_every_mous_by_the_new_rules(
         "..",
     ],
 )
-def test_the_verdict_names_products_as_the_request_directory_does(mirror_db: URL, name: str) -> None:
+def test_the_verdict_names_products_as_the_request_directory_does(schema_only: URL, name: str) -> None:
     """The SQL rule behind product_name_clash and unsafe_product_name is archive_names', name for name."""
-    with connect(mirror_db) as connection:
+    with connect(schema_only) as connection:
         in_sql = connection.execute(select(restore_name(literal(name)))).scalar_one()
     assert in_sql == archive_names.restore_name(name)
 
 
-def test_pass_eb_uids_are_checked_exactly_as_the_schema_does(mirror_db: URL) -> None:
+def test_pass_eb_uids_are_checked_exactly_as_the_schema_does(schema_only: URL) -> None:
     """ARCHIVE_UID_PATTERN in PostgreSQL: anchored, lower-case hex, no stray whitespace or newline."""
     from etl.archive_names import ARCHIVE_UID_PATTERN, is_canonical_uid
 
@@ -123,7 +131,7 @@ def test_pass_eb_uids_are_checked_exactly_as_the_schema_does(mirror_db: URL) -> 
         "uid___A002_Xc77d4f_X522", "uid://A002/Xc77d4f/X522/X1", "uid://A002/X/X1",
     ]
     matches = text("SELECT :uid ~ :pattern")
-    with connect(mirror_db) as connection:
+    with connect(schema_only) as connection:
         matched = {
             uid: connection.execute(matches, {"uid": uid, "pattern": ARCHIVE_UID_PATTERN}).scalar_one()
             for uid in candidates

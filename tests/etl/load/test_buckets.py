@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -46,7 +47,7 @@ from etl.load.mapping import TableMapping, mirrored_tables
 from etl.mirror import SyncRunTable, table_of
 from etl.settings import Settings
 from etl.source.contract import CONTRACT, contract_table, source_execution_options
-from tests.conftest import settings_for
+from tests.conftest import DatabaseFactory, settings_for
 from tests.helpers import connect, rows, scalar, sync_with
 
 MAPPINGS = {mapping.name: mapping for mapping in mirrored_tables(CONTRACT)}
@@ -63,12 +64,33 @@ def bucket_settings(source: URL, mirror: URL, home: Path, **source_options: Any)
     return dataclasses.replace(settings, source=options)
 
 
+@pytest.fixture(scope="module")
+def baseline_night(
+    databases: DatabaseFactory, migrated_template: str, demo_source: URL, test_home: Path
+) -> Iterator[tuple[str, str]]:
+    """Templates (source, mirror): a copy of the small source and a mirror after its baseline sync with
+    small buckets. The baseline is the same for every test, so it is synced once; tests clone both."""
+    source = databases.create("buckets_source", template="source_small")
+    mirror = databases.create("buckets_baseline", template=migrated_template)
+    sync_with(bucket_settings(source, mirror, test_home))  # its engines are closed: both can be cloned
+    yield "buckets_source", "buckets_baseline"
+    databases.discard("buckets_source")
+    databases.discard("buckets_baseline")
+
+
 @pytest.fixture
-def night(source_copy: URL, mirror_db: URL, test_home: Path) -> Settings:
+def night(
+    databases: DatabaseFactory, baseline_night: tuple[str, str], test_home: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Settings]:
     """A mirror after its baseline sync with small buckets; the source is this test's to change."""
-    settings = bucket_settings(source_copy, mirror_db, test_home)
-    sync_with(settings)
-    return settings
+    slug = hashlib.blake2s(request.node.nodeid.encode()).hexdigest()[:10]
+    source_template, mirror_template = baseline_night
+    source = databases.create(f"bsrc_{slug}", template=source_template)
+    mirror = databases.create(f"bm_{slug}", template=mirror_template)
+    yield bucket_settings(source, mirror, test_home)
+    databases.discard(f"bsrc_{slug}")
+    databases.discard(f"bm_{slug}")
 
 
 def table_figures(settings: Settings, run_id: int, table: str) -> dict[str, Any]:
@@ -185,20 +207,20 @@ def test_buckets_are_laid_out_again_when_a_table_grows_far(night: Settings) -> N
     assert_mirror_is_the_source(night)
 
 
-def test_every_table_is_read_whole_once_its_full_read_is_due(
-    source_copy: URL, mirror_db: URL, test_home: Path
-) -> None:
-    settings = bucket_settings(source_copy, mirror_db, test_home, full_read_every=timedelta(seconds=1))
-    baseline = sync_with(settings)
-    full_read_at = stored_layout(settings, "product_file")["full_read_at"]
-    with connect(mirror_db) as connection:  # the baseline as if it were a week old
+def test_every_table_is_read_whole_once_its_full_read_is_due(night: Settings) -> None:
+    settings = dataclasses.replace(
+        night, source=dataclasses.replace(night.source, full_read_every=timedelta(seconds=1))
+    )
+    baseline = stored_layout(settings, "product_file")
+    full_read_at = baseline["full_read_at"]
+    with connect(_mirror_url(settings)) as connection:  # the baseline as if it were a week old
         connection.execute(update(buckets_table).values(full_read_at=func.now() - timedelta(days=8)))
     summary = sync_with(settings)
     for figures in summary.tables:
         if figures.table in MAPPINGS:
             assert figures.rows_pulled == figures.rows_read, figures.table
     layout = stored_layout(settings, "product_file")
-    assert layout["full_read_run_id"] == summary.run_id != baseline.run_id
+    assert layout["full_read_run_id"] == summary.run_id != baseline["full_read_run_id"]
     assert layout["full_read_at"] > full_read_at
 
 
@@ -252,30 +274,37 @@ def test_the_mirror_puts_every_key_in_the_bucket_the_source_does(night: Settings
         assert in_source == in_mirror, (name, key)
 
 
+@pytest.fixture(scope="module")
+def small_source(databases: DatabaseFactory, demo_source: URL, test_home: Path) -> Iterator[Connection]:
+    """One connection, for the module, to a copy of the small source read with the contract's schema;
+    each test changes it inside a transaction it rolls back."""
+    url = databases.create("buckets_columns", template="source_small")
+    settings = settings_for(url, None, test_home)
+    engine = create_source_engine(url, settings)
+    try:
+        with engine.connect() as plain:
+            yield plain.execution_options(**source_execution_options(settings.source.schema))
+    finally:
+        engine.dispose()
+        databases.discard("buckets_columns")
+
+
 @pytest.mark.parametrize(
     ("table", "column"),
     [(name, column) for name, mapping in MAPPINGS.items() for column in mapping.source_columns],
 )
-def test_a_change_in_any_column_moves_exactly_its_bucket(demo_source: URL, test_home: Path,
-                                                        table: str, column: str) -> None:
+def test_a_change_in_any_column_moves_exactly_its_bucket(small_source: Connection, table: str,
+                                                        column: str) -> None:
     mapping = MAPPINGS[table]
-    settings = settings_for(demo_source, None, test_home)
-    engine = create_source_engine(demo_source, settings)
-    try:
-        with engine.connect() as plain:
-            source = plain.execution_options(**source_execution_options(settings.source.schema))
-            with source.begin() as transaction:
-                layout = _layout_of(source, mapping)
-                before = read_checksums(source.execute(checksum_query(mapping, layout, "postgresql")).all(),
-                                        layout)
-                old_key, new_key = _change_one_value(source, mapping, column)
-                after = read_checksums(source.execute(checksum_query(mapping, layout, "postgresql")).all(),
-                                       layout)
-                # A changed key may take its row to another bucket: then both move.
-                buckets = {_bucket_of_key(source, mapping, layout, key) for key in (old_key, new_key)}
-                transaction.rollback()
-    finally:
-        engine.dispose()
+    source = small_source
+    with source.begin() as transaction:
+        layout = _layout_of(source, mapping)
+        before = read_checksums(source.execute(checksum_query(mapping, layout, "postgresql")).all(), layout)
+        old_key, new_key = _change_one_value(source, mapping, column)
+        after = read_checksums(source.execute(checksum_query(mapping, layout, "postgresql")).all(), layout)
+        # A changed key may take its row to another bucket: then both move.
+        buckets = {_bucket_of_key(source, mapping, layout, key) for key in (old_key, new_key)}
+        transaction.rollback()
     moved = [b for b in before if before[b] != after[b]]
     assert moved == sorted(buckets)
 

@@ -67,6 +67,12 @@ EXPECTED: dict[str, Callable[[Clock], list[tuple[Any, ...]]]] = {
 }
 
 
+@pytest.fixture
+def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
+    """The module's shared archive: the documented examples only read it (the GRANT is rolled back)."""
+    return shared_archive
+
+
 def test_the_document_has_every_example() -> None:
     assert sorted(documented("example")) == sorted(EXPECTED)
 

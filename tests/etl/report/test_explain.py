@@ -10,12 +10,24 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.etl.report.archive import EXTRA_STEPS, MANUAL, MISMATCH, OK, OK_EBS, caltables_name
-from tests.etl.report.conftest import Almamirror, cli_runner
+from tests.etl.report.conftest import Almamirror, ArchiveMirror, cli_runner
 from tests.terminal import cli_env, run_in_terminal
 
 SEED = "uid://A001/X129e/Xb6"
 SESSION_MISMATCH = "uid://A001/X1b19/X27"
 DUPLICATE_SHIFTLOG = "uid://A001/X1b05/X26"
+
+
+@pytest.fixture
+def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
+    """The module's shared archive: explain only reads it."""
+    return shared_archive
+
+
+@pytest.fixture
+def synced_mirror(shared_synced_mirror: URL) -> URL:
+    """This module's tests only read the synced mirror (reports, explain): they share one copy."""
+    return shared_synced_mirror
 
 
 def explained(almamirror: Almamirror, uid: str) -> dict[str, Any]:

@@ -13,6 +13,12 @@ SEED = "uid://A001/X129e/Xb6"  # restorable and public in the demo
 SESSION_MISMATCH = "uid://A001/X1b19/X27"
 
 
+@pytest.fixture
+def synced_mirror(shared_synced_mirror: URL) -> URL:
+    """This module's tests only read the synced mirror (reports, explain): they share one copy."""
+    return shared_synced_mirror
+
+
 @pytest.mark.parametrize("columns", [80, 120])
 def test_a_restorable_mous_says_how_to_build_its_request_in_green(
     synced_mirror: URL, test_home: Path, columns: int

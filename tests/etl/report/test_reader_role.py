@@ -23,6 +23,13 @@ RELATIONS: list[TableClause] = [
 ]
 
 
+@pytest.fixture
+def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
+    """The module's shared archive: every test reads it as the reader, in a transaction that is rolled
+    back (``as_reader``)."""
+    return shared_archive
+
+
 @contextmanager
 def as_reader(url: URL) -> Iterator[Connection]:
     """A transaction that has switched to the reader role; always rolled back."""

@@ -10,6 +10,12 @@ from sqlalchemy.engine import URL
 from tests.terminal import cli_env, run_in_terminal
 
 
+@pytest.fixture
+def synced_mirror(shared_synced_mirror: URL) -> URL:
+    """This module's tests only read the synced mirror (reports, explain): they share one copy."""
+    return shared_synced_mirror
+
+
 @pytest.mark.parametrize("columns", [80, 120])
 def test_the_restore_kind_stays_on_a_narrow_terminal(
     synced_mirror: URL, test_home: Path, columns: int

@@ -26,6 +26,12 @@ CHARTS = (
 
 
 @pytest.fixture
+def synced_mirror(shared_synced_mirror: URL) -> URL:
+    """This module's tests only read the synced mirror (reports, explain): they share one copy."""
+    return shared_synced_mirror
+
+
+@pytest.fixture
 def demo(
     synced_mirror: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], test_home: Path
 ) -> Almamirror:

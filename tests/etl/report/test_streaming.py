@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.engine import URL
 
 from etl.database import read_only_connection
 from etl.report import show_changes
-from tests.conftest import open_engine
+from tests.conftest import DatabaseFactory, open_engine
 from tests.helpers import connect
 
 EVENTS = 6_000  # several fetches of the report's cursor
@@ -46,12 +47,22 @@ class CursorWatch(io.StringIO):
         return super().write(text_)
 
 
-@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
-def test_report_changes_streams_every_format(synced_mirror: URL, fmt: str) -> None:
-    with connect(synced_mirror) as connection:
+@pytest.fixture(scope="module")
+def many_events(databases: DatabaseFactory, synced_template: str) -> Iterator[tuple[URL, int]]:
+    """A synced mirror with EVENTS more change events, made once for the formats, which only read it;
+    and how many events it held before."""
+    mirror = databases.create("streaming_events", template=synced_template)
+    with connect(mirror) as connection:
         baseline = connection.execute(text("SELECT count(*) FROM change_event")).scalar_one()
         connection.execute(MANY_EVENTS, {"events": EVENTS})
-    engine = open_engine(synced_mirror)
+    yield mirror, int(baseline)
+    databases.discard("streaming_events")
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_report_changes_streams_every_format(many_events: tuple[URL, int], fmt: str) -> None:
+    mirror, baseline = many_events
+    engine = open_engine(mirror)
     try:
         with read_only_connection(engine) as connection:
             output = CursorWatch(connection, at_write=500)

@@ -22,6 +22,12 @@ NOT_RESTORABLE_COLUMNS = (
 )
 
 
+@pytest.fixture
+def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
+    """The module's shared archive: the reports only read it."""
+    return shared_archive
+
+
 def plain(text: str) -> str:
     return ESCAPE.sub("", text)
 

@@ -7,12 +7,14 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
+from tests.conftest import DatabaseFactory
 from tests.helpers import connect
 from tests.terminal import cli_env, run_in_terminal
 
@@ -23,12 +25,26 @@ SHOWN = "Eve \\u001b]0;owned\\u0007\\u001b[2J\\u009b31m\\u202egnp.exe\\u000dMall
 STEERING = ("\x1b", "\x07", "\x9b", "\u202e", "\r")
 
 
-@pytest.fixture
-def hostile_mirror(synced_mirror: URL) -> URL:
-    with connect(synced_mirror) as connection:
+@pytest.fixture(scope="module")
+def hostile_mirror(databases: DatabaseFactory, synced_template: str) -> Iterator[URL]:
+    """A synced mirror whose PI and SB names steer a terminal; made once, its tests only read it."""
+    mirror = databases.create("hostile_names", template=synced_template)
+    with connect(mirror) as connection:
         connection.execute(text("UPDATE proposal SET pi_name = :name"), {"name": HOSTILE})
         connection.execute(text("UPDATE scheduling_block SET name = :name"), {"name": HOSTILE})
-    return synced_mirror
+    yield mirror
+    databases.discard("hostile_names")
+
+
+@pytest.fixture(scope="module")
+def hostile_runs_mirror(databases: DatabaseFactory, synced_template: str) -> Iterator[URL]:
+    """A synced mirror whose runs' host and error steer a terminal; made once, its tests only read it."""
+    mirror = databases.create("hostile_runs", template=synced_template)
+    with connect(mirror) as connection:
+        connection.execute(text("UPDATE sync_run SET host = :host, error = :error"),
+                           {"host": "vm\x1b]0;owned\x07", "error": "boom\x1b[2J"})
+    yield mirror
+    databases.discard("hostile_runs")
 
 
 def test_the_escaped_form_is_json_s() -> None:
@@ -99,12 +115,10 @@ def test_an_error_line_quoting_a_hostile_name_shows_it_escaped(tmp_path: Path, t
 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_report_runs_draws_its_colours_and_escapes_the_runs_host_and_error(
-    synced_mirror: URL, test_home: Path, columns: int
+    hostile_runs_mirror: URL, test_home: Path, columns: int
 ) -> None:
-    with connect(synced_mirror) as connection:
-        connection.execute(text("UPDATE sync_run SET host = :host, error = :error"),
-                           {"host": "vm\x1b]0;owned\x07", "error": "boom\x1b[2J"})
-    run = run_in_terminal(["report", "runs"], cli_env(synced_mirror, test_home), columns=columns, lines=400)
+    run = run_in_terminal(["report", "runs"], cli_env(hostile_runs_mirror, test_home), columns=columns,
+                          lines=400)
     assert run.status == 0, run.stderr
     assert "\x1b[1m" in run.terminal  # the figures' bold header is drawn, not shown as \u001b[1m
     assert "\\u001b[1m" not in run.terminal

@@ -53,6 +53,12 @@ def by_mous(url: URL, view: Table) -> dict[str, dict[str, Any]]:
         return {row["mous_uid"]: dict(row) for row in connection.execute(select(view)).mappings()}
 
 
+@pytest.fixture
+def archive(shared_archive: ArchiveMirror) -> ArchiveMirror:
+    """The module's shared archive: the tests that change it take ``own_archive``."""
+    return shared_archive
+
+
 def test_the_core_tables_match_the_views_in_the_database(archive: ArchiveMirror) -> None:
     columns = table("columns", column("table_name"), column("column_name"), column("ordinal_position"),
                     schema="information_schema")
@@ -85,7 +91,8 @@ def test_every_reason_code_is_covered() -> None:
     assert sorted(REASONS.values()) == sorted(REASON_CODES)
 
 
-def test_a_restorable_mous_has_no_reason_even_if_the_status_row_kept_one(archive: ArchiveMirror) -> None:
+def test_a_restorable_mous_has_no_reason_even_if_the_status_row_kept_one(own_archive: ArchiveMirror) -> None:
+    archive = own_archive
     with connect(archive.url) as connection:
         status = table_of(MousStatus)
         # The constraint allows a reason text on a restorable MOUS; the view never shows one.
@@ -245,8 +252,9 @@ def test_restorable_mous_uses_indexes_for_a_project(archive: ArchiveMirror) -> N
     assert "pk_sync_run" in plan
 
 
-def test_views_follow_new_rows(archive: ArchiveMirror) -> None:
+def test_views_follow_new_rows(own_archive: ArchiveMirror) -> None:
     """Views, not snapshots: a MOUS added after the archive shows at once."""
+    archive = own_archive
     extra = "uid://A001/X1/X99"
     with connect(archive.url) as connection:
         insert_mous(connection, extra)

@@ -76,7 +76,9 @@ class CommitDropProxy:
         self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
     ) -> None:
         self._closing = True
-        self._listener.close()
+        # close() alone does not wake a thread blocked in accept() on Linux: each exit waited out the
+        # join's 10 s. shutdown() makes the accept fail at once.
+        _close(self._listener)
         for sock in self._sockets:
             _close(sock)
         for thread in self._threads:

@@ -46,9 +46,9 @@ def derived_sessions(mirror: URL, mous_uid: str) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(sessions[number]) for number in range(1, count + 1))
 
 
-def test_mirror_matches_the_source_row_for_row(synced_mirror: URL, demo_source: URL) -> None:
+def test_mirror_matches_the_source_row_for_row(synced_mirror_shared: URL, demo_source: URL) -> None:
     """Every mirrored table holds exactly its source table's rows, read as CONTRACT.md says."""
-    with connect(demo_source) as source, connect(synced_mirror) as mirror:
+    with connect(demo_source) as source, connect(synced_mirror_shared) as mirror:
         for mirror_table in MIRRORED_FROM:
             mirrored_columns = [name for name, _ in MIRRORED_FROM[mirror_table][1]]
             # The written-out correspondence covers every column the mirror stores (not the generated).
@@ -78,9 +78,9 @@ def test_empty_source_strings_are_mirrored_as_null(
         ).one()
     assert stored.project_code is None
 
-def test_baseline_run_is_recorded_with_per_table_figures(synced_mirror: URL) -> None:
+def test_baseline_run_is_recorded_with_per_table_figures(synced_mirror_shared: URL) -> None:
     runs = table_of(SyncRun)
-    run = rows(synced_mirror, select(runs))
+    run = rows(synced_mirror_shared, select(runs))
     assert len(run) == 1
     assert run[0]["status"] == "succeeded"
     assert run[0]["baseline"]
@@ -88,12 +88,12 @@ def test_baseline_run_is_recorded_with_per_table_figures(synced_mirror: URL) -> 
     assert run[0]["finished_at"] >= run[0]["started_at"]
     figures = {
         row["table_name"]: row
-        for row in rows(synced_mirror, select(table_of(SyncRunTable)))
+        for row in rows(synced_mirror_shared, select(table_of(SyncRunTable)))
     }
     assert figures["product_file"]["rows_read"] == figures["product_file"]["inserted"] > 0
     assert figures["mous_status"]["inserted"] == run[0]["mous_derived"] > 0
     # The baseline records the rows it loaded as figures, not one event per row.
-    assert scalar(synced_mirror, select(func.count()).select_from(table_of(ChangeEvent))) == 0
+    assert scalar(synced_mirror_shared, select(func.count()).select_from(table_of(ChangeEvent))) == 0
 
 
 def test_a_second_sync_with_no_source_change_writes_only_its_run_record(
@@ -125,10 +125,10 @@ def test_full_resync_derives_the_same_as_the_baseline(
     assert after == before
 
 
-def test_the_seed_mous_derives_the_fifteen_sessions_of_the_seed_ppr(synced_mirror: URL) -> None:
-    assert derived_sessions(synced_mirror, "uid://A001/X129e/Xb6") == SEED_SESSIONS
+def test_the_seed_mous_derives_the_fifteen_sessions_of_the_seed_ppr(synced_mirror_shared: URL) -> None:
+    assert derived_sessions(synced_mirror_shared, "uid://A001/X129e/Xb6") == SEED_SESSIONS
     status = table_of(MousStatus)
-    row = rows(synced_mirror, select(status).where(status.c.mous_uid == "uid://A001/X129e/Xb6"))[0]
+    row = rows(synced_mirror_shared, select(status).where(status.c.mous_uid == "uid://A001/X129e/Xb6"))[0]
     assert row["restorable"]
     assert row["calibration_kind"] == "pipeline"
     assert row["caltables_sessions"] == list(range(1, 16))
@@ -155,7 +155,7 @@ def test_every_fixed_case_derives_its_expected_sessions_and_status(
 
 @pytest.fixture(scope="module")
 def synced_mirror_shared(databases: object, synced_template: str) -> URL:
-    """One read-only copy of the synced mirror for the parametrised checks above."""
+    """One copy of the synced mirror for the module's tests that only read it."""
     from tests.conftest import DatabaseFactory
 
     assert isinstance(databases, DatabaseFactory)
