@@ -94,11 +94,11 @@ def test_a_wrong_file_found_unrecorded_costs_one_status_not_two(
 
 
 def test_an_outage_during_ppr_all_restorable_fetch_is_one_line_for_the_whole_night(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, synced_mirror: URL, test_home: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, fetch_mirror: URL, test_home: Path,
     stand_in_factory: StandInFactory, capsys: pytest.CaptureFixture[str],
 ) -> None:
     down = stand_in_factory("--stopped", "1", "--stopped", "2")
-    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    cli_environment(monkeypatch, demo_source, fetch_mirror, test_home)
     _site(tmp_path, monkeypatch, "[archive]\nretries = 0\n")
     monkeypatch.setenv("ALMAMIRROR_NGAS_URL", f"{down.url},{down.process.second_url}")
     spool = tmp_path / "spool"

@@ -35,12 +35,12 @@ def _as_drawn(size: int) -> str:
 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_ppr_build_fetch_draws_one_display_whose_total_counts_the_asdms(
-    tmp_path: Path, demo_source: URL, synced_mirror: URL, test_home: Path, stand_in: RunningStandIn,
+    tmp_path: Path, demo_source: URL, fetch_mirror: URL, test_home: Path, stand_in: RunningStandIn,
     columns: int,
 ) -> None:
     site = tmp_path / "site.toml"
     site.write_text(f"[archive]\nasdm_command = {json.dumps(exporter_command())}\n", "utf-8")
-    env = cli_env(synced_mirror, test_home, source=demo_source, extra={
+    env = cli_env(fetch_mirror, test_home, source=demo_source, extra={
         "NO_COLOR": "1", "ALMAMIRROR_NGAS_URL": stand_in.url, "ALMAMIRROR_CONFIG": str(site),
     })
     spool = tmp_path / "spool"
@@ -62,10 +62,10 @@ def test_ppr_build_fetch_draws_one_display_whose_total_counts_the_asdms(
 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_fetching_every_request_built_draws_one_display_for_them_all(
-    tmp_path: Path, demo_source: URL, synced_mirror: URL, test_home: Path, stand_in: RunningStandIn,
+    tmp_path: Path, demo_source: URL, fetch_mirror: URL, test_home: Path, stand_in: RunningStandIn,
     columns: int,
 ) -> None:
-    env = cli_env(synced_mirror, test_home, source=demo_source, extra={
+    env = cli_env(fetch_mirror, test_home, source=demo_source, extra={
         "NO_COLOR": "1", "ALMAMIRROR_NGAS_URL": stand_in.url,
     })
     spool = tmp_path / "spool"

@@ -8,6 +8,7 @@ the reason reaches the progress display, the log line of the failure, the summar
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
+from etl.cli import main
 from tests.etl.ngas.conftest import RunningStandIn
 from tests.terminal import cli_env, run_in_terminal
 
@@ -32,28 +34,32 @@ def _failing_exporter(tmp_path: Path) -> Path:
     return script
 
 
-def _built_request(tmp_path: Path, env: dict[str, str]) -> Path:
+def _built_request(tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``ppr --build`` of the seed MOUS with the settings ``env`` gives the fetch, run in this process:
+    the terminal this module is about is the fetch's."""
+    for name in [name for name in os.environ if name.startswith("ALMAMIRROR_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        if name.startswith("ALMAMIRROR_"):
+            monkeypatch.setenv(name, value)
     spool = tmp_path / "spool"
-    built = subprocess.run(
-        [sys.executable, "-m", "etl.cli", "-q", "ppr", SEED_MOUS, "--build", str(spool)],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert built.returncode == 0, built.stderr
+    assert main(["-q", "ppr", SEED_MOUS, "--build", str(spool)]) == 0
     (manifest,) = spool.rglob("fetch-manifest.json")
     return manifest.parent
 
 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_a_failing_exporters_escape_sequences_are_shown_not_run(
-    tmp_path: Path, synced_mirror: URL, test_home: Path, stand_in: RunningStandIn, columns: int,
+    tmp_path: Path, fetch_mirror: URL, test_home: Path, stand_in: RunningStandIn, columns: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     site = tmp_path / "site.toml"
     site.write_text(f"[archive]\nasdm_command = {json.dumps(f'{_failing_exporter(tmp_path)} {{eb_uid}}')}\n",
                     "utf-8")
-    env = cli_env(synced_mirror, test_home, extra={
+    env = cli_env(fetch_mirror, test_home, extra={
         "NO_COLOR": "1", "ALMAMIRROR_NGAS_URL": stand_in.url, "ALMAMIRROR_CONFIG": str(site),
     })
-    request = _built_request(tmp_path, env)
+    request = _built_request(tmp_path, env, monkeypatch)
     outcome = run_in_terminal(["fetch", str(request)], env, columns=columns, lines=24,
                               stderr_to_terminal=True, timeout=300)
     assert outcome.status == 1, outcome.terminal  # the ASDMs failed
@@ -68,16 +74,17 @@ def test_a_failing_exporters_escape_sequences_are_shown_not_run(
 
 
 def test_the_fetch_summary_off_a_terminal_is_left_exact(
-    tmp_path: Path, synced_mirror: URL, test_home: Path, stand_in: RunningStandIn,
+    tmp_path: Path, fetch_mirror: URL, test_home: Path, stand_in: RunningStandIn,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A file or a pipe gets the reason as the exporter wrote it: escaping is for terminals only."""
     site = tmp_path / "site.toml"
     site.write_text(f"[archive]\nasdm_command = {json.dumps(f'{_failing_exporter(tmp_path)} {{eb_uid}}')}\n",
                     "utf-8")
-    env = cli_env(synced_mirror, test_home, extra={
+    env = cli_env(fetch_mirror, test_home, extra={
         "ALMAMIRROR_NGAS_URL": stand_in.url, "ALMAMIRROR_CONFIG": str(site),
     })
-    request = _built_request(tmp_path, env)
+    request = _built_request(tmp_path, env, monkeypatch)
     done = subprocess.run([sys.executable, "-m", "etl.cli", "fetch", str(request)], env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 1, done.stderr
@@ -87,10 +94,10 @@ def test_the_fetch_summary_off_a_terminal_is_left_exact(
 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_the_dry_run_table_fits_and_names_only_options_fetch_has(
-    tmp_path: Path, synced_mirror: URL, test_home: Path, columns: int
+    tmp_path: Path, fetch_mirror: URL, test_home: Path, columns: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = cli_env(synced_mirror, test_home, extra={"NO_COLOR": "1"})
-    request = _built_request(tmp_path, env)
+    env = cli_env(fetch_mirror, test_home, extra={"NO_COLOR": "1"})
+    request = _built_request(tmp_path, env, monkeypatch)
     outcome = run_in_terminal(["fetch", "--dry-run", str(request)], env, columns=columns, lines=200)
     assert outcome.status == 0, outcome.terminal
     lines = outcome.terminal.split("\n")

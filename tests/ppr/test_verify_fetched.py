@@ -7,6 +7,8 @@ the preflight; the fetch reports the preflight, and exits 1 when it finds proble
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -27,19 +29,43 @@ MOUS_DISK = "uid___A001_Xfe00_X10"
 EB_DISKS = ("uid___A002_Xfe0001_X1", "uid___A002_Xfe0002_X2")
 
 
+@pytest.fixture(scope="module")
+def fetched_real_once(
+    tmp_path_factory: pytest.TempPathFactory, demo_source: URL, fetch_mirror: URL, test_home: Path,
+    shared_stand_in: RunningStandIn,
+) -> tuple[int, Path, str]:
+    """``ppr --build --fetch`` of the real MOUS, once for the module: its exit status, request directory
+    and what it printed."""
+    base = tmp_path_factory.mktemp("fetched-real")
+    site = base / "site.toml"
+    site.write_text(f"[archive]\nasdm_command = {json.dumps(exporter_command())}\n", "utf-8")
+    with pytest.MonkeyPatch.context() as monkeypatch, contextlib.redirect_stdout(io.StringIO()) as out:
+        cli_environment(monkeypatch, demo_source, fetch_mirror, test_home)
+        monkeypatch.setenv("ALMAMIRROR_NGAS_URL", shared_stand_in.url)
+        monkeypatch.setenv("ALMAMIRROR_CONFIG", str(site))
+        status = main(["ppr", REAL_MOUS, "--build", str(base / "spool"), "--fetch"])
+    (manifest,) = (base / "spool").rglob("fetch-manifest.json")
+    return status, manifest.parent, out.getvalue()
+
+
 @pytest.fixture
 def fetched_real(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, synced_mirror: URL, test_home: Path,
-    stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str],
+    fetched_real_once: tuple[int, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    demo_source: URL, fetch_mirror: URL, test_home: Path, stand_in: RunningStandIn,
 ) -> tuple[int, Path, str]:
-    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    """That request directory copied for this test to change, at its relative path under a spool of
+    its own (the PPR names that path), modification times kept (the fetch record names them); the
+    settings it was fetched with are this test's."""
+    cli_environment(monkeypatch, demo_source, fetch_mirror, test_home)
     monkeypatch.setenv("ALMAMIRROR_NGAS_URL", stand_in.url)
     site = tmp_path / "site.toml"
     site.write_text(f"[archive]\nasdm_command = {json.dumps(exporter_command())}\n", "utf-8")
     monkeypatch.setenv("ALMAMIRROR_CONFIG", str(site))
-    status = main(["ppr", REAL_MOUS, "--build", str(tmp_path / "spool"), "--fetch"])
-    (manifest,) = (tmp_path / "spool").rglob("fetch-manifest.json")
-    return status, manifest.parent, capsys.readouterr().out
+    status, built, out = fetched_real_once
+    spool = next(parent for parent in built.parents if parent.name == "spool")
+    directory = tmp_path / "spool" / built.relative_to(spool)
+    shutil.copytree(built, directory, symlinks=True)
+    return status, directory, out
 
 
 def test_the_real_mous_fetched_from_the_stand_in_passes_the_preflight(
@@ -84,13 +110,13 @@ def test_a_fetch_reports_the_preflight_and_exits_1_on_a_problem(
 
 
 def test_every_demo_request_passes_the_preflight(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, synced_mirror: URL, test_home: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, fetch_mirror: URL, test_home: Path,
     stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str],
 ) -> None:
     from etl.demo.fixed_cases import FIXED_CASES
     from ppr.verify import verify_request
 
-    cli_environment(monkeypatch, demo_source, synced_mirror, test_home)
+    cli_environment(monkeypatch, demo_source, fetch_mirror, test_home)
     monkeypatch.setenv("ALMAMIRROR_NGAS_URL", stand_in.url)
     main(["-q", "ppr", "--all-restorable", "--build", str(tmp_path / "spool"), "--fetch", "--products-only"])
     capsys.readouterr()

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.etl.ngas.conftest import stand_in, stand_in_factory  # noqa: F401
+from tests.etl.ngas.conftest import shared_stand_in, stand_in, stand_in_factory  # noqa: F401

@@ -76,17 +76,29 @@ def _kind_counts(page: Path) -> dict[str, int]:
     return {kind: int(count) for kind, count in rows}
 
 
+@pytest.fixture(scope="module")
+def kinds_before(databases: Any, synced_template: str, demo_source: URL, test_home: Path,
+                 tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+    """The status page's MOUSes per restore kind on the synced mirror every test below starts from (a
+    copy of it, before a test changes anything): one page for the module, rendered as each test would."""
+    mirror = databases.create("archive_input_kinds", template=synced_template)
+    page = tmp_path_factory.mktemp("status-page-before")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        cli_environment(monkeypatch, demo_source, mirror, test_home)
+        assert main(["report", "html", str(page)]) == 0
+    return _kind_counts(page / "index.html")
+
+
 @pytest.mark.parametrize(
     "script", ["scriptForPolCalibration.py", "scriptForFluxCalibration.py", "scriptForSDCalibration.py"]
 )
 def test_each_manual_post_step_script_is_its_own_kind_and_reason_everywhere(
     source_copy: URL, synced_mirror: URL, test_home: Path, tmp_path: Path, script: str,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    kinds_before: dict[str, int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed = FIXED_CASES["seed_example"].mous_uid
     name = f"member.{seed.replace(':', '_').replace('/', '_')}.{script}"
     cli_environment(monkeypatch, source_copy, synced_mirror, test_home)
-    assert main(["report", "html", str(tmp_path / "before")]) == 0
     with connect(source_copy) as source:
         source.execute(insert(product_files).values(
             asa_ous_id=seed, ngas_file_id=name, stored_size=5123, file_class="script"
@@ -112,7 +124,7 @@ def test_each_manual_post_step_script_is_its_own_kind_and_reason_everywhere(
     assert "calibration: pipeline_then_manual" in explained
     # The status page counts it among the MOUSes restored by scriptForPI.py, no longer by a PPR.
     assert main(["report", "html", str(tmp_path / "after")]) == 0
-    before, after = (_kind_counts(tmp_path / page / "index.html") for page in ("before", "after"))
+    before, after = kinds_before, _kind_counts(tmp_path / "after" / "index.html")
     assert after["scriptforpi"] == before["scriptforpi"] + 1
     assert after["pipeline_ppr"] == before["pipeline_ppr"] - 1
     assert main(["-q", "ppr", seed]) == 1
@@ -158,17 +170,16 @@ def test_a_document_ngas_serves_damaged_is_found_by_the_recheck_and_no_longer_he
         assert damaged != bytes(content)
         connection.execute(text("UPDATE alma.ngas_file SET content = :content WHERE file_id = :id"),
                            {"content": damaged, "id": file_id})
-    with stand_in_on(source_copy, test_home) as url:
+    with stand_in_on(source_copy, test_home) as url:  # one archive for both syncs: its files stay as they are
         sync(source_copy, mirror_db, test_home, ALMAMIRROR_NGAS_URL=url)
-    # Fetched by its size alone, as it came.
-    held = one(mirror_db, select(documents.c.state, documents.c.checksum, documents.c.content)
-               .where(documents.c.file_id == file_id))
-    assert held == {"state": "fetched", "checksum": None, "content": damaged.decode()}
-    with connect(mirror_db) as mirror:  # the recheck asks about it first: the others were checked now
-        mirror.execute(update(documents).values(checked_at=func.now()))
-        mirror.execute(update(documents).where(documents.c.file_id == file_id)
-                       .values(checked_at=None, fetched_at=func.now() - text("interval '1 day'")))
-    with stand_in_on(source_copy, test_home) as url:
+        # Fetched by its size alone, as it came.
+        held = one(mirror_db, select(documents.c.state, documents.c.checksum, documents.c.content)
+                   .where(documents.c.file_id == file_id))
+        assert held == {"state": "fetched", "checksum": None, "content": damaged.decode()}
+        with connect(mirror_db) as mirror:  # the recheck asks about it first: the others were checked now
+            mirror.execute(update(documents).values(checked_at=func.now()))
+            mirror.execute(update(documents).where(documents.c.file_id == file_id)
+                           .values(checked_at=None, fetched_at=func.now() - text("interval '1 day'")))
         sync(source_copy, mirror_db, test_home, ALMAMIRROR_NGAS_URL=url)
     after = one(mirror_db, select(documents.c.state, documents.c.content, documents.c.problem)
                 .where(documents.c.file_id == file_id))

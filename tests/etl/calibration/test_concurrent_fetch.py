@@ -19,7 +19,7 @@ from etl.load.documents import DocumentFetch, fetch_calibration_documents
 from etl.mirror import CalibrationDocument, CalibrationRecord, MousStatus, SyncRun, table_of
 from etl.sync.run_record import take_sync_lock
 from tests.conftest import open_engine, settings_for
-from tests.etl.ngas.conftest import StandInFactory
+from tests.etl.ngas.conftest import RunningStandIn
 from tests.helpers import connect, rows, scalar, sync
 
 cache = table_of(CalibrationDocument)
@@ -29,12 +29,12 @@ records = table_of(CalibrationRecord)
 
 
 def test_two_fetches_of_the_same_documents_at_once_both_succeed_and_the_next_run_claims_them(
-    mirror_db: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory,
+    mirror_db: URL, demo_source: URL, test_home: Path, stand_in: RunningStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Small batches, so that the two writers' transactions interleave on the same rows many times.
     monkeypatch.setattr(document_step, "FLUSH_ROWS", 5)
-    ngas = stand_in_factory()
+    ngas = stand_in
     settings = settings_for(demo_source, mirror_db, test_home, {"ALMAMIRROR_NGAS_URL": ngas.url})
     start = threading.Barrier(2)
     results: list[DocumentFetch] = []
@@ -78,9 +78,9 @@ def test_two_fetches_of_the_same_documents_at_once_both_succeed_and_the_next_run
 
 
 def test_a_sync_that_finds_the_lock_taken_fetches_nothing(
-    mirror_db: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory,
+    mirror_db: URL, demo_source: URL, test_home: Path, stand_in: RunningStandIn,
 ) -> None:
-    ngas = stand_in_factory()
+    ngas = stand_in
     engine = open_engine(mirror_db)
     try:
         with engine.connect() as holder, holder.begin():
@@ -95,7 +95,7 @@ def test_a_sync_that_finds_the_lock_taken_fetches_nothing(
 
 
 def test_documents_fetched_by_a_sync_that_did_not_commit_are_claimed_by_the_next(
-    synced_mirror: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory,
+    synced_mirror: URL, demo_source: URL, test_home: Path, stand_in: RunningStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A sync that fetched and then failed leaves its documents unclaimed; the next sync re-derives
@@ -105,7 +105,7 @@ def test_documents_fetched_by_a_sync_that_did_not_commit_are_claimed_by_the_next
     with connect(synced_mirror) as connection:
         connection.execute(cache.delete().where(manifest))
         connection.execute(records.delete().where(records.c.mous_uid == seed))
-    ngas = stand_in_factory()
+    ngas = stand_in
 
     def fail(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("the disk is full")

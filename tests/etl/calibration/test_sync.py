@@ -30,7 +30,7 @@ from etl.mirror import (
 )
 from etl.source.contract import CONTRACT, contract_table
 from tests.conftest import cli_environment, open_engine
-from tests.etl.ngas.conftest import StandInFactory
+from tests.etl.ngas.conftest import RunningStandIn, StandInFactory
 from tests.helpers import connect, mirror_fingerprints, rows, sync
 
 status = table_of(MousStatus)
@@ -192,9 +192,9 @@ def test_unavailable_and_malformed_documents_are_findings_naming_the_file(mirror
 
 
 def test_a_second_sync_fetches_no_document_again(
-    synced_mirror: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory
+    synced_mirror: URL, demo_source: URL, test_home: Path, stand_in: RunningStandIn
 ) -> None:
-    ngas = stand_in_factory()
+    ngas = stand_in
     summary = sync(demo_source, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
     fetch = summary.documents
     assert (fetch.fetched, fetch.held, fetch.listed - fetch.held) == (0, fetch.listed - 1, 1)
@@ -212,9 +212,9 @@ def test_a_second_sync_fetches_no_document_again(
 
 
 def test_a_document_costs_one_retrieve_and_status_only_where_the_record_needs_it(
-    mirror_db: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory
+    mirror_db: URL, demo_source: URL, test_home: Path, stand_in: RunningStandIn
 ) -> None:
-    ngas = stand_in_factory()
+    ngas = stand_in
     summary = sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
     assert summary.documents.fetched == summary.documents.listed - 1
     held = {row["file_id"]: row for row in rows(mirror_db, select(
@@ -272,14 +272,15 @@ def test_a_document_ngas_stores_compressed_is_held_at_its_own_size_and_not_fetch
 
 
 def test_the_recheck_completes_a_document_fetched_by_size_alone_without_fetching_it(
-    mirror_db: URL, demo_source: URL, test_home: Path, stand_in_factory: StandInFactory
+    synced_mirror: URL, demo_source: URL, test_home: Path, stand_in: RunningStandIn
 ) -> None:
-    sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=stand_in_factory().url)
+    # The first sync against the archive is the session's synced mirror (synced_template): a copy.
+    mirror_db = synced_mirror
     unchecked = {row["file_id"] for row in rows(mirror_db, select(documents.c.file_id).where(
         documents.c.state == "fetched", documents.c.checksum.is_(None)
     ))}
     assert unchecked
-    ngas = stand_in_factory()
+    ngas = stand_in
     summary = sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=ngas.url)
     assert (summary.documents.fetched, summary.changes, summary.mous_derived) == (0, 0, 0)
     assert ngas.requests("RETRIEVE") == []
@@ -326,7 +327,7 @@ def outage_config(tmp_path: Path) -> Path:
 
 def test_an_ngas_outage_never_fails_the_sync_and_the_next_sync_catches_up(
     mirror_db: URL, demo_source: URL, test_home: Path, tmp_path: Path, stand_in_factory: StandInFactory,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    stand_in: RunningStandIn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     cli_environment(monkeypatch, demo_source, mirror_db, test_home)
     monkeypatch.setenv("ALMAMIRROR_CONFIG", str(outage_config(tmp_path)))
@@ -343,8 +344,7 @@ def test_an_ngas_outage_never_fails_the_sync_and_the_next_sync_catches_up(
     states = {row["state"] for row in rows(mirror_db, select(documents.c.state))}
     assert states == {"unavailable"}
 
-    up = stand_in_factory()
-    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", up.url)
+    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", stand_in.url)
     assert main(["-q", "sync"]) == 0
     assert status_of(mirror_db, seed)["calibration_record"] == "agrees"
     assert open_issues(mirror_db, seed) == []
@@ -372,9 +372,9 @@ def test_an_ngas_outage_never_fails_the_sync_and_the_next_sync_catches_up(
 
 
 def test_the_time_budget_leaves_the_rest_to_the_next_sync(
-    mirror_db: URL, demo_source: URL, test_home: Path, tmp_path: Path, stand_in_factory: StandInFactory,
+    mirror_db: URL, demo_source: URL, test_home: Path, tmp_path: Path, stand_in: RunningStandIn,
 ) -> None:
-    ngas = stand_in_factory()
+    ngas = stand_in
     tight = tmp_path / "tight.toml"
     tight.write_text("[archive]\ndocument_time_budget = 0.001\n")
     summary = sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=ngas.url,
@@ -402,7 +402,8 @@ def test_the_mirrors_transaction_is_not_open_while_documents_are_fetched(
         connection.execute(delete(documents).where(
             documents.c.file_id.like("%X129e_Xb6.hifa_calimage.pipeline_manifest.xml")
         ))
-    ngas = stand_in_factory("--fault", "stall", "--stall-seconds", "3")
+    # 1.5 s in the middle of the body: a few dozen looks at the sync meanwhile, at least 3 on a busy machine.
+    ngas = stand_in_factory("--fault", "stall", "--stall-seconds", "1.5")
     outcome: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: outcome.update(
         summary=sync(demo_source, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=ngas.url)

@@ -215,13 +215,15 @@ def test_a_trickling_transfer_is_given_up_at_its_deadline(
 ) -> None:
     archive = stand_in_factory("--fault", "trickle")
     size = _size(demo_source, MANIFEST)
-    with _client(archive.url, read_timeout=1.0, min_transfer_rate=size / 1e6) as client:
+    # A byte every 0.2 s: never a read timeout of 1 s, and far below the rate the deadline allows.
+    with _client(archive.url, read_timeout=1.0, connect_timeout=0.5,
+                 min_transfer_rate=size / 0.5e6) as client:
         started = time.monotonic()
         with pytest.raises(ArchiveUnavailable, match="deadline") as raised:
             client.download(MANIFEST, tmp_path / "m.xml")
         seconds = time.monotonic() - started
-    # 1 s for the file at the minimum rate, plus 2 x read_timeout + connect_timeout (2 s): 5 s.
-    assert 4.5 < seconds < 7.0, seconds
+    # 0.5 s for the file at the minimum rate, plus 2 x read_timeout + connect_timeout (0.5 s): 3 s.
+    assert 2.5 < seconds < 5.0, seconds
     assert "min_transfer_rate" in str(raised.value)
 
 
