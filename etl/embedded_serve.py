@@ -40,13 +40,7 @@ def serving_pid(home: Path) -> int | None:
         pid = int(pid_file(home).read_text().strip())
     except (OSError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # alive, another user's
-        return pid
-    return pid
+    return pid if process_alive(pid) else None
 
 
 def served_socket(home: Path) -> Path | None:
@@ -152,17 +146,17 @@ def stop_serving(home: Path, timeout: float = 30.0) -> int | None:
         return None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):  # gone once its exit stopped the server
+    while time.monotonic() < deadline and process_alive(pid):  # gone once its exit stopped the server
         time.sleep(0.1)
     return pid
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # alive, another user's
         return True
     return True
 

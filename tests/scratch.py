@@ -17,6 +17,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from etl.embedded_serve import process_alive
+
 MEMORY = Path("/dev/shm")  # noqa: S108  (only a parent: each directory in it is made by tempfile)
 ROOM = 2**30
 # A run's basetemp: its servers' databases (each test's dropped when it ends), request directories,
@@ -48,7 +50,7 @@ def run_directory() -> Path | None:
 def _remove_abandoned_runs() -> None:
     for directory in MEMORY.glob(f"{RUN_PREFIX}*-*"):
         pid = directory.name.removeprefix(RUN_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)) and not _servers_running(directory):
+        if pid.isdigit() and not process_alive(int(pid)) and not _servers_running(directory):
             shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -59,19 +61,9 @@ def _servers_running(directory: Path) -> bool:
             pid = pid_file.read_text().split()[0]
         except (OSError, IndexError):
             continue
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or process_alive(int(pid)):
             return True
     return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def memory_directory(prefix: str) -> tempfile.TemporaryDirectory[str]:
