@@ -86,12 +86,12 @@ def test_the_sync_bench_measures_the_copy_floor_and_each_sync(
 def test_over_a_slow_link_the_bench_reports_bytes_pulled_and_the_quiet_nights_share(
     source_copy: URL, mirror_db: URL, tmp_path: Path
 ) -> None:
-    output = run_bench(source_copy, mirror_db, tmp_path, "--link", "--latency-ms", "2", "--sweep", "500")
+    output = run_bench(source_copy, mirror_db, tmp_path, "--link", "--latency-ms", "0.5", "--sweep", "500")
 
     steps = step_lines(output)
     check_steps(steps, link=True)
     assert "full sync, batch_rows 500" in steps
-    assert "small over the link (2 ms each way, 50 Mbit/s):" in output
+    assert "small over the link (0.5 ms each way, 50 Mbit/s):" in output
     share = re.search(r"the quiet night pulls (\d+\.\d+)% of the full read's bytes", output)
     assert share is not None
     assert 0 < float(share[1]) <= 150

@@ -40,7 +40,7 @@ def test_embedded_started_is_logged_only_by_the_process_that_started_the_server(
         )
         deadline = time.monotonic() + 60
         while not (home / "pgdata" / "postmaster.pid").exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.05)
         joiner = almamirror_process(home, "db", "current", quiet=False)
         joined_out, joined = joiner.communicate(timeout=120)
         assert holder.poll() is None, holder.communicate()  # the holder was still there

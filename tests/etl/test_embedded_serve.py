@@ -40,7 +40,7 @@ def _wait_gone(pid: int, seconds: float = 60) -> bool:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.2)
+        time.sleep(0.05)
     return False
 
 
@@ -74,7 +74,7 @@ def test_commands_join_a_served_server_and_db_stop_stops_it(home: Path) -> None:
 
 
 def test_db_serve_stops_after_its_idle_time(home: Path) -> None:
-    started = run(home, "db", "serve", "--detach", "--idle", "0.05")  # 3 s without a client
+    started = run(home, "db", "serve", "--detach", "--idle", "0.02")  # 1.2 s without a client
     assert started.returncode == 0, started.stderr
     pid = serving_pid(home)
     assert pid is not None

@@ -70,7 +70,7 @@ def test_a_failed_run_is_logged_and_the_next_run_happens(
     cli_environment(monkeypatch, source, synced_mirror, test_home)
     settings = settings_for(source, synced_mirror, test_home)
     engine = open_engine(synced_mirror)
-    scheduler = build_scheduler(engine, settings, None, trigger=IntervalTrigger(seconds=1),
+    scheduler = build_scheduler(engine, settings, None, trigger=IntervalTrigger(seconds=0.3),
                                 scheduler_class=BackgroundScheduler)
     scheduler.start()
     try:
@@ -175,7 +175,7 @@ def _wait_until(condition: Any, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.25)
+        time.sleep(0.05)
     raise AssertionError("condition not reached in time")
 
 
