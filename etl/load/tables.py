@@ -37,7 +37,7 @@ from etl.progress import Progress
 from etl.source.objects import source_objects, unreadable
 from etl.steps.figures import StepFigures, timed_step
 from etl.steps.merge import MergeTarget, merge
-from etl.steps.stage import create_unkeyed_stage
+from etl.steps.stage import add_stage_key, create_unkeyed_stage
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,7 @@ def stage_table(
             on_batch=progress.update, batch_rows=batch_rows,
         )
     progress.phase("checking for bad rows")
-    marked = convert.marked + mark_long_values(mirror, stage, mapping)
-    quarantine = quarantine_bad_rows(mirror, stage, mapping, marked)
+    quarantine = _set_bad_rows_aside(mirror, stage, mapping, convert.marked, pulled)
     record_quarantine_findings(mirror, findings, quarantine, mapping)
     rows_read = pulled if checked is None else sum(figures.rows for figures in checked.figures.values())
     _check_bad_rows(mirror, findings, mapping, quarantine.rows, rows_read, max_bad_rows)
@@ -133,6 +132,21 @@ def stage_table(
     # The table's one line comes when it is merged (merge_table): this one only showed it streaming.
     progress.finish()
     return StagedTable(mapping, stage, quarantine, rows_read, pulled, time.monotonic() - started, buckets)
+
+
+def _set_bad_rows_aside(
+    mirror: Connection, stage: Table, mapping: TableMapping, marked: int, pulled: int
+) -> Quarantine:
+    """Quarantine the stage's bad rows and give it its key.
+
+    A stage that got no row (a night on which none of the table's buckets moved, most tables on most
+    nights) has none to mark or move, and no key of it can repeat: it takes its key at once, without
+    the marking statement and the savepoint that tries the key.
+    """
+    if not pulled:
+        add_stage_key(mirror, stage, mapping.key)
+        return Quarantine(None, 0)
+    return quarantine_bad_rows(mirror, stage, mapping, marked + mark_long_values(mirror, stage, mapping))
 
 
 def _no_rows() -> Generator[Sequence[Any], None, None]:
