@@ -70,7 +70,7 @@ class StagedTable:
     """
 
     mapping: TableMapping
-    stage: Table
+    stage: Table | None  # None: no bucket moved, so nothing was read (nor is anything merged)
     quarantine: Quarantine
     rows_read: int
     rows_pulled: int
@@ -97,20 +97,26 @@ def stage_table(
     started = time.monotonic()
     progress = Progress(mapping.name, logger=log)
     dialect = source.dialect.name
-    stage = create_unkeyed_stage(mirror, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name)
     convert = StagingConverter(mapping)
     checksummed = _may_checksum(source, mapping)
     checked = (
         _checked_buckets(source, mapping, stored, bucket_rows, progress) if stored and checksummed else None
     )
+    if checked is not None and not checked.moved:
+        # Not one bucket moved (most tables on most nights): no row to read, check or merge
+        # (merge_table passes the table by), so no stage either.
+        progress.finish()
+        rows_read = sum(figures.rows for figures in checked.figures.values())
+        seconds = time.monotonic() - started
+        return StagedTable(mapping, None, Quarantine(None, 0), rows_read, 0, seconds, checked)
+    stage = create_unkeyed_stage(mirror, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name)
     rows: Generator[Sequence[Any], None, None]
     if checked is None:
         rows = source_rows(source, mapping, batch_rows, convert)
-    elif checked.moved:
+    else:
+        assert checked.moved  # none moved: returned above
         where = in_buckets(source_key(mapping), checked.layout, checked.moved, dialect)
         rows = source_rows(source, mapping, batch_rows, convert, where=where)
-    else:
-        rows = _no_rows()  # nothing moved: not one row to read
     progress.phase("reading")
     with closing(rows):  # a failed COPY stops the source's read-ahead at once
         pulled = copy_rows(
@@ -147,10 +153,6 @@ def _set_bad_rows_aside(
         add_stage_key(mirror, stage, mapping.key)
         return Quarantine(None, 0)
     return quarantine_bad_rows(mirror, stage, mapping, marked + mark_long_values(mirror, stage, mapping))
-
-
-def _no_rows() -> Generator[Sequence[Any], None, None]:
-    yield from ()
 
 
 def _may_checksum(source: Connection, mapping: TableMapping) -> bool:
@@ -235,5 +237,6 @@ def merge_table(mirror: Connection, staged: StagedTable, run_id: int, record_eve
         step.quarantined = staged.quarantine.rows
         # No bucket moved: the table is as the source has it, nothing to merge.
         if moved is None or moved:
+            assert staged.stage is not None  # a table read whole, or the buckets that moved
             step.changes = merge(mirror, target, staged.stage, run_id, record_events)
     return step.figures
