@@ -78,3 +78,43 @@ def test_a_failing_install_shows_pips_words(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "ERROR: no such distribution" in done.stderr
     assert "run: installing failed" in done.stderr
+
+
+def failing(here: Path, name: str, status: int, says: str) -> None:
+    """Make the stand-in tool ``name`` say ``says`` and exit with ``status``."""
+    tool = here / ".venv" / "bin" / name
+    tool.write_text(f'#!/bin/sh\necho "{says}"\nexit {status}\n')
+    tool.chmod(0o755)
+
+
+def test_run_test_fails_when_mypy_fails_and_shows_its_report_after_the_suite(tmp_path: Path) -> None:
+    here, record = checkout(tmp_path)
+    failing(here, "mypy", 1, "x.py:1: error: typed wrong")
+    done = run(here, "test")
+    assert done.returncode == 1
+    assert done.stdout.rstrip().endswith("x.py:1: error: typed wrong")
+    calls = record.read_text().splitlines()
+    assert "python -m pytest --numprocesses auto --dist loadgroup" in calls
+    assert "ruff check etl ppr tests bench alembic setup.py" in calls
+
+
+def test_a_failing_suite_is_the_runs_status_and_nothing_runs_after_it(tmp_path: Path) -> None:
+    here, record = checkout(tmp_path)
+    assert run(here, "test").returncode == 0  # the developer tools installed: pip is not asked again
+    record.write_text("")
+    failing(here, "python", 2, "1 failed")
+    failing(here, "mypy", 0, "Success: no issues found")
+    done = run(here, "test")
+    assert done.returncode == 2
+    assert "1 failed" in done.stdout
+    assert "Success" not in done.stdout  # mypy's report is not shown for a failed suite
+    assert "ruff" not in record.read_text()
+
+
+def test_a_ruff_finding_fails_the_run_and_mypys_report_still_follows(tmp_path: Path) -> None:
+    here, _record = checkout(tmp_path)
+    failing(here, "ruff", 1, "E501 Line too long")
+    failing(here, "mypy", 0, "Success: no issues found")
+    done = run(here, "test")
+    assert done.returncode == 1
+    assert done.stdout.index("E501") < done.stdout.index("Success")

@@ -37,7 +37,7 @@ from etl.progress import Progress
 from etl.source.objects import source_objects, unreadable
 from etl.steps.figures import StepFigures, timed_step
 from etl.steps.merge import MergeTarget, merge
-from etl.steps.stage import create_unkeyed_stage
+from etl.steps.stage import add_stage_key, create_unkeyed_stage
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class StagedTable:
     """
 
     mapping: TableMapping
-    stage: Table
+    stage: Table | None  # None: no bucket moved, so nothing was read (nor is anything merged)
     quarantine: Quarantine
     rows_read: int
     rows_pulled: int
@@ -97,20 +97,26 @@ def stage_table(
     started = time.monotonic()
     progress = Progress(mapping.name, logger=log)
     dialect = source.dialect.name
-    stage = create_unkeyed_stage(mirror, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name)
     convert = StagingConverter(mapping)
     checksummed = _may_checksum(source, mapping)
     checked = (
         _checked_buckets(source, mapping, stored, bucket_rows, progress) if stored and checksummed else None
     )
+    if checked is not None and not checked.moved:
+        # Not one bucket moved (most tables on most nights): no row to read, check or merge
+        # (merge_table passes the table by), so no stage either.
+        progress.finish()
+        rows_read = sum(figures.rows for figures in checked.figures.values())
+        seconds = time.monotonic() - started
+        return StagedTable(mapping, None, Quarantine(None, 0), rows_read, 0, seconds, checked)
+    stage = create_unkeyed_stage(mirror, mapping.target, mapping.loaded, PROBLEM_COLUMNS, mapping.name)
     rows: Generator[Sequence[Any], None, None]
     if checked is None:
         rows = source_rows(source, mapping, batch_rows, convert)
-    elif checked.moved:
+    else:
+        assert checked.moved  # none moved: returned above
         where = in_buckets(source_key(mapping), checked.layout, checked.moved, dialect)
         rows = source_rows(source, mapping, batch_rows, convert, where=where)
-    else:
-        rows = _no_rows()  # nothing moved: not one row to read
     progress.phase("reading")
     with closing(rows):  # a failed COPY stops the source's read-ahead at once
         pulled = copy_rows(
@@ -118,8 +124,7 @@ def stage_table(
             on_batch=progress.update, batch_rows=batch_rows,
         )
     progress.phase("checking for bad rows")
-    marked = convert.marked + mark_long_values(mirror, stage, mapping)
-    quarantine = quarantine_bad_rows(mirror, stage, mapping, marked)
+    quarantine = _set_bad_rows_aside(mirror, stage, mapping, convert.marked, pulled)
     record_quarantine_findings(mirror, findings, quarantine, mapping)
     rows_read = pulled if checked is None else sum(figures.rows for figures in checked.figures.values())
     _check_bad_rows(mirror, findings, mapping, quarantine.rows, rows_read, max_bad_rows)
@@ -135,8 +140,19 @@ def stage_table(
     return StagedTable(mapping, stage, quarantine, rows_read, pulled, time.monotonic() - started, buckets)
 
 
-def _no_rows() -> Generator[Sequence[Any], None, None]:
-    yield from ()
+def _set_bad_rows_aside(
+    mirror: Connection, stage: Table, mapping: TableMapping, marked: int, pulled: int
+) -> Quarantine:
+    """Quarantine the stage's bad rows and give it its key.
+
+    A stage that got no row (a night on which none of the table's buckets moved, most tables on most
+    nights) has none to mark or move, and no key of it can repeat: it takes its key at once, without
+    the marking statement and the savepoint that tries the key.
+    """
+    if not pulled:
+        add_stage_key(mirror, stage, mapping.key)
+        return Quarantine(None, 0)
+    return quarantine_bad_rows(mirror, stage, mapping, marked + mark_long_values(mirror, stage, mapping))
 
 
 def _may_checksum(source: Connection, mapping: TableMapping) -> bool:
@@ -221,5 +237,6 @@ def merge_table(mirror: Connection, staged: StagedTable, run_id: int, record_eve
         step.quarantined = staged.quarantine.rows
         # No bucket moved: the table is as the source has it, nothing to merge.
         if moved is None or moved:
+            assert staged.stage is not None  # a table read whole, or the buckets that moved
             step.changes = merge(mirror, target, staged.stage, run_id, record_events)
     return step.figures
