@@ -15,6 +15,7 @@ Tests are kept on one worker where sharing or timing asks for it (``pytest_colle
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -62,6 +63,17 @@ def pytest_configure(config: pytest.Config) -> None:
     # one of them at the end while the other has nothing to do.
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A worker holds hundreds of thousands of long-lived objects (the modules, SQLAlchemy's metadata,
+    # hypothesis' strategies) that every collection of the oldest generation walked again; frozen
+    # after the imports, and with collections ten times rarer, tests/etl/load and the report commands'
+    # tests (one worker, alternating twice at load 1.1) took 46.1 s and 43.7 s (30.2 s and 28.3 s of
+    # user CPU) against 52.3 s and 49.5 s (35.7 s and 33.5 s).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
