@@ -112,10 +112,12 @@ class CommitDropProxy:
                 body = _read_exactly(client, struct.unpack("!i", length)[0] - 4)
                 armed = armed or self.armed_by in body
                 if armed and kind == b"Q" and body.lstrip().upper().startswith(b"COMMIT"):
+                    # Set before the COMMIT goes: a server that answered before the flag was up had its
+                    # answer carried to the client, which then saw an ordinary commit.
+                    lost.set()  # the server's answer, if any, goes nowhere
+                    self.dropped += 1
                     if self.forward_commit:
                         server.sendall(kind + length + body)
-                    self.dropped += 1
-                    lost.set()  # the server's answer, if any, goes nowhere
                     _close(client)
                     if not self.forward_commit:
                         _close(server)
