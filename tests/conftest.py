@@ -207,12 +207,12 @@ def admin_url(test_home: Path) -> URL:
         return make_url(configured)
     server = embedded.start_server(test_home)
     url = make_url(server.get_uri("postgres")).set(drivername="postgresql+psycopg")
-    _skip_flushes_to_disk(url)
+    _settings_for_a_throwaway_server(url)
     return url
 
 
-def _skip_flushes_to_disk(admin_url: URL) -> None:
-    """The run's own server, deleted at its end, need not survive a crash of the machine.
+def _settings_for_a_throwaway_server(admin_url: URL) -> None:
+    """The run's own server, deleted at its end, need not survive a crash of the machine nor vacuum.
 
     Without fsync its checkpoints (one each time the WAL of the databases cloned from the templates
     fills max_wal_size) and its commits wait for no disk; what a test sees of the server, its
@@ -222,6 +222,10 @@ def _skip_flushes_to_disk(admin_url: URL) -> None:
                          autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET fsync = off")
         conn.execute("ALTER SYSTEM SET full_page_writes = off")
+        # The run creates and drops a database for most tests; the autovacuum launcher visited each
+        # one, and its workers analysed tables a test was about to drop, on the cores the tests need.
+        # The sync analyses what it changes itself (etl/steps/merge.py), which is what tests rely on.
+        conn.execute("ALTER SYSTEM SET autovacuum = off")
         conn.execute("SELECT pg_reload_conf()")
 
 
