@@ -39,20 +39,6 @@ class DemoResult:
     real_request: Path | None = None
 
 
-def run_demo(
-    source: Engine,
-    mirror: Engine,
-    settings: Settings,
-    scale: str | None,
-    seed: int,
-    output: Path,
-    rebuild: bool = False,
-) -> DemoResult:
-    """The whole demo: archive (if missing), migrated and synced mirror, the seed MOUS's request directory."""
-    with demo_with_stand_in(source, mirror, settings, scale, seed, output, rebuild) as (result, _archive):
-        return result
-
-
 @contextmanager
 def demo_with_stand_in(
     source: Engine,
@@ -63,7 +49,8 @@ def demo_with_stand_in(
     output: Path,
     rebuild: bool = False,
 ) -> Iterator[tuple[DemoResult, ArchiveSettings]]:
-    """``run_demo``, with the stand-in NGAS the sync read kept up for the block, and ``[archive]``
+    """The whole demo (archive if missing, migrated and synced mirror, the seed MOUS's request
+    directory), with the stand-in NGAS the sync read kept up for the block, and ``[archive]``
     settings pointing at it: the fetches of the request directories use it rather than each starting
     another (a process, its imports and its catalogue connection)."""
     with _prepare_demo_mirror(source, mirror, settings, scale, seed, rebuild) as (prepared, archive):
