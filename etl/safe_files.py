@@ -91,11 +91,12 @@ def make_directory(path: Path) -> None:
             raise SymbolicLinkRefused(path, "not a directory") from None
 
 
-def same_file(handle: BinaryIO, path: Path) -> bool:
-    """Whether ``path`` (not followed) is still the file ``handle`` has open: nothing replaced it."""
+def same_file(handle: BinaryIO | int, path: Path) -> bool:
+    """Whether ``path`` (not followed) is still the file ``handle`` (a file object or a descriptor) has
+    open: nothing replaced it."""
     try:
         there = path.lstat()
     except FileNotFoundError:
         return False
-    held = os.fstat(handle.fileno())
+    held = os.fstat(handle if isinstance(handle, int) else handle.fileno())
     return (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)

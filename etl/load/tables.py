@@ -145,9 +145,9 @@ def _set_bad_rows_aside(
 ) -> Quarantine:
     """Quarantine the stage's bad rows and give it its key.
 
-    A stage that got no row (a night on which none of the table's buckets moved, most tables on most
-    nights) has none to mark or move, and no key of it can repeat: it takes its key at once, without
-    the marking statement and the savepoint that tries the key.
+    A stage that got no row (an empty table, or buckets that moved only by deletions) has none to
+    mark or move, and no key of it can repeat: it takes its key at once, without the marking
+    statement and the savepoint that tries the key.
     """
     if not pulled:
         add_stage_key(mirror, stage, mapping.key)

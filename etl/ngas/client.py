@@ -755,7 +755,7 @@ def _inflate(
     part = part_path(target)
     with os.fdopen(open_file(compressed.part, os.O_RDONLY), "rb") as source, \
             os.fdopen(open_file(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as sink:
-        if not same_file(source, compressed.part) or not _same_descriptor(compressed.fd, compressed.part):
+        if not same_file(source, compressed.part) or not same_file(compressed.fd, compressed.part):
             raise _PartChanged(f"{compressed.part} was replaced while it was verified; not put in place")
         problem = _inflate_into(source, sink, status, expected_size, deadline)
         if not problem:
@@ -961,16 +961,6 @@ class _Memory:
 
     def flush(self) -> None:
         pass
-
-
-def _same_descriptor(fd: int, path: Path) -> bool:
-    """Whether ``path`` (not followed) is still the file open as ``fd``."""
-    try:
-        there = path.lstat()
-    except FileNotFoundError:
-        return False
-    held = os.fstat(fd)
-    return (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
 
 
 def fsync_directory(directory: Path) -> None:
