@@ -9,10 +9,16 @@ and in one run measures:
 - ``curl`` fetching the large files one at a time, and ``--workers`` at a time (``curl -Z``), following
   the 303s as the client does; ``fetch`` of a request directory listing them, with 1 and ``--workers``;
 - ``curl -Z`` with the default workers and ``fetch`` with the default workers on the small products
-  (after an untimed pass, so that neither pays the stand-in's first catalogue lookup of each file);
+  (after an untimed pass, so that neither pays the stand-in's first catalogue lookup of each file, and
+  an ``os.sync()``, so that the fetch's fsyncs do not wait for the large files curl left unflushed);
 - the checksum alone over the large files (CRC-32 and CRC-32C), as a share of the fetch's time.
 
+With ``--small-only --rounds N`` it measures the small products only, N rounds on the same stand-in and
+the same files, curl and ``fetch`` alternating (which goes first alternates too), each ratio to the curl
+of its own round; it prints each round's and the median ratio.
+
     ALMAMIRROR_HOME=/tmp/am-bench .venv/bin/python bench/fetch.py [--files 4] [--size-mib 128] [--small 48]
+    ALMAMIRROR_HOME=/tmp/am-bench .venv/bin/python bench/fetch.py --small-only --rounds 9
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -35,7 +42,7 @@ from etl.demo.ngas_bodies import body_chunks
 from etl.demo.ngas_catalogue import CATALOGUE
 from etl.demo.ngas_process import start_stand_in
 from etl.ngas.checksums import CRC32, CRC32C, RunningChecksum, checksum_of_file
-from etl.settings import load_settings
+from etl.settings import Settings, load_settings
 from etl.source.contract import source_execution_options
 from ppr.fetch import FetchOptions, fetch_request
 
@@ -43,13 +50,7 @@ SCHEMA = "bench_ngas"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=4)
-    parser.add_argument("--size-mib", type=int, default=128)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--small", type=int, default=48, help="small products, as a request lists")
-    parser.add_argument("--plugin", choices=("crc32", "crc32c"), default="crc32c")
-    args = parser.parse_args()
+    args = _arguments()
     size = args.size_mib << 20
     names = [f"bench.file_{n:02d}.caltables.tgz" for n in range(args.files)]
     sizes = dict.fromkeys(names, size)
@@ -67,14 +68,17 @@ def main() -> None:
         print(f"{args.files} files x {args.size_mib} MiB = {args.files * size / 2**30:.2f} GiB, "
               f"{len(small)} small products = {sum(small.values()) / 1e6:.1f} MB, checksum {args.plugin}, "
               f"load average {_load()}")
+        environment = {"ALMAMIRROR_SOURCE_URL": url.render_as_string(hide_password=False),
+                       "ALMAMIRROR_LOG_LEVEL": "WARNING"}
+        if args.small_only:
+            _small_only(environment, site, settings, small, work, args.rounds)
+            return
 
         originals = _write_originals(work / "originals", names, size)
         copy_seconds = _timed_copy(originals, work / "copies")
         print(f"plain copy (shutil.copyfile):      {copy_seconds:6.2f} s  "
               f"{_rate(args.files * size, copy_seconds)}")
 
-        environment = {"ALMAMIRROR_SOURCE_URL": url.render_as_string(hide_password=False),
-                       "ALMAMIRROR_LOG_LEVEL": "WARNING"}
         with start_stand_in(environment, config_file=str(site)) as stand_in:
             archive = settings.archive.__class__(
                 (stand_in.url,), 10.0, 60.0, args.workers, 2, settings.archive.asdm_command
@@ -95,6 +99,9 @@ def main() -> None:
             # The stand-in looks each file up in its catalogue the first time it is asked, then keeps
             # it: an untimed pass first, so that neither side pays the lookups (curl would, going first).
             _curl(stand_in.url, list(small), work / "warm-up", default)
+            # What curl wrote and never flushed (1 GiB of large files) is written back now, not during
+            # the small products' measurement, where it would delay only the fetch's fsyncs.
+            os.sync()
             curl_seconds = _curl(stand_in.url, list(small), work / "curl-small", default)
             print(f"small products, curl {default} at a time:  {curl_seconds:6.2f} s  "
                   f"{_rate(small_bytes, curl_seconds)}")
@@ -115,6 +122,69 @@ def main() -> None:
                   f"{args.workers}-worker fetch's time (one core)")
     _drop_catalogue(settings)
     print(f"load average at the end: {_load()}")
+
+
+def _small_only(
+    environment: dict[str, str], site: Path, settings: Settings, small: dict[str, int], work: Path,
+    rounds: int,
+) -> None:
+    with start_stand_in(environment, config_file=str(site)) as stand_in:
+        archive = settings.archive.__class__(
+            (stand_in.url,), 10.0, 60.0, settings.archive.workers, 2, settings.archive.asdm_command
+        )
+        _small_rounds(stand_in.url, small, archive, settings.archive.workers, work, rounds)
+    _drop_catalogue(settings)
+    print(f"load average at the end: {_load()}")
+
+
+def _small_rounds(
+    url: str, small: dict[str, int], archive: object, workers: int, work: Path, rounds: int
+) -> None:
+    """curl and fetch alternating on the small products, ``rounds`` times; each round's ratio and the
+    median. The same stand-in and files throughout; who goes first alternates from round to round."""
+    names = list(small)
+    # Untimed: the stand-in's first catalogue lookups, and the fetch's imports and first connections.
+    _curl(url, names, work / "warm-up", workers)
+    _fetch(work / "request-warm-up", small, archive, workers)
+    ratios = []
+    for number in range(1, rounds + 1):
+        # Each side starts with nothing waiting to be written back (curl's files are never flushed).
+        def timed_curl(number: int = number) -> float:
+            os.sync()
+            return _curl(url, names, work / f"curl-small-{number}", workers)
+
+        def timed_fetch(number: int = number) -> float:
+            os.sync()
+            return _fetch(work / f"request-small-{number}", small, archive, workers)
+
+        if number % 2:
+            curl_seconds, seconds = timed_curl(), timed_fetch()
+        else:
+            seconds, curl_seconds = timed_fetch(), timed_curl()
+        ratios.append(curl_seconds / seconds)
+        print(f"round {number:2d} ({'curl' if number % 2 else 'fetch'} first): curl {curl_seconds:5.3f} s, "
+              f"fetch {workers} workers {seconds:5.3f} s, {ratios[-1]:.2f} of curl's rate  "
+              f"(load {_load().split()[0]})")
+    print(f"small products, {rounds} rounds: {min(ratios):.2f}-{max(ratios):.2f} of curl's rate, "
+          f"median {statistics.median(ratios):.2f}")
+
+
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--size-mib", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--small", type=int, default=48, help="small products, as a request lists")
+    parser.add_argument("--plugin", choices=("crc32", "crc32c"), default="crc32c")
+    parser.add_argument("--small-only", action="store_true",
+                        help="only the small products, curl and fetch alternating for --rounds rounds")
+    parser.add_argument("--rounds", type=int, default=1, help="with --small-only: rounds of curl and fetch")
+    args = parser.parse_args()
+    if args.small_only:
+        args.files = 0
+    return args
 
 
 def _load() -> str:

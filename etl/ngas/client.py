@@ -22,12 +22,14 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Final, NoReturn, Protocol, TypeVar
+from urllib.parse import urlencode
 
 from etl.errors import (
     ArchiveDown,
@@ -51,7 +53,9 @@ from etl.ngas.checksums import (
 from etl.ngas.status import MAX_STATUS_BYTES, FileStatus, NotNgamsStatus, parse_status
 from etl.ngas.transport import (
     READ_BYTES,
+    REDIRECTS,
     BadReply,
+    ConnectError,
     Connections,
     Deadline,
     DeadlinePassed,
@@ -69,6 +73,7 @@ from etl.ngas.transport import (
     raise_for_error,
     read_capped,
     server_of,
+    transport_problem,
     where,
 )
 from etl.safe_files import open_file, same_file
@@ -130,6 +135,16 @@ class _Sink(Protocol):
     def write(self, chunk: bytes | memoryview) -> None: ...
     def restart(self) -> None: ...
     def flush(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StatusAnswer:
+    """One server's answer to a file's STATUS asked ahead (``NgasClient.status_answers``): the file's
+    status, or what the answer means (raised as that server's first attempt by ``NgasClient.status``)."""
+
+    server: Server
+    status: FileStatus | None
+    problem: Exception | None = None
 
 
 class _Tally:
@@ -243,9 +258,72 @@ class NgasClient:
 
     # --- what callers use ---------------------------------------------------------------------
 
-    def status(self, file_id: str, version: int | None = None) -> FileStatus:
-        """NGAS's size and checksum of a file (the highest version unless ``version``)."""
-        return self._located_status(file_id, version, self._request_deadline())[0]
+    def status(
+        self, file_id: str, version: int | None = None, answer: StatusAnswer | None = None
+    ) -> FileStatus:
+        """NGAS's size and checksum of a file (the highest version unless ``version``).
+
+        ``answer``: what a server already answered to this STATUS (``status_answers``), taken as that
+        server's first attempt: retries, failover and errors are then as if it had been asked now.
+        """
+        deadline = self._request_deadline()
+        if answer is None:
+            return self._located_status(file_id, version, deadline)[0]
+        given = [answer]
+
+        def operation(server: Server) -> tuple[FileStatus, Server]:
+            if given and server.base == given[0].server.base:
+                taken = given.pop()
+                if taken.problem is not None:
+                    raise taken.problem
+                if taken.status is not None:
+                    return taken.status, server
+            return self._status_from(server, file_id, version, deadline)
+
+        return self._on_any_server(file_id, operation, deadline)[0]
+
+    def status_answers(self, file_ids: Sequence[str]) -> Iterator[StatusAnswer | None]:
+        """The first server's answer to the STATUS of each of ``file_ids``, in order, the requests
+        pipelined on one connection (a file's status is then one write and a read among many, not a
+        round trip on a thread of its own); None for a file it was not asked (``status`` asks it).
+
+        A connection the node closes is opened again for the files not answered, as long as the last
+        one answered more than one: a node that closes after every reply is not asked this way. Nothing
+        more is asked after an answer that is the node's trouble, not the file's (an error other than
+        "not available", an overload, a refused login, not NGAS): each download then asks, with the
+        retries, failover and messages of a single STATUS.
+        """
+        try:
+            server = self._ordered(None)[0]
+        except (ArchiveDown, NotAnArchive):
+            server = None  # not asked: each file's own STATUS says so
+        done = 0
+        headers = {"Authorization": server.authorization} if server and server.authorization else {}
+        asking = server is not None
+        while server is not None and asking and done < len(file_ids):
+            deadline = self._request_deadline()
+            urls = [f"{server.url('STATUS')}?{urlencode(_file_params(file_id, None))}"
+                    for file_id in file_ids[done:]]
+            before = done
+            try:
+                with closing(self.http.get_pipelined(urls, headers, deadline)) as replies:
+                    for reply in replies:
+                        answer = self._answer_in(reply, server, file_ids[done], deadline)
+                        yield answer
+                        done += 1
+                        if answer is not None and answer.problem is not None \
+                                and not isinstance(answer.problem, NotHere):
+                            asking = False  # the node's trouble: each file's download asks again
+                            break
+            except ConnectError:
+                break  # not asked: each file's own STATUS finds the server down, as without this
+            except TransferError as exc:  # the first reply on the connection: as one request's would
+                yield StatusAnswer(server, None, Transient(transport_problem(server, None, exc)))
+                done += 1
+            if done - before <= 1:
+                break
+        for _ in range(len(file_ids) - done):
+            yield None
 
     def download(
         self,
@@ -554,11 +632,30 @@ class NgasClient:
     ) -> tuple[FileStatus, Server]:
         with open_reply(self.http, server, "STATUS", _file_params(file_id, version), {}, deadline,
                         self.redirects) as (response, answered, via):
-            raise_for_error(response, answered, via, deadline)
-            try:
-                body, more = read_capped(response, MAX_STATUS_BYTES, deadline)
-            except BadReply as exc:
-                raise Transient(f"{where(answered, via)} answered STATUS unreadably: {exc}") from None
+            return self._status_in(response, answered, via, file_id, deadline), server
+
+    def _answer_in(
+        self, reply: Reply, server: Server, file_id: str, deadline: Deadline
+    ) -> StatusAnswer | None:
+        """A pipelined STATUS reply as an answer for ``file_id``; None for a redirect (asked again)."""
+        try:
+            if reply.status_code in REDIRECTS and reply.headers.get("location"):
+                return None
+            return StatusAnswer(server, self._status_in(reply, server, None, file_id, deadline))
+        except (Transient, NotHere, Offline, NotNgas, Refused, DeadlinePassed) as exc:
+            return StatusAnswer(server, None, exc)
+        finally:
+            reply.close()
+
+    def _status_in(
+        self, response: Reply, answered: Server, via: Server | None, file_id: str, deadline: Deadline
+    ) -> FileStatus:
+        """The file's status in a STATUS reply, or the error it is."""
+        raise_for_error(response, answered, via, deadline)
+        try:
+            body, more = read_capped(response, MAX_STATUS_BYTES, deadline)
+        except BadReply as exc:
+            raise Transient(f"{where(answered, via)} answered STATUS unreadably: {exc}") from None
         if more:
             raise Transient(
                 f"{where(answered, via)} answered STATUS with more than {MAX_STATUS_BYTES:,} bytes"
@@ -571,7 +668,7 @@ class NgasClient:
             ) from None
         for file_status in found.files:
             if file_status.file_id == file_id:
-                return file_status, server
+                return file_status
         raise NotHere(where(answered, via), found.message or "STATUS lists no such file")
 
     # --- one transfer -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import threading
 import time
 import zlib
 from base64 import b64encode
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final, overload
@@ -29,7 +29,7 @@ from etl.logs import mask_url
 from etl.ngas.status import MAX_STATUS_BYTES, error_message
 
 MAX_REDIRECTS: Final = 5
-_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _UNAVAILABLE_FILE: Final = "NGAMS_ER_UNAVAIL_FILE"
 _IMPROPER_STATE: Final = "NGAMS_ER_IMPROPER_STATE"
 # The most one read of a body asks of the socket: it returns what has arrived, up to this. (64 KiB reads
@@ -37,6 +37,9 @@ _IMPROPER_STATE: Final = "NGAMS_ER_IMPROPER_STATE"
 READ_BYTES: Final = 1 << 20
 # Idle keep-alive connections kept per node.
 IDLE_PER_NODE: Final = 16
+# Pipelined requests (``Connections.get_pipelined``) sent and not yet answered, at most: few enough that
+# neither side's socket buffer fills while the other waits (deadlock), enough that one write sends many.
+PIPELINE_DEPTH: Final = 16
 _HEADERS: Final = {"User-Agent": "almamirror", "Accept-Encoding": "identity"}
 # A connection's read buffer: a reply's status line and headers, and the start of its body, in one read.
 _BUFFER_BYTES: Final = 1 << 16
@@ -178,13 +181,17 @@ class _Connection:
 
     def request(self, target: str, headers: dict[str, str]) -> None:
         """Send a GET in one write."""
+        self.sock.sendall(self.encoded(target, headers))
+
+    def encoded(self, target: str, headers: dict[str, str]) -> bytes:
+        """A GET's bytes (``_ProtocolError`` for a control character where none may be)."""
         if _NOT_IN_TARGET.search(target) or any(
             _NOT_IN_HEADER.search(text) for header in headers.items() for text in header
         ):
             raise _ProtocolError("a control character or space where the request cannot have one")
         lines = [f"GET {target} HTTP/1.1", f"Host: {self.host}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def close(self) -> None:
         self.reader.close()
@@ -357,15 +364,59 @@ class Connections:
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         connection = self._take(key, deadline)
-        target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        target = _target_of(url)
         try:
             connection.set_timeout(deadline.timeout(self.read_timeout))
             connection.request(target, {**_HEADERS, **headers})
             reply = Reply(connection, url, lambda reusable: self._give_back(key, connection, reusable))
         except (OSError, ValueError, _ProtocolError) as exc:
             connection.close()
-            raise TransferError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+            raise TransferError(_failure(exc)) from None
         return reply
+
+    def get_pipelined(
+        self, urls: Sequence[str], headers: dict[str, str], deadline: Deadline
+    ) -> Iterator[Reply]:
+        """GET each of ``urls`` (one node's) on one connection, the requests written ahead of the replies
+        (HTTP/1.1 pipelining, several per write): the replies in order, each to be read whole and closed
+        before the next is taken. One request goes first, then twice as many may wait after each reply,
+        up to ``PIPELINE_DEPTH``: a caller that stops at the first reply (a node that is not NGAS, or
+        refuses the login) has made one request, not a batch. Ends early, without an error,
+        once the node closes the connection or a reply is not read whole: the requests not answered are
+        the caller's to ask again. ``ConnectError`` without a connection; ``TransferError`` if the first
+        reply fails (as ``get`` would), not a later one (the node may have closed before reading it)."""
+        if not urls:
+            return
+        parts = urlsplit(urls[0])
+        key = (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        connection = self._take(key, deadline)
+        sent = answered = 0
+        window = 1  # one request first, twice as many waiting after each reply, up to PIPELINE_DEPTH
+        released: list[bool] = []
+        sent_headers = {**_HEADERS, **headers}
+        try:
+            while answered < len(urls):
+                connection.set_timeout(deadline.timeout(self.read_timeout))
+                if sent - answered <= window // 2 and sent < len(urls):
+                    batch = urls[sent:answered + window]
+                    connection.sock.sendall(b"".join(connection.encoded(_target_of(url), sent_headers)
+                                                     for url in batch))
+                    sent += len(batch)
+                reply = Reply(connection, urls[answered], released.append)
+                yield reply
+                reply.close()  # (once more changes nothing)
+                answered += 1
+                if not released[-1]:
+                    return  # closed by the node, or a body not read whole: the rest are asked again
+                window = min(2 * window, PIPELINE_DEPTH)
+        except (OSError, ValueError, _ProtocolError) as exc:
+            if answered == 0:
+                raise TransferError(_failure(exc)) from None
+        finally:
+            if answered == len(urls) and released and released[-1]:
+                self._give_back(key, connection, True)
+            else:
+                connection.close()
 
     def close(self) -> None:
         with self._lock:
@@ -415,6 +466,16 @@ class Connections:
         connection.close()
 
 
+def _failure(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _target_of(url: str) -> str:
+    """A request line's target: the URL's path and query."""
+    parts = urlsplit(url)
+    return urlunsplit(("", "", parts.path or "/", parts.query, ""))
+
+
 def _closed_by_peer(connection: _Connection) -> bool:
     """Whether an idle connection is readable: the node closed it (or sent what no request asked for)."""
     try:
@@ -445,11 +506,11 @@ def open_reply(
         try:
             reply = http.get(url, sent, deadline)
         except ConnectError as exc:
-            raise Unreachable(_transport_problem(current, via, exc), redirected=via is not None) from None
+            raise Unreachable(transport_problem(current, via, exc), redirected=via is not None) from None
         except TransferError as exc:
-            raise Transient(_transport_problem(current, via, exc)) from None
+            raise Transient(transport_problem(current, via, exc)) from None
         location = reply.headers.get("location")
-        if reply.status_code in _REDIRECTS and location:
+        if reply.status_code in REDIRECTS and location:
             reply.close()
             target = urlsplit(urljoin(url, location))
             via, current = current, redirected(current, target)
@@ -535,6 +596,6 @@ def read_capped(response: Reply, cap: int, deadline: Deadline) -> tuple[bytes, b
     return bytes(body), False
 
 
-def _transport_problem(server: Server, via: Server | None, exc: ConnectError | TransferError) -> str:
+def transport_problem(server: Server, via: Server | None, exc: ConnectError | TransferError) -> str:
     detail = str(exc) or type(exc).__name__
     return f"{type(exc).__name__} from {where(server, via)}: {mask_url(detail)}"

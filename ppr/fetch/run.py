@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from etl.errors import AlmaMirrorError, ArchiveDown, ArchiveFileProblem, ArchiveUnavailable, NotAnArchive
 from etl.logs import fields
-from etl.ngas.client import NgasClient, VerifiedPart, fsync_directory
-from etl.ngas.status import FileStatus
+from etl.ngas.client import NgasClient, StatusAnswer, VerifiedPart, fsync_directory
 from etl.safe_files import check_no_links
 from etl.settings import ArchiveSettings
 from ppr.fetch.asdms import ExportFailed, check_export_tool, run_export
@@ -162,34 +161,69 @@ def _fetch_all(
     workers = options.workers or archive.workers
     # Downloads on ``workers`` threads. Around them, so that a download waits neither for a STATUS nor
     # for the disk (on a request of small files each took as long as the transfer): the STATUS of the
-    # files to download is asked ahead on other threads, and each verified file is put in place (fsync,
-    # rename, record) on another, at most PENDING_PER_WORKER per worker waiting.
+    # files to download is asked ahead, pipelined on one connection by one thread, and each verified
+    # file is put in place (fsync, rename, record) on another, at most PENDING_PER_WORKER per worker waiting.
     pending = PENDING_PER_WORKER * workers
     # Each waiting file on a thread of its own: their fsyncs run at once (the journal takes them together).
     with client_factory(archive) as client, ThreadPoolExecutor(pending, "fetch-commit") as commits, \
-            ThreadPoolExecutor(workers, "fetch-status") as statuses, \
             ThreadPoolExecutor(workers, "fetch") as pool:
         if asdms:
             check_export_tool(archive.asdm_command)  # one line before any EB is tried, not one per EB
         room = threading.BoundedSemaphore(pending)
         job = _Job(plan, record, client, archive, observer, commits, room)
-        products = [pool.submit(job.product, item, _status_ahead(statuses, client, record, plan, item))
-                    for item in plan.products]
-        exports = [pool.submit(job.asdm, item) for item in asdms]
+        wanted = [item for item in plan.products if not record.product_verified(
+            item.target, plan.directory / item.target, item.ngas_file_id, item.size)]
+        ahead = _StatusesAhead(client, [item.ngas_file_id for item in wanted])
+        answers = dict(zip((item.target for item in wanted), ahead.answers, strict=True))
+        ahead.start()
         try:
+            products = [pool.submit(job.product, item, answers.get(item.target)) for item in plan.products]
+            exports = [pool.submit(job.asdm, item) for item in asdms]
             outcomes = [_settled(future.result()) for future in products]
         finally:
-            statuses.shutdown(cancel_futures=True)  # a run stopped by an outage asks no more
+            ahead.stop()  # a run stopped by an outage asks no more
         return [*outcomes, *(future.result() for future in exports)], job.stopped
 
 
-def _status_ahead(
-    statuses: ThreadPoolExecutor, client: NgasClient, record: FetchRecord, plan: FetchPlan, item: ProductItem
-) -> Future[FileStatus] | None:
-    """NGAS's STATUS of a product the run will need it for (not one the record knows), asked now."""
-    if record.product_verified(item.target, plan.directory / item.target, item.ngas_file_id, item.size):
-        return None
-    return statuses.submit(client.status, item.ngas_file_id)
+class _StatusesAhead:
+    """The STATUS of the products to download (not those the record knows), asked ahead on one thread:
+    each file's answer as it comes (``answers``, in the order given; None for a file not asked, whose
+    download asks it)."""
+
+    def __init__(self, client: NgasClient, file_ids: list[str]) -> None:
+        self.answers: list[Future[StatusAnswer | None]] = [Future() for _ in file_ids]
+        self._client = client
+        self._file_ids = file_ids
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._ask, name="fetch-status", daemon=True)
+
+    def start(self) -> None:
+        if self._file_ids:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._settle()
+
+    def _ask(self) -> None:
+        answers = self._client.status_answers(self._file_ids)
+        try:
+            for future, answer in zip(self.answers, answers, strict=False):
+                if self._stopped.is_set():
+                    break
+                future.set_result(answer)
+        except Exception as exc:  # each file's download asks its STATUS itself, and says what failed
+            log.debug("fetch.status_ahead_failed %s", fields(reason=str(exc)))
+        finally:
+            answers.close()  # its connection, if the run stopped before every answer was read
+            self._settle()
+
+    def _settle(self) -> None:
+        for future in self.answers:
+            if not future.done():
+                future.set_result(None)
 
 
 def _settled(outcome: Outcome | Future[Outcome]) -> Outcome:
@@ -221,7 +255,9 @@ class _Job:
     room: threading.BoundedSemaphore  # bounds the files waiting for it
     stopped: AlmaMirrorError | None = None  # the archive is down or not NGAS: nothing more is tried
 
-    def product(self, item: ProductItem, status: Future[FileStatus] | None) -> Outcome | Future[Outcome]:
+    def product(
+        self, item: ProductItem, status: Future[StatusAnswer | None] | None
+    ) -> Outcome | Future[Outcome]:
         """The product's outcome, or the outcome to come once its verified file is put in place.
 
         ``status``: its STATUS asked ahead (None when the record knows the file).
@@ -250,13 +286,13 @@ class _Job:
         return outcome
 
     def _product(
-        self, item: ProductItem, started: float, ahead: Future[FileStatus] | None
+        self, item: ProductItem, started: float, ahead: Future[StatusAnswer | None] | None
     ) -> Outcome | Future[Outcome]:
         path = self.plan.directory / item.target
         if self.record.product_verified(item.target, path, item.ngas_file_id, item.size):
             return Outcome("product", item.target, item.ngas_file_id, PRESENT, item.size)
         # Its STATUS's errors (a file NGAS lacks, an outage) are raised here, as if asked now.
-        known = ahead.result() if ahead is not None else None
+        known = self.client.status(item.ngas_file_id, answer=ahead.result()) if ahead is not None else None
         if path.exists():
             # There, but not recorded (copied by hand, or the record was lost): check it against NGAS.
             status = known or self.client.status(item.ngas_file_id)
