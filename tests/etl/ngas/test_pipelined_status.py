@@ -1,0 +1,140 @@
+"""STATUS asked ahead, pipelined on one connection (``NgasClient.status_answers``), and its answers taken
+as each server's first attempt (``NgasClient.status(answer=...)``)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import URL
+
+from etl.errors import ArchiveFileMissing, NotAnArchive
+from etl.ngas.client import NgasClient
+from tests.etl.ngas.conftest import (
+    SEED_MOUS_DISK,
+    RunningStandIn,
+    StandInFactory,
+    archive_settings,
+    catalogue,
+)
+
+MISSING = "member.uid___A001_X1_X2.session_1.caltables.tgz"
+
+
+def _client(*urls: str) -> NgasClient:
+    return NgasClient(archive_settings(*urls), backoff_seconds=0.05, max_backoff_seconds=0.2)  # type: ignore[arg-type]
+
+
+def _seed_files(demo_source: URL, count: int) -> list[str]:
+    rows = catalogue(demo_source, "file_id LIKE :pattern", pattern=f"member.{SEED_MOUS_DISK}.%")
+    return sorted(str(row["file_id"]) for row in rows)[:count]
+
+
+def test_pipelined_answers_are_the_statuses_one_request_each(
+    stand_in: RunningStandIn, demo_source: URL
+) -> None:
+    files = [*_seed_files(demo_source, 6), MISSING]
+    with _client(stand_in.url) as client:
+        answers = list(client.status_answers(files))
+        asked = stand_in.requests(command="STATUS")
+        statuses = [client.status(file_id, answer=answer) for file_id, answer in zip(files[:-1], answers,
+                                                                                       strict=False)]
+        assert statuses == [client.status(file_id) for file_id in files[:-1]]
+        with pytest.raises(ArchiveFileMissing, match="NGAMS_ER_UNAVAIL_FILE"):
+            client.status(MISSING, answer=answers[-1])
+    assert [request["file_id"] for request in asked] == files  # in order, once each
+    # Asked again only by the plain status() calls: the answers taken were not asked twice.
+    assert len(stand_in.requests(command="STATUS")) == len(asked) + len(files) - 1
+
+
+def test_a_url_that_is_not_ngas_is_asked_once(stand_in: RunningStandIn, demo_source: URL) -> None:
+    files = _seed_files(demo_source, 6)
+    with _client(stand_in.url + "/ngas") as client:
+        answers = list(client.status_answers(files))
+        assert answers[1:] == [None] * 5  # not asked: nothing more after the node's own trouble
+        with pytest.raises(NotAnArchive, match="answered 404"):
+            client.status(files[0], answer=answers[0])
+    assert len(stand_in.requests(command=None)) == 1
+
+
+def test_an_overloaded_node_answers_the_first_and_each_file_is_then_retried(
+    stand_in_factory: StandInFactory, demo_source: URL
+) -> None:
+    busy = stand_in_factory("--fault", "unavailable=1")
+    files = _seed_files(demo_source, 3)
+    with _client(busy.url) as client:
+        answers = list(client.status_answers(files))
+        assert answers[0] is not None
+        assert "HTTP 503" in str(answers[0].problem)
+        assert answers[1:] == [None, None]
+        # The 503 counts as the first attempt: the retry is the second request of that file.
+        found = [client.status(file_id, answer=answer)
+                 for file_id, answer in zip(files, answers, strict=True)]
+    assert [status.file_id for status in found] == files
+    assert [(r["file_id"], r["status"]) for r in busy.requests(command="STATUS")] == [
+        (files[0], 503), (files[0], 200), (files[1], 503), (files[1], 200), (files[2], 503), (files[2], 200),
+    ]
+
+
+_STATUS = (
+    '<?xml version="1.0" ?><NgamsStatus><Status Message="Successfully handled command STATUS" '
+    'Status="SUCCESS"/><DiskStatus><FileStatus FileId="{0}" FileVersion="1" FileSize="10" '
+    'Checksum="1" ChecksumPlugIn="crc32c"/></DiskStatus></NgamsStatus>'
+)
+
+
+@pytest.fixture
+def closing_node() -> Iterator[tuple[str, list[int], list[threading.Thread]]]:
+    """A node that answers STATUS and closes each connection after its second reply (the requests it
+    read beyond those unanswered); yields its URL, the replies per connection, its connections' threads."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    replies: list[int] = []
+    threads: list[threading.Thread] = []
+
+    def serve(connection: socket.socket) -> None:
+        answered = 0
+        with connection, connection.makefile("rb") as reader:
+            while answered < 2:
+                line = reader.readline()
+                if not line:
+                    break
+                file_id = line.split(b"file_id=", 1)[1].split(b" ", 1)[0].decode()
+                while reader.readline() not in (b"\r\n", b""):
+                    pass
+                body = _STATUS.format(file_id).encode()
+                answered += 1
+                close = b"Connection: close\r\n" if answered == 2 else b""
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n" + close
+                                   + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        replies.append(answered)
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            threads.append(threading.Thread(target=serve, args=(connection,), daemon=True))
+            threads[-1].start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", replies, threads
+    finally:
+        listener.close()
+
+
+def test_a_node_that_closes_the_connection_is_asked_the_rest_again(
+    closing_node: tuple[str, list[int], list[threading.Thread]]
+) -> None:
+    url, replies, threads = closing_node
+    files = [f"file_{number}" for number in range(7)]
+    with _client(url) as client:
+        answers = list(client.status_answers(files))
+    for thread in threads:
+        thread.join(5)
+    assert [answer.status.file_id for answer in answers if answer and answer.status] == files
+    assert sum(replies) == 7
+    assert len(replies) == 4  # 2, 2, 2 and the last one's
