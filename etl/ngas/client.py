@@ -287,10 +287,10 @@ class NgasClient:
         pipelined on one connection (a file's status is then one write and a read among many, not a
         round trip on a thread of its own); None for a file it was not asked (``status`` asks it).
 
-        A connection the node closes is opened again for the files not answered, as long as the last
-        one answered more than one: a node that closes after every reply is not asked this way. Nothing
-        more is asked after an answer that is the node's trouble, not the file's (an error other than
-        "not available", an overload, a refused login, not NGAS): each download then asks, with the
+        A connection the node closes is opened again for the files not answered (each connection asks
+        one file first: a node that closes after every reply is asked one file per connection, in turn).
+        Nothing more is asked after an answer that is the node's trouble, not the file's (an error other
+        than "not available", an overload, a refused login, not NGAS): each download then asks, with the
         retries, failover and messages of a single STATUS.
         """
         try:
@@ -320,7 +320,8 @@ class NgasClient:
             except TransferError as exc:  # the first reply on the connection: as one request's would
                 yield StatusAnswer(server, None, Transient(transport_problem(server, None, exc)))
                 done += 1
-            if done - before <= 1:
+                break
+            if done == before:
                 break
         for _ in range(len(file_ids) - done):
             yield None

@@ -86,9 +86,10 @@ _STATUS = (
 
 
 @pytest.fixture
-def closing_node() -> Iterator[tuple[str, list[int], list[threading.Thread]]]:
-    """A node that answers STATUS and closes each connection after its second reply (the requests it
-    read beyond those unanswered); yields its URL, the replies per connection, its connections' threads."""
+def closing_node(request: pytest.FixtureRequest) -> Iterator[tuple[str, list[int], list[threading.Thread]]]:
+    """A node that answers STATUS and closes each connection after ``request.param`` replies (the requests
+    it read beyond those unanswered); yields its URL, the replies per connection, its connections' threads."""
+    per_connection: int = request.param
     listener = socket.create_server(("127.0.0.1", 0))
     replies: list[int] = []
     threads: list[threading.Thread] = []
@@ -96,7 +97,7 @@ def closing_node() -> Iterator[tuple[str, list[int], list[threading.Thread]]]:
     def serve(connection: socket.socket) -> None:
         answered = 0
         with connection, connection.makefile("rb") as reader:
-            while answered < 2:
+            while answered < per_connection:
                 line = reader.readline()
                 if not line:
                     break
@@ -105,7 +106,7 @@ def closing_node() -> Iterator[tuple[str, list[int], list[threading.Thread]]]:
                     pass
                 body = _STATUS.format(file_id).encode()
                 answered += 1
-                close = b"Connection: close\r\n" if answered == 2 else b""
+                close = b"Connection: close\r\n" if answered == per_connection else b""
                 connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n" + close
                                    + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
         replies.append(answered)
@@ -126,8 +127,9 @@ def closing_node() -> Iterator[tuple[str, list[int], list[threading.Thread]]]:
         listener.close()
 
 
+@pytest.mark.parametrize(("closing_node", "connections"), [(2, 4), (1, 7)], indirect=["closing_node"])
 def test_a_node_that_closes_the_connection_is_asked_the_rest_again(
-    closing_node: tuple[str, list[int], list[threading.Thread]]
+    closing_node: tuple[str, list[int], list[threading.Thread]], connections: int
 ) -> None:
     url, replies, threads = closing_node
     files = [f"file_{number}" for number in range(7)]
@@ -136,5 +138,5 @@ def test_a_node_that_closes_the_connection_is_asked_the_rest_again(
     for thread in threads:
         thread.join(5)
     assert [answer.status.file_id for answer in answers if answer and answer.status] == files
-    assert sum(replies) == 7
-    assert len(replies) == 4  # 2, 2, 2 and the last one's
+    assert sum(replies) == 7  # no request asked twice, none left out
+    assert len(replies) == connections
