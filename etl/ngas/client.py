@@ -22,7 +22,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from functools import cache
@@ -282,7 +282,7 @@ class NgasClient:
 
         return self._on_any_server(file_id, operation, deadline)[0]
 
-    def status_answers(self, file_ids: Sequence[str]) -> Iterator[StatusAnswer | None]:
+    def status_answers(self, file_ids: Sequence[str]) -> Generator[StatusAnswer | None, None, None]:
         """The first server's answer to the STATUS of each of ``file_ids``, in order, the requests
         pipelined on one connection (a file's status is then one write and a read among many, not a
         round trip on a thread of its own); None for a file it was not asked (``status`` asks it).

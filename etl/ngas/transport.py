@@ -19,7 +19,7 @@ import threading
 import time
 import zlib
 from base64 import b64encode
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final, overload
@@ -376,7 +376,7 @@ class Connections:
 
     def get_pipelined(
         self, urls: Sequence[str], headers: dict[str, str], deadline: Deadline
-    ) -> Iterator[Reply]:
+    ) -> Generator[Reply, None, None]:
         """GET each of ``urls`` (one node's) on one connection, the requests written ahead of the replies
         (HTTP/1.1 pipelining, several per write): the replies in order, each to be read whole and closed
         before the next is taken. One request goes first, then twice as many may wait after each reply,
