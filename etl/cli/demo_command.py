@@ -83,7 +83,7 @@ def _report_and_fetch(
     print(f"\nrestore request for {SEED_MOUS}: {result.seed_request}")
     status = 0 if args.no_fetch else _fetch(archive, result.seed_request)
     if result.real_request is not None:
-        from etl.demo.real_mous import REAL_MOUS
+        from etl.demo.real_files import REAL_MOUS
 
         print(f"\nrestore request for {REAL_MOUS} (a real pipeline calibration): {result.real_request}")
         status = max(status, 0 if args.no_fetch else _fetch(archive, result.real_request))

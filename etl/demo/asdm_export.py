@@ -19,7 +19,7 @@ from lxml import etree
 from etl.archive_names import disk_name
 from etl.calibration.xml import safe_parser
 from etl.demo.asdm_documents import BINARY_DIRECTORY
-from etl.demo.real_mous import real_asdm_archive, unpack_real_asdm
+from etl.demo.real_files import real_asdm_archive, unpack_real_asdm
 from etl.errors import DownloadNotVerified, StopAndFix
 from etl.logs import fields
 from etl.ngas.client import NgasClient

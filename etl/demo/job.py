@@ -126,7 +126,7 @@ def seed_request(mirror: Engine, settings: Settings, output: Path, mous_uid: str
 
 def real_request(mirror: Engine, settings: Settings, output: Path) -> Path | None:
     """The request directory of the real calibration's MOUS, or None when the archive lacks it."""
-    from etl.demo.real_mous import REAL_MOUS
+    from etl.demo.real_files import REAL_MOUS
     from ppr.errors import UnknownMous
 
     try:

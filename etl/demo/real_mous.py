@@ -13,13 +13,9 @@ pipeline restore.
 
 from __future__ import annotations
 
-import shutil
-import tarfile
 from datetime import datetime
-from pathlib import Path
 from typing import Final
 
-from etl.archive_names import disk_name
 from etl.demo.case_plans import (
     CaseFacts,
     EbPlan,
@@ -31,13 +27,8 @@ from etl.demo.case_plans import (
     build_project,
 )
 from etl.demo.model import FAIL, ProductFile, Project, RecordForm
+from etl.demo.real_files import REAL_EBS, REAL_MOUS, REAL_PRODUCTS, REAL_PROJECT_CODE
 
-REAL_RESTORE: Final = Path(__file__).with_name("real_restore")
-REAL_PRODUCTS: Final = REAL_RESTORE / "products"
-REAL_ASDMS: Final = REAL_RESTORE / "asdm"
-REAL_MOUS: Final = "uid://A001/Xfe00/X10"
-REAL_PROJECT_CODE: Final = "2099.1.00001.S"
-REAL_EBS: Final = ("uid://A002/Xfe0001/X1", "uid://A002/Xfe0002/X2")
 REAL_CASE: Final = "real_pipeline_restore"
 # The project is built in Cycle 11's conventions (observed late 2024, public by DEMO_AS_OF) and then
 # given the real calibration's code, which no cycle of the generator has.
@@ -100,22 +91,3 @@ def real_product_files() -> list[ProductFile]:
 
 def _file_class(name: str) -> str | None:
     return next((file_class for suffix, file_class in _FILE_CLASSES if name.endswith(suffix)), None)
-
-
-def real_asdm_archive(eb_uid: str) -> Path | None:
-    """The packaged ASDM of a real EB (``<disk name>.tgz``), or None for every other EB."""
-    path = REAL_ASDMS / f"{disk_name(eb_uid.strip())}.tgz"
-    return path if eb_uid.strip() in REAL_EBS and path.is_file() else None
-
-
-def unpack_real_asdm(archive: Path, disk_name: str, into: Path) -> Path:
-    """Unpack a real ASDM archive into ``into/<disk_name>`` (it holds that one directory)."""
-    with tarfile.open(archive, "r:gz") as packed:
-        if any(Path(name).parts[0] != disk_name for name in packed.getnames()):
-            raise ValueError(f"{archive.name} holds more than {disk_name}/")
-        packed.extractall(into, filter="data")
-    target = into / disk_name
-    if not target.is_dir():  # pragma: no cover - the archive holds it, checked above
-        shutil.rmtree(into, ignore_errors=True)
-        raise ValueError(f"{archive.name} did not unpack into {disk_name}/")
-    return target

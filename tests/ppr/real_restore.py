@@ -13,7 +13,7 @@ import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from etl.demo.real_mous import REAL_ASDMS, REAL_EBS, REAL_MOUS, REAL_PRODUCTS, REAL_PROJECT_CODE
+from etl.demo.real_files import REAL_ASDMS, REAL_EBS, REAL_MOUS, REAL_PRODUCTS, REAL_PROJECT_CODE
 from etl.ngas.checksums import CRC32C, checksum_of_file, stored_form
 from etl.settings import PprSettings
 from ppr.build import build_ppr, default_relative_path, serialize_ppr

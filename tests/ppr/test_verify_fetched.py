@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 
 from etl.cli import main
 from etl.demo.job import exporter_command
-from etl.demo.real_mous import REAL_ASDMS, REAL_MOUS, REAL_PRODUCTS
+from etl.demo.real_files import REAL_ASDMS, REAL_MOUS, REAL_PRODUCTS
 from ppr.verify import verify_request
 from tests.conftest import cli_environment
 from tests.etl.ngas.conftest import RunningStandIn

@@ -7,7 +7,7 @@ from etl.calibration.manifest import parse_manifest
 from etl.calibration.names import MANIFEST, REQUEST, RESTORE_SCRIPT, calibration_stem, document_kind
 from etl.calibration.request import read_request
 from etl.calibration.restore_script import parse_restore_script
-from etl.demo.real_mous import REAL_EBS, REAL_MOUS, REAL_PRODUCTS
+from etl.demo.real_files import REAL_EBS, REAL_MOUS, REAL_PRODUCTS
 
 STEM = "uid___A001_Xfe00_X10.hifa_cal"
 EB1, EB2 = "uid___A002_Xfe0001_X1", "uid___A002_Xfe0002_X2"
