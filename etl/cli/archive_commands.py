@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
                        help="node 1 or 2 is OFFLINE: it answers 400 NGAMS_ER_IMPROPER_STATE")
     serve.add_argument("--stopped", type=int, action="append", default=[], metavar="NODE",
                        help="node 1 or 2 is stopped: it does not listen, the other says its files are "
-                       "unavailable")
+                       "unavailable (to STATUS too)")
     serve.add_argument("--crashed", type=int, action="append", default=[], metavar="NODE",
                        help="node 1 or 2 crashed: it does not listen, the other still redirects to it")
     serve.add_argument("--lacks", action="append", default=[], metavar="PATTERN",
@@ -56,6 +56,9 @@ def register(subparsers: Any) -> None:
                        help="every request must give these credentials (HTTP Basic); 401 otherwise")
     serve.add_argument("--redirect-host", metavar="NAME",
                        help="the host name a 303 names (default: the --host address)")
+    serve.add_argument("--http10", action="store_true",
+                       help="answer as NGAS v12's own server does: HTTP/1.0, the connection closed after "
+                       "each reply (requests pipelined behind the first dropped)")
     serve.add_argument("--request-log", type=Path, metavar="FILE",
                        help="append one JSON line per request (node, command, file id, Range, status)")
     serve.set_defaults(run=run_serve)
@@ -96,7 +99,7 @@ def _states(args: argparse.Namespace) -> Any:
     return NodeStates(
         offline=frozenset(args.offline), stopped=frozenset(args.stopped), crashed=frozenset(args.crashed),
         lacks=tuple(args.lacks), compressed=tuple(args.compressed), login=args.login,
-        redirect_host=args.redirect_host,
+        redirect_host=args.redirect_host, http10=args.http10,
     )
 
 

@@ -8,10 +8,14 @@ HTTP/1.0 style (``Location``, no ``Content-Length``, no body), as an NGAS node t
 answered **200** with ``Content-Range``, a start at or past the end with 200 and ``Content-Length: 0``.
 
 Errors as NGAS sends them (docs/fetch.md): an ``NgamsStatus`` document with **400** and
-``NGAMS_ER_UNAVAIL_FILE`` for a file this archive does not have or whose node is stopped, 400 and
+``NGAMS_ER_UNAVAIL_FILE`` for a file this archive does not have or whose node is stopped (to STATUS as to
+``RETRIEVE``: a stopped node's disks are unmounted in the shared database), 400 and
 ``NGAMS_ER_IMPROPER_STATE`` from an OFFLINE node; **404** ``Command not found`` only for an unknown
 command or path; 401 without ``WWW-Authenticate`` when a login is set and not given; overload as a bare
-``HTTP/1.0 503`` status line or a reset connection.
+``HTTP/1.0 503`` status line or a reset connection. With ``NodeStates.http10`` the nodes speak HTTP as
+NGAS v12's own server (Python's ``http.server`` at HTTP/1.0) does: every reply ``HTTP/1.0`` and the
+connection closed after it, requests pipelined behind the first never read. Otherwise they keep connections
+alive (HTTP/1.1), as a keep-alive front before NGAS would.
 
 ``NodeStates`` sets up what an operator of a real archive sees: a node OFFLINE, stopped (the other node
 says the file is unavailable) or crashed (the other node still redirects to it), files this archive
@@ -97,6 +101,8 @@ class NodeStates:
     compressed: tuple[str, ...] = ()  # file id patterns stored gzip-compressed
     login: str | None = None  # user:password (HTTP Basic) every request must give
     redirect_host: str | None = None  # the host name a 303's Location names (default: the listen address)
+    # HTTP/1.0 and one reply per connection, as NGAS v12's server: what was pipelined behind it is dropped.
+    http10: bool = False
 
     def lacks_file(self, file_id: str) -> bool:
         return any(fnmatch.fnmatchcase(file_id, pattern) for pattern in self.lacks)
@@ -289,6 +295,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "NGAMS/" + NGAS_VERSION
     server: _NodeServer
 
+    def setup(self) -> None:
+        super().setup()
+        if self.server.archive.states.http10:
+            # Before the request is parsed: http.server then closes the connection after one reply.
+            self.protocol_version = "HTTP/1.0"
+
     def log_message(self, format: str, *args: Any) -> None:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("ngas_stand_in.request %s", format % args)
@@ -299,8 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
         command = url.path.strip("/")
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
         file_id = query.get("file_id", "")
+        # The client's port tells the connections apart (a keep-alive one serves several requests).
         note: dict[str, Any] = {"node": self.server.number, "command": command, "file_id": file_id,
-                                "range": self.headers.get("Range")}
+                                "range": self.headers.get("Range"), "client_port": self.client_address[1]}
         self.fault: str | None = None
         try:
             status, sent, fault = self._answer(archive, command, file_id, query)
@@ -336,7 +349,10 @@ class _Handler(BaseHTTPRequestHandler):
             file_id, int(version) if version is not None else None
         )
         # A node that is not ONLINE is no candidate to serve a file: as NGAS, the file is "unavailable".
-        if entry is None or (command == "RETRIEVE" and entry.node in states.stopped | states.offline):
+        # A stopped node's disks are unmounted in the shared database: its files are unavailable to
+        # STATUS too, as real NGAS answers (it cannot tell them from files the archive never had).
+        if entry is None or entry.node in states.stopped or (
+                command == "RETRIEVE" and entry.node in states.offline):
             return self._status(400, _unavailable(file_id)), 0, None
         if command == "STATUS":
             return self._file_status(archive, entry)

@@ -262,3 +262,23 @@ def test_no_credential_in_any_output(
     assert "ngas.retry" in captured.err  # the retries' log lines were written, masked as well
     record = request_dir / "fetch-record.json"
     assert not record.exists() or "pa55-word" not in record.read_text("utf-8")
+
+
+def test_a_request_from_nodes_answering_http10_as_real_ngas_is_fetched_asking_each_status_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, fetch_mirror: URL, test_home: Path,
+    stand_in_factory: StandInFactory, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Real NGAS v12 closes the connection after every reply (HTTP/1.0): the STATUS asked ahead go one
+    # per connection, none dropped, none asked twice (observed on the real server, docs/fetch.md).
+    node = stand_in_factory("--http10")
+    status, directory = _build(tmp_path / "spool", monkeypatch, demo_source, fetch_mirror, test_home,
+                               node.url)
+    assert status == 0
+    status, summary = _fetch_json(directory, capsys, "--products-only")
+    assert (status, summary["fetched"], summary["failed"]) == (0, 48, 0)
+    assert_products_verified(directory, demo_source)
+    asked = [request["file_id"] for request in node.requests(command="STATUS")]
+    assert sorted(asked) == sorted(p["source"]["ngas_file_id"] for p in fetch_manifest(directory)["products"])
+    retrieved = node.requests()
+    assert {r["status"] for r in retrieved} <= {200, 303}
+    assert len({r["client_port"] for r in node.requests(command=None)}) == len(node.requests(command=None))

@@ -93,15 +93,16 @@ def test_an_offline_node_is_left_for_the_next_and_asked_last_for_the_rest_of_the
     assert len(asked_node1) == 1  # the OFFLINE node once; the second file went to node 2 first
 
 
-def test_a_stopped_holding_node_is_retry_later_and_another_archive_serves_it(
+def test_a_stopped_holding_node_is_said_of_a_missing_file_and_another_archive_serves_it(
     stand_in_factory: StandInFactory, stand_in: RunningStandIn, demo_source: URL, tmp_path: Path
 ) -> None:
     stopped = stand_in_factory("--stopped", "2")
     file_id, size = _node2_file(demo_source)
-    with _client(stopped.url) as client, pytest.raises(ArchiveUnavailable) as raised:
+    # Real NGAS answers STATUS of a stopped node's file as of a file it never had: the message says both.
+    with _client(stopped.url) as client, pytest.raises(ArchiveFileMissing) as raised:
         client.download(file_id, tmp_path / "f")
-    assert not isinstance(raised.value, ArchiveFileMissing)
     assert "NGAMS_ER_UNAVAIL_FILE" in str(raised.value)
+    assert "or the node holding it is stopped or OFFLINE" in str(raised.value)
     with _client(stopped.url, stand_in.url) as client:
         client.download(file_id, tmp_path / "f")
     assert (tmp_path / "f").read_bytes() == body(file_id, size)
