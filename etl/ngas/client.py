@@ -241,6 +241,9 @@ class NgasClient:
         self._refused: dict[str, str] = {}
         self._offline: dict[str, str] = {}
         self._not_ngas: dict[str, str] = {}
+        # Redirect targets (a crashed node the others still send clients to) that refused connections
+        # through every retry: tried once after that, not with the whole backoff for each file.
+        self._dead_targets: set[str] = set()
         # Keep-alive connections shared by the threads of a fetch (its downloads, the STATUS asked
         # ahead); redirects are followed by open_reply: errors name the target, credentials go along.
         self.http = Connections(settings.connect_timeout, settings.read_timeout, _tls_context)
@@ -532,6 +535,8 @@ class NgasClient:
             except Unreachable as exc:
                 if not exc.redirected:
                     self._remember(self._refused, server, str(exc))
+                else:
+                    self._remember_dead_target(exc)
                 tally.problems.append(str(exc))
             except Transient as exc:
                 tally.problems.append(str(exc))
@@ -576,6 +581,13 @@ class NgasClient:
         if not known:
             log.info("ngas.server_asked_last %s", fields(server=server.name, reason=reason))
 
+    def _remember_dead_target(self, exc: Unreachable) -> None:
+        with self._lock:
+            known = exc.node in self._dead_targets
+            self._dead_targets.add(exc.node)
+        if not known:
+            log.info("ngas.redirect_target_down %s", fields(node=exc.node, reason=str(exc)))
+
     def _forget(self, server: Server) -> None:
         with self._lock:
             self._refused.pop(server.base, None)
@@ -606,7 +618,7 @@ class NgasClient:
             except Transient as exc:
                 wait = self._backoff(attempt)
                 # No wait that would end past the deadline: the operation fails now, saying why.
-                if attempt >= attempts or deadline.left() <= wait:
+                if attempt >= attempts or deadline.left() <= wait or self._known_dead_target(exc):
                     raise
                 log.info("ngas.retry %s", fields(
                     file_id=file_id, server=server.name, attempt=attempt, wait_seconds=round(wait, 2),
@@ -614,6 +626,14 @@ class NgasClient:
                 ))
             time.sleep(wait)
             attempt += 1
+
+    def _known_dead_target(self, exc: Transient) -> bool:
+        """A redirect target that already refused every retry in this run: one try per file, not more
+        (a crashed node would otherwise cost each of its files the whole backoff: 15 s at the defaults)."""
+        if not isinstance(exc, Unreachable) or not exc.redirected:
+            return False
+        with self._lock:
+            return exc.node in self._dead_targets
 
     def _backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt``: exponential, with up to a backoff of jitter."""

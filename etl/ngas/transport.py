@@ -99,11 +99,13 @@ class Transient(Exception):
 
 
 class Unreachable(Transient):
-    """The node refused the connection (or never answered it); ``redirected``: it was a 303's target."""
+    """The node refused the connection (or never answered it); ``redirected``: it was a 303's target;
+    ``node``: its base URL."""
 
-    def __init__(self, message: str, redirected: bool) -> None:
+    def __init__(self, message: str, redirected: bool, node: str = "") -> None:
         super().__init__(message)
         self.redirected = redirected
+        self.node = node
 
 
 class NotHere(Exception):
@@ -506,7 +508,8 @@ def open_reply(
         try:
             reply = http.get(url, sent, deadline)
         except ConnectError as exc:
-            raise Unreachable(transport_problem(current, via, exc), redirected=via is not None) from None
+            raise Unreachable(transport_problem(current, via, exc), redirected=via is not None,
+                              node=current.base) from None
         except TransferError as exc:
             raise Transient(transport_problem(current, via, exc)) from None
         location = reply.headers.get("location")

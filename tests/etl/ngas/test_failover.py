@@ -120,6 +120,23 @@ def test_a_crashed_holding_node_is_named_in_the_error(
     assert not isinstance(raised.value, ArchiveDown)
 
 
+def test_a_crashed_redirect_target_is_tried_once_per_file_after_it_refused_every_retry(
+    stand_in_factory: StandInFactory, demo_source: URL, tmp_path: Path
+) -> None:
+    # Real NGAS (7 December 2026): a node killed with -9 stays in the shared database and the other
+    # node still redirects to it; each of its files cost the whole backoff (17 s each at the defaults).
+    crashed = stand_in_factory("--crashed", "2")
+    first, second = (row["file_id"] for row in catalogue(
+        demo_source, "node = 2 AND file_size < 3000000 AND content IS NULL AND file_id LIKE 'member.%'"
+    )[:2])
+    with _client(crashed.url, retries=3) as client:
+        for number, file_id in enumerate((first, second)):
+            with pytest.raises(ArchiveUnavailable, match=r"where .* redirected"):
+                client.download(file_id, tmp_path / f"f{number}")
+    redirects = [request["file_id"] for request in crashed.requests() if request["status"] == 303]
+    assert (redirects.count(first), redirects.count(second)) == (4, 1)
+
+
 def test_credentials_go_to_the_archives_other_node_and_to_no_other_host(
     stand_in_factory: StandInFactory, demo_source: URL, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
