@@ -188,6 +188,50 @@ def test_db_psql_gets_the_password_through_a_private_file_not_its_command_line(
     assert not passfile.exists()
 
 
+def test_db_psql_gets_other_secret_parameters_through_a_private_service_file(
+    synced_mirror: URL, test_home: Path
+) -> None:
+    """sslpassword= (the client key's passphrase), like the password, never on psql's command line."""
+    mirror = synced_mirror.update_query_dict({"sslpassword": "ssl-secret", "sslmode": "disable"})
+    env = cli_env(None, mirror, test_home)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "etl.cli", "db", "psql", "--", "-c", "SELECT pg_sleep(1)"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        child = _child_process(process.pid)
+        command_line = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        environment = dict(
+            entry.split("=", 1) for entry in Path(f"/proc/{child}/environ").read_bytes().decode().split("\0")
+            if "=" in entry
+        )
+        assert "psql" in command_line
+        assert "ssl-secret" not in command_line
+        assert "service=almamirror" in command_line
+        service = Path(environment["PGSERVICEFILE"])
+        assert service.read_text() == "[almamirror]\nsslpassword=ssl-secret\n"
+        assert service.stat().st_mode & 0o077 == 0
+    finally:
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "pg_sleep" in out
+    assert not service.exists()
+
+
+def test_db_psql_refuses_a_secret_beside_a_service_of_the_sites_own(
+    synced_mirror: URL, test_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mirror = synced_mirror.update_query_dict({"sslpassword": "ssl-secret", "service": "site"})
+    cli_environment(monkeypatch, None, mirror, test_home)
+    assert main(["db", "psql", "--", "-c", "SELECT 1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "almamirror: the mirror URL names a libpq service and gives sslpassword: put that in the "
+        "service's definition instead, so that db psql need not put it on psql's command line\n"
+    )
+    assert "ssl-secret" not in captured.out + captured.err
+
+
 def _child_process(parent: int, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
