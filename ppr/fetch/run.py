@@ -375,7 +375,7 @@ class _Job:
         self.record.asdm_exporting(item.disk_name, item.eb_uid)
         check_no_links(self.plan.directory, path.parent)
         run_export(self.archive.asdm_command, item.eb_uid, path.parent, item.disk_name,
-                   self.archive.ngas_urls)
+                   self.archive.ngas_urls, self.archive.asdm_timeout)
         if exported != path:
             exported.rename(path)
         size = tree_size(path)
