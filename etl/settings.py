@@ -111,6 +111,8 @@ class ArchiveSettings:
     min_transfer_rate: float = 0.1
     # Hosts of the archive besides those of ngas_urls: a 303 to them carries the URL's credentials.
     node_hosts: tuple[str, ...] = ()
+    # Seconds one EB's export (asdm_command) may take before it is killed and that EB failed.
+    asdm_timeout: float = 43_200.0
 
 
 @dataclass(frozen=True)
@@ -279,6 +281,7 @@ def _build(merged: Mapping[str, Any], env: Mapping[str, str], problems: list[str
         document_time_budget=reader.positive_number("archive", "document_time_budget"),
         min_transfer_rate=reader.positive_number("archive", "min_transfer_rate"),
         node_hosts=reader.text_list("archive", "node_hosts"),
+        asdm_timeout=reader.positive_number("archive", "asdm_timeout"),
     )
     _check_archive(archive, problems)
     restore = read_restore(reader.raw(None, "restore"), problems)

@@ -160,7 +160,22 @@ class FetchAlreadyRunning(RetryLater):
 
     def __init__(self, path: Path, holder: str) -> None:
         self.path = path
+        self.holder = holder
         super().__init__(
             f"another fetch ({holder}) is working in {path}; wait for it to end, then run this one again "
             "(it fetches only what is still missing)"
+        )
+
+
+class RequestBeingFetched(RetryLater):
+    """--force on a request directory a fetch is working in (it holds the directory's lock): its PPR and
+    manifest are not replaced under the fetch; exit 3."""
+
+    exit_code = 3
+
+    def __init__(self, path: Path, holder: str) -> None:
+        self.path = path
+        super().__init__(
+            f"a fetch ({holder}) is working in request directory {path}; wait for it to end, then build it "
+            "again with --force"
         )

@@ -25,11 +25,19 @@ from etl.archive_names import disk_name, restore_name
 from etl.calibration.xml import safe_parser
 from etl.restore.spool import MANIFEST_FILE
 from etl.safe_files import make_directory, replace_file
-from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists, OutputNotADirectory
+from ppr.errors import (
+    FetchAlreadyRunning,
+    InvalidPpr,
+    InvalidRelativePath,
+    OutputExists,
+    OutputNotADirectory,
+    RequestBeingFetched,
+)
 from ppr.json_text import indented_json
 from ppr.model import ProductFile, RestoreRequest, Session
 from ppr.pipeline_manifest import WRITTEN as WRITTEN_MANIFEST
 from ppr.pipeline_manifest import ManifestChoice, manifest_choice
+from ppr.request_lock import request_lock
 from ppr.restore_run import RESTORE_JSON, RUN_SCRIPT, pipeline_ppr_run, restore_json_bytes, run_script
 
 if TYPE_CHECKING:
@@ -391,7 +399,16 @@ def _write_at(directory: int, relative: str, content: bytes, executable: bool = 
 
 
 def _refresh(directory: Path, files: RequestFiles) -> None:
-    """--force on an existing directory: a new PPR and manifest, everything else left as it is."""
+    """--force on an existing directory: a new PPR and manifest, everything else left as it is; never
+    while a fetch works in it (``RequestBeingFetched``), which read the manifest being replaced."""
+    try:
+        with request_lock(directory):
+            _replace_request_files(directory, files)
+    except FetchAlreadyRunning as running:
+        raise RequestBeingFetched(directory, running.holder) from None
+
+
+def _replace_request_files(directory: Path, files: RequestFiles) -> None:
     for name in files.directories:
         make_directory(directory / name)  # a symbolic link planted there is refused, not written through
     if files.ppr_name is not None:

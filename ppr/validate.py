@@ -20,6 +20,7 @@ from etl.calibration.request import SESSION_PREFIX, SESSION_SEPARATOR
 from etl.calibration.xml import safe_parser
 from ppr.build import RESTORE_TASKS, serialize_ppr
 from ppr.errors import InvalidPpr
+from ppr.layout import relative_path_problem
 
 SCHEMA_FILE = "SciPipeRequest.xsd"
 # Parameters one restore task accepts and the other does not.
@@ -237,9 +238,8 @@ def _parameter_problems(command: etree._Element) -> Iterator[str]:
 
 
 def _relative_path_problems(relative_path: etree._Element) -> Iterator[str]:
-    parts = (relative_path.text or "").split("/")
-    if any(part in {".", ".."} for part in parts):
-        yield (
-            f"line {_line(relative_path)}: RelativePath {relative_path.text} has a '.' or '..' part; "
-            "it must name a directory below $SCIPIPE_ROOTDIR"
-        )
+    # The rule the request directory is made by (ppr.layout), so that a PPR --check passes is one
+    # almamirror could have written.
+    problem = relative_path_problem(relative_path.text or "")
+    if problem is not None:
+        yield f"line {_line(relative_path)}: RelativePath {relative_path.text!r}: {problem}"

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 READER_ROLE = "almamirror_reader"
 # The reporting role's password, when the server asks for one (else ~/.pgpass, or none: trust).
 READER_PASSWORD_ENV = "ALMAMIRROR_READER_PASSWORD"  # noqa: S105 (a variable name, not a password)
+# The libpq service (in a private service file) that carries a psql run's secret connection parameters.
+PSQL_SERVICE = "almamirror"
 
 
 def register(subparsers: Any) -> None:
@@ -184,18 +186,31 @@ def psql_url(url: Any) -> str:
 
 def run_psql(args: argparse.Namespace, settings: Settings) -> int:
     from etl.database import mirror_url
+    from etl.urls import secret_query_names
 
     url = mirror_url(settings).set(drivername="postgresql")
     password = url.password if url.password is not None else url.query.get("password")
     if args.read_only:
         url, password = _reader_login(settings, url), os.environ.get(READER_PASSWORD_ENV)
-    # The password never goes on psql's command line, where every local user can read it (ps).
-    url = url._replace(password=None).difference_update_query(["password"])  # set() ignores None
+    # No secret goes on psql's command line, where every local user can read it (ps): the password
+    # goes to a private password file, the other secret parameters (sslpassword=, …) to a private
+    # service file.
+    hidden = [name for name in secret_query_names(url) if name != "password"]
+    secrets = {name: _one_value(url.query[name]) for name in hidden}
+    url = url._replace(password=None).difference_update_query(["password", *hidden])  # set() ignores None
+    if secrets:
+        if "service" in url.query:  # its own service file would be replaced by ours
+            raise UsageError(
+                f"the mirror URL names a libpq service and gives {', '.join(hidden)}: put that in the "
+                "service's definition instead, so that db psql need not put it on psql's command line"
+            )
+        url = url.update_query_dict({"service": PSQL_SERVICE})
     executable = _psql_executable(settings)
     extra = [arg for arg in args.psql_args if arg != "--"]
     command = [str(executable), url.render_as_string(hide_password=False), *extra]
-    with _passfile(password if isinstance(password, str) else None) as passfile:
-        environment = {**os.environ, "PGAPPNAME": "almamirror-psql", **passfile}
+    with _passfile(password if isinstance(password, str) else None) as passfile, \
+            _service_file(secrets) as service:
+        environment = {**os.environ, "PGAPPNAME": "almamirror-psql", **passfile, **service}
         if args.read_only:
             environment["PGOPTIONS"] = read_only_options(environment.get("PGOPTIONS"))
         # A child, not exec: the embedded server stops when its last almamirror process exits, so
@@ -231,6 +246,31 @@ def _passfile(password: str | None) -> Iterator[dict[str, str]]:
         with os.fdopen(handle, "w", encoding="utf-8") as passfile:
             passfile.write(f"*:*:*:*:{escaped}\n")
         yield {"PGPASSFILE": name}
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _one_value(value: str | tuple[str, ...]) -> str:
+    if isinstance(value, tuple):
+        raise UsageError("the mirror URL gives a secret parameter more than once")
+    return value
+
+
+@contextmanager
+def _service_file(secrets: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A private libpq service file (PGSERVICEFILE) holding ``secrets`` as the defaults of the service
+    PSQL_SERVICE, which the URL names, for one psql run; removed afterwards."""
+    if not secrets:
+        yield {}
+        return
+    if any("\n" in value or "\r" in value for value in secrets.values()):
+        raise UsageError("a secret parameter of the mirror URL holds a line break, which libpq cannot read")
+    handle, name = tempfile.mkstemp(prefix="almamirror-psql-", suffix=".pg_service.conf")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as service:
+            service.write(f"[{PSQL_SERVICE}]\n")
+            service.writelines(f"{key}={value}\n" for key, value in secrets.items())
+        yield {"PGSERVICEFILE": name}
     finally:
         Path(name).unlink(missing_ok=True)
 

@@ -7,10 +7,12 @@ result must exist as ``rawdata/<disk name>``. It gets the configured NGAS URLs i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,24 +45,49 @@ def check_export_tool(template: str) -> None:
         ])
 
 
-def run_export(template: str, eb_uid: str, rawdata: Path, disk_name: str, ngas_urls: Sequence[str]) -> None:
-    """Run the export in ``rawdata``; ``ExportFailed`` unless it succeeded and wrote ``<disk_name>``."""
+def run_export(
+    template: str, eb_uid: str, rawdata: Path, disk_name: str, ngas_urls: Sequence[str], timeout: float
+) -> None:
+    """Run the export in ``rawdata``; ``ExportFailed`` unless it succeeded within ``timeout`` seconds and
+    wrote ``<disk_name>``."""
     command = asdm_command(template, eb_uid)
     environment = dict(os.environ, ALMAMIRROR_NGAS_URL=",".join(ngas_urls))
-    try:
-        done = subprocess.run(
-            command, cwd=rawdata, env=environment, stdin=subprocess.DEVNULL, capture_output=True, check=False,
-        )
-    except OSError as exc:
-        raise ExportFailed(f"cannot run {command[0]!r}: {exc.strerror}") from None
-    output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
-    if done.returncode != 0:
-        raise ExportFailed(f"{command[0]} exited with status {done.returncode}: {_last_line(output)}")
+    returncode, output = _run_within(command, rawdata, environment, timeout)
+    if returncode != 0:
+        raise ExportFailed(f"{command[0]} exited with status {returncode}: {_last_line(output)}")
     failure = _FAILURE_LINE.search(output)
     if failure is not None:
         raise ExportFailed(f"{command[0]} reported a failure: {failure.group(1).strip()[:OUTPUT_SHOWN]}")
     if not (rawdata / disk_name).is_dir():
         raise ExportFailed(f"{command[0]} exited 0 but did not write rawdata/{disk_name}")
+
+
+def _run_within(
+    command: list[str], cwd: Path, environment: dict[str, str], timeout: float
+) -> tuple[int, str]:
+    """The command's exit status and output; ``ExportFailed`` if it cannot start or outlasts ``timeout``.
+
+    The tool runs in a session of its own: on the timeout its whole process group is killed, so that
+    nothing it started keeps the output pipes open (and this wait) after it.
+    """
+    try:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True,
+        )
+    except OSError as exc:
+        raise ExportFailed(f"cannot run {command[0]!r}: {exc.strerror}") from None
+    with process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise ExportFailed(
+                f"{command[0]} did not finish within {timeout:g} s ([archive] asdm_timeout); it was killed"
+            ) from None
+    return process.returncode, (stdout + stderr).decode("utf-8", errors="replace")
 
 
 def _last_line(output: str) -> str:

@@ -18,9 +18,9 @@ from etl.ngas.client import NgasClient, StatusAnswer, VerifiedPart, fsync_direct
 from etl.safe_files import check_no_links
 from etl.settings import ArchiveSettings
 from ppr.fetch.asdms import ExportFailed, check_export_tool, run_export
-from ppr.fetch.lock import request_lock
 from ppr.fetch.plan import AsdmItem, FetchPlan, ProductItem, read_plan
 from ppr.fetch.record import EXPORTED, EXPORTING, FetchRecord, tree_size
+from ppr.request_lock import request_lock
 
 if TYPE_CHECKING:
     from ppr.verify import Verification
@@ -375,7 +375,7 @@ class _Job:
         self.record.asdm_exporting(item.disk_name, item.eb_uid)
         check_no_links(self.plan.directory, path.parent)
         run_export(self.archive.asdm_command, item.eb_uid, path.parent, item.disk_name,
-                   self.archive.ngas_urls)
+                   self.archive.ngas_urls, self.archive.asdm_timeout)
         if exported != path:
             exported.rename(path)
         size = tree_size(path)

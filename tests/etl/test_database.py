@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -160,13 +162,38 @@ def test_the_migration_masks_sources_stored_by_earlier_versions(
 
 
 def test_db_psql_gets_the_password_through_a_private_file_not_its_command_line(
-    synced_mirror: URL, test_home: Path, tmp_path: Path
+    synced_mirror: URL, test_home: Path
 ) -> None:
-    mirror = synced_mirror.set(password="psql-secret")
-    env = cli_env(None, mirror, test_home)
+    with _psql_running(synced_mirror.set(password="psql-secret"), test_home) as (command_line, environment):
+        assert "psql-secret" not in command_line
+        assert "psql-secret" not in environment.get("PGPASSWORD", "")
+        passfile = Path(environment["PGPASSFILE"])
+        assert passfile.read_text() == "*:*:*:*:psql-secret\n"
+        assert passfile.stat().st_mode & 0o077 == 0
+    assert not passfile.exists()
+
+
+def test_db_psql_gets_other_secret_parameters_through_a_private_service_file(
+    synced_mirror: URL, test_home: Path
+) -> None:
+    """sslpassword= (the client key's passphrase), like the password, never on psql's command line."""
+    mirror = synced_mirror.update_query_dict({"sslpassword": "ssl-secret", "sslmode": "disable"})
+    with _psql_running(mirror, test_home) as (command_line, environment):
+        assert "ssl-secret" not in command_line
+        assert "service=almamirror" in command_line
+        service = Path(environment["PGSERVICEFILE"])
+        assert service.read_text() == "[almamirror]\nsslpassword=ssl-secret\n"
+        assert service.stat().st_mode & 0o077 == 0
+    assert not service.exists()
+
+
+@contextmanager
+def _psql_running(mirror: URL, home: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """``db psql`` running a query against ``mirror``: its psql's command line and environment, read
+    while it runs; the query's success is checked when the block ends."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "etl.cli", "db", "psql", "--", "-c", "SELECT pg_sleep(2)"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "etl.cli", "db", "psql", "--", "-c", "SELECT pg_sleep(1)"],
+        env=cli_env(None, mirror, home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
         child = _child_process(process.pid)
@@ -176,16 +203,25 @@ def test_db_psql_gets_the_password_through_a_private_file_not_its_command_line(
             if "=" in entry
         )
         assert "psql" in command_line
-        assert "psql-secret" not in command_line
-        assert "psql-secret" not in environment.get("PGPASSWORD", "")
-        passfile = Path(environment["PGPASSFILE"])
-        assert passfile.read_text() == "*:*:*:*:psql-secret\n"
-        assert passfile.stat().st_mode & 0o077 == 0
+        yield command_line, environment
     finally:
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "pg_sleep" in out
-    assert not passfile.exists()
+
+
+def test_db_psql_refuses_a_secret_beside_a_service_of_the_sites_own(
+    synced_mirror: URL, test_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mirror = synced_mirror.update_query_dict({"sslpassword": "ssl-secret", "service": "site"})
+    cli_environment(monkeypatch, None, mirror, test_home)
+    assert main(["db", "psql", "--", "-c", "SELECT 1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "almamirror: the mirror URL names a libpq service and gives sslpassword: put that in the "
+        "service's definition instead, so that db psql need not put it on psql's command line\n"
+    )
+    assert "ssl-secret" not in captured.out + captured.err
 
 
 def _child_process(parent: int, timeout: float = 30) -> int:

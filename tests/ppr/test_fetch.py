@@ -233,6 +233,27 @@ def test_a_failing_asdm_command_fails_that_eb_with_its_output(
     assert all("exited with status 3: ERROR: no such EB uid://" in reason for reason in reasons)
 
 
+def test_an_export_past_its_timeout_is_killed_with_what_it_started_and_fails_that_eb(
+    request_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An exporter that hangs, and a child of its that holds its output open: both are killed, or the
+    # fetch would wait ten minutes for each EB.
+    hang = "import subprocess, time; subprocess.Popen(['sleep', '600']); time.sleep(600)"
+    command = f"{sys.executable} -c {json.dumps(hang)} {{eb_uid}}"
+    site = tmp_path / "site.toml"
+    site.write_text(f"[archive]\nasdm_command = {json.dumps(command)}\nasdm_timeout = 0.5\n", "utf-8")
+    monkeypatch.setenv("ALMAMIRROR_CONFIG", str(site))
+    started = time.monotonic()
+    status, summary = _fetch_json(request_dir, capsys)
+    assert time.monotonic() - started < 300  # 16 EBs on 4 workers, each given up after 0.5 s
+    assert (status, summary["fetched"], summary["failed"]) == (1, 48, 16)
+    reasons = {f["reason"].split(": ", 1)[1] for f in summary["files"] if f["state"] == "failed"}
+    assert reasons == {
+        f"{sys.executable} did not finish within 0.5 s ([archive] asdm_timeout); it was killed"
+    }
+    assert list((request_dir / "rawdata").iterdir()) == []
+
+
 def test_ppr_build_fetch_builds_and_fetches_in_one_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_source: URL, fetch_mirror: URL, test_home: Path,
     stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str]

@@ -14,6 +14,7 @@ from ppr.build import build_ppr, default_relative_path, serialize_ppr
 from ppr.errors import InvalidPpr, InvalidRelativePath, OutputExists
 from ppr.layout import build_request_directory
 from ppr.model import ProductFile, RestoreRequest
+from ppr.request_lock import LOCK_FILE
 from tests.ppr.examples import MOUS, MOUS_DISK, seed_request
 
 CREATED = datetime(2024, 3, 5, 6, 7, 8, 912_000, tzinfo=UTC)
@@ -192,7 +193,8 @@ def test_force_replaces_the_ppr_and_manifest_and_keeps_fetched_data(
     assert (directory / "working" / "restore.log").read_text() == "earlier run"
     assert ppr.read_bytes().startswith(b"<?xml")
     assert _manifest(directory)["mous_uid"] == MOUS
-    assert _hidden_leftovers(tmp_path) == []
+    # The fetch lock --force took (ppr/request_lock.py), as every fetch leaves it; nothing staged.
+    assert _hidden_leftovers(tmp_path) == [directory / LOCK_FILE]
 
 
 def test_force_fills_in_missing_directories(tmp_path: Path, site: PprSettings) -> None:

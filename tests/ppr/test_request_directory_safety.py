@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from etl.cli import main
+from ppr.request_lock import request_lock
 from tests.etl.ngas.conftest import RunningStandIn, StandInFactory
 from tests.ppr.test_fetch import (
     SEED_MOUS,
@@ -203,3 +205,29 @@ def test_ppr_build_force_rewrites_a_directory_without_links(
     assert _rebuild(request_dir, tmp_path / "spool") == 0
     assert ppr.exists()
     assert stand_in.requests(command=None) == []
+
+
+# --- no --force under a fetch -------------------------------------------------------------------------------
+
+
+def test_ppr_build_force_waits_for_no_fetch_and_replaces_nothing_under_one(
+    request_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fetch read the manifest that --force would replace: while one holds the directory's lock (here
+    this process, as a fetch does), --force is refused with exit 3 and every file stays as it was."""
+    (ppr,) = (request_dir / "working").glob("PPR_*.xml")
+    ppr.unlink()
+    manifest = (request_dir / "fetch-manifest.json").read_bytes()
+    capsys.readouterr()
+    with request_lock(request_dir):
+        assert _rebuild(request_dir, tmp_path / "spool") == 3
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"almamirror: a fetch (pid {os.getpid()} on {socket.gethostname()}) is working in request "
+        f"directory {request_dir}; wait for it to end, then build it again with --force"
+    )
+    assert not ppr.exists()
+    assert (request_dir / "fetch-manifest.json").read_bytes() == manifest
+    assert _rebuild(request_dir, tmp_path / "spool") == 0  # the lock went with the fetch
+    assert ppr.exists()
+

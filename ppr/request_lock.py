@@ -1,8 +1,10 @@
 """One fetch at a time in a request directory: ``.fetch.lock``, held with ``flock`` while a fetch works.
 
 Two fetches of one directory would append to the same ``.part`` files and rename each other's bytes
-into place. The kernel lock ends with the process, however it ends, so a fetch killed with SIGKILL
-never leaves a stale lock behind; the file keeps the holder's pid and host only to name it.
+into place; a ``--force`` build takes the lock too, so that it never replaces the PPR and the fetch
+manifest under a fetch (ppr.layout). The kernel lock ends with the process, however it ends, so a
+fetch killed with SIGKILL never leaves a stale lock behind; the file keeps the holder's pid and host
+only to name it.
 """
 
 from __future__ import annotations
