@@ -178,13 +178,15 @@ class ArchiveFileMissing(ArchiveFileProblem):
     """Every NGAS server that answered said it does not have the file (400, ``NGAMS_ER_UNAVAIL_FILE``).
 
     Real NGAS says the same, to STATUS as to RETRIEVE, of a file whose node is stopped or OFFLINE (its
-    disks are unmounted in the shared database): the message says so, the operator can tell."""
+    disks are unmounted in the shared database). A configured node that is OFFLINE says so in its own
+    STATUS (the client then calls the file unavailable); a stopped one cannot be told apart: the message
+    says so, the operator can tell."""
 
     def __init__(self, file_id: str, ngas_message: str) -> None:
         self.ngas_message = ngas_message
         super().__init__(
-            "not_in_archive", file_id, "the archive does not have it, or the node holding it is stopped or "
-            f"OFFLINE (NGAS answers both alike: {ngas_message})",
+            "not_in_archive", file_id, "the archive does not have it, or the node holding it is stopped "
+            f"(or OFFLINE and not among the configured URLs; NGAS answers these alike: {ngas_message})",
         )
 
 

@@ -3,10 +3,11 @@ first sync: one the source lists), as NGAS, with the size the mirror has and a c
 verifies; and the ASDM export tool runs.
 
 STATUS is read-only on NGAS, and any node of a cluster answers it for every file of the cluster
-(shared/archive/NGAS.md). Answers are read as NGAS writes them: ``NGAMS_ER_IMPROPER_STATE`` is a node
-that is not ONLINE (e.g. OFFLINE for maintenance), another ``NGAMS_ER_…`` an NGAS that does not have
-the file, and anything without an NgamsStatus message (NGAS's 404 for a wrong path included) a URL
-that is not an NGAS server's.
+(shared/archive/NGAS.md). Each URL is first asked its own STATUS (no file): an OFFLINE node (maintenance)
+still answers STATUS, saying ``State="OFFLINE"``, and answers its own files as missing, so only this
+tells it apart. Answers are read as NGAS writes them: ``NGAMS_ER_IMPROPER_STATE`` is a node that is not
+ONLINE, another ``NGAMS_ER_…`` an NGAS that does not have the file, and anything without an NgamsStatus
+message (NGAS's 404 for a wrong path included) a URL that is not an NGAS server's.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from etl.settings import ArchiveSettings
 # How long the export tool may take to print its help.
 TOOL_SECONDS: Final = 60.0
 NGAS_URLS_FIX: Final = "set [archive] ngas_urls (or ALMAMIRROR_NGAS_URL) to the archive's NGAS nodes"
+NOT_ONLINE_FIX: Final = ("bring the node ONLINE again (NGAS's ONLINE command) or wait for its maintenance to "
+                         "end, or list another node of the archive in [archive] ngas_urls")
 
 
 @dataclass(frozen=True)
@@ -96,15 +99,20 @@ def check_archive(settings: ArchiveSettings, probe: KnownFile | None) -> list[It
 
 
 def check_ngas_url(settings: ArchiveSettings, url: str, probe: KnownFile, seen: list[FileStatus]) -> Item:
-    """STATUS of ``probe`` from this URL alone, asked once (no retries: a readiness check, not a fetch).
+    """The node's State, then STATUS of ``probe`` from this URL alone, each asked once (no retries: a
+    readiness check, not a fetch).
 
     ``seen`` holds what earlier URLs answered; an answer that disagrees with them fails."""
-    from etl.ngas.client import NgasClient
+    from etl.ngas.client import OFFLINE, NgasClient
 
     name = f"NGAS {mask_url(url)}"
     alone = replace(settings, ngas_urls=(url,), retries=0, workers=1)
     try:
         with NgasClient(alone, backoff_seconds=0.0) as client:
+            # A node that does not say its State (or does not answer) is judged by the file's STATUS.
+            if client.node_state(client.servers[0]) == OFFLINE:
+                return Item(ARCHIVE, name, False, 'the node is OFFLINE (its STATUS says State="OFFLINE"): '
+                            "it serves no file, and answers its own as missing", NOT_ONLINE_FIX)
             status = client.status(probe.file_id)
     except AlmaMirrorError as exc:
         return _refusal(name, probe, exc)
@@ -123,8 +131,7 @@ def _refusal(name: str, probe: KnownFile, error: AlmaMirrorError) -> Item:
     message = str(getattr(error, "ngas_message", error))
     if "NGAMS_ER_IMPROPER_STATE" in message:
         return Item(ARCHIVE, name, False, f"the node is not ONLINE (OFFLINE for maintenance?): {message}",
-                    "wait until it is ONLINE again, or list another node of the archive in "
-                    "[archive] ngas_urls")
+                    NOT_ONLINE_FIX)
     if isinstance(error, StopAndFix):  # the client's verdict on a URL that answers, but not as NGAS
         return _not_ngas(name, message)
     if isinstance(error, ArchiveUnavailable):

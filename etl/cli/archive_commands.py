@@ -42,7 +42,8 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--throttle", type=float, default=0.0, metavar="MB_PER_S",
                        help="send each body at most this fast (default: unlimited)")
     serve.add_argument("--offline", type=int, action="append", default=[], metavar="NODE",
-                       help="node 1 or 2 is OFFLINE: it answers 400 NGAMS_ER_IMPROPER_STATE")
+                       help="node 1 or 2 is OFFLINE: its STATUS says State=OFFLINE, its RETRIEVE 400 "
+                       "NGAMS_ER_IMPROPER_STATE, both nodes say its files are unavailable")
     serve.add_argument("--stopped", type=int, action="append", default=[], metavar="NODE",
                        help="node 1 or 2 is stopped: it does not listen, the other says its files are "
                        "unavailable (to STATUS too)")

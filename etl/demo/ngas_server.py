@@ -7,11 +7,14 @@ HTTP/1.0 style (``Location``, no ``Content-Length``, no body), as an NGAS node t
 ``RETRIEVE`` sends a file with ``Content-Disposition`` and ``Content-Length``; a ``Range: bytes=N-`` is
 answered **200** with ``Content-Range``, a start at or past the end with 200 and ``Content-Length: 0``.
 
+A plain ``STATUS`` (no ``file_id``) is 200 with the node's ``State``: ``ONLINE``, or ``OFFLINE``.
+
 Errors as NGAS sends them (docs/fetch.md): an ``NgamsStatus`` document with **400** and
-``NGAMS_ER_UNAVAIL_FILE`` for a file this archive does not have or whose node is stopped (to STATUS as to
-``RETRIEVE``: a stopped node's disks are unmounted in the shared database), 400 and
-``NGAMS_ER_IMPROPER_STATE`` from an OFFLINE node; **404** ``Command not found`` only for an unknown
-command or path; 401 without ``WWW-Authenticate`` when a login is set and not given; overload as a bare
+``NGAMS_ER_UNAVAIL_FILE`` for a file this archive does not have or whose node is stopped or OFFLINE (to
+STATUS as to ``RETRIEVE``, from every node: that node's disks are unmounted in the shared database), 400
+and ``NGAMS_ER_IMPROPER_STATE`` to a ``RETRIEVE`` of an OFFLINE node (which still answers STATUS, as
+real NGAS does); **404** ``Command not found`` only for an unknown command or path; 401 without
+``WWW-Authenticate`` when a login is set and not given; overload as a bare
 ``HTTP/1.0 503`` status line or a reset connection. With ``NodeStates.http10`` the nodes speak HTTP as
 NGAS v12's own server (Python's ``http.server`` at HTTP/1.0) does: every reply ``HTTP/1.0`` and the
 connection closed after it, requests pipelined behind the first never read. Otherwise they keep connections
@@ -94,7 +97,8 @@ class Faults:
 class NodeStates:
     """How the archive's nodes are, beyond faults: what an operator of a real archive meets."""
 
-    offline: frozenset[int] = frozenset()  # answer 400 NGAMS_ER_IMPROPER_STATE to everything
+    # State OFFLINE: STATUS answered, RETRIEVE 400 NGAMS_ER_IMPROPER_STATE, their files unavailable to all.
+    offline: frozenset[int] = frozenset()
     stopped: frozenset[int] = frozenset()  # do not listen; the other node says their files are unavailable
     crashed: frozenset[int] = frozenset()  # do not listen; the other node still redirects to them
     lacks: tuple[str, ...] = ()  # file id patterns this archive does not have
@@ -332,8 +336,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._status(401, "Unauthorized access: no or wrong credentials"), 0, None
         if command not in COMMANDS:
             return self._status(404, "Command not found"), 0, None
-        if self.server.number in states.offline:
-            message = (f"NGAMS_ER_IMPROPER_STATE:4015:ERROR: {command} not allowed when in State/Sub-State: "
+        if command == "STATUS" and not file_id:
+            # The node's own status: real NGAS answers it in every state, saying which (OFFLINE too).
+            return self._status(200, "Successfully handled command STATUS", success=True), 0, None
+        if command == "RETRIEVE" and self.server.number in states.offline:
+            # STATUS is allowed OFFLINE, RETRIEVE is not (real NGAS v12, 7 December 2026).
+            message = ("NGAMS_ER_IMPROPER_STATE:4015:ERROR: RETRIEVE not allowed when in State/Sub-State: "
                        "OFFLINE/IDLE. Allowed State(s)/Sub-State(s) are: ['ONLINE']/['IDLE', 'BUSY'].")
             return self._status(400, message), 0, None
         if not file_id:
@@ -348,11 +356,9 @@ class _Handler(BaseHTTPRequestHandler):
         entry = None if states.lacks_file(file_id) else archive.entry(
             file_id, int(version) if version is not None else None
         )
-        # A node that is not ONLINE is no candidate to serve a file: as NGAS, the file is "unavailable".
-        # A stopped node's disks are unmounted in the shared database: its files are unavailable to
-        # STATUS too, as real NGAS answers (it cannot tell them from files the archive never had).
-        if entry is None or entry.node in states.stopped or (
-                command == "RETRIEVE" and entry.node in states.offline):
+        # A stopped or OFFLINE node's disks are unmounted in the shared database: every node answers
+        # STATUS and RETRIEVE of its files as of files the archive never had, as real NGAS does.
+        if entry is None or entry.node in states.stopped | states.offline:
             return self._status(400, _unavailable(file_id)), 0, None
         if command == "STATUS":
             return self._file_status(archive, entry)
@@ -515,11 +521,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _status(self, code: int, message: str, inner: str = "", success: bool = False) -> int:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000")
+        state = "OFFLINE" if self.server.number in self.server.archive.states.offline else "ONLINE"
         document = (
             '<?xml version="1.0" ?>\n<!DOCTYPE NgamsStatus SYSTEM '
             f'"http://{self.headers.get("Host", "localhost")}/RETRIEVE?internal=ngamsStatus.dtd">\n'
             f'<NgamsStatus><Status Date="{stamp}" HostId="stand-in-node-{self.server.number}" '
-            f'Message={quoteattr(message)} State="ONLINE" Status="{"SUCCESS" if success else "FAILURE"}" '
+            f'Message={quoteattr(message)} State="{state}" Status="{"SUCCESS" if success else "FAILURE"}" '
             f'SubState="IDLE" Version="{NGAS_VERSION}"/>{inner}</NgamsStatus>\n'
         ).encode()
         self.send_response(code)

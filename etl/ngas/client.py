@@ -5,11 +5,13 @@ the status code alone never decides that the bytes are the file, and a file whos
 computed is refused, never accepted on its size. Transient failures (connection errors, read timeouts,
 5xx) are retried with exponential backoff on one server, then the next configured URL is asked; so is
 the next when a node says it does not have the file (``NGAMS_ER_UNAVAIL_FILE``) or is OFFLINE
-(``NGAMS_ER_IMPROPER_STATE``). A node that refused connections or was OFFLINE is asked last for the rest
-of the run; when every configured node refuses connections the archive is down (``ArchiveDown``), said
-once. A reply that is not the file is discarded and the file fetched again, a bounded number of times.
-Every operation has an overall deadline, and every body is read within bounds. URLs in messages and
-logs never carry credentials.
+(``NGAMS_ER_IMPROPER_STATE``). When every server that answered says the file is not available, each
+configured server's own STATUS (asked once per run) tells whether one is OFFLINE: NGAS answers a file
+of an OFFLINE node as one it never had, so the file is then "unavailable, try later", not missing. A node
+that refused connections or was OFFLINE is asked last for the rest of the run; when every configured node
+refuses connections the archive is down (``ArchiveDown``), said once. A reply that is not the file is
+discarded and the file fetched again, a bounded number of times. Every operation has an overall
+deadline, and every body is read within bounds. URLs in messages and logs never carry credentials.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.I)
 _HTML_TYPES = ("text/html", "application/xhtml")
 _INFLATE_CHUNK: Final = 1 << 20
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+# The State of an NGAS node down for maintenance (``/OFFLINE``), as its STATUS says it.
+OFFLINE: Final = "OFFLINE"
 
 T = TypeVar("T")
 # Called with (bytes of the file held so far, the file's size) as a download goes on.
@@ -241,6 +245,10 @@ class NgasClient:
         self._refused: dict[str, str] = {}
         self._offline: dict[str, str] = {}
         self._not_ngas: dict[str, str] = {}
+        # Each server's State as its plain STATUS said it (None: it did not say), asked once per run;
+        # one thread asks while the others wait for the answer.
+        self._node_states: dict[str, str | None] = {}
+        self._asking_state = threading.Lock()
         # Redirect targets (a crashed node the others still send clients to) that refused connections
         # through every retry: tried once after that, not with the whole backoff for each file.
         self._dead_targets: set[str] = set()
@@ -482,6 +490,18 @@ class NgasClient:
         checksum = _checked_expectations(status.file_id, status, None)
         return checksum.matches(checksum_of_file(path, checksum.algorithm))
 
+    def node_state(self, server: Server) -> str | None:
+        """The node's State (``ONLINE``, ``OFFLINE``) from its plain STATUS, asked once per server and run,
+        once, within a request's deadline; None when it did not say (refused, not NGAS, no State)."""
+        with self._asking_state:
+            with self._lock:
+                if server.base in self._node_states:
+                    return self._node_states[server.base]
+            state = self._asked_state(server)
+            with self._lock:
+                self._node_states.setdefault(server.base, state)
+                return self._node_states[server.base]
+
     def down_servers(self) -> dict[str, str]:
         """The configured servers that refused connections in this run, and how."""
         with self._lock:
@@ -542,6 +562,9 @@ class NgasClient:
                 tally.problems.append(str(exc))
             except Offline as exc:
                 self._remember(self._offline, server, str(exc))
+                # Not ONLINE: a STATUS it answers afterwards (OFFLINE nodes do) does not undo that.
+                with self._lock:
+                    self._node_states.setdefault(server.base, OFFLINE)
                 tally.problems.append(str(exc))
             except NotHere as exc:
                 tally.not_here.append(exc)
@@ -564,6 +587,11 @@ class NgasClient:
             said = "; ".join(dict.fromkeys(answer.message for answer in tally.not_here))
             asked = [answer.server for answer in tally.not_here]
             named = f" (asked {', '.join(asked)})" if len(asked) > 1 else ""
+            offline = self._offline_servers()
+            if offline:
+                # NGAS answers a file of an OFFLINE node as one it never had: back once the node is ONLINE.
+                raise ArchiveUnavailable(file_id, f"OFFLINE: {', '.join(offline)} (its STATUS says "
+                                         f"State=\"OFFLINE\"); the file may be on it: {said}{named}")
             raise ArchiveFileMissing(file_id, said + named)
         with self._lock:
             everything_down = all(server.base in self._refused for server in self.servers)
@@ -591,7 +619,38 @@ class NgasClient:
     def _forget(self, server: Server) -> None:
         with self._lock:
             self._refused.pop(server.base, None)
-            self._offline.pop(server.base, None)
+            # An OFFLINE node still answers STATUS: only its State says it is ONLINE again, not asked
+            # again in this run.
+            if self._node_states.get(server.base) != OFFLINE:
+                self._offline.pop(server.base, None)
+
+    def _offline_servers(self) -> list[str]:
+        """The configured servers (those not refusing connections, NGAS's) whose STATUS says OFFLINE,
+        remembered so: asked last for the rest of the run."""
+        with self._lock:
+            candidates = [server for server in self.servers
+                          if server.base not in self._refused and server.base not in self._not_ngas]
+        offline = [server for server in candidates if self.node_state(server) == OFFLINE]
+        for server in offline:
+            self._remember(self._offline, server, 'its STATUS says State="OFFLINE"')
+        return [server.name for server in offline]
+
+    def _asked_state(self, server: Server) -> str | None:
+        """The State of the node's plain STATUS, asked once (no retries: it only tells a missing file
+        from one on an OFFLINE node); None for any other answer."""
+        deadline = self._request_deadline()
+        try:
+            with open_reply(self.http, server, "STATUS", {}, {}, deadline, self.redirects) as (
+                    response, answered, via):
+                raise_for_error(response, answered, via, deadline)
+                body, more = read_capped(response, MAX_STATUS_BYTES, deadline)
+            state = None if more else parse_status(body).state or None
+        except (Transient, NotHere, Offline, NotNgas, Refused, DeadlinePassed, BadReply,
+                NotNgamsStatus) as exc:
+            log.info("ngas.node_state_unknown %s", fields(server=server.name, reason=str(exc)))
+            return None
+        log.info("ngas.node_state %s", fields(server=server.name, state=state))
+        return state
 
     def _not_an_archive(self, server: Server, reason: str) -> None:
         with self._lock:

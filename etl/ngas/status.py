@@ -55,6 +55,7 @@ class NgamsStatus:
     status: str  # SUCCESS or FAILURE
     message: str
     files: tuple[FileStatus, ...]
+    state: str = ""  # the node's: ONLINE, or OFFLINE for maintenance (NGAS still answers STATUS then)
 
 
 def parse_status(document: bytes) -> NgamsStatus:
@@ -73,6 +74,7 @@ def parse_status(document: bytes) -> NgamsStatus:
         status=(status.get("Status") or "") if status is not None else "",
         message=(status.get("Message") or "") if status is not None else "",
         files=files,
+        state=(status.get("State") or "") if status is not None else "",
     )
 
 

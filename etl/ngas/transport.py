@@ -499,7 +499,7 @@ def open_reply(
 ) -> Iterator[tuple[Reply, Server, Server | None]]:
     """The streamed final reply, the node that sent it, and (after a 303) the node that redirected."""
     current, via = server, None
-    url = f"{server.url(command)}?{urlencode(params)}"
+    url = f"{server.url(command)}?{urlencode(params)}" if params else server.url(command)
     for _ in range(MAX_REDIRECTS + 1):
         deadline.check(f"{command} of {params.get('file_id', '')}")
         sent = dict(headers)

@@ -21,6 +21,12 @@ _FILE = text(
     "WHERE checksum IS NOT NULL AND content IS NOT NULL ORDER BY file_id LIMIT 1"
 )
 
+# A document node 2 holds: the ONLINE node of the stand-in whose node 1 is OFFLINE.
+_FILE_ON_NODE_2 = text(
+    "SELECT file_id, file_size, checksum, checksum_plugin FROM alma.ngas_file "
+    "WHERE checksum IS NOT NULL AND content IS NOT NULL AND node = 2 ORDER BY file_id LIMIT 1"
+)
+
 
 def archived(source: URL) -> KnownFile:
     with connect(source) as connection:
@@ -69,3 +75,19 @@ def test_a_file_the_archive_lacks_is_told_apart_from_a_url_that_is_not_ngas(
     item = check_ngas_url(archive_settings(test_home, stand_in.url), stand_in.url, probe, [])
     assert not item.ok
     assert item.detail.startswith(f"answers as NGAS but does not have {probe.file_id}: NGAMS_ER_UNAVAIL_FILE")
+
+
+def test_an_offline_node_fails_as_offline_and_the_other_node_is_asked_the_file(
+    offline_stand_in: StandInProcess, demo_source: URL, test_home: Path
+) -> None:
+    with connect(demo_source) as connection:
+        probe = KnownFile(*connection.execute(_FILE_ON_NODE_2).one())
+    offline, online = offline_stand_in.url, offline_stand_in.second_url
+    item = check_ngas_url(archive_settings(test_home, offline), offline, probe, [])
+    assert not item.ok
+    assert item.detail.startswith('the node is OFFLINE (its STATUS says State="OFFLINE")')
+    assert item.fix is not None
+    assert "ONLINE" in item.fix
+    assert "ngas_urls" in item.fix
+    item = check_ngas_url(archive_settings(test_home, online), online, probe, [])
+    assert item.ok, item.line()

@@ -153,8 +153,10 @@ def test_an_offline_node_is_named_as_such(checked: Any, offline_stand_in: StandI
     status, out = checked([offline_stand_in.url], "-q")
     assert status == 1
     [line] = out.splitlines()
-    assert line.startswith(f"✗ archive NGAS {offline_stand_in.url}: the node is not ONLINE")
-    assert "NGAMS_ER_IMPROPER_STATE" in line
+    # Real NGAS answers STATUS when OFFLINE (its own files as missing): its State says it.
+    assert line.startswith(f'✗ archive NGAS {offline_stand_in.url}: the node is OFFLINE (its STATUS says '
+                           'State="OFFLINE")')
+    assert "bring the node ONLINE" in line
 
 
 def test_an_unreachable_ngas_url_is_named(checked: Any, stand_in: StandInProcess) -> None:

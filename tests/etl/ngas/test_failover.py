@@ -71,11 +71,12 @@ def test_not_in_archive_only_when_every_server_that_answered_lacks_it(
         client.download(CALTABLES, tmp_path / "f")
     assert first.url in str(raised.value)
     assert second.url in str(raised.value)
+    # A configured node OFFLINE: NGAS says its files are not available, its own STATUS says OFFLINE.
     offline = stand_in_factory("--offline", "1", "--offline", "2")
     with _client(first.url, offline.url) as client, pytest.raises(ArchiveUnavailable) as unavailable:
         client.download(CALTABLES, tmp_path / "f")
     assert not isinstance(unavailable.value, ArchiveFileMissing)
-    assert "NGAMS_ER_IMPROPER_STATE" in str(unavailable.value)
+    assert f'OFFLINE: {offline.url} (its STATUS says State="OFFLINE")' in str(unavailable.value)
 
 
 def test_an_offline_node_is_left_for_the_next_and_asked_last_for_the_rest_of_the_run(
@@ -90,7 +91,35 @@ def test_an_offline_node_is_left_for_the_next_and_asked_last_for_the_rest_of_the
     assert (tmp_path / "a").read_bytes() == body(first["file_id"], first["file_size"])
     assert (tmp_path / "b").read_bytes() == body(second["file_id"], second["file_size"])
     asked_node1 = [r for r in archive.requests(command=None) if r["node"] == 1]
-    assert len(asked_node1) == 1  # the OFFLINE node once; the second file went to node 2 first
+    # The OFFLINE node answers the first file's STATUS (its node is ONLINE), refuses its RETRIEVE; the
+    # second file went to node 2 first.
+    assert [(r["command"], r["status"]) for r in asked_node1] == [("STATUS", 200), ("RETRIEVE", 400)]
+
+
+def test_a_file_held_by_an_offline_node_is_unavailable_and_the_node_is_asked_last(
+    stand_in_factory: StandInFactory, demo_source: URL, tmp_path: Path
+) -> None:
+    # Real NGAS, node 2 OFFLINE (7 December 2026): both nodes answer STATUS of its files 400
+    # NGAMS_ER_UNAVAIL_FILE, as of files never archived; only its own STATUS says State="OFFLINE".
+    archive = stand_in_factory("--offline", "2")
+    node1, node2 = archive.url, archive.process.second_url
+    small = "file_size < 3000000 AND content IS NULL AND file_id LIKE 'member.%'"
+    held = [row["file_id"] for row in catalogue(demo_source, f"node = 2 AND {small}")[:2]]
+    (elsewhere, *_) = catalogue(demo_source, f"node = 1 AND {small}")
+    with _client(node2, node1) as client:
+        for number, file_id in enumerate(held):
+            with pytest.raises(ArchiveUnavailable) as raised:
+                client.download(file_id, tmp_path / f"h{number}")
+            assert not isinstance(raised.value, ArchiveFileMissing)
+            assert f'OFFLINE: {node2} (its STATUS says State="OFFLINE")' in str(raised.value)
+            assert "try again later" in str(raised.value)
+        client.download(elsewhere["file_id"], tmp_path / "e")
+    assert (tmp_path / "e").read_bytes() == body(elsewhere["file_id"], elsewhere["file_size"])
+    asked = [(r["node"], r["file_id"]) for r in archive.requests(command=None)]
+    assert sorted(node for node, file_id in asked if not file_id) == [1, 2]  # plain STATUS, once each
+    assert [node for node, file_id in asked if file_id == held[0]] == [2, 1]  # as configured
+    assert [node for node, file_id in asked if file_id == held[1]] == [1, 2]  # the OFFLINE node last
+    assert {node for node, file_id in asked if file_id == elsewhere["file_id"]} == {1}
 
 
 def test_a_stopped_holding_node_is_said_of_a_missing_file_and_another_archive_serves_it(
@@ -102,7 +131,7 @@ def test_a_stopped_holding_node_is_said_of_a_missing_file_and_another_archive_se
     with _client(stopped.url) as client, pytest.raises(ArchiveFileMissing) as raised:
         client.download(file_id, tmp_path / "f")
     assert "NGAMS_ER_UNAVAIL_FILE" in str(raised.value)
-    assert "or the node holding it is stopped or OFFLINE" in str(raised.value)
+    assert "or the node holding it is stopped" in str(raised.value)
     with _client(stopped.url, stand_in.url) as client:
         client.download(file_id, tmp_path / "f")
     assert (tmp_path / "f").read_bytes() == body(file_id, size)

@@ -108,14 +108,42 @@ def test_login_is_401_without_www_authenticate(stand_in_factory: StandInFactory)
     assert status.split()[1] == "200"
 
 
-def test_an_offline_node_answers_improper_state_to_retrieve_and_status(
-    stand_in_factory: StandInFactory,
+def test_a_plain_status_says_each_node_s_state(
+    stand_in: RunningStandIn, stand_in_factory: StandInFactory
 ) -> None:
-    offline = stand_in_factory("--offline", "1")
-    for command in ("STATUS", "RETRIEVE"):
-        status, _, payload = _raw(offline.url, f"/{command}?file_id={CALTABLES}")
-        assert status.split()[1] == "400"
-        assert parse_status(payload).message.startswith("NGAMS_ER_IMPROPER_STATE")
+    offline = stand_in_factory("--offline", "2")
+    for url, state in ((stand_in.url, "ONLINE"), (stand_in.process.second_url, "ONLINE"),
+                       (offline.url, "ONLINE"), (offline.process.second_url, "OFFLINE")):
+        status, _, payload = _raw(url, "/STATUS")
+        assert status.split()[1] == "200", url
+        answer = parse_status(payload)
+        assert (answer.status, answer.state, answer.files) == ("SUCCESS", state, ()), url
+
+
+def test_an_offline_node_answers_status_refuses_retrieve_and_its_files_are_unavailable_from_both(
+    stand_in_factory: StandInFactory, demo_source: URL
+) -> None:
+    # As real NGAS with node 2 OFFLINE (/OFFLINE?force=1, 7 December 2026): its disks are unmounted in
+    # the shared database, so both nodes answer STATUS of its files as of files the archive never had.
+    offline = stand_in_factory("--offline", "2")
+    node1, node2 = offline.url, offline.process.second_url
+    held = _node2_file(demo_source)["file_id"]
+    (elsewhere, *_) = catalogue(demo_source, "node = 1 AND file_id LIKE 'member.%'")
+    for url in (node1, node2):
+        status, _, payload = _raw(url, f"/STATUS?file_id={held}")
+        assert status.split()[1] == "400", url
+        assert parse_status(payload).message.startswith("NGAMS_ER_UNAVAIL_FILE"), url
+        status, _, payload = _raw(url, f"/STATUS?file_id={elsewhere['file_id']}")
+        assert status.split()[1] == "200", url
+        assert [file.file_id for file in parse_status(payload).files] == [elsewhere["file_id"]]
+    status, _, payload = _raw(node2, f"/RETRIEVE?file_id={elsewhere['file_id']}")
+    assert status.split()[1] == "400"
+    answer = parse_status(payload)
+    assert answer.message.startswith("NGAMS_ER_IMPROPER_STATE")
+    assert answer.state == "OFFLINE"
+    status, _, payload = _raw(node1, f"/RETRIEVE?file_id={held}")
+    assert status.split()[1] == "400"
+    assert parse_status(payload).message.startswith("NGAMS_ER_UNAVAIL_FILE")
 
 
 def test_a_stopped_node_does_not_listen_and_the_other_says_its_files_are_unavailable(
