@@ -252,6 +252,9 @@ class NgasClient:
         # Redirect targets (a crashed node the others still send clients to) that refused connections
         # through every retry: tried once after that, not with the whole backoff for each file.
         self._dead_targets: set[str] = set()
+        # Whether any server answered as NGAS in this run: then a configured URL that is not NGAS was
+        # skipped without failing anything, and is worth a warning at the end (``close``).
+        self._answered = False
         # Keep-alive connections shared by the threads of a fetch (its downloads, the STATUS asked
         # ahead); redirects are followed by open_reply: errors name the target, credentials go along.
         self.http = Connections(settings.connect_timeout, settings.read_timeout, _tls_context)
@@ -266,6 +269,19 @@ class NgasClient:
 
     def close(self) -> None:
         self.http.close()
+        self._warn_of_skipped_urls()
+
+    def _warn_of_skipped_urls(self) -> None:
+        """Each configured URL that is not NGAS, said once as a warning (kept under -q) when the run
+        went on without it; a run that no URL served says it in its error instead."""
+        if not self._answered:
+            return
+        for server in self.servers:
+            reason = self._not_ngas.get(server.base)
+            if reason is not None:
+                log.warning("ngas.url_skipped %s", fields(
+                    server=server.name, reason=f"does not look like an NGAS server ({reason}); the other "
+                    "URLs served this run: check [archive] ngas_urls / ALMAMIRROR_NGAS_URL"))
 
     # --- what callers use ---------------------------------------------------------------------
 
@@ -574,6 +590,7 @@ class NgasClient:
             except Refused as exc:
                 raise ArchiveRefused(file_id, exc.code, str(exc)) from None
             else:
+                self._answered = True
                 self._forget(server)
                 return result
             log.info("ngas.server_failed %s", fields(file_id=file_id, server=server.name,

@@ -59,6 +59,24 @@ def test_a_url_that_is_not_ngas_is_said_once(
     assert len(stand_in.requests(command=None)) <= 4  # one per worker at most, not one per file
 
 
+def test_a_url_that_is_not_ngas_before_one_that_is_is_a_warning_once_at_the_end(
+    request_dir: Path, stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other URL serves the fetch, so it succeeds; the configuration is still wrong: said under -q."""
+    wrong = f"{stand_in.url}/ngas"
+    monkeypatch.setenv("ALMAMIRROR_NGAS_URL", f"{wrong},{stand_in.url}")
+    assert main(["-q", "fetch", str(request_dir), "--products-only"]) == 0
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert "ngas.url_skipped" in line
+    assert f"server={wrong} " in line
+    assert "does not look like an NGAS server (it answered 404 (Command not found)" in line
+    assert "check [archive] ngas_urls / ALMAMIRROR_NGAS_URL" in line
+    assert captured.out == ""
+    assert len(_fetched(request_dir)) == 48
+
+
 def test_a_missing_export_tool_is_one_line_before_any_eb_is_tried(
     request_dir: Path, stand_in: RunningStandIn, capsys: pytest.CaptureFixture[str],  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
