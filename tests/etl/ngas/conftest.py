@@ -18,6 +18,8 @@ from etl.settings import ArchiveSettings
 from tests.conftest import open_engine
 
 SEED_MOUS_DISK = "uid___A001_X129e_Xb6"
+# A product no catalogue holds.
+MISSING_FILE = "member.uid___A001_X1_X2.session_1.caltables.tgz"
 
 
 class RunningStandIn:
@@ -153,3 +155,9 @@ def served(entry: Any) -> bytes:
 def served_bytes(demo_source: URL, file_id: str) -> bytes:
     (entry,) = catalogue(demo_source, "file_id = :file_id", file_id=file_id)
     return served(entry)
+
+
+def seed_files(demo_source: URL, count: int) -> list[str]:
+    """The first ``count`` file ids of the seed MOUS's products in the catalogue, in order."""
+    rows = catalogue(demo_source, "file_id LIKE :pattern", pattern=f"member.{SEED_MOUS_DISK}.%")
+    return sorted(str(row["file_id"]) for row in rows)[:count]

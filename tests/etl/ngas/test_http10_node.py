@@ -12,21 +12,14 @@ from sqlalchemy.engine import URL
 
 from etl.errors import ArchiveFileMissing
 from etl.ngas.client import NgasClient
-from tests.etl.ngas.conftest import SEED_MOUS_DISK, StandInFactory, archive_settings, catalogue
-
-MISSING = "member.uid___A001_X1_X2.session_1.caltables.tgz"
-
-
-def _seed_files(demo_source: URL, count: int) -> list[str]:
-    rows = catalogue(demo_source, "file_id LIKE :pattern", pattern=f"member.{SEED_MOUS_DISK}.%")
-    return sorted(str(row["file_id"]) for row in rows)[:count]
+from tests.etl.ngas.conftest import MISSING_FILE, StandInFactory, archive_settings, seed_files
 
 
 def test_three_requests_in_one_write_get_one_http10_reply_and_the_connection_closed(
     stand_in_factory: StandInFactory, demo_source: URL
 ) -> None:
     node = stand_in_factory("--http10")
-    files = _seed_files(demo_source, 3)
+    files = seed_files(demo_source, 3)
     parts = urlsplit(node.url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
         connection.sendall(b"".join(f"GET /STATUS?file_id={file_id} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n"
@@ -46,12 +39,12 @@ def test_statuses_asked_ahead_of_an_http10_node_are_each_asked_once_one_per_conn
     stand_in_factory: StandInFactory, demo_source: URL
 ) -> None:
     node = stand_in_factory("--http10")
-    files = [*_seed_files(demo_source, 6), MISSING]
+    files = [*seed_files(demo_source, 6), MISSING_FILE]
     with NgasClient(archive_settings(node.url), backoff_seconds=0.05, max_backoff_seconds=0.2) as client:  # type: ignore[arg-type]
         answers = list(client.status_answers(files))
         assert [answer.status.file_id for answer in answers[:-1] if answer and answer.status] == files[:-1]
         with pytest.raises(ArchiveFileMissing, match="NGAMS_ER_UNAVAIL_FILE"):
-            client.status(MISSING, answer=answers[-1])
+            client.status(MISSING_FILE, answer=answers[-1])
     # Each asked once, in order: none dropped unanswered, none asked twice.
     # (The missing file's verdict also asks the node's own STATUS, no file_id: not one of these.)
     asked = [request for request in node.requests(command="STATUS") if request["file_id"]]

@@ -14,23 +14,17 @@ from sqlalchemy.engine import URL
 from etl.errors import ArchiveFileMissing, NotAnArchive
 from etl.ngas.client import NgasClient
 from tests.etl.ngas.conftest import (
-    SEED_MOUS_DISK,
+    MISSING_FILE,
     RunningStandIn,
     StandInFactory,
     archive_settings,
-    catalogue,
+    seed_files,
 )
-
-MISSING = "member.uid___A001_X1_X2.session_1.caltables.tgz"
 
 
 def _client(*urls: str) -> NgasClient:
     return NgasClient(archive_settings(*urls), backoff_seconds=0.05, max_backoff_seconds=0.2)  # type: ignore[arg-type]
 
-
-def _seed_files(demo_source: URL, count: int) -> list[str]:
-    rows = catalogue(demo_source, "file_id LIKE :pattern", pattern=f"member.{SEED_MOUS_DISK}.%")
-    return sorted(str(row["file_id"]) for row in rows)[:count]
 
 
 def _file_statuses(stand_in: RunningStandIn) -> list[dict[str, Any]]:
@@ -41,7 +35,7 @@ def _file_statuses(stand_in: RunningStandIn) -> list[dict[str, Any]]:
 def test_pipelined_answers_are_the_statuses_one_request_each(
     stand_in: RunningStandIn, demo_source: URL
 ) -> None:
-    files = [*_seed_files(demo_source, 6), MISSING]
+    files = [*seed_files(demo_source, 6), MISSING_FILE]
     with _client(stand_in.url) as client:
         answers = list(client.status_answers(files))
         asked = _file_statuses(stand_in)
@@ -49,14 +43,14 @@ def test_pipelined_answers_are_the_statuses_one_request_each(
                                                                                        strict=False)]
         assert statuses == [client.status(file_id) for file_id in files[:-1]]
         with pytest.raises(ArchiveFileMissing, match="NGAMS_ER_UNAVAIL_FILE"):
-            client.status(MISSING, answer=answers[-1])
+            client.status(MISSING_FILE, answer=answers[-1])
     assert [request["file_id"] for request in asked] == files  # in order, once each
     # Asked again only by the plain status() calls: the answers taken were not asked twice.
     assert len(_file_statuses(stand_in)) == len(asked) + len(files) - 1
 
 
 def test_a_url_that_is_not_ngas_is_asked_once(stand_in: RunningStandIn, demo_source: URL) -> None:
-    files = _seed_files(demo_source, 6)
+    files = seed_files(demo_source, 6)
     with _client(stand_in.url + "/ngas") as client:
         answers = list(client.status_answers(files))
         assert answers[1:] == [None] * 5  # not asked: nothing more after the node's own trouble
@@ -69,7 +63,7 @@ def test_an_overloaded_node_answers_the_first_and_each_file_is_then_retried(
     stand_in_factory: StandInFactory, demo_source: URL
 ) -> None:
     busy = stand_in_factory("--fault", "unavailable=1")
-    files = _seed_files(demo_source, 3)
+    files = seed_files(demo_source, 3)
     with _client(busy.url) as client:
         answers = list(client.status_answers(files))
         assert answers[0] is not None
