@@ -204,8 +204,10 @@ def test_a_second_sync_fetches_no_document_again(
     lacking = {
         subject for _, subject, _ in open_issues(synced_mirror, FIXED_CASES["document_not_on_ngas"].mous_uid)
     }
-    asked = {line["file_id"] for line in ngas.requests("STATUS")}
+    asked = {line["file_id"] for line in ngas.requests("STATUS") if line["file_id"]}
     assert lacking <= asked
+    # Before calling the lacking one missing, the server's own state (a plain STATUS: not OFFLINE).
+    assert [line["file_id"] for line in ngas.requests("STATUS") if not line["file_id"]] == [""]
     share = max(RECHECK_AT_LEAST, -(-fetch.held // RECHECK_CYCLE))
     assert len(asked - lacking) == min(share, fetch.held)
     assert (summary.changes, summary.mous_derived) == (0, 0)
@@ -236,7 +238,9 @@ def test_a_document_costs_one_retrieve_and_status_only_where_the_record_needs_it
                  and row["state"] != "fetched"]
     # STATUS for the documents of a MOUS calibrated twice (the newest calibration is chosen by NGAS's
     # IngestionDate), and for the one the plain RETRIEVE did not bring (NGAS says why); else none.
-    assert {line["file_id"] for line in ngas.requests("STATUS")} == dated | {missing}
+    assert {line["file_id"] for line in ngas.requests("STATUS") if line["file_id"]} == dated | {missing}
+    # And once the server's own state, before the missing one is called missing (not OFFLINE).
+    assert [line["file_id"] for line in ngas.requests("STATUS") if not line["file_id"]] == [""]
     retrieved = [line for line in ngas.requests("RETRIEVE") if line["status"] == 200]
     assert sorted(line["file_id"] for line in retrieved) == sorted(
         file_id for file_id, row in held.items() if row["state"] == "fetched"
