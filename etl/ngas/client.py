@@ -52,7 +52,7 @@ from etl.ngas.checksums import (
     checksum_of_file,
     expected_checksum,
 )
-from etl.ngas.status import MAX_STATUS_BYTES, FileStatus, NotNgamsStatus, parse_status
+from etl.ngas.status import MAX_STATUS_BYTES, FileStatus, NgamsStatus, NotNgamsStatus, parse_status
 from etl.ngas.transport import (
     READ_BYTES,
     REDIRECTS,
@@ -659,11 +659,8 @@ class NgasClient:
         try:
             with open_reply(self.http, server, "STATUS", {}, {}, deadline, self.redirects) as (
                     response, answered, via):
-                raise_for_error(response, answered, via, deadline)
-                body, more = read_capped(response, MAX_STATUS_BYTES, deadline)
-            state = None if more else parse_status(body).state or None
-        except (Transient, NotHere, Offline, NotNgas, Refused, DeadlinePassed, BadReply,
-                NotNgamsStatus) as exc:
+                state = _status_document(response, answered, via, deadline).state or None
+        except (Transient, NotHere, Offline, NotNgas, Refused, DeadlinePassed) as exc:
             log.info("ngas.node_state_unknown %s", fields(server=server.name, reason=str(exc)))
             return None
         log.info("ngas.node_state %s", fields(server=server.name, state=state))
@@ -748,21 +745,7 @@ class NgasClient:
         self, response: Reply, answered: Server, via: Server | None, file_id: str, deadline: Deadline
     ) -> FileStatus:
         """The file's status in a STATUS reply, or the error it is."""
-        raise_for_error(response, answered, via, deadline)
-        try:
-            body, more = read_capped(response, MAX_STATUS_BYTES, deadline)
-        except BadReply as exc:
-            raise Transient(f"{where(answered, via)} answered STATUS unreadably: {exc}") from None
-        if more:
-            raise Transient(
-                f"{where(answered, via)} answered STATUS with more than {MAX_STATUS_BYTES:,} bytes"
-            )
-        try:
-            found = parse_status(body)
-        except NotNgamsStatus as exc:
-            raise Transient(
-                f"{where(answered, via)} answered STATUS with something else than NgamsStatus ({exc})"
-            ) from None
+        found = _status_document(response, answered, via, deadline)
         for file_status in found.files:
             if file_status.file_id == file_id:
                 return file_status
@@ -846,6 +829,25 @@ def _file_params(file_id: str, version: int | None) -> dict[str, str]:
     if version is not None:
         params["file_version"] = str(version)
     return params
+
+
+def _status_document(
+    response: Reply, answered: Server, via: Server | None, deadline: Deadline
+) -> NgamsStatus:
+    """A STATUS reply's NgamsStatus document, or the error the reply is."""
+    raise_for_error(response, answered, via, deadline)
+    try:
+        body, more = read_capped(response, MAX_STATUS_BYTES, deadline)
+    except BadReply as exc:
+        raise Transient(f"{where(answered, via)} answered STATUS unreadably: {exc}") from None
+    if more:
+        raise Transient(f"{where(answered, via)} answered STATUS with more than {MAX_STATUS_BYTES:,} bytes")
+    try:
+        return parse_status(body)
+    except NotNgamsStatus as exc:
+        raise Transient(
+            f"{where(answered, via)} answered STATUS with something else than NgamsStatus ({exc})"
+        ) from None
 
 
 def _check_reply(response: Reply, file_id: str, server: str, sink: _Sink, start: int) -> None:
