@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import itertools
 import json
 import logging
 import socket
@@ -152,6 +153,9 @@ class StandInNgas:
         self._lock = threading.Lock()
         self._reading = threading.Lock()
         self._faults_used: Counter[tuple[str, str]] = Counter()
+        # Requests numbered as they arrive: the log is written after each reply, so two nodes' lines
+        # can land in another order than the requests came.
+        self._arrivals = itertools.count(1)
         self._checksums: dict[tuple[str, int], str] = {}
         # A client asks STATUS, then RETRIEVE (each perhaps after a 303) of one file in a row, and a sync
         # its documents in file id order: one lookup reads the file and the documents after it
@@ -272,9 +276,17 @@ class StandInNgas:
             self._faults_used[(name, file_id)] += 1
             return True
 
+    def arrived(self) -> int:
+        """The next request's number in the order requests arrive at either node."""
+        with self._lock:
+            return next(self._arrivals)
+
     def record(self, **entry: Any) -> None:
+        """Log a request (numbered when it arrived) or an event of one (numbered now)."""
         if self.request_log is None:
             return
+        if "arrived" not in entry:
+            entry["arrived"] = self.arrived()
         line = json.dumps(entry, sort_keys=True) + "\n"
         with self._lock, self.request_log.open("a", encoding="utf-8") as handle:
             handle.write(line)
@@ -317,7 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
         file_id = query.get("file_id", "")
         # The client's port tells the connections apart (a keep-alive one serves several requests).
         note: dict[str, Any] = {"node": self.server.number, "command": command, "file_id": file_id,
-                                "range": self.headers.get("Range"), "client_port": self.client_address[1]}
+                                "range": self.headers.get("Range"), "client_port": self.client_address[1],
+                                "arrived": archive.arrived()}
         self.fault: str | None = None
         try:
             status, sent, fault = self._answer(archive, command, file_id, query)

@@ -32,9 +32,11 @@ class RunningStandIn:
         self.start = start
 
     def requests(self, command: str | None = "RETRIEVE") -> list[dict[str, Any]]:
-        """The logged requests, once the log has stopped growing (a handler logs after its reply)."""
+        """The logged requests in the order they arrived, once the log has stopped growing (a handler
+        logs after its reply, so the lines of two nodes can be written in another order)."""
         self._settled_size()
-        lines = [json.loads(line) for line in self._read().splitlines()]
+        lines = sorted((json.loads(line) for line in self._read().splitlines()),
+                       key=lambda line: line["arrived"])
         return [line for line in lines if command is None or line["command"] == command]
 
     def from_now_on(self) -> RunningStandIn:

@@ -97,7 +97,7 @@ def test_a_stalled_body_times_out_and_is_resumed(
     deadline = time.monotonic() + 10
     while len(stand_in.requests()) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)  # the stalled request is logged when its handler gives up
-    second, first = stand_in.requests()
+    first, second = stand_in.requests()  # in the order they arrived
     # (The stalled handler's last write may still fit the socket's buffer after the client left: a
     # file of a few kB does not show the client gone.)
     assert first["fault"] == "stall"
