@@ -10,8 +10,12 @@ and in one run measures:
   the 303s as the client does; ``fetch`` of a request directory listing them, with 1 and ``--workers``;
 - ``curl -Z`` with the default workers and ``fetch`` with the default workers on the small products
   (after an untimed pass, so that neither pays the stand-in's first catalogue lookup of each file, and
-  an ``os.sync()``, so that the fetch's fsyncs do not wait for the large files curl left unflushed);
+  each step, as every timed step, after an ``os.sync()``);
 - the checksum alone over the large files (CRC-32 and CRC-32C), as a share of the fetch's time.
+
+With ``--rounds N`` the large files are measured N times each way, curl and ``fetch`` alternating (which
+goes first alternates too), and the median is printed with each round's ratio. Every timed step starts
+with nothing left to write back (``os.sync()``) and deletes what it wrote when timed.
 
 With ``--small-only --rounds N`` it measures the small products only, N rounds on the same stand-in and
 the same files, curl and ``fetch`` alternating (which goes first alternates too), each ratio to the curl
@@ -32,6 +36,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import text
@@ -86,22 +92,30 @@ def main() -> None:
             results = {}
             total = args.files * size
             for workers in sorted({1, args.workers}):
-                curl_seconds = _curl(stand_in.url, names, work / f"curl-{workers}", workers)
+                timings = [
+                    _alternating(
+                        number,
+                        partial(_curl, stand_in.url, names, work / f"curl-{workers}", workers),
+                        partial(_fetch, work / f"request-{workers}", sizes, archive, workers),
+                    )
+                    for number in range(1, args.rounds + 1)
+                ]
+                ratios = [curl_seconds / seconds for curl_seconds, seconds in timings]
+                curl_seconds = statistics.median(curl for curl, _ in timings)
+                seconds = results[workers] = statistics.median(fetch for _, fetch in timings)
                 print(f"curl, {workers} at a time:                {curl_seconds:6.2f} s  "
                       f"{_rate(total, curl_seconds)}")
-                seconds = _fetch(work / f"request-{workers}", sizes, archive, workers)
-                results[workers] = seconds
                 print(f"fetch, {workers} worker(s):               {seconds:6.2f} s  {_rate(total, seconds)}  "
-                      f"{curl_seconds / seconds:.2f} of curl's rate, "
+                      f"{statistics.median(ratios):.2f} of curl's rate, "
                       f"{copy_seconds / seconds:.2f} of the copy's")
+                if args.rounds > 1:
+                    print(f"    {args.rounds} rounds, alternating: "
+                          + ", ".join(f"{ratio:.2f}" for ratio in ratios) + " of curl's rate")
             default = settings.archive.workers
             small_bytes = sum(small.values())
             # The stand-in looks each file up in its catalogue the first time it is asked, then keeps
             # it: an untimed pass first, so that neither side pays the lookups (curl would, going first).
             _curl(stand_in.url, list(small), work / "warm-up", default)
-            # What curl wrote and never flushed (1 GiB of large files) is written back now, not during
-            # the small products' measurement, where it would delay only the fetch's fsyncs.
-            os.sync()
             curl_seconds = _curl(stand_in.url, list(small), work / "curl-small", default)
             print(f"small products, curl {default} at a time:  {curl_seconds:6.2f} s  "
                   f"{_rate(small_bytes, curl_seconds)}")
@@ -148,19 +162,11 @@ def _small_rounds(
     _fetch(work / "request-warm-up", small, archive, workers)
     ratios = []
     for number in range(1, rounds + 1):
-        # Each side starts with nothing waiting to be written back (curl's files are never flushed).
-        def timed_curl(number: int = number) -> float:
-            os.sync()
-            return _curl(url, names, work / f"curl-small-{number}", workers)
-
-        def timed_fetch(number: int = number) -> float:
-            os.sync()
-            return _fetch(work / f"request-small-{number}", small, archive, workers)
-
-        if number % 2:
-            curl_seconds, seconds = timed_curl(), timed_fetch()
-        else:
-            seconds, curl_seconds = timed_fetch(), timed_curl()
+        curl_seconds, seconds = _alternating(
+            number,
+            partial(_curl, url, names, work / f"curl-small-{number}", workers),
+            partial(_fetch, work / f"request-small-{number}", small, archive, workers),
+        )
         ratios.append(curl_seconds / seconds)
         print(f"round {number:2d} ({'curl' if number % 2 else 'fetch'} first): curl {curl_seconds:5.3f} s, "
               f"fetch {workers} workers {seconds:5.3f} s, {ratios[-1]:.2f} of curl's rate  "
@@ -180,7 +186,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--plugin", choices=("crc32", "crc32c"), default="crc32c")
     parser.add_argument("--small-only", action="store_true",
                         help="only the small products, curl and fetch alternating for --rounds rounds")
-    parser.add_argument("--rounds", type=int, default=1, help="with --small-only: rounds of curl and fetch")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of curl and fetch, alternating (the large files; with --small-only the small products)")
     args = parser.parse_args()
     if args.small_only:
         args.files = 0
@@ -195,25 +201,51 @@ def _load() -> str:
         return "unknown"
 
 
+def _alternating(number: int, curl: Callable[[], float], fetch: Callable[[], float]) -> tuple[float, float]:
+    """curl's and the fetch's seconds, curl first in odd rounds: neither always has the warmer cache."""
+    if number % 2:
+        curl_seconds = curl()
+        return curl_seconds, fetch()
+    seconds = fetch()
+    return curl(), seconds
+
+
+def _settled() -> None:
+    """Before a timed step: nothing left to write back. curl never flushes what it wrote, and an ext4
+    fsync (the fetch's, before each rename) waits for the dirty pages the journal orders before it, so
+    a fetch after curl would pay for curl's writeback."""
+    os.sync()
+
+
 def _curl(url: str, names: list[str], into: Path, parallel: int) -> float:
-    """Seconds for curl to fetch ``names`` (following the 303s), ``parallel`` at a time in one process."""
+    """Seconds for curl to fetch ``names`` (following the 303s), ``parallel`` at a time in one process.
+
+    What it wrote is deleted afterwards, as ``_fetch`` deletes its directory: each step writes into
+    page cache the steps before it gave back. Memory a virtual machine's guest never used before costs
+    the host a fault per page when first written, and in a fresh VM that made whichever fetch came
+    second 2-4 times slower (its system time 4x), the same for 1 worker or 4."""
     into.mkdir()
     command = ["curl", "--silent", "--show-error", "--no-progress-meter", "--fail", "--location"]
     if parallel > 1:
         command += ["--parallel", "--parallel-max", str(parallel)]
     for name in names:
         command += [f"{url}/RETRIEVE?file_id={name}", "--output", str(into / name)]
+    _settled()
     started = time.monotonic()
     subprocess.run(command, check=True)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    shutil.rmtree(into)
+    return seconds
 
 
 def _fetch(directory: Path, sizes: dict[str, int], archive: object, workers: int) -> float:
     _request_directory(directory, sizes)
+    _settled()
     started = time.monotonic()
     summary = fetch_request(directory, archive, FetchOptions(products_only=True, workers=workers))  # type: ignore[arg-type]
     seconds = time.monotonic() - started
     assert not summary.failed, summary.failed
+    shutil.rmtree(directory)
     return seconds
 
 
