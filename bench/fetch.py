@@ -186,7 +186,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--plugin", choices=("crc32", "crc32c"), default="crc32c")
     parser.add_argument("--small-only", action="store_true",
                         help="only the small products, curl and fetch alternating for --rounds rounds")
-    parser.add_argument("--rounds", type=int, default=1, help="rounds of curl and fetch, alternating (the large files; with --small-only the small products)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of curl and fetch, alternating: the large files (with --small-only the "
+                             "small products)")
     args = parser.parse_args()
     if args.small_only:
         args.files = 0

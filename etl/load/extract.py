@@ -6,7 +6,7 @@ import contextlib
 import queue
 import re
 import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from etl.errors import BadSourceData, SchemaMismatch, SourceChanged, SourceUnavailable
-from etl.load.mapping import TableMapping, row_converter
+from etl.load.mapping import StagingConverter, TableMapping
 from etl.logs import mask_url
 from etl.source.contract import source_execution_options
 from etl.urls import is_oracle
@@ -95,25 +95,23 @@ def source_rows(
     connection: Connection,
     mapping: TableMapping,
     batch_rows: int,
-    convert: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
+    convert: StagingConverter,
     where: ColumnElement[bool] | None = None,
 ) -> Generator[Sequence[Any], None, None]:
     """Stream the source table's rows in the mirror table's column order, converted to mirror types.
 
-    ``convert`` defaults to ``row_converter`` (a bad value raises); ``where`` limits the rows read.
+    ``convert`` marks a bad row instead of raising (``StagingConverter``); ``where`` limits the rows read.
     ``yield_per`` keeps memory bounded: a server-side cursor on PostgreSQL, fetches of ``arraysize``
     rows on Oracle. Close the iterator when done with it early: that ends its read-ahead thread.
     """
     statement = select(*(mapping.source.c[column] for column in mapping.source_columns))
     if where is not None:
         statement = statement.where(where)
-    convert = convert or row_converter(mapping)
     with source_errors(connection.engine, f"reading {mapping.source.name} from"):
         try:
             result = connection.execute(statement, execution_options={"yield_per": batch_rows})
             for batch in read_ahead(result.partitions()):
-                for row in batch:
-                    yield convert(row)
+                yield from convert.convert_batch(batch)
         except UnicodeDecodeError as exc:
             # The driver decodes a whole fetch at once, so the row cannot be named (Oracle thin mode).
             raise BadSourceData(

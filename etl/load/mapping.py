@@ -6,10 +6,13 @@ each column), so the schema and the mapping cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Numeric, String, Table
@@ -95,7 +98,26 @@ class StagingConverter:
     def __init__(self, mapping: TableMapping) -> None:
         self.mapping = mapping
         self.converters = [_converter_for(mapping.target.c[name]) for name in mapping.loaded]
+        self.kept_as_read = [_KEPT_AS_READ[converter] for converter in self.converters]
         self.marked = 0
+
+    def convert_batch(self, batch: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+        """The batch's rows, each as ``__call__`` gives it.
+
+        Most batches need no conversion at all: every value of every column is already what its
+        converter would return (text without '' or NUL, integers in range, naive times, ...). Such a
+        batch is checked a column at a time by C-level builtins and passed through, instead of a Python
+        call per value (2.8 s of CPU for the 1.5 million rows of product_file); any other batch is
+        converted row by row, so a value that needs converting, and a bad row, are handled as before.
+        """
+        if batch:
+            columns = list(zip(*batch, strict=True))
+            if len(columns) == len(self.converters) and all(
+                kept(column) for kept, column in zip(self.kept_as_read, columns, strict=True)
+            ):
+                # The problem columns: NULL for every row (repeat() never ends; the columns do).
+                return zip(*columns, *(repeat(None) for _ in PROBLEM_COLUMNS), strict=False)
+        return [self(row) for row in batch]
 
     def __call__(self, row: Sequence[Any]) -> list[Any]:
         try:
@@ -146,6 +168,42 @@ def _bad_value(
                 f"stored as {column_type} in mirror column {mapping.name}.{name}"
             )
     return BadSourceData(f"source {mapping.source.name}: row {key} cannot be converted")
+
+
+_NULL = type(None)
+
+
+def _value_types(column: Sequence[Any]) -> set[type]:
+    return set(map(type, column))
+
+
+def _texts_kept(column: Sequence[Any]) -> bool:
+    """``to_text`` returns each value as it is: str or None, never '' (NULL) nor a NUL character."""
+    return (
+        _value_types(column) <= {str, _NULL}
+        and "" not in column
+        and "\x00" not in "".join(filter(None, column))
+    )
+
+
+def _integers_kept(bounds: tuple[int, int], column: Sequence[Any]) -> bool:
+    """``to_int4``/``to_bigint`` return each value as it is: int (not bool) or None, within ``bounds``."""
+    types = _value_types(column)
+    if not types <= {int, _NULL}:
+        return False
+    numbers = [value for value in column if value is not None] if _NULL in types else column
+    return not numbers or (bounds[0] <= min(numbers) and max(numbers) <= bounds[1])
+
+
+def _decimals_kept(column: Sequence[Any]) -> bool:
+    return _value_types(column) <= {Decimal, _NULL}
+
+
+def _times_kept(column: Sequence[Any]) -> bool:
+    """``to_timestamp`` returns each value as it is: a naive datetime (not a date) or None."""
+    return _value_types(column) <= {datetime, _NULL} and not any(
+        map(attrgetter("tzinfo"), filter(None, column))
+    )
 
 
 def _converter_for(column: Column[Any]) -> Converter:
@@ -245,3 +303,13 @@ def to_timestamp(value: Any) -> datetime | None:
             raise ValueError(f"{value!r} is not a time the mirror can store") from exc
         return to_timestamp(parsed)
     raise TypeError(f"{value!r} is not a date or time")
+
+
+# For each converter, the check that a whole column of values would come back unchanged from it.
+_KEPT_AS_READ: dict[Converter, Callable[[Sequence[Any]], bool]] = {
+    to_text: _texts_kept,
+    to_int4: partial(_integers_kept, INT4_RANGE),
+    to_bigint: partial(_integers_kept, INT8_RANGE),
+    to_decimal: _decimals_kept,
+    to_timestamp: _times_kept,
+}

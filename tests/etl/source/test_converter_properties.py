@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, DateTime, Integer, Numeric, String
 
 from etl.load.mapping import (
     BadSourceData,
+    StagingConverter,
     TableMapping,
     mirrored_tables,
     row_converter,
@@ -277,3 +278,61 @@ def test_one_unstorable_value_names_its_table_column_and_value(
     message = str(caught.value)
     assert f"{mapping.source.name}.{mapping.source_columns[index]} = {row[index]!r}" in message
     assert f"mirror column {mapping.name}.{mapping.loaded[index]}" in message
+
+
+def _column_values(column_type: Any) -> st.SearchStrategy[Any]:
+    """What a source returns for a column: mostly values kept as read, sometimes one to convert or refuse."""
+    return st.one_of(good_value(column_type), good_value(column_type), bad_value(column_type), anything)
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[TableMapping, list[tuple[Any, ...]]]:
+    """A mapping and a batch of source rows for it; some batches hold only values the converters keep."""
+    mapping = draw(st.sampled_from(MAPPINGS))
+    types = [mapping.target.c[name].type for name in mapping.loaded]
+    plain = draw(st.booleans())
+    values = [good_value(column_type) if plain else _column_values(column_type) for column_type in types]
+    rows = draw(st.lists(st.tuples(*values), max_size=6))
+    return mapping, rows
+
+
+@given(batches())
+@example((MAPPINGS[0], []))
+def test_a_batch_converts_exactly_as_its_rows_one_by_one(
+    case: tuple[TableMapping, list[tuple[Any, ...]]],
+) -> None:
+    mapping, rows = case
+    one_by_one = StagingConverter(mapping)
+    expected = [list(one_by_one(row)) for row in rows]
+    batched = StagingConverter(mapping)
+    converted = [list(row) for row in batched.convert_batch(rows)]
+    assert repr(converted) == repr(expected)  # repr: the same types, and NaN equal to itself
+    assert batched.marked == one_by_one.marked
+
+
+def test_a_batch_of_values_kept_as_read_is_passed_through_a_column_at_a_time() -> None:
+    mapping = next(m for m in MAPPINGS if m.name == "product_file")
+    rows = [("uid://A001/X1/X1", "member.uid___A001_X1_X1.caltables.tgz", 1024, "calibration")] * 3
+    converter = StagingConverter(mapping)
+    assert mapping.loaded == ("mous_uid", "file_name", "size_bytes", "file_class")
+    converted = converter.convert_batch(rows)
+    assert not isinstance(converted, list)  # passed through, not converted row by row
+    assert [tuple(row) for row in converted] == [(*rows[0], None, None, None)] * 3
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("file_name", ""),  # NULL, as Oracle stores ''
+    ("file_name", "a\x00b"),  # refused: PostgreSQL text holds no NUL
+    ("file_name", b"bytes"),  # decoded
+    ("size_bytes", True),  # refused: a boolean is not a number
+    ("size_bytes", 2**63),  # refused: out of bigint's range
+    ("size_bytes", Decimal(7)),  # converted to int
+])
+def test_a_batch_with_a_value_to_convert_or_refuse_is_converted_row_by_row(column: str, value: Any) -> None:
+    mapping = next(m for m in MAPPINGS if m.name == "product_file")
+    row = ["uid://A001/X1/X1", "member.uid___A001_X1_X1.caltables.tgz", 1024, "calibration"]
+    row[mapping.loaded.index(column)] = value
+    rows = [tuple(row), ("uid://A001/X1/X2", "b.tgz", 1, None)]
+    converted = StagingConverter(mapping).convert_batch(rows)
+    assert isinstance(converted, list)
+    assert converted == [StagingConverter(mapping)(one) for one in rows]
