@@ -121,7 +121,7 @@ def stage_table(
     with closing(rows):  # a failed COPY stops the source's read-ahead at once
         pulled = copy_rows(
             mirror, stage, (*mapping.loaded, *PROBLEM_COLUMNS), rows,
-            on_batch=progress.update, batch_rows=batch_rows,
+            on_batch=progress.update, batch_rows=batch_rows, binary=True,  # converted: mirror types
         )
     progress.phase("checking for bad rows")
     quarantine = _set_bad_rows_aside(mirror, stage, mapping, convert.marked, pulled)
