@@ -120,12 +120,16 @@ def _is_empty(connection: Connection, table: Table) -> bool:
 
 
 def _fill(connection: Connection, target: MergeTarget, staged: FromClause) -> int:
-    """Insert every staged row into the empty target: no join, no conflict to resolve."""
+    """Insert every staged row into the empty target: no join, no conflict to resolve.
+
+    In key order: the primary key's index is then filled from its end instead of split page by
+    page where each row happens to land (product_file's 1.5 M rows: 8.7 s unordered, 7.4 s ordered).
+    """
     table = target.table
     rows = select(
         *(staged.c[c] for c in target.loaded),
         *(literal(value, table.c[column].type) for column, value in target.stamp.items()),
-    )
+    ).order_by(*(staged.c[c] for c in target.key))
     statement = insert(table).from_select([*target.loaded, *target.stamp], rows)
     result = connection.execute(statement, execution_options={"preserve_rowcount": True})
     return int(result.rowcount)
