@@ -37,6 +37,7 @@ import json
 import logging
 import socket
 import struct
+import sys
 import threading
 import time
 import zlib
@@ -303,6 +304,16 @@ class _NodeServer(ThreadingHTTPServer):
         self.archive = archive
         self.number = number
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that reset its connection (a pooled client closing an idle one, or one gone
+        mid-reply) is how connections end, not a fault: one debug line instead of socketserver's
+        traceback on stderr, which the operator of ``archive serve`` and every demo reads."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionResetError | BrokenPipeError):
+            log.debug("ngas_stand_in.connection_reset %s", fields(node=self.number, client=client_address[1]))
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import gzip
 import socket
+import struct
 import zlib
 from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy.engine import URL
 
 from etl.ngas.status import parse_status
@@ -189,3 +191,20 @@ def test_crc32_is_unsigned_from_the_current_server_and_signed_on_old_rows(demo_s
     assert old
     assert current
     assert not catalogue(demo_source, "checksum_plugin = 'crc32' AND checksum LIKE '-%'")
+
+
+def test_a_client_resetting_its_kept_alive_connection_leaves_no_traceback(
+    capfd: pytest.CaptureFixture[str], stand_in_factory: StandInFactory,
+) -> None:
+    # A pooled client ends by closing its idle connections, possibly with a reset: the node, waiting
+    # for the next request on it, must not print a traceback where an operator reads the logs.
+    running = stand_in_factory()  # after capfd: the process writes its stderr into the capture
+    parts = urlsplit(running.process.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
+        connection.sendall(f"GET /STATUS HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        assert connection.recv(1 << 16).startswith(b"HTTP/1.1 200")
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    status, _, _ = _raw(running.process.url, "/STATUS")  # the node still answers
+    assert status.endswith("200 OK")
+    running.process.stop()  # its stderr is complete once it has ended
+    assert "Traceback" not in capfd.readouterr().err
