@@ -94,6 +94,9 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.I)
 _HTML_TYPES = ("text/html", "application/xhtml")
 _INFLATE_CHUNK: Final = 1 << 20
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+# What one server's answer to one request can mean (its trouble or the file's), short of a refusal to
+# go on: caught where an answer is kept for later (a STATUS asked ahead) or only informs (a node's State).
+_SERVER_ANSWERS: Final = (Transient, NotHere, Offline, NotNgas, Refused, DeadlinePassed)
 # The State of an NGAS node down for maintenance (``/OFFLINE``), as its STATUS says it.
 OFFLINE: Final = "OFFLINE"
 
@@ -660,7 +663,7 @@ class NgasClient:
             with open_reply(self.http, server, "STATUS", {}, {}, deadline, self.redirects) as (
                     response, answered, via):
                 state = _status_document(response, answered, via, deadline).state or None
-        except (Transient, NotHere, Offline, NotNgas, Refused, DeadlinePassed) as exc:
+        except _SERVER_ANSWERS as exc:
             log.info("ngas.node_state_unknown %s", fields(server=server.name, reason=str(exc)))
             return None
         log.info("ngas.node_state %s", fields(server=server.name, state=state))
@@ -736,7 +739,7 @@ class NgasClient:
             if reply.status_code in REDIRECTS and reply.headers.get("location"):
                 return None
             return StatusAnswer(server, self._status_in(reply, server, None, file_id, deadline))
-        except (Transient, NotHere, Offline, NotNgas, Refused, DeadlinePassed) as exc:
+        except _SERVER_ANSWERS as exc:
             return StatusAnswer(server, None, exc)
         finally:
             reply.close()

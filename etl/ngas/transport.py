@@ -363,8 +363,7 @@ class Connections:
 
     def get(self, url: str, headers: dict[str, str], deadline: Deadline) -> Reply:
         """GET ``url``: ``ConnectError`` without a connection, ``TransferError`` if it fails after."""
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        key = _node_key(url)
         connection = self._take(key, deadline)
         target = _target_of(url)
         try:
@@ -389,8 +388,7 @@ class Connections:
         reply fails (as ``get`` would), not a later one (the node may have closed before reading it)."""
         if not urls:
             return
-        parts = urlsplit(urls[0])
-        key = (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        key = _node_key(urls[0])
         connection = self._take(key, deadline)
         sent = answered = 0
         window = 1  # one request first, twice as many waiting after each reply, up to PIPELINE_DEPTH
@@ -470,6 +468,12 @@ class Connections:
 
 def _failure(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _node_key(url: str) -> tuple[str, str, int]:
+    """Which node's idle connections serve ``url``: scheme, host and port (the scheme's by default)."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def _target_of(url: str) -> str:
