@@ -156,6 +156,39 @@ def readme(request: RestoreRequest, relative_path: str, created: str, choice: Ma
 
 def write_request_directory(files: RequestFiles, force: bool = False) -> Path:
     """Write ``files`` as ``build_request_directory`` does; only file-system work, safe in a thread."""
+    staged = stage_request_directory(files, force)
+    return staged if isinstance(staged, Path) else staged.put_in_place()
+
+
+@dataclass(frozen=True)
+class StagedDirectory:
+    """A request directory written under a hidden name beside its target, not yet renamed into place."""
+
+    staging: Path
+    target: Path
+    replaces_empty_directory: bool
+    flushed: bool  # every file on disk already; else the file system is flushed before the rename
+
+    def put_in_place(self) -> Path:
+        try:
+            _move_into_place(self.staging, self.target, self.replaces_empty_directory)
+        except BaseException:
+            self.discard()
+            raise
+        return self.target
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def stage_request_directory(
+    files: RequestFiles, force: bool = False, flush: bool = True
+) -> StagedDirectory | Path:
+    """Write ``files`` under a hidden name beside the target, each file flushed unless ``flush`` is False
+    (the caller then flushes the file system before ``put_in_place``); safe in a thread.
+
+    With ``force``, a target that holds something is refreshed in place and its path returned.
+    """
     target = files.target
     state = _state(target)
     if state is _TargetState.NOT_A_DIRECTORY:
@@ -169,12 +202,11 @@ def write_request_directory(files: RequestFiles, force: bool = False) -> Path:
     staging = _fresh_sibling(target, "partial")
     staging.mkdir()
     try:
-        _fill(staging, files)
-        _move_into_place(staging, target, state is _TargetState.EMPTY_DIRECTORY)
+        _fill(staging, files, flush)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return target
+    return StagedDirectory(staging, target, state is _TargetState.EMPTY_DIRECTORY, flush)
 
 
 class _TargetState(Enum):
@@ -362,7 +394,7 @@ def _fresh_sibling(target: Path, purpose: str) -> Path:
     return target.with_name(f".{target.name}.{purpose}-{secrets.token_hex(4)}")
 
 
-def _fill(directory: Path, files: RequestFiles) -> None:
+def _fill(directory: Path, files: RequestFiles, flush: bool) -> None:
     # Everything is created relative to one descriptor of the fresh staging directory (openat, mkdirat):
     # no path is resolved again per file, and a bulk run spends its system time on the writes.
     staging = os.open(directory, _DIRECTORY_FLAGS)
@@ -370,16 +402,17 @@ def _fill(directory: Path, files: RequestFiles) -> None:
         for name in files.directories:
             os.mkdir(name, dir_fd=staging)
         if files.ppr_name is not None:
-            _write_at(staging, f"{WORKING}/{files.ppr_name}", files.ppr_bytes)
-        _write_at(staging, MANIFEST_FILE, files.manifest_bytes)
+            _write_at(staging, f"{WORKING}/{files.ppr_name}", files.ppr_bytes, flush)
+        _write_at(staging, MANIFEST_FILE, files.manifest_bytes, flush)
         for relative, content in files.extra:
-            _write_at(staging, relative, content, executable=relative in EXECUTABLES)
+            _write_at(staging, relative, content, flush, executable=relative in EXECUTABLES)
     finally:
         os.close(staging)
 
 
-def _write_at(directory: int, relative: str, content: bytes, executable: bool = False) -> None:
-    """Create ``relative`` under the staging directory ``directory`` with ``content``, on disk before return.
+def _write_at(directory: int, relative: str, content: bytes, flush: bool, executable: bool = False) -> None:
+    """Create ``relative`` under the staging directory ``directory`` with ``content``, on disk before return
+    when ``flush``.
 
     ``O_EXCL`` with ``O_NOFOLLOW`` creates a new regular file or fails (a link or anything else planted
     there is never written through); the staging directory is fresh and hidden, made by this process.
@@ -393,7 +426,8 @@ def _write_at(directory: int, relative: str, content: bytes, executable: bool = 
             # Readable and runnable by all, as a batch system's user may differ from the writer.
             os.fchmod(descriptor, EXECUTABLE_MODE)
         # The data (and the size that reads it back) on disk before the directory is renamed into place.
-        _flush(descriptor)
+        if flush:
+            _flush(descriptor)
     finally:
         os.close(descriptor)
 
