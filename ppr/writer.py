@@ -2,10 +2,11 @@
 
 Writing a directory is mostly the kernel's work: four mkdirs, six files, a rename. The threads write
 each directory under a hidden name beside its target (``.<name>.partial-…``) without flushing it; once
-``BATCH`` directories are written, one ``syncfs(2)`` puts all of them on disk and they are renamed into
-place, in submission order. So no directory is ever renamed into place before its files are on disk,
-as when each file was flushed before its rename, and a batch costs one journal commit instead of six
-flushes per directory: on ext4 that halves the kernel's CPU per directory (docs/performance.md).
+``BATCH`` directories are written, one ``syncfs(2)`` (per file system they lie on) puts all of them on
+disk and they are renamed into place, in submission order. So no directory is ever renamed into place
+before its files are on disk, as when each file was flushed before its rename, and a batch costs one
+journal commit instead of six flushes per directory: on ext4 that halves the kernel's CPU per
+directory (docs/performance.md).
 
 ``syncfs`` also flushes what other writers of the file system left in memory. A batch whose flush
 takes longer than ``SLOW_FLUSH_SECONDS`` says that such writers are busy (a fetch of large files into
@@ -101,9 +102,10 @@ class RequestWriter:
             self._put_batch_in_place()
 
     def _put_batch_in_place(self) -> None:
-        staged = [outcome for _uid, outcome in self._batch if isinstance(outcome, StagedDirectory)]
-        if any(not directory.flushed for directory in staged):
-            _flush_file_system(staged[0].staging.parent, len(staged))
+        unflushed = [outcome.staging.parent for _uid, outcome in self._batch
+                     if isinstance(outcome, StagedDirectory) and not outcome.flushed]
+        for directory in _one_per_file_system(unflushed):
+            _flush_file_system(directory, len(unflushed))
         batch, self._batch = self._batch, []
         for done, (mous_uid, outcome) in enumerate(batch):
             try:
@@ -143,6 +145,14 @@ class RequestWriter:
             # yet in place are removed.
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._discard_unplaced()
+
+
+def _one_per_file_system(directories: list[Path]) -> list[Path]:
+    """A directory of each file system among ``directories`` (a request's path may cross a mount point)."""
+    devices: dict[int, Path] = {}
+    for directory in dict.fromkeys(directories):
+        devices.setdefault(directory.stat().st_dev, directory)
+    return list(devices.values())
 
 
 def _flush_file_system(directory: Path, count: int) -> None:

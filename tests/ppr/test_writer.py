@@ -6,6 +6,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,3 +177,27 @@ def test_a_taken_directory_is_refused_in_its_place_in_the_order(tmp_path: Path) 
     assert_complete(tmp_path, range(4))
     assert_complete(tmp_path, range(5, COUNT))
     assert hidden(tmp_path) == []
+
+
+def test_a_batch_on_two_file_systems_flushes_both(tmp_path: Path, syncfs_calls: SyncfsCalls) -> None:
+    # The run's temporary files may be in memory or on disk (tests/scratch.py): the other of the two.
+    candidates = [Path(tempfile.gettempdir()), Path("/dev/shm"), Path("/var/tmp")]  # noqa: S108
+    others = [path for path in candidates if path.is_dir() and os.access(path, os.W_OK)
+              and path.stat().st_dev != tmp_path.stat().st_dev]
+    if not others:
+        pytest.skip("no second file system to write to")
+    elsewhere = Path(tempfile.mkdtemp(dir=others[0]))
+    try:
+        files = request_files(tmp_path, 2)
+        uid, moved = request_files(elsewhere, 3)[2]
+        outcomes: list[str] = []
+        with writer.RequestWriter(False, on_written=lambda uid, _path: outcomes.append(uid),
+                                  on_exists=lambda uid, _exists: outcomes.append(f"exists {uid}")) as bulk:
+            for submitted, requested in [*files, (uid, moved)]:
+                bulk.submit(submitted, requested)
+        assert outcomes == ["m0", "m1", "m2"]
+        assert len(syncfs_calls.in_place) == 2  # one batch, two file systems
+        assert_complete(tmp_path, range(2))
+        assert_complete(elsewhere, range(2, 3))
+    finally:
+        shutil.rmtree(elsewhere)
