@@ -1,10 +1,12 @@
 """Benchmark restore requests in bulk: ``ppr --all-restorable --build``, one PPR, ``restorable_mous``.
 
     .venv/bin/python bench/ppr.py [--scale alma] [--home DIR] [--seed N] [--repeat N]
+                                  [--source-url URL --mirror-url URL]
 
 Uses its own embedded PostgreSQL under --home (default ~/.cache/almamirror-bench-ppr): a source database
 ``bench_source_<scale>`` filled once with the demo archive and a mirror ``bench_ppr_mirror_<scale>``
-synced from it once and given a history of change events; later runs reuse both. Then, in one run:
+synced from it once and given a history of change events; later runs reuse both. ``--source-url`` and
+``--mirror-url`` name such databases on another server (a stock one) instead. Then, in one run:
 every restorable MOUS's request directory written and validated into a fresh directory (request
 directories per second), directories of fixed content written by the same writer threads (the file
 system's ceiling), one MOUS's PPR built from the mirror and validated (median and 95th percentile),
@@ -31,7 +33,7 @@ import time
 from sqlalchemy import Connection, Engine, func, select, text
 
 from etl import embedded, migrations
-from etl.database import create_mirror_engine, create_source_engine
+from etl.database import create_mirror_engine, create_source_engine, mirror_url, source_url
 from etl.demo.fill import demo_archive_present, demo_archive_scale, fill_demo_archive
 from etl.mirror import SyncRun, table_of
 from etl.settings import PprSettings, Settings, load_settings
@@ -95,9 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=Path.home() / ".cache" / "almamirror-bench-ppr")
     parser.add_argument("--seed", type=int, default=2017)
     parser.add_argument("--repeat", type=int, default=200, help="single PPRs timed (default: 200)")
+    parser.add_argument("--source-url", help="the source database (filled if empty), instead of the embedded")
+    parser.add_argument("--mirror-url", help="the mirror database (synced once), instead of the embedded")
     args = parser.parse_args(argv)
+    if bool(args.source_url) != bool(args.mirror_url):
+        parser.error("--source-url and --mirror-url go together")
 
-    settings, source, mirror = prepare(args.home, args.scale, args.seed)
+    urls = (args.source_url, args.mirror_url) if args.source_url else None
+    settings, source, mirror = prepare(args.home, args.scale, args.seed, urls)
     # What each step wrote is removed at the end, not between steps: ext4 skips the inodes it freed in
     # the last minutes when it allocates new ones (recently_deleted), and creating files right after
     # removing 450,000 cost ten times the kernel CPU (perf, 7 December 2026).
@@ -118,22 +125,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def prepare(home: Path, scale: str, seed: int) -> tuple[Settings, Engine, Engine]:
-    """The settings and engines of a demo archive of ``scale`` and a mirror synced from it once."""
-    source_url = embedded.database_url(home, f"bench_source_{scale}")
-    mirror_url = embedded.database_url(home, f"bench_ppr_mirror_{scale}")
+def prepare(
+    home: Path, scale: str, seed: int, urls: tuple[str, str] | None = None
+) -> tuple[Settings, Engine, Engine]:
+    """The settings and engines of a demo archive of ``scale`` and a mirror synced from it once: the
+    embedded server's databases, or those of ``urls`` (source, mirror) on another server."""
+    if urls is None:
+        urls = (
+            embedded.database_url(home, f"bench_source_{scale}").render_as_string(hide_password=False),
+            embedded.database_url(home, f"bench_ppr_mirror_{scale}").render_as_string(hide_password=False),
+        )
     settings = load_settings(environ={
         "ALMAMIRROR_HOME": str(home),
-        "ALMAMIRROR_SOURCE_URL": source_url.render_as_string(hide_password=False),
-        "ALMAMIRROR_MIRROR_URL": mirror_url.render_as_string(hide_password=False),
+        "ALMAMIRROR_SOURCE_URL": urls[0],
+        "ALMAMIRROR_MIRROR_URL": urls[1],
         "ALMAMIRROR_LOG_LEVEL": "WARNING",
     })
-    source = create_source_engine(source_url, settings)
+    source = create_source_engine(source_url(settings), settings)
     if not demo_archive_present(source, "alma") or demo_archive_scale(source, "alma")[1] != scale:
         started = time.monotonic()
         summary = fill_demo_archive(source, CONTRACT, "alma", scale=scale, seed=seed)
         report("demo archive", f"{time.monotonic() - started:.1f} s", summary.describe())
-    mirror = create_mirror_engine(mirror_url)
+    mirror = create_mirror_engine(mirror_url(settings))
     migrations.upgrade(mirror)
     if not synced(mirror):
         # No NGAS in these settings: the mirror holds no calibration records (bench/calibration_record.py).

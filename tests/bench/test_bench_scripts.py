@@ -27,8 +27,8 @@ def test_bench_ppr_at_the_small_scale_prints_every_figure() -> None:
     assert done.returncode == 0, done.stderr
     steps = [line.split("  ")[0] for line in done.stdout.splitlines()]
     assert steps[:3] == ["demo archive", "baseline sync", "history of change events"], done.stdout
-    for step in ("ppr --all-restorable --build", "file system alone (same writer threads)",
-                 "single PPR (in-process, validated)",
+    for step in ("ppr --all-restorable --build", "file system alone (a batch flushed at once)",
+                 "file system alone (each file flushed)", "single PPR (in-process, validated)",
                  "SELECT * FROM restorable_mous (server)"):
         assert step in steps, done.stdout
     assert "x the target of 1,000/s" in done.stdout
