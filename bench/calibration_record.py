@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sync import peak_rss_mb, reset_peak_rss  # bench/sync.py, beside this script
 
 from etl import embedded, migrations
 from etl.database import create_mirror_engine, create_source_engine
@@ -62,6 +63,7 @@ def main() -> None:
         report("demo archive", time.monotonic() - started, summary.describe())
 
     without = fresh_mirror(args.home, f"bench_record_none_{args.scale}")
+    reset_peak_rss()  # each sync's own peak, printed under it
     cpu = time.process_time()
     baseline = run_sync(without, source, settings.source)
     baseline_cpu = time.process_time() - cpu
@@ -134,7 +136,9 @@ def report_sync(step: str, summary: SyncSummary) -> None:
     report(step, summary.seconds, f"{fetched}, {summary.mous_derived:,} MOUSes derived, "
            f"{summary.restorable_total:,} restorable")
     slowest = sorted(summary.tables, key=lambda table: table.seconds, reverse=True)[:3]
-    print("    slowest: " + ", ".join(f"{t.table} {t.seconds:.1f} s" for t in slowest))
+    print("    slowest: " + ", ".join(f"{t.table} {t.seconds:.1f} s" for t in slowest)
+          + f"; this process's peak RSS since the step before: {peak_rss_mb():.0f} MB")
+    reset_peak_rss()
 
 
 if __name__ == "__main__":

@@ -26,17 +26,22 @@ from typing import Any, Final
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     MetaData,
     Table,
     Text,
+    and_,
+    any_,
     delete,
     exists,
     func,
     insert,
+    literal,
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from etl.archive_names import MEMBER_PREFIX, disk_name, restore_name
@@ -73,6 +78,8 @@ SESSION_COLUMNS: Final = ("mous_uid", "document", "session_number", "eb_uids")
 PRODUCT_COLUMNS: Final = ("mous_uid", "file_name", "restore_name")
 # A disagreement names at most this many EBs; the rest are counted.
 SHOWN_DIFFERENCES: Final = 8
+# MOUSes judged, and their rows staged, before the next are read (some 20 MB of rows each time).
+JUDGED_AT_ONCE: Final = 5_000
 PER_EB_SUFFIXES: Final = {
     "calapply": (".ms.calapply.txt",),
     "flagversions": (".ms.flagversions.tgz", ".ms.flagversions.tar.gz"),
@@ -185,19 +192,42 @@ def _judge_affected(
     kept = _temporary(connection, "record_kept")
     if not documents_fetched:
         _set_aside_unheld(connection, candidates, kept)
-    sessions = _mirror_sessions(connection, candidates)
-    products = _restore_products(connection, candidates)
-    judged = _Rows()
+    stages = _stages(connection)
     also_kept: list[dict[str, str]] = []
-    for mous_uid, listed in _listed_documents(connection, candidates):
-        judgement = judge(listed, sessions.get(mous_uid, {}), products.get(mous_uid, ()), documents_fetched)
-        if isinstance(judgement, Record):
-            judged.add(mous_uid, judgement)
-        elif judgement is KEEP:
-            also_kept.append({"mous_uid": mous_uid})
+    # A chunk of MOUSes at a time, their rows staged before the next is read: at ALMA scale the
+    # products and judged rows of every MOUS at once held 220 MB more than a sync's other steps.
+    for chunk in _chunks(_listed_documents(connection, candidates), JUDGED_AT_ONCE):
+        uids = [mous_uid for mous_uid, _listed in chunk]
+        sessions = _mirror_sessions(connection, uids)
+        products = _restore_products(connection, uids)
+        judged = _Rows()
+        for mous_uid, listed in chunk:
+            judgement = judge(
+                listed, sessions.get(mous_uid, {}), products.get(mous_uid, ()), documents_fetched
+            )
+            if isinstance(judgement, Record):
+                judged.add(mous_uid, judgement)
+            elif judgement is KEEP:
+                also_kept.append({"mous_uid": mous_uid})
+        judged.copy_into(connection, stages)
     if also_kept:
         connection.execute(insert(kept), also_kept)
-    return _merge_scope(connection, affected, kept), _stage(connection, judged)
+    for stage in stages:
+        analyze(connection, stage)
+    return _merge_scope(connection, affected, kept), stages
+
+
+def _chunks(
+    listed: Iterable[tuple[str, list[ListedDocument]]], size: int
+) -> Iterator[list[tuple[str, list[ListedDocument]]]]:
+    chunk: list[tuple[str, list[ListedDocument]]] = []
+    for pair in listed:
+        chunk.append(pair)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _merge_part(
@@ -513,30 +543,42 @@ def _listed_documents(
         yield current, listed
 
 
-def _mirror_sessions(connection: Connection, candidates: Table) -> dict[str, dict[int, tuple[str, ...]]]:
+def _mirror_sessions(
+    connection: Connection, mous_uids: Sequence[str]
+) -> dict[str, dict[int, tuple[str, ...]]]:
     """The mirror's map per MOUS: session number → its QA0 Pass EBs (sessions without one left out)."""
     assignment = table_of(SessionAssignment)
     found: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
     for mous_uid, number, eb_uid in connection.execute(
         select(assignment.c.mous_uid, assignment.c.session_number, assignment.c.eb_uid)
-        .join(candidates, candidates.c.mous_uid == assignment.c.mous_uid)
-        .where(assignment.c.qa0_status == "Pass")
+        .where(_among(assignment.c.mous_uid, mous_uids), assignment.c.qa0_status == "Pass")
         .order_by(assignment.c.mous_uid, assignment.c.session_number, assignment.c.position)
     ):
         found[mous_uid][number].append(eb_uid)
     return {uid: {n: tuple(ebs) for n, ebs in sessions.items()} for uid, sessions in found.items()}
 
 
-def _restore_products(connection: Connection, candidates: Table) -> dict[str, tuple[RestoreProduct, ...]]:
+def _restore_products(
+    connection: Connection, mous_uids: Sequence[str]
+) -> dict[str, tuple[RestoreProduct, ...]]:
     files = table_of(ProductFile)
     found: dict[str, list[RestoreProduct]] = defaultdict(list)
     for mous_uid, file_name, kind, number in connection.execute(
         select(files.c.mous_uid, files.c.file_name, files.c.kind, files.c.session_number)
-        .join(candidates, candidates.c.mous_uid == files.c.mous_uid)
-        .where(files.c.kind.in_(RESTORE_PRODUCT_KINDS))
+        .where(_among(files.c.mous_uid, mous_uids), files.c.kind.in_(RESTORE_PRODUCT_KINDS))
     ):
         found[mous_uid].append(RestoreProduct(file_name, kind, number))
     return {uid: tuple(products) for uid, products in found.items()}
+
+
+def _among(column: ColumnElement[str], mous_uids: Sequence[str]) -> ColumnElement[bool]:
+    """The rows of ``mous_uids``, which come in the database's order: one array parameter (not one per
+    MOUS), and the range they span, which lets the planner read product_file by its key (39 ms a
+    chunk at ALMA scale, against 188 ms through the kind index with the array alone)."""
+    return and_(
+        column.between(mous_uids[0], mous_uids[-1]),
+        column == any_(literal(list(mous_uids), ARRAY(Text))),
+    )
 
 
 def _merge_scope(connection: Connection, affected: Table, kept: Table) -> Table:
@@ -563,8 +605,15 @@ class _Rows:
         self.sessions.extend((mous_uid, kind, number, list(ebs)) for kind, number, ebs in record.sessions)
         self.products.extend((mous_uid, file_name, name) for file_name, name in record.products)
 
+    def copy_into(self, connection: Connection, stages: tuple[Table, Table, Table]) -> None:
+        record_stage, session_stage, product_stage = stages
+        copy_rows(connection, record_stage, RECORD_COLUMNS, self.records)
+        copy_rows(connection, session_stage, SESSION_COLUMNS, self.sessions)
+        copy_rows(connection, product_stage, PRODUCT_COLUMNS, self.products)
 
-def _stage(connection: Connection, judged: _Rows) -> tuple[Table, Table, Table]:
+
+def _stages(connection: Connection) -> tuple[Table, Table, Table]:
+    """The three tables' stages, empty: the judged rows are copied in a chunk of MOUSes at a time."""
     record_stage = create_stage(connection, records, RECORD_COLUMNS, ("mous_uid",), records.name)
     session_stage = create_stage(
         connection, record_sessions, SESSION_COLUMNS, ("mous_uid", "document", "session_number"),
@@ -573,11 +622,6 @@ def _stage(connection: Connection, judged: _Rows) -> tuple[Table, Table, Table]:
     product_stage = create_stage(
         connection, record_products, PRODUCT_COLUMNS, ("mous_uid", "file_name"), record_products.name
     )
-    copy_rows(connection, record_stage, RECORD_COLUMNS, judged.records)
-    copy_rows(connection, session_stage, SESSION_COLUMNS, judged.sessions)
-    copy_rows(connection, product_stage, PRODUCT_COLUMNS, judged.products)
-    for stage in (record_stage, session_stage, product_stage):
-        analyze(connection, stage)
     return record_stage, session_stage, product_stage
 
 

@@ -17,11 +17,13 @@ from sqlalchemy.engine import URL
 
 from etl.calibration.names import calibration_stem, document_kind
 from etl.cli import main
+from etl.derive import calibration_record
 from etl.demo.fixed_cases import FIXED_CASES
 from etl.load.documents import RECHECK_AT_LEAST, RECHECK_CYCLE
 from etl.mirror import (
     CalibrationDocument,
     CalibrationRecord,
+    CalibrationRecordProduct,
     CalibrationRecordSession,
     ChangeEvent,
     DataQualityIssue,
@@ -36,6 +38,7 @@ from tests.helpers import connect, mirror_fingerprints, rows, sync
 status = table_of(MousStatus)
 records = table_of(CalibrationRecord)
 record_sessions = table_of(CalibrationRecordSession)
+record_products = table_of(CalibrationRecordProduct)
 documents = table_of(CalibrationDocument)
 issues = table_of(DataQualityIssue)
 events = table_of(ChangeEvent)
@@ -500,3 +503,35 @@ def test_the_json_summary_says_what_the_document_step_did(
     skipped = json.loads(capsys.readouterr().out)["documents"]
     assert skipped["configured"] is False
     assert "no NGAS archive is configured" in skipped["skipped_reason"]
+
+
+def test_a_url_that_is_not_ngas_during_the_recheck_never_fails_the_sync(
+    synced_mirror: URL, demo_source: URL, test_home: Path, stand_in: RunningStandIn
+) -> None:
+    # Held documents are asked about first (the recheck): a URL that answers "Command not found"
+    # there stops the step as it does the fetch, and the records stay as they were.
+    before = mirror_fingerprints(synced_mirror, skip=frozenset({"sync_run", "sync_run_table"}))
+    summary = sync(demo_source, synced_mirror, test_home, ALMAMIRROR_NGAS_URL=f"{stand_in.url}/not-ngas")
+    assert summary.documents.fetched == 0
+    assert "does not look like an NGAS server" in (summary.documents.stopped or "")
+    # Only the document the archive lacks is recorded anew (unavailable now, not missing).
+    after = mirror_fingerprints(synced_mirror, skip=frozenset({"sync_run", "sync_run_table"}))
+    assert {name for name in before if before[name] != after[name]} <= {
+        "calibration_document", "calibration_record", "data_quality_issue", "change_event", "mous_last_change",
+    }
+    assert summary.documents.unavailable == 1
+
+
+def test_records_judged_a_few_mouses_at_a_time_are_those_judged_all_at_once(
+    mirror_db: URL, synced_mirror: URL, demo_source: URL, test_home: Path, stand_in: RunningStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The session's synced mirror judged every MOUS in one chunk; this one, 7 at a time.
+    monkeypatch.setattr(calibration_record, "JUDGED_AT_ONCE", 7)
+    sync(demo_source, mirror_db, test_home, ALMAMIRROR_NGAS_URL=stand_in.url)
+    for table in (records, record_sessions, record_products):
+        columns = [column for column in table.columns if not column.name.endswith(("_run_id", "_at"))]
+        ordered = select(*columns).order_by(*table.primary_key.columns)
+        chunked, at_once = rows(mirror_db, ordered), rows(synced_mirror, ordered)
+        assert len(chunked) > 7, table.name
+        assert chunked == at_once, table.name
