@@ -17,8 +17,8 @@ from sqlalchemy.engine import URL
 
 from etl.calibration.names import calibration_stem, document_kind
 from etl.cli import main
-from etl.derive import calibration_record
 from etl.demo.fixed_cases import FIXED_CASES
+from etl.derive import calibration_record
 from etl.load.documents import RECHECK_AT_LEAST, RECHECK_CYCLE
 from etl.mirror import (
     CalibrationDocument,
@@ -517,7 +517,8 @@ def test_a_url_that_is_not_ngas_during_the_recheck_never_fails_the_sync(
     # Only the document the archive lacks is recorded anew (unavailable now, not missing).
     after = mirror_fingerprints(synced_mirror, skip=frozenset({"sync_run", "sync_run_table"}))
     assert {name for name in before if before[name] != after[name]} <= {
-        "calibration_document", "calibration_record", "data_quality_issue", "change_event", "mous_last_change",
+        "calibration_document", "calibration_record", "data_quality_issue", "change_event",
+        "mous_last_change",
     }
     assert summary.documents.unavailable == 1
 
