@@ -111,9 +111,10 @@ class RequestWriter:
             try:
                 if isinstance(outcome, OutputExists):
                     self._on_exists(mous_uid, outcome)
-                else:
-                    self._on_written(mous_uid, outcome.put_in_place() if isinstance(outcome, StagedDirectory)
-                                     else outcome)
+                elif isinstance(outcome, StagedDirectory):
+                    self._on_written(mous_uid, outcome.put_in_place())
+                else:  # refreshed in place (--force)
+                    self._on_written(mous_uid, outcome)
             except BaseException:
                 self._batch = batch[done + 1:]  # discarded on the way out
                 raise

@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -196,7 +197,8 @@ def _judge_affected(
     also_kept: list[dict[str, str]] = []
     # A chunk of MOUSes at a time, their rows staged before the next is read: at ALMA scale the
     # products and judged rows of every MOUS at once held 220 MB more than a sync's other steps.
-    for chunk in _chunks(_listed_documents(connection, candidates), JUDGED_AT_ONCE):
+    listed_by_mous = _listed_documents(connection, candidates)
+    while chunk := list(islice(listed_by_mous, JUDGED_AT_ONCE)):
         uids = [mous_uid for mous_uid, _listed in chunk]
         sessions = _mirror_sessions(connection, uids)
         products = _restore_products(connection, uids)
@@ -215,19 +217,6 @@ def _judge_affected(
     for stage in stages:
         analyze(connection, stage)
     return _merge_scope(connection, affected, kept), stages
-
-
-def _chunks(
-    listed: Iterable[tuple[str, list[ListedDocument]]], size: int
-) -> Iterator[list[tuple[str, list[ListedDocument]]]]:
-    chunk: list[tuple[str, list[ListedDocument]]] = []
-    for pair in listed:
-        chunk.append(pair)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _merge_part(
